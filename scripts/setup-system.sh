@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Install the Debian packages the rig and the test suites need.
+# Idempotent and a fast no-op when everything is present (dpkg-query first;
+# apt-get update only when something is missing).
+set -euo pipefail
+
+PKGS=(skopeo umoci docker-registry nginx etcd-server age openssh-server
+  apache2-utils fcgiwrap hyperfine pkg-config jq git openssl curl valgrind nix-bin)
+
+missing=()
+for p in "${PKGS[@]}"; do
+  st=$(dpkg-query -W -f='${db:Status-Abbrev}' "$p" 2>/dev/null || true)
+  [[ $st == ii* ]] || missing+=("$p")
+done
+if [[ ${#missing[@]} -eq 0 ]]; then
+  exit 0
+fi
+echo "[setup-system] installing: ${missing[*]}" >&2
+SUDO=
+[[ $(id -u) -eq 0 ]] || SUDO=sudo
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+# policy-rc.d: do not let the packages start their own system daemons
+# (nginx, docker-registry, etcd, ssh) on the default ports.
+prc=/usr/sbin/policy-rc.d
+added_prc=0
+if [[ ! -e $prc ]]; then
+  printf '#!/bin/sh\nexit 101\n' | $SUDO tee $prc >/dev/null && $SUDO chmod +x $prc && added_prc=1
+fi
+trap '[[ $added_prc == 1 ]] && $SUDO rm -f $prc' EXIT
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
