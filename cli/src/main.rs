@@ -1,0 +1,280 @@
+//! `idpkit`: the command line over the idpkit core.
+
+mod output;
+
+use clap::{Args, Parser, Subcommand};
+use idpkit::{BuildOptions, Compression, Error, Result, Store};
+use output::Output;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "idpkit",
+    version,
+    about = "Daemonless OCI images and platform plumbing"
+)]
+struct Cli {
+    /// The local image store (an OCI image layout). Default: $IDPKIT_STORE, else
+    /// $XDG_DATA_HOME/idpkit/store.
+    #[arg(long, global = true, env = "IDPKIT_STORE", value_name = "DIR")]
+    store: Option<PathBuf>,
+    /// Machine-readable output: results as JSON on stdout, events as JSON lines on stderr.
+    #[arg(long, global = true)]
+    json: bool,
+    /// Print progress events and warnings.
+    #[arg(short, long, global = true)]
+    verbose: bool,
+    /// Print only results and errors.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    quiet: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Build an OCI image from a directory into the local store (no daemon, no Dockerfile).
+    Build(BuildArgs),
+    /// List images in the store.
+    Images,
+    /// Point a new tag at an image in the store.
+    Tag { source: String, target: String },
+    /// Remove a tag (or every entry of a digest) from the store; `gc` frees the space.
+    Rmi {
+        #[arg(required = true)]
+        references: Vec<String>,
+    },
+    /// Show an image's manifest and config as JSON.
+    Inspect { reference: String },
+    /// Delete blobs no image references, and leftovers of interrupted builds.
+    Gc,
+    /// Copy images from another OCI layout (umoci, skopeo oci:) into the store: DIR[:TAG].
+    Import {
+        source: String,
+        /// Store the image under this reference (default: its own name, or localhost/DIR:TAG).
+        #[arg(long = "as", value_name = "REF")]
+        name: Option<String>,
+    },
+    /// Copy an image from the store into an OCI layout directory: REF DIR[:TAG].
+    Export {
+        reference: String,
+        destination: String,
+    },
+}
+
+#[derive(Args)]
+struct BuildArgs {
+    /// The directory to build from (honours its .dockerignore).
+    context: PathBuf,
+    /// Tag the image (repeatable), e.g. gitea.cnoe.localtest.me:8443/giteaadmin/app:dev.
+    #[arg(short = 't', long = "tag", value_name = "REF")]
+    tags: Vec<String>,
+    /// Base image from the store, or `scratch` (the default).
+    #[arg(long, value_name = "REF")]
+    from: Option<String>,
+    /// Where the context lands in the image.
+    #[arg(long, default_value = "/")]
+    prefix: String,
+    /// Entrypoint: a JSON array (`'["/app/server","--port","80"]'`) or words split on spaces.
+    #[arg(long)]
+    entrypoint: Option<String>,
+    /// Default arguments: a JSON array or words split on spaces.
+    #[arg(long)]
+    cmd: Option<String>,
+    /// Environment variable K=V (repeatable).
+    #[arg(short, long = "env", value_name = "K=V")]
+    env: Vec<String>,
+    #[arg(short, long)]
+    workdir: Option<String>,
+    #[arg(short, long)]
+    user: Option<String>,
+    /// Config label K=V (repeatable).
+    #[arg(short, long = "label", value_name = "K=V")]
+    label: Vec<String>,
+    /// Manifest annotation K=V (repeatable).
+    #[arg(long = "annotation", value_name = "K=V")]
+    annotation: Vec<String>,
+    /// os/arch[/variant]; default: the base image's, else the host's.
+    #[arg(long)]
+    platform: Option<String>,
+    /// Exclude pattern on top of .dockerignore (repeatable, same syntax).
+    #[arg(long = "exclude", value_name = "PATTERN")]
+    exclude: Vec<String>,
+    /// Layer compression: gzip or zstd.
+    #[arg(long, default_value = "gzip")]
+    compression: String,
+    /// Compression level (gzip 0-9, default 1; zstd 1-22, default 3).
+    #[arg(long)]
+    level: Option<i32>,
+    /// Compression threads (default: every core); never changes the output.
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Re-read every file instead of reusing an unchanged layer.
+    #[arg(long)]
+    no_cache: bool,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let out = Output::new(cli.json, cli.verbose, cli.quiet);
+    match run(cli, &out) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            out.error(&e);
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn open_store(path: Option<PathBuf>) -> Result<Store> {
+    match path {
+        Some(p) => Store::open(p),
+        None => Store::open_default(),
+    }
+}
+
+fn run(cli: Cli, out: &Output) -> Result<()> {
+    let store = open_store(cli.store)?;
+    match cli.command {
+        Command::Build(args) => {
+            let opts = build_options(args)?;
+            let progress = out.progress();
+            let result = store.build(&opts, Some(&progress.sink()), None);
+            progress.finish();
+            let result = result?;
+            out.result(&result, || result.digest.clone());
+        }
+        Command::Images => {
+            let images = store.images()?;
+            out.result(&images, || output::images_table(&images));
+        }
+        Command::Tag { source, target } => {
+            let img = store.tag(&source, &target)?;
+            out.result(&img, || {
+                format!(
+                    "{} -> {}",
+                    img.reference.clone().unwrap_or_default(),
+                    img.digest
+                )
+            });
+        }
+        Command::Rmi { references } => {
+            let mut removed = Vec::new();
+            for r in references {
+                removed.extend(store.remove(&r)?);
+            }
+            out.result(&removed, || {
+                removed
+                    .iter()
+                    .map(|r| format!("untagged {r}"))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            });
+        }
+        Command::Inspect { reference } => {
+            let info = store.inspect(&reference)?;
+            let pretty =
+                serde_json::to_string_pretty(&info).map_err(|e| Error::internal(e.to_string()))?;
+            out.result(&info, || pretty.clone());
+        }
+        Command::Gc => {
+            let report = store.gc()?;
+            out.result(&report, || {
+                format!(
+                    "removed {} blobs, freed {}",
+                    report.removed_blobs,
+                    output::human_size(report.freed_bytes)
+                )
+            });
+        }
+        Command::Import { source, name } => {
+            let (dir, tag) = split_layout_arg(&source);
+            let images = store.import(&dir, tag.as_deref(), name.as_deref())?;
+            out.result(&images, || output::images_table(&images));
+        }
+        Command::Export {
+            reference,
+            destination,
+        } => {
+            let (dir, tag) = split_layout_arg(&destination);
+            let img = store.export(&reference, &dir, tag.as_deref())?;
+            out.result(&img, || {
+                format!(
+                    "{}:{} {}",
+                    dir.display(),
+                    img.reference.clone().unwrap_or_default(),
+                    img.digest
+                )
+            });
+        }
+    }
+    Ok(())
+}
+
+/// `DIR[:TAG]`: the part after the last ':' is a tag when it has no '/' and DIR exists
+/// without it (so a directory whose name holds ':' still works).
+fn split_layout_arg(arg: &str) -> (PathBuf, Option<String>) {
+    if let Some((dir, tag)) = arg.rsplit_once(':') {
+        if !tag.is_empty() && !tag.contains('/') && !PathBuf::from(arg).exists() {
+            return (PathBuf::from(dir), Some(tag.to_string()));
+        }
+    }
+    (PathBuf::from(arg), None)
+}
+
+fn build_options(a: BuildArgs) -> Result<BuildOptions> {
+    Ok(BuildOptions {
+        context: a.context,
+        tags: a.tags,
+        from: a.from,
+        prefix: a.prefix,
+        entrypoint: a
+            .entrypoint
+            .as_deref()
+            .map(|s| parse_command("entrypoint", s))
+            .transpose()?,
+        cmd: a
+            .cmd
+            .as_deref()
+            .map(|s| parse_command("cmd", s))
+            .transpose()?,
+        env: parse_pairs("env", &a.env)?,
+        workdir: a.workdir,
+        user: a.user,
+        labels: parse_pairs("label", &a.label)?,
+        annotations: parse_pairs("annotation", &a.annotation)?,
+        platform: a.platform,
+        excludes: a.exclude,
+        compression: a.compression.parse::<Compression>()?,
+        level: a.level,
+        threads: a.threads,
+        source_date_epoch: None,
+        no_cache: a.no_cache,
+    })
+}
+
+fn parse_command(flag: &str, s: &str) -> Result<Vec<String>> {
+    if s.trim_start().starts_with('[') {
+        serde_json::from_str(s).map_err(|e| {
+            Error::invalid(format!(
+                "--{flag}: not a JSON array of strings ({e}); e.g. '[\"/app\",\"--port\",\"80\"]'"
+            ))
+        })
+    } else {
+        Ok(s.split_whitespace().map(String::from).collect())
+    }
+}
+
+fn parse_pairs(flag: &str, items: &[String]) -> Result<BTreeMap<String, String>> {
+    items
+        .iter()
+        .map(|kv| match kv.split_once('=') {
+            Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
+            _ => Err(Error::invalid(format!(
+                "--{flag} {kv:?}: expected KEY=VALUE"
+            ))),
+        })
+        .collect()
+}

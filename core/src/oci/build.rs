@@ -1,0 +1,146 @@
+//! `Store::build`: a directory becomes an image in the store.
+
+use crate::cancel::{self, CancelToken};
+use crate::error::{Error, Result};
+use crate::event::{emit, Event, EventSink};
+use crate::oci::image::{self, PlatformSpec};
+use crate::oci::layer;
+use crate::oci::reference::Reference;
+use crate::oci::store::{canonical_json, Store};
+use crate::oci::{BuildOptions, BuildResult};
+use oci_spec::image::{ImageConfiguration, MediaType};
+
+impl Store {
+    /// Builds an image from `opts.context` and tags it with `opts.tags`.
+    ///
+    /// Blocks until done. Progress goes to `sink`; `cancel` stops it at the next file.
+    /// On any error the store is left as it was (a half-written layer is a temporary file
+    /// that is removed).
+    pub fn build(
+        &self,
+        opts: &BuildOptions,
+        sink: Option<&EventSink>,
+        cancel: Option<&CancelToken>,
+    ) -> Result<BuildResult> {
+        // Validate everything cheap before reading a single file.
+        let tags = opts
+            .tags
+            .iter()
+            .map(|t| {
+                let r = Reference::parse(t).map_err(|e| e.context("tag"))?;
+                if r.tag.is_none() {
+                    return Err(Error::invalid(format!(
+                        "tag {t:?} is a digest reference; give a name with a tag, like app:dev"
+                    )));
+                }
+                Ok(r.store_key())
+            })
+            .collect::<Result<Vec<_>>>()?;
+        if let Some(l) = opts.level {
+            let ok = match opts.compression {
+                crate::Compression::Gzip => (0..=9).contains(&l),
+                crate::Compression::Zstd => (1..=22).contains(&l),
+            };
+            if !ok {
+                return Err(Error::invalid(format!(
+                    "level {l} is out of range for {:?} (gzip 0-9, zstd 1-22)",
+                    opts.compression
+                )));
+            }
+        }
+        if let Some(p) = &opts.platform {
+            PlatformSpec::parse(p)?;
+        }
+        let epoch = opts
+            .source_date_epoch
+            .or_else(crate::config::source_date_epoch)
+            .unwrap_or(0);
+        emit(
+            sink,
+            Event::BuildStarted {
+                context: opts.context.display().to_string(),
+            },
+        );
+
+        let _writer = self.writer_lock()?;
+        let base = match opts.from.as_deref() {
+            None | Some("") | Some("scratch") => None,
+            Some(from) => {
+                let (_, desc) = self.resolve(from).map_err(|e| e.context("--from"))?;
+                let (_, manifest) = self.load_manifest(&desc)?;
+                let cfg_bytes = self.read_blob(&manifest.config().digest().to_string())?;
+                let cfg: ImageConfiguration = serde_json::from_slice(&cfg_bytes).map_err(|e| {
+                    Error::invalid(format!("base image {from}: config is not valid: {e}"))
+                })?;
+                Some((manifest, cfg))
+            }
+        };
+        let platform = image::pick_platform(opts, base.as_ref().map(|b| &b.1))?;
+
+        let built = layer::build_layer(self, opts, epoch, sink, cancel)?;
+        cancel::check(cancel)?;
+
+        let created = image::rfc3339(epoch);
+        let (base_layers, base_cfg) = match base {
+            Some((m, c)) => (m.layers().clone(), Some(c)),
+            None => (Vec::new(), None),
+        };
+        let base_size: u64 = base_layers.iter().map(|d| d.size()).sum();
+        let config = image::make_config(base_cfg, opts, &platform, &built.info, &created)?;
+        let config_bytes = canonical_json(&config)?;
+        let config_digest = self.put_blob(&config_bytes)?;
+        let manifest = image::make_manifest(
+            base_layers,
+            &built.info,
+            &config_digest,
+            config_bytes.len() as u64,
+            opts,
+        )?;
+        let manifest_bytes = canonical_json(&manifest)?;
+        let digest = self.put_blob(&manifest_bytes)?;
+
+        let mut desc = image::descriptor(
+            MediaType::ImageManifest.to_string().as_str(),
+            &digest,
+            manifest_bytes.len() as u64,
+        )?;
+        desc.set_platform(Some(platform.to_oci()));
+        self.update_index(|index| {
+            if tags.is_empty() {
+                // Keep an untagged image reachable (and listed) until `rmi` of its digest.
+                if !index
+                    .manifests()
+                    .iter()
+                    .any(|d| d.digest().as_ref() == digest)
+                {
+                    let mut all = index.manifests().clone();
+                    all.push(desc.clone());
+                    index.set_manifests(all);
+                }
+            }
+            for key in &tags {
+                Store::set_tag(index, key, &desc);
+            }
+            Ok(())
+        })?;
+        emit(
+            sink,
+            Event::ImageStored {
+                digest: digest.clone(),
+                tags: tags.clone(),
+            },
+        );
+        Ok(BuildResult {
+            size: base_size
+                + built.info.size
+                + config_bytes.len() as u64
+                + manifest_bytes.len() as u64,
+            digest,
+            config_digest,
+            layer: built.info,
+            tags,
+            cached: built.cached,
+            entries: built.entries,
+        })
+    }
+}

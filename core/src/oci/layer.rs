@@ -1,0 +1,547 @@
+//! Turns a build context into one reproducible layer: walk (sorted, `.dockerignore`
+//! applied), fingerprint, tar, compress and hash in one streaming pass.
+//!
+//! Reproducibility rules: entries sorted by path bytes; uid/gid 0 and no user/group names;
+//! every mtime set to the build's epoch; permission bits kept; symlinks stored as symlinks
+//! with their target untouched; hard links within the context stored once; names longer
+//! than ustar allows carried in PAX records.
+
+use crate::cancel::{self, CancelToken};
+use crate::error::{Error, Result};
+use crate::event::{emit, Event, EventSink};
+use crate::oci::compress::LayerWriter;
+use crate::oci::ignore::IgnoreMatcher;
+use crate::oci::store::Store;
+use crate::oci::{BuildOptions, LayerInfo};
+use sha2::{Digest as _, Sha256};
+use std::collections::HashMap;
+use std::fs;
+use std::io::{self, Read, Write};
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::path::{Path, PathBuf};
+
+/// Bump when the layer format changes, so old cache entries stop matching.
+const FORMAT_VERSION: &str = "idpkit-layer-v1";
+const PROGRESS_EVERY: u64 = 8 << 20;
+
+#[derive(Debug)]
+enum Kind {
+    Dir,
+    File,
+    Symlink(PathBuf),
+}
+
+/// One walked context entry.
+#[derive(Debug)]
+struct Entry {
+    /// Slash-separated path relative to the context root.
+    rel: String,
+    abs: PathBuf,
+    kind: Kind,
+    meta: fs::Metadata,
+}
+
+/// A finished layer and how it came to be.
+pub(crate) struct BuiltLayer {
+    pub info: LayerInfo,
+    pub cached: bool,
+    pub entries: u64,
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct CacheEntry {
+    layer: LayerInfo,
+    entries: u64,
+}
+
+/// Checks the context directory and gives the error a user can act on.
+pub(crate) fn check_context(context: &Path) -> Result<()> {
+    let meta = fs::metadata(context).map_err(|e| Error::io("build context", context, e))?;
+    if !meta.is_dir() {
+        return Err(Error::invalid(format!(
+            "build context {} is a file, not a directory; pass the directory to build from",
+            context.display()
+        )));
+    }
+    fs::read_dir(context).map_err(|e| Error::io("build context", context, e))?;
+    Ok(())
+}
+
+/// Builds (or reuses from the layer cache) the layer for `opts.context`.
+pub(crate) fn build_layer(
+    store: &Store,
+    opts: &BuildOptions,
+    epoch: i64,
+    sink: Option<&EventSink>,
+    cancel: Option<&CancelToken>,
+) -> Result<BuiltLayer> {
+    let context = opts.context.as_path();
+    check_context(context)?;
+    let prefix = normalize_prefix(&opts.prefix)?;
+    let matcher = IgnoreMatcher::for_context(context, &opts.excludes)?;
+    let entries = walk(context, &matcher, sink, cancel)?;
+    let fingerprint = fingerprint(&entries, opts, &prefix, epoch);
+    let cache_path = store.cache_dir().join(&fingerprint);
+
+    if !opts.no_cache {
+        if let Some(hit) = read_cache(store, &cache_path) {
+            emit(
+                sink,
+                Event::LayerCached {
+                    digest: hit.layer.digest.clone(),
+                },
+            );
+            return Ok(BuiltLayer {
+                info: hit.layer,
+                cached: true,
+                entries: hit.entries,
+            });
+        }
+    }
+
+    let threads = opts
+        .threads
+        .unwrap_or_else(crate::config::default_threads)
+        .max(1);
+    let tmp = store.temp_file()?;
+    let writer = LayerWriter::new(tmp, opts.compression, opts.level, threads)?;
+    let mut tar = tar::Builder::new(writer);
+    let mut state = TarState {
+        epoch: epoch.max(0) as u64,
+        links: HashMap::new(),
+        bytes: 0,
+        next_progress: PROGRESS_EVERY,
+        files: 0,
+    };
+    let mut count = 0u64;
+    for dir in prefix_dirs(&prefix) {
+        append_dir(&mut tar, &dir, 0o755, state.epoch)?;
+        count += 1;
+    }
+    for entry in &entries {
+        cancel::check(cancel)?;
+        let name = join_prefix(&prefix, &entry.rel);
+        append_entry(&mut tar, &mut state, entry, &name, sink)?;
+        count += 1;
+    }
+    let writer = tar
+        .into_inner()
+        .map_err(|e| Error::io("write layer for", context, e))?;
+    let out = writer.finish()?;
+    cancel::check(cancel)?;
+    let info = LayerInfo {
+        digest: out.digest.clone(),
+        diff_id: out.diff_id,
+        size: out.size,
+        media_type: opts.compression.media_type().to_string(),
+    };
+    store.commit_blob(out.out, &info.digest)?;
+    let cache = CacheEntry {
+        layer: info.clone(),
+        entries: count,
+    };
+    // The cache is an optimization: failing to record it must not fail the build.
+    if let Ok(bytes) = serde_json::to_vec(&cache) {
+        let _ = crate::oci::store::write_atomic(&cache_path, &bytes);
+    }
+    emit(
+        sink,
+        Event::LayerDone {
+            digest: info.digest.clone(),
+            diff_id: info.diff_id.clone(),
+            size: info.size,
+        },
+    );
+    Ok(BuiltLayer {
+        info,
+        cached: false,
+        entries: count,
+    })
+}
+
+fn read_cache(store: &Store, path: &Path) -> Option<CacheEntry> {
+    let hit: CacheEntry = serde_json::from_slice(&fs::read(path).ok()?).ok()?;
+    let blob = store.blob_path(&hit.layer.digest).ok()?;
+    // A blob of the wrong size means the store was tampered with; rebuild instead.
+    (fs::metadata(blob).ok()?.len() == hit.layer.size).then_some(hit)
+}
+
+/// `/app/` → `app`; `/` → ``. Rejects `..` so nothing lands outside the image root.
+fn normalize_prefix(prefix: &str) -> Result<String> {
+    let mut parts = Vec::new();
+    for part in prefix.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                return Err(Error::invalid(format!(
+                    "prefix {prefix:?}: '..' is not allowed; give an absolute path like /app"
+                )))
+            }
+            p => parts.push(p),
+        }
+    }
+    Ok(parts.join("/"))
+}
+
+fn prefix_dirs(prefix: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut acc = String::new();
+    for part in prefix.split('/').filter(|p| !p.is_empty()) {
+        if !acc.is_empty() {
+            acc.push('/');
+        }
+        acc.push_str(part);
+        out.push(acc.clone());
+    }
+    out
+}
+
+fn join_prefix(prefix: &str, rel: &str) -> String {
+    if prefix.is_empty() {
+        rel.to_string()
+    } else {
+        format!("{prefix}/{rel}")
+    }
+}
+
+/// Walks the context depth-first in byte order of names, applying the ignore rules.
+fn walk(
+    root: &Path,
+    matcher: &IgnoreMatcher,
+    sink: Option<&EventSink>,
+    cancel: Option<&CancelToken>,
+) -> Result<Vec<Entry>> {
+    let mut out = Vec::new();
+    walk_dir(root, "", matcher, &mut out, sink, cancel)?;
+    Ok(out)
+}
+
+fn walk_dir(
+    dir: &Path,
+    rel_dir: &str,
+    matcher: &IgnoreMatcher,
+    out: &mut Vec<Entry>,
+    sink: Option<&EventSink>,
+    cancel: Option<&CancelToken>,
+) -> Result<()> {
+    cancel::check(cancel)?;
+    let mut names = Vec::new();
+    for item in fs::read_dir(dir).map_err(|e| Error::io("read directory", dir, e))? {
+        let item = item.map_err(|e| Error::io("read directory", dir, e))?;
+        names.push(item.file_name());
+    }
+    names.sort_by(|a, b| a.as_encoded_bytes().cmp(b.as_encoded_bytes()));
+    for name in names {
+        let abs = dir.join(&name);
+        let name = name.into_string().map_err(|_| {
+            Error::invalid(format!(
+                "{}: the file name is not valid UTF-8; rename it or exclude it in .dockerignore",
+                abs.display()
+            ))
+        })?;
+        let rel = if rel_dir.is_empty() {
+            name
+        } else {
+            format!("{rel_dir}/{name}")
+        };
+        let meta = fs::symlink_metadata(&abs).map_err(|e| Error::io("stat", &abs, e))?;
+        let ft = meta.file_type();
+        let excluded = matcher.is_excluded(&rel);
+        if ft.is_dir() {
+            if excluded && matcher.can_skip_dir(&rel) {
+                continue;
+            }
+            // An excluded directory is still walked when exceptions may re-include a child,
+            // but its own entry is left out (Docker's behaviour).
+            if !excluded {
+                out.push(Entry {
+                    rel: rel.clone(),
+                    abs: abs.clone(),
+                    kind: Kind::Dir,
+                    meta,
+                });
+            }
+            walk_dir(&abs, &rel, matcher, out, sink, cancel)?;
+            continue;
+        }
+        if excluded {
+            continue;
+        }
+        let kind = if ft.is_file() {
+            Kind::File
+        } else if ft.is_symlink() {
+            let target = fs::read_link(&abs).map_err(|e| Error::io("read symlink", &abs, e))?;
+            Kind::Symlink(target)
+        } else {
+            let what = if ft.is_socket() {
+                "socket"
+            } else if ft.is_fifo() {
+                "named pipe"
+            } else {
+                "device"
+            };
+            emit(
+                sink,
+                Event::Warning {
+                    message: format!("skipped {}: a {what} cannot go into a layer", abs.display()),
+                },
+            );
+            continue;
+        };
+        out.push(Entry {
+            rel,
+            abs,
+            kind,
+            meta,
+        });
+    }
+    Ok(())
+}
+
+/// A digest of everything that decides the layer's bytes, without reading file contents:
+/// paths, kinds, sizes, modes, times, inodes and the layer options.
+fn fingerprint(entries: &[Entry], opts: &BuildOptions, prefix: &str, epoch: i64) -> String {
+    let mut h = Sha256::new();
+    let level = opts
+        .level
+        .map_or(String::from("default"), |l| l.to_string());
+    h.update(format!(
+        "{FORMAT_VERSION}\0{prefix}\0{:?}\0{level}\0{epoch}\0",
+        opts.compression
+    ));
+    for e in entries {
+        let m = &e.meta;
+        h.update(e.rel.as_bytes());
+        h.update(
+            format!(
+                "\0{}\0{}\0{}\0{}.{}\0{}.{}\0{}\0{}\0{}\0",
+                match e.kind {
+                    Kind::Dir => 'd',
+                    Kind::File => 'f',
+                    Kind::Symlink(_) => 'l',
+                },
+                m.mode(),
+                m.len(),
+                m.mtime(),
+                m.mtime_nsec(),
+                m.ctime(),
+                m.ctime_nsec(),
+                m.ino(),
+                m.dev(),
+                m.nlink()
+            )
+            .as_bytes(),
+        );
+        if let Kind::Symlink(t) = &e.kind {
+            h.update(t.as_os_str().as_encoded_bytes());
+            h.update([0]);
+        }
+    }
+    hex::encode(h.finalize())
+}
+
+struct TarState {
+    epoch: u64,
+    /// (dev, inode) → first path stored, for hard links.
+    links: HashMap<(u64, u64), String>,
+    bytes: u64,
+    next_progress: u64,
+    files: u64,
+}
+
+fn base_header(kind: tar::EntryType, mode: u32, epoch: u64) -> tar::Header {
+    let mut h = tar::Header::new_ustar();
+    h.set_entry_type(kind);
+    h.set_mode(mode & 0o7777);
+    h.set_uid(0);
+    h.set_gid(0);
+    h.set_mtime(epoch);
+    h.set_size(0);
+    h
+}
+
+fn append_dir<W: Write>(
+    tar: &mut tar::Builder<W>,
+    name: &str,
+    mode: u32,
+    epoch: u64,
+) -> Result<()> {
+    let h = base_header(tar::EntryType::Directory, mode, epoch);
+    append_named(tar, h, &format!("{name}/"), None, io::empty())
+}
+
+fn append_entry<W: Write>(
+    tar: &mut tar::Builder<W>,
+    st: &mut TarState,
+    e: &Entry,
+    name: &str,
+    sink: Option<&EventSink>,
+) -> Result<()> {
+    let mode = e.meta.mode();
+    match &e.kind {
+        Kind::Dir => append_dir(tar, name, mode, st.epoch),
+        Kind::Symlink(target) => {
+            let h = base_header(tar::EntryType::Symlink, mode, st.epoch);
+            let target = target.to_str().ok_or_else(|| {
+                Error::invalid(format!(
+                    "{}: symlink target is not valid UTF-8",
+                    e.abs.display()
+                ))
+            })?;
+            append_named(tar, h, name, Some(target), io::empty())
+        }
+        Kind::File => {
+            if e.meta.nlink() > 1 {
+                let key = (e.meta.dev(), e.meta.ino());
+                if let Some(first) = st.links.get(&key) {
+                    let h = base_header(tar::EntryType::Link, mode, st.epoch);
+                    let first = first.clone();
+                    return append_named(tar, h, name, Some(&first), io::empty());
+                }
+                st.links.insert(key, name.to_string());
+            }
+            let size = e.meta.len();
+            let mut h = base_header(tar::EntryType::Regular, mode, st.epoch);
+            h.set_size(size);
+            let file = fs::File::open(&e.abs).map_err(|err| Error::io("read", &e.abs, err))?;
+            let reader = ExactReader {
+                inner: file.take(size),
+                remaining: size,
+                path: &e.abs,
+            };
+            append_named(tar, h, name, None, reader).map_err(|err| err.context(e.abs.display()))?;
+            st.bytes += size;
+            st.files += 1;
+            if st.bytes >= st.next_progress {
+                st.next_progress = st.bytes + PROGRESS_EVERY;
+                emit(
+                    sink,
+                    Event::LayerProgress {
+                        files: st.files,
+                        bytes: st.bytes,
+                    },
+                );
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Reads exactly the size recorded in the header; a file that shrank while being read is
+/// an error rather than a silently corrupt archive.
+struct ExactReader<'a, R> {
+    inner: R,
+    remaining: u64,
+    path: &'a Path,
+}
+
+impl<R: Read> Read for ExactReader<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if n == 0 && self.remaining > 0 && !buf.is_empty() {
+            return Err(io::Error::other(format!(
+                "{} changed size while it was being read; retry the build",
+                self.path.display()
+            )));
+        }
+        self.remaining -= n as u64;
+        Ok(n)
+    }
+}
+
+/// Appends one entry, carrying a path or link target that does not fit the ustar header
+/// in a PAX extended header first.
+fn append_named<W: Write, R: Read>(
+    tar: &mut tar::Builder<W>,
+    mut h: tar::Header,
+    name: &str,
+    link: Option<&str>,
+    data: R,
+) -> Result<()> {
+    let mut pax: Vec<(&str, &str)> = Vec::new();
+    if h.set_path(name).is_err() {
+        pax.push(("path", name));
+        h.set_path(truncate_name(name))
+            .map_err(|e| Error::internal(format!("tar name {name}: {e}")))?;
+    }
+    if let Some(target) = link {
+        if target.len() > 100 || h.set_link_name_literal(target).is_err() {
+            pax.push(("linkpath", target));
+            h.set_link_name_literal(&target.as_bytes()[..floor_char(target, 100)])
+                .map_err(|e| Error::internal(format!("tar link {name}: {e}")))?;
+        }
+    }
+    let io_err = |e: io::Error| {
+        Error::new(
+            crate::ErrorKind::Io,
+            format!("writing layer entry {name}: {e}"),
+        )
+    };
+    if !pax.is_empty() {
+        let mut records = Vec::new();
+        for (k, v) in &pax {
+            records.extend_from_slice(&pax_record(k, v));
+        }
+        let mut ph = tar::Header::new_ustar();
+        ph.set_entry_type(tar::EntryType::XHeader);
+        ph.set_mode(0o644);
+        ph.set_mtime(0);
+        ph.set_size(records.len() as u64);
+        ph.set_path(format!(
+            "PaxHeaders/{}",
+            truncate_name(name).rsplit('/').next().unwrap_or("x")
+        ))
+        .map_err(|e| Error::internal(format!("tar pax header for {name}: {e}")))?;
+        ph.set_cksum();
+        tar.append(&ph, records.as_slice()).map_err(io_err)?;
+    }
+    h.set_cksum();
+    tar.append(&h, data).map_err(io_err)
+}
+
+/// One PAX record: `"<len> <key>=<value>\n"` where len counts the whole record.
+fn pax_record(key: &str, value: &str) -> Vec<u8> {
+    let body = format!(" {key}={value}\n");
+    let mut len = body.len() + 1;
+    while format!("{len}").len() + body.len() != len {
+        len += 1;
+    }
+    format!("{len}{body}").into_bytes()
+}
+
+/// A ustar-safe stand-in name (the real one is in the PAX record).
+fn truncate_name(name: &str) -> &str {
+    &name[..floor_char(name, 99)]
+}
+
+fn floor_char(s: &str, max: usize) -> usize {
+    let mut i = max.min(s.len());
+    while !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pax_record_length_counts_itself() {
+        let r = pax_record("path", "a");
+        assert_eq!(r, b"9 path=a\n");
+        let long = "x".repeat(200);
+        let r = String::from_utf8(pax_record("path", &long)).unwrap();
+        let (len, _) = r.split_once(' ').unwrap();
+        assert_eq!(len.parse::<usize>().unwrap(), r.len());
+    }
+
+    #[test]
+    fn prefixes() {
+        assert_eq!(normalize_prefix("/").unwrap(), "");
+        assert_eq!(normalize_prefix("/app/").unwrap(), "app");
+        assert_eq!(normalize_prefix("/srv//app/./x").unwrap(), "srv/app/x");
+        assert!(normalize_prefix("/../etc").is_err());
+        assert_eq!(prefix_dirs("srv/app"), vec!["srv", "srv/app"]);
+    }
+}

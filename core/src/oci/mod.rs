@@ -1,0 +1,18 @@
+//! OCI images: references, `.dockerignore`, layers, image config/manifest, and the local
+//! OCI image-layout store.
+
+mod build;
+pub mod compress;
+mod digest;
+pub mod ignore;
+mod image;
+mod layer;
+mod manage;
+pub mod reference;
+mod store;
+mod transfer;
+mod types;
+
+pub use reference::Reference;
+pub use store::Store;
+pub use types::*;

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Starts the rig of real peers, runs every suite in tests/suites/ (Rust, C, Go, Python, Node,
+# end-to-end), stops the rig even when a suite fails, and exits non-zero if any suite failed.
+set -uo pipefail
+repo=$(cd "$(dirname "$0")/.." && pwd)
+cd "$repo"
+
+rig_started=0
+stop_rig() {
+  if [ "$rig_started" = 1 ] && [ -x tests/rig/down ]; then
+    tests/rig/down || true
+  fi
+}
+trap stop_rig EXIT
+
+if [ -x tests/rig/up ]; then
+  echo "== starting the test rig"
+  if ! tests/rig/up; then
+    echo "test-all: the test rig did not start (see above); the suites that need it will fail" >&2
+  fi
+  rig_started=1
+fi
+
+passed=0
+failed=0
+failures=()
+for suite in tests/suites/*.sh; do
+  name=$(basename "$suite" .sh)
+  echo "== suite $name"
+  start=$(date +%s)
+  if bash "$suite"; then
+    passed=$((passed + 1))
+    echo "== suite $name passed in $(( $(date +%s) - start ))s"
+  else
+    failed=$((failed + 1))
+    failures+=("$name")
+    echo "== suite $name FAILED in $(( $(date +%s) - start ))s"
+  fi
+done
+
+echo
+[ "$failed" -gt 0 ] && echo "failed suites: ${failures[*]}"
+echo "suites: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
