@@ -8,9 +8,11 @@ PKGS=(skopeo umoci docker-registry nginx etcd-server age openssh-server
   apache2-utils fcgiwrap hyperfine pkg-config jq git openssl curl valgrind nix-bin)
 
 missing=()
+declare -A st=()
+while read -r name abbrev; do st[${name%%:*}]=$abbrev; done < <(
+  dpkg-query -W -f='${Package} ${db:Status-Abbrev}\n' "${PKGS[@]}" 2>/dev/null || true)
 for p in "${PKGS[@]}"; do
-  st=$(dpkg-query -W -f='${db:Status-Abbrev}' "$p" 2>/dev/null || true)
-  [[ $st == ii* ]] || missing+=("$p")
+  [[ ${st[$p]:-} == ii* ]] || missing+=("$p")
 done
 if [[ ${#missing[@]} -eq 0 ]]; then
   exit 0
@@ -27,5 +29,5 @@ added_prc=0
 if [[ ! -e $prc ]]; then
   printf '#!/bin/sh\nexit 101\n' | $SUDO tee $prc >/dev/null && $SUDO chmod +x $prc && added_prc=1
 fi
-trap '[[ $added_prc == 1 ]] && $SUDO rm -f $prc' EXIT
+trap 'if [[ $added_prc == 1 ]]; then $SUDO rm -f $prc; fi' EXIT
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
