@@ -86,20 +86,26 @@ impl Store {
                 )));
             }
         } else {
-            let has_entries = fs::read_dir(root)
+            // Another process may be creating the store right now, so tolerate the entries a
+            // layout consists of, and create each file only if it is still absent.
+            let foreign = fs::read_dir(root)
                 .map_err(|e| Error::io("read store", root, e))?
-                .next()
-                .is_some();
-            if has_entries {
+                .flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .find(|n| {
+                    !matches!(n.as_str(), "blobs" | "index.json" | ".idpkit" | LAYOUT_FILE)
+                        && !n.starts_with(".tmp-")
+                });
+            if let Some(name) = foreign {
                 return Err(Error::invalid(format!(
-                    "store {}: not an OCI image layout (no oci-layout file) and not empty; \
+                    "store {}: not an OCI image layout (no oci-layout file, and it holds {name:?}); \
                      pass an empty directory or an existing store",
                     root.display()
                 )));
             }
             fs::create_dir_all(self.blob_dir()).map_err(|e| Error::io("create", root, e))?;
-            write_atomic(&root.join("index.json"), EMPTY_INDEX)?;
-            write_atomic(&layout, LAYOUT_CONTENT)?;
+            create_if_absent(&root.join("index.json"), EMPTY_INDEX)?;
+            create_if_absent(&layout, LAYOUT_CONTENT)?;
         }
         for dir in [self.blob_dir(), self.tmp_dir(), self.cache_dir()] {
             fs::create_dir_all(&dir).map_err(|e| Error::io("create", &dir, e))?;
@@ -410,6 +416,25 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     tmp.persist(path)
         .map_err(|e| Error::io("replace", path, e.error))?;
     Ok(())
+}
+
+/// Writes `bytes` to `path` unless the file exists, atomically: a hard link of a complete
+/// temporary file either lands whole or fails because another process was first.
+fn create_if_absent(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".tmp-")
+        .permissions(readable())
+        .tempfile_in(dir)
+        .map_err(|e| Error::io("create temporary file in", dir, e))?;
+    tmp.write_all(bytes)
+        .and_then(|_| tmp.as_file().sync_data())
+        .map_err(|e| Error::io("write", path, e))?;
+    match fs::hard_link(tmp.path(), path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(Error::io("create", path, e)),
+    }
 }
 
 /// Files in a layout are world-readable like every other tool's (tempfile defaults to 0600).

@@ -1,0 +1,374 @@
+//! End-to-end: the `idpkit` binary against the tools users already have. skopeo and umoci
+//! read the store; umoci's images build on; processes race and get killed. These tests
+//! need skopeo and umoci (installed by scripts/setup-system.sh) and fail without them.
+
+use std::fs;
+use std::os::unix::fs::{symlink, MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+fn idpkit(store: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_idpkit"));
+    c.arg("--store").arg(store).env_remove("IDPKIT_STORE");
+    c
+}
+
+fn run(cmd: &mut Command) -> Output {
+    let out = cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e} (is it installed? scripts/setup-system.sh installs skopeo and umoci)"));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8(out.stdout.clone())
+        .unwrap()
+        .trim()
+        .to_string()
+}
+
+fn write(path: &Path, content: &[u8]) {
+    fs::create_dir_all(path.parent().unwrap()).unwrap();
+    fs::write(path, content).unwrap();
+}
+
+fn context() -> tempfile::TempDir {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path();
+    write(&p.join("server.py"), b"print('serving')\n");
+    write(&p.join("bin/run"), b"#!/bin/sh\nexec python3 /server.py\n");
+    fs::set_permissions(p.join("bin/run"), fs::Permissions::from_mode(0o755)).unwrap();
+    write(&p.join("static/a.css"), b"body{}\n");
+    write(
+        &p.join("static/big.bin"),
+        &(0..4_000_000u32)
+            .map(|i| (i % 251) as u8)
+            .collect::<Vec<_>>(),
+    );
+    symlink("a.css", p.join("static/link.css")).unwrap();
+    write(&p.join("secrets/token"), b"do-not-ship\n");
+    write(&p.join("build.log"), b"noise\n");
+    write(&p.join(".dockerignore"), b"secrets\n*.log\n");
+    d
+}
+
+/// path → (kind, mode bits, content or link target) for a directory tree.
+fn tree(root: &Path) -> Vec<(String, char, u32, Vec<u8>)> {
+    let mut out = Vec::new();
+    fn walk(root: &Path, dir: &Path, out: &mut Vec<(String, char, u32, Vec<u8>)>) {
+        let mut names: Vec<_> = fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        names.sort();
+        for p in names {
+            let rel = p.strip_prefix(root).unwrap().to_string_lossy().into_owned();
+            let m = fs::symlink_metadata(&p).unwrap();
+            if m.file_type().is_symlink() {
+                out.push((
+                    rel,
+                    'l',
+                    0,
+                    fs::read_link(&p)
+                        .unwrap()
+                        .to_string_lossy()
+                        .as_bytes()
+                        .to_vec(),
+                ));
+            } else if m.is_dir() {
+                out.push((rel, 'd', m.mode() & 0o7777, Vec::new()));
+                walk(root, &p, out);
+            } else {
+                out.push((rel, 'f', m.mode() & 0o7777, fs::read(&p).unwrap()));
+            }
+        }
+    }
+    walk(root, root, &mut out);
+    out
+}
+
+#[test]
+fn skopeo_reads_the_store_and_copies_the_image() {
+    let ctx = context();
+    let work = tempfile::tempdir().unwrap();
+    let store = work.path().join("store");
+    let digest = stdout(&run(idpkit(&store)
+        .arg("build")
+        .arg(ctx.path())
+        .args(["-t", "gitea.cnoe.localtest.me:8443/giteaadmin/app:dev"])));
+    assert!(digest.starts_with("sha256:"), "{digest}");
+
+    let image = format!(
+        "oci:{}:gitea.cnoe.localtest.me:8443/giteaadmin/app:dev",
+        store.display()
+    );
+    let inspect: serde_json::Value =
+        serde_json::from_slice(&run(Command::new("skopeo").args(["inspect", &image])).stdout)
+            .unwrap();
+    assert_eq!(inspect["Digest"], digest.as_str());
+    assert_eq!(inspect["Os"], "linux");
+
+    let copied = work.path().join("copied");
+    run(Command::new("skopeo").args(["copy", &image, &format!("dir:{}", copied.display())]));
+    let ours: serde_json::Value =
+        serde_json::from_slice(&run(idpkit(&store).args(["inspect", &digest])).stdout).unwrap();
+    let layer = ours["manifest"]["layers"][0]["digest"].as_str().unwrap();
+    let hex = layer.strip_prefix("sha256:").unwrap();
+    assert!(
+        copied.join(hex).is_file(),
+        "skopeo copied the layer blob {layer}"
+    );
+}
+
+#[test]
+fn umoci_unpacks_exactly_the_context_minus_ignored_files() {
+    let ctx = context();
+    let work = tempfile::tempdir().unwrap();
+    let store = work.path().join("store");
+    run(idpkit(&store)
+        .arg("build")
+        .arg(ctx.path())
+        .args(["-t", "localhost/app:1"]));
+    let bundle = work.path().join("bundle");
+    run(Command::new("umoci")
+        .args(["unpack", "--rootless", "--image"])
+        .arg(format!("{}:localhost/app:1", store.display()))
+        .arg(&bundle));
+
+    let mut expected = tree(ctx.path());
+    expected.retain(|e| !e.0.starts_with("secrets") && e.0 != "build.log");
+    let got = tree(&bundle.join("rootfs"));
+    let names =
+        |t: &[(String, char, u32, Vec<u8>)]| t.iter().map(|e| e.0.clone()).collect::<Vec<_>>();
+    assert_eq!(names(&got), names(&expected));
+    assert_eq!(
+        got, expected,
+        "same kinds, modes, contents and link targets"
+    );
+}
+
+#[test]
+fn an_image_made_by_umoci_imports_and_builds_on() {
+    let work = tempfile::tempdir().unwrap();
+    let layout = work.path().join("umoci-layout");
+    run(Command::new("umoci")
+        .args(["init", "--layout"])
+        .arg(&layout));
+    run(Command::new("umoci")
+        .args(["new", "--image"])
+        .arg(format!("{}:base", layout.display())));
+    let base_files = work.path().join("base-files");
+    write(&base_files.join("etc/os-release"), b"NAME=umoci-base\n");
+    run(Command::new("umoci")
+        .args(["insert", "--rootless", "--image"])
+        .arg(format!("{}:base", layout.display()))
+        .arg(base_files.join("etc"))
+        .arg("/etc"));
+    run(Command::new("umoci")
+        .args(["config", "--image"])
+        .arg(format!("{}:base", layout.display()))
+        .args(["--config.env", "FROM_BASE=1"]));
+
+    let store = work.path().join("store");
+    let imported = stdout(&run(idpkit(&store)
+        .args(["--json", "import"])
+        .arg(format!("{}:base", layout.display()))));
+    let imported: serde_json::Value = serde_json::from_str(&imported).unwrap();
+    assert_eq!(imported[0]["reference"], "localhost/umoci-layout:base");
+
+    let ctx = context();
+    run(idpkit(&store).arg("build").arg(ctx.path()).args([
+        "--from",
+        "localhost/umoci-layout:base",
+        "-t",
+        "localhost/app:on-umoci",
+        "--env",
+        "APP=1",
+    ]));
+    let bundle = work.path().join("bundle");
+    run(Command::new("umoci")
+        .args(["unpack", "--rootless", "--image"])
+        .arg(format!("{}:localhost/app:on-umoci", store.display()))
+        .arg(&bundle));
+    assert_eq!(
+        fs::read(bundle.join("rootfs/etc/os-release")).unwrap(),
+        b"NAME=umoci-base\n"
+    );
+    assert_eq!(
+        fs::read(bundle.join("rootfs/server.py")).unwrap(),
+        b"print('serving')\n"
+    );
+    let config: serde_json::Value =
+        serde_json::from_slice(&fs::read(bundle.join("config.json")).unwrap()).unwrap();
+    let env: Vec<String> = serde_json::from_value(config["process"]["env"].clone()).unwrap();
+    assert!(
+        env.contains(&"FROM_BASE=1".to_string()) && env.contains(&"APP=1".to_string()),
+        "{env:?}"
+    );
+
+    // Round trip out again: skopeo reads the exported layout by its bare tag.
+    let out = work.path().join("exported");
+    run(idpkit(&store)
+        .args(["export", "localhost/app:on-umoci"])
+        .arg(format!("{}:v2", out.display())));
+    let v: serde_json::Value = serde_json::from_slice(
+        &run(Command::new("skopeo")
+            .arg("inspect")
+            .arg(format!("oci:{}:v2", out.display())))
+        .stdout,
+    )
+    .unwrap();
+    assert_eq!(v["Layers"].as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn four_build_processes_on_one_store_leave_a_valid_layout() {
+    let work = tempfile::tempdir().unwrap();
+    let store = work.path().join("store");
+    let ctxs: Vec<_> = (0..4)
+        .map(|i| {
+            let c = context();
+            write(&c.path().join("id.txt"), format!("{i}").as_bytes());
+            c
+        })
+        .collect();
+    let children: Vec<_> = ctxs
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            idpkit(&store)
+                .arg("build")
+                .arg(c.path())
+                .args(["-t", &format!("localhost/par:{i}")])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let digests: Vec<String> = children
+        .into_iter()
+        .map(|c| {
+            let out = c.wait_with_output().unwrap();
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            stdout(&out)
+        })
+        .collect();
+    for (i, d) in digests.iter().enumerate() {
+        let v: serde_json::Value = serde_json::from_slice(
+            &run(Command::new("skopeo")
+                .arg("inspect")
+                .arg(format!("oci:{}:localhost/par:{i}", store.display())))
+            .stdout,
+        )
+        .unwrap();
+        assert_eq!(v["Digest"], d.as_str());
+    }
+}
+
+#[test]
+fn a_killed_build_leaves_the_store_valid() {
+    let work = tempfile::tempdir().unwrap();
+    let store = work.path().join("store");
+    let small = context();
+    let before = stdout(&run(idpkit(&store)
+        .arg("build")
+        .arg(small.path())
+        .args(["-t", "localhost/app:ok"])));
+    let big = tempfile::tempdir().unwrap();
+    for i in 0..40 {
+        write(
+            &big.path().join(format!("f{i}.bin")),
+            &vec![i as u8; 8 << 20],
+        );
+    }
+    let index_before = fs::read(store.join("index.json")).unwrap();
+    let mut child = idpkit(&store)
+        .arg("build")
+        .arg(big.path())
+        .args(["-t", "localhost/app:ok", "--threads", "1", "--level", "9"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(
+        fs::read(store.join("index.json")).unwrap(),
+        index_before,
+        "the tag still points at the old image"
+    );
+    let v: serde_json::Value = serde_json::from_slice(
+        &run(Command::new("skopeo")
+            .arg("inspect")
+            .arg(format!("oci:{}:localhost/app:ok", store.display())))
+        .stdout,
+    )
+    .unwrap();
+    assert_eq!(v["Digest"], before.as_str());
+    // gc clears what the killed process left behind.
+    run(idpkit(&store).arg("gc"));
+    assert_eq!(fs::read_dir(store.join(".idpkit/tmp")).unwrap().count(), 0);
+}
+
+#[test]
+fn bad_input_is_a_clear_error_with_a_non_zero_exit() {
+    let work = tempfile::tempdir().unwrap();
+    let store = work.path().join("store");
+    let missing = work.path().join("no-such-dir");
+    let out = idpkit(&store)
+        .arg("build")
+        .arg(&missing)
+        .args(["-t", "localhost/x:1"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("error[NOT_FOUND]") && err.contains(&missing.display().to_string()),
+        "{err}"
+    );
+
+    let out = idpkit(&store)
+        .args(["--json", "build"])
+        .arg(work.path())
+        .args(["-t", "Bad/Name"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let doc: serde_json::Value = serde_json::from_slice(&out.stderr).unwrap();
+    assert_eq!(doc["error"]["kind"], "INVALID_INPUT");
+    assert!(doc["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("\"Bad/Name\""));
+
+    let not_layout = work.path().join("not-a-layout");
+    write(&not_layout.join("file.txt"), b"x");
+    let out = idpkit(&not_layout).arg("images").output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not an OCI image layout"));
+    assert_eq!(
+        fs::read_dir(&not_layout).unwrap().count(),
+        1,
+        "nothing written"
+    );
+
+    let out = idpkit(&store)
+        .args(["build"])
+        .arg(work.path())
+        .args(["--env", "NOEQUALS"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--env \"NOEQUALS\": expected KEY=VALUE"));
+    let _ = PathBuf::new();
+}
