@@ -60,6 +60,14 @@ rig_peer_exe() { # peer -> substring expected in /proc/PID/exe (guards against P
   esac
 }
 
+# true when PID is a live (non-zombie) process
+rig_alive() {
+  kill -0 "$1" 2>/dev/null || return 1
+  local st
+  st=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || return 1
+  [[ $st != Z && $st != X ]]
+}
+
 rig_log() { printf '[rig] %s\n' "$*" >&2; }
 rig_die() { printf '[rig] ERROR: %s\n' "$*" >&2; return 1; }
 
@@ -69,7 +77,7 @@ rig_peer_pid() {
   [[ -s $f ]] || return 1
   pid=$(<"$f")
   [[ $pid =~ ^[0-9]+$ ]] || return 1
-  kill -0 "$pid" 2>/dev/null || return 1
+  rig_alive "$pid" || return 1
   exe=$(readlink "/proc/$pid/exe" 2>/dev/null || true)
   [[ $exe == *"$(rig_peer_exe "$1")"* ]] || return 1
   echo "$pid"
