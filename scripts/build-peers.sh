@@ -93,7 +93,7 @@ build_sops() {
   log "building sops $v"
   local gobin=$BUILD/$name
   mkdir -p "$gobin"
-  (cd "$BUILD" && GOFLAGS= GOBIN=$gobin CGO_ENABLED=0 go install -trimpath -ldflags "$LDS" \
+  (cd "$BUILD" && GOFLAGS='' GOBIN=$gobin CGO_ENABLED=0 go install -trimpath -ldflags "$LDS" \
     "github.com/getsops/sops/v3/cmd/sops@$v")
   mv "$gobin/sops" "$BIN/$name"
 }

@@ -1,4 +1,4 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034
 # idpkit test rig: shared definitions and helpers.
 #
 # Other test suites source this file and call `rig_require [peer...]`:
