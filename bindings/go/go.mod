@@ -1,0 +1,3 @@
+module idpkit.dev/idpkit
+
+go 1.24

@@ -1,0 +1,453 @@
+package idpkit_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"idpkit.dev/idpkit"
+)
+
+// fixture writes a small build context and returns its directory.
+func fixture(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	files := map[string]string{
+		"app/hello.txt": "hello from Go\n",
+		"app/run.sh":    "#!/bin/sh\necho hi\n",
+		"etc/hostname":  "go-test\n",
+		".dockerignore": "*.log\n",
+		"debug.log":     "not in the image\n",
+	}
+	for name, body := range files {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+func openStore(t *testing.T) *idpkit.Store {
+	t.Helper()
+	s, err := idpkit.OpenStore(filepath.Join(t.TempDir(), "store"))
+	if err != nil {
+		t.Fatalf("OpenStore: %v", err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+func build(t *testing.T, s *idpkit.Store, context string, tags ...string) *idpkit.BuildResult {
+	t.Helper()
+	res, err := s.Build(t.Context(), idpkit.BuildOptions{Context: context, Tags: tags})
+	if err != nil {
+		t.Fatalf("Build %v: %v", tags, err)
+	}
+	return res
+}
+
+func hasRef(images []idpkit.ImageSummary, suffix string) bool {
+	for _, im := range images {
+		if strings.HasSuffix(im.Reference, suffix) {
+			return true
+		}
+	}
+	return false
+}
+
+func TestVersion(t *testing.T) {
+	if idpkit.Version() == "" || idpkit.Version() != idpkit.HeaderVersion {
+		t.Fatalf("library %q, header %q", idpkit.Version(), idpkit.HeaderVersion)
+	}
+}
+
+func TestOpenStoreAndRoot(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "store")
+	s, err := idpkit.OpenStore(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	root, err := s.Root()
+	if err != nil || root != dir {
+		t.Fatalf("Root() = %q, %v; want %q", root, err, dir)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "oci-layout")); err != nil {
+		t.Fatalf("no oci-layout: %v", err)
+	}
+}
+
+func TestOpenDefaultStore(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "default")
+	t.Setenv("IDPKIT_STORE", dir)
+	s, err := idpkit.OpenDefaultStore()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if root, _ := s.Root(); root != dir {
+		t.Fatalf("Root() = %q, want %q", root, dir)
+	}
+}
+
+func TestOpenStoreRefusesAFile(t *testing.T) {
+	f := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(f, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := idpkit.OpenStore(f)
+	if !errors.Is(err, idpkit.ErrInvalidInput) {
+		t.Fatalf("err = %v, want ErrInvalidInput", err)
+	}
+}
+
+func TestBuildWithEvents(t *testing.T) {
+	s := openStore(t)
+	var events []idpkit.Event
+	level := 6
+	epoch := int64(1700000000)
+	res, err := s.Build(t.Context(), idpkit.BuildOptions{
+		Context:         fixture(t),
+		Tags:            []string{"go-test:v1"},
+		Cmd:             []string{"/app/run.sh"},
+		Env:             map[string]string{"GREETING": "hello"},
+		Labels:          map[string]string{"from": "go"},
+		Compression:     idpkit.Gzip,
+		Level:           &level,
+		SourceDateEpoch: &epoch,
+		OnEvent:         func(e idpkit.Event) { events = append(events, e) },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(res.Digest, "sha256:") || res.Layer.DiffID == "" || res.Entries == 0 || res.Cached {
+		t.Fatalf("unexpected result %+v", res)
+	}
+	types := map[string]int{}
+	for _, e := range events {
+		types[e.Type]++
+		if len(e.Raw) == 0 {
+			t.Fatalf("event without raw JSON: %+v", e)
+		}
+	}
+	if types["build_started"] != 1 || types["layer_done"] != 1 || types["image_stored"] != 1 {
+		t.Fatalf("events %v", types)
+	}
+	// The same build again comes from the layer cache; NoCache re-reads.
+	again := build(t, s, fixture(t), "go-test:v1")
+	_ = again
+	res2, err := s.Build(t.Context(), idpkit.BuildOptions{Context: fixture(t), Tags: []string{"go-test:v2"}, NoCache: true, Compression: idpkit.Zstd})
+	if err != nil || res2.Cached || !strings.Contains(res2.Layer.MediaType, "zstd") {
+		t.Fatalf("NoCache zstd build: %+v, %v", res2, err)
+	}
+}
+
+func TestImagesTagInspectRemoveGC(t *testing.T) {
+	s := openStore(t)
+	res := build(t, s, fixture(t), "go-test:v1")
+
+	tagged, err := s.Tag("go-test:v1", "go-test:v2")
+	if err != nil || tagged.Digest != res.Digest {
+		t.Fatalf("Tag: %+v, %v", tagged, err)
+	}
+	images, err := s.Images()
+	if err != nil || !hasRef(images, "go-test:v1") || !hasRef(images, "go-test:v2") {
+		t.Fatalf("Images: %+v, %v", images, err)
+	}
+
+	in, err := s.Inspect("go-test:v2")
+	if err != nil || in.Digest != res.Digest {
+		t.Fatalf("Inspect: %+v, %v", in, err)
+	}
+	var manifest struct {
+		Layers []struct{ Digest string } `json:"layers"`
+	}
+	if err := json.Unmarshal(in.Manifest, &manifest); err != nil || len(manifest.Layers) != 1 || manifest.Layers[0].Digest != res.Layer.Digest {
+		t.Fatalf("manifest %s: %v", in.Manifest, err)
+	}
+
+	removed, err := s.Remove("go-test:v1")
+	if err != nil || len(removed) != 1 {
+		t.Fatalf("Remove: %v, %v", removed, err)
+	}
+	if _, err := s.GC(); err != nil {
+		t.Fatal(err)
+	}
+	removed, err = s.Remove("go-test:v2")
+	if err != nil || len(removed) != 1 {
+		t.Fatalf("Remove: %v, %v", removed, err)
+	}
+	report, err := s.GC()
+	if err != nil || report.RemovedBlobs == 0 || report.FreedBytes == 0 {
+		t.Fatalf("GC: %+v, %v", report, err)
+	}
+	if images, _ := s.Images(); len(images) != 0 {
+		t.Fatalf("images left: %+v", images)
+	}
+}
+
+func TestExportImport(t *testing.T) {
+	s := openStore(t)
+	res := build(t, s, fixture(t), "go-test:v1")
+	layout := filepath.Join(t.TempDir(), "layout")
+	sum, err := s.Export("go-test:v1", layout, idpkit.ExportOptions{Tag: "exported"})
+	if err != nil || sum.Digest != res.Digest {
+		t.Fatalf("Export: %+v, %v", sum, err)
+	}
+	other := openStore(t)
+	images, err := other.Import(layout, idpkit.ImportOptions{Tag: "exported", Name: "imported:v1"})
+	if err != nil || len(images) != 1 || images[0].Digest != res.Digest || !strings.HasSuffix(images[0].Reference, "imported:v1") {
+		t.Fatalf("Import: %+v, %v", images, err)
+	}
+	// Without options: every entry, under the layout's names.
+	if _, err := openStore(t).Import(layout, idpkit.ImportOptions{}); err != nil {
+		t.Fatalf("Import all: %v", err)
+	}
+	if _, err := s.Export("go-test:v1", filepath.Join(t.TempDir(), "l2"), idpkit.ExportOptions{}); err != nil {
+		t.Fatalf("Export without tag: %v", err)
+	}
+}
+
+func TestErrorKinds(t *testing.T) {
+	s := openStore(t)
+	ctx := t.Context()
+	cases := []struct {
+		name string
+		err  error
+		want error
+		kind idpkit.Kind
+	}{}
+	add := func(name string, err error, want error, kind idpkit.Kind) {
+		cases = append(cases, struct {
+			name string
+			err  error
+			want error
+			kind idpkit.Kind
+		}{name, err, want, kind})
+	}
+	_, err := s.Inspect("missing:latest")
+	add("inspect missing", err, idpkit.ErrNotFound, idpkit.KindNotFound)
+	_, err = s.Tag("missing:latest", "other:latest")
+	add("tag missing", err, idpkit.ErrNotFound, idpkit.KindNotFound)
+	_, err = s.Remove("missing:latest")
+	add("remove missing", err, idpkit.ErrNotFound, idpkit.KindNotFound)
+	_, err = s.Build(ctx, idpkit.BuildOptions{Context: "/nonexistent/idpkit-go"})
+	add("build missing context", err, idpkit.ErrNotFound, idpkit.KindNotFound)
+	_, err = s.Import("/nonexistent/layout", idpkit.ImportOptions{})
+	add("import missing layout", err, idpkit.ErrNotFound, idpkit.KindNotFound)
+	_, err = s.Build(ctx, idpkit.BuildOptions{Context: fixture(t), Tags: []string{"Bad Tag::"}})
+	add("build bad tag", err, idpkit.ErrInvalidInput, idpkit.KindInvalidInput)
+	level := 99
+	_, err = s.Build(ctx, idpkit.BuildOptions{Context: fixture(t), Level: &level})
+	add("build bad level", err, idpkit.ErrInvalidInput, idpkit.KindInvalidInput)
+	_, err = s.Build(ctx, idpkit.BuildOptions{Context: fixture(t), Compression: "brotli"})
+	add("build bad compression", err, idpkit.ErrInvalidInput, idpkit.KindInvalidInput)
+	_, err = s.Tag("go:v1", "no tag@sha256:zz")
+	add("tag malformed target", err, idpkit.ErrInvalidInput, idpkit.KindInvalidInput)
+	_, err = s.Export("missing:latest", t.TempDir(), idpkit.ExportOptions{})
+	add("export missing", err, idpkit.ErrNotFound, idpkit.KindNotFound)
+
+	for _, c := range cases {
+		var e *idpkit.Error
+		if !errors.Is(c.err, c.want) || !errors.As(c.err, &e) || e.Kind != c.kind || e.Message == "" {
+			t.Errorf("%s: err = %#v, want %v", c.name, c.err, c.want)
+			continue
+		}
+		if !strings.Contains(c.err.Error(), c.kind.String()) {
+			t.Errorf("%s: %q does not name %s", c.name, c.err.Error(), c.kind)
+		}
+		for _, other := range []error{idpkit.ErrAuth, idpkit.ErrCancelled, idpkit.ErrInternal} {
+			if errors.Is(c.err, other) {
+				t.Errorf("%s: also matches %v", c.name, other)
+			}
+		}
+	}
+}
+
+func TestKindStrings(t *testing.T) {
+	want := map[idpkit.Kind]string{
+		idpkit.KindInvalidInput: "INVALID_INPUT", idpkit.KindNotFound: "NOT_FOUND", idpkit.KindAuth: "AUTH",
+		idpkit.KindUntrusted: "UNTRUSTED", idpkit.KindIntegrity: "INTEGRITY", idpkit.KindUnsafeArchive: "UNSAFE_ARCHIVE",
+		idpkit.KindPolicy: "POLICY", idpkit.KindNetwork: "NETWORK", idpkit.KindConflict: "CONFLICT",
+		idpkit.KindCancelled: "CANCELLED", idpkit.KindIO: "IO", idpkit.KindInternal: "INTERNAL",
+		idpkit.KindNullArgument: "NULL_ARGUMENT", idpkit.KindPanic: "PANIC", idpkit.Kind(999): "UNKNOWN",
+	}
+	for k, s := range want {
+		if k.String() != s {
+			t.Errorf("Kind(%d).String() = %q, want %q", uint32(k), k.String(), s)
+		}
+	}
+	sentinels := map[idpkit.Kind]error{
+		idpkit.KindInvalidInput: idpkit.ErrInvalidInput, idpkit.KindNotFound: idpkit.ErrNotFound, idpkit.KindAuth: idpkit.ErrAuth,
+		idpkit.KindUntrusted: idpkit.ErrUntrusted, idpkit.KindIntegrity: idpkit.ErrIntegrity, idpkit.KindUnsafeArchive: idpkit.ErrUnsafeArchive,
+		idpkit.KindPolicy: idpkit.ErrPolicy, idpkit.KindNetwork: idpkit.ErrNetwork, idpkit.KindConflict: idpkit.ErrConflict,
+		idpkit.KindCancelled: idpkit.ErrCancelled, idpkit.KindIO: idpkit.ErrIO, idpkit.KindInternal: idpkit.ErrInternal,
+		idpkit.KindNullArgument: idpkit.ErrNullArgument, idpkit.KindPanic: idpkit.ErrPanic,
+	}
+	for k, sentinel := range sentinels {
+		err := fmt.Errorf("wrapped: %w", &idpkit.Error{Kind: k, Message: "m"})
+		if !errors.Is(err, sentinel) {
+			t.Errorf("%s does not match its sentinel", k)
+		}
+	}
+}
+
+func TestBuildCancelledContext(t *testing.T) {
+	s := openStore(t)
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	_, err := s.Build(ctx, idpkit.BuildOptions{Context: fixture(t), Tags: []string{"go-test:c"}})
+	if !errors.Is(err, idpkit.ErrCancelled) || !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestBuildCancelledWhileRunning(t *testing.T) {
+	s := openStore(t)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	// Cancel from the first progress event: the watcher goroutine relays it to the library.
+	_, err := s.Build(ctx, idpkit.BuildOptions{
+		Context: fixture(t),
+		Tags:    []string{"go-test:c"},
+		NoCache: true,
+		OnEvent: func(e idpkit.Event) {
+			if e.Type == "build_started" {
+				cancel()
+				time.Sleep(50 * time.Millisecond) // let the watcher raise the flag
+			}
+		},
+	})
+	if !errors.Is(err, idpkit.ErrCancelled) || !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v", err)
+	}
+	if images, _ := s.Images(); hasRef(images, "go-test:c") {
+		t.Fatal("a cancelled build tagged its image")
+	}
+}
+
+func TestBuildDeadline(t *testing.T) {
+	s := openStore(t)
+	ctx, cancel := context.WithTimeout(t.Context(), time.Nanosecond)
+	defer cancel()
+	<-ctx.Done()
+	_, err := s.Build(ctx, idpkit.BuildOptions{Context: fixture(t)})
+	if !errors.Is(err, idpkit.ErrCancelled) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestCallbackPanicIsReraised(t *testing.T) {
+	s := openStore(t)
+	defer func() {
+		if v := recover(); v != "boom" {
+			t.Fatalf("recovered %v, want boom", v)
+		}
+		// The store is still usable.
+		if _, err := s.Images(); err != nil {
+			t.Fatal(err)
+		}
+	}()
+	_, _ = s.Build(t.Context(), idpkit.BuildOptions{
+		Context: fixture(t),
+		OnEvent: func(idpkit.Event) { panic("boom") },
+	})
+	t.Fatal("Build did not re-panic")
+}
+
+func TestCloseIsIdempotent(t *testing.T) {
+	s, err := idpkit.OpenStore(filepath.Join(t.TempDir(), "store"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Images(); !errors.Is(err, idpkit.ErrClosed) {
+		t.Fatalf("Images after Close: %v", err)
+	}
+	if _, err := s.Build(t.Context(), idpkit.BuildOptions{Context: "."}); !errors.Is(err, idpkit.ErrClosed) {
+		t.Fatalf("Build after Close: %v", err)
+	}
+	if _, err := s.Root(); !errors.Is(err, idpkit.ErrClosed) {
+		t.Fatalf("Root after Close: %v", err)
+	}
+}
+
+func TestForgottenStoreIsCleanedUp(t *testing.T) {
+	for i := 0; i < 10; i++ {
+		if _, err := idpkit.OpenStore(filepath.Join(t.TempDir(), "store")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	runtime.GC()
+	runtime.GC()
+}
+
+func TestConcurrentBuildsIntoOneStore(t *testing.T) {
+	s := openStore(t)
+	ctx := fixture(t)
+	const n = 12
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	digests := make([]string, n)
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			events := 0
+			res, err := s.Build(t.Context(), idpkit.BuildOptions{
+				Context: ctx,
+				Tags:    []string{fmt.Sprintf("go-conc:%d", i)},
+				NoCache: i%2 == 0,
+				Labels:  map[string]string{"n": fmt.Sprint(i % 3)},
+				OnEvent: func(idpkit.Event) { events++ },
+			})
+			if err != nil {
+				errs <- fmt.Errorf("build %d: %w", i, err)
+				return
+			}
+			if events == 0 {
+				errs <- fmt.Errorf("build %d: no events", i)
+			}
+			digests[i] = res.Digest
+			// Reads interleave with the other goroutines' writes.
+			if _, err := s.Images(); err != nil {
+				errs <- err
+			}
+		}(i)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	images, err := s.Images()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < n; i++ {
+		if !hasRef(images, fmt.Sprintf("go-conc:%d", i)) {
+			t.Errorf("go-conc:%d missing from %+v", i, images)
+		}
+		// The same context and labels give the same image.
+		if j := i % 3; digests[i] != digests[j] {
+			t.Errorf("build %d digest %s != build %d digest %s", i, digests[i], j, digests[j])
+		}
+	}
+}

@@ -1,0 +1,349 @@
+/*
+ * The C ABI's test: builds an image from tests/c/fixture into a temporary store, lists,
+ * tags, inspects, exports, imports, removes and collects it, provokes every error kind it
+ * can reach without a network peer, and frees everything (tests/suites/20-c.sh runs it
+ * under valgrind, which must report no leak and no error).
+ *
+ * Usage: test_idpkit FIXTURE_DIR
+ * Prints one line per check and closes with "N passed, N failed".
+ */
+#define _GNU_SOURCE
+#include "idpkit.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static int passed, failed;
+
+#define CHECK(cond, ...)                                                                 \
+  do {                                                                                   \
+    if (cond) {                                                                          \
+      passed++;                                                                          \
+      printf("ok   ");                                                                   \
+    } else {                                                                             \
+      failed++;                                                                          \
+      printf("FAIL %s:%d ", __FILE__, __LINE__);                                         \
+    }                                                                                    \
+    printf(__VA_ARGS__);                                                                 \
+    printf("\n");                                                                        \
+  } while (0)
+
+/* Checks that a call failed with `want`, left its output alone, and filled err_out with a
+ * matching error (kind, code string, non-empty message); frees the error. */
+static void expect_error(const char *what, idpkit_result got, idpkit_result want,
+                         idpkit_error *err, const char *out_sentinel, const char *out) {
+  int ok = got == want && err != NULL && idpkit_error_result(err) == want &&
+           strcmp(idpkit_error_code(err), idpkit_result_name(want)) == 0 &&
+           idpkit_error_message(err) != NULL && idpkit_error_message(err)[0] != '\0' &&
+           out == out_sentinel;
+  CHECK(ok, "%s -> %s (%s)", what, idpkit_result_name(got),
+        err ? idpkit_error_message(err) : "no error");
+  idpkit_error_free(err);
+}
+
+static const char SENTINEL[] = "untouched";
+
+struct events {
+  int count;
+  int started;
+  int layer_done;
+  idpkit_cancel *cancel_on_first; /* when set: cancel at the first event */
+};
+
+static void on_event(void *user_data, const char *event_json) {
+  struct events *ev = user_data;
+  ev->count++;
+  if (strstr(event_json, "\"type\":\"build_started\"")) ev->started++;
+  if (strstr(event_json, "\"type\":\"layer_done\"")) ev->layer_done++;
+  if (ev->cancel_on_first) idpkit_cancel_cancel(ev->cancel_on_first);
+}
+
+static char *build_options(const char *context, const char *tag, int no_cache) {
+  char *json = NULL;
+  if (asprintf(&json,
+               "{\"context\": \"%s\", \"tags\": [\"%s\"], \"cmd\": [\"/app/run.sh\"],"
+               " \"env\": {\"GREETING\": \"hello\"}, \"labels\": {\"from\": \"c\"},"
+               " \"no_cache\": %s}",
+               context, tag, no_cache ? "true" : "false") < 0)
+    abort();
+  return json;
+}
+
+struct thread_arg {
+  const idpkit_store *store;
+  const char *context;
+  char tag[64];
+  idpkit_result result;
+};
+
+static void *build_thread(void *p) {
+  struct thread_arg *a = p;
+  char *opts = build_options(a->context, a->tag, 1);
+  char *out = NULL;
+  idpkit_error *err = NULL;
+  a->result = idpkit_store_build(a->store, opts, NULL, NULL, NULL, &out, &err);
+  if (err) fprintf(stderr, "thread %s: %s\n", a->tag, idpkit_error_message(err));
+  idpkit_error_free(err);
+  idpkit_string_free(out);
+  free(opts);
+  return NULL;
+}
+
+int main(int argc, char **argv) {
+  if (argc != 2) {
+    fprintf(stderr, "usage: %s FIXTURE_DIR\n", argv[0]);
+    return 2;
+  }
+  const char *fixture = argv[1];
+  char tmpl[400];
+  const char *tmpdir = getenv("TMPDIR");
+  snprintf(tmpl, sizeof tmpl, "%s/idpkit-c-test.XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp");
+  char *tmp = mkdtemp(tmpl);
+  if (!tmp) {
+    perror("mkdtemp");
+    return 2;
+  }
+  char store_dir[512], layout_dir[512], default_dir[512], a_file[512];
+  snprintf(store_dir, sizeof store_dir, "%s/store", tmp);
+  snprintf(layout_dir, sizeof layout_dir, "%s/layout", tmp);
+  snprintf(default_dir, sizeof default_dir, "%s/default-store", tmp);
+  snprintf(a_file, sizeof a_file, "%s/a-file", tmp);
+
+  /* version and names */
+  CHECK(strcmp(idpkit_version(), IDPKIT_VERSION) == 0, "library version %s == header %s",
+        idpkit_version(), IDPKIT_VERSION);
+  CHECK(strcmp(idpkit_result_name(IDPKIT_RESULT_OK), "OK") == 0 &&
+            strcmp(idpkit_result_name(IDPKIT_RESULT_NOT_FOUND), "NOT_FOUND") == 0 &&
+            strcmp(idpkit_result_name(IDPKIT_RESULT_PANIC), "PANIC") == 0 &&
+            strcmp(idpkit_result_name(9999), "UNKNOWN") == 0,
+        "result names");
+  CHECK(IDPKIT_RESULT_INVALID_INPUT == 1 && IDPKIT_RESULT_INTERNAL == 12 &&
+            IDPKIT_RESULT_CANCELLED == 10,
+        "result codes are the core's error kind numbers");
+
+  /* open */
+  idpkit_store *store = NULL;
+  idpkit_error *err = NULL;
+  idpkit_result r = idpkit_store_new(store_dir, &store, &err);
+  CHECK(r == IDPKIT_RESULT_OK && store != NULL && err == NULL, "store_new %s", store_dir);
+  if (!store) {
+    idpkit_error_free(err);
+    printf("%d passed, %d failed\n", passed, failed + 1);
+    return 1;
+  }
+  char *root = NULL;
+  r = idpkit_store_root(store, &root, NULL);
+  CHECK(r == IDPKIT_RESULT_OK && root && strcmp(root, store_dir) == 0, "store_root %s",
+        root ? root : "(null)");
+  idpkit_string_free(root);
+
+  /* build with progress */
+  struct events ev = {0};
+  char *opts = build_options(fixture, "c-test:v1", 0);
+  char *result = NULL;
+  r = idpkit_store_build(store, opts, on_event, &ev, NULL, &result, &err);
+  CHECK(r == IDPKIT_RESULT_OK && result && strstr(result, "\"digest\":\"sha256:"),
+        "build -> %s", result ? result : idpkit_error_message(err));
+  CHECK(ev.started == 1 && ev.layer_done == 1 && ev.count >= 3,
+        "progress events: %d (build_started %d, layer_done %d)", ev.count, ev.started,
+        ev.layer_done);
+  CHECK(result && strstr(result, "\"entries\":"), "build result has entries");
+  idpkit_string_free(result);
+  result = NULL;
+  free(opts);
+
+  /* the same build again comes from the layer cache */
+  opts = build_options(fixture, "c-test:v1", 0);
+  r = idpkit_store_build(store, opts, NULL, NULL, NULL, &result, NULL);
+  CHECK(r == IDPKIT_RESULT_OK && result && strstr(result, "\"cached\":true"),
+        "rebuild is cached: %s", result ? result : "(null)");
+  idpkit_string_free(result);
+  result = NULL;
+  free(opts);
+
+  /* list, tag, inspect */
+  char *images = NULL;
+  r = idpkit_store_images(store, &images, &err);
+  CHECK(r == IDPKIT_RESULT_OK && images && strstr(images, "c-test:v1"), "images: %s",
+        images ? images : "(null)");
+  idpkit_string_free(images);
+
+  char *summary = NULL;
+  r = idpkit_store_tag(store, "c-test:v1", "c-test:v2", &summary, &err);
+  CHECK(r == IDPKIT_RESULT_OK && summary && strstr(summary, "c-test:v2"), "tag: %s",
+        summary ? summary : "(null)");
+  idpkit_string_free(summary);
+  summary = NULL;
+
+  images = NULL;
+  r = idpkit_store_images(store, &images, &err);
+  CHECK(r == IDPKIT_RESULT_OK && images && strstr(images, "c-test:v1") &&
+            strstr(images, "c-test:v2"),
+        "images after tag list both tags");
+  idpkit_string_free(images);
+
+  char *inspect = NULL;
+  r = idpkit_store_inspect(store, "c-test:v2", &inspect, &err);
+  CHECK(r == IDPKIT_RESULT_OK && inspect && strstr(inspect, "GREETING=hello") &&
+            strstr(inspect, "/app/run.sh"),
+        "inspect has the env and cmd");
+  idpkit_string_free(inspect);
+
+  /* export, import */
+  r = idpkit_store_export(store, "c-test:v2", layout_dir, NULL, &summary, &err);
+  CHECK(r == IDPKIT_RESULT_OK && summary, "export to %s", layout_dir);
+  idpkit_string_free(summary);
+  summary = NULL;
+  images = NULL;
+  r = idpkit_store_import(store, layout_dir, NULL, "imported:v1", &images, &err);
+  CHECK(r == IDPKIT_RESULT_OK && images && strstr(images, "imported:v1"), "import: %s",
+        images ? images : (err ? idpkit_error_message(err) : "(null)"));
+  idpkit_string_free(images);
+  idpkit_error_free(err);
+  err = NULL;
+
+  /* remove, gc */
+  char *removed = NULL;
+  r = idpkit_store_remove(store, "c-test:v2", &removed, &err);
+  CHECK(r == IDPKIT_RESULT_OK && removed && strstr(removed, "c-test:v2"), "remove: %s",
+        removed ? removed : "(null)");
+  idpkit_string_free(removed);
+  char *report = NULL;
+  r = idpkit_store_gc(store, &report, &err);
+  CHECK(r == IDPKIT_RESULT_OK && report && strstr(report, "\"removed_blobs\":"), "gc: %s",
+        report ? report : "(null)");
+  idpkit_string_free(report);
+
+  /* two threads building into the one store at once */
+  struct thread_arg args[2] = {{store, fixture, "c-thread:a", 99}, {store, fixture, "c-thread:b", 99}};
+  pthread_t threads[2];
+  for (int i = 0; i < 2; i++) pthread_create(&threads[i], NULL, build_thread, &args[i]);
+  for (int i = 0; i < 2; i++) pthread_join(threads[i], NULL);
+  CHECK(args[0].result == IDPKIT_RESULT_OK && args[1].result == IDPKIT_RESULT_OK,
+        "two concurrent builds into one store");
+
+  /* ---- errors: outputs stay untouched, err_out says why ---- */
+  char *out = (char *)SENTINEL;
+
+  /* NOT_FOUND */
+  r = idpkit_store_inspect(store, "missing:latest", &out, &err);
+  expect_error("inspect missing:latest", r, IDPKIT_RESULT_NOT_FOUND, err, SENTINEL, out);
+  err = NULL;
+  r = idpkit_store_tag(store, "missing:latest", "other:latest", &out, &err);
+  expect_error("tag missing:latest", r, IDPKIT_RESULT_NOT_FOUND, err, SENTINEL, out);
+  err = NULL;
+  opts = build_options("/nonexistent/idpkit-context", "c-test:none", 0);
+  r = idpkit_store_build(store, opts, NULL, NULL, NULL, &out, &err);
+  expect_error("build a missing context", r, IDPKIT_RESULT_NOT_FOUND, err, SENTINEL, out);
+  err = NULL;
+  free(opts);
+  r = idpkit_store_import(store, "/nonexistent/idpkit-layout", NULL, NULL, &out, &err);
+  expect_error("import a missing layout", r, IDPKIT_RESULT_NOT_FOUND, err, SENTINEL, out);
+  err = NULL;
+
+  /* INVALID_INPUT */
+  r = idpkit_store_build(store, "{not json", NULL, NULL, NULL, &out, &err);
+  expect_error("build with malformed JSON", r, IDPKIT_RESULT_INVALID_INPUT, err, SENTINEL, out);
+  err = NULL;
+  r = idpkit_store_build(store, "{\"context\": \".\", \"colour\": \"blue\"}", NULL, NULL, NULL,
+                         &out, &err);
+  expect_error("build with an unknown field", r, IDPKIT_RESULT_INVALID_INPUT, err, SENTINEL,
+               out);
+  err = NULL;
+  opts = build_options(fixture, "Bad Tag::", 0);
+  r = idpkit_store_build(store, opts, NULL, NULL, NULL, &out, &err);
+  expect_error("build with a malformed tag", r, IDPKIT_RESULT_INVALID_INPUT, err, SENTINEL,
+               out);
+  err = NULL;
+  free(opts);
+  r = idpkit_store_inspect(store, "\xff\xfe:latest", &out, &err);
+  expect_error("inspect a non-UTF-8 reference", r, IDPKIT_RESULT_INVALID_INPUT, err, SENTINEL,
+               out);
+  err = NULL;
+  FILE *f = fopen(a_file, "w");
+  if (f) fclose(f);
+  idpkit_store *bad = NULL;
+  r = idpkit_store_new(a_file, &bad, &err);
+  expect_error("store_new on a file", r, IDPKIT_RESULT_INVALID_INPUT, err, NULL,
+               (const char *)bad);
+  err = NULL;
+
+  /* CANCELLED: before the call, and from the progress callback */
+  idpkit_cancel *cancel = idpkit_cancel_new();
+  CHECK(cancel && !idpkit_cancel_is_cancelled(cancel), "cancel_new");
+  idpkit_cancel_cancel(cancel);
+  idpkit_cancel_cancel(cancel); /* idempotent */
+  CHECK(idpkit_cancel_is_cancelled(cancel), "cancel_cancel raises the flag");
+  opts = build_options(fixture, "c-test:cancelled", 1);
+  r = idpkit_store_build(store, opts, NULL, NULL, cancel, &out, &err);
+  expect_error("build with a cancelled handle", r, IDPKIT_RESULT_CANCELLED, err, SENTINEL, out);
+  err = NULL;
+  idpkit_cancel_free(cancel);
+
+  cancel = idpkit_cancel_new();
+  struct events ev2 = {0};
+  ev2.cancel_on_first = cancel;
+  r = idpkit_store_build(store, opts, on_event, &ev2, cancel, &out, &err);
+  expect_error("build cancelled from its callback", r, IDPKIT_RESULT_CANCELLED, err, SENTINEL,
+               out);
+  err = NULL;
+  idpkit_cancel_free(cancel);
+  free(opts);
+
+  images = NULL;
+  r = idpkit_store_images(store, &images, NULL);
+  CHECK(r == IDPKIT_RESULT_OK && images && !strstr(images, "c-test:cancelled"),
+        "a cancelled build tagged nothing");
+  idpkit_string_free(images);
+
+  /* NULL_ARGUMENT */
+  r = idpkit_store_images(NULL, &out, &err);
+  expect_error("images on a NULL store", r, IDPKIT_RESULT_NULL_ARGUMENT, err, SENTINEL, out);
+  err = NULL;
+  r = idpkit_store_images(store, NULL, &err);
+  expect_error("images with a NULL output", r, IDPKIT_RESULT_NULL_ARGUMENT, err, SENTINEL, out);
+  err = NULL;
+  r = idpkit_store_build(store, NULL, NULL, NULL, NULL, &out, &err);
+  expect_error("build with NULL options", r, IDPKIT_RESULT_NULL_ARGUMENT, err, SENTINEL, out);
+  err = NULL;
+  r = idpkit_store_new(NULL, &bad, &err);
+  expect_error("store_new with a NULL path", r, IDPKIT_RESULT_NULL_ARGUMENT, err, NULL,
+               (const char *)bad);
+  err = NULL;
+  r = idpkit_store_tag(store, "c-test:v1", NULL, &out, NULL);
+  CHECK(r == IDPKIT_RESULT_NULL_ARGUMENT && out == SENTINEL, "a NULL err_out is allowed");
+  CHECK(idpkit_error_result(NULL) == IDPKIT_RESULT_NULL_ARGUMENT &&
+            idpkit_error_message(NULL) == NULL &&
+            strcmp(idpkit_error_code(NULL), "NULL_ARGUMENT") == 0 &&
+            !idpkit_cancel_is_cancelled(NULL),
+        "accessors accept NULL");
+  idpkit_error_free(NULL);
+  idpkit_string_free(NULL);
+  idpkit_store_free(NULL);
+  idpkit_cancel_free(NULL);
+  idpkit_cancel_cancel(NULL);
+
+  /* the default store follows $IDPKIT_STORE */
+  setenv("IDPKIT_STORE", default_dir, 1);
+  idpkit_store *dflt = NULL;
+  r = idpkit_store_new_default(&dflt, &err);
+  root = NULL;
+  if (r == IDPKIT_RESULT_OK) idpkit_store_root(dflt, &root, NULL);
+  CHECK(r == IDPKIT_RESULT_OK && root && strcmp(root, default_dir) == 0,
+        "store_new_default uses $IDPKIT_STORE: %s", root ? root : "(null)");
+  idpkit_string_free(root);
+  idpkit_store_free(dflt);
+  idpkit_error_free(err);
+
+  idpkit_store_free(store);
+
+  char cmd[600];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);
+  if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmp);
+
+  printf("%d passed, %d failed\n", passed, failed);
+  return failed == 0 ? 0 : 1;
+}

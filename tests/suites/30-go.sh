@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Go: the module in bindings/go over the C ABI (cgo, static library): go vet, go test, and
+# go test -race (which includes the many-goroutines-into-one-store test).
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$repo"
+
+if ! command -v go >/dev/null; then
+  echo "30-go: go is missing (scripts/setup-system.sh installs it)" >&2
+  exit 1
+fi
+cargo build --release -p idpkit-ffi --locked --quiet
+
+# go does not notice when a library named in #cgo LDFLAGS changes; a flag carrying the
+# library's hash makes it rebuild (and relink) the package whenever the library changes.
+lib_hash=$(sha256sum target/release/libidpkit_ffi.a | cut -c1-16)
+export CGO_CFLAGS="-O2 -g -DIDPKIT_LIB_HASH_${lib_hash}"
+
+cd bindings/go
+echo "-- go vet"
+go vet ./...
+echo "-- gofmt"
+unformatted=$(gofmt -l .)
+if [ -n "$unformatted" ]; then
+  echo "gofmt: not formatted: $unformatted" >&2
+  exit 1
+fi
+echo "-- go test -race"
+go test -count=1 -race ./...
+echo "-- go test"
+go test -count=1 -v ./... 2>&1 | tee "$repo/target/go-test.log" | grep -E '^(--- |=== RUN|ok|FAIL|PASS)' | grep -v '=== RUN' || true
+passed=$(grep -c -- '^--- PASS' "$repo/target/go-test.log" || true)
+failed=$(grep -c -- '^--- FAIL' "$repo/target/go-test.log" || true)
+echo "go: $passed passed, $failed failed"
+grep -q '^FAIL' "$repo/target/go-test.log" && exit 1
+[ "$failed" -eq 0 ]
