@@ -167,3 +167,17 @@ rig_require() {
   done
   [[ $bad == 0 ]] || { rig_die "rig_require failed (start it with tests/rig/up)"; return 1; }
 }
+
+# rig_git_repo NAME: create (if missing) an empty bare repo NAME.git served over
+# HTTPS and SSH like the fixtures, and print its HTTPS and SSH URLs (one a line).
+# Use it for tests that push, so the shared fixtures stay untouched.
+rig_git_repo() {
+  rig_load_env || return 1
+  local name=$1 dir=$IDPKIT_RIG_GIT_REPOS/$1.git
+  [[ $name =~ ^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*$ ]] || { rig_die "rig_git_repo: bad name '$name'"; return 1; }
+  if [[ ! -d $dir ]]; then
+    git init -q --bare -b main "$dir" && git -C "$dir" config http.receivepack true || return 1
+  fi
+  echo "$IDPKIT_RIG_GIT_URL/$name.git"
+  echo "ssh://root@127.0.0.1:$IDPKIT_RIG_SSH_PORT$dir"
+}
