@@ -245,8 +245,13 @@ func TestErrorKinds(t *testing.T) {
 	add("remove missing", err, idpkit.ErrNotFound, idpkit.KindNotFound)
 	_, err = s.Build(ctx, idpkit.BuildOptions{Context: "/nonexistent/idpkit-go"})
 	add("build missing context", err, idpkit.ErrNotFound, idpkit.KindNotFound)
-	_, err = s.Import("/nonexistent/layout", idpkit.ImportOptions{})
-	add("import missing layout", err, idpkit.ErrNotFound, idpkit.KindNotFound)
+	layout := filepath.Join(t.TempDir(), "layout")
+	build(t, s, fixture(t), "go-test:v1")
+	if _, err := s.Export("go-test:v1", layout, idpkit.ExportOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.Import(layout, idpkit.ImportOptions{Tag: "no-such-tag"})
+	add("import a tag the layout lacks", err, idpkit.ErrNotFound, idpkit.KindNotFound)
 	_, err = s.Build(ctx, idpkit.BuildOptions{Context: fixture(t), Tags: []string{"Bad Tag::"}})
 	add("build bad tag", err, idpkit.ErrInvalidInput, idpkit.KindInvalidInput)
 	level := 99

@@ -240,8 +240,11 @@ int main(int argc, char **argv) {
   expect_error("build a missing context", r, IDPKIT_RESULT_NOT_FOUND, err, SENTINEL, out);
   err = NULL;
   free(opts);
-  r = idpkit_store_import(store, "/nonexistent/idpkit-layout", NULL, NULL, &out, &err);
-  expect_error("import a missing layout", r, IDPKIT_RESULT_NOT_FOUND, err, SENTINEL, out);
+  r = idpkit_store_import(store, layout_dir, "no-such-tag", NULL, &out, &err);
+  expect_error("import a tag the layout lacks", r, IDPKIT_RESULT_NOT_FOUND, err, SENTINEL, out);
+  err = NULL;
+  r = idpkit_store_remove(store, "missing:latest", &out, &err);
+  expect_error("remove missing:latest", r, IDPKIT_RESULT_NOT_FOUND, err, SENTINEL, out);
   err = NULL;
 
   /* INVALID_INPUT */

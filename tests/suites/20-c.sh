@@ -46,4 +46,5 @@ tail -1 "$out/shared.log"
 echo "-- static library under valgrind"
 valgrind --quiet --leak-check=full --show-leak-kinds=definite,possible \
   --errors-for-leak-kinds=definite,possible --error-exitcode=1 \
+  --suppressions=tests/c/valgrind.supp \
   "$out/test_idpkit_static" "$repo/tests/c/fixture"
