@@ -372,3 +372,99 @@ fn bad_input_is_a_clear_error_with_a_non_zero_exit() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("--env \"NOEQUALS\": expected KEY=VALUE"));
     let _ = PathBuf::new();
 }
+
+/// Unmounts a tmpfs when the test ends, pass or fail.
+struct Mount(PathBuf);
+impl Drop for Mount {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn a_full_disk_is_reported_and_the_store_stays_as_it_was() {
+    let work = tempfile::tempdir().unwrap();
+    let disk = work.path().join("small-disk");
+    fs::create_dir(&disk).unwrap();
+    // Needs root (CI and the dev machines run as root): a 2 MiB filesystem to fill.
+    run(Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=2m", "tmpfs"])
+        .arg(&disk));
+    let _unmount = Mount(disk.clone());
+    let store = disk.join("store");
+    let small = tempfile::tempdir().unwrap();
+    write(&small.path().join("a.txt"), b"a\n");
+    run(idpkit(&store)
+        .arg("build")
+        .arg(small.path())
+        .args(["-t", "localhost/app:1"]));
+    let index_before = fs::read(store.join("index.json")).unwrap();
+
+    let big = tempfile::tempdir().unwrap();
+    let mut x = 0x9E37_79B9_7F4A_7C15u64;
+    let noise: Vec<u8> = (0..6_000_000)
+        .map(|_| {
+            x = x
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (x >> 56) as u8
+        })
+        .collect();
+    write(&big.path().join("noise.bin"), &noise);
+    let out = idpkit(&store)
+        .arg("build")
+        .arg(big.path())
+        .args(["-t", "localhost/app:1"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("error[IO]") && err.contains("no space left"),
+        "{err}"
+    );
+    assert_eq!(fs::read(store.join("index.json")).unwrap(), index_before);
+    assert_eq!(
+        fs::read_dir(store.join(".idpkit/tmp")).unwrap().count(),
+        0,
+        "the partial layer is gone"
+    );
+    run(Command::new("skopeo")
+        .arg("inspect")
+        .arg(format!("oci:{}:localhost/app:1", store.display())));
+}
+
+#[test]
+fn an_unreadable_file_is_named() {
+    // Root reads everything, so the build runs as `nobody` (setpriv from util-linux).
+    let work = tempfile::Builder::new()
+        .prefix("idpkit-perm")
+        .tempdir_in("/tmp")
+        .unwrap();
+    fs::set_permissions(work.path(), fs::Permissions::from_mode(0o777)).unwrap();
+    let ctx = work.path().join("ctx");
+    write(&ctx.join("ok.txt"), b"ok\n");
+    write(&ctx.join("locked.key"), b"secret\n");
+    fs::set_permissions(&ctx, fs::Permissions::from_mode(0o755)).unwrap();
+    fs::set_permissions(ctx.join("ok.txt"), fs::Permissions::from_mode(0o644)).unwrap();
+    fs::set_permissions(ctx.join("locked.key"), fs::Permissions::from_mode(0o000)).unwrap();
+    let store = work.path().join("store");
+    fs::create_dir(&store).unwrap();
+    fs::set_permissions(&store, fs::Permissions::from_mode(0o777)).unwrap();
+    let out = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(env!("CARGO_BIN_EXE_idpkit"))
+        .arg("--store")
+        .arg(&store)
+        .arg("build")
+        .arg(&ctx)
+        .args(["-t", "localhost/app:1"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("locked.key") && err.contains("permission denied"),
+        "{err}"
+    );
+}

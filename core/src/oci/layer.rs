@@ -126,7 +126,7 @@ pub(crate) fn build_layer(
     }
     let writer = tar
         .into_inner()
-        .map_err(|e| Error::io("write layer for", context, e))?;
+        .map_err(|e| layer_io_error("the end of the archive", e))?;
     let out = writer.finish()?;
     cancel::check(cancel)?;
     let info = LayerInfo {
@@ -471,12 +471,7 @@ fn append_named<W: Write, R: Read>(
                 .map_err(|e| Error::internal(format!("tar link {name}: {e}")))?;
         }
     }
-    let io_err = |e: io::Error| {
-        Error::new(
-            crate::ErrorKind::Io,
-            format!("writing layer entry {name}: {e}"),
-        )
-    };
+    let io_err = |e: io::Error| layer_io_error(name, e);
     if !pax.is_empty() {
         let mut records = Vec::new();
         for (k, v) in &pax {
@@ -497,6 +492,24 @@ fn append_named<W: Write, R: Read>(
     }
     h.set_cksum();
     tar.append(&h, data).map_err(io_err)
+}
+
+/// An I/O failure while a layer entry streams from its file into the store: a full disk is
+/// the store's problem, anything else is about the file being read.
+pub(crate) fn layer_io_error(name: &str, e: io::Error) -> Error {
+    if e.kind() == io::ErrorKind::StorageFull {
+        return Error::new(
+            crate::ErrorKind::Io,
+            format!(
+                "no space left on device while writing the layer into the store (at {name}); \
+                 free disk space and retry"
+            ),
+        );
+    }
+    Error::new(
+        crate::ErrorKind::Io,
+        format!("writing layer entry {name}: {e}"),
+    )
 }
 
 /// One PAX record: `"<len> <key>=<value>\n"` where len counts the whole record.
