@@ -1,0 +1,40 @@
+# Type stubs of the native module (src/lib.rs). Private: use the `idpkit` package.
+# Options and results cross as JSON documents with the core's serde field names.
+
+from typing import Callable, Final, final
+
+VERSION: Final[str]
+ERROR_KINDS: Final[list[str]]
+
+def default_build_options() -> str: ...
+@final
+class CancelToken:
+    """A cancellation flag; ``cancel()`` may be called from any thread."""
+
+    def __init__(self) -> None: ...
+    def cancel(self) -> None:
+        """Asks every operation holding this token to stop at its next check point."""
+
+    @property
+    def cancelled(self) -> bool:
+        """Whether ``cancel()`` was called."""
+
+@final
+class Store:
+    def __init__(self, path: str | None = None) -> None: ...
+    @property
+    def path(self) -> str: ...
+    def build(
+        self,
+        context: str,
+        options: str,
+        progress: Callable[[str], None] | None = None,
+        cancel: CancelToken | None = None,
+    ) -> str: ...
+    def images(self) -> str: ...
+    def tag(self, source: str, target: str) -> str: ...
+    def remove(self, reference: str) -> str: ...
+    def inspect(self, reference: str) -> str: ...
+    def gc(self) -> str: ...
+    def import_layout(self, layout: str, tag: str | None = None, name: str | None = None) -> str: ...
+    def export(self, reference: str, layout: str, tag: str | None = None) -> str: ...
