@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 
+
 class ErrorKind(str, enum.Enum):
     """The stable, machine-readable class of an idpkit failure.
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Callable, Iterable, Literal, Mapping, Sequence, Union
+from typing import Any, Callable, Literal, Union
 
 from . import _idpkit
 from ._types import BuildResult, Event, GcReport, ImageInspect, ImageSummary

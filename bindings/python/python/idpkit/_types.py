@@ -6,8 +6,9 @@ Field names are the core's (snake_case), the same ones the C ABI's JSON document
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, Mapping, TypedDict, Union
+from typing import Any, Literal, TypedDict, Union
 
 
 def _known(cls: type[Any], data: Mapping[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,321 @@
+"""Every public function of idpkit.Store, with a real store in a temporary directory."""
+
+from __future__ import annotations
+
+import dataclasses
+import gzip
+import json
+import os
+import tarfile
+from pathlib import Path
+
+import pytest
+
+import idpkit
+from idpkit import _idpkit
+
+from .conftest import make_context
+
+
+def blobs(store: idpkit.Store) -> set[str]:
+    return set(os.listdir(store.path / "blobs" / "sha256"))
+
+
+def test_version() -> None:
+    assert idpkit.__version__ == _idpkit.VERSION
+    assert idpkit.__version__.count(".") == 2
+
+
+def test_open_with_path_or_str(tmp_path: Path) -> None:
+    a = idpkit.Store(tmp_path / "s")
+    b = idpkit.Store(str(tmp_path / "s"))
+    assert a == b
+    assert hash(a) == hash(b)
+    assert a.path == tmp_path / "s"
+    assert isinstance(a.path, Path)
+    assert repr(a) == f"Store({str(tmp_path / 's')!r})"
+    assert (a.path / "oci-layout").is_file()
+    assert (a.path / "index.json").is_file()
+
+
+def test_default_store_follows_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("IDPKIT_STORE", str(tmp_path / "default"))
+    assert idpkit.Store().path == tmp_path / "default"
+    assert idpkit.Store(None).images() == []
+
+
+def test_open_refuses_a_directory_that_is_not_a_store(tmp_path: Path) -> None:
+    (tmp_path / "junk").mkdir()
+    (tmp_path / "junk" / "file.txt").write_text("x")
+    with pytest.raises(idpkit.InvalidInputError, match="not an OCI image layout") as err:
+        idpkit.Store(tmp_path / "junk")
+    assert err.value.kind is idpkit.ErrorKind.INVALID_INPUT
+    assert isinstance(err.value, ValueError)
+    assert os.listdir(tmp_path / "junk") == ["file.txt"]
+
+
+def test_build(store: idpkit.Store, context: Path) -> None:
+    result = store.build(
+        context,
+        tag="registry.local/team/app:dev",
+        entrypoint=["/usr/bin/python3"],
+        cmd=["/app/main.py"],
+        env={"MODE": "prod", "PORT": "8080"},
+        workdir="/app",
+        user="1000:1000",
+        labels={"team": "platform"},
+        annotations={"org.opencontainers.image.source": "https://example.invalid/app"},
+        excludes=["*.env"],
+        source_date_epoch=1_700_000_000,
+    )
+    assert isinstance(result, idpkit.BuildResult)
+    assert result.digest.startswith("sha256:")
+    assert result.config_digest.startswith("sha256:")
+    assert result.tags == ("registry.local/team/app:dev",)
+    assert result.cached is False
+    assert result.entries == 4  # app/, app/main.py, app/data.bin, README.md
+    assert isinstance(result.layer, idpkit.LayerInfo)
+    assert result.layer.media_type == "application/vnd.oci.image.layer.v1.tar+gzip"
+    assert result.size > result.layer.size > 0
+    assert "digest='sha256:" in repr(result)
+
+    info = store.inspect("registry.local/team/app:dev")
+    cfg = info.config["config"]
+    assert cfg["Entrypoint"] == ["/usr/bin/python3"]
+    assert cfg["Cmd"] == ["/app/main.py"]
+    assert "MODE=prod" in cfg["Env"] and "PORT=8080" in cfg["Env"]
+    assert cfg["WorkingDir"] == "/app"
+    assert cfg["User"] == "1000:1000"
+    assert cfg["Labels"] == {"team": "platform"}
+    assert info.config["created"].startswith("2023-11-14T22:13:20")
+    annotations = info.manifest["annotations"]
+    assert annotations["org.opencontainers.image.source"] == "https://example.invalid/app"
+
+    # The layer holds the context minus the excluded file, under the prefix.
+    layer = store.path / "blobs" / "sha256" / result.layer.digest.split(":")[1]
+    with tarfile.open(fileobj=gzip.open(layer)) as tar:
+        names = {n.rstrip("/") for n in tar.getnames()}
+    assert "app/main.py" in names or "./app/main.py" in names or "/app/main.py" in names
+    assert not any(n.endswith("secret.env") for n in names)
+
+
+def test_build_tag_forms_and_normalization(store: idpkit.Store, context: Path) -> None:
+    r = store.build(context, tag=["app:one", "example.com/x/app:two"], tags=["app:three"])
+    assert r.tags == (
+        "docker.io/library/app:one",
+        "example.com/x/app:two",
+        "docker.io/library/app:three",
+    )
+    assert store.build(context).tags == ()
+
+
+def test_build_prefix_platform_and_zstd(store: idpkit.Store, context: Path) -> None:
+    r = store.build(
+        context,
+        tag="app:z",
+        prefix="/srv/app",
+        platform="linux/arm64",
+        compression="zstd",
+        level=10,
+        threads=1,
+    )
+    assert r.layer.media_type == "application/vnd.oci.image.layer.v1.tar+zstd"
+    cfg = store.inspect("app:z").config
+    assert (cfg["os"], cfg["architecture"]) == ("linux", "arm64")
+
+
+def test_build_cache(store: idpkit.Store, context: Path) -> None:
+    first = store.build(context, tag="app:1")
+    second = store.build(context, tag="app:2")
+    assert second.cached is True
+    assert second.layer == first.layer
+    third = store.build(context, tag="app:3", no_cache=True)
+    assert third.cached is False
+    assert third.layer == first.layer
+
+
+def test_build_from_base(store: idpkit.Store, context: Path, tmp_path: Path) -> None:
+    base = store.build(context, tag="base:1", env={"A": "1", "B": "base"})
+    extra = make_context(tmp_path / "extra", {"extra.txt": "more\n"})
+    child = store.build(extra, tag="child:1", from_="base:1", env={"B": "child"})
+    manifest = store.inspect("child:1").manifest
+    assert [layer["digest"] for layer in manifest["layers"]] == [
+        base.layer.digest,
+        child.layer.digest,
+    ]
+    env = store.inspect("child:1").config["config"]["Env"]
+    assert "A=1" in env and "B=child" in env and "B=base" not in env
+    with pytest.raises(idpkit.NotFoundError, match="nope:1"):
+        store.build(extra, from_="nope:1")
+
+
+def test_build_invalid_input(store: idpkit.Store, context: Path) -> None:
+    with pytest.raises(idpkit.InvalidInputError, match="level"):
+        store.build(context, level=42)
+    with pytest.raises(idpkit.InvalidInputError, match=r"compression|unknown variant"):
+        store.build(context, compression="brotli")  # type: ignore[arg-type]
+    with pytest.raises(idpkit.InvalidInputError):
+        store.build(context, tag="Not A Reference!")
+    with pytest.raises(idpkit.InvalidInputError):
+        store.build(context, platform="not/a/plat/form/really")
+    with pytest.raises(TypeError, match="list of strings"):
+        store.build(context, cmd="/app/main.py")
+    with pytest.raises(TypeError, match="strings"):
+        store.build(context, env={"A": 1})  # type: ignore[dict-item]
+    with pytest.raises(TypeError):
+        store.build(context, bogus=True)  # type: ignore[call-arg]
+    assert store.images() == []
+
+
+def test_build_missing_context(store: idpkit.Store, tmp_path: Path) -> None:
+    with pytest.raises(idpkit.NotFoundError) as err:
+        store.build(tmp_path / "does-not-exist", tag="app:x")
+    assert err.value.kind == "NOT_FOUND"
+    assert isinstance(err.value, LookupError)
+    assert str(tmp_path / "does-not-exist") in str(err.value)
+
+
+def test_images(store: idpkit.Store, context: Path) -> None:
+    assert store.images() == []
+    r = store.build(context, tag=["app:1", "app:2"])
+    images = store.images()
+    assert [i.reference for i in images] == ["docker.io/library/app:1", "docker.io/library/app:2"]
+    for i in images:
+        assert isinstance(i, idpkit.ImageSummary)
+        assert i.digest == r.digest
+        assert i.size == r.size
+        assert i.created == "1970-01-01T00:00:00Z"
+        assert i.media_type == "application/vnd.oci.image.manifest.v1+json"
+
+
+def test_tag(store: idpkit.Store, context: Path) -> None:
+    r = store.build(context, tag="app:1")
+    summary = store.tag("app:1", "example.com/app:release")
+    assert summary.reference == "example.com/app:release"
+    assert summary.digest == r.digest
+    assert store.tag(r.digest, "app:by-digest").digest == r.digest
+    assert {i.reference for i in store.images()} == {
+        "docker.io/library/app:1",
+        "example.com/app:release",
+        "docker.io/library/app:by-digest",
+    }
+    with pytest.raises(idpkit.NotFoundError):
+        store.tag("missing:1", "app:2")
+    with pytest.raises(idpkit.InvalidInputError, match="tag"):
+        store.tag("app:1", f"app@{r.digest}")
+
+
+def test_remove(store: idpkit.Store, context: Path) -> None:
+    r = store.build(context, tag=["app:1", "app:2", "app:3"])
+    assert store.remove("app:1") == ["docker.io/library/app:1"]
+    assert sorted(store.remove(r.digest)) == ["docker.io/library/app:2", "docker.io/library/app:3"]
+    assert store.images() == []
+    with pytest.raises(idpkit.NotFoundError):
+        store.remove("app:1")
+
+
+def test_inspect(store: idpkit.Store, context: Path) -> None:
+    r = store.build(context, tag="app:1")
+    by_tag = store.inspect("app:1")
+    by_digest = store.inspect(r.digest)
+    assert isinstance(by_tag, idpkit.ImageInspect)
+    assert by_tag.reference == "docker.io/library/app:1"
+    assert by_tag.digest == r.digest == by_digest.digest
+    assert by_tag.manifest == by_digest.manifest
+    assert by_tag.manifest["config"]["digest"] == r.config_digest
+    assert by_tag.config["rootfs"]["diff_ids"] == [r.layer.diff_id]
+    # The repr stays short: the documents are left out.
+    assert "manifest" not in repr(by_tag) and r.digest in repr(by_tag)
+    hash(by_tag)
+    with pytest.raises(idpkit.NotFoundError):
+        store.inspect("app:2")
+    with pytest.raises(idpkit.InvalidInputError):
+        store.inspect("UPPER CASE")
+
+
+def test_gc(store: idpkit.Store, context: Path, tmp_path: Path) -> None:
+    store.build(context, tag="keep:1")
+    before = blobs(store)
+    other = make_context(tmp_path / "other", {"other.txt": "other\n"})
+    store.build(other, tag="drop:1")
+    assert blobs(store) > before
+    store.remove("drop:1")
+    report = store.gc()
+    assert isinstance(report, idpkit.GcReport)
+    assert report.removed_blobs == 3  # layer, config, manifest
+    assert report.freed_bytes > 0
+    assert blobs(store) == before
+    assert store.gc() == idpkit.GcReport(removed_blobs=0, freed_bytes=0)
+    store.inspect("keep:1")
+
+
+def test_export_and_import(store: idpkit.Store, context: Path, tmp_path: Path) -> None:
+    r = store.build(context, tag="app:1.0")
+    layout = tmp_path / "layout"
+    exported = store.export("app:1.0", layout)
+    assert exported.reference == "1.0"
+    assert exported.digest == r.digest
+    assert json.loads((layout / "oci-layout").read_text()) == {"imageLayoutVersion": "1.0.0"}
+    assert store.export("app:1.0", str(layout), tag="stable").reference == "stable"
+
+    other = idpkit.Store(tmp_path / "other")
+    imported = other.import_layout(layout)
+    assert sorted(i.reference or "" for i in imported) == [
+        "localhost/layout:1.0",
+        "localhost/layout:stable",
+    ]
+    assert {i.digest for i in imported} == {r.digest}
+
+    named = other.import_layout(str(layout), tag="stable", name="example.com/team/app:v1")
+    assert [i.reference for i in named] == ["example.com/team/app:v1"]
+    assert other.inspect("example.com/team/app:v1").manifest == store.inspect("app:1.0").manifest
+
+    with pytest.raises(idpkit.NotFoundError, match="nope"):
+        other.import_layout(layout, tag="nope")
+    with pytest.raises(idpkit.InvalidInputError):
+        other.import_layout(layout, name="x/y:z")
+    with pytest.raises(idpkit.NotFoundError):
+        store.export("missing:1", tmp_path / "l2")
+    with pytest.raises(idpkit.IdpkitError):
+        other.import_layout(tmp_path / "no-layout-here")
+
+
+def test_results_are_frozen(store: idpkit.Store, context: Path) -> None:
+    r = store.build(context, tag="app:1")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        r.digest = "x"  # type: ignore[misc]
+    assert r == dataclasses.replace(r)
+    assert hash(r) == hash(dataclasses.replace(r))
+
+
+def test_result_fields_match_the_core(store: idpkit.Store, context: Path, tmp_path: Path) -> None:
+    """A field added to a core type must be added to the dataclass too."""
+    native = store._native
+    build = json.loads(native.build(os.fspath(context), '{"tags": ["app:1"]}'))
+    expected = {
+        idpkit.BuildResult: build,
+        idpkit.LayerInfo: build["layer"],
+        idpkit.ImageSummary: json.loads(native.images())[0],
+        idpkit.ImageInspect: json.loads(native.inspect("app:1")),
+        idpkit.GcReport: json.loads(native.gc()),
+    }
+    for cls, doc in expected.items():
+        assert {f.name for f in dataclasses.fields(cls)} == set(doc), cls.__name__
+
+
+def test_build_keywords_match_the_core_options() -> None:
+    """Every core BuildOptions field is a keyword of Store.build, with the core's default."""
+    import inspect
+
+    core = json.loads(_idpkit.default_build_options())
+    params = inspect.signature(idpkit.Store.build).parameters
+    names = {"from_" if k == "from" else k for k in core} - {"context"}
+    assert names <= set(params), names - set(params)
+    assert set(params) - names == {"self", "context", "tag", "progress", "cancel"}
+    for name in names:
+        default = params[name].default
+        core_value = core["from" if name == "from_" else name]
+        if default is None:
+            assert core_value in (None, [], {}), name
+        else:
+            assert default == core_value, name

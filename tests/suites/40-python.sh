@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Python: ruff (lint + format), mypy --strict, and pytest against the idpkit package built from
+# bindings/python into $REPO/.venv (scripts/setup.d/40-python.sh builds it; re-run here so a
+# changed core or binding is never tested stale — it is a no-op when nothing changed).
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/../.." && pwd)
+venv=${IDPKIT_VENV:-$repo/.venv}
+
+bash "$repo/scripts/setup.d/40-python.sh"
+
+cd "$repo/bindings/python"
+echo "-- ruff"
+"$venv/bin/ruff" check .
+"$venv/bin/ruff" format --check .
+echo "-- mypy --strict"
+"$venv/bin/mypy"
+echo "-- pytest"
+"$venv/bin/python" -m pytest -q -p no:cacheprovider
