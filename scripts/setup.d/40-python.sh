@@ -29,6 +29,24 @@ if [ "$(cat "$tools_stamp" 2>/dev/null)" != "${tools[*]}" ]; then
   printf '%s' "${tools[*]}" >"$tools_stamp"
 fi
 
+# The oldest CPython the abi3 wheel claims (3.9), when this machine has one (pyenv ships it):
+# a second venv ($venv/py39) with pytest only; the suite runs the tests there against the same build.
+oldest=${IDPKIT_PYTHON_OLDEST:-}
+if [ -z "$oldest" ]; then
+  for candidate in python3.9 "$(pyenv root 2>/dev/null)"/versions/3.9*/bin/python3.9; do
+    if "$candidate" -c 'import sys; assert sys.version_info[:2] == (3, 9)' 2>/dev/null; then
+      oldest=$candidate
+      break
+    fi
+  done
+fi
+venv_oldest="$venv/py39"
+if [ -n "$oldest" ] && [ ! -x "$venv_oldest/bin/pytest" ]; then
+  echo "setup(python): creating $venv_oldest for the Python 3.9 test run"
+  "$oldest" -m venv "$venv_oldest"
+  "$venv_oldest/bin/python" -m pip install --quiet --disable-pip-version-check pytest==8.4.2
+fi
+
 # Everything the native module is built from: the binding crate, the core, the lock file.
 hash=$(
   {

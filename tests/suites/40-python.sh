@@ -16,3 +16,8 @@ echo "-- mypy --strict"
 "$venv/bin/mypy"
 echo "-- pytest"
 "$venv/bin/python" -m pytest -q -p no:cacheprovider
+# The same abi3 build on the oldest supported CPython, when setup found one.
+if [ -x "$venv/py39/bin/python" ]; then
+  echo "-- pytest on $("$venv/py39/bin/python" --version)"
+  PYTHONPATH="$PWD/python" "$venv/py39/bin/python" -m pytest -q -p no:cacheprovider
+fi
