@@ -1,6 +1,7 @@
 //! `idpkit`: the command line over the idpkit core.
 
 mod output;
+mod registry_cmds;
 
 use clap::{Args, Parser, Subcommand};
 use idpkit::{BuildOptions, Compression, Error, Result, Store};
@@ -34,6 +35,7 @@ struct Cli {
 }
 
 #[derive(Subcommand)]
+#[allow(clippy::large_enum_variant)]
 enum Command {
     /// Build an OCI image from a directory into the local store (no daemon, no Dockerfile).
     Build(BuildArgs),
@@ -62,6 +64,8 @@ enum Command {
         reference: String,
         destination: String,
     },
+    #[command(flatten)]
+    Registry(registry_cmds::RegistryCommand),
 }
 
 #[derive(Args)]
@@ -138,6 +142,7 @@ fn open_store(path: Option<PathBuf>) -> Result<Store> {
 fn run(cli: Cli, out: &Output) -> Result<()> {
     let store = open_store(cli.store)?;
     match cli.command {
+        Command::Registry(c) => registry_cmds::run(c, &store, out)?,
         Command::Build(args) => {
             let opts = build_options(args)?;
             let progress = out.progress();

@@ -91,9 +91,13 @@ impl Progress {
                 } else {
                     pb.set_message(line);
                 }
-            } else if matches!(event, Event::Warning { .. }) && !quiet {
-                eprintln!("{line}");
-            } else if verbose {
+            } else if verbose
+                || (!quiet
+                    && matches!(
+                        event,
+                        Event::Warning { .. } | Event::InsecureConnection { .. }
+                    ))
+            {
                 eprintln!("{line}");
             }
         })
@@ -114,6 +118,7 @@ fn describe(e: &Event) -> String {
         Event::LayerDone { digest, size, .. } => format!("layer {digest} ({})", human_size(*size)),
         Event::ImageStored { digest, tags } => format!("stored {digest} {}", tags.join(" ")),
         Event::Warning { message } => format!("warning: {message}"),
+        other => crate::registry_cmds::describe(other),
     }
 }
 

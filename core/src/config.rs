@@ -53,3 +53,57 @@ pub fn source_date_epoch() -> Option<i64> {
         .ok()
         .and_then(|v| v.trim().parse::<i64>().ok())
 }
+
+/// Colon-separated certs.d roots that replace the system ones (`/etc/docker/certs.d`,
+/// `/etc/containers/certs.d`); idpkit's own certs.d is always searched too. Set it empty to
+/// search only idpkit's (tests do).
+pub const ENV_CERTS_D: &str = "IDPKIT_CERTS_D";
+/// Registry credentials that win over every config file.
+pub const ENV_REGISTRY_USERNAME: &str = "IDPKIT_REGISTRY_USERNAME";
+pub const ENV_REGISTRY_PASSWORD: &str = "IDPKIT_REGISTRY_PASSWORD";
+pub const ENV_REGISTRY_TOKEN: &str = "IDPKIT_REGISTRY_TOKEN";
+/// Parallel blob transfers per push or pull (go-containerregistry uses 4 too).
+pub const DEFAULT_REGISTRY_JOBS: usize = 4;
+/// Blobs up to this size go up in one PUT; larger ones in `Content-Range` chunks.
+pub const DEFAULT_MONOLITHIC_MAX: u64 = 512 << 20;
+/// Size of one PATCH of a chunked upload (well under ingress-nginx's 1 GiB body limit).
+pub const DEFAULT_CHUNK_SIZE: u64 = 256 << 20;
+/// Attempts per HTTP request or blob before giving up (first try included).
+pub const DEFAULT_REGISTRY_ATTEMPTS: u32 = 5;
+
+/// idpkit's configuration directory: `$XDG_CONFIG_HOME/idpkit`, else `~/.config/idpkit`.
+pub fn config_dir() -> PathBuf {
+    std::env::var_os("XDG_CONFIG_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| home_dir().join(".config"))
+        .join("idpkit")
+}
+
+/// idpkit's own certs.d (`idpkit trust add` writes here).
+pub fn idpkit_certs_d() -> PathBuf {
+    config_dir().join("certs.d")
+}
+
+/// Every certs.d root searched for a host's CA and client certificates, in order.
+pub fn certs_d_roots() -> Vec<PathBuf> {
+    let mut roots: Vec<PathBuf> = match std::env::var_os(ENV_CERTS_D) {
+        Some(v) => std::env::split_paths(&v)
+            .filter(|p| !p.as_os_str().is_empty())
+            .collect(),
+        None => vec![
+            PathBuf::from("/etc/docker/certs.d"),
+            PathBuf::from("/etc/containers/certs.d"),
+        ],
+    };
+    roots.push(idpkit_certs_d());
+    roots
+}
+
+/// Docker's config directory: `$DOCKER_CONFIG`, else `~/.docker`.
+pub fn docker_config_dir() -> PathBuf {
+    std::env::var_os("DOCKER_CONFIG")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| home_dir().join(".docker"))
+}

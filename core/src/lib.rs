@@ -8,7 +8,9 @@ pub mod config;
 pub mod error;
 pub mod event;
 pub mod oci;
+pub mod registry;
 pub mod runtime;
+pub mod trust;
 
 pub use cancel::CancelToken;
 pub use error::{Error, ErrorKind, Result};

@@ -1,0 +1,499 @@
+//! End-to-end registry and trust tests against the rig's real peers (tests/rig/up):
+//! the TLS Distribution registry with htpasswd, the plain-HTTP one, and Gitea behind nginx.
+//! They fail (never skip) when the rig is down, naming the peer.
+//!
+//! Every line idpkit prints in this suite is checked for the rig's passwords and tokens.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::net::{TcpStream, ToSocketAddrs};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+const WRONG_PASSWORD: &str = "wrong-pw-7f3a9c1e55";
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// The rig's endpoints and credentials; panics naming the peer when it is not up.
+fn rig(peers: &[&str]) -> HashMap<String, String> {
+    let dir = std::env::var_os("IDPKIT_RIG_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join(".rig"));
+    let file = dir.join("rig.env");
+    let text = std::fs::read_to_string(&file).unwrap_or_else(|e| {
+        panic!(
+            "the test rig is not up ({}: {e}); start it with tests/rig/up (needed: {})",
+            file.display(),
+            peers.join(", ")
+        )
+    });
+    let mut env = HashMap::new();
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix("export IDPKIT_RIG_") {
+            if let Some((k, v)) = rest.split_once('=') {
+                env.insert(k.to_string(), v.trim_matches('\'').to_string());
+            }
+        }
+    }
+    for peer in peers {
+        let addr = match *peer {
+            "registry-tls" => env["REGISTRY_TLS"].clone(),
+            "registry-plain" => env["REGISTRY_PLAIN"].clone(),
+            "nginx" | "gitea" => "127.0.0.1:38443".to_string(),
+            other => panic!("unknown rig peer {other}"),
+        };
+        let ok = addr
+            .to_socket_addrs()
+            .ok()
+            .and_then(|mut a| a.next())
+            .is_some_and(|a| TcpStream::connect_timeout(&a, Duration::from_secs(3)).is_ok());
+        assert!(
+            ok,
+            "rig peer {peer} is not reachable at {addr}; start the rig with tests/rig/up"
+        );
+    }
+    env
+}
+
+fn secrets(env: &HashMap<String, String>) -> Vec<String> {
+    let mut s: Vec<String> = ["REGISTRY_PASSWORD", "GITEA_PASSWORD", "GITEA_TOKEN"]
+        .iter()
+        .filter_map(|k| env.get(*k).cloned())
+        .filter(|v| !v.is_empty())
+        .collect();
+    s.push(WRONG_PASSWORD.to_string());
+    s
+}
+
+/// An isolated idpkit environment: its own HOME, config, Docker config, certs.d and store.
+struct Env {
+    dir: tempfile::TempDir,
+    secrets: Vec<String>,
+}
+
+impl Env {
+    fn new(rig: &HashMap<String, String>) -> Env {
+        let dir = tempfile::tempdir().unwrap();
+        Env {
+            dir,
+            secrets: secrets(rig),
+        }
+    }
+
+    fn path(&self, p: &str) -> PathBuf {
+        self.dir.path().join(p)
+    }
+
+    fn cmd(&self, store: &str) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_idpkit"));
+        c.env("HOME", self.path("home"))
+            .env("XDG_CONFIG_HOME", self.path("config"))
+            .env("DOCKER_CONFIG", self.path("docker"))
+            .env("IDPKIT_CERTS_D", "")
+            .env("IDPKIT_STORE", self.path(store))
+            .env_remove("REGISTRY_AUTH_FILE")
+            .env_remove("XDG_RUNTIME_DIR")
+            .env_remove("IDPKIT_REGISTRY_USERNAME")
+            .env_remove("IDPKIT_REGISTRY_PASSWORD")
+            .env_remove("IDPKIT_REGISTRY_TOKEN")
+            .stdin(Stdio::null());
+        c
+    }
+
+    /// Runs idpkit and checks its whole output for secrets.
+    fn run(&self, mut c: Command, stdin: Option<&str>) -> Output {
+        let out = if let Some(input) = stdin {
+            c.stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped());
+            let mut child = c.spawn().expect("run idpkit");
+            child
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(input.as_bytes())
+                .unwrap();
+            child.wait_with_output().unwrap()
+        } else {
+            c.output().expect("run idpkit")
+        };
+        let all = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        for s in &self.secrets {
+            assert!(
+                !all.contains(s.as_str()),
+                "a secret leaked into idpkit's output: {c:?}"
+            );
+        }
+        out
+    }
+
+    fn ok(&self, c: Command, stdin: Option<&str>) -> String {
+        let dbg = format!("{c:?}");
+        let out = self.run(c, stdin);
+        assert!(
+            out.status.success(),
+            "{dbg} failed:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    fn fails(&self, c: Command, stdin: Option<&str>) -> String {
+        let dbg = format!("{c:?}");
+        let out = self.run(c, stdin);
+        assert!(!out.status.success(), "{dbg} should have failed");
+        String::from_utf8_lossy(&out.stderr).to_string()
+    }
+
+    /// Builds an image from a fresh context (random content, so blobs are new) and tags it.
+    fn build(&self, tag: &str, big: usize) {
+        let ctx = self.path("ctx");
+        std::fs::create_dir_all(ctx.join("app")).unwrap();
+        std::fs::write(ctx.join("app/hello.txt"), format!("hello {tag}\n")).unwrap();
+        let mut data = vec![0u8; big];
+        let mut x: u64 = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos() as u64
+            ^ std::process::id() as u64;
+        for b in data.iter_mut() {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            *b = x as u8;
+        }
+        std::fs::write(ctx.join("app/random.bin"), &data).unwrap();
+        let mut c = self.cmd("store");
+        c.args(["build", "-t", tag]).arg(&ctx);
+        self.ok(c, None);
+    }
+}
+
+fn unique(prefix: &str) -> String {
+    let n = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!("{prefix}{}x{}", std::process::id(), n % 1_000_000_000)
+}
+
+fn skopeo_digest(args: &[&str], image: &str) -> String {
+    let out = Command::new("skopeo")
+        .arg("inspect")
+        .args(args)
+        .arg(format!("docker://{image}"))
+        .output()
+        .expect("skopeo is installed (tests/rig/up installs it)");
+    assert!(
+        out.status.success(),
+        "skopeo inspect {image}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    v["Digest"].as_str().unwrap().to_string()
+}
+
+fn json_field(out: &str, field: &str) -> String {
+    let v: serde_json::Value = serde_json::from_str(out.lines().last().unwrap_or(""))
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {out}"));
+    match &v[field] {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// Every blob of the pulled store exists, byte for byte, in the source store.
+fn assert_same_blobs(src: &Path, dst: &Path) {
+    let dir = dst.join("blobs/sha256");
+    let mut n = 0;
+    for e in std::fs::read_dir(&dir).unwrap() {
+        let e = e.unwrap();
+        let theirs = std::fs::read(e.path()).unwrap();
+        let ours =
+            std::fs::read(src.join("blobs/sha256").join(e.file_name())).unwrap_or_else(|_| {
+                panic!("pulled blob {:?} is not in the source store", e.file_name())
+            });
+        assert_eq!(theirs, ours);
+        n += 1;
+    }
+    assert!(n >= 3, "expected manifest, config and layer, got {n} blobs");
+}
+
+fn roundtrip(
+    env: &Env,
+    image: &str,
+    push_args: &[&str],
+    pull_args: &[&str],
+    stdin_env: &[(&str, &str)],
+    skopeo_args: &[&str],
+) {
+    let mut c = env.cmd("store");
+    c.args(["--json", "push", image]).args(push_args);
+    for (k, v) in stdin_env {
+        c.env(k, v);
+    }
+    let out = env.ok(c, None);
+    let digest = json_field(&out, "digest");
+    assert!(digest.starts_with("sha256:"), "{out}");
+    assert_eq!(json_field(&out, "unchanged"), "false");
+    assert_eq!(
+        skopeo_digest(skopeo_args, image),
+        digest,
+        "skopeo sees another digest"
+    );
+
+    // Unchanged re-push: nothing uploaded.
+    let mut c = env.cmd("store");
+    c.args(["--json", "push", image]).args(push_args);
+    for (k, v) in stdin_env {
+        c.env(k, v);
+    }
+    let again = env.ok(c, None);
+    assert_eq!(json_field(&again, "unchanged"), "true", "{again}");
+
+    // Pull into an empty store: identical blobs, same digest.
+    let mut c = env.cmd("pulled");
+    c.args(["--json", "pull", image]).args(pull_args);
+    for (k, v) in stdin_env {
+        c.env(k, v);
+    }
+    let pulled = env.ok(c, None);
+    assert_eq!(json_field(&pulled, "digest"), digest);
+    assert_same_blobs(&env.path("store"), &env.path("pulled"));
+}
+
+#[test]
+fn tls_registry_login_push_inspect_pull() {
+    let rig = rig(&["registry-tls"]);
+    let env = Env::new(&rig);
+    let reg = &rig["REGISTRY_TLS"];
+    let ca = rig["CA"].clone();
+    let image = format!("{reg}/idpkit-test/{}:v1", unique("tls"));
+    env.build(&image, 300_000);
+
+    let mut c = env.cmd("store");
+    c.args([
+        "login",
+        reg,
+        "-u",
+        &rig["REGISTRY_USER"],
+        "--password-stdin",
+        "--ca-file",
+        &ca,
+    ]);
+    let out = env.ok(c, Some(&format!("{}\n", rig["REGISTRY_PASSWORD"])));
+    assert!(out.contains("logged in"), "{out}");
+    let cfg = std::fs::read_to_string(env.path("docker/config.json")).unwrap();
+    assert!(
+        cfg.contains(reg.as_str()) && cfg.contains("\"auth\""),
+        "{cfg}"
+    );
+
+    let creds = format!("{}:{}", rig["REGISTRY_USER"], rig["REGISTRY_PASSWORD"]);
+    roundtrip(
+        &env,
+        &image,
+        &["--ca-file", &ca],
+        &["--ca-file", &ca],
+        &[],
+        &["--cert-dir", &rig["CERT_DIR"], "--creds", &creds],
+    );
+
+    let mut c = env.cmd("store");
+    let repo = image.rsplit_once(':').unwrap().0;
+    c.args(["tags", repo, "--ca-file", &ca]);
+    assert_eq!(env.ok(c, None), "v1");
+
+    let mut c = env.cmd("store");
+    c.args(["logout", reg]);
+    assert!(env.ok(c, None).contains("removed"));
+    let mut c = env.cmd("store");
+    c.args(["push", &image, "--ca-file", &ca]);
+    let err = env.fails(c, None);
+    assert!(
+        err.contains("error[AUTH]") && err.contains(reg.as_str()),
+        "{err}"
+    );
+}
+
+#[test]
+fn plain_http_registry_on_loopback() {
+    let rig = rig(&["registry-plain"]);
+    let env = Env::new(&rig);
+    let reg = &rig["REGISTRY_PLAIN"];
+    let image = format!("{reg}/idpkit-test/{}:v1", unique("plain"));
+    env.build(&image, 200_000);
+    roundtrip(&env, &image, &[], &[], &[], &["--tls-verify=false"]);
+    // The plain-HTTP fallback is audited.
+    let mut c = env.cmd("store");
+    c.args(["--json", "push", &image]);
+    let out = env.run(c, None);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("insecure_connection") && err.contains("plain HTTP"),
+        "{err}"
+    );
+}
+
+#[test]
+fn gitea_push_chunked_with_token_and_trust_add() {
+    let rig = rig(&["nginx", "gitea"]);
+    let env = Env::new(&rig);
+    let reg = &rig["GITEA_REGISTRY"];
+    let image = format!("{reg}/giteaadmin/{}:v1", unique("gitea"));
+    env.build(&image, 3 << 20);
+
+    // Before trusting the CA: UNTRUSTED, naming host and the fix.
+    let mut c = env.cmd("store");
+    c.args(["push", &image]);
+    let err = env.fails(c, None);
+    assert!(err.contains("error[UNTRUSTED]"), "{err}");
+    assert!(
+        err.contains(reg.as_str()) && err.contains("idpkit trust add"),
+        "{err}"
+    );
+
+    let mut c = env.cmd("store");
+    c.args(["trust", "add", reg, &rig["CA"]]);
+    env.ok(c, None);
+    let creds = [
+        ("IDPKIT_REGISTRY_USERNAME", rig["GITEA_USER"].as_str()),
+        ("IDPKIT_REGISTRY_PASSWORD", rig["GITEA_TOKEN"].as_str()),
+    ];
+    let skopeo_creds = format!("{}:{}", rig["GITEA_USER"], rig["GITEA_PASSWORD"]);
+    roundtrip(
+        &env,
+        &image,
+        &["--monolithic-max", "1048576", "--chunk-size", "1048576"],
+        &[],
+        &creds,
+        &["--cert-dir", &rig["CERT_DIR"], "--creds", &skopeo_creds],
+    );
+
+    // Wrong password: AUTH, naming registry and user, never the password.
+    let mut c = env.cmd("store");
+    c.args(["push", &image])
+        .env("IDPKIT_REGISTRY_USERNAME", &rig["GITEA_USER"])
+        .env("IDPKIT_REGISTRY_PASSWORD", WRONG_PASSWORD);
+    let err = env.fails(c, None);
+    assert!(
+        err.contains("error[AUTH]") && err.contains(reg.as_str()),
+        "{err}"
+    );
+    assert!(err.contains(rig["GITEA_USER"].as_str()), "{err}");
+}
+
+#[test]
+fn wrong_password_is_an_auth_error_naming_registry_and_user() {
+    let rig = rig(&["registry-tls"]);
+    let env = Env::new(&rig);
+    let reg = &rig["REGISTRY_TLS"];
+    let mut c = env.cmd("store");
+    c.args([
+        "login",
+        reg,
+        "-u",
+        &rig["REGISTRY_USER"],
+        "--password-stdin",
+        "--ca-file",
+        &rig["CA"],
+    ]);
+    let err = env.fails(c, Some(WRONG_PASSWORD));
+    assert!(err.contains("error[AUTH]"), "{err}");
+    assert!(
+        err.contains(reg.as_str()) && err.contains(&format!("user {}", rig["REGISTRY_USER"])),
+        "{err}"
+    );
+    assert!(
+        !env.path("docker/config.json").exists(),
+        "a failed login stored credentials"
+    );
+}
+
+#[test]
+fn unknown_ca_expired_and_wrong_host_are_untrusted_with_the_fix() {
+    let rig = rig(&["registry-tls", "nginx"]);
+    let env = Env::new(&rig);
+    let reg = &rig["REGISTRY_TLS"];
+    let ca = rig["CA"].clone();
+
+    // Unknown CA on push.
+    let image = format!("{reg}/idpkit-test/{}:v1", unique("ca"));
+    env.build(&image, 1000);
+    let mut c = env.cmd("store");
+    c.args(["push", &image]);
+    let err = env.fails(c, None);
+    assert!(
+        err.contains("error[UNTRUSTED]") && err.contains(reg.as_str()),
+        "{err}"
+    );
+    assert!(
+        err.contains("unknown certificate authority") || err.contains("self-signed"),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("idpkit trust add {reg}")) && err.contains("--ca-file"),
+        "{err}"
+    );
+
+    // trust check: the trusted registry prints its chain.
+    let mut c = env.cmd("store");
+    c.args(["trust", "check", reg, "--ca-file", &ca]);
+    let out = env.ok(c, None);
+    assert!(
+        out.contains("subject:") && out.contains("verdict: trusted"),
+        "{out}"
+    );
+
+    // Expired and wrong-host endpoints, classified.
+    for (port, verdict, words) in [
+        ("38444", "expired", "expired on"),
+        ("38445", "wrong_host", "wrong-host.invalid"),
+    ] {
+        let host = format!("127.0.0.1:{port}");
+        let mut c = env.cmd("store");
+        c.args(["--json", "trust", "check", &host, "--ca-file", &ca]);
+        let out = env.run(c, None);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(!out.status.success());
+        assert_eq!(
+            json_field(&stdout, "verdict").trim_matches('"'),
+            verdict,
+            "{stdout}"
+        );
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("UNTRUSTED") && err.contains(words), "{err}");
+
+        let image = format!("{host}/idpkit-test/x:v1");
+        let mut c = env.cmd("store");
+        c.args(["tags", "--ca-file", &ca, &format!("{host}/idpkit-test/x")]);
+        let err = env.fails(c, None);
+        assert!(
+            err.contains("error[UNTRUSTED]") && err.contains(words),
+            "{image}: {err}"
+        );
+    }
+
+    // --insecure for that host only: the expired endpoint is reached (nginx is no registry,
+    // so the error is not about trust), and the audit event is printed.
+    let mut c = env.cmd("store");
+    c.args([
+        "tags",
+        "--insecure",
+        "127.0.0.1:38444",
+        "127.0.0.1:38444/idpkit-test/x",
+    ]);
+    let err = env.fails(c, None);
+    assert!(
+        !err.contains("UNTRUSTED") && err.contains("INSECURE 127.0.0.1:38444"),
+        "{err}"
+    );
+}

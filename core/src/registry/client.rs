@@ -1,0 +1,550 @@
+//! One registry's HTTP client: scheme choice (HTTPS, plain HTTP only where allowed), the
+//! auth handshake (Basic or Bearer token per scope, refreshed on 401), retries with
+//! exponential backoff and jitter, and errors that name registry, user and fix.
+
+use super::auth::{parse_challenges, Challenge, Credential};
+use super::RegistryOptions;
+use crate::error::{Error, ErrorKind, Result};
+use crate::event::{emit, Event, EventSink};
+use crate::trust::{self, TrustStore};
+use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, RETRY_AFTER, WWW_AUTHENTICATE};
+use reqwest::{Method, Response, StatusCode};
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+pub(crate) struct Client {
+    pub registry: String,
+    pub base: String,
+    http: reqwest::Client,
+    cred: Credential,
+    opts: RegistryOptions,
+    pub sink: Option<EventSink>,
+    auth: Mutex<AuthState>,
+}
+
+#[derive(Default)]
+struct AuthState {
+    /// The scheme the registry asked for (`basic` or `bearer`), learnt from a 401.
+    challenge: Option<Challenge>,
+    /// Bearer tokens by scope.
+    tokens: HashMap<String, String>,
+}
+
+/// What to do with a request body on a retry: rebuild it.
+pub(crate) type BodyFn<'a> = &'a (dyn Fn() -> Result<Option<reqwest::Body>> + Sync);
+
+pub(crate) fn no_body() -> Result<Option<reqwest::Body>> {
+    Ok(None)
+}
+
+fn is_loopback(registry: &str) -> bool {
+    matches!(
+        trust::host_name(registry),
+        "localhost" | "127.0.0.1" | "::1"
+    )
+}
+
+impl Client {
+    /// Connects to `registry`: HTTPS with the assembled trust store; plain HTTP only when
+    /// the registry is marked insecure or is on loopback and does not speak TLS.
+    pub async fn connect(
+        registry: &str,
+        opts: &RegistryOptions,
+        sink: Option<&EventSink>,
+    ) -> Result<Client> {
+        let cred = match &opts.credential {
+            Some(c) => c.clone(),
+            None => super::auth::resolve(registry)?,
+        };
+        let store = TrustStore::for_host(registry, &opts.trust)?;
+        let tls = store.client_config(sink)?;
+        let http = reqwest::Client::builder()
+            .use_preconfigured_tls(tls)
+            .connect_timeout(Duration::from_secs(opts.connect_timeout_secs.max(1)))
+            .pool_max_idle_per_host(opts.jobs.max(1) * 2)
+            .user_agent(concat!("idpkit/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| Error::internal(format!("HTTP client: {e}")))?;
+        let mut client = Client {
+            registry: registry.to_string(),
+            base: format!("https://{registry}"),
+            http,
+            cred,
+            opts: opts.clone(),
+            sink: sink.cloned(),
+            auth: Mutex::new(AuthState::default()),
+        };
+        let allow_http = store.is_insecure() || is_loopback(registry);
+        match client.ping().await {
+            Ok(()) => {}
+            Err(e) if allow_http && e.kind == ErrorKind::Network => {
+                client.base = format!("http://{registry}");
+                if client.ping().await.is_err() {
+                    return Err(e);
+                }
+                emit(
+                    sink,
+                    Event::InsecureConnection {
+                        host: registry.to_string(),
+                        reason: if store.is_insecure() {
+                            "plain HTTP (host marked insecure)".into()
+                        } else {
+                            "plain HTTP (loopback registry without TLS)".into()
+                        },
+                    },
+                );
+            }
+            Err(e) => return Err(e),
+        }
+        Ok(client)
+    }
+
+    /// `GET /v2/`: checks the registry answers and learns its auth scheme.
+    async fn ping(&self) -> Result<()> {
+        let url = format!("{}/v2/", self.base);
+        let resp = self
+            .http
+            .get(&url)
+            .send()
+            .await
+            .map_err(|e| self.transport_error(&e, &url))?;
+        self.learn_challenge(&resp);
+        if resp.status().is_success() || resp.status() == StatusCode::UNAUTHORIZED {
+            return Ok(());
+        }
+        Err(Error::new(
+            ErrorKind::Network,
+            format!(
+                "{} answered {} to GET /v2/: not a container registry?",
+                self.registry,
+                resp.status()
+            ),
+        ))
+    }
+
+    /// Checks the credentials work (login): authenticates once for `scope` or `/v2/`.
+    pub async fn verify_credentials(&self) -> Result<()> {
+        let url = format!("{}/v2/", self.base);
+        let resp = self
+            .send(Method::GET, &url, "", HeaderMap::new(), &no_body, true)
+            .await?;
+        if resp.status().is_success() {
+            return Ok(());
+        }
+        Err(self.error_for(resp, "GET /v2/").await)
+    }
+
+    fn learn_challenge(&self, resp: &Response) {
+        if resp.status() != StatusCode::UNAUTHORIZED {
+            return;
+        }
+        let Some(h) = resp
+            .headers()
+            .get_all(WWW_AUTHENTICATE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(parse_challenges)
+            .find(|c| c.scheme == "bearer" || c.scheme == "basic")
+        else {
+            return;
+        };
+        if let Ok(mut a) = self.auth.lock() {
+            a.challenge = Some(h);
+        }
+    }
+
+    /// Maps a transport failure: TLS problems become UNTRUSTED with the fix.
+    pub fn transport_error(&self, e: &reqwest::Error, url: &str) -> Error {
+        if url.starts_with("https://") && (e.is_connect() || is_tls_text(e)) {
+            let host = self.registry.clone();
+            if let Some(err) = trust::classify_transport_error(&host, &self.opts.trust) {
+                return err;
+            }
+        }
+        let mut msg = format!("{} {}: {}", self.registry, strip_host(url), e);
+        let mut src = std::error::Error::source(e);
+        while let Some(s) = src {
+            msg.push_str(&format!(": {s}"));
+            src = s.source();
+        }
+        Error::new(ErrorKind::Network, redact(&msg, &self.cred))
+    }
+
+    /// The `Authorization` header for `scope`, fetching a token when the registry uses them.
+    async fn authorization(&self, scope: &str) -> Result<Option<HeaderValue>> {
+        let challenge = self.auth.lock().ok().and_then(|a| a.challenge.clone());
+        let Some(ch) = challenge else {
+            return Ok(None);
+        };
+        let value = match (&self.cred, ch.scheme.as_str()) {
+            (Credential::Anonymous, "basic") => return Ok(None),
+            (
+                Credential::Basic {
+                    username, password, ..
+                },
+                "basic",
+            ) => basic_header(username, password),
+            (Credential::Token { token, .. }, _) => format!("Bearer {token}"),
+            (_, _) => {
+                let cached = self
+                    .auth
+                    .lock()
+                    .ok()
+                    .and_then(|a| a.tokens.get(scope).cloned());
+                let token = match cached {
+                    Some(t) => t,
+                    None => {
+                        let t = self.fetch_token(&ch, scope).await?;
+                        if let Ok(mut a) = self.auth.lock() {
+                            a.tokens.insert(scope.to_string(), t.clone());
+                        }
+                        t
+                    }
+                };
+                format!("Bearer {token}")
+            }
+        };
+        let mut v = HeaderValue::from_str(&value).map_err(|_| {
+            Error::invalid("credentials contain characters not allowed in HTTP headers")
+        })?;
+        v.set_sensitive(true);
+        Ok(Some(v))
+    }
+
+    async fn fetch_token(&self, ch: &Challenge, scope: &str) -> Result<String> {
+        let realm = ch.params.get("realm").ok_or_else(|| {
+            Error::new(
+                ErrorKind::Auth,
+                format!("{} asked for a bearer token without a realm", self.registry),
+            )
+        })?;
+        let mut query: Vec<(&str, &str)> = Vec::new();
+        if let Some(s) = ch.params.get("service") {
+            query.push(("service", s));
+        }
+        for s in scope.split(' ').filter(|s| !s.is_empty()) {
+            query.push(("scope", s));
+        }
+        if let Credential::Basic { username, .. } = &self.cred {
+            query.push(("account", username));
+        }
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let mut req = self.http.get(realm).query(&query);
+            if let Credential::Basic {
+                username, password, ..
+            } = &self.cred
+            {
+                req = req.basic_auth(username, Some(password));
+            }
+            let resp = match req.send().await {
+                Ok(r) => r,
+                Err(e) if attempt < self.opts.attempts && is_transient(&e) => {
+                    self.backoff("token", attempt, None, &e.to_string()).await;
+                    continue;
+                }
+                Err(e) => return Err(self.transport_error(&e, realm)),
+            };
+            let status = resp.status();
+            if retryable_status(status) && attempt < self.opts.attempts {
+                let ra = retry_after(&resp);
+                self.backoff("token", attempt, ra, status.as_str()).await;
+                continue;
+            }
+            if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
+                return Err(self.auth_error(status));
+            }
+            if !status.is_success() {
+                return Err(self.error_for(resp, "token request").await);
+            }
+            let v: serde_json::Value = resp
+                .bytes()
+                .await
+                .map_err(|e| e.to_string())
+                .and_then(|b| serde_json::from_slice(&b).map_err(|e| e.to_string()))
+                .map_err(|e| {
+                    Error::new(
+                        ErrorKind::Network,
+                        format!("{}: token answer is not JSON: {e}", self.registry),
+                    )
+                })?;
+            return v
+                .get("token")
+                .or_else(|| v.get("access_token"))
+                .and_then(|t| t.as_str())
+                .map(String::from)
+                .ok_or_else(|| {
+                    Error::new(
+                        ErrorKind::Network,
+                        format!("{}: token answer has no token", self.registry),
+                    )
+                });
+        }
+    }
+
+    fn auth_error(&self, status: StatusCode) -> Error {
+        let what = match status {
+            StatusCode::FORBIDDEN => "denied access to",
+            _ => "rejected",
+        };
+        let fix = match &self.cred {
+            Credential::Anonymous => format!("log in with `idpkit login {}`", self.registry),
+            _ => format!(
+                "check the password or token, then `idpkit login {}`",
+                self.registry
+            ),
+        };
+        Error::new(
+            ErrorKind::Auth,
+            format!(
+                "registry {} {what} {} ({status}); {fix}",
+                self.registry,
+                self.cred.describe()
+            ),
+        )
+    }
+
+    /// Sends a request with auth, following one 401 (new challenge or expired token) and
+    /// retrying transient failures when `retry` (idempotent requests).
+    pub async fn send(
+        &self,
+        method: Method,
+        url: &str,
+        scope: &str,
+        headers: HeaderMap,
+        body: BodyFn<'_>,
+        retry: bool,
+    ) -> Result<Response> {
+        let mut attempt = 0u32;
+        let mut reauthed = false;
+        loop {
+            attempt += 1;
+            let mut req = self
+                .http
+                .request(method.clone(), url)
+                .headers(headers.clone());
+            if let Some(a) = self.authorization(scope).await? {
+                req = req.header(AUTHORIZATION, a);
+            }
+            if let Some(b) = body()? {
+                req = req.body(b);
+            }
+            let resp = match req.send().await {
+                Ok(r) => r,
+                Err(e) if retry && attempt < self.opts.attempts && is_transient(&e) => {
+                    self.backoff(
+                        &format!("{method} {}", strip_host(url)),
+                        attempt,
+                        None,
+                        &e.to_string(),
+                    )
+                    .await;
+                    continue;
+                }
+                Err(e) => return Err(self.transport_error(&e, url)),
+            };
+            let status = resp.status();
+            if status == StatusCode::UNAUTHORIZED {
+                if reauthed {
+                    return Err(self.auth_error(status));
+                }
+                reauthed = true;
+                self.learn_challenge(&resp);
+                if let Ok(mut a) = self.auth.lock() {
+                    a.tokens.remove(scope);
+                }
+                attempt -= 1;
+                continue;
+            }
+            if retry && retryable_status(status) && attempt < self.opts.attempts {
+                let ra = retry_after(&resp);
+                self.backoff(
+                    &format!("{method} {}", strip_host(url)),
+                    attempt,
+                    ra,
+                    &format!("HTTP {status}"),
+                )
+                .await;
+                continue;
+            }
+            return Ok(resp);
+        }
+    }
+
+    pub async fn backoff(
+        &self,
+        what: &str,
+        attempt: u32,
+        retry_after: Option<Duration>,
+        reason: &str,
+    ) {
+        let d = retry_after.unwrap_or_else(|| backoff_delay(attempt, &self.opts));
+        emit(
+            self.sink.as_ref(),
+            Event::RetryScheduled {
+                what: format!("{} {what}", self.registry),
+                attempt,
+                delay_ms: d.as_millis() as u64,
+                reason: redact(reason, &self.cred),
+            },
+        );
+        tokio::time::sleep(d).await;
+    }
+
+    /// An error for a failed response: the server's own message, kind from the status.
+    pub async fn error_for(&self, resp: Response, what: &str) -> Error {
+        let status = resp.status();
+        if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
+            let body = resp.text().await.unwrap_or_default();
+            let mut e = self.auth_error(status);
+            if let Some(m) = server_message(&body) {
+                e.message.push_str(&format!("; the registry says: {m}"));
+            }
+            e.message = redact(&e.message, &self.cred);
+            return e;
+        }
+        let body = resp.text().await.unwrap_or_default();
+        let detail = server_message(&body).unwrap_or_else(|| {
+            body.chars()
+                .take(300)
+                .collect::<String>()
+                .trim()
+                .to_string()
+        });
+        let kind = match status.as_u16() {
+            404 => ErrorKind::NotFound,
+            400 | 411 | 413 | 414 | 415 | 422 => ErrorKind::InvalidInput,
+            405 => ErrorKind::Policy,
+            409 | 412 | 416 => ErrorKind::Conflict,
+            _ => ErrorKind::Network,
+        };
+        let msg = format!(
+            "{} {what}: HTTP {status}{}",
+            self.registry,
+            if detail.is_empty() {
+                String::new()
+            } else {
+                format!(": {detail}")
+            }
+        );
+        Error::new(kind, redact(&msg, &self.cred))
+    }
+
+    /// Absolute URL for a `Location` header (often relative).
+    pub fn absolute(&self, location: &str) -> String {
+        if location.starts_with("http://") || location.starts_with("https://") {
+            location.to_string()
+        } else if location.starts_with('/') {
+            format!("{}{location}", self.base)
+        } else {
+            format!("{}/{location}", self.base)
+        }
+    }
+
+    pub fn attempts(&self) -> u32 {
+        self.opts.attempts
+    }
+}
+
+fn basic_header(user: &str, password: &str) -> String {
+    use base64::Engine;
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
+    )
+}
+
+fn strip_host(url: &str) -> &str {
+    url.find("/v2/").map(|i| &url[i..]).unwrap_or(url)
+}
+
+/// Replaces every secret of `cred` in `s` (servers sometimes echo what they got).
+pub(crate) fn redact(s: &str, cred: &Credential) -> String {
+    let mut out = s.to_string();
+    for secret in cred.secrets() {
+        if !secret.is_empty() {
+            out = out.replace(secret, "<redacted>");
+        }
+    }
+    out
+}
+
+fn is_tls_text(e: &reqwest::Error) -> bool {
+    let mut src: Option<&dyn std::error::Error> = Some(e);
+    while let Some(s) = src {
+        let t = s.to_string().to_ascii_lowercase();
+        if t.contains("certificate") || t.contains("tls") || t.contains("handshake") {
+            return true;
+        }
+        src = s.source();
+    }
+    false
+}
+
+pub(crate) fn is_transient(e: &reqwest::Error) -> bool {
+    if e.is_connect() {
+        return !is_tls_text(e);
+    }
+    if e.is_timeout() || e.is_request() || e.is_body() {
+        return true;
+    }
+    let mut src: Option<&dyn std::error::Error> = Some(e);
+    while let Some(s) = src {
+        if let Some(io) = s.downcast_ref::<std::io::Error>() {
+            use std::io::ErrorKind as K;
+            if matches!(
+                io.kind(),
+                K::ConnectionReset | K::ConnectionAborted | K::BrokenPipe | K::UnexpectedEof
+            ) {
+                return true;
+            }
+        }
+        let t = s.to_string();
+        if t.contains("connection closed") || t.contains("reset") || t.contains("IncompleteMessage")
+        {
+            return true;
+        }
+        src = s.source();
+    }
+    false
+}
+
+pub(crate) fn retryable_status(s: StatusCode) -> bool {
+    matches!(s.as_u16(), 408 | 429 | 499 | 500 | 502 | 503 | 504 | 522)
+}
+
+pub(crate) fn retry_after(resp: &Response) -> Option<Duration> {
+    let v = resp.headers().get(RETRY_AFTER)?.to_str().ok()?;
+    let secs: u64 = v.trim().parse().ok()?;
+    Some(Duration::from_secs(secs.min(60)))
+}
+
+/// `base * 2^(attempt-1)`, capped, with ±25% jitter.
+pub(crate) fn backoff_delay(attempt: u32, opts: &RegistryOptions) -> Duration {
+    let base = opts.backoff_base_ms.max(1) as f64;
+    let exp = base * 2f64.powi(attempt.saturating_sub(1).min(16) as i32);
+    let capped = exp.min(opts.backoff_max_ms.max(1) as f64);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    let jitter = 0.75 + (nanos % 1000) as f64 / 2000.0;
+    Duration::from_millis((capped * jitter) as u64)
+}
+
+/// The first `message` of a distribution error body (`{"errors":[{"code","message"}]}`).
+fn server_message(body: &str) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_str(body).ok()?;
+    let errs = v.get("errors")?.as_array()?;
+    let parts: Vec<String> = errs
+        .iter()
+        .map(|e| {
+            let code = e.get("code").and_then(|c| c.as_str()).unwrap_or("");
+            let msg = e.get("message").and_then(|c| c.as_str()).unwrap_or("");
+            format!("{code} {msg}").trim().to_string()
+        })
+        .collect();
+    (!parts.is_empty()).then(|| parts.join("; "))
+}

@@ -1,0 +1,345 @@
+//! Pull: manifest (or index, resolved to one platform), then blobs in parallel, each
+//! streamed into the store through a hash and committed only when its digest matches.
+
+use super::client::{no_body, Client};
+use super::push::{is_index, manifest_blobs};
+use super::{accept_headers, scope_pull, PullResult, RegistryOptions};
+use crate::error::{Error, ErrorKind, Result};
+use crate::event::{emit, Event, EventSink};
+use crate::oci::{Reference, Store};
+use futures_util::{StreamExt, TryStreamExt};
+use oci_spec::image::{Descriptor, Digest, MediaType};
+use reqwest::header::CONTENT_TYPE;
+use reqwest::{Method, StatusCode};
+use sha2::Digest as _;
+use std::io::Write;
+use std::str::FromStr;
+
+/// Manifests larger than this are refused (Gitea's own limit is 10 MiB).
+const MAX_MANIFEST: usize = 16 << 20;
+
+/// The digest a tag (or digest) points at, `None` when it does not exist.
+pub(super) async fn head_manifest(
+    client: &Client,
+    repo: &str,
+    reference: &str,
+    scope: &str,
+) -> Result<Option<String>> {
+    let url = format!("{}/v2/{repo}/manifests/{reference}", client.base);
+    let resp = client
+        .send(Method::HEAD, &url, scope, accept_headers(), &no_body, true)
+        .await?;
+    match resp.status() {
+        s if s.is_success() => Ok(resp
+            .headers()
+            .get("docker-content-digest")
+            .and_then(|v| v.to_str().ok())
+            .map(String::from)),
+        StatusCode::NOT_FOUND => Ok(None),
+        _ => Err(client
+            .error_for(resp, &format!("HEAD manifest {reference}"))
+            .await),
+    }
+}
+
+/// GET a manifest: its bytes, media type and (computed) digest.
+async fn get_manifest(
+    client: &Client,
+    repo: &str,
+    reference: &str,
+    scope: &str,
+) -> Result<(Vec<u8>, String, String)> {
+    let url = format!("{}/v2/{repo}/manifests/{reference}", client.base);
+    let resp = client
+        .send(Method::GET, &url, scope, accept_headers(), &no_body, true)
+        .await?;
+    if !resp.status().is_success() {
+        let mut e = client
+            .error_for(resp, &format!("GET manifest {repo}:{reference}"))
+            .await;
+        if e.kind == ErrorKind::NotFound {
+            e.message = format!(
+                "{}/{repo}:{reference} does not exist ({})",
+                client.registry, e.message
+            );
+        }
+        return Err(e);
+    }
+    let media = resp
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|s| s.split(';').next().unwrap_or(s).trim().to_string())
+        .unwrap_or_default();
+    let bytes = resp
+        .bytes()
+        .await
+        .map_err(|e| client.transport_error(&e, &url))?;
+    if bytes.len() > MAX_MANIFEST {
+        return Err(Error::invalid(format!(
+            "{}/{repo}:{reference}: manifest larger than {MAX_MANIFEST} bytes",
+            client.registry
+        )));
+    }
+    let digest = format!("sha256:{}", hex::encode(sha2::Sha256::digest(&bytes)));
+    if reference.starts_with("sha256:") && reference != digest {
+        return Err(Error::new(
+            ErrorKind::Integrity,
+            format!(
+                "{}/{repo}@{reference}: the registry sent content with digest {digest}",
+                client.registry
+            ),
+        ));
+    }
+    let media = if media.is_empty() || media == "application/json" {
+        serde_json::from_slice::<serde_json::Value>(&bytes)
+            .ok()
+            .and_then(|v| {
+                v.get("mediaType")
+                    .and_then(|m| m.as_str())
+                    .map(String::from)
+            })
+            .unwrap_or_else(|| "application/vnd.oci.image.manifest.v1+json".into())
+    } else {
+        media
+    };
+    Ok((bytes.to_vec(), media, digest))
+}
+
+fn host_platform() -> (String, String) {
+    let arch = match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        "x86" => "386",
+        "powerpc64" => "ppc64le",
+        other => other,
+    };
+    ("linux".into(), arch.into())
+}
+
+/// Picks the manifest of `platform` (`os/arch[/variant]`) from an index.
+fn pick_platform(index: &[u8], platform: Option<&str>, what: &str) -> Result<String> {
+    let v: serde_json::Value = serde_json::from_slice(index)?;
+    let (os, arch, variant) = match platform {
+        Some(p) => {
+            let mut parts = p.split('/');
+            let os = parts.next().unwrap_or("linux").to_string();
+            let arch = parts.next().ok_or_else(|| {
+                Error::invalid(format!("platform {p:?}: expected os/arch[/variant]"))
+            })?;
+            (os, arch.to_string(), parts.next().map(String::from))
+        }
+        None => {
+            let (o, a) = host_platform();
+            (o, a, None)
+        }
+    };
+    let list = v
+        .get("manifests")
+        .and_then(|m| m.as_array())
+        .cloned()
+        .unwrap_or_default();
+    let found = list.iter().find(|m| {
+        let p = m.get("platform");
+        let get = |k: &str| p.and_then(|p| p.get(k)).and_then(|x| x.as_str());
+        get("os") == Some(os.as_str())
+            && get("architecture") == Some(arch.as_str())
+            && variant
+                .as_deref()
+                .is_none_or(|vv| get("variant") == Some(vv))
+    });
+    // An index without platforms (e.g. one manifest): take the only entry.
+    let found = found.or_else(|| (list.len() == 1).then(|| &list[0]));
+    found
+        .and_then(|m| m.get("digest").and_then(|d| d.as_str()).map(String::from))
+        .ok_or_else(|| {
+            let have: Vec<String> = list
+                .iter()
+                .filter_map(|m| {
+                    let p = m.get("platform")?;
+                    Some(format!(
+                        "{}/{}",
+                        p.get("os")?.as_str()?,
+                        p.get("architecture")?.as_str()?
+                    ))
+                })
+                .collect();
+            Error::not_found(format!(
+                "{what} has no image for {os}/{arch}; it has: {}; pick one with --platform",
+                have.join(", ")
+            ))
+        })
+}
+
+pub(super) async fn pull(
+    store: &Store,
+    reference: &str,
+    opts: &RegistryOptions,
+    sink: Option<&EventSink>,
+) -> Result<PullResult> {
+    let r = Reference::parse(reference)?;
+    let client = Client::connect(&r.registry, opts, sink).await?;
+    let repo = r.repository.clone();
+    let scope = scope_pull(&repo);
+    let want = r
+        .digest
+        .clone()
+        .or_else(|| r.tag.clone())
+        .unwrap_or_else(|| "latest".into());
+    let (bytes, media, digest) = get_manifest(&client, &repo, &want, &scope).await?;
+    let (mbytes, mmedia, mdigest, index_digest) = if is_index(&media) {
+        let child = pick_platform(&bytes, opts.platform.as_deref(), reference)?;
+        let (b, m, d) = get_manifest(&client, &repo, &child, &scope).await?;
+        (b, m, d, Some(digest))
+    } else {
+        (bytes, media, digest, None)
+    };
+    let blobs = manifest_blobs(&mbytes, &mdigest)?;
+    let _writer = store.writer_lock()?;
+    let mut present = 0;
+    let mut missing = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for (d, s) in blobs {
+        if !seen.insert(d.clone()) {
+            continue;
+        }
+        if store.has_blob(&d) {
+            present += 1;
+            emit(sink, Event::BlobSkipped { digest: d });
+        } else {
+            missing.push((d, s));
+        }
+    }
+    let fetched: Vec<u64> = futures_util::stream::iter(missing.iter())
+        .map(|(d, s)| fetch_blob(&client, store, &repo, &scope, d, *s))
+        .buffer_unordered(opts.jobs.max(1))
+        .try_collect()
+        .await?;
+    let stored = store.put_blob(&mbytes)?;
+    debug_assert_eq!(stored, mdigest);
+    let dg = Digest::from_str(&mdigest)
+        .map_err(|e| Error::internal(format!("digest {mdigest}: {e}")))?;
+    let desc = Descriptor::new(MediaType::from(mmedia.as_str()), mbytes.len() as u64, dg);
+    let key = r.store_key();
+    store.update_index(|index| {
+        Store::set_tag(index, &key, &desc);
+        Ok(())
+    })?;
+    emit(
+        sink,
+        Event::ImageStored {
+            digest: mdigest.clone(),
+            tags: vec![key.clone()],
+        },
+    );
+    Ok(PullResult {
+        reference: key,
+        digest: mdigest,
+        index_digest,
+        blobs_fetched: fetched.len(),
+        blobs_present: present,
+        bytes_fetched: fetched.iter().sum(),
+    })
+}
+
+async fn fetch_blob(
+    client: &Client,
+    store: &Store,
+    repo: &str,
+    scope: &str,
+    digest: &str,
+    size: u64,
+) -> Result<u64> {
+    let url = format!("{}/v2/{repo}/blobs/{digest}", client.base);
+    let sink = client.sink.clone();
+    emit(
+        sink.as_ref(),
+        Event::BlobStarted {
+            digest: digest.to_string(),
+            size,
+        },
+    );
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match fetch_once(client, store, &url, scope, digest, size).await {
+            Ok(()) => break,
+            Err(e) if e.kind == ErrorKind::Network && attempt < client.attempts() => {
+                client
+                    .backoff(&format!("GET blob {digest}"), attempt, None, &e.message)
+                    .await;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    emit(
+        sink.as_ref(),
+        Event::BlobDone {
+            digest: digest.to_string(),
+            size,
+        },
+    );
+    Ok(size)
+}
+
+async fn fetch_once(
+    client: &Client,
+    store: &Store,
+    url: &str,
+    scope: &str,
+    digest: &str,
+    size: u64,
+) -> Result<()> {
+    let mut resp = client
+        .send(Method::GET, url, scope, Default::default(), &no_body, true)
+        .await?;
+    if !resp.status().is_success() {
+        return Err(client.error_for(resp, &format!("GET blob {digest}")).await);
+    }
+    let mut tmp = store.temp_file()?;
+    let mut hasher = sha2::Sha256::new();
+    let mut got = 0u64;
+    let mut last = 0u64;
+    while let Some(chunk) = resp
+        .chunk()
+        .await
+        .map_err(|e| client.transport_error(&e, url))?
+    {
+        got += chunk.len() as u64;
+        if got > size {
+            return Err(Error::new(
+                ErrorKind::Integrity,
+                format!(
+                    "{}: blob {digest} is larger than its {size} bytes",
+                    client.registry
+                ),
+            ));
+        }
+        hasher.update(&chunk);
+        tmp.write_all(&chunk)
+            .map_err(|e| Error::io("write", tmp.path(), e))?;
+        if got - last >= 4 << 20 {
+            last = got;
+            emit(
+                client.sink.as_ref(),
+                Event::BlobProgress {
+                    digest: digest.to_string(),
+                    bytes: got,
+                    size,
+                },
+            );
+        }
+    }
+    let actual = format!("sha256:{}", hex::encode(hasher.finalize()));
+    if actual != digest || got != size {
+        return Err(Error::new(
+            ErrorKind::Integrity,
+            format!(
+                "{}: blob {digest} arrived as {got} bytes with digest {actual}; nothing was stored",
+                client.registry
+            ),
+        ));
+    }
+    store.commit_blob(tmp, digest)?;
+    Ok(())
+}

@@ -1,0 +1,305 @@
+//! Handshake diagnostics: what a host presented, and why it is (not) trusted, with the
+//! command that fixes it.
+
+use super::{host_name, TrustOptions, TrustStore};
+use crate::error::{Error, ErrorKind, Result};
+use rustls::pki_types::{CertificateDer, ServerName};
+use rustls::{AlertDescription, CertificateError};
+use serde::{Deserialize, Serialize};
+use std::io::{Read, Write};
+use std::net::{TcpStream, ToSocketAddrs};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The outcome of a handshake.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    Trusted,
+    /// Signed by a CA none of the trust sources hold (or self-signed).
+    UnknownIssuer,
+    Expired,
+    NotYetValid,
+    /// Valid chain, but not issued for this host name.
+    WrongHost,
+    /// The server wants a client certificate (mutual TLS).
+    ClientCertRequired,
+    /// Any other certificate problem (bad signature, revoked, wrong purpose, ...).
+    BadCertificate,
+    /// The port answered, but not with TLS (a plain-HTTP server).
+    NotTls,
+    /// Nothing answered, or the handshake broke off.
+    Unreachable,
+}
+
+/// One certificate of a presented chain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CertInfo {
+    pub subject: String,
+    pub issuer: String,
+    pub not_before: String,
+    pub not_after: String,
+    /// DNS names and IP addresses of the subjectAltName extension.
+    pub names: Vec<String>,
+    pub self_signed: bool,
+    pub sha256: String,
+}
+
+/// The result of `idpkit trust check`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrustReport {
+    pub host: String,
+    pub verdict: Verdict,
+    pub trusted: bool,
+    /// The host is marked insecure: it would be used even though it is not trusted.
+    pub insecure: bool,
+    pub chain: Vec<CertInfo>,
+    /// Where the roots came from.
+    pub sources: Vec<String>,
+    /// What is wrong and how to fix it; empty when trusted.
+    pub message: String,
+}
+
+pub(crate) fn cert_info(der: &CertificateDer<'_>) -> Option<CertInfo> {
+    let (_, c) = x509_parser::parse_x509_certificate(der.as_ref()).ok()?;
+    let mut names = Vec::new();
+    if let Ok(Some(san)) = c.subject_alternative_name() {
+        for n in &san.value.general_names {
+            match n {
+                x509_parser::extensions::GeneralName::DNSName(d) => names.push(d.to_string()),
+                x509_parser::extensions::GeneralName::IPAddress(b) => {
+                    if let Ok(a) = <[u8; 4]>::try_from(*b) {
+                        names.push(std::net::Ipv4Addr::from(a).to_string());
+                    } else if let Ok(a) = <[u8; 16]>::try_from(*b) {
+                        names.push(std::net::Ipv6Addr::from(a).to_string());
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    let subject = c.subject().to_string();
+    let issuer = c.issuer().to_string();
+    Some(CertInfo {
+        self_signed: subject == issuer,
+        subject,
+        issuer,
+        not_before: c.validity().not_before.to_string(),
+        not_after: c.validity().not_after.to_string(),
+        names,
+        sha256: {
+            use sha2::Digest;
+            format!("sha256:{}", hex::encode(sha2::Sha256::digest(der.as_ref())))
+        },
+    })
+}
+
+/// Connects to `host[:port]` (port 443 by default), runs a TLS handshake with the roots
+/// `opts` assemble for it, and reports the chain and the verdict. Never skips verification,
+/// even for an insecure host (the report says it is marked insecure).
+pub fn check(host: &str, opts: &TrustOptions) -> Result<TrustReport> {
+    let store = TrustStore::for_host(host, opts)?;
+    let (verdict, chain, detail) = probe(&store, host)?;
+    let chain: Vec<CertInfo> = chain.iter().filter_map(cert_info).collect();
+    let message = match verdict {
+        Verdict::Trusted => String::new(),
+        _ => explain(host, verdict, chain.first(), &detail),
+    };
+    Ok(TrustReport {
+        host: host.to_string(),
+        verdict,
+        trusted: verdict == Verdict::Trusted,
+        insecure: store.is_insecure(),
+        chain,
+        sources: store.sources().to_vec(),
+        message,
+    })
+}
+
+type Probe = (Verdict, Vec<CertificateDer<'static>>, String);
+
+fn probe(store: &TrustStore, host: &str) -> Result<Probe> {
+    let (config, recorder) = store.client_config_with(None, false)?;
+    let name = host_name(host).to_string();
+    let port = match host.strip_prefix('[') {
+        Some(r) => r.split("]:").nth(1),
+        None => host.rsplit_once(':').map(|(_, p)| p),
+    }
+    .and_then(|p| p.parse::<u16>().ok())
+    .unwrap_or(443);
+    let server_name = ServerName::try_from(name.clone())
+        .map_err(|_| Error::invalid(format!("{host:?} is not a valid host name")))?;
+    let addr = match (name.as_str(), port).to_socket_addrs() {
+        Ok(mut a) => a.next(),
+        Err(e) => {
+            return Ok((
+                Verdict::Unreachable,
+                vec![],
+                format!("cannot resolve {name}: {e}"),
+            ))
+        }
+    };
+    let Some(addr) = addr else {
+        return Ok((
+            Verdict::Unreachable,
+            vec![],
+            format!("{name} has no address"),
+        ));
+    };
+    let mut sock = match TcpStream::connect_timeout(&addr, Duration::from_secs(10)) {
+        Ok(s) => s,
+        Err(e) => {
+            return Ok((
+                Verdict::Unreachable,
+                vec![],
+                format!("cannot connect to {host}: {e}"),
+            ))
+        }
+    };
+    let _ = sock.set_read_timeout(Some(Duration::from_secs(10)));
+    let _ = sock.set_write_timeout(Some(Duration::from_secs(10)));
+    let mut conn = rustls::ClientConnection::new(Arc::new(config), server_name)
+        .map_err(|e| Error::internal(format!("TLS client: {e}")))?;
+    let mut result = Ok(());
+    while conn.is_handshaking() {
+        if let Err(e) = conn.complete_io(&mut sock) {
+            result = Err(e);
+            break;
+        }
+    }
+    if result.is_ok() {
+        // TLS 1.3 servers report a missing client certificate after the handshake: send a
+        // request and read the first bytes of the answer.
+        let req = format!("HEAD / HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+        let _ = sock.set_read_timeout(Some(Duration::from_secs(3)));
+        let mut tls = rustls::Stream::new(&mut conn, &mut sock);
+        let mut buf = [0u8; 64];
+        result = tls
+            .write_all(req.as_bytes())
+            .and_then(|_| tls.read(&mut buf).map(|_| ()));
+    }
+    let chain = recorder.chain.lock().map(|c| c.clone()).unwrap_or_default();
+    let recorded = recorder.failure.lock().ok().and_then(|f| f.clone());
+    match result {
+        Ok(()) => Ok((Verdict::Trusted, chain, String::new())),
+        Err(e) => {
+            let tls_err = recorded.or_else(|| {
+                e.get_ref()
+                    .and_then(|i| i.downcast_ref::<rustls::Error>())
+                    .cloned()
+            });
+            let (verdict, detail) = match tls_err {
+                Some(t) => (verdict_of(&t), t.to_string()),
+                None if chain.is_empty() => (Verdict::Unreachable, e.to_string()),
+                // The handshake finished and a later read failed: not a trust problem.
+                None => (Verdict::Trusted, String::new()),
+            };
+            Ok((verdict, chain, detail))
+        }
+    }
+}
+
+fn verdict_of(e: &rustls::Error) -> Verdict {
+    match e {
+        rustls::Error::InvalidCertificate(c) => match c {
+            CertificateError::UnknownIssuer => Verdict::UnknownIssuer,
+            CertificateError::Expired | CertificateError::ExpiredContext { .. } => Verdict::Expired,
+            CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => {
+                Verdict::NotYetValid
+            }
+            CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. } => {
+                Verdict::WrongHost
+            }
+            _ => Verdict::BadCertificate,
+        },
+        rustls::Error::AlertReceived(AlertDescription::CertificateRequired)
+        | rustls::Error::NoCertificatesPresented => Verdict::ClientCertRequired,
+        rustls::Error::AlertReceived(AlertDescription::HandshakeFailure) => Verdict::Unreachable,
+        rustls::Error::InvalidMessage(_) | rustls::Error::InappropriateMessage { .. } => {
+            Verdict::NotTls
+        }
+        _ => Verdict::Unreachable,
+    }
+}
+
+fn explain(host: &str, verdict: Verdict, leaf: Option<&CertInfo>, detail: &str) -> String {
+    let subject = leaf
+        .map(|c| format!("certificate {:?} (issuer {:?})", c.subject, c.issuer))
+        .unwrap_or_else(|| "its certificate".into());
+    let certs_d = crate::config::idpkit_certs_d().join(host);
+    let add_fix = format!(
+        "if you trust the CA that signed it, run `idpkit trust add {host} CA.pem` (installs it as {}/ca.crt), or pass --ca-file CA.pem; \
+         for an idpbuilder cluster the CA is in Secret default/idpbuilder-cert (key ca.crt)",
+        certs_d.display()
+    );
+    match verdict {
+        Verdict::Trusted => String::new(),
+        Verdict::UnknownIssuer => {
+            let what = if leaf.is_some_and(|c| c.self_signed) {
+                "is self-signed and not trusted"
+            } else {
+                "is signed by an unknown certificate authority"
+            };
+            format!("TLS: {host} presented {subject}, which {what}; {add_fix}")
+        }
+        Verdict::Expired => format!(
+            "TLS: {host} presented {subject}, which expired on {}; the server must renew it (check the clocks too); \
+             to go on anyway for this host only, pass --insecure {host}",
+            leaf.map(|c| c.not_after.as_str()).unwrap_or("?")
+        ),
+        Verdict::NotYetValid => format!(
+            "TLS: {host} presented {subject}, which is not valid before {}; check this machine's clock",
+            leaf.map(|c| c.not_before.as_str()).unwrap_or("?")
+        ),
+        Verdict::WrongHost => format!(
+            "TLS: {host} presented {subject}, issued for {} and not for {}; use one of those names, \
+             or have the certificate reissued with this name",
+            leaf.map(|c| c.names.join(", ")).unwrap_or_default(),
+            host_name(host)
+        ),
+        Verdict::ClientCertRequired => format!(
+            "TLS: {host} requires a client certificate (mutual TLS); put client.cert and client.key in {}",
+            certs_d.display()
+        ),
+        Verdict::BadCertificate => {
+            format!("TLS: {host} presented {subject}, which was rejected: {detail}; {add_fix}")
+        }
+        Verdict::NotTls => format!(
+            "{host} does not speak TLS (a plain-HTTP server?); to use plain HTTP for this host only, pass --insecure {host}"
+        ),
+        Verdict::Unreachable => format!("cannot reach {host}: {detail}"),
+    }
+}
+
+/// An `UNTRUSTED` error for a verdict (the message names host, certificate and the fix).
+pub(crate) fn untrusted_error(report: &TrustReport) -> Error {
+    let kind = match report.verdict {
+        Verdict::Unreachable | Verdict::NotTls => ErrorKind::Network,
+        _ => ErrorKind::Untrusted,
+    };
+    Error::new(kind, report.message.clone())
+}
+
+/// After a failed HTTPS request: re-runs the handshake to tell a trust problem (with its
+/// explanation) from a network one. `None` when the handshake is fine.
+pub(crate) fn classify_transport_error(host: &str, opts: &TrustOptions) -> Option<Error> {
+    let store = TrustStore::for_host(host, opts).ok()?;
+    let (verdict, chain, detail) = probe(&store, host).ok()?;
+    if verdict == Verdict::Trusted {
+        return None;
+    }
+    if store.is_insecure() && !matches!(verdict, Verdict::NotTls | Verdict::Unreachable) {
+        return None;
+    }
+    let chain: Vec<CertInfo> = chain.iter().filter_map(cert_info).collect();
+    let report = TrustReport {
+        host: host.to_string(),
+        verdict,
+        trusted: false,
+        insecure: store.is_insecure(),
+        message: explain(host, verdict, chain.first(), &detail),
+        chain,
+        sources: store.sources().to_vec(),
+    };
+    Some(untrusted_error(&report))
+}

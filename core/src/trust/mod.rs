@@ -1,0 +1,387 @@
+//! Which certificates a registry or git host is trusted with, assembled per operation so a
+//! rotated CA is picked up without a restart.
+//!
+//! Sources, in order: the platform's roots (rustls-native-certs, which honours
+//! `SSL_CERT_FILE`/`SSL_CERT_DIR`; webpki-roots when the platform has none), `SSL_CERT_FILE`
+//! and `SSL_CERT_DIR` read explicitly, `--ca-file`s, and the host's certs.d folders
+//! (`/etc/docker/certs.d/HOST[:PORT]/`, `/etc/containers/certs.d/…`,
+//! `~/.config/idpkit/certs.d/…`): `*.crt` are CAs, `NAME.cert` + `NAME.key` a client
+//! certificate for mutual TLS.
+//!
+//! Insecure is per host only: the verifier skips verification for that host name alone and
+//! emits [`Event::InsecureConnection`] every time it does.
+
+mod diagnose;
+
+pub(crate) use diagnose::classify_transport_error;
+pub use diagnose::{check, CertInfo, TrustReport, Verdict};
+
+use crate::error::{Error, Result};
+use crate::event::{emit, Event, EventSink};
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::WebPkiServerVerifier;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+/// What to trust for an operation. Serde: the same fields in every binding.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TrustOptions {
+    /// Extra CA files (PEM) trusted for every host of the operation.
+    pub ca_files: Vec<PathBuf>,
+    /// Hosts (`host` or `host:port`) whose certificate is not verified and which may be
+    /// spoken to over plain HTTP. Every use emits an `insecure_connection` event.
+    pub insecure_hosts: Vec<String>,
+    /// certs.d roots to search; `None` means the defaults (see `config::certs_d_roots`).
+    pub certs_d: Option<Vec<PathBuf>>,
+    /// Leave out the platform's roots and `SSL_CERT_*` (tests, air-gapped setups).
+    pub no_platform_roots: bool,
+}
+
+impl TrustOptions {
+    /// Whether `host` (`host[:port]`) was marked insecure, by exact `host:port` or by name.
+    pub fn is_insecure(&self, host: &str) -> bool {
+        let name = host_name(host);
+        self.insecure_hosts
+            .iter()
+            .any(|h| h.eq_ignore_ascii_case(host) || (!h.contains(':') && h == name))
+    }
+
+    fn certs_d_roots(&self) -> Vec<PathBuf> {
+        self.certs_d
+            .clone()
+            .unwrap_or_else(crate::config::certs_d_roots)
+    }
+}
+
+/// `host` of `host[:port]` (IPv6 in brackets keeps its brackets off).
+pub(crate) fn host_name(host: &str) -> &str {
+    if let Some(rest) = host.strip_prefix('[') {
+        return rest.split(']').next().unwrap_or(rest);
+    }
+    match host.rsplit_once(':') {
+        Some((h, p)) if p.chars().all(|c| c.is_ascii_digit()) => h,
+        _ => host,
+    }
+}
+
+/// The trust decision material for one host.
+pub struct TrustStore {
+    host: String,
+    roots: RootCertStore,
+    sources: Vec<String>,
+    client_auth: Option<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>)>,
+    insecure: bool,
+}
+
+impl fmt::Debug for TrustStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TrustStore")
+            .field("host", &self.host)
+            .field("roots", &self.roots.len())
+            .field("sources", &self.sources)
+            .field("client_certificate", &self.client_auth.is_some())
+            .field("insecure", &self.insecure)
+            .finish()
+    }
+}
+
+impl TrustStore {
+    /// Assembles the roots and client certificate for `host` (`host[:port]`).
+    pub fn for_host(host: &str, opts: &TrustOptions) -> Result<TrustStore> {
+        let mut roots = RootCertStore::empty();
+        let mut sources = Vec::new();
+        if !opts.no_platform_roots {
+            let native = rustls_native_certs::load_native_certs();
+            let (n, _) = roots.add_parsable_certificates(native.certs);
+            if n > 0 {
+                sources.push(format!("platform ({n} roots)"));
+            } else {
+                roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+                sources.push("webpki-roots (the platform has none)".into());
+            }
+            // rustls-native-certs already reads SSL_CERT_FILE and SSL_CERT_DIR instead of the
+            // platform's store when they are set; name them so diagnostics show the source.
+            for var in ["SSL_CERT_FILE", "SSL_CERT_DIR"] {
+                if let Some(v) = std::env::var_os(var).filter(|v| !v.is_empty()) {
+                    sources.push(format!("{var} {}", PathBuf::from(v).display()));
+                }
+            }
+        }
+        for f in &opts.ca_files {
+            let n = add_pem_file(&mut roots, f)?;
+            sources.push(format!("--ca-file {} ({n})", f.display()));
+        }
+        let mut client_auth = None;
+        for dir in host_dirs(host, &opts.certs_d_roots()) {
+            for f in files_with_ext(&dir, "crt") {
+                let n = add_pem_file(&mut roots, &f)?;
+                sources.push(format!("{} ({n})", f.display()));
+            }
+            for cert in files_with_ext(&dir, "cert") {
+                let key = cert.with_extension("key");
+                if !key.is_file() {
+                    return Err(Error::invalid(format!(
+                        "client certificate {} has no key {}; put both in {}",
+                        cert.display(),
+                        key.display(),
+                        dir.display()
+                    )));
+                }
+                if client_auth.is_none() {
+                    let chain = read_certs(&cert)?;
+                    let pk = PrivateKeyDer::from_pem_file(&key).map_err(|e| {
+                        Error::invalid(format!("{}: not a PEM private key: {e}", key.display()))
+                    })?;
+                    sources.push(format!("client certificate {}", cert.display()));
+                    client_auth = Some((chain, pk));
+                }
+            }
+        }
+        if roots.is_empty() {
+            // The verifier needs one anchor; with none, every certificate is unknown anyway.
+            roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        }
+        Ok(TrustStore {
+            host: host.to_string(),
+            roots,
+            sources,
+            client_auth,
+            insecure: opts.is_insecure(host),
+        })
+    }
+
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    pub fn is_insecure(&self) -> bool {
+        self.insecure
+    }
+
+    /// Where the roots came from, for diagnostics.
+    pub fn sources(&self) -> &[String] {
+        &self.sources
+    }
+
+    /// A rustls client configuration: WebPKI verification against these roots, skipped only
+    /// for this store's host when it is marked insecure (audited through `sink`).
+    pub(crate) fn client_config(&self, sink: Option<&EventSink>) -> Result<ClientConfig> {
+        self.client_config_with(sink, self.insecure).map(|(c, _)| c)
+    }
+
+    pub(crate) fn client_config_with(
+        &self,
+        sink: Option<&EventSink>,
+        insecure: bool,
+    ) -> Result<(ClientConfig, Arc<Recorder>)> {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let inner = WebPkiServerVerifier::builder_with_provider(
+            Arc::new(self.roots.clone()),
+            provider.clone(),
+        )
+        .build()
+        .map_err(|e| Error::internal(format!("TLS verifier: {e}")))?;
+        let recorder = Arc::new(Recorder::default());
+        let verifier = Verifier {
+            inner,
+            insecure_name: insecure.then(|| host_name(&self.host).to_ascii_lowercase()),
+            host: self.host.clone(),
+            sink: sink.cloned(),
+            recorder: recorder.clone(),
+        };
+        let builder = ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| Error::internal(format!("TLS versions: {e}")))?
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(verifier));
+        let config = match &self.client_auth {
+            Some((chain, key)) => builder
+                .with_client_auth_cert(chain.clone(), key.clone_key())
+                .map_err(|e| {
+                    Error::invalid(format!(
+                        "client certificate for {} is unusable: {e}",
+                        self.host
+                    ))
+                })?,
+            None => builder.with_no_client_auth(),
+        };
+        Ok((config, recorder))
+    }
+}
+
+/// What the verifier saw on the last handshake: the chain and the verification error.
+#[derive(Debug, Default)]
+pub(crate) struct Recorder {
+    pub(crate) chain: Mutex<Vec<CertificateDer<'static>>>,
+    pub(crate) failure: Mutex<Option<rustls::Error>>,
+}
+
+struct Verifier {
+    inner: Arc<WebPkiServerVerifier>,
+    insecure_name: Option<String>,
+    host: String,
+    sink: Option<EventSink>,
+    recorder: Arc<Recorder>,
+}
+
+impl fmt::Debug for Verifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Verifier")
+            .field("host", &self.host)
+            .field("insecure_name", &self.insecure_name)
+            .finish()
+    }
+}
+
+impl ServerCertVerifier for Verifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> std::result::Result<ServerCertVerified, rustls::Error> {
+        if let Ok(mut c) = self.recorder.chain.lock() {
+            *c = std::iter::once(end_entity)
+                .chain(intermediates)
+                .map(|c| c.clone().into_owned())
+                .collect();
+        }
+        match self.inner.verify_server_cert(
+            end_entity,
+            intermediates,
+            server_name,
+            ocsp_response,
+            now,
+        ) {
+            Ok(v) => Ok(v),
+            Err(e) => {
+                let name = server_name.to_str().to_ascii_lowercase();
+                if self.insecure_name.as_deref() == Some(name.as_str()) {
+                    emit(
+                        self.sink.as_ref(),
+                        Event::InsecureConnection {
+                            host: self.host.clone(),
+                            reason: format!("certificate not verified ({e}); host marked insecure"),
+                        },
+                    );
+                    tracing::warn!(host = %self.host, "insecure: certificate not verified: {e}");
+                    return Ok(ServerCertVerified::assertion());
+                }
+                if let Ok(mut f) = self.recorder.failure.lock() {
+                    *f = Some(e.clone());
+                }
+                Err(e)
+            }
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.inner.supported_verify_schemes()
+    }
+}
+
+/// The certs.d folders of `host` under each root that exist.
+fn host_dirs(host: &str, roots: &[PathBuf]) -> Vec<PathBuf> {
+    roots
+        .iter()
+        .map(|r| r.join(host))
+        .filter(|d| d.is_dir())
+        .collect()
+}
+
+fn files_with_ext(dir: &Path, ext: &str) -> Vec<PathBuf> {
+    let mut out: Vec<PathBuf> = fs::read_dir(dir)
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|e| e == ext) && p.is_file())
+                .collect()
+        })
+        .unwrap_or_default();
+    out.sort();
+    out
+}
+
+pub(crate) fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>> {
+    let bytes = fs::read(path).map_err(|e| Error::io("read certificate", path, e))?;
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&bytes)
+        .collect::<std::result::Result<_, _>>()
+        .map_err(|e| Error::invalid(format!("{}: not a PEM certificate: {e}", path.display())))?;
+    if certs.is_empty() {
+        return Err(Error::invalid(format!(
+            "{}: holds no PEM certificate (-----BEGIN CERTIFICATE-----)",
+            path.display()
+        )));
+    }
+    Ok(certs)
+}
+
+fn add_pem_file(roots: &mut RootCertStore, path: &Path) -> Result<usize> {
+    let certs = read_certs(path)?;
+    let (n, bad) = roots.add_parsable_certificates(certs);
+    if n == 0 && bad > 0 {
+        return Err(Error::invalid(format!(
+            "{}: no usable CA certificate in it",
+            path.display()
+        )));
+    }
+    Ok(n)
+}
+
+/// Installs `ca_file` as the CA of `host` in idpkit's certs.d (`~/.config/idpkit/certs.d/
+/// HOST[:PORT]/ca.crt`, or under `certs_d` when given) and returns the path written.
+pub fn add(host: &str, ca_file: &Path, certs_d: Option<&Path>) -> Result<PathBuf> {
+    if host.is_empty() || host.contains('/') || host.contains("..") {
+        return Err(Error::invalid(format!(
+            "{host:?} is not a HOST[:PORT]; e.g. gitea.cnoe.localtest.me:8443"
+        )));
+    }
+    let certs = read_certs(ca_file)?;
+    for c in &certs {
+        diagnose::cert_info(c).ok_or_else(|| {
+            Error::invalid(format!(
+                "{}: a certificate in it cannot be parsed",
+                ca_file.display()
+            ))
+        })?;
+    }
+    let root = certs_d
+        .map(Path::to_path_buf)
+        .unwrap_or_else(crate::config::idpkit_certs_d);
+    let dir = root.join(host);
+    fs::create_dir_all(&dir).map_err(|e| Error::io("create", &dir, e))?;
+    let bytes = fs::read(ca_file).map_err(|e| Error::io("read", ca_file, e))?;
+    let dest = dir.join("ca.crt");
+    let mut tmp = tempfile::NamedTempFile::new_in(&dir).map_err(|e| Error::io("write", &dir, e))?;
+    std::io::Write::write_all(&mut tmp, &bytes).map_err(|e| Error::io("write", &dest, e))?;
+    tmp.persist(&dest)
+        .map_err(|e| Error::io("write", &dest, e.error))?;
+    Ok(dest)
+}

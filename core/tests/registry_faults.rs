@@ -1,0 +1,298 @@
+//! A fault-injecting HTTP proxy in front of the rig's real plain-HTTP registry: 503s, a 429
+//! with `Retry-After`, a connection cut in the middle of a blob upload, a failed manifest PUT.
+//! The push must still complete, with content identical to the source (verified by pulling
+//! it back from the registry directly and comparing digests and bytes).
+//!
+//! Fails (never skips) when the rig's `registry-plain` peer is down.
+
+use idpkit::registry::RegistryOptions;
+use idpkit::{BuildOptions, Event, EventSink, Store};
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream, ToSocketAddrs};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+fn rig_plain() -> String {
+    let dir = std::env::var_os("IDPKIT_RIG_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../.rig"));
+    let env = std::fs::read_to_string(dir.join("rig.env")).unwrap_or_else(|e| {
+        panic!("the test rig is not up ({e}); start it with tests/rig/up (needed: registry-plain)")
+    });
+    let addr = env
+        .lines()
+        .find_map(|l| l.strip_prefix("export IDPKIT_RIG_REGISTRY_PLAIN="))
+        .map(|v| v.trim_matches('\'').to_string())
+        .expect("rig.env has no IDPKIT_RIG_REGISTRY_PLAIN");
+    let ok = addr
+        .to_socket_addrs()
+        .ok()
+        .and_then(|mut a| a.next())
+        .is_some_and(|a| TcpStream::connect_timeout(&a, Duration::from_secs(3)).is_ok());
+    assert!(
+        ok,
+        "rig peer registry-plain is not reachable at {addr}; start the rig with tests/rig/up"
+    );
+    addr
+}
+
+#[derive(Default)]
+struct Faults {
+    head_503: AtomicUsize,
+    post_429: AtomicUsize,
+    cut_upload: AtomicUsize,
+    manifest_503: AtomicUsize,
+    log: Mutex<Vec<String>>,
+}
+
+/// Reads one HTTP/1.1 request head; `None` at EOF.
+fn read_head(s: &mut TcpStream) -> Option<Vec<u8>> {
+    let mut head = Vec::new();
+    let mut b = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        match s.read(&mut b) {
+            Ok(1) => head.push(b[0]),
+            _ => return None,
+        }
+    }
+    Some(head)
+}
+
+fn content_length(head: &str) -> usize {
+    head.lines()
+        .find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.eq_ignore_ascii_case("content-length")
+                .then(|| v.trim().parse().ok())
+                .flatten()
+        })
+        .unwrap_or(0)
+}
+
+fn respond(s: &mut TcpStream, status: &str, extra: &str) {
+    let _ = write!(
+        s,
+        "HTTP/1.1 {status}\r\n{extra}Content-Length: 0\r\nConnection: close\r\n\r\n"
+    );
+}
+
+fn handle(mut client: TcpStream, upstream: String, faults: Arc<Faults>) {
+    // A TLS ClientHello (idpkit tries HTTPS first): this proxy speaks plain HTTP only.
+    let mut first = [0u8; 1];
+    if client
+        .peek(&mut first)
+        .map_or(true, |n| n == 0 || first[0] == 0x16)
+    {
+        return;
+    }
+    let Some(head) = read_head(&mut client) else {
+        return;
+    };
+    let text = String::from_utf8_lossy(&head).to_string();
+    let line = text.lines().next().unwrap_or("").to_string();
+    let len = content_length(&text);
+    let (method, path) = {
+        let mut p = line.split(' ');
+        (
+            p.next().unwrap_or("").to_string(),
+            p.next().unwrap_or("").to_string(),
+        )
+    };
+    let mut body = vec![0u8; len];
+    // Cut the first large upload in the middle.
+    if (method == "PUT" || method == "PATCH")
+        && len > 200_000
+        && faults.cut_upload.fetch_add(1, Ordering::SeqCst) == 0
+    {
+        let _ = client.read_exact(&mut body[..len / 2]);
+        faults
+            .log
+            .lock()
+            .unwrap()
+            .push(format!("cut {method} {path}"));
+        let _ = client.shutdown(Shutdown::Both);
+        return;
+    }
+    if client.read_exact(&mut body).is_err() {
+        return;
+    }
+    let is_blob_head = method == "HEAD" && path.contains("/blobs/");
+    if is_blob_head && faults.head_503.fetch_add(1, Ordering::SeqCst) == 0 {
+        faults
+            .log
+            .lock()
+            .unwrap()
+            .push(format!("503 {method} {path}"));
+        return respond(&mut client, "503 Service Unavailable", "");
+    }
+    if method == "POST"
+        && path.contains("/blobs/uploads/")
+        && faults.post_429.fetch_add(1, Ordering::SeqCst) == 0
+    {
+        faults
+            .log
+            .lock()
+            .unwrap()
+            .push(format!("429 {method} {path}"));
+        return respond(&mut client, "429 Too Many Requests", "Retry-After: 1\r\n");
+    }
+    if method == "PUT"
+        && path.contains("/manifests/")
+        && faults.manifest_503.fetch_add(1, Ordering::SeqCst) == 0
+    {
+        faults
+            .log
+            .lock()
+            .unwrap()
+            .push(format!("503 {method} {path}"));
+        return respond(&mut client, "503 Service Unavailable", "");
+    }
+    // Forward, one request per connection.
+    let Ok(mut up) = TcpStream::connect(&upstream) else {
+        return respond(&mut client, "502 Bad Gateway", "");
+    };
+    let mut out = Vec::new();
+    for l in text.split("\r\n").filter(|l| !l.is_empty()) {
+        if l.to_ascii_lowercase().starts_with("connection:") {
+            continue;
+        }
+        out.extend_from_slice(l.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"Connection: close\r\n\r\n");
+    out.extend_from_slice(&body);
+    if up.write_all(&out).is_err() {
+        return;
+    }
+    let mut resp = Vec::new();
+    let _ = up.read_to_end(&mut resp);
+    // Make the client drop the connection after this response.
+    let split = resp
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map(|i| i + 4)
+        .unwrap_or(resp.len());
+    let head = String::from_utf8_lossy(&resp[..split]).to_string();
+    let mut new_head = String::new();
+    for l in head.split("\r\n").filter(|l| !l.is_empty()) {
+        if !l.to_ascii_lowercase().starts_with("connection:") {
+            new_head.push_str(l);
+            new_head.push_str("\r\n");
+        }
+    }
+    new_head.push_str("Connection: close\r\n\r\n");
+    let _ = client.write_all(new_head.as_bytes());
+    let _ = client.write_all(&resp[split..]);
+}
+
+fn start_proxy(upstream: String, faults: Arc<Faults>) -> String {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        for c in l.incoming().flatten() {
+            let up = upstream.clone();
+            let f = faults.clone();
+            std::thread::spawn(move || handle(c, up, f));
+        }
+    });
+    addr
+}
+
+#[test]
+fn push_through_faults_completes_with_identical_content() {
+    let upstream = rig_plain();
+    let faults = Arc::new(Faults::default());
+    let proxy = start_proxy(upstream.clone(), faults.clone());
+
+    let tmp = tempfile::tempdir().unwrap();
+    let ctx = tmp.path().join("ctx");
+    std::fs::create_dir_all(&ctx).unwrap();
+    let mut data = vec![0u8; 1_500_000];
+    let mut x = std::process::id() as u64 ^ 0x9e37_79b9_7f4a_7c15;
+    for b in data.iter_mut() {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        *b = x as u8;
+    }
+    std::fs::write(ctx.join("random.bin"), &data).unwrap();
+    let store = Store::open(tmp.path().join("store")).unwrap();
+    let name = format!(
+        "idpkit-test/faults{}x{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos()
+    );
+    let via_proxy = format!("{proxy}/{name}:v1");
+    let built = store
+        .build(
+            &BuildOptions {
+                context: ctx.clone(),
+                tags: vec![via_proxy.clone()],
+                ..Default::default()
+            },
+            None,
+            None,
+        )
+        .unwrap();
+
+    let events = Arc::new(Mutex::new(Vec::<Event>::new()));
+    let ev = events.clone();
+    let sink: EventSink = Arc::new(move |e: &Event| ev.lock().unwrap().push(e.clone()));
+    let opts = RegistryOptions {
+        backoff_base_ms: 50,
+        jobs: 2,
+        ..Default::default()
+    };
+    let result = store
+        .push(&via_proxy, None, &opts, Some(&sink))
+        .unwrap_or_else(|e| {
+            panic!(
+                "push through the proxy failed: {e}; faults: {:?}",
+                faults.log.lock().unwrap()
+            )
+        });
+    assert_eq!(result.digest, built.digest);
+
+    let log = faults.log.lock().unwrap().clone();
+    for want in ["cut ", "503 HEAD", "429 POST", "503 PUT"] {
+        assert!(
+            log.iter().any(|l| l.starts_with(want)),
+            "fault {want:?} not injected: {log:?}"
+        );
+    }
+    let events = events.lock().unwrap().clone();
+    let retries: Vec<&Event> = events
+        .iter()
+        .filter(|e| matches!(e, Event::RetryScheduled { .. }))
+        .collect();
+    assert!(
+        retries.len() >= 4,
+        "expected a retry per fault: {retries:?}"
+    );
+    assert!(
+        retries
+            .iter()
+            .any(|e| matches!(e, Event::RetryScheduled { delay_ms, .. } if *delay_ms == 1000)),
+        "Retry-After: 1 was not honoured: {retries:?}"
+    );
+
+    // Pull straight from the registry into an empty store: same digest, same bytes.
+    let direct = format!("{upstream}/{name}:v1");
+    let pulled = Store::open(tmp.path().join("pulled")).unwrap();
+    let p = pulled
+        .pull(&direct, &RegistryOptions::default(), None)
+        .unwrap();
+    assert_eq!(p.digest, built.digest);
+    for e in std::fs::read_dir(pulled.root().join("blobs/sha256")).unwrap() {
+        let e = e.unwrap();
+        assert_eq!(
+            std::fs::read(e.path()).unwrap(),
+            std::fs::read(store.root().join("blobs/sha256").join(e.file_name())).unwrap()
+        );
+    }
+}
