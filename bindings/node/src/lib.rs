@@ -1,1 +1,411 @@
 //! Node bindings of idpkit (napi-rs).
+//!
+//! `Store` mirrors the Python package. Every method returns a Promise: the blocking core call
+//! runs on libuv's thread pool as an `AsyncTask`, so the event loop keeps turning. Options and
+//! results cross as JSON values with their keys converted between camelCase and the core's
+//! snake_case (see `keys`); progress events reach JavaScript through a threadsafe function,
+//! and an `AbortSignal` cancels a build through the core's `CancelToken`.
+//!
+//! Errors are JavaScript `Error`s whose `code` is the core's `ErrorKind` code
+//! (`'NOT_FOUND'`, `'INVALID_INPUT'`, `'CANCELLED'`, ...) and whose message is the core's.
+
+mod keys;
+pub mod typings;
+
+use idpkit::{CancelToken, Event, EventSink};
+use napi::bindgen_prelude::*;
+use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
+use napi_derive::napi;
+use serde_json::{Map, Value};
+use std::panic::AssertUnwindSafe;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// The idpkit version (the core library's).
+#[napi]
+#[allow(non_upper_case_globals)]
+pub const version: &str = idpkit::VERSION;
+
+/// A JavaScript `Error` with `code` set to the kind's code and the core's message.
+fn js_error(env: &Env, e: idpkit::Error) -> napi::Error {
+    let err = napi::Error::new(e.kind.code().to_string(), e.message);
+    napi::Error::from(JsError::from(err).into_unknown(*env))
+}
+
+/// A napi conversion failure (wrong argument type) as an idpkit input error.
+fn invalid(what: &str, e: napi::Error) -> idpkit::Error {
+    idpkit::Error::invalid(format!("{what}: {}", e.reason))
+}
+
+type ProgressFn = ThreadsafeFunction<Value, Unknown<'static>, Value, Status, false>;
+
+/// One blocking core call, run on the libuv thread pool.
+pub struct Op {
+    store: idpkit::Store,
+    job: Job,
+    cancel: CancelToken,
+    sink: Option<EventSink>,
+}
+
+enum Job {
+    Build(Box<idpkit::BuildOptions>),
+    Images,
+    Tag(String, String),
+    Remove(String),
+    Inspect(String),
+    Gc,
+    Import {
+        layout: PathBuf,
+        tag: Option<String>,
+        name: Option<String>,
+    },
+    Export {
+        reference: String,
+        layout: PathBuf,
+        tag: Option<String>,
+    },
+    /// The arguments were already found wrong: reject with this error.
+    Fail(idpkit::Error),
+}
+
+fn json<T: serde::Serialize>(value: T) -> idpkit::Result<Value> {
+    serde_json::to_value(value)
+        .map_err(|e| idpkit::Error::internal(format!("serializing a result: {e}")))
+}
+
+impl Op {
+    fn run(&self) -> idpkit::Result<Value> {
+        let s = &self.store;
+        match &self.job {
+            Job::Build(opts) => {
+                self.cancel.check()?;
+                json(s.build(opts, self.sink.as_ref(), Some(&self.cancel))?)
+            }
+            Job::Images => json(s.images()?),
+            Job::Tag(src, dst) => json(s.tag(src, dst)?),
+            Job::Remove(reference) => json(s.remove(reference)?),
+            Job::Inspect(reference) => json(s.inspect(reference)?),
+            Job::Gc => json(s.gc()?),
+            Job::Import { layout, tag, name } => {
+                json(s.import(layout, tag.as_deref(), name.as_deref())?)
+            }
+            Job::Export {
+                reference,
+                layout,
+                tag,
+            } => json(s.export(reference, layout, tag.as_deref())?),
+            Job::Fail(e) => Err(e.clone()),
+        }
+    }
+}
+
+/// A result as a plain JavaScript value (object, array, ...).
+pub struct Json(Value);
+
+impl TypeName for Json {
+    fn type_name() -> &'static str {
+        "Json"
+    }
+    fn value_type() -> ValueType {
+        ValueType::Object
+    }
+}
+
+impl ToNapiValue for Json {
+    unsafe fn to_napi_value(
+        env: napi::sys::napi_env,
+        val: Self,
+    ) -> napi::Result<napi::sys::napi_value> {
+        Value::to_napi_value(env, val.0)
+    }
+}
+
+impl Task for Op {
+    type Output = idpkit::Result<Value>;
+    type JsValue = Json;
+
+    fn compute(&mut self) -> napi::Result<Self::Output> {
+        let out = std::panic::catch_unwind(AssertUnwindSafe(|| self.run())).unwrap_or_else(|p| {
+            let msg = p
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| p.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            Err(idpkit::Error::internal(format!(
+                "idpkit panicked: {msg}; this is a bug, please report it"
+            )))
+        });
+        Ok(out)
+    }
+
+    fn resolve(&mut self, env: Env, output: Self::Output) -> napi::Result<Json> {
+        // Release the progress callback now, on the JS thread.
+        self.sink = None;
+        match output {
+            Ok(v) => Ok(Json(keys::to_js(v))),
+            Err(e) => Err(js_error(&env, e)),
+        }
+    }
+}
+
+/// A local OCI image-layout store.
+#[napi]
+pub struct Store {
+    inner: idpkit::Store,
+}
+
+#[napi]
+impl Store {
+    /// Opens the store at `path`, creating an empty layout when the directory is missing or
+    /// empty; without `path`, the default store (`$IDPKIT_STORE`, else the XDG data dir).
+    /// Throws (synchronously) with `code` `'INVALID_INPUT'` when `path` is not a store.
+    #[napi(constructor)]
+    pub fn new(env: Env, path: Option<String>) -> napi::Result<Self> {
+        let opened = match path {
+            Some(p) => idpkit::Store::open(p),
+            None => idpkit::Store::open_default(),
+        };
+        opened
+            .map(|inner| Store { inner })
+            .map_err(|e| js_error(&env, e))
+    }
+
+    /// The store's root directory.
+    #[napi(getter)]
+    pub fn path(&self) -> String {
+        self.inner.root().display().to_string()
+    }
+
+    fn op(&self, job: Job) -> AsyncTask<Op> {
+        AsyncTask::new(Op {
+            store: self.inner.clone(),
+            job,
+            cancel: CancelToken::new(),
+            sink: None,
+        })
+    }
+
+    /// Builds an image from the directory `context` and tags it with `options.tags`.
+    #[napi(ts_return_type = "Promise<BuildResult>")]
+    pub fn build(
+        &self,
+        context: String,
+        #[napi(ts_arg_type = "BuildOptions")] options: Option<Object>,
+    ) -> AsyncTask<Op> {
+        let cancel = CancelToken::new();
+        let (job, sink) = match build_options(context, options.as_ref(), &cancel) {
+            Ok((opts, sink)) => (Job::Build(Box::new(opts)), sink),
+            Err(e) => (Job::Fail(e), None),
+        };
+        AsyncTask::new(Op {
+            store: self.inner.clone(),
+            job,
+            cancel,
+            sink,
+        })
+    }
+
+    /// Every image in the store, one row per tag (untagged images once, by digest).
+    #[napi(ts_return_type = "Promise<ImageSummary[]>")]
+    pub fn images(&self) -> AsyncTask<Op> {
+        self.op(Job::Images)
+    }
+
+    /// Points `target` at the image `source` names. No blob is copied.
+    #[napi(ts_return_type = "Promise<ImageSummary>")]
+    pub fn tag(&self, source: String, target: String) -> AsyncTask<Op> {
+        self.op(Job::Tag(source, target))
+    }
+
+    /// Removes a tag, or every entry of a digest; resolves to the removed references.
+    /// Blobs stay until `gc`.
+    #[napi(ts_return_type = "Promise<string[]>")]
+    pub fn remove(&self, reference: String) -> AsyncTask<Op> {
+        self.op(Job::Remove(reference))
+    }
+
+    /// The manifest and config of an image.
+    #[napi(ts_return_type = "Promise<ImageInspect>")]
+    pub fn inspect(&self, reference: String) -> AsyncTask<Op> {
+        self.op(Job::Inspect(reference))
+    }
+
+    /// Deletes blobs no tag or untagged image reaches, and leftovers of killed builds.
+    #[napi(ts_return_type = "Promise<GcReport>")]
+    pub fn gc(&self) -> AsyncTask<Op> {
+        self.op(Job::Gc)
+    }
+
+    /// Copies images from the OCI image layout at `path` into the store: every tagged entry,
+    /// or the one tagged `options.tag`; a bare tag becomes `localhost/<dir>:<tag>` unless
+    /// `options.name` gives the reference. Every blob is verified on the way in.
+    #[napi(ts_return_type = "Promise<ImageSummary[]>")]
+    pub fn import_layout(
+        &self,
+        path: String,
+        #[napi(ts_arg_type = "ImportOptions")] options: Option<Object>,
+    ) -> AsyncTask<Op> {
+        let job = string_options(options.as_ref(), &["tag", "name"])
+            .map(|mut o| Job::Import {
+                layout: PathBuf::from(path),
+                tag: o.remove("tag"),
+                name: o.remove("name"),
+            })
+            .unwrap_or_else(Job::Fail);
+        self.op(job)
+    }
+
+    /// Copies one image into the OCI image layout at `path` (created when missing), tagged
+    /// `options.tag`, by default the reference's own tag.
+    #[napi(ts_return_type = "Promise<ImageSummary>")]
+    pub fn export(
+        &self,
+        reference: String,
+        path: String,
+        #[napi(ts_arg_type = "ExportOptions")] options: Option<Object>,
+    ) -> AsyncTask<Op> {
+        let job = string_options(options.as_ref(), &["tag"])
+            .map(|mut o| Job::Export {
+                reference,
+                layout: PathBuf::from(path),
+                tag: o.remove("tag"),
+            })
+            .unwrap_or_else(Job::Fail);
+        self.op(job)
+    }
+}
+
+/// Reads a small options object whose fields are all optional strings.
+fn string_options(
+    options: Option<&Object>,
+    allowed: &[&str],
+) -> idpkit::Result<std::collections::HashMap<String, String>> {
+    let mut out = std::collections::HashMap::new();
+    let Some(obj) = options else {
+        return Ok(out);
+    };
+    for key in Object::keys(obj).map_err(|e| invalid("options", e))? {
+        if !allowed.contains(&key.as_str()) {
+            return Err(idpkit::Error::invalid(format!(
+                "unknown option `{key}`, expected one of {}",
+                allowed
+                    .iter()
+                    .map(|k| format!("`{k}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
+        match obj.get::<Value>(&key).map_err(|e| invalid(&key, e))? {
+            None | Some(Value::Null) => {}
+            Some(Value::String(s)) => {
+                out.insert(key, s);
+            }
+            Some(other) => {
+                return Err(idpkit::Error::invalid(format!(
+                    "option `{key}`: expected a string, got {other}"
+                )))
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Turns `build(context, options)` into the core's `BuildOptions`, the progress sink and the
+/// abort hookup. Keys are converted generically, so an option the core gains works here at
+/// once, and an unknown option fails with the core's own "unknown field" message.
+fn build_options(
+    context: String,
+    options: Option<&Object>,
+    cancel: &CancelToken,
+) -> idpkit::Result<(idpkit::BuildOptions, Option<EventSink>)> {
+    let mut map = Map::new();
+    let mut sink = None;
+    if let Some(obj) = options {
+        for key in Object::keys(obj).map_err(|e| invalid("options", e))? {
+            match key.as_str() {
+                "onProgress" => sink = progress_sink(obj)?,
+                "signal" => watch_signal(obj, cancel)?,
+                _ => {
+                    if let Some(v) = obj.get::<Value>(&key).map_err(|e| invalid(&key, e))? {
+                        map.insert(keys::camel_to_snake(&key), keys::from_js(v));
+                    }
+                }
+            }
+        }
+    }
+    if map.contains_key("context") {
+        return Err(idpkit::Error::invalid(
+            "option `context`: pass the build context as the first argument of build()",
+        ));
+    }
+    map.insert("context".into(), Value::String(context));
+    let opts = parse_build_options(map)?;
+    Ok((opts, sink))
+}
+
+fn parse_build_options(map: Map<String, Value>) -> idpkit::Result<idpkit::BuildOptions> {
+    match serde_json::from_value(Value::Object(map.clone())) {
+        Ok(opts) => Ok(opts),
+        Err(e) => {
+            // serde_json names no field in a type error; find the option that is wrong.
+            let culprit = map.iter().find(|(k, v)| {
+                let one: Map<String, Value> = [((*k).clone(), (*v).clone())].into_iter().collect();
+                serde_json::from_value::<idpkit::BuildOptions>(Value::Object(one)).is_err()
+            });
+            let msg = keys::camel_message(&e.to_string());
+            Err(idpkit::Error::invalid(match culprit {
+                Some((k, _)) if !msg.starts_with("unknown field") => {
+                    format!("build option `{}`: {msg}", keys::snake_to_camel(k))
+                }
+                _ => format!("build options: {msg}"),
+            }))
+        }
+    }
+}
+
+/// `onProgress`: each core event becomes a non-blocking call on the event loop.
+fn progress_sink(obj: &Object) -> idpkit::Result<Option<EventSink>> {
+    let Some(value) = obj
+        .get::<Unknown>("onProgress")
+        .map_err(|e| invalid("onProgress", e))?
+    else {
+        return Ok(None);
+    };
+    if value.get_type().ok() != Some(ValueType::Function) {
+        return Err(idpkit::Error::invalid(
+            "option `onProgress`: expected a function",
+        ));
+    }
+    let tsfn: ProgressFn = obj
+        .get::<ProgressFn>("onProgress")
+        .map_err(|e| invalid("onProgress", e))?
+        .ok_or_else(|| idpkit::Error::invalid("option `onProgress`: expected a function"))?;
+    let tsfn = Arc::new(tsfn);
+    let sink: EventSink = Arc::new(move |event: &Event| {
+        if let Ok(v) = serde_json::to_value(event) {
+            tsfn.call(keys::to_js(v), ThreadsafeFunctionCallMode::NonBlocking);
+        }
+    });
+    Ok(Some(sink))
+}
+
+/// `signal`: aborting it cancels the core's token; an already-aborted signal cancels at once.
+fn watch_signal(obj: &Object, cancel: &CancelToken) -> idpkit::Result<()> {
+    let Some(raw) = obj
+        .get::<Object>("signal")
+        .map_err(|e| invalid("option `signal` (expected an AbortSignal)", e))?
+    else {
+        return Ok(());
+    };
+    if raw.get::<bool>("aborted").ok().flatten() == Some(true) {
+        cancel.cancel();
+        return Ok(());
+    }
+    let signal = obj
+        .get::<AbortSignal>("signal")
+        .map_err(|e| invalid("option `signal` (expected an AbortSignal)", e))?
+        .ok_or_else(|| idpkit::Error::invalid("option `signal`: expected an AbortSignal"))?;
+    let token = cancel.clone();
+    signal.on_abort(move || token.cancel());
+    Ok(())
+}

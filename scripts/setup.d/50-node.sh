@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# The Node package (bindings/node): `npm ci` when node_modules does not match
+# package-lock.json, then the release build of the addon when its sources changed since the
+# last build (a hash stamp). A fast no-op when both are current.
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$repo/bindings/node"
+
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  echo "[setup node] node or npm is missing; installing Debian's nodejs and npm" >&2
+  SUDO=
+  [[ $(id -u) -eq 0 ]] || SUDO=sudo
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends nodejs npm >&2
+fi
+node -e '
+  const [major, minor] = process.versions.node.split(".").map(Number)
+  if (major < 20 || (major === 20 && minor < 17)) {
+    console.error(`[setup node] Node ${process.versions.node} is too old: @napi-rs/cli and the tests need Node >= 20.17`)
+    process.exit(1)
+  }'
+
+# 1. Dependencies (@napi-rs/cli, typescript): exactly the lockfile.
+lock_hash=$(sha256sum package-lock.json | cut -d' ' -f1)
+if [[ ! -f node_modules/.idpkit-lock-hash || $(cat node_modules/.idpkit-lock-hash) != "$lock_hash" ]]; then
+  echo "[setup node] npm ci" >&2
+  npm ci --no-audit --no-fund --loglevel=error >&2
+  echo "$lock_hash" > node_modules/.idpkit-lock-hash
+fi
+
+# 2. The addon, in release, when anything it is built from changed.
+src_hash=$(
+  {
+    find src "$repo/core/src" -type f -print0 | sort -z | xargs -0 sha256sum
+    sha256sum Cargo.toml build.rs package.json "$repo/core/Cargo.toml" "$repo/Cargo.toml" "$repo/Cargo.lock"
+    rustc --version
+  } | sha256sum | cut -d' ' -f1
+)
+addon=idpkit.linux-x64-gnu.node
+case "$(uname -m)" in
+  aarch64) addon=idpkit.linux-arm64-gnu.node ;;
+esac
+if [[ ! -f $addon || ! -f .build-stamp || $(cat .build-stamp) != "$src_hash" ]]; then
+  echo "[setup node] building the addon (release)" >&2
+  npx napi build --platform --release --js index.js --dts index.d.ts >&2
+  echo "$src_hash" > .build-stamp
+fi

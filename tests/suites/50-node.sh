@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Node: the checked-in typings match what napi generates, the TypeScript example type-checks,
+# and the node --test suite passes against the release addon.
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/../.." && pwd)
+bash "$repo/scripts/setup.d/50-node.sh"
+cd "$repo/bindings/node"
+
+echo "-- node: typings (napi build regenerates index.d.ts and index.js; they must be unchanged)"
+npx napi build --platform --release --js index.js --dts index.d.ts >/dev/null 2>&1 ||
+  npx napi build --platform --release --js index.js --dts index.d.ts
+if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+  if ! git diff --exit-code -- index.d.ts index.js; then
+    echo "50-node: index.d.ts / index.js are stale; run 'npm run build' in bindings/node and commit them" >&2
+    exit 1
+  fi
+fi
+
+echo "-- node: tsc --noEmit examples/build.ts"
+npx tsc --noEmit -p examples
+
+echo "-- node: node --test"
+node --test test/
