@@ -68,7 +68,7 @@ impl Store {
             Some(from) => {
                 let (_, desc) = self.resolve(from).map_err(|e| e.context("--from"))?;
                 let (_, manifest) = self.load_manifest(&desc)?;
-                let cfg_bytes = self.read_blob(&manifest.config().digest().to_string())?;
+                let cfg_bytes = self.read_blob(manifest.config().digest().as_ref())?;
                 let cfg: ImageConfiguration = serde_json::from_slice(&cfg_bytes).map_err(|e| {
                     Error::invalid(format!("base image {from}: config is not valid: {e}"))
                 })?;

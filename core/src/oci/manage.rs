@@ -25,7 +25,7 @@ impl Store {
             if let Ok((_, m)) = self.load_manifest(d) {
                 size += m.config().size() + m.layers().iter().map(|l| l.size()).sum::<u64>();
                 created = self
-                    .read_blob(&m.config().digest().to_string())
+                    .read_blob(m.config().digest().as_ref())
                     .ok()
                     .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
                     .and_then(|v| v.get("created").and_then(|c| c.as_str()).map(String::from));
@@ -89,7 +89,7 @@ impl Store {
     pub fn inspect(&self, reference: &str) -> Result<ImageInspect> {
         let (key, desc) = self.resolve(reference)?;
         let (digest, manifest) = self.load_manifest(&desc)?;
-        let config = self.read_blob(&manifest.config().digest().to_string())?;
+        let config = self.read_blob(manifest.config().digest().as_ref())?;
         Ok(ImageInspect {
             reference: key,
             digest,
