@@ -205,5 +205,7 @@ def test_progress_callback_exception_propagates(store: idpkit.Store, context: Pa
     with pytest.raises(RuntimeError, match="callback failed on build_started"):
         store.build(context, tag="app:1", progress=broken)
     assert calls == 1  # later events are dropped
+    with pytest.raises(TypeError, match="callable"):
+        store.build(context, progress="print")  # type: ignore[arg-type]
     assert store.images() == []
     assert blobs(store) == before

@@ -147,6 +147,8 @@ class Store:
         doc = json.dumps({k: v for k, v in options.items() if v is not None})
         on_event: Callable[[str], None] | None = None
         if progress is not None:
+            if not callable(progress):
+                raise TypeError(f"progress must be callable, got {type(progress).__name__}")
             callback = progress
 
             def on_event(raw: str) -> None:
