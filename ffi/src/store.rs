@@ -358,3 +358,119 @@ pub extern "C" fn idpkit_store_export(
         Ok(())
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{idpkit_cancel_cancel, idpkit_cancel_free, idpkit_cancel_new, idpkit_string_free};
+    use std::ffi::CStr;
+    use std::ptr;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    fn temp_dir(name: &str) -> std::path::PathBuf {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let n = N.fetch_add(1, Ordering::SeqCst);
+        let dir =
+            std::env::temp_dir().join(format!("idpkit-ffi-{}-{name}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    fn c(s: &str) -> CString {
+        CString::new(s).unwrap()
+    }
+
+    fn take(s: *mut c_char) -> String {
+        let text = unsafe { CStr::from_ptr(s) }.to_str().unwrap().to_string();
+        idpkit_string_free(s);
+        text
+    }
+
+    unsafe extern "C" fn count(user_data: *mut c_void, event_json: *const c_char) {
+        let json = unsafe { CStr::from_ptr(event_json) }.to_str().unwrap();
+        assert!(json.starts_with("{\"type\":"));
+        unsafe { *(user_data as *mut usize) += 1 };
+    }
+
+    fn open(dir: &Path) -> *mut idpkit_store {
+        let mut store = ptr::null_mut();
+        let path = c(dir.join("store").to_str().unwrap());
+        let r = idpkit_store_new(path.as_ptr(), &mut store, ptr::null_mut());
+        assert_eq!(r, idpkit_result::Ok);
+        store
+    }
+
+    #[test]
+    fn build_list_and_errors() {
+        let dir = temp_dir("build");
+        let ctx = dir.join("ctx");
+        std::fs::create_dir_all(&ctx).unwrap();
+        std::fs::write(ctx.join("a.txt"), "a\n").unwrap();
+        let store = open(&dir);
+
+        let opts = c(&format!(
+            r#"{{"context": {:?}, "tags": ["ffi:v1"]}}"#,
+            ctx.to_str().unwrap()
+        ));
+        let mut events = 0usize;
+        let mut out = ptr::null_mut();
+        let r = idpkit_store_build(
+            store,
+            opts.as_ptr(),
+            Some(count),
+            &mut events as *mut usize as *mut c_void,
+            ptr::null(),
+            &mut out,
+            ptr::null_mut(),
+        );
+        assert_eq!(r, idpkit_result::Ok);
+        let result: serde_json::Value = serde_json::from_str(&take(out)).unwrap();
+        assert!(result["digest"].as_str().unwrap().starts_with("sha256:"));
+        assert!(events >= 3, "{events} events");
+
+        let mut out = ptr::null_mut();
+        assert_eq!(
+            idpkit_store_images(store, &mut out, ptr::null_mut()),
+            idpkit_result::Ok
+        );
+        assert!(take(out).contains("ffi:v1"));
+
+        // Failure: the output stays as it was and the error carries kind and message.
+        let mut out = ptr::null_mut();
+        let mut err = ptr::null_mut();
+        let missing = c("missing:latest");
+        let r = idpkit_store_inspect(store, missing.as_ptr(), &mut out, &mut err);
+        assert_eq!(r, idpkit_result::NotFound);
+        assert!(out.is_null());
+        assert_eq!(crate::idpkit_error_result(err), idpkit_result::NotFound);
+        crate::idpkit_error_free(err);
+
+        // Cancelled before the call.
+        let cancel = idpkit_cancel_new();
+        idpkit_cancel_cancel(cancel);
+        let mut err = ptr::null_mut();
+        let r = idpkit_store_build(
+            store,
+            opts.as_ptr(),
+            None,
+            ptr::null_mut(),
+            cancel,
+            &mut out,
+            &mut err,
+        );
+        assert_eq!(r, idpkit_result::Cancelled);
+        assert!(out.is_null());
+        crate::idpkit_error_free(err);
+        idpkit_cancel_free(cancel);
+
+        // NULL arguments.
+        let r = idpkit_store_images(ptr::null(), &mut out, ptr::null_mut());
+        assert_eq!(r, idpkit_result::NullArgument);
+        let r = idpkit_store_images(store, ptr::null_mut(), ptr::null_mut());
+        assert_eq!(r, idpkit_result::NullArgument);
+
+        idpkit_store_free(store);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
