@@ -27,7 +27,9 @@ gcc -std=c11 -Wall -Wextra -Werror -pedantic $(pkg-config --cflags idpkit) -fsyn
 if gcc -std=c23 -E -x c /dev/null >/dev/null 2>&1; then
   gcc -std=c23 -Wall -Wextra -Werror $(pkg-config --cflags idpkit) -fsyntax-only "$out/h.c"
 fi
-g++ -std=c++17 -Wall -Wextra -Werror $(pkg-config --cflags idpkit) -fsyntax-only -x c++ "$out/h.c"
+if command -v g++ >/dev/null; then
+  g++ -std=c++17 -Wall -Wextra -Werror $(pkg-config --cflags idpkit) -fsyntax-only -x c++ "$out/h.c"
+fi
 
 echo "-- build tests/c against the static library"
 # shellcheck disable=SC2046,SC2086
