@@ -3,7 +3,8 @@
 # benchmark's ~1 GiB-context image to the rig's TLS registry, cold (a new repository each run,
 # so every blob goes up) and unchanged re-push. Prints medians and the ratio.
 #
-# Usage: bench/push.sh   (RUNS=3, SIZE_MIB=1024; BENCH_WORK=~/.cache/idpkit-bench)
+# Usage: bench/push.sh   (RUNS=3, SIZE_MIB=1024; BENCH_WORK=~/.cache/idpkit-bench;
+#        IDPKIT_BIN=path/to/idpkit to measure another build than target/release)
 # Goal (issue 4): idpkit cold <= 0.8x skopeo, unchanged re-push < 150 ms.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -13,7 +14,7 @@ work=${BENCH_WORK:-$HOME/.cache/idpkit-bench}
 ctx=$work/context-$size
 store=$work/push-store
 image=localhost/bench:push
-idpkit=$repo/target/release/idpkit
+idpkit=${IDPKIT_BIN:-$repo/target/release/idpkit}
 # shellcheck source=/dev/null
 . "$repo/tests/rig/lib.sh"
 rig_require registry-tls
@@ -48,5 +49,5 @@ iw=$(field "$idp_warm" median_s); sw=$(field "$sk_warm" median_s)
 printf '%-28s %10s %10s\n' "" "idpkit" "skopeo"
 printf '%-28s %9.2fs %9.2fs\n' "cold push (median)" "$ic" "$sc"
 printf '%-28s %9.3fs %9.3fs\n' "unchanged re-push (median)" "$iw" "$sw"
-printf '%-28s %9s MiB %6s MiB\n' "peak RSS cold" "$(field "$idp_cold" max_rss_mib)" "$(field "$sk_cold" max_rss_mib)"
+printf '%-28s %6.0f MiB %6.0f MiB\n' "peak RSS cold" "$(field "$idp_cold" max_rss_mib)" "$(field "$sk_cold" max_rss_mib)"
 python3 -c "import sys; c=float(sys.argv[1])/float(sys.argv[2]); w=float(sys.argv[3]); print(f'ratio cold idpkit/skopeo: {c:.2f}x (goal <= 0.8x); unchanged re-push {w*1000:.0f} ms (goal < 150 ms)')" "$ic" "$sc" "$iw"

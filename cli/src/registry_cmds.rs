@@ -73,11 +73,17 @@ pub enum RegistryCommand {
     /// Check credentials against a registry and store them in Docker's config.json.
     Login {
         registry: String,
-        #[arg(short, long)]
-        username: String,
+        #[arg(short, long, required_unless_present = "from_cluster")]
+        username: Option<String>,
         /// Read the password or token from standard input.
         #[arg(long)]
         password_stdin: bool,
+        /// Take Gitea's credentials from the cluster (Secret gitea/gitea-credential of the
+        /// current kubeconfig context).
+        #[arg(long, conflicts_with_all = ["username", "password_stdin"])]
+        from_cluster: bool,
+        #[command(flatten)]
+        cluster: Cluster,
         #[command(flatten)]
         remote: Remote,
     },
@@ -116,6 +122,36 @@ pub enum TrustCommand {
     },
     /// Trust CA_FILE for HOST[:PORT]: installs it into ~/.config/idpkit/certs.d/HOST[:PORT]/ca.crt.
     Add { host: String, ca_file: PathBuf },
+    /// Install the local idpbuilder cluster's CA (Secret default/idpbuilder-cert) for its
+    /// Gitea host, read through the current kubeconfig context.
+    Extract {
+        #[command(flatten)]
+        cluster: Cluster,
+        /// The host to trust it for.
+        #[arg(long, default_value = trust::DEFAULT_GITEA_HOST)]
+        host: String,
+    },
+}
+
+/// Which cluster to read from.
+#[derive(Args, Debug, Clone, Default)]
+pub struct Cluster {
+    /// Kubeconfig file (default: $KUBECONFIG, else ~/.kube/config).
+    #[arg(long, value_name = "FILE")]
+    kubeconfig: Option<PathBuf>,
+    /// Kubeconfig context (default: its current-context).
+    #[arg(long)]
+    context: Option<String>,
+}
+
+impl Cluster {
+    fn options(&self) -> trust::ClusterOptions {
+        trust::ClusterOptions {
+            kubeconfig: self.kubeconfig.clone(),
+            context: self.context.clone(),
+            ..Default::default()
+        }
+    }
 }
 
 pub fn run(cmd: RegistryCommand, store: &Store, out: &Output) -> Result<()> {
@@ -191,18 +227,29 @@ pub fn run(cmd: RegistryCommand, store: &Store, out: &Output) -> Result<()> {
             registry,
             username,
             password_stdin,
+            from_cluster,
+            cluster,
             remote,
         } => {
-            if !password_stdin {
-                return Err(Error::invalid(
-                    "pass the password on standard input with --password-stdin (it never goes on the command line)",
-                ));
-            }
-            let mut pw = String::new();
-            std::io::stdin()
-                .read_to_string(&mut pw)
-                .map_err(|e| Error::new(ErrorKind::Io, format!("read password from stdin: {e}")))?;
-            let pw = pw.trim_end_matches(['\n', '\r']);
+            let (username, pw) = if from_cluster {
+                let c = trust::gitea_credential(&cluster.options())?;
+                (c.username.clone(), c.secret.clone())
+            } else {
+                if !password_stdin {
+                    return Err(Error::invalid(
+                        "pass the password on standard input with --password-stdin (it never goes on the command line)",
+                    ));
+                }
+                let mut pw = String::new();
+                std::io::stdin().read_to_string(&mut pw).map_err(|e| {
+                    Error::new(ErrorKind::Io, format!("read password from stdin: {e}"))
+                })?;
+                (
+                    username.unwrap_or_default(),
+                    pw.trim_end_matches(['\n', '\r']).to_string(),
+                )
+            };
+            let pw = pw.as_str();
             let progress = out.progress();
             let r = registry::login(
                 &registry,
@@ -289,6 +336,21 @@ pub fn run(cmd: RegistryCommand, store: &Store, out: &Output) -> Result<()> {
                     report.message,
                 ));
             }
+        }
+        RegistryCommand::Trust(TrustCommand::Extract { cluster, host }) => {
+            let mut opts = cluster.options();
+            opts.host = host;
+            let r = trust::extract_ca(&opts)?;
+            out.result(&r, || {
+                format!(
+                    "{}: trusting {} from {} (until {}), installed as {}",
+                    r.host,
+                    r.subject,
+                    r.source,
+                    r.not_after,
+                    r.path.display()
+                )
+            });
         }
         RegistryCommand::Trust(TrustCommand::Add { host, ca_file }) => {
             let path = trust::add(&host, &ca_file, None)?;

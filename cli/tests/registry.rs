@@ -43,6 +43,7 @@ fn rig(peers: &[&str]) -> HashMap<String, String> {
             "registry-tls" => env["REGISTRY_TLS"].clone(),
             "registry-plain" => env["REGISTRY_PLAIN"].clone(),
             "nginx" | "gitea" => "127.0.0.1:38443".to_string(),
+            "kube-apiserver" => env["KUBE_URL"].trim_start_matches("https://").to_string(),
             other => panic!("unknown rig peer {other}"),
         };
         let ok = addr
@@ -59,11 +60,16 @@ fn rig(peers: &[&str]) -> HashMap<String, String> {
 }
 
 fn secrets(env: &HashMap<String, String>) -> Vec<String> {
-    let mut s: Vec<String> = ["REGISTRY_PASSWORD", "GITEA_PASSWORD", "GITEA_TOKEN"]
-        .iter()
-        .filter_map(|k| env.get(*k).cloned())
-        .filter(|v| !v.is_empty())
-        .collect();
+    let mut s: Vec<String> = [
+        "REGISTRY_PASSWORD",
+        "GITEA_PASSWORD",
+        "GITEA_TOKEN",
+        "KUBE_TOKEN",
+    ]
+    .iter()
+    .filter_map(|k| env.get(*k).cloned())
+    .filter(|v| !v.is_empty())
+    .collect();
     s.push(WRONG_PASSWORD.to_string());
     s
 }
@@ -494,6 +500,139 @@ fn unknown_ca_expired_and_wrong_host_are_untrusted_with_the_fix() {
     let err = env.fails(c, None);
     assert!(
         !err.contains("UNTRUSTED") && err.contains("INSECURE 127.0.0.1:38444"),
+        "{err}"
+    );
+}
+
+#[test]
+fn cluster_ca_and_gitea_login_from_the_kube_apiserver() {
+    let rig = rig(&["kube-apiserver", "nginx", "gitea"]);
+    let env = Env::new(&rig);
+    let reg = &rig["GITEA_REGISTRY"];
+    let kubeconfig = rig["KUBECONFIG"].clone();
+    let image = format!("{reg}/giteaadmin/{}:v1", unique("cluster"));
+    env.build(&image, 50_000);
+
+    let mut c = env.cmd("store");
+    c.args([
+        "--json",
+        "trust",
+        "extract",
+        "--kubeconfig",
+        &kubeconfig,
+        "--host",
+        reg,
+    ]);
+    let out = env.ok(c, None);
+    assert_eq!(
+        json_field(&out, "source"),
+        "default/idpbuilder-cert ca.crt",
+        "{out}"
+    );
+    let installed = env.path(&format!("config/idpkit/certs.d/{reg}/ca.crt"));
+    assert_eq!(
+        std::fs::read(&installed).unwrap(),
+        std::fs::read(&rig["CA"]).unwrap()
+    );
+
+    let mut c = env.cmd("store");
+    c.args(["login", reg, "--from-cluster", "--kubeconfig", &kubeconfig]);
+    let out = env.ok(c, None);
+    assert!(
+        out.contains("logged in") && out.contains(rig["GITEA_USER"].as_str()),
+        "{out}"
+    );
+
+    // No --ca-file, no credentials in the environment: both came from the cluster.
+    let mut c = env.cmd("store");
+    c.args(["--json", "push", &image]);
+    let out = env.ok(c, None);
+    assert!(json_field(&out, "digest").starts_with("sha256:"), "{out}");
+
+    // A kubeconfig context that does not exist is named.
+    let mut c = env.cmd("store");
+    c.args([
+        "trust",
+        "extract",
+        "--kubeconfig",
+        &kubeconfig,
+        "--context",
+        "nope",
+    ]);
+    let err = env.fails(c, None);
+    assert!(err.contains("\"nope\""), "{err}");
+}
+
+#[test]
+fn credential_helper_and_registry_auth_file() {
+    let rig = rig(&["registry-tls"]);
+    let env = Env::new(&rig);
+    let reg = &rig["REGISTRY_TLS"];
+    let ca = rig["CA"].clone();
+    let image = format!("{reg}/idpkit-test/{}:v1", unique("helper"));
+    env.build(&image, 10_000);
+
+    // credHelpers: docker-credential-idpkittest answers for this registry only.
+    let bin = env.path("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let helper = bin.join("docker-credential-idpkittest");
+    std::fs::write(
+        &helper,
+        format!(
+            "#!/bin/sh\n[ \"$1\" = get ] || exit 1\nread host\n[ \"$host\" = \"{reg}\" ] || {{ echo 'credentials not found in native keychain'; exit 1; }}\nprintf '{{\"ServerURL\":\"%s\",\"Username\":\"%s\",\"Secret\":\"%s\"}}' \"$host\" '{}' '{}'\n",
+            rig["REGISTRY_USER"], rig["REGISTRY_PASSWORD"]
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&helper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::create_dir_all(env.path("docker")).unwrap();
+    std::fs::write(
+        env.path("docker/config.json"),
+        format!(r#"{{"credHelpers": {{"{reg}": "idpkittest"}}}}"#),
+    )
+    .unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let mut c = env.cmd("store");
+    c.args(["--json", "push", &image, "--ca-file", &ca])
+        .env("PATH", &path);
+    let out = env.ok(c, None);
+    assert!(json_field(&out, "digest").starts_with("sha256:"), "{out}");
+
+    // REGISTRY_AUTH_FILE comes first: its (wrong) password is used, and named as the source.
+    let b64 = Command::new("base64")
+        .arg("-w0")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .and_then(|mut ch| {
+            ch.stdin
+                .take()
+                .unwrap()
+                .write_all(format!("{}:{WRONG_PASSWORD}", rig["REGISTRY_USER"]).as_bytes())?;
+            ch.wait_with_output()
+        })
+        .unwrap();
+    let auth_file = env.path("auth.json");
+    std::fs::write(
+        &auth_file,
+        format!(
+            r#"{{"auths": {{"{reg}": {{"auth": "{}"}}}}}}"#,
+            String::from_utf8_lossy(&b64.stdout).trim()
+        ),
+    )
+    .unwrap();
+    let mut c = env.cmd("store");
+    c.args(["push", &image, "--ca-file", &ca])
+        .env("PATH", &path)
+        .env("REGISTRY_AUTH_FILE", &auth_file);
+    let err = env.fails(c, None);
+    assert!(
+        err.contains("error[AUTH]") && err.contains("auth.json"),
         "{err}"
     );
 }

@@ -11,8 +11,13 @@
 //! Insecure is per host only: the verifier skips verification for that host name alone and
 //! emits [`Event::InsecureConnection`] every time it does.
 
+mod cluster;
 mod diagnose;
 
+pub use cluster::{
+    extract_ca, gitea_credential, ClusterCredential, ClusterOptions, ExtractResult,
+    DEFAULT_GITEA_HOST,
+};
 pub(crate) use diagnose::classify_transport_error;
 pub use diagnose::{check, CertInfo, TrustReport, Verdict};
 
@@ -372,16 +377,51 @@ pub fn add(host: &str, ca_file: &Path, certs_d: Option<&Path>) -> Result<PathBuf
             ))
         })?;
     }
+    let bytes = fs::read(ca_file).map_err(|e| Error::io("read", ca_file, e))?;
+    install_pem(host, &bytes, certs_d)
+}
+
+/// Writes `pem` atomically as `CERTS_D/HOST/ca.crt` (idpkit's certs.d by default).
+pub(crate) fn install_pem(host: &str, pem: &[u8], certs_d: Option<&Path>) -> Result<PathBuf> {
+    if host.is_empty() || host.contains('/') || host.contains("..") {
+        return Err(Error::invalid(format!(
+            "{host:?} is not a HOST[:PORT]; e.g. gitea.cnoe.localtest.me:8443"
+        )));
+    }
     let root = certs_d
         .map(Path::to_path_buf)
         .unwrap_or_else(crate::config::idpkit_certs_d);
     let dir = root.join(host);
     fs::create_dir_all(&dir).map_err(|e| Error::io("create", &dir, e))?;
-    let bytes = fs::read(ca_file).map_err(|e| Error::io("read", ca_file, e))?;
     let dest = dir.join("ca.crt");
     let mut tmp = tempfile::NamedTempFile::new_in(&dir).map_err(|e| Error::io("write", &dir, e))?;
-    std::io::Write::write_all(&mut tmp, &bytes).map_err(|e| Error::io("write", &dest, e))?;
+    std::io::Write::write_all(&mut tmp, pem).map_err(|e| Error::io("write", &dest, e))?;
     tmp.persist(&dest)
         .map_err(|e| Error::io("write", &dest, e.error))?;
     Ok(dest)
+}
+
+/// A plain verifying client configuration for fixed roots (no certs.d, no insecure).
+pub(crate) fn plain_client_config(
+    roots: Vec<CertificateDer<'static>>,
+    client_auth: Option<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>)>,
+) -> Result<ClientConfig> {
+    let mut store = RootCertStore::empty();
+    let (n, _) = store.add_parsable_certificates(roots);
+    if n == 0 {
+        return Err(Error::invalid(
+            "the kubeconfig names no usable certificate authority for the API server",
+        ));
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| Error::internal(format!("TLS versions: {e}")))?
+        .with_root_certificates(store);
+    match client_auth {
+        Some((chain, key)) => builder
+            .with_client_auth_cert(chain, key)
+            .map_err(|e| Error::invalid(format!("client certificate is unusable: {e}"))),
+        None => Ok(builder.with_no_client_auth()),
+    }
 }
