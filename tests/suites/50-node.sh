@@ -20,4 +20,4 @@ echo "-- node: tsc --noEmit examples/build.ts"
 npx tsc --noEmit -p examples
 
 echo "-- node: node --test"
-node --test test/
+node --test test/*.test.mjs
