@@ -391,7 +391,12 @@ fn gzip_worker(level: u32, jobs: Arc<Mutex<Receiver<Slot>>>, done: SyncSender<Re
 /// noise next to compressing 1 MiB.
 fn deflate_block(level: u32, slot: &mut Slot) -> Result<()> {
     let deflate_err = |e: flate2::CompressError| Error::internal(format!("deflate: {e}"));
-    let mut deflate = Compress::new(flate2::Compression::new(zlib_level(level)), false);
+    let block_level = if level > 0 && looks_incompressible(&slot.input) {
+        0
+    } else {
+        zlib_level(level)
+    };
+    let mut deflate = Compress::new(flate2::Compression::new(block_level), false);
     if !slot.dict.is_empty() {
         deflate.set_dictionary(&slot.dict).map_err(deflate_err)?;
     }
@@ -425,6 +430,28 @@ fn deflate_block(level: u32, slot: &mut Slot) -> Result<()> {
             _ => slot.output.reserve(64 * 1024),
         }
     }
+}
+
+/// Whether a block is already-compressed or random data (compressed artifacts, images,
+/// archives), for which deflate spends most of its time finding nothing: such a block is
+/// stored instead. The test is integer-only (every byte value frequent and none dominant, as
+/// in uniformly random data), so the decision, and thus the output, is the same on every
+/// machine.
+fn looks_incompressible(block: &[u8]) -> bool {
+    const MIN_LEN: usize = 64 * 1024;
+    if block.len() < MIN_LEN {
+        return false;
+    }
+    let mut counts = [0u32; 256];
+    for &b in block {
+        counts[b as usize] += 1;
+    }
+    let expected = (block.len() / 256) as u32;
+    // Uniform data stays within a few standard deviations (sqrt(expected)) of the mean.
+    let slack = expected / 8;
+    counts
+        .iter()
+        .all(|&c| c >= expected - slack && c <= expected + slack)
 }
 
 /// The zlib-rs level for a gzip level. zlib-rs follows zlib-ng, whose level 1 uses static
@@ -958,6 +985,38 @@ mod tests {
             "{} vs {single}",
             out.size
         );
+    }
+
+    #[test]
+    fn random_blocks_are_stored_and_text_blocks_compressed() {
+        let random = sample_random(3 * BLOCK);
+        assert!(looks_incompressible(&random[..BLOCK]));
+        let text = sample(3 * BLOCK, 7);
+        assert!(!looks_incompressible(&text[..BLOCK]));
+        assert!(
+            !looks_incompressible(&random[..1000]),
+            "short blocks are always compressed"
+        );
+        let mut mixed = text.clone();
+        mixed.extend_from_slice(&random);
+        let out = compress(&mixed, Compression::Gzip, Some(1), 2);
+        check(&mixed, &out);
+        // Stored random data costs only block framing; the text half still shrinks.
+        let text_only = compress(&text, Compression::Gzip, Some(1), 2);
+        assert!(text_only.size < text.len() as u64 * 3 / 4);
+        assert!(out.size < text_only.size + (random.len() + random.len() / 500) as u64);
+    }
+
+    fn sample_random(len: usize) -> Vec<u8> {
+        let mut x = 0x2545_F491_4F6C_DD1Du64;
+        (0..len)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                (x >> 24) as u8
+            })
+            .collect()
     }
 
     #[test]
