@@ -44,6 +44,10 @@ struct Faults {
     post_429: AtomicUsize,
     cut_upload: AtomicUsize,
     manifest_503: AtomicUsize,
+    /// Like ingress-nginx's proxy-body-size: a larger request body gets 413.
+    max_body: Option<usize>,
+    /// Every request gets 503 (a registry that is down behind its proxy).
+    always_503: bool,
     log: Mutex<Vec<String>>,
 }
 
@@ -101,8 +105,33 @@ fn handle(mut client: TcpStream, upstream: String, faults: Arc<Faults>) {
         )
     };
     let mut body = vec![0u8; len];
+    if faults.always_503 {
+        faults
+            .log
+            .lock()
+            .unwrap()
+            .push(format!("503 {method} {path}"));
+        return respond(&mut client, "503 Service Unavailable", "");
+    }
+    if let Some(max) = faults.max_body {
+        if len > max {
+            let _ = client.read_exact(&mut body);
+            faults
+                .log
+                .lock()
+                .unwrap()
+                .push(format!("413 {method} {len}"));
+            return respond(&mut client, "413 Request Entity Too Large", "");
+        }
+        faults
+            .log
+            .lock()
+            .unwrap()
+            .push(format!("pass {method} {len}"));
+    }
     // Cut the first large upload in the middle.
-    if (method == "PUT" || method == "PATCH")
+    if faults.max_body.is_none()
+        && (method == "PUT" || method == "PATCH")
         && len > 200_000
         && faults.cut_upload.fetch_add(1, Ordering::SeqCst) == 0
     {
@@ -128,6 +157,7 @@ fn handle(mut client: TcpStream, upstream: String, faults: Arc<Faults>) {
         return respond(&mut client, "503 Service Unavailable", "");
     }
     if method == "POST"
+        && faults.max_body.is_none()
         && path.contains("/blobs/uploads/")
         && faults.post_429.fetch_add(1, Ordering::SeqCst) == 0
     {
@@ -139,6 +169,7 @@ fn handle(mut client: TcpStream, upstream: String, faults: Arc<Faults>) {
         return respond(&mut client, "429 Too Many Requests", "Retry-After: 1\r\n");
     }
     if method == "PUT"
+        && faults.max_body.is_none()
         && path.contains("/manifests/")
         && faults.manifest_503.fetch_add(1, Ordering::SeqCst) == 0
     {
@@ -295,4 +326,96 @@ fn push_through_faults_completes_with_identical_content() {
             std::fs::read(store.root().join("blobs/sha256").join(e.file_name())).unwrap()
         );
     }
+}
+
+#[test]
+fn a_413_switches_the_blob_to_chunked_uploads() {
+    let upstream = rig_plain();
+    let faults = Arc::new(Faults {
+        max_body: Some(600_000),
+        ..Default::default()
+    });
+    let proxy = start_proxy(upstream.clone(), faults.clone());
+    let tmp = tempfile::tempdir().unwrap();
+    let ctx = tmp.path().join("ctx");
+    std::fs::create_dir_all(&ctx).unwrap();
+    let mut data = vec![0u8; 1_500_000];
+    let mut x = std::process::id() as u64 ^ 0x2545_f491_4f6c_dd1d;
+    for b in data.iter_mut() {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        *b = x as u8;
+    }
+    std::fs::write(ctx.join("random.bin"), &data).unwrap();
+    let store = Store::open(tmp.path().join("store")).unwrap();
+    let name = format!("idpkit-test/limit{}", std::process::id());
+    let tag = format!("{proxy}/{name}:v1");
+    let built = store
+        .build(
+            &BuildOptions {
+                context: ctx,
+                tags: vec![tag.clone()],
+                ..Default::default()
+            },
+            None,
+            None,
+        )
+        .unwrap();
+    let opts = RegistryOptions {
+        chunk_size: 500_000,
+        ..Default::default()
+    };
+    let r = store
+        .push(&tag, None, &opts, None)
+        .unwrap_or_else(|e| panic!("push failed: {e}; {:?}", faults.log.lock().unwrap()));
+    assert_eq!(r.digest, built.digest);
+    let log = faults.log.lock().unwrap().clone();
+    assert!(log.iter().any(|l| l.starts_with("413 PUT")), "{log:?}");
+    assert!(
+        log.iter().filter(|l| l.starts_with("pass PATCH")).count() >= 3,
+        "{log:?}"
+    );
+    let pulled = Store::open(tmp.path().join("pulled")).unwrap();
+    let p = pulled
+        .pull(
+            &format!("{upstream}/{name}:v1"),
+            &RegistryOptions::default(),
+            None,
+        )
+        .unwrap();
+    assert_eq!(p.digest, built.digest);
+}
+
+#[test]
+fn a_registry_that_stays_down_fails_after_bounded_retries() {
+    let _ = rig_plain();
+    let faults = Arc::new(Faults {
+        always_503: true,
+        ..Default::default()
+    });
+    let proxy = start_proxy("127.0.0.1:9".into(), faults.clone());
+    let events = Arc::new(Mutex::new(Vec::<Event>::new()));
+    let ev = events.clone();
+    let sink: EventSink = Arc::new(move |e: &Event| ev.lock().unwrap().push(e.clone()));
+    let opts = RegistryOptions {
+        attempts: 3,
+        backoff_base_ms: 20,
+        ..Default::default()
+    };
+    let start = std::time::Instant::now();
+    let err = idpkit::registry::list_tags(&format!("{proxy}/x/y"), &opts, Some(&sink)).unwrap_err();
+    assert_eq!(err.kind, idpkit::ErrorKind::Network, "{err}");
+    assert!(
+        err.message.contains(&proxy) && err.message.contains("503"),
+        "{err}"
+    );
+    assert!(start.elapsed() < Duration::from_secs(5));
+    let retries = events
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|e| matches!(e, Event::RetryScheduled { .. }))
+        .count();
+    assert_eq!(retries, 2, "3 attempts = 2 retries");
 }

@@ -62,6 +62,9 @@ impl Client {
         let http = reqwest::Client::builder()
             .use_preconfigured_tls(tls)
             .connect_timeout(Duration::from_secs(opts.connect_timeout_secs.max(1)))
+            // A peer that stops sending (or reading) for this long is a transient failure:
+            // the request is retried, an upload resumes from the server's offset.
+            .read_timeout(Duration::from_secs(opts.read_timeout_secs.max(1)))
             .pool_max_idle_per_host(opts.jobs.max(1) * 2)
             .user_agent(concat!("idpkit/", env!("CARGO_PKG_VERSION")))
             .build()
@@ -80,8 +83,13 @@ impl Client {
             Ok(()) => {}
             Err(e) if allow_http && e.kind == ErrorKind::Network => {
                 client.base = format!("http://{registry}");
-                if client.ping().await.is_err() {
-                    return Err(e);
+                if let Err(http_err) = client.ping().await {
+                    // An HTTP answer (503, not a registry) says more than the failed TLS try.
+                    return Err(if http_err.message.contains(" answered ") {
+                        http_err
+                    } else {
+                        e
+                    });
                 }
                 emit(
                     sink,
@@ -100,27 +108,52 @@ impl Client {
         Ok(client)
     }
 
-    /// `GET /v2/`: checks the registry answers and learns its auth scheme.
+    /// `GET /v2/`: checks the registry answers and learns its auth scheme. Busy answers
+    /// (429, 5xx) are retried; a refused connection is not (the registry is down, or speaks
+    /// another scheme).
     async fn ping(&self) -> Result<()> {
         let url = format!("{}/v2/", self.base);
-        let resp = self
-            .http
-            .get(&url)
-            .send()
-            .await
-            .map_err(|e| self.transport_error(&e, &url))?;
-        self.learn_challenge(&resp);
-        if resp.status().is_success() || resp.status() == StatusCode::UNAUTHORIZED {
-            return Ok(());
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let resp = match self.http.get(&url).send().await {
+                Ok(r) => r,
+                Err(e) if attempt < self.opts.attempts && !e.is_connect() && is_transient(&e) => {
+                    self.backoff("GET /v2/", attempt, None, &e.to_string())
+                        .await;
+                    continue;
+                }
+                Err(e) => return Err(self.transport_error(&e, &url)),
+            };
+            self.learn_challenge(&resp);
+            let status = resp.status();
+            if status.is_success() || status == StatusCode::UNAUTHORIZED {
+                return Ok(());
+            }
+            if retryable_status(status) && attempt < self.opts.attempts {
+                let ra = retry_after(&resp);
+                self.backoff("GET /v2/", attempt, ra, &format!("HTTP {status}"))
+                    .await;
+                continue;
+            }
+            let kind = if retryable_status(status) {
+                ErrorKind::Network
+            } else {
+                ErrorKind::InvalidInput
+            };
+            return Err(Error::new(
+                kind,
+                format!(
+                    "{} answered {status} to GET /v2/{}",
+                    self.registry,
+                    if retryable_status(status) {
+                        format!(" {attempt} times; the registry is unavailable, try again later")
+                    } else {
+                        ": not a container registry?".to_string()
+                    }
+                ),
+            ));
         }
-        Err(Error::new(
-            ErrorKind::Network,
-            format!(
-                "{} answered {} to GET /v2/: not a container registry?",
-                self.registry,
-                resp.status()
-            ),
-        ))
     }
 
     /// Checks the credentials work (login): authenticates once for `scope` or `/v2/`.

@@ -42,6 +42,8 @@ pub struct RegistryOptions {
     pub backoff_base_ms: u64,
     pub backoff_max_ms: u64,
     pub connect_timeout_secs: u64,
+    /// Seconds without any byte from the registry before a request counts as failed.
+    pub read_timeout_secs: u64,
     /// `os/arch[/variant]` picked from an image index on pull (default: this machine's).
     pub platform: Option<String>,
     /// Repositories of the same registry to try a cross-repository mount from.
@@ -60,6 +62,7 @@ impl Default for RegistryOptions {
             backoff_base_ms: 500,
             backoff_max_ms: 10_000,
             connect_timeout_secs: 15,
+            read_timeout_secs: 120,
             platform: None,
             mount_from: Vec::new(),
         }
