@@ -402,8 +402,8 @@ pub(crate) fn canonical_json<T: serde::Serialize>(value: &T) -> Result<Vec<u8>> 
     serde_json::to_vec(&sort(v)).map_err(|e| Error::internal(format!("serialize: {e}")))
 }
 
-/// Writes `bytes` to `path` through a temporary sibling and a rename.
-pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+/// A complete, flushed temporary sibling of `path` holding `bytes`.
+fn temp_sibling(path: &Path, bytes: &[u8]) -> Result<tempfile::NamedTempFile> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let mut tmp = tempfile::Builder::new()
         .prefix(".tmp-")
@@ -413,7 +413,13 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     tmp.write_all(bytes)
         .and_then(|_| tmp.as_file().sync_data())
         .map_err(|e| Error::io("write", path, e))?;
-    tmp.persist(path)
+    Ok(tmp)
+}
+
+/// Writes `bytes` to `path` through a temporary sibling and a rename.
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    temp_sibling(path, bytes)?
+        .persist(path)
         .map_err(|e| Error::io("replace", path, e.error))?;
     Ok(())
 }
@@ -421,15 +427,7 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 /// Writes `bytes` to `path` unless the file exists, atomically: a hard link of a complete
 /// temporary file either lands whole or fails because another process was first.
 fn create_if_absent(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".tmp-")
-        .permissions(readable())
-        .tempfile_in(dir)
-        .map_err(|e| Error::io("create temporary file in", dir, e))?;
-    tmp.write_all(bytes)
-        .and_then(|_| tmp.as_file().sync_data())
-        .map_err(|e| Error::io("write", path, e))?;
+    let tmp = temp_sibling(path, bytes)?;
     match fs::hard_link(tmp.path(), path) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
