@@ -48,6 +48,11 @@ struct Faults {
     max_body: Option<usize>,
     /// Every request gets 503 (a registry that is down behind its proxy).
     always_503: bool,
+    /// Act as a bearer-token gateway whose tokens expire every `expire_every` requests.
+    expire_every: usize,
+    realm: Mutex<String>,
+    token_gen: AtomicUsize,
+    authorized: AtomicUsize,
     log: Mutex<Vec<String>>,
 }
 
@@ -113,6 +118,45 @@ fn handle(mut client: TcpStream, upstream: String, faults: Arc<Faults>) {
             .push(format!("503 {method} {path}"));
         return respond(&mut client, "503 Service Unavailable", "");
     }
+    if faults.expire_every > 0 {
+        if path.starts_with("/token") {
+            let token = format!("tok{}", faults.token_gen.load(Ordering::SeqCst));
+            faults
+                .log
+                .lock()
+                .unwrap()
+                .push(format!("token {token} {path}"));
+            let doc = format!(r#"{{"token":"{token}"}}"#);
+            let _ = write!(
+                client,
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{doc}",
+                doc.len()
+            );
+            return;
+        }
+        let want = format!(
+            "authorization: bearer tok{}",
+            faults.token_gen.load(Ordering::SeqCst)
+        );
+        if !text.to_ascii_lowercase().lines().any(|l| l.trim() == want) {
+            faults
+                .log
+                .lock()
+                .unwrap()
+                .push(format!("401 {method} {path}"));
+            let realm = faults.realm.lock().unwrap().clone();
+            return respond(
+                &mut client,
+                "401 Unauthorized",
+                &format!(
+                    "WWW-Authenticate: Bearer realm=\"{realm}\",service=\"fake-registry\"\r\n"
+                ),
+            );
+        }
+        if (faults.authorized.fetch_add(1, Ordering::SeqCst) + 1) % faults.expire_every == 0 {
+            faults.token_gen.fetch_add(1, Ordering::SeqCst);
+        }
+    }
     if let Some(max) = faults.max_body {
         if len > max {
             let _ = client.read_exact(&mut body);
@@ -131,6 +175,7 @@ fn handle(mut client: TcpStream, upstream: String, faults: Arc<Faults>) {
     }
     // Cut the first large upload in the middle.
     if faults.max_body.is_none()
+        && faults.expire_every == 0
         && (method == "PUT" || method == "PATCH")
         && len > 200_000
         && faults.cut_upload.fetch_add(1, Ordering::SeqCst) == 0
@@ -158,6 +203,7 @@ fn handle(mut client: TcpStream, upstream: String, faults: Arc<Faults>) {
     }
     if method == "POST"
         && faults.max_body.is_none()
+        && faults.expire_every == 0
         && path.contains("/blobs/uploads/")
         && faults.post_429.fetch_add(1, Ordering::SeqCst) == 0
     {
@@ -170,6 +216,7 @@ fn handle(mut client: TcpStream, upstream: String, faults: Arc<Faults>) {
     }
     if method == "PUT"
         && faults.max_body.is_none()
+        && faults.expire_every == 0
         && path.contains("/manifests/")
         && faults.manifest_503.fetch_add(1, Ordering::SeqCst) == 0
     {
@@ -186,7 +233,8 @@ fn handle(mut client: TcpStream, upstream: String, faults: Arc<Faults>) {
     };
     let mut out = Vec::new();
     for l in text.split("\r\n").filter(|l| !l.is_empty()) {
-        if l.to_ascii_lowercase().starts_with("connection:") {
+        let lower = l.to_ascii_lowercase();
+        if lower.starts_with("connection:") || lower.starts_with("authorization:") {
             continue;
         }
         out.extend_from_slice(l.as_bytes());
@@ -418,4 +466,75 @@ fn a_registry_that_stays_down_fails_after_bounded_retries() {
         .filter(|e| matches!(e, Event::RetryScheduled { .. }))
         .count();
     assert_eq!(retries, 2, "3 attempts = 2 retries");
+}
+
+#[test]
+fn bearer_tokens_expiring_mid_push_are_fetched_again() {
+    let upstream = rig_plain();
+    let faults = Arc::new(Faults {
+        expire_every: 3,
+        ..Default::default()
+    });
+    let proxy = start_proxy(upstream.clone(), faults.clone());
+    *faults.realm.lock().unwrap() = format!("http://{proxy}/token");
+    let tmp = tempfile::tempdir().unwrap();
+    let ctx = tmp.path().join("ctx");
+    std::fs::create_dir_all(&ctx).unwrap();
+    for i in 0..3 {
+        std::fs::write(
+            ctx.join(format!("f{i}.txt")),
+            format!("{i} {}", std::process::id()),
+        )
+        .unwrap();
+    }
+    let store = Store::open(tmp.path().join("store")).unwrap();
+    let name = format!("idpkit-test/bearer{}", std::process::id());
+    let tag = format!("{proxy}/{name}:v1");
+    let built = store
+        .build(
+            &BuildOptions {
+                context: ctx,
+                tags: vec![tag.clone()],
+                ..Default::default()
+            },
+            None,
+            None,
+        )
+        .unwrap();
+    let opts = RegistryOptions {
+        jobs: 1,
+        credential: Some(idpkit::registry::Credential::basic(
+            "alice",
+            "pw-not-checked",
+            "test",
+        )),
+        ..Default::default()
+    };
+    let r = store
+        .push(&tag, None, &opts, None)
+        .unwrap_or_else(|e| panic!("push failed: {e}; {:?}", faults.log.lock().unwrap()));
+    assert_eq!(r.digest, built.digest);
+    let log = faults.log.lock().unwrap().clone();
+    let tokens: Vec<&String> = log.iter().filter(|l| l.starts_with("token ")).collect();
+    assert!(tokens.len() >= 3, "tokens were not fetched again: {log:?}");
+    assert!(
+        tokens.iter().all(|t| t.contains("service=fake-registry")
+            && t.contains(&format!(
+                "scope=repository%3A{}%3Apull%2Cpush",
+                name.replace('/', "%2F")
+            ))),
+        "{tokens:?}"
+    );
+    // Every expiry cost exactly one 401 and a new token, never a failed push.
+    let expired = log.iter().filter(|l| l.starts_with("401 ")).count();
+    assert!(expired >= 3, "{log:?}");
+    let pulled = Store::open(tmp.path().join("pulled")).unwrap();
+    let p = pulled
+        .pull(
+            &format!("{upstream}/{name}:v1"),
+            &RegistryOptions::default(),
+            None,
+        )
+        .unwrap();
+    assert_eq!(p.digest, built.digest);
 }
