@@ -190,10 +190,12 @@ impl Store {
     pub fn build(
         &self,
         context: String,
-        #[napi(ts_arg_type = "BuildOptions")] options: Option<Object>,
+        #[napi(ts_arg_type = "BuildOptions")] options: Option<Unknown<'_>>,
     ) -> AsyncTask<Op> {
         let cancel = CancelToken::new();
-        let (job, sink) = match build_options(context, options.as_ref(), &cancel) {
+        let parsed =
+            options_object(options).and_then(|o| build_options(context, o.as_ref(), &cancel));
+        let (job, sink) = match parsed {
             Ok((opts, sink)) => (Job::Build(Box::new(opts)), sink),
             Err(e) => (Job::Fail(e), None),
         };
@@ -243,9 +245,10 @@ impl Store {
     pub fn import_layout(
         &self,
         path: String,
-        #[napi(ts_arg_type = "ImportOptions")] options: Option<Object>,
+        #[napi(ts_arg_type = "ImportOptions")] options: Option<Unknown<'_>>,
     ) -> AsyncTask<Op> {
-        let job = string_options(options.as_ref(), &["tag", "name"])
+        let job = options_object(options)
+            .and_then(|o| string_options(o.as_ref(), &["tag", "name"]))
             .map(|mut o| Job::Import {
                 layout: PathBuf::from(path),
                 tag: o.remove("tag"),
@@ -262,9 +265,10 @@ impl Store {
         &self,
         reference: String,
         path: String,
-        #[napi(ts_arg_type = "ExportOptions")] options: Option<Object>,
+        #[napi(ts_arg_type = "ExportOptions")] options: Option<Unknown<'_>>,
     ) -> AsyncTask<Op> {
-        let job = string_options(options.as_ref(), &["tag"])
+        let job = options_object(options)
+            .and_then(|o| string_options(o.as_ref(), &["tag"]))
             .map(|mut o| Job::Export {
                 reference,
                 layout: PathBuf::from(path),
@@ -272,6 +276,21 @@ impl Store {
             })
             .unwrap_or_else(Job::Fail);
         self.op(job)
+    }
+}
+
+/// An options argument: absent, `undefined`, `null` or an object.
+fn options_object(value: Option<Unknown<'_>>) -> idpkit::Result<Option<Object<'_>>> {
+    let Some(v) = value else {
+        return Ok(None);
+    };
+    match v.get_type() {
+        Ok(ValueType::Undefined | ValueType::Null) => Ok(None),
+        // SAFETY: the value was just checked to be an object.
+        Ok(ValueType::Object) => unsafe { v.cast::<Object>() }
+            .map(Some)
+            .map_err(|e| invalid("options", e)),
+        _ => Err(idpkit::Error::invalid("options: expected an object")),
     }
 }
 

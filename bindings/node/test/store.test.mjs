@@ -8,6 +8,12 @@ import { idpkit, newStore, smallContext, tempDir, rejectsWithCode } from './help
 const DIGEST = /^sha256:[0-9a-f]{64}$/
 
 describe('module', () => {
+  test('an argument of the wrong type throws synchronously', () => {
+    const store = newStore()
+    assert.throws(() => store.build(42), (e) => e instanceof Error && typeof e.code === 'string')
+    assert.throws(() => store.inspect(), (e) => e instanceof Error)
+  })
+
   test('exports version and Store', () => {
     assert.match(idpkit.version, /^\d+\.\d+\.\d+/)
     assert.equal(typeof idpkit.Store, 'function')
@@ -156,6 +162,9 @@ describe('build', () => {
     await rejectsWithCode(store.build(smallContext(), { tags: ['Not A Tag'] }), 'INVALID_INPUT')
     await rejectsWithCode(store.build(smallContext(), { onProgress: 'no' }), 'INVALID_INPUT')
     await rejectsWithCode(store.build(smallContext(), { context: '/elsewhere' }), 'INVALID_INPUT')
+    await rejectsWithCode(store.build(smallContext(), 5), 'INVALID_INPUT')
+    await rejectsWithCode(store.build(smallContext(), 'noCache'), 'INVALID_INPUT')
+    assert.deepEqual((await store.build(smallContext(), null)).tags, [])
   })
 
   test('treats undefined options as absent', async () => {
@@ -269,5 +278,7 @@ describe('export and importLayout', () => {
     await rejectsWithCode(store.importLayout(layout, { tag: 'nope' }), 'NOT_FOUND')
     await rejectsWithCode(store.importLayout(layout, { tga: '1' }), 'INVALID_INPUT')
     await rejectsWithCode(store.export('app:1', layout, { tag: 7 }), 'INVALID_INPUT')
+    await rejectsWithCode(store.export('app:1', layout, 'stable'), 'INVALID_INPUT')
+    await rejectsWithCode(store.importLayout(layout, 1), 'INVALID_INPUT')
   })
 })
