@@ -153,7 +153,8 @@ fn handle(mut client: TcpStream, upstream: String, faults: Arc<Faults>) {
                 ),
             );
         }
-        if (faults.authorized.fetch_add(1, Ordering::SeqCst) + 1) % faults.expire_every == 0 {
+        let served = faults.authorized.fetch_add(1, Ordering::SeqCst) + 1;
+        if served.checked_rem(faults.expire_every) == Some(0) {
             faults.token_gen.fetch_add(1, Ordering::SeqCst);
         }
     }
