@@ -11,6 +11,7 @@
 //! Ctrl-C cancels the build (through its `CancelToken`), waits for the worker to clean up and
 //! re-raises `KeyboardInterrupt`.
 
+use idpkit::registry::{self, Credential, RegistryOptions};
 use idpkit::{BuildOptions, CancelToken, Error, ErrorKind, Event, EventSink, Store};
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
@@ -174,6 +175,54 @@ where
     }
 }
 
+/// Registry options from a JSON object of `RegistryOptions` fields, plus credentials given
+/// explicitly (they never go through JSON, so they never land in an error message).
+fn registry_options(
+    py: Python<'_>,
+    options: &str,
+    username: Option<String>,
+    password: Option<String>,
+    token: Option<String>,
+) -> PyResult<RegistryOptions> {
+    let mut opts: RegistryOptions = serde_json::from_str(options)
+        .map_err(|e| to_py_err(py, Error::invalid(format!("registry options: {e}"))))?;
+    opts.credential = match (username, password, token) {
+        (None, None, None) => None,
+        (None, None, Some(token)) => Some(Credential::Token {
+            token,
+            source: "the token argument".into(),
+        }),
+        (Some(u), Some(p), None) => Some(Credential::basic(&u, &p, "the username argument")),
+        _ => {
+            return Err(to_py_err(
+                py,
+                Error::invalid("give username and password together, or a token, not both"),
+            ))
+        }
+    };
+    Ok(opts)
+}
+
+/// A progress sink for calls that cannot be cancelled: a callback error is kept and later
+/// events are dropped; the call finishes and then raises it.
+fn optional_sink(progress: Option<Py<PyAny>>) -> (Option<EventSink>, CallbackError) {
+    let failed: CallbackError = Arc::new(Mutex::new(None));
+    let sink = progress.map(|cb| progress_sink(cb, CancelToken::new(), failed.clone()));
+    (sink, failed)
+}
+
+/// The callback's exception if it raised, else the call's result.
+fn finish_with_callback<T: serde::Serialize>(
+    py: Python<'_>,
+    failed: &CallbackError,
+    result: idpkit::Result<T>,
+) -> PyResult<String> {
+    if let Some(e) = failed.lock().ok().and_then(|mut f| f.take()) {
+        return Err(e);
+    }
+    finish(py, result)
+}
+
 #[pymethods]
 impl PyStore {
     /// Opens (creating when missing or empty) the store at `path`, or the default store.
@@ -284,9 +333,77 @@ impl PyStore {
         finish(py, r)
     }
 
+    /// Pushes an image of the store to a registry: a JSON `PushResult`. `options` is a JSON
+    /// object of `RegistryOptions` fields.
+    #[pyo3(signature = (source, destination, options, username=None, password=None, token=None, progress=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn push(
+        &self,
+        py: Python<'_>,
+        source: &str,
+        destination: Option<String>,
+        options: &str,
+        username: Option<String>,
+        password: Option<String>,
+        token: Option<String>,
+        progress: Option<Py<PyAny>>,
+    ) -> PyResult<String> {
+        let opts = registry_options(py, options, username, password, token)?;
+        let (sink, failed) = optional_sink(progress);
+        let source = source.to_owned();
+        let r = py.detach(|| {
+            self.store
+                .push(&source, destination.as_deref(), &opts, sink.as_ref())
+        });
+        finish_with_callback(py, &failed, r)
+    }
+
+    /// Pulls an image from a registry into the store: a JSON `PullResult`.
+    #[pyo3(signature = (reference, options, username=None, password=None, token=None, progress=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn pull(
+        &self,
+        py: Python<'_>,
+        reference: &str,
+        options: &str,
+        username: Option<String>,
+        password: Option<String>,
+        token: Option<String>,
+        progress: Option<Py<PyAny>>,
+    ) -> PyResult<String> {
+        let opts = registry_options(py, options, username, password, token)?;
+        let (sink, failed) = optional_sink(progress);
+        let reference = reference.to_owned();
+        let r = py.detach(|| self.store.pull(&reference, &opts, sink.as_ref()));
+        finish_with_callback(py, &failed, r)
+    }
+
     fn __repr__(&self) -> String {
         format!("Store({:?})", self.store.root())
     }
+}
+
+/// Tags of a repository (`host[:port]/path`): a JSON array of strings.
+#[pyfunction]
+#[pyo3(signature = (repository, options, username=None, password=None, token=None))]
+fn list_tags(
+    py: Python<'_>,
+    repository: &str,
+    options: &str,
+    username: Option<String>,
+    password: Option<String>,
+    token: Option<String>,
+) -> PyResult<String> {
+    let opts = registry_options(py, options, username, password, token)?;
+    let repository = repository.to_owned();
+    let r = py.detach(|| registry::list_tags(&repository, &opts, None));
+    finish(py, r)
+}
+
+/// The core's `RegistryOptions::default()` as JSON (credentials left out).
+#[pyfunction]
+fn default_registry_options(py: Python<'_>) -> PyResult<String> {
+    to_json(py, &RegistryOptions::default())
 }
 
 /// The core's `BuildOptions::default()` as JSON, so the Python layer's defaults are checked
@@ -309,6 +426,12 @@ mod _idpkit {
 
     #[pymodule_export]
     use super::default_build_options;
+
+    #[pymodule_export]
+    use super::default_registry_options;
+
+    #[pymodule_export]
+    use super::list_tags;
 
     #[pymodule_init]
     fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {

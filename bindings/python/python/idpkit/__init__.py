@@ -30,8 +30,13 @@ from ._errors import (
     UntrustedCertificateError,
     error_class,
 )
-from ._store import CancelToken, Compression, ProgressCallback, Store, StrPath
+from ._store import CancelToken, Compression, ProgressCallback, Store, StrPath, list_tags
 from ._types import (
+    BlobDoneEvent,
+    BlobMountedEvent,
+    BlobProgressEvent,
+    BlobSkippedEvent,
+    BlobStartedEvent,
     BuildResult,
     BuildStartedEvent,
     Event,
@@ -39,10 +44,15 @@ from ._types import (
     ImageInspect,
     ImageStoredEvent,
     ImageSummary,
+    InsecureConnectionEvent,
     LayerCachedEvent,
     LayerDoneEvent,
     LayerInfo,
     LayerProgressEvent,
+    ManifestPushedEvent,
+    PullResult,
+    PushResult,
+    RetryScheduledEvent,
     WarningEvent,
 )
 
@@ -51,6 +61,11 @@ __version__: str = _idpkit.VERSION
 
 __all__ = [
     "AuthError",
+    "BlobDoneEvent",
+    "BlobMountedEvent",
+    "BlobProgressEvent",
+    "BlobSkippedEvent",
+    "BlobStartedEvent",
     "BuildResult",
     "BuildStartedEvent",
     "CancelToken",
@@ -64,6 +79,7 @@ __all__ = [
     "ImageInspect",
     "ImageStoredEvent",
     "ImageSummary",
+    "InsecureConnectionEvent",
     "IntegrityError",
     "InternalError",
     "InvalidInputError",
@@ -72,10 +88,14 @@ __all__ = [
     "LayerDoneEvent",
     "LayerInfo",
     "LayerProgressEvent",
+    "ManifestPushedEvent",
     "NetworkError",
     "NotFoundError",
     "PolicyError",
     "ProgressCallback",
+    "PullResult",
+    "PushResult",
+    "RetryScheduledEvent",
     "StorageError",
     "Store",
     "StrPath",
@@ -84,4 +104,5 @@ __all__ = [
     "WarningEvent",
     "__version__",
     "error_class",
+    "list_tags",
 ]

@@ -7,6 +7,14 @@ VERSION: Final[str]
 ERROR_KINDS: Final[list[str]]
 
 def default_build_options() -> str: ...
+def default_registry_options() -> str: ...
+def list_tags(
+    repository: str,
+    options: str,
+    username: str | None = None,
+    password: str | None = None,
+    token: str | None = None,
+) -> str: ...
 
 # A cancellation flag; cancel() may be called from any thread.
 @final
@@ -37,3 +45,22 @@ class Store:
         self, layout: str, tag: str | None = None, name: str | None = None
     ) -> str: ...
     def export(self, reference: str, layout: str, tag: str | None = None) -> str: ...
+    def push(
+        self,
+        source: str,
+        destination: str | None,
+        options: str,
+        username: str | None = None,
+        password: str | None = None,
+        token: str | None = None,
+        progress: Callable[[str], None] | None = None,
+    ) -> str: ...
+    def pull(
+        self,
+        reference: str,
+        options: str,
+        username: str | None = None,
+        password: str | None = None,
+        token: str | None = None,
+        progress: Callable[[str], None] | None = None,
+    ) -> str: ...

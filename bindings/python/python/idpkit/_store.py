@@ -9,7 +9,15 @@ from pathlib import Path
 from typing import Any, Callable, Literal, Union
 
 from . import _idpkit
-from ._types import BuildResult, Event, GcReport, ImageInspect, ImageSummary
+from ._types import (
+    BuildResult,
+    Event,
+    GcReport,
+    ImageInspect,
+    ImageSummary,
+    PullResult,
+    PushResult,
+)
 
 #: A filesystem path: ``str`` or any ``os.PathLike`` such as :class:`pathlib.Path`.
 StrPath = Union[str, "os.PathLike[str]"]
@@ -45,6 +53,85 @@ def _mapping(name: str, value: Mapping[str, str] | None) -> dict[str, str] | Non
         if not isinstance(k, str) or not isinstance(v, str):
             raise TypeError(f"{name} must map strings to strings, got {k!r}: {v!r}")
     return out
+
+
+def _wrap_progress(progress: ProgressCallback | None) -> Callable[[str], None] | None:
+    """Adapts a callback taking event dicts to the native one taking JSON text."""
+    if progress is None:
+        return None
+    if not callable(progress):
+        raise TypeError(f"progress must be callable, got {type(progress).__name__}")
+    callback = progress
+
+    def on_event(raw: str) -> None:
+        callback(json.loads(raw))
+
+    return on_event
+
+
+def _registry_options(
+    *,
+    insecure_hosts: Sequence[str] | None = None,
+    ca_files: Sequence[StrPath] | None = None,
+    certs_d: Sequence[StrPath] | None = None,
+    no_platform_roots: bool = False,
+    jobs: int | None = None,
+    attempts: int | None = None,
+    connect_timeout_secs: int | None = None,
+    platform: str | None = None,
+    mount_from: Sequence[str] | None = None,
+) -> str:
+    """The JSON document of core ``RegistryOptions``; unset options keep the core's defaults."""
+
+    def paths(name: str, value: Sequence[StrPath] | None) -> list[str] | None:
+        if value is None:
+            return None
+        if isinstance(value, (str, bytes, os.PathLike)):
+            raise TypeError(f"{name} must be a list of paths, not a single path")
+        return [os.fspath(p) for p in value]
+
+    options: dict[str, Any] = {
+        "insecure_hosts": _strings("insecure_hosts", insecure_hosts),
+        "ca_files": paths("ca_files", ca_files),
+        "certs_d": paths("certs_d", certs_d),
+        "no_platform_roots": no_platform_roots,
+        "jobs": jobs,
+        "attempts": attempts,
+        "connect_timeout_secs": connect_timeout_secs,
+        "platform": platform,
+        "mount_from": _strings("mount_from", mount_from),
+    }
+    return json.dumps({k: v for k, v in options.items() if v is not None})
+
+
+def list_tags(
+    repository: str,
+    *,
+    username: str | None = None,
+    password: str | None = None,
+    token: str | None = None,
+    insecure_hosts: Sequence[str] | None = None,
+    ca_files: Sequence[StrPath] | None = None,
+    certs_d: Sequence[StrPath] | None = None,
+    no_platform_roots: bool = False,
+    attempts: int | None = None,
+    connect_timeout_secs: int | None = None,
+) -> list[str]:
+    """Tags of a remote repository (``host[:port]/path``), following pagination.
+
+    Credentials: ``username`` + ``password``, or ``token``; by default they are looked up
+    like ``idpkit login`` stores them (environment, Docker config, credential helpers).
+    """
+    doc = _registry_options(
+        insecure_hosts=insecure_hosts,
+        ca_files=ca_files,
+        certs_d=certs_d,
+        no_platform_roots=no_platform_roots,
+        attempts=attempts,
+        connect_timeout_secs=connect_timeout_secs,
+    )
+    tags: list[str] = json.loads(_idpkit.list_tags(repository, doc, username, password, token))
+    return tags
 
 
 class Store:
@@ -145,15 +232,7 @@ class Store:
         }
         # Unset options are left out, so the core's defaults apply.
         doc = json.dumps({k: v for k, v in options.items() if v is not None})
-        on_event: Callable[[str], None] | None = None
-        if progress is not None:
-            if not callable(progress):
-                raise TypeError(f"progress must be callable, got {type(progress).__name__}")
-            callback = progress
-
-            def on_event(raw: str) -> None:
-                callback(json.loads(raw))
-
+        on_event = _wrap_progress(progress)
         raw = self._native.build(os.fspath(context), doc, on_event, cancel)
         return BuildResult._from_json(json.loads(raw))
 
@@ -201,3 +280,83 @@ class Store:
         """
         raw = self._native.export(reference, os.fspath(path), tag)
         return ImageSummary._from_json(json.loads(raw))
+
+    def push(
+        self,
+        source: str,
+        destination: str | None = None,
+        *,
+        username: str | None = None,
+        password: str | None = None,
+        token: str | None = None,
+        insecure_hosts: Sequence[str] | None = None,
+        ca_files: Sequence[StrPath] | None = None,
+        certs_d: Sequence[StrPath] | None = None,
+        no_platform_roots: bool = False,
+        jobs: int | None = None,
+        attempts: int | None = None,
+        connect_timeout_secs: int | None = None,
+        mount_from: Sequence[str] | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> PushResult:
+        """Pushes the image ``source`` of this store to ``destination`` (default: ``source``,
+        which then names the registry, like ``gitea.example:8443/team/app:dev``).
+
+        Blobs the registry has are skipped, the rest go up ``jobs`` at a time (default 4),
+        retried ``attempts`` times. Trust: the platform's roots, ``ca_files``, certs.d
+        folders (``certs_d`` replaces the default roots); ``insecure_hosts`` skips TLS
+        verification for those hosts only (audited by an ``insecure_connection`` event).
+        Credentials: ``username`` + ``password``, or ``token``; by default they are looked up
+        like ``idpkit login`` stores them. ``progress`` gets the events (``blob_*``,
+        ``manifest_pushed``, ...); if it raises, the push still finishes, later events are
+        dropped, and its exception propagates. Ctrl-C takes effect when the push returns.
+        """
+        doc = _registry_options(
+            insecure_hosts=insecure_hosts,
+            ca_files=ca_files,
+            certs_d=certs_d,
+            no_platform_roots=no_platform_roots,
+            jobs=jobs,
+            attempts=attempts,
+            connect_timeout_secs=connect_timeout_secs,
+            mount_from=mount_from,
+        )
+        raw = self._native.push(
+            source, destination, doc, username, password, token, _wrap_progress(progress)
+        )
+        return PushResult._from_json(json.loads(raw))
+
+    def pull(
+        self,
+        reference: str,
+        *,
+        username: str | None = None,
+        password: str | None = None,
+        token: str | None = None,
+        insecure_hosts: Sequence[str] | None = None,
+        ca_files: Sequence[StrPath] | None = None,
+        certs_d: Sequence[StrPath] | None = None,
+        no_platform_roots: bool = False,
+        jobs: int | None = None,
+        attempts: int | None = None,
+        connect_timeout_secs: int | None = None,
+        platform: str | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> PullResult:
+        """Pulls ``reference`` from its registry into this store, verifying every blob.
+
+        An image index resolves to the manifest of ``platform`` (default: this machine's).
+        Trust, credentials and ``progress`` work as for :meth:`push`.
+        """
+        doc = _registry_options(
+            insecure_hosts=insecure_hosts,
+            ca_files=ca_files,
+            certs_d=certs_d,
+            no_platform_roots=no_platform_roots,
+            jobs=jobs,
+            attempts=attempts,
+            connect_timeout_secs=connect_timeout_secs,
+            platform=platform,
+        )
+        raw = self._native.pull(reference, doc, username, password, token, _wrap_progress(progress))
+        return PullResult._from_json(json.loads(raw))

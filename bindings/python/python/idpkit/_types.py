@@ -104,6 +104,45 @@ class GcReport:
         return cls(**_known(cls, data))
 
 
+@dataclass(frozen=True)
+class PushResult:
+    """What :meth:`Store.push` did."""
+
+    reference: str
+    """The remote reference pushed to."""
+    digest: str
+    """Digest of the pushed manifest (or index)."""
+    blobs_uploaded: int
+    blobs_skipped: int
+    blobs_mounted: int
+    bytes_uploaded: int
+    unchanged: bool
+    """The manifest was already there under the tag: nothing was sent."""
+
+    @classmethod
+    def _from_json(cls, data: Mapping[str, Any]) -> PushResult:
+        return cls(**_known(cls, data))
+
+
+@dataclass(frozen=True)
+class PullResult:
+    """What :meth:`Store.pull` did."""
+
+    reference: str
+    """The store reference the image is tagged with."""
+    digest: str
+    """Digest of the stored manifest."""
+    index_digest: str | None
+    """When the remote reference is an index: its digest (the manifest is the platform's)."""
+    blobs_fetched: int
+    blobs_present: int
+    bytes_fetched: int
+
+    @classmethod
+    def _from_json(cls, data: Mapping[str, Any]) -> PullResult:
+        return cls(**_known(cls, data))
+
+
 class BuildStartedEvent(TypedDict):
     """A build started reading its context."""
 
@@ -150,6 +189,72 @@ class WarningEvent(TypedDict):
     message: str
 
 
+class BlobStartedEvent(TypedDict):
+    """A blob upload or download started."""
+
+    type: Literal["blob_started"]
+    digest: str
+    size: int
+
+
+class BlobProgressEvent(TypedDict):
+    """Bytes of a blob transferred so far (sent every few MiB)."""
+
+    type: Literal["blob_progress"]
+    digest: str
+    bytes: int
+    size: int
+
+
+class BlobDoneEvent(TypedDict):
+    """A blob transfer finished and was verified."""
+
+    type: Literal["blob_done"]
+    digest: str
+    size: int
+
+
+class BlobSkippedEvent(TypedDict):
+    """The registry (or the store) already had the blob: nothing was sent."""
+
+    type: Literal["blob_skipped"]
+    digest: str
+
+
+class BlobMountedEvent(TypedDict):
+    """The registry linked the blob from another repository instead of an upload."""
+
+    type: Literal["blob_mounted"]
+    digest: str
+    # `from` is a keyword: read it as event["from"].
+
+
+class ManifestPushedEvent(TypedDict):
+    """A manifest was accepted by the registry."""
+
+    type: Literal["manifest_pushed"]
+    digest: str
+    reference: str
+
+
+class RetryScheduledEvent(TypedDict):
+    """A request failed transiently and will be tried again after ``delay_ms``."""
+
+    type: Literal["retry_scheduled"]
+    what: str
+    attempt: int
+    delay_ms: int
+    reason: str
+
+
+class InsecureConnectionEvent(TypedDict):
+    """Audit: TLS verification was skipped, or plain HTTP used, for a host marked insecure."""
+
+    type: Literal["insecure_connection"]
+    host: str
+    reason: str
+
+
 #: A progress event as passed to a ``progress`` callback: a dict whose ``type`` says which.
 #: Later versions add event types; a callback should ignore types it does not know.
 Event = Union[
@@ -159,4 +264,12 @@ Event = Union[
     LayerDoneEvent,
     ImageStoredEvent,
     WarningEvent,
+    BlobStartedEvent,
+    BlobProgressEvent,
+    BlobDoneEvent,
+    BlobSkippedEvent,
+    BlobMountedEvent,
+    ManifestPushedEvent,
+    RetryScheduledEvent,
+    InsecureConnectionEvent,
 ]

@@ -1,0 +1,102 @@
+"""Push, pull and list_tags against the rig's plain-HTTP registry (skipped without it)."""
+
+from __future__ import annotations
+
+import os
+import urllib.request
+import uuid
+from pathlib import Path
+
+import pytest
+
+import idpkit
+
+REGISTRY = os.environ.get("IDPKIT_RIG_REGISTRY_PLAIN", "127.0.0.1:38451")
+
+
+def _registry_up() -> bool:
+    try:
+        with urllib.request.urlopen(f"http://{REGISTRY}/v2/", timeout=3) as resp:
+            return bool(resp.status == 200)
+    except OSError:
+        return False
+
+
+needs_registry = pytest.mark.skipif(
+    not _registry_up(), reason=f"no registry at {REGISTRY} (start the rig: tests/rig/up)"
+)
+
+
+@needs_registry
+def test_push_list_tags_pull(store: idpkit.Store, context: Path, tmp_path: Path) -> None:
+    repo = f"{REGISTRY}/pytest/app-{uuid.uuid4().hex[:12]}"
+    built = store.build(context, tag=f"{repo}:1")
+
+    events: list[idpkit.Event] = []
+    pushed = store.push(f"{repo}:1", progress=events.append)
+    assert isinstance(pushed, idpkit.PushResult)
+    assert pushed.reference == f"{repo}:1"
+    assert pushed.digest == built.digest
+    assert pushed.blobs_uploaded == 2  # layer and config
+    assert pushed.bytes_uploaded > 0
+    assert pushed.unchanged is False
+    kinds = {e["type"] for e in events}
+    assert "manifest_pushed" in kinds and "blob_done" in kinds
+
+    # Under another name, by explicit destination: every blob is already there.
+    again = store.push(f"{repo}:1", f"{repo}:2")
+    assert again.blobs_uploaded == 0
+    assert again.digest == built.digest
+    assert store.push(f"{repo}:1").unchanged is True
+    assert sorted(idpkit.list_tags(repo)) == ["1", "2"]
+
+    other = idpkit.Store(tmp_path / "other")
+    pulled = other.pull(f"{repo}:2", jobs=2)
+    assert isinstance(pulled, idpkit.PullResult)
+    assert pulled.digest == built.digest
+    assert pulled.blobs_fetched == 2  # config and layer
+    assert pulled.index_digest is None
+    assert other.inspect(pulled.reference).manifest == store.inspect(f"{repo}:1").manifest
+
+    with pytest.raises(idpkit.NotFoundError):
+        other.pull(f"{repo}:missing")
+
+
+@needs_registry
+def test_push_progress_error_propagates_after_the_push(store: idpkit.Store, context: Path) -> None:
+    repo = f"{REGISTRY}/pytest/cb-{uuid.uuid4().hex[:12]}"
+    store.build(context, tag=f"{repo}:1")
+
+    def broken(event: idpkit.Event) -> None:
+        raise RuntimeError("callback broke")
+
+    with pytest.raises(RuntimeError, match="callback broke"):
+        store.push(f"{repo}:1", progress=broken)
+
+
+def test_registry_errors(store: idpkit.Store, context: Path) -> None:
+    store.build(context, tag="127.0.0.1:9/team/app:1")
+    with pytest.raises(idpkit.NetworkError) as err:
+        store.push("127.0.0.1:9/team/app:1", attempts=1, connect_timeout_secs=2)
+    assert err.value.kind == "NETWORK"
+    with pytest.raises(idpkit.NotFoundError):
+        store.push("missing:1", "127.0.0.1:9/team/app:1")
+    with pytest.raises(idpkit.InvalidInputError, match="username and password"):
+        store.pull("127.0.0.1:9/team/app:1", username="only-a-user")
+    with pytest.raises(TypeError, match="list of paths"):
+        store.pull("127.0.0.1:9/team/app:1", ca_files=Path("/etc/ssl/ca.pem"))  # type: ignore[arg-type]
+    with pytest.raises(idpkit.IdpkitError):
+        idpkit.list_tags("127.0.0.1:9/team/app", attempts=1, connect_timeout_secs=2)
+
+
+def test_registry_keywords_are_core_options() -> None:
+    """Every registry keyword names a core RegistryOptions field."""
+    import inspect
+    import json
+
+    core = set(json.loads(idpkit._idpkit.default_registry_options()))
+    extra = {"self", "source", "destination", "reference", "repository", "progress"}
+    extra |= {"username", "password", "token"}
+    for fn in (idpkit.Store.push, idpkit.Store.pull, idpkit.list_tags):
+        params = set(inspect.signature(fn).parameters) - extra
+        assert params <= core, (fn.__name__, params - core)
