@@ -8,6 +8,15 @@ venv=${IDPKIT_VENV:-$repo/.venv}
 
 bash "$repo/scripts/setup.d/40-python.sh"
 
+# The rig's endpoints (registries, CA, credentials) for the registry tests; without the rig
+# those tests are skipped.
+if [ -f "$repo/.rig/rig.env" ]; then
+  set -a
+  # shellcheck disable=SC1091
+  . "$repo/.rig/rig.env"
+  set +a
+fi
+
 cd "$repo/bindings/python"
 echo "-- ruff"
 "$venv/bin/ruff" check .

@@ -100,3 +100,55 @@ def test_registry_keywords_are_core_options() -> None:
     for fn in (idpkit.Store.push, idpkit.Store.pull, idpkit.list_tags):
         params = set(inspect.signature(fn).parameters) - extra
         assert params <= core, (fn.__name__, params - core)
+
+
+TLS = os.environ.get("IDPKIT_RIG_REGISTRY_TLS")
+TLS_USER = os.environ.get("IDPKIT_RIG_REGISTRY_USER", "")
+TLS_PASSWORD = os.environ.get("IDPKIT_RIG_REGISTRY_PASSWORD", "")
+RIG_CA = os.environ.get("IDPKIT_RIG_CA", "")
+
+needs_tls_registry = pytest.mark.skipif(
+    not (TLS and TLS_USER and RIG_CA and os.path.exists(RIG_CA)),
+    reason="no TLS registry in the environment (source .rig/rig.env after tests/rig/up)",
+)
+
+
+@needs_tls_registry
+def test_tls_registry_trust_and_credentials(
+    store: idpkit.Store, context: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # No stored logins from this machine's Docker config may leak into the test.
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "docker"))
+    monkeypatch.setenv("REGISTRY_AUTH_FILE", str(tmp_path / "auth.json"))
+    for var in ("IDPKIT_REGISTRY_TOKEN", "IDPKIT_REGISTRY_USERNAME", "IDPKIT_REGISTRY_PASSWORD"):
+        monkeypatch.delenv(var, raising=False)
+    repo = f"{TLS}/pytest/tls-{uuid.uuid4().hex[:12]}"
+    store.build(context, tag=f"{repo}:1")
+    certs_d = [tmp_path / "no-certs.d"]
+
+    with pytest.raises(idpkit.UntrustedCertificateError) as err:
+        store.push(f"{repo}:1", certs_d=certs_d, attempts=1)
+    assert err.value.kind == "UNTRUSTED"
+
+    with pytest.raises(idpkit.AuthError):
+        store.push(
+            f"{repo}:1",
+            ca_files=[Path(RIG_CA)],
+            certs_d=certs_d,
+            username=TLS_USER,
+            password="wrong-password",
+            attempts=1,
+        )
+
+    pushed = store.push(
+        f"{repo}:1",
+        ca_files=[Path(RIG_CA)],
+        certs_d=certs_d,
+        username=TLS_USER,
+        password=TLS_PASSWORD,
+    )
+    assert pushed.blobs_uploaded == 2
+    tags = idpkit.list_tags(
+        repo, ca_files=[RIG_CA], certs_d=certs_d, username=TLS_USER, password=TLS_PASSWORD
+    )
+    assert tags == ["1"]
