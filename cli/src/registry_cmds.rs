@@ -89,6 +89,14 @@ pub enum RegistryCommand {
     },
     /// Remove stored credentials of a registry.
     Logout { registry: String },
+    /// Copy an image between registries or repositories; in one registry nothing but the
+    /// manifest moves (blobs are mounted), so `copy HOST/REPO:a HOST/REPO:b` re-tags.
+    Copy {
+        source: String,
+        destination: String,
+        #[command(flatten)]
+        remote: Remote,
+    },
     /// List the tags of a repository (HOST/REPO).
     Tags {
         repository: String,
@@ -284,6 +292,27 @@ pub fn run(cmd: RegistryCommand, store: &Store, out: &Output) -> Result<()> {
             progress.finish();
             let tags = tags?;
             out.result(&tags, || tags.join("\n"));
+        }
+        RegistryCommand::Copy {
+            source,
+            destination,
+            remote,
+        } => {
+            let progress = out.progress();
+            let r = registry::copy(
+                &source,
+                &destination,
+                &remote.options(),
+                Some(&progress.sink()),
+            );
+            progress.finish();
+            let r = r?;
+            out.result(&r, || {
+                format!(
+                    "{}@{} ({} uploaded, {} skipped, {} mounted)",
+                    r.reference, r.digest, r.blobs_uploaded, r.blobs_skipped, r.blobs_mounted
+                )
+            });
         }
         RegistryCommand::Catalog { registry, remote } => {
             let progress = out.progress();

@@ -636,3 +636,59 @@ fn credential_helper_and_registry_auth_file() {
         "{err}"
     );
 }
+
+#[test]
+fn copy_mounts_within_a_registry_and_streams_across_registries() {
+    let rig = rig(&["registry-plain", "registry-tls"]);
+    let env = Env::new(&rig);
+    let plain = &rig["REGISTRY_PLAIN"];
+    let tls = &rig["REGISTRY_TLS"];
+    let a = format!("{plain}/idpkit-test/{}", unique("copya"));
+    let b = format!("{plain}/idpkit-test/{}", unique("copyb"));
+    env.build(&format!("{a}:v1"), 20_000);
+    let mut c = env.cmd("store");
+    c.args(["--json", "push", &format!("{a}:v1")]);
+    let digest = json_field(&env.ok(c, None), "digest");
+
+    // Another repository of the same registry: blobs are mounted, not uploaded.
+    let mut c = env.cmd("store");
+    c.args(["--json", "copy", &format!("{a}:v1"), &format!("{b}:v2")]);
+    let out = env.ok(c, None);
+    assert_eq!(json_field(&out, "digest"), digest);
+    assert_eq!(json_field(&out, "blobs_mounted"), "2", "{out}");
+    assert_eq!(json_field(&out, "blobs_uploaded"), "0", "{out}");
+
+    // Re-tag in place: nothing but the manifest moves.
+    let mut c = env.cmd("store");
+    c.args(["--json", "copy", &format!("{b}:v2"), &format!("{b}:v3")]);
+    let out = env.ok(c, None);
+    assert_eq!(json_field(&out, "blobs_skipped"), "2", "{out}");
+    let mut c = env.cmd("store");
+    c.args(["tags", &b]);
+    assert_eq!(env.ok(c, None), "v2\nv3");
+    assert_eq!(
+        skopeo_digest(&["--tls-verify=false"], &format!("{b}:v3")),
+        digest
+    );
+
+    // Across registries (plain HTTP -> TLS with basic auth).
+    let dst = format!("{tls}/idpkit-test/{}:v1", unique("copyx"));
+    let mut c = env.cmd("store");
+    c.args([
+        "--json",
+        "copy",
+        &format!("{a}:v1"),
+        &dst,
+        "--ca-file",
+        &rig["CA"],
+    ])
+    .env("IDPKIT_REGISTRY_USERNAME", &rig["REGISTRY_USER"])
+    .env("IDPKIT_REGISTRY_PASSWORD", &rig["REGISTRY_PASSWORD"]);
+    let out = env.ok(c, None);
+    assert_eq!(json_field(&out, "digest"), digest, "{out}");
+    let creds = format!("{}:{}", rig["REGISTRY_USER"], rig["REGISTRY_PASSWORD"]);
+    assert_eq!(
+        skopeo_digest(&["--cert-dir", &rig["CERT_DIR"], "--creds", &creds], &dst),
+        digest
+    );
+}

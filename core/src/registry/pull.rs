@@ -43,7 +43,7 @@ pub(super) async fn head_manifest(
 }
 
 /// GET a manifest: its bytes, media type and (computed) digest.
-async fn get_manifest(
+pub(super) async fn get_manifest(
     client: &Client,
     repo: &str,
     reference: &str,

@@ -183,6 +183,21 @@ pub(super) async fn push(
         }
     }
 
+    put_manifests(&client, &repo, &scope, manifests, &target, sink).await?;
+    Ok(result)
+}
+
+/// PUTs manifests one at a time (Gitea fails on concurrent manifest PUTs): all but the last
+/// by digest, the last under `target` (a tag or its digest).
+pub(super) async fn put_manifests(
+    client: &Client,
+    repo: &str,
+    scope: &str,
+    manifests: Vec<(String, String, Vec<u8>)>,
+    target: &str,
+    sink: Option<&EventSink>,
+) -> Result<()> {
+    let target = target.to_string();
     let n = manifests.len();
     for (i, (digest, media, bytes)) in manifests.into_iter().enumerate() {
         let reference = if i + 1 == n {
@@ -201,7 +216,7 @@ pub(super) async fn push(
         let make =
             || -> Result<Option<reqwest::Body>> { Ok(Some(reqwest::Body::from(body.clone()))) };
         let resp = client
-            .send(Method::PUT, &url, &scope, h, &make, true)
+            .send(Method::PUT, &url, scope, h, &make, true)
             .await?;
         if !resp.status().is_success() {
             let mut e = client
@@ -232,7 +247,7 @@ pub(super) async fn push(
             },
         );
     }
-    Ok(result)
+    Ok(())
 }
 
 /// The manifest's media type: the descriptor's, else the document's `mediaType`.
