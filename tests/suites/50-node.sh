@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Node: the checked-in typings match what napi generates, the TypeScript example type-checks,
-# and the node --test suite passes against the release addon.
+# Node: the checked-in typings match what napi generates, the key conversion's unit tests pass,
+# the TypeScript example type-checks, and the node --test suite passes against the release addon.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 bash "$repo/scripts/setup.d/50-node.sh"
@@ -15,6 +15,9 @@ if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
     exit 1
   fi
 fi
+
+echo "-- node: cargo test -p idpkit-node --lib (camelCase/snake_case conversion)"
+cargo test -p idpkit-node --lib --locked --quiet
 
 echo "-- node: tsc --noEmit examples/build.ts"
 npx tsc --noEmit -p examples
