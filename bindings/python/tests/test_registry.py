@@ -152,3 +152,23 @@ def test_tls_registry_trust_and_credentials(
         repo, ca_files=[RIG_CA], certs_d=certs_d, username=TLS_USER, password=TLS_PASSWORD
     )
     assert tags == ["1"]
+
+
+@needs_registry
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_forked_child_can_push(store: idpkit.Store, context: Path) -> None:
+    """The parent's async runtime is rebuilt in a forked child."""
+    repo = f"{REGISTRY}/pytest/fork-{uuid.uuid4().hex[:12]}"
+    store.build(context, tag=[f"{repo}:parent", f"{repo}:child"])
+    store.push(f"{repo}:parent")  # the runtime now exists in the parent
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - runs in the child
+        code = 1
+        try:
+            r = idpkit.Store(store.path).push(f"{repo}:child")
+            code = 0 if r.reference == f"{repo}:child" else 2
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert sorted(idpkit.list_tags(repo)) == ["child", "parent"]
