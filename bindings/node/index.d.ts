@@ -45,6 +45,17 @@ export declare class Store {
    * `options.tag`, by default the reference's own tag.
    */
   export(reference: string, path: string, options?: ExportOptions): Promise<ImageSummary>
+  /**
+   * Pushes `source` (an image in the store) to `destination` (default: `source` itself,
+   * which then must name a registry). Blobs the registry has are skipped, the rest go up
+   * in parallel.
+   */
+  push(source: string, destination?: string | undefined | null, options?: RegistryOptions): Promise<PushResult>
+  /**
+   * Pulls `reference` into the store, verifying every blob against its digest. An index
+   * resolves to the manifest of `options.platform` (default: this machine's).
+   */
+  pull(reference: string, options?: RegistryOptions): Promise<PullResult>
 }
 
 /** Options of `Store.build`. Every field has the core's default. */
@@ -131,6 +142,14 @@ export type IdpkitEvent =
   | { type: 'layer_done'; digest: string; diffId: string; size: number }
   | { type: 'image_stored'; digest: string; tags: Array<string> }
   | { type: 'warning'; message: string }
+  | { type: 'blob_started'; digest: string; size: number }
+  | { type: 'blob_progress'; digest: string; bytes: number; size: number }
+  | { type: 'blob_done'; digest: string; size: number }
+  | { type: 'blob_skipped'; digest: string }
+  | { type: 'blob_mounted'; digest: string; from: string }
+  | { type: 'manifest_pushed'; digest: string; reference: string }
+  | { type: 'retry_scheduled'; what: string; attempt: number; delayMs: number; reason: string }
+  | { type: 'insecure_connection'; host: string; reason: string }
 
 /** `Store.inspect`: the manifest and config as parsed JSON (their own field names, untouched). */
 export interface ImageInspect {
@@ -166,6 +185,78 @@ export interface LayerInfo {
   diffId: string
   size: number
   mediaType: string
+}
+
+/** Tags of a registry repository (`host[:port]/path`), following pagination. */
+export declare function listTags(repository: string, options?: RegistryOptions): Promise<string[]>
+
+/** What `Store.pull` did. */
+export interface PullResult {
+  /** The store key the image is tagged with. */
+  reference: string
+  /** The digest of the stored manifest. */
+  digest: string
+  /** When the remote reference is an index: its digest (the manifest is the platform's). */
+  indexDigest?: string | null
+  blobsFetched: number
+  blobsPresent: number
+  bytesFetched: number
+}
+
+/** What `Store.push` did. */
+export interface PushResult {
+  /** The remote reference pushed to. */
+  reference: string
+  /** The digest of the pushed manifest (or index). */
+  digest: string
+  blobsUploaded: number
+  blobsSkipped: number
+  blobsMounted: number
+  bytesUploaded: number
+  /** The manifest was already there under the tag: nothing was sent. */
+  unchanged: boolean
+}
+
+/**
+ * Options of `Store.push`, `Store.pull` and `listTags`: the core's `RegistryOptions`, each
+ * with the core's default, plus credentials and progress.
+ */
+export interface RegistryOptions {
+  /** Extra CA files (PEM) trusted for every host of the operation. */
+  caFiles?: Array<string>
+  /**
+   * Hosts (`host` or `host:port`) whose certificate is not verified and which may be
+   * spoken to over plain HTTP. Every use emits an `insecure_connection` event.
+   */
+  insecureHosts?: Array<string>
+  /** certs.d roots to search; `null` means the defaults. */
+  certsD?: string[] | null
+  /** Leave out the platform's roots and `SSL_CERT_*`. */
+  noPlatformRoots?: boolean
+  /** Parallel blob transfers. */
+  jobs?: number
+  /** Blobs up to this size are uploaded in one request. */
+  monolithicMax?: number
+  /** Size of one PATCH of a chunked upload. */
+  chunkSize?: number
+  /** Attempts per request or blob (first try included). */
+  attempts?: number
+  backoffBaseMs?: number
+  backoffMaxMs?: number
+  connectTimeoutSecs?: number
+  /** Seconds without any byte from the registry before a request counts as failed. */
+  readTimeoutSecs?: number
+  /** `os/arch[/variant]` picked from an image index on pull (default: this machine's). */
+  platform?: string
+  /** Repositories of the same registry to try a cross-repository mount from. */
+  mountFrom?: Array<string>
+  /** User name, with `password`; default: `IDPKIT_REGISTRY_*`, then the Docker config. */
+  username?: string
+  password?: string
+  /** A registry bearer (identity) token, instead of `username` and `password`. */
+  token?: string
+  /** Called on the event loop with each progress and audit event. */
+  onProgress?: (event: IdpkitEvent) => void
 }
 
 /** The idpkit version (the core library's). */

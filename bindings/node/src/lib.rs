@@ -12,6 +12,7 @@
 mod keys;
 pub mod typings;
 
+use idpkit::registry::{self, Credential, RegistryOptions};
 use idpkit::{CancelToken, Event, EventSink};
 use napi::bindgen_prelude::*;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
@@ -41,7 +42,8 @@ type ProgressFn = ThreadsafeFunction<Value, Unknown<'static>, Value, Status, fal
 
 /// One blocking core call, run on the libuv thread pool.
 pub struct Op {
-    store: idpkit::Store,
+    /// `None` for calls that need no store (`listTags`).
+    store: Option<idpkit::Store>,
     job: Job,
     cancel: CancelToken,
     sink: Option<EventSink>,
@@ -64,6 +66,19 @@ enum Job {
         layout: PathBuf,
         tag: Option<String>,
     },
+    Push {
+        source: String,
+        destination: Option<String>,
+        opts: Box<RegistryOptions>,
+    },
+    Pull {
+        reference: String,
+        opts: Box<RegistryOptions>,
+    },
+    ListTags {
+        repository: String,
+        opts: Box<RegistryOptions>,
+    },
     /// The arguments were already found wrong: reject with this error.
     Fail(idpkit::Error),
 }
@@ -75,7 +90,14 @@ fn json<T: serde::Serialize>(value: T) -> idpkit::Result<Value> {
 
 impl Op {
     fn run(&self) -> idpkit::Result<Value> {
-        let s = &self.store;
+        let sink = self.sink.as_ref();
+        if let Job::ListTags { repository, opts } = &self.job {
+            return json(registry::list_tags(repository, opts, sink)?);
+        }
+        let s = self
+            .store
+            .as_ref()
+            .ok_or_else(|| idpkit::Error::internal("a store call without a store"))?;
         match &self.job {
             Job::Build(opts) => {
                 self.cancel.check()?;
@@ -94,6 +116,13 @@ impl Op {
                 layout,
                 tag,
             } => json(s.export(reference, layout, tag.as_deref())?),
+            Job::Push {
+                source,
+                destination,
+                opts,
+            } => json(s.push(source, destination.as_deref(), opts, sink)?),
+            Job::Pull { reference, opts } => json(s.pull(reference, opts, sink)?),
+            Job::ListTags { .. } => unreachable!("handled above"),
             Job::Fail(e) => Err(e.clone()),
         }
     }
@@ -178,7 +207,7 @@ impl Store {
 
     fn op(&self, job: Job) -> AsyncTask<Op> {
         AsyncTask::new(Op {
-            store: self.inner.clone(),
+            store: Some(self.inner.clone()),
             job,
             cancel: CancelToken::new(),
             sink: None,
@@ -200,7 +229,7 @@ impl Store {
             Err(e) => (Job::Fail(e), None),
         };
         AsyncTask::new(Op {
-            store: self.inner.clone(),
+            store: Some(self.inner.clone()),
             job,
             cancel,
             sink,
@@ -277,6 +306,151 @@ impl Store {
             .unwrap_or_else(Job::Fail);
         self.op(job)
     }
+
+    /// Pushes `source` (an image in the store) to `destination` (default: `source` itself,
+    /// which then must name a registry). Blobs the registry has are skipped, the rest go up
+    /// in parallel.
+    #[napi(ts_return_type = "Promise<PushResult>")]
+    pub fn push(
+        &self,
+        source: String,
+        destination: Option<String>,
+        #[napi(ts_arg_type = "RegistryOptions")] options: Option<Unknown<'_>>,
+    ) -> AsyncTask<Op> {
+        self.registry_op(options, |opts| Job::Push {
+            source,
+            destination,
+            opts,
+        })
+    }
+
+    /// Pulls `reference` into the store, verifying every blob against its digest. An index
+    /// resolves to the manifest of `options.platform` (default: this machine's).
+    #[napi(ts_return_type = "Promise<PullResult>")]
+    pub fn pull(
+        &self,
+        reference: String,
+        #[napi(ts_arg_type = "RegistryOptions")] options: Option<Unknown<'_>>,
+    ) -> AsyncTask<Op> {
+        self.registry_op(options, |opts| Job::Pull { reference, opts })
+    }
+
+    fn registry_op(
+        &self,
+        options: Option<Unknown<'_>>,
+        job: impl FnOnce(Box<RegistryOptions>) -> Job,
+    ) -> AsyncTask<Op> {
+        let (job, sink) = match options_object(options).and_then(|o| registry_options(o.as_ref())) {
+            Ok((opts, sink)) => (job(Box::new(opts)), sink),
+            Err(e) => (Job::Fail(e), None),
+        };
+        AsyncTask::new(Op {
+            store: Some(self.inner.clone()),
+            job,
+            cancel: CancelToken::new(),
+            sink,
+        })
+    }
+}
+
+/// Tags of a registry repository (`host[:port]/path`), following pagination.
+#[napi(ts_return_type = "Promise<string[]>")]
+pub fn list_tags(
+    repository: String,
+    #[napi(ts_arg_type = "RegistryOptions")] options: Option<Unknown<'_>>,
+) -> AsyncTask<Op> {
+    let (job, sink) = match options_object(options).and_then(|o| registry_options(o.as_ref())) {
+        Ok((opts, sink)) => (
+            Job::ListTags {
+                repository,
+                opts: Box::new(opts),
+            },
+            sink,
+        ),
+        Err(e) => (Job::Fail(e), None),
+    };
+    AsyncTask::new(Op {
+        store: None,
+        job,
+        cancel: CancelToken::new(),
+        sink,
+    })
+}
+
+/// The core's `RegistryOptions` from a camelCase object, converted generically like the build
+/// options, plus `username` and `password` or `token` (set on the options directly, never
+/// through JSON, so they cannot end up in a message) and `onProgress`. The core's type
+/// accepts unknown fields, so they are refused here against its serialized default.
+fn registry_options(
+    options: Option<&Object>,
+) -> idpkit::Result<(RegistryOptions, Option<EventSink>)> {
+    let known = match json(RegistryOptions::default())? {
+        Value::Object(m) => m,
+        _ => Map::new(),
+    };
+    let mut map = Map::new();
+    let mut sink = None;
+    let (mut username, mut password, mut token) = (None, None, None);
+    if let Some(obj) = options {
+        for key in Object::keys(obj).map_err(|e| invalid("options", e))? {
+            let secret = |name: &str| -> idpkit::Result<Option<String>> {
+                match obj.get::<Value>(name).map_err(|e| invalid(name, e))? {
+                    None | Some(Value::Null) => Ok(None),
+                    Some(Value::String(s)) => Ok(Some(s)),
+                    Some(_) => Err(idpkit::Error::invalid(format!(
+                        "option `{name}`: expected a string"
+                    ))),
+                }
+            };
+            match key.as_str() {
+                "onProgress" => sink = progress_sink(obj)?,
+                "username" => username = secret("username")?,
+                "password" => password = secret("password")?,
+                "token" => token = secret("token")?,
+                _ => {
+                    let snake = keys::camel_to_snake(&key);
+                    if !known.contains_key(&snake) {
+                        let mut names: Vec<String> = known
+                            .keys()
+                            .map(|k| format!("`{}`", keys::snake_to_camel(k)))
+                            .collect();
+                        names.extend(
+                            ["username", "password", "token", "onProgress"]
+                                .iter()
+                                .map(|k| format!("`{k}`")),
+                        );
+                        return Err(idpkit::Error::invalid(format!(
+                            "registry options: unknown field `{key}`, expected one of {}",
+                            names.join(", ")
+                        )));
+                    }
+                    if let Some(v) = obj.get::<Value>(&key).map_err(|e| invalid(&key, e))? {
+                        map.insert(snake, keys::from_js(v));
+                    }
+                }
+            }
+        }
+    }
+    let mut opts: RegistryOptions = serde_json::from_value(Value::Object(map)).map_err(|e| {
+        idpkit::Error::invalid(format!(
+            "registry options: {}",
+            keys::camel_message(&e.to_string())
+        ))
+    })?;
+    opts.credential = match (username, password, token) {
+        (None, None, None) => None,
+        (None, None, Some(token)) => Some(Credential::Token {
+            token,
+            source: "the token option".into(),
+        }),
+        (Some(u), Some(p), None) => Some(Credential::basic(&u, &p, "the username option")),
+        _ => {
+            return Err(idpkit::Error::invalid(
+                "give username and password together, or a token, not both",
+            ))
+        }
+    };
+    Ok((opts, sink))
 }
 
 /// An options argument: absent, `undefined`, `null` or an object.

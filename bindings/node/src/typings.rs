@@ -149,4 +149,100 @@ pub enum IdpkitEvent {
     ImageStored { digest: String, tags: Vec<String> },
     /// Something was skipped or looks wrong but the operation goes on.
     Warning { message: String },
+    /// A blob transfer (upload or download) started.
+    BlobStarted { digest: String, size: f64 },
+    /// Bytes of a blob transferred so far (sent every few MiB).
+    BlobProgress {
+        digest: String,
+        bytes: f64,
+        size: f64,
+    },
+    /// A blob transfer finished and was verified.
+    BlobDone { digest: String, size: f64 },
+    /// The registry (or the store) already had the blob: nothing was sent.
+    BlobSkipped { digest: String },
+    /// The registry linked the blob from another repository instead of an upload.
+    BlobMounted { digest: String, from: String },
+    /// A manifest was accepted by the registry.
+    ManifestPushed { digest: String, reference: String },
+    /// A request failed transiently and will be tried again after `delayMs`.
+    RetryScheduled {
+        what: String,
+        attempt: u32,
+        delay_ms: f64,
+        reason: String,
+    },
+    /// Audit: TLS verification was skipped, or plain HTTP used, for a host marked insecure.
+    InsecureConnection { host: String, reason: String },
+}
+
+/// Options of `Store.push`, `Store.pull` and `listTags`: the core's `RegistryOptions`, each
+/// with the core's default, plus credentials and progress.
+#[napi(object)]
+pub struct RegistryOptions {
+    /// Extra CA files (PEM) trusted for every host of the operation.
+    pub ca_files: Option<Vec<String>>,
+    /// Hosts (`host` or `host:port`) whose certificate is not verified and which may be
+    /// spoken to over plain HTTP. Every use emits an `insecure_connection` event.
+    pub insecure_hosts: Option<Vec<String>>,
+    /// certs.d roots to search; `null` means the defaults.
+    #[napi(ts_type = "string[] | null")]
+    pub certs_d: Option<Vec<String>>,
+    /// Leave out the platform's roots and `SSL_CERT_*`.
+    pub no_platform_roots: Option<bool>,
+    /// Parallel blob transfers.
+    pub jobs: Option<u32>,
+    /// Blobs up to this size are uploaded in one request.
+    pub monolithic_max: Option<f64>,
+    /// Size of one PATCH of a chunked upload.
+    pub chunk_size: Option<f64>,
+    /// Attempts per request or blob (first try included).
+    pub attempts: Option<u32>,
+    pub backoff_base_ms: Option<f64>,
+    pub backoff_max_ms: Option<f64>,
+    pub connect_timeout_secs: Option<f64>,
+    /// Seconds without any byte from the registry before a request counts as failed.
+    pub read_timeout_secs: Option<f64>,
+    /// `os/arch[/variant]` picked from an image index on pull (default: this machine's).
+    pub platform: Option<String>,
+    /// Repositories of the same registry to try a cross-repository mount from.
+    pub mount_from: Option<Vec<String>>,
+    /// User name, with `password`; default: `IDPKIT_REGISTRY_*`, then the Docker config.
+    pub username: Option<String>,
+    pub password: Option<String>,
+    /// A registry bearer (identity) token, instead of `username` and `password`.
+    pub token: Option<String>,
+    /// Called on the event loop with each progress and audit event.
+    #[napi(ts_type = "(event: IdpkitEvent) => void")]
+    pub on_progress: Option<serde_json::Value>,
+}
+
+/// What `Store.push` did.
+#[napi(object)]
+pub struct PushResult {
+    /// The remote reference pushed to.
+    pub reference: String,
+    /// The digest of the pushed manifest (or index).
+    pub digest: String,
+    pub blobs_uploaded: f64,
+    pub blobs_skipped: f64,
+    pub blobs_mounted: f64,
+    pub bytes_uploaded: f64,
+    /// The manifest was already there under the tag: nothing was sent.
+    pub unchanged: bool,
+}
+
+/// What `Store.pull` did.
+#[napi(object)]
+pub struct PullResult {
+    /// The store key the image is tagged with.
+    pub reference: String,
+    /// The digest of the stored manifest.
+    pub digest: String,
+    /// When the remote reference is an index: its digest (the manifest is the platform's).
+    #[napi(ts_type = "string | null")]
+    pub index_digest: Option<String>,
+    pub blobs_fetched: f64,
+    pub blobs_present: f64,
+    pub bytes_fetched: f64,
 }
