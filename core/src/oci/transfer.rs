@@ -204,6 +204,12 @@ struct Layout {
 
 impl Layout {
     fn open(root: &Path) -> Result<Layout> {
+        if !root.exists() {
+            return Err(Error::not_found(format!(
+                "OCI layout {} does not exist; check the path",
+                root.display()
+            )));
+        }
         if !root.join("oci-layout").is_file() {
             return Err(Error::invalid(format!(
                 "{} is not an OCI image layout (no oci-layout file)",
