@@ -6,8 +6,9 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"
 
 rig_started=0
+# IDPKIT_KEEP_RIG=1 leaves the rig running afterwards (for a developer's next run).
 stop_rig() {
-  if [ "$rig_started" = 1 ] && [ -x tests/rig/down ]; then
+  if [ "$rig_started" = 1 ] && [ -x tests/rig/down ] && [ "${IDPKIT_KEEP_RIG:-0}" != 1 ]; then
     tests/rig/down || true
   fi
 }
