@@ -25,6 +25,14 @@ if [ -n "$unformatted" ]; then
   echo "gofmt: not formatted: $unformatted" >&2
   exit 1
 fi
+echo "-- the example program, linked through pkg-config to the shared library"
+"$repo/ffi/pkgconfig.sh" "$repo/target/release" "$repo/include" "$repo/target/release/pkgconfig/idpkit.pc"
+PKG_CONFIG_PATH="$repo/target/release/pkgconfig" go build -tags idpkit_pkgconfig \
+  -o "$repo/target/go-example-build" ./examples/build
+example_store=$(mktemp -d)
+LD_LIBRARY_PATH="$repo/target/release" "$repo/target/go-example-build" \
+  -store "$example_store/store" -tag example:go "$repo/tests/c/fixture"
+rm -rf "$example_store"
 echo "-- go test -race"
 go test -count=1 -race ./...
 echo "-- go test"
