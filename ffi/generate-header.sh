@@ -26,8 +26,10 @@ fi
 out=include/idpkit.h
 tmp=$(mktemp)
 trap 'rm -f "$tmp"' EXIT
-# The crate's private `const _` version assertions make cbindgen warn; nothing else is hidden.
-"$cbindgen" --quiet --config ffi/cbindgen.toml --crate idpkit-ffi --output "$tmp" ffi \
+# From the source file (cbindgen follows the `mod`s): no `cargo metadata`, so no network, no
+# Cargo.lock resolution. The crate's private `const _` version assertions make cbindgen warn;
+# nothing else is hidden.
+"$cbindgen" --quiet --config ffi/cbindgen.toml --output "$tmp" ffi/src/lib.rs \
   2> >(grep -v "Skip idpkit-ffi::_ " >&2)
 
 if [ "${1:-}" = "--check" ]; then
