@@ -539,3 +539,26 @@ fn bearer_tokens_expiring_mid_push_are_fetched_again() {
         .unwrap();
     assert_eq!(p.digest, built.digest);
 }
+
+#[test]
+fn retries_stop_when_the_time_budget_is_spent() {
+    let _ = rig_plain();
+    let faults = Arc::new(Faults {
+        always_503: true,
+        ..Default::default()
+    });
+    let proxy = start_proxy("127.0.0.1:9".into(), faults);
+    let opts = RegistryOptions {
+        attempts: 1000,
+        retry_budget_secs: 1,
+        backoff_base_ms: 300,
+        backoff_max_ms: 300,
+        ..Default::default()
+    };
+    let start = std::time::Instant::now();
+    let err = idpkit::registry::list_tags(&format!("{proxy}/x/y"), &opts, None).unwrap_err();
+    assert_eq!(err.kind, idpkit::ErrorKind::Network, "{err}");
+    let took = start.elapsed();
+    assert!(took < Duration::from_secs(3), "{took:?}");
+    assert!(took >= Duration::from_millis(900), "{took:?}");
+}

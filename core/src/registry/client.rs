@@ -114,11 +114,12 @@ impl Client {
     async fn ping(&self) -> Result<()> {
         let url = format!("{}/v2/", self.base);
         let mut attempt = 0;
+        let since = std::time::Instant::now();
         loop {
             attempt += 1;
             let resp = match self.http.get(&url).send().await {
                 Ok(r) => r,
-                Err(e) if attempt < self.opts.attempts && !e.is_connect() && is_transient(&e) => {
+                Err(e) if self.can_retry(attempt, since) && !e.is_connect() && is_transient(&e) => {
                     self.backoff("GET /v2/", attempt, None, &e.to_string())
                         .await;
                     continue;
@@ -130,7 +131,7 @@ impl Client {
             if status.is_success() || status == StatusCode::UNAUTHORIZED {
                 return Ok(());
             }
-            if retryable_status(status) && attempt < self.opts.attempts {
+            if retryable_status(status) && self.can_retry(attempt, since) {
                 let ra = retry_after(&resp);
                 self.backoff("GET /v2/", attempt, ra, &format!("HTTP {status}"))
                     .await;
@@ -263,6 +264,7 @@ impl Client {
             query.push(("account", username));
         }
         let mut attempt = 0;
+        let since = std::time::Instant::now();
         loop {
             attempt += 1;
             let mut req = self.http.get(realm).query(&query);
@@ -274,14 +276,14 @@ impl Client {
             }
             let resp = match req.send().await {
                 Ok(r) => r,
-                Err(e) if attempt < self.opts.attempts && is_transient(&e) => {
+                Err(e) if self.can_retry(attempt, since) && is_transient(&e) => {
                     self.backoff("token", attempt, None, &e.to_string()).await;
                     continue;
                 }
                 Err(e) => return Err(self.transport_error(&e, realm)),
             };
             let status = resp.status();
-            if retryable_status(status) && attempt < self.opts.attempts {
+            if retryable_status(status) && self.can_retry(attempt, since) {
                 let ra = retry_after(&resp);
                 self.backoff("token", attempt, ra, status.as_str()).await;
                 continue;
@@ -351,6 +353,7 @@ impl Client {
         retry: bool,
     ) -> Result<Response> {
         let mut attempt = 0u32;
+        let since = std::time::Instant::now();
         let mut reauthed = false;
         loop {
             attempt += 1;
@@ -366,7 +369,7 @@ impl Client {
             }
             let resp = match req.send().await {
                 Ok(r) => r,
-                Err(e) if retry && attempt < self.opts.attempts && is_transient(&e) => {
+                Err(e) if retry && self.can_retry(attempt, since) && is_transient(&e) => {
                     self.backoff(
                         &format!("{method} {}", strip_host(url)),
                         attempt,
@@ -391,7 +394,7 @@ impl Client {
                 attempt -= 1;
                 continue;
             }
-            if retry && retryable_status(status) && attempt < self.opts.attempts {
+            if retry && retryable_status(status) && self.can_retry(attempt, since) {
                 let ra = retry_after(&resp);
                 self.backoff(
                     &format!("{method} {}", strip_host(url)),
@@ -406,6 +409,16 @@ impl Client {
         }
     }
 
+    /// Whether a request first tried at `since` may be tried again: fewer than `attempts`
+    /// tries so far and still inside `retry_budget_secs`.
+    pub fn can_retry(&self, attempt: u32, since: std::time::Instant) -> bool {
+        attempt < self.opts.attempts && since.elapsed() < self.retry_budget()
+    }
+
+    fn retry_budget(&self) -> Duration {
+        Duration::from_secs(self.opts.retry_budget_secs.max(1))
+    }
+
     pub async fn backoff(
         &self,
         what: &str,
@@ -413,7 +426,9 @@ impl Client {
         retry_after: Option<Duration>,
         reason: &str,
     ) {
-        let d = retry_after.unwrap_or_else(|| backoff_delay(attempt, &self.opts));
+        let d = retry_after
+            .unwrap_or_else(|| backoff_delay(attempt, &self.opts))
+            .min(self.retry_budget());
         emit(
             self.sink.as_ref(),
             Event::RetryScheduled {
@@ -474,10 +489,6 @@ impl Client {
         } else {
             format!("{}/{location}", self.base)
         }
-    }
-
-    pub fn attempts(&self) -> u32 {
-        self.opts.attempts
     }
 }
 

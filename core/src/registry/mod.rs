@@ -39,6 +39,8 @@ pub struct RegistryOptions {
     pub chunk_size: u64,
     /// Attempts per request or blob (first try included).
     pub attempts: u32,
+    /// Longest time one request or blob keeps being retried (first try included).
+    pub retry_budget_secs: u64,
     pub backoff_base_ms: u64,
     pub backoff_max_ms: u64,
     pub connect_timeout_secs: u64,
@@ -59,6 +61,7 @@ impl Default for RegistryOptions {
             monolithic_max: config::DEFAULT_MONOLITHIC_MAX,
             chunk_size: config::DEFAULT_CHUNK_SIZE,
             attempts: config::DEFAULT_REGISTRY_ATTEMPTS,
+            retry_budget_secs: 120,
             backoff_base_ms: 500,
             backoff_max_ms: 10_000,
             connect_timeout_secs: 15,

@@ -260,11 +260,12 @@ async fn fetch_blob(
         },
     );
     let mut attempt = 0;
+    let since = std::time::Instant::now();
     loop {
         attempt += 1;
         match fetch_once(client, store, &url, scope, digest, size).await {
             Ok(()) => break,
-            Err(e) if e.kind == ErrorKind::Network && attempt < client.attempts() => {
+            Err(e) if e.kind == ErrorKind::Network && client.can_retry(attempt, since) => {
                 client
                     .backoff(&format!("GET blob {digest}"), attempt, None, &e.message)
                     .await;

@@ -335,6 +335,7 @@ async fn push_blob(
     let mut location: Option<String> = None;
     let mut offset = 0u64;
     let mut attempt = 0u32;
+    let since = std::time::Instant::now();
     loop {
         attempt += 1;
         let step = upload_once(
@@ -366,7 +367,7 @@ async fn push_blob(
             Err(Step::Fatal(e)) => return Err(e),
             Err(Step::Retry(e, d)) => (e, d),
         };
-        if attempt >= client.attempts() {
+        if !client.can_retry(attempt, since) {
             return Err(err.context(format!(
                 "blob {} failed after {attempt} attempts",
                 blob.digest
