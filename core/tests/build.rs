@@ -523,11 +523,17 @@ fn export_and_import_round_trip_through_a_plain_layout() {
         .unwrap();
     assert_eq!(named[0].reference.as_deref(), Some("reg.io/team/app:v1"));
 
-    let e = b.import(&layout.path().join("missing"), None, None).unwrap_err();
+    let e = b
+        .import(&layout.path().join("missing"), None, None)
+        .unwrap_err();
     assert_eq!(e.kind, ErrorKind::NotFound);
     let e = b.import(layout.path(), None, None).unwrap_err();
     assert_eq!(e.kind, ErrorKind::InvalidInput);
-    assert!(e.message.contains("not an OCI image layout"), "{}", e.message);
+    assert!(
+        e.message.contains("not an OCI image layout"),
+        "{}",
+        e.message
+    );
 
     // A corrupted blob is refused on import.
     let hex = r.layer.digest.strip_prefix("sha256:").unwrap();
