@@ -8,6 +8,15 @@ use std::sync::Arc;
 #[derive(Debug, Clone, Default)]
 pub struct CancelToken(Arc<AtomicBool>);
 
+/// Two tokens are equal when they are the same token (so option structs holding one can
+/// still derive `PartialEq`).
+impl PartialEq for CancelToken {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+impl Eq for CancelToken {}
+
 impl CancelToken {
     pub fn new() -> Self {
         Self::default()

@@ -40,3 +40,32 @@ pub fn handle() -> Arc<Runtime> {
 pub fn block_on<F: Future>(future: F) -> F::Output {
     handle().block_on(future)
 }
+
+/// Runs a fallible future to completion, or stops it with `Cancelled` soon after `cancel`
+/// fires. Dropping the future aborts its requests; files it was writing are temporary
+/// files, removed on drop, so the store stays as it was.
+pub fn block_on_cancellable<T, F>(
+    cancel: Option<&crate::CancelToken>,
+    future: F,
+) -> crate::Result<T>
+where
+    F: Future<Output = crate::Result<T>>,
+{
+    let Some(token) = cancel else {
+        return block_on(future);
+    };
+    token.check()?;
+    block_on(async {
+        let watch = async {
+            while !token.is_cancelled() {
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+        };
+        futures_util::pin_mut!(future);
+        futures_util::pin_mut!(watch);
+        match futures_util::future::select(future, watch).await {
+            futures_util::future::Either::Left((result, _)) => result,
+            futures_util::future::Either::Right(((), _)) => Err(crate::Error::cancelled()),
+        }
+    })
+}

@@ -31,6 +31,10 @@ pub struct RegistryOptions {
     /// Credentials to use instead of looking them up (environment, Docker config).
     #[serde(skip)]
     pub credential: Option<Credential>,
+    /// Stops the operation soon after it fires (bindings wire Ctrl-C, `AbortSignal` and
+    /// `context.Context` here); what was half-written locally is removed.
+    #[serde(skip)]
+    pub cancel: Option<crate::CancelToken>,
     /// Parallel blob transfers.
     pub jobs: usize,
     /// Blobs up to this size are uploaded in one request.
@@ -57,6 +61,7 @@ impl Default for RegistryOptions {
         RegistryOptions {
             trust: TrustOptions::default(),
             credential: None,
+            cancel: None,
             jobs: config::DEFAULT_REGISTRY_JOBS,
             monolithic_max: config::DEFAULT_MONOLITHIC_MAX,
             chunk_size: config::DEFAULT_CHUNK_SIZE,
@@ -137,7 +142,10 @@ impl crate::oci::Store {
         opts: &RegistryOptions,
         sink: Option<&EventSink>,
     ) -> Result<PushResult> {
-        crate::runtime::block_on(push::push(self, source, destination, opts, sink))
+        crate::runtime::block_on_cancellable(
+            opts.cancel.as_ref(),
+            push::push(self, source, destination, opts, sink),
+        )
     }
 
     /// Pulls `reference` into the store, verifying every blob against its digest. An
@@ -148,7 +156,10 @@ impl crate::oci::Store {
         opts: &RegistryOptions,
         sink: Option<&EventSink>,
     ) -> Result<PullResult> {
-        crate::runtime::block_on(pull::pull(self, reference, opts, sink))
+        crate::runtime::block_on_cancellable(
+            opts.cancel.as_ref(),
+            pull::pull(self, reference, opts, sink),
+        )
     }
 }
 
@@ -212,7 +223,7 @@ pub fn list_tags(
     sink: Option<&EventSink>,
 ) -> Result<Vec<String>> {
     let r = Reference::parse(repository)?;
-    crate::runtime::block_on(async {
+    crate::runtime::block_on_cancellable(opts.cancel.as_ref(), async {
         let client = Client::connect(&r.registry, opts, sink).await?;
         let url = format!("{}/v2/{}/tags/list?n=1000", client.base, r.repository);
         paginate(&client, url, &scope_pull(&r.repository), "tags").await
@@ -226,7 +237,7 @@ pub fn catalog(
     sink: Option<&EventSink>,
 ) -> Result<Vec<String>> {
     let reg = registry_of(registry);
-    crate::runtime::block_on(async {
+    crate::runtime::block_on_cancellable(opts.cancel.as_ref(), async {
         let client = Client::connect(&reg, opts, sink).await?;
         let url = format!("{}/v2/_catalog?n=1000", client.base);
         paginate(&client, url, "registry:catalog:*", "repositories").await
@@ -236,7 +247,7 @@ pub fn catalog(
 /// Deletes a manifest by tag or digest; returns the digest deleted.
 pub fn delete(reference: &str, opts: &RegistryOptions, sink: Option<&EventSink>) -> Result<String> {
     let r = Reference::parse(reference)?;
-    crate::runtime::block_on(async {
+    crate::runtime::block_on_cancellable(opts.cancel.as_ref(), async {
         let client = Client::connect(&r.registry, opts, sink).await?;
         let scope = format!("repository:{}:pull,push,delete", r.repository);
         let digest = match &r.digest {
@@ -285,7 +296,10 @@ pub fn copy(
     let src = Reference::parse(source)?;
     let dst = Reference::parse(destination)?;
     if src.registry == dst.registry {
-        if let Some(r) = crate::runtime::block_on(copy_within(&src, &dst, opts, sink))? {
+        if let Some(r) = crate::runtime::block_on_cancellable(
+            opts.cancel.as_ref(),
+            copy_within(&src, &dst, opts, sink),
+        )? {
             return Ok(r);
         }
     }
@@ -406,7 +420,7 @@ pub fn login(
     }
     let mut o = opts.clone();
     o.credential = Some(Credential::basic(username, password, "login"));
-    crate::runtime::block_on(async {
+    crate::runtime::block_on_cancellable(opts.cancel.as_ref(), async {
         let client = Client::connect(&reg, &o, sink).await?;
         client.verify_credentials().await
     })?;

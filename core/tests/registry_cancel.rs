@@ -1,0 +1,64 @@
+//! A registry call stops promptly when its cancel token fires, and leaves the store as it was.
+
+use idpkit::registry::RegistryOptions;
+use idpkit::{BuildOptions, CancelToken, ErrorKind, Store};
+use std::time::{Duration, Instant};
+
+#[test]
+fn a_cancelled_push_stops_promptly_instead_of_retrying() {
+    let ctx = tempfile::tempdir().unwrap();
+    std::fs::write(ctx.path().join("a.txt"), b"a").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    // A "registry" that accepts connections and never answers: without cancellation the
+    // push would wait for the read timeout, then retry.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for conn in silent.incoming().flatten() {
+            held.push(conn);
+        }
+    });
+    let tag = format!("127.0.0.1:{port}/cancel/app:1");
+    let tag = tag.as_str();
+    let opts = BuildOptions {
+        context: ctx.path().into(),
+        tags: vec![tag.into()],
+        ..Default::default()
+    };
+    store.build(&opts, None, None).unwrap();
+
+    let token = CancelToken::new();
+    let reg = RegistryOptions {
+        attempts: 50,
+        backoff_base_ms: 2_000,
+        cancel: Some(token.clone()),
+        ..Default::default()
+    };
+    let trigger = token.clone();
+    std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(300));
+        trigger.cancel();
+    });
+    let start = Instant::now();
+    let err = store.push(tag, None, &reg, None).unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Cancelled, "{}", err.message);
+    assert!(
+        start.elapsed() < Duration::from_secs(3),
+        "took {:?}",
+        start.elapsed()
+    );
+
+    // A token cancelled beforehand stops pull and list_tags before any request.
+    let err = store.pull(tag, &reg, None).unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Cancelled);
+    let err = idpkit::registry::list_tags(&format!("127.0.0.1:{port}/cancel/app"), &reg, None).unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Cancelled);
+    assert_eq!(
+        std::fs::read_dir(dir.path().join(".idpkit/tmp"))
+            .unwrap()
+            .count(),
+        0
+    );
+}
