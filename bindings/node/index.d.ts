@@ -246,6 +246,8 @@ export interface RegistryOptions {
   connectTimeoutSecs?: number
   /** Seconds without any byte from the registry before a request counts as failed. */
   readTimeoutSecs?: number
+  /** Seconds one request or blob may spend retrying in all. */
+  retryBudgetSecs?: number
   /** `os/arch[/variant]` picked from an image index on pull (default: this machine's). */
   platform?: string
   /** Repositories of the same registry to try a cross-repository mount from. */
@@ -257,6 +259,8 @@ export interface RegistryOptions {
   token?: string
   /** Called on the event loop with each progress and audit event. */
   onProgress?: (event: IdpkitEvent) => void
+  /** Aborting it cancels the transfer (rejects with `code === 'CANCELLED'`). */
+  signal?: AbortSignal
 }
 
 /** The idpkit version (the core library's). */

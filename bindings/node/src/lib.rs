@@ -340,14 +340,16 @@ impl Store {
         options: Option<Unknown<'_>>,
         job: impl FnOnce(Box<RegistryOptions>) -> Job,
     ) -> AsyncTask<Op> {
-        let (job, sink) = match options_object(options).and_then(|o| registry_options(o.as_ref())) {
-            Ok((opts, sink)) => (job(Box::new(opts)), sink),
-            Err(e) => (Job::Fail(e), None),
-        };
+        let cancel = CancelToken::new();
+        let (job, sink) =
+            match options_object(options).and_then(|o| registry_options(o.as_ref(), &cancel)) {
+                Ok((opts, sink)) => (job(Box::new(opts)), sink),
+                Err(e) => (Job::Fail(e), None),
+            };
         AsyncTask::new(Op {
             store: Some(self.inner.clone()),
             job,
-            cancel: CancelToken::new(),
+            cancel,
             sink,
         })
     }
@@ -359,20 +361,22 @@ pub fn list_tags(
     repository: String,
     #[napi(ts_arg_type = "RegistryOptions")] options: Option<Unknown<'_>>,
 ) -> AsyncTask<Op> {
-    let (job, sink) = match options_object(options).and_then(|o| registry_options(o.as_ref())) {
-        Ok((opts, sink)) => (
-            Job::ListTags {
-                repository,
-                opts: Box::new(opts),
-            },
-            sink,
-        ),
-        Err(e) => (Job::Fail(e), None),
-    };
+    let cancel = CancelToken::new();
+    let (job, sink) =
+        match options_object(options).and_then(|o| registry_options(o.as_ref(), &cancel)) {
+            Ok((opts, sink)) => (
+                Job::ListTags {
+                    repository,
+                    opts: Box::new(opts),
+                },
+                sink,
+            ),
+            Err(e) => (Job::Fail(e), None),
+        };
     AsyncTask::new(Op {
         store: None,
         job,
-        cancel: CancelToken::new(),
+        cancel,
         sink,
     })
 }
@@ -383,6 +387,7 @@ pub fn list_tags(
 /// accepts unknown fields, so they are refused here against its serialized default.
 fn registry_options(
     options: Option<&Object>,
+    cancel: &CancelToken,
 ) -> idpkit::Result<(RegistryOptions, Option<EventSink>)> {
     let known = match json(RegistryOptions::default())? {
         Value::Object(m) => m,
@@ -404,6 +409,7 @@ fn registry_options(
             };
             match key.as_str() {
                 "onProgress" => sink = progress_sink(obj)?,
+                "signal" => watch_signal(obj, cancel)?,
                 "username" => username = secret("username")?,
                 "password" => password = secret("password")?,
                 "token" => token = secret("token")?,
@@ -415,7 +421,7 @@ fn registry_options(
                             .map(|k| format!("`{}`", keys::snake_to_camel(k)))
                             .collect();
                         names.extend(
-                            ["username", "password", "token", "onProgress"]
+                            ["username", "password", "token", "onProgress", "signal"]
                                 .iter()
                                 .map(|k| format!("`{k}`")),
                         );
@@ -450,6 +456,7 @@ fn registry_options(
             ))
         }
     };
+    opts.cancel = Some(cancel.clone());
     Ok((opts, sink))
 }
 

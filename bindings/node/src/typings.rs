@@ -203,6 +203,8 @@ pub struct RegistryOptions {
     pub connect_timeout_secs: Option<f64>,
     /// Seconds without any byte from the registry before a request counts as failed.
     pub read_timeout_secs: Option<f64>,
+    /// Seconds one request or blob may spend retrying in all.
+    pub retry_budget_secs: Option<f64>,
     /// `os/arch[/variant]` picked from an image index on pull (default: this machine's).
     pub platform: Option<String>,
     /// Repositories of the same registry to try a cross-repository mount from.
@@ -215,6 +217,9 @@ pub struct RegistryOptions {
     /// Called on the event loop with each progress and audit event.
     #[napi(ts_type = "(event: IdpkitEvent) => void")]
     pub on_progress: Option<serde_json::Value>,
+    /// Aborting it cancels the transfer (rejects with `code === 'CANCELLED'`).
+    #[napi(ts_type = "AbortSignal")]
+    pub signal: Option<serde_json::Value>,
 }
 
 /// What `Store.push` did.

@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { randomUUID } from 'node:crypto'
 import { setImmediate as tick } from 'node:timers/promises'
+import { createServer } from 'node:net'
 import { idpkit, newStore, smallContext, rejectsWithCode } from './helpers.mjs'
 
 /** The rig's plain registry: $IDPKIT_RIG_REGISTRY_PLAIN, else the rig's env file. */
@@ -105,5 +106,24 @@ describe('registry errors', () => {
       'NETWORK',
     )
     assert.doesNotMatch(e.message, /hunter2/)
+  })
+
+  test('an AbortSignal cancels a push that is waiting on a silent registry', async () => {
+    // Accepts connections and never answers: only cancellation ends the push early.
+    const held = []
+    const silent = createServer((socket) => held.push(socket))
+    await new Promise((resolve) => silent.listen(0, '127.0.0.1', resolve))
+    const { port } = silent.address()
+    try {
+      const store = newStore()
+      const tag = `127.0.0.1:${port}/team/app:1`
+      await store.build(smallContext(), { tags: [tag] })
+      const started = Date.now()
+      await rejectsWithCode(store.push(tag, null, { signal: AbortSignal.timeout(300) }), 'CANCELLED')
+      assert.ok(Date.now() - started < 5000, `took ${Date.now() - started} ms`)
+    } finally {
+      held.forEach((s) => s.destroy())
+      silent.close()
+    }
   })
 })
