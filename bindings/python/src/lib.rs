@@ -168,7 +168,7 @@ where
             Err(RecvTimeoutError::Disconnected) => {
                 let _ = py.detach(|| worker.join());
                 return Ok(Err(Error::internal(
-                    "the build's worker thread panicked; this is a bug in idpkit",
+                    "the worker thread panicked; this is a bug in idpkit",
                 )));
             }
         }
@@ -203,11 +203,14 @@ fn registry_options(
     Ok(opts)
 }
 
-/// A progress sink for calls that cannot be cancelled: a callback error is kept and later
-/// events are dropped; the call finishes and then raises it.
-fn optional_sink(progress: Option<Py<PyAny>>) -> (Option<EventSink>, CallbackError) {
+/// A progress sink that cancels `token` when the callback raises (the error is kept and
+/// raised after the call; later events are dropped).
+fn cancelling_sink(
+    progress: Option<Py<PyAny>>,
+    token: &CancelToken,
+) -> (Option<EventSink>, CallbackError) {
     let failed: CallbackError = Arc::new(Mutex::new(None));
-    let sink = progress.map(|cb| progress_sink(cb, CancelToken::new(), failed.clone()));
+    let sink = progress.map(|cb| progress_sink(cb, token.clone(), failed.clone()));
     (sink, failed)
 }
 
@@ -334,8 +337,8 @@ impl PyStore {
     }
 
     /// Pushes an image of the store to a registry: a JSON `PushResult`. `options` is a JSON
-    /// object of `RegistryOptions` fields.
-    #[pyo3(signature = (source, destination, options, username=None, password=None, token=None, progress=None))]
+    /// object of `RegistryOptions` fields. Interruptible like `build`.
+    #[pyo3(signature = (source, destination, options, username=None, password=None, token=None, progress=None, cancel=None))]
     #[allow(clippy::too_many_arguments)]
     fn push(
         &self,
@@ -347,19 +350,22 @@ impl PyStore {
         password: Option<String>,
         token: Option<String>,
         progress: Option<Py<PyAny>>,
+        cancel: Option<&PyCancelToken>,
     ) -> PyResult<String> {
-        let opts = registry_options(py, options, username, password, token)?;
-        let (sink, failed) = optional_sink(progress);
+        let mut opts = registry_options(py, options, username, password, token)?;
+        let cancel = cancel.map(|c| c.token.clone()).unwrap_or_default();
+        opts.cancel = Some(cancel.clone());
+        let (sink, failed) = cancelling_sink(progress, &cancel);
+        let store = self.store.clone();
         let source = source.to_owned();
-        let r = py.detach(|| {
-            self.store
-                .push(&source, destination.as_deref(), &opts, sink.as_ref())
-        });
+        let r = run_interruptible(py, &cancel, move || {
+            store.push(&source, destination.as_deref(), &opts, sink.as_ref())
+        })?;
         finish_with_callback(py, &failed, r)
     }
 
-    /// Pulls an image from a registry into the store: a JSON `PullResult`.
-    #[pyo3(signature = (reference, options, username=None, password=None, token=None, progress=None))]
+    /// Pulls an image from a registry into the store: a JSON `PullResult`. Interruptible.
+    #[pyo3(signature = (reference, options, username=None, password=None, token=None, progress=None, cancel=None))]
     #[allow(clippy::too_many_arguments)]
     fn pull(
         &self,
@@ -370,11 +376,17 @@ impl PyStore {
         password: Option<String>,
         token: Option<String>,
         progress: Option<Py<PyAny>>,
+        cancel: Option<&PyCancelToken>,
     ) -> PyResult<String> {
-        let opts = registry_options(py, options, username, password, token)?;
-        let (sink, failed) = optional_sink(progress);
+        let mut opts = registry_options(py, options, username, password, token)?;
+        let cancel = cancel.map(|c| c.token.clone()).unwrap_or_default();
+        opts.cancel = Some(cancel.clone());
+        let (sink, failed) = cancelling_sink(progress, &cancel);
+        let store = self.store.clone();
         let reference = reference.to_owned();
-        let r = py.detach(|| self.store.pull(&reference, &opts, sink.as_ref()));
+        let r = run_interruptible(py, &cancel, move || {
+            store.pull(&reference, &opts, sink.as_ref())
+        })?;
         finish_with_callback(py, &failed, r)
     }
 

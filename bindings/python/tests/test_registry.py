@@ -74,6 +74,21 @@ def test_push_progress_error_propagates_after_the_push(store: idpkit.Store, cont
         store.push(f"{repo}:1", progress=broken)
 
 
+@needs_registry
+def test_cancelled_push_and_pull(store: idpkit.Store, context: Path, tmp_path: Path) -> None:
+    repo = f"{REGISTRY}/pytest/cancel-{uuid.uuid4().hex[:12]}"
+    store.build(context, tag=f"{repo}:1")
+    token = idpkit.CancelToken()
+    token.cancel()
+    with pytest.raises(idpkit.CancelledError):
+        store.push(f"{repo}:1", cancel=token)
+    store.push(f"{repo}:1")
+    other = idpkit.Store(tmp_path / "other")
+    with pytest.raises(idpkit.CancelledError):
+        other.pull(f"{repo}:1", cancel=token)
+    assert other.images() == []
+
+
 def test_registry_errors(store: idpkit.Store, context: Path) -> None:
     store.build(context, tag="127.0.0.1:9/team/app:1")
     with pytest.raises(idpkit.NetworkError) as err:
@@ -95,7 +110,7 @@ def test_registry_keywords_are_core_options() -> None:
     import json
 
     core = set(json.loads(idpkit._idpkit.default_registry_options()))
-    extra = {"self", "source", "destination", "reference", "repository", "progress"}
+    extra = {"self", "source", "destination", "reference", "repository", "progress", "cancel"}
     extra |= {"username", "password", "token"}
     for fn in (idpkit.Store.push, idpkit.Store.pull, idpkit.list_tags):
         params = set(inspect.signature(fn).parameters) - extra

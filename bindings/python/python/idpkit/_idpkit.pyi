@@ -54,6 +54,7 @@ class Store:
         password: str | None = None,
         token: str | None = None,
         progress: Callable[[str], None] | None = None,
+        cancel: CancelToken | None = None,
     ) -> str: ...
     def pull(
         self,
@@ -63,4 +64,5 @@ class Store:
         password: str | None = None,
         token: str | None = None,
         progress: Callable[[str], None] | None = None,
+        cancel: CancelToken | None = None,
     ) -> str: ...

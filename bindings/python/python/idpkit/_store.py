@@ -298,6 +298,7 @@ class Store:
         connect_timeout_secs: int | None = None,
         mount_from: Sequence[str] | None = None,
         progress: ProgressCallback | None = None,
+        cancel: CancelToken | None = None,
     ) -> PushResult:
         """Pushes the image ``source`` of this store to ``destination`` (default: ``source``,
         which then names the registry, like ``gitea.example:8443/team/app:dev``).
@@ -308,8 +309,9 @@ class Store:
         verification for those hosts only (audited by an ``insecure_connection`` event).
         Credentials: ``username`` + ``password``, or ``token``; by default they are looked up
         like ``idpkit login`` stores them. ``progress`` gets the events (``blob_*``,
-        ``manifest_pushed``, ...); if it raises, the push still finishes, later events are
-        dropped, and its exception propagates. Ctrl-C takes effect when the push returns.
+        ``manifest_pushed``, ...); if it raises, the push is cancelled and its exception
+        propagates. ``cancel`` stops it from another thread (:class:`CancelledError`); Ctrl-C
+        stops it too and raises :class:`KeyboardInterrupt`.
         """
         doc = _registry_options(
             insecure_hosts=insecure_hosts,
@@ -322,7 +324,7 @@ class Store:
             mount_from=mount_from,
         )
         raw = self._native.push(
-            source, destination, doc, username, password, token, _wrap_progress(progress)
+            source, destination, doc, username, password, token, _wrap_progress(progress), cancel
         )
         return PushResult._from_json(json.loads(raw))
 
@@ -342,11 +344,12 @@ class Store:
         connect_timeout_secs: int | None = None,
         platform: str | None = None,
         progress: ProgressCallback | None = None,
+        cancel: CancelToken | None = None,
     ) -> PullResult:
         """Pulls ``reference`` from its registry into this store, verifying every blob.
 
         An image index resolves to the manifest of ``platform`` (default: this machine's).
-        Trust, credentials and ``progress`` work as for :meth:`push`.
+        Trust, credentials, ``progress``, ``cancel`` and Ctrl-C work as for :meth:`push`.
         """
         doc = _registry_options(
             insecure_hosts=insecure_hosts,
@@ -358,5 +361,7 @@ class Store:
             connect_timeout_secs=connect_timeout_secs,
             platform=platform,
         )
-        raw = self._native.pull(reference, doc, username, password, token, _wrap_progress(progress))
+        raw = self._native.pull(
+            reference, doc, username, password, token, _wrap_progress(progress), cancel
+        )
         return PullResult._from_json(json.loads(raw))
