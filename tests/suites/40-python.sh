@@ -9,11 +9,12 @@ venv=${IDPKIT_VENV:-$repo/.venv}
 bash "$repo/scripts/setup.d/40-python.sh"
 
 # The rig's endpoints (registries, CA, credentials) for the registry tests; without the rig
-# those tests are skipped.
-if [ -f "$repo/.rig/rig.env" ]; then
+# those tests fail, naming the peer.
+rig_env="${IDPKIT_RIG_DIR:-$repo/.rig}/rig.env"
+if [ -f "$rig_env" ]; then
   set -a
-  # shellcheck disable=SC1091
-  . "$repo/.rig/rig.env"
+  # shellcheck disable=SC1090
+  . "$rig_env"
   set +a
 fi
 

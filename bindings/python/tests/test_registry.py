@@ -1,4 +1,4 @@
-"""Push, pull and list_tags against the rig's plain-HTTP registry (skipped without it)."""
+"""Push, pull and list_tags against the rig's registries; without the rig they fail."""
 
 from __future__ import annotations
 
@@ -22,9 +22,15 @@ def _registry_up() -> bool:
         return False
 
 
-needs_registry = pytest.mark.skipif(
-    not _registry_up(), reason=f"no registry at {REGISTRY} (start the rig: tests/rig/up)"
-)
+@pytest.fixture
+def _rig_registry_plain() -> None:
+    if not _registry_up():
+        pytest.fail(
+            f"peer registry-plain is not answering at {REGISTRY}: start the rig (tests/rig/up)"
+        )
+
+
+needs_registry = pytest.mark.usefixtures("_rig_registry_plain")
 
 
 @needs_registry
@@ -122,10 +128,17 @@ TLS_USER = os.environ.get("IDPKIT_RIG_REGISTRY_USER", "")
 TLS_PASSWORD = os.environ.get("IDPKIT_RIG_REGISTRY_PASSWORD", "")
 RIG_CA = os.environ.get("IDPKIT_RIG_CA", "")
 
-needs_tls_registry = pytest.mark.skipif(
-    not (TLS and TLS_USER and RIG_CA and os.path.exists(RIG_CA)),
-    reason="no TLS registry in the environment (source .rig/rig.env after tests/rig/up)",
-)
+
+@pytest.fixture
+def _rig_registry_tls() -> None:
+    if not (TLS and TLS_USER and RIG_CA and os.path.exists(RIG_CA)):
+        pytest.fail(
+            "peer registry-tls is not in the environment: start the rig (tests/rig/up) and "
+            "source its rig.env (tests/suites/40-python.sh does)"
+        )
+
+
+needs_tls_registry = pytest.mark.usefixtures("_rig_registry_tls")
 
 
 @needs_tls_registry
