@@ -167,7 +167,10 @@ typedef struct idpkit_store idpkit_store;
 /**
  * A progress callback: receives `user_data` as given and one event as a JSON document,
  * `{"type": "build_started" | "layer_progress" | "layer_cached" | "layer_done" |
- * "image_stored" | "warning", ...}` (the core's `Event` shapes).
+ * "image_stored" | "warning", ...}` from a build, `{"type": "blob_started" | "blob_progress" |
+ * "blob_done" | "blob_skipped" | "blob_mounted" | "manifest_pushed" | "retry_scheduled" |
+ * "insecure_connection", ...}` from a push or pull (the core's `Event` shapes; new types
+ * may be added: ignore the ones you do not know).
  *
  * `event_json` is borrowed: valid only until the callback returns. The callback may run on
  * a thread other than the caller's, but never concurrently with itself for one call, and
@@ -252,6 +255,59 @@ const char *idpkit_error_message(const idpkit_error *err);
  * Freeing the same error twice is undefined behaviour.
  */
 void idpkit_error_free(idpkit_error *err);
+
+/**
+ * Pushes the image `source` of the store to a registry, as `destination` (may be NULL:
+ * `source` itself, which must then name a registry, `host[:port]/repo:tag`). Blobs the
+ * registry has are skipped, the rest are uploaded in parallel. Blocks until done.
+ *
+ * `options_json` (may be NULL: the defaults) is a JSON object of the core's
+ * `RegistryOptions` fields: `ca_files`, `insecure_hosts`, `certs_d`, `no_platform_roots`,
+ * `jobs`, `monolithic_max`, `chunk_size`, `attempts`, `backoff_base_ms`, `backoff_max_ms`,
+ * `connect_timeout_secs`, `read_timeout_secs`, `platform`, `mount_from`; unknown fields are
+ * refused. `username` and `password` (both NULL, or both non-NULL) are the registry
+ * credentials; when NULL they are looked up (`IDPKIT_REGISTRY_*`, Docker's config, ...).
+ * Credentials never go through JSON and never appear in an error message or event.
+ * `callback` (may be NULL) receives progress events (`blob_started`, `blob_progress`,
+ * `blob_done`, `blob_skipped`, `blob_mounted`, `manifest_pushed`, `retry_scheduled`,
+ * `insecure_connection`, ...) with `user_data`. `cancel` (may be NULL) is checked when the
+ * call starts only: a registry call cannot yet be stopped once it runs (bound it with
+ * `attempts` and the timeouts instead). On success `*result_json_out` receives a
+ * `PushResult` JSON object (`reference`, `digest`, `blobs_uploaded`, `blobs_skipped`,
+ * `blobs_mounted`, `bytes_uploaded`, `unchanged`); free it with `idpkit_string_free`.
+ *
+ * Errors: `NULL_ARGUMENT`, `INVALID_INPUT` (bad JSON, field or reference, a username
+ * without a password), `NOT_FOUND` (`source`), `AUTH`, `UNTRUSTED`, `POLICY`, `NETWORK`,
+ * `INTEGRITY`, `CANCELLED`, `IO`.
+ */
+idpkit_result idpkit_store_push(const idpkit_store *store, const char *source, const char *destination, const char *options_json, const char *username, const char *password, idpkit_event_callback callback, void *user_data, const idpkit_cancel *cancel, char **result_json_out, idpkit_error **err_out);
+
+/**
+ * Pulls `reference` (`host[:port]/repo:tag` or `...@sha256:...`) from a registry into the
+ * store, verifying every blob against its digest; an image index resolves to the manifest
+ * of the `platform` option (default: this machine's). Blocks until done.
+ *
+ * `options_json`, `username`, `password`, `callback`, `user_data` and `cancel` are as for
+ * `idpkit_store_push` (events: `blob_started`, `blob_progress`, `blob_done`, ...). On
+ * success `*result_json_out` receives a `PullResult` JSON object (`reference`, `digest`,
+ * `index_digest` (null unless an index was resolved), `blobs_fetched`, `blobs_present`,
+ * `bytes_fetched`); free it with `idpkit_string_free`.
+ *
+ * Errors: `NULL_ARGUMENT`, `INVALID_INPUT`, `NOT_FOUND` (the tag, digest or platform),
+ * `AUTH`, `UNTRUSTED`, `POLICY`, `NETWORK`, `INTEGRITY`, `CANCELLED`, `IO`.
+ */
+idpkit_result idpkit_store_pull(const idpkit_store *store, const char *reference, const char *options_json, const char *username, const char *password, idpkit_event_callback callback, void *user_data, const idpkit_cancel *cancel, char **result_json_out, idpkit_error **err_out);
+
+/**
+ * Lists the tags of `repository` (`host[:port]/path`, no tag), following the registry's
+ * pagination. `options_json`, `username` and `password` are as for `idpkit_store_push`.
+ * On success `*tags_json_out` receives a JSON array of strings; free it with
+ * `idpkit_string_free`. Needs no store. Blocks until done.
+ *
+ * Errors: `NULL_ARGUMENT`, `INVALID_INPUT`, `NOT_FOUND` (the repository), `AUTH`,
+ * `UNTRUSTED`, `POLICY`, `NETWORK`.
+ */
+idpkit_result idpkit_registry_list_tags(const char *repository, const char *options_json, const char *username, const char *password, char **tags_json_out, idpkit_error **err_out);
 
 /**
  * Opens the store at `path` (UTF-8), creating an empty OCI image layout when the directory

@@ -1,7 +1,7 @@
 package idpkit
 
 /*
-#include "idpkit.h"
+#include <idpkit.h>
 */
 import "C"
 

@@ -18,7 +18,9 @@ package idpkit
 
 /*
 #include <stdlib.h>
-#include "idpkit.h"
+// <idpkit.h>, not "idpkit.h": cgo compiles its probes from a file in $TMPDIR, and a quoted
+// include would pick up any stray idpkit.h there before the one on the -I path.
+#include <idpkit.h>
 
 void idpkit_go_event_trampoline(void *user_data, const char *event_json);
 */

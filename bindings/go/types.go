@@ -123,6 +123,19 @@ type ExportOptions struct {
 //	layer_done     Digest, DiffID, Size
 //	image_stored   Digest, Tags
 //	warning        Message
+//
+// and from Push and Pull:
+//
+//	blob_started        Digest, Size
+//	blob_progress       Digest, Bytes, Size
+//	blob_done           Digest, Size
+//	blob_skipped        Digest
+//	blob_mounted        Digest, From
+//	manifest_pushed     Digest, Reference
+//	retry_scheduled     What, Attempt, DelayMs, Reason
+//	insecure_connection Host, Reason
+//
+// New types may be added: ignore the ones you do not know.
 type Event struct {
 	Type    string   `json:"type"`
 	Context string   `json:"context,omitempty"`
@@ -133,6 +146,15 @@ type Event struct {
 	Size    uint64   `json:"size,omitempty"`
 	Tags    []string `json:"tags,omitempty"`
 	Message string   `json:"message,omitempty"`
+	// From is the repository a blob was mounted from.
+	From string `json:"from,omitempty"`
+	// Reference is the remote reference a manifest was pushed to.
+	Reference string `json:"reference,omitempty"`
+	What      string `json:"what,omitempty"`
+	Attempt   uint32 `json:"attempt,omitempty"`
+	DelayMs   uint64 `json:"delay_ms,omitempty"`
+	Reason    string `json:"reason,omitempty"`
+	Host      string `json:"host,omitempty"`
 	// Raw is the event's JSON document as the library sent it.
 	Raw json.RawMessage `json:"-"`
 }

@@ -19,12 +19,14 @@
 mod boundary;
 mod cancel;
 mod error;
+mod registry;
 mod store;
 mod strings;
 
 pub use boundary::idpkit_result;
 pub use cancel::*;
 pub use error::*;
+pub use registry::*;
 pub use store::*;
 pub use strings::*;
 

@@ -21,7 +21,10 @@ pub struct idpkit_store {
 
 /// A progress callback: receives `user_data` as given and one event as a JSON document,
 /// `{"type": "build_started" | "layer_progress" | "layer_cached" | "layer_done" |
-/// "image_stored" | "warning", ...}` (the core's `Event` shapes).
+/// "image_stored" | "warning", ...}` from a build, `{"type": "blob_started" | "blob_progress" |
+/// "blob_done" | "blob_skipped" | "blob_mounted" | "manifest_pushed" | "retry_scheduled" |
+/// "insecure_connection", ...}` from a push or pull (the core's `Event` shapes; new types
+/// may be added: ignore the ones you do not know).
 ///
 /// `event_json` is borrowed: valid only until the callback returns. The callback may run on
 /// a thread other than the caller's, but never concurrently with itself for one call, and
@@ -56,19 +59,34 @@ impl Callback {
     }
 }
 
-fn store_ref<'a>(store: *const idpkit_store) -> Result<&'a Store, Failure> {
+/// The core's event sink calling `callback` (None when `callback` is NULL).
+pub(crate) fn event_sink(
+    callback: idpkit_event_callback,
+    user_data: *mut c_void,
+) -> Option<EventSink> {
+    callback.map(|f| {
+        let cb = Callback {
+            f,
+            user_data,
+            lock: Mutex::new(()),
+        };
+        Arc::new(move |e: &Event| cb.call(e)) as EventSink
+    })
+}
+
+pub(crate) fn store_ref<'a>(store: *const idpkit_store) -> Result<&'a Store, Failure> {
     let p = non_null(store, "store")?;
     // SAFETY: a non-NULL handle came from `idpkit_store_new*` and is alive (documented).
     Ok(unsafe { &(*p).store })
 }
 
 /// Writes `value` to a required output pointer (the last step of a successful call).
-fn write_out<T>(out: *mut T, value: T) {
+pub(crate) fn write_out<T>(out: *mut T, value: T) {
     // SAFETY: checked non-NULL before any work; points to writable memory (documented).
     unsafe { *out = value };
 }
 
-fn check_out<T>(out: *mut T, name: &'static str) -> Result<(), Failure> {
+pub(crate) fn check_out<T>(out: *mut T, name: &'static str) -> Result<(), Failure> {
     non_null(out as *const T, name).map(|_| ())
 }
 
@@ -183,14 +201,7 @@ pub extern "C" fn idpkit_store_build(
             // SAFETY: a non-NULL handle came from `idpkit_cancel_new` and is alive.
             Some(unsafe { (*cancel).token.clone() })
         };
-        let sink: Option<EventSink> = callback.map(|f| {
-            let cb = Callback {
-                f,
-                user_data,
-                lock: Mutex::new(()),
-            };
-            Arc::new(move |e: &Event| cb.call(e)) as EventSink
-        });
+        let sink = event_sink(callback, user_data);
         let result = store.build(&opts, sink.as_ref(), token.as_ref())?;
         write_out(result_json_out, json_out(&result)?);
         Ok(())

@@ -1,7 +1,9 @@
 /*
  * The C ABI's test: builds an image from tests/c/fixture into a temporary store, lists,
  * tags, inspects, exports, imports, removes and collects it, provokes every error kind it
- * can reach without a network peer, and frees everything (tests/suites/20-c.sh runs it
+ * can reach without a network peer, pushes, pulls and lists tags against the rig's
+ * registries (registry-plain, and registry-tls for AUTH and UNTRUSTED; their IDPKIT_RIG_*
+ * variables must be set), and frees everything (tests/suites/20-c.sh runs it
  * under valgrind, which must report no leak and no error).
  *
  * Usage: test_idpkit FIXTURE_DIR
@@ -14,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 static int passed, failed;
@@ -90,6 +93,223 @@ static void *build_thread(void *p) {
   idpkit_string_free(out);
   free(opts);
   return NULL;
+}
+
+/* ---- registry: push, pull and list tags against the rig ---- */
+
+struct reg_events {
+  int count;
+  int blob_done;
+  int manifest_pushed;
+};
+
+static void on_registry_event(void *user_data, const char *event_json) {
+  struct reg_events *ev = user_data;
+  ev->count++;
+  if (strstr(event_json, "\"type\":\"blob_done\"")) ev->blob_done++;
+  if (strstr(event_json, "\"type\":\"manifest_pushed\"")) ev->manifest_pushed++;
+}
+
+/* Copies the string value of "key" in a flat JSON object (no escapes expected) into buf. */
+static const char *json_string(const char *json, const char *key, char *buf, size_t len) {
+  char pat[64];
+  snprintf(pat, sizeof pat, "\"%s\":\"", key);
+  const char *p = json ? strstr(json, pat) : NULL;
+  buf[0] = '\0';
+  if (!p) return buf;
+  p += strlen(pat);
+  const char *end = strchr(p, '"');
+  size_t n = end ? (size_t)(end - p) : 0;
+  if (n >= len) n = len - 1;
+  memcpy(buf, p, n);
+  buf[n] = '\0';
+  return buf;
+}
+
+/* A peer the test needs: the variable 20-c.sh exports from the rig (tests/rig/lib.sh). A
+ * missing one is a failure naming the peer, never a skip. */
+static const char *rig_env(const char *var, const char *peer) {
+  const char *v = getenv(var);
+  int secret = strstr(var, "PASSWORD") != NULL;
+  CHECK(v && *v, "rig peer %s: $%s is %s", peer, var,
+        !(v && *v) ? "not set (start the rig: tests/rig/up; 20-c.sh exports it)"
+        : secret   ? "set"
+                   : v);
+  return v && *v ? v : NULL;
+}
+
+static void registry_tests(const idpkit_store *store, const char *fixture, const char *tmp) {
+  const char *plain = rig_env("IDPKIT_RIG_REGISTRY_PLAIN", "registry-plain");
+  const char *tls = rig_env("IDPKIT_RIG_REGISTRY_TLS", "registry-tls");
+  const char *user = rig_env("IDPKIT_RIG_REGISTRY_USER", "registry-tls");
+  const char *password = rig_env("IDPKIT_RIG_REGISTRY_PASSWORD", "registry-tls");
+  const char *ca = rig_env("IDPKIT_RIG_CA", "registry-tls");
+  idpkit_error *err = NULL;
+  char *out = (char *)SENTINEL;
+  idpkit_result r;
+
+  /* options are checked before anything goes to the network */
+  r = idpkit_registry_list_tags("127.0.0.1:9/c/app", "{\"job\": 2}", NULL, NULL, &out, &err);
+  expect_error("list_tags with an unknown option", r, IDPKIT_RESULT_INVALID_INPUT, err,
+               SENTINEL, out);
+  err = NULL;
+  r = idpkit_registry_list_tags("127.0.0.1:9/c/app", NULL, "someone", NULL, &out, &err);
+  expect_error("a username without a password", r, IDPKIT_RESULT_INVALID_INPUT, err, SENTINEL,
+               out);
+  err = NULL;
+  r = idpkit_store_push(store, "c-test:absent", "127.0.0.1:9/c/app:1", NULL, NULL, NULL, NULL,
+                        NULL, NULL, &out, &err);
+  expect_error("push of an absent image", r, IDPKIT_RESULT_NOT_FOUND, err, SENTINEL, out);
+  err = NULL;
+  r = idpkit_store_pull(store, NULL, NULL, NULL, NULL, NULL, NULL, NULL, &out, &err);
+  expect_error("pull of a NULL reference", r, IDPKIT_RESULT_NULL_ARGUMENT, err, SENTINEL, out);
+  err = NULL;
+  idpkit_cancel *cancel = idpkit_cancel_new();
+  idpkit_cancel_cancel(cancel);
+  r = idpkit_store_pull(store, "127.0.0.1:9/c/app:1", NULL, NULL, NULL, NULL, NULL, cancel,
+                        &out, &err);
+  expect_error("pull with a raised cancel", r, IDPKIT_RESULT_CANCELLED, err, SENTINEL, out);
+  err = NULL;
+  idpkit_cancel_free(cancel);
+
+  if (!plain || !tls || !user || !password || !ca) return;
+
+  /* push, push again under a second tag, list, pull into another store */
+  char repo[256], ref1[300], ref2[300], missing[300];
+  snprintf(repo, sizeof repo, "%s/ctest/app-%ld-%ld", plain, (long)getpid(), (long)time(NULL));
+  snprintf(ref1, sizeof ref1, "%s:1", repo);
+  snprintf(ref2, sizeof ref2, "%s:2", repo);
+  snprintf(missing, sizeof missing, "%s:missing", repo);
+  char *opts = build_options(fixture, ref1, 0);
+  char *built = NULL;
+  r = idpkit_store_build(store, opts, NULL, NULL, NULL, &built, &err);
+  free(opts);
+  char digest[128];
+  json_string(built, "digest", digest, sizeof digest);
+  CHECK(r == IDPKIT_RESULT_OK && digest[0], "build %s", ref1);
+  idpkit_string_free(built);
+
+  struct reg_events ev = {0};
+  char *pushed = NULL, got[128];
+  r = idpkit_store_push(store, ref1, NULL, "{\"jobs\": 2}", NULL, NULL, on_registry_event, &ev,
+                        NULL, &pushed, &err);
+  CHECK(r == IDPKIT_RESULT_OK && pushed && strstr(pushed, "\"blobs_uploaded\":2") &&
+            strstr(pushed, "\"unchanged\":false") &&
+            strcmp(json_string(pushed, "digest", got, sizeof got), digest) == 0,
+        "push %s -> %s", ref1, pushed ? pushed : idpkit_error_message(err));
+  CHECK(ev.blob_done == 2 && ev.manifest_pushed == 1,
+        "push events: %d (blob_done %d, manifest_pushed %d)", ev.count, ev.blob_done,
+        ev.manifest_pushed);
+  idpkit_string_free(pushed);
+  pushed = NULL;
+  idpkit_error_free(err);
+  err = NULL;
+
+  r = idpkit_store_push(store, ref1, ref2, NULL, NULL, NULL, NULL, NULL, NULL, &pushed, &err);
+  CHECK(r == IDPKIT_RESULT_OK && pushed && strstr(pushed, "\"blobs_uploaded\":0") &&
+            strstr(pushed, "\"blobs_skipped\":2"),
+        "push to a second tag skips the blobs: %s",
+        pushed ? pushed : idpkit_error_message(err));
+  idpkit_string_free(pushed);
+  pushed = NULL;
+  idpkit_error_free(err);
+  err = NULL;
+
+  char *tags = NULL;
+  r = idpkit_registry_list_tags(repo, NULL, NULL, NULL, &tags, &err);
+  CHECK(r == IDPKIT_RESULT_OK && tags &&
+            (strcmp(tags, "[\"1\",\"2\"]") == 0 || strcmp(tags, "[\"2\",\"1\"]") == 0),
+        "list_tags %s -> %s", repo, tags ? tags : idpkit_error_message(err));
+  idpkit_string_free(tags);
+  idpkit_error_free(err);
+  err = NULL;
+
+  char other_dir[512];
+  snprintf(other_dir, sizeof other_dir, "%s/pulled", tmp);
+  idpkit_store *other = NULL;
+  r = idpkit_store_new(other_dir, &other, &err);
+  CHECK(r == IDPKIT_RESULT_OK && other, "second store %s", other_dir);
+  idpkit_error_free(err);
+  err = NULL;
+  if (other) {
+    ev = (struct reg_events){0};
+    char *pulled = NULL;
+    r = idpkit_store_pull(other, ref2, "{\"jobs\": 2}", NULL, NULL, on_registry_event, &ev,
+                          NULL, &pulled, &err);
+    CHECK(r == IDPKIT_RESULT_OK && pulled && strstr(pulled, "\"blobs_fetched\":2") &&
+              strstr(pulled, "\"index_digest\":null") &&
+              strcmp(json_string(pulled, "digest", got, sizeof got), digest) == 0,
+          "pull %s -> %s", ref2, pulled ? pulled : idpkit_error_message(err));
+    CHECK(ev.blob_done == 2, "pull events: %d (blob_done %d)", ev.count, ev.blob_done);
+    char pulled_ref[300];
+    json_string(pulled, "reference", pulled_ref, sizeof pulled_ref);
+    idpkit_string_free(pulled);
+    idpkit_error_free(err);
+    err = NULL;
+    char *a = NULL, *b = NULL;
+    idpkit_store_inspect(other, pulled_ref, &a, NULL);
+    idpkit_store_inspect(store, ref1, &b, NULL);
+    CHECK(a && b && strstr(a, "GREETING=hello") && strstr(a, digest),
+          "the pulled image inspects like the pushed one");
+    idpkit_string_free(a);
+    idpkit_string_free(b);
+
+    out = (char *)SENTINEL;
+    r = idpkit_store_pull(other, missing, NULL, NULL, NULL, NULL, NULL, NULL, &out, &err);
+    expect_error("pull of a missing tag", r, IDPKIT_RESULT_NOT_FOUND, err, SENTINEL, out);
+    err = NULL;
+    idpkit_store_free(other);
+  }
+
+  /* the TLS registry: the right password works, a wrong one is AUTH and never shown */
+  char tls_opts[700], tls_repo[256], tls_ref[300], wrong[200];
+  snprintf(tls_opts, sizeof tls_opts, "{\"ca_files\": [\"%s\"], \"attempts\": 2}", ca);
+  snprintf(tls_repo, sizeof tls_repo, "%s/ctest/tls-%ld-%ld", tls, (long)getpid(),
+           (long)time(NULL));
+  snprintf(tls_ref, sizeof tls_ref, "%s:1", tls_repo);
+  snprintf(wrong, sizeof wrong, "wrong-%s-c-secret", password);
+  r = idpkit_store_tag(store, ref1, tls_ref, &out, &err);
+  CHECK(r == IDPKIT_RESULT_OK, "tag %s", tls_ref);
+  if (r == IDPKIT_RESULT_OK) idpkit_string_free(out);
+  idpkit_error_free(err);
+  err = NULL;
+  pushed = NULL;
+  r = idpkit_store_push(store, tls_ref, NULL, tls_opts, user, password, NULL, NULL, NULL,
+                        &pushed, &err);
+  CHECK(r == IDPKIT_RESULT_OK && pushed && strstr(pushed, digest),
+        "push over TLS with the rig's credentials -> %s",
+        pushed ? pushed : idpkit_error_message(err));
+  idpkit_string_free(pushed);
+  idpkit_error_free(err);
+  err = NULL;
+  tags = NULL;
+  r = idpkit_registry_list_tags(tls_repo, tls_opts, user, password, &tags, &err);
+  CHECK(r == IDPKIT_RESULT_OK && tags && strcmp(tags, "[\"1\"]") == 0,
+        "list_tags over TLS -> %s", tags ? tags : idpkit_error_message(err));
+  idpkit_string_free(tags);
+  idpkit_error_free(err);
+  err = NULL;
+
+  out = (char *)SENTINEL;
+  r = idpkit_registry_list_tags(tls_repo, tls_opts, user, wrong, &out, &err);
+  CHECK(r == IDPKIT_RESULT_AUTH && err && !strstr(idpkit_error_message(err), wrong) &&
+            !strstr(idpkit_error_message(err), "c-secret") && out == SENTINEL,
+        "list_tags with a wrong password -> %s: %s", idpkit_result_name(r),
+        err ? idpkit_error_message(err) : "no error");
+  idpkit_error_free(err);
+  err = NULL;
+  r = idpkit_store_push(store, tls_ref, NULL, tls_opts, user, wrong, NULL, NULL, NULL, &out,
+                        &err);
+  CHECK(r == IDPKIT_RESULT_AUTH && err && !strstr(idpkit_error_message(err), "c-secret") &&
+            out == SENTINEL,
+        "push with a wrong password -> %s: %s", idpkit_result_name(r),
+        err ? idpkit_error_message(err) : "no error");
+  idpkit_error_free(err);
+  err = NULL;
+  r = idpkit_store_pull(store, tls_ref, "{\"attempts\": 1}", user, password, NULL, NULL, NULL,
+                        &out, &err);
+  expect_error("pull over TLS without the rig's CA", r, IDPKIT_RESULT_UNTRUSTED, err, SENTINEL,
+               out);
 }
 
 int main(int argc, char **argv) {
@@ -340,6 +560,8 @@ int main(int argc, char **argv) {
   idpkit_string_free(root);
   idpkit_store_free(dflt);
   idpkit_error_free(err);
+
+  registry_tests(store, fixture, tmp);
 
   idpkit_store_free(store);
 

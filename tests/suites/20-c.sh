@@ -1,10 +1,16 @@
 #!/usr/bin/env bash
 # C: the C ABI's header is what cbindgen makes of ffi/src today, the flake parses, and the C
 # test program (tests/c) passes against the static library under valgrind (no leak, no
-# error) and against the shared library.
+# error) and against the shared library. The test program pushes to and pulls from the rig's
+# registries (registry-plain, registry-tls): without them this suite fails, naming the peer.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$repo"
+
+echo "-- rig peers: registry-plain, registry-tls"
+# shellcheck source=../rig/lib.sh
+. tests/rig/lib.sh
+rig_require registry-plain registry-tls
 
 echo "-- header is up to date (pinned cbindgen)"
 ffi/generate-header.sh --check

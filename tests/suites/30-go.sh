@@ -1,9 +1,16 @@
 #!/usr/bin/env bash
 # Go: the module in bindings/go over the C ABI (cgo, static library): go vet, go test, and
-# go test -race (which includes the many-goroutines-into-one-store test).
+# go test -race (which includes the many-goroutines-into-one-store test). The registry tests
+# and the push example need the rig's registries (registry-plain, registry-tls): without them
+# this suite fails, naming the peer.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$repo"
+
+echo "-- rig peers: registry-plain, registry-tls"
+# shellcheck source=../rig/lib.sh
+. tests/rig/lib.sh
+rig_require registry-plain registry-tls
 
 if ! command -v go >/dev/null; then
   echo "30-go: go is missing (scripts/setup-system.sh installs it)" >&2
@@ -32,6 +39,15 @@ PKG_CONFIG_PATH="$repo/target/release/pkgconfig" go build -tags idpkit_pkgconfig
 example_store=$(mktemp -d)
 LD_LIBRARY_PATH="$repo/target/release" "$repo/target/go-example-build" \
   -store "$example_store/store" -tag example:go "$repo/tests/c/fixture"
+echo "-- the push example: build and push to the rig's registry-plain and registry-tls"
+PKG_CONFIG_PATH="$repo/target/release/pkgconfig" go build -tags idpkit_pkgconfig \
+  -o "$repo/target/go-example-push" ./examples/push
+example_repo="gotest/example-$$-$(date +%s)"
+LD_LIBRARY_PATH="$repo/target/release" "$repo/target/go-example-push" \
+  -store "$example_store/store" "$IDPKIT_RIG_REGISTRY_PLAIN/$example_repo:1" "$repo/tests/c/fixture"
+IDPKIT_PUSH_PASSWORD=$IDPKIT_RIG_REGISTRY_PASSWORD LD_LIBRARY_PATH="$repo/target/release" \
+  "$repo/target/go-example-push" -store "$example_store/store" -ca-file "$IDPKIT_RIG_CA" \
+  -user "$IDPKIT_RIG_REGISTRY_USER" "$IDPKIT_RIG_REGISTRY_TLS/$example_repo:1" "$repo/tests/c/fixture"
 rm -rf "$example_store"
 echo "-- go test -race"
 go test -count=1 -race ./...

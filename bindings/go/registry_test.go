@@ -1,0 +1,272 @@
+package idpkit_test
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"idpkit.dev/idpkit"
+)
+
+// rigEnv returns the rig's IDPKIT_RIG_* variable: from the environment, else from the rig's
+// env file (.rig/rig.env, written by tests/rig/up).
+func rigEnv(name string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	_, here, _, _ := runtime.Caller(0)
+	f, err := os.Open(filepath.Join(filepath.Dir(here), "..", "..", ".rig", "rig.env"))
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := strings.TrimPrefix(strings.TrimSpace(sc.Text()), "export ")
+		if v, ok := strings.CutPrefix(line, name+"="); ok {
+			return strings.Trim(v, "'\"")
+		}
+	}
+	return ""
+}
+
+// requirePeer fails (never skips) the test, naming the peer, when the rig's peer is not up,
+// and returns its host:port.
+func requirePeer(t *testing.T, peer, variable string) string {
+	t.Helper()
+	addr := rigEnv(variable)
+	if addr == "" {
+		t.Fatalf("peer %s: $%s is not set and .rig/rig.env is missing: start the rig with tests/rig/up", peer, variable)
+	}
+	conn, err := net.DialTimeout("tcp", addr, 3*time.Second)
+	if err != nil {
+		t.Fatalf("peer %s is not answering at %s (%v): start the rig with tests/rig/up", peer, addr, err)
+	}
+	_ = conn.Close()
+	if peer == "registry-plain" {
+		client := http.Client{Timeout: 3 * time.Second}
+		resp, err := client.Get("http://" + addr + "/v2/")
+		if err != nil || resp.StatusCode != http.StatusOK {
+			t.Fatalf("peer %s at %s does not answer GET /v2/ with 200 (%v): start the rig with tests/rig/up", peer, addr, err)
+		}
+		_ = resp.Body.Close()
+	}
+	return addr
+}
+
+func uniqueRepo(registry, name string) string {
+	return fmt.Sprintf("%s/gotest/%s-%d-%d", registry, name, os.Getpid(), time.Now().UnixNano())
+}
+
+func TestRegistryPushListTagsPull(t *testing.T) {
+	registry := requirePeer(t, "registry-plain", "IDPKIT_RIG_REGISTRY_PLAIN")
+	ctx := t.Context()
+	s := openStore(t)
+	repo := uniqueRepo(registry, "app")
+	built := build(t, s, fixture(t), repo+":1")
+
+	var events []idpkit.Event
+	pushed, err := s.Push(ctx, repo+":1", idpkit.PushOptions{
+		Registry: idpkit.RegistryOptions{Jobs: 2},
+		OnEvent:  func(e idpkit.Event) { events = append(events, e) },
+	})
+	if err != nil {
+		t.Fatalf("Push: %v", err)
+	}
+	if pushed.Reference != repo+":1" || pushed.Digest != built.Digest || pushed.BlobsUploaded != 2 ||
+		pushed.BytesUploaded == 0 || pushed.Unchanged {
+		t.Fatalf("Push result %+v (built %s)", pushed, built.Digest)
+	}
+	types := map[string]int{}
+	for _, e := range events {
+		types[e.Type]++
+	}
+	if types["blob_done"] != 2 || types["manifest_pushed"] != 1 {
+		t.Fatalf("push events %v", types)
+	}
+	for _, e := range events {
+		if e.Type == "manifest_pushed" && (e.Reference != repo+":1" || e.Digest != built.Digest) {
+			t.Fatalf("manifest_pushed %+v", e)
+		}
+	}
+
+	again, err := s.Push(ctx, repo+":1", idpkit.PushOptions{Destination: repo + ":2"})
+	if err != nil || again.BlobsUploaded != 0 || again.BlobsSkipped != 2 || again.Digest != built.Digest {
+		t.Fatalf("Push to a second tag: %+v, %v", again, err)
+	}
+	if same, err := s.Push(ctx, repo+":1", idpkit.PushOptions{}); err != nil || !same.Unchanged {
+		t.Fatalf("Push again: %+v, %v", same, err)
+	}
+	tags, err := idpkit.ListTags(ctx, repo, idpkit.ListTagsOptions{})
+	slices.Sort(tags)
+	if err != nil || !slices.Equal(tags, []string{"1", "2"}) {
+		t.Fatalf("ListTags: %v, %v", tags, err)
+	}
+
+	other := openStore(t)
+	var fetched int
+	pulled, err := other.Pull(ctx, repo+":2", idpkit.PullOptions{
+		Registry: idpkit.RegistryOptions{Jobs: 2},
+		OnEvent: func(e idpkit.Event) {
+			if e.Type == "blob_done" {
+				fetched++
+			}
+		},
+	})
+	if err != nil {
+		t.Fatalf("Pull: %v", err)
+	}
+	if pulled.Digest != built.Digest || pulled.BlobsFetched != 2 || pulled.IndexDigest != "" || fetched != 2 {
+		t.Fatalf("Pull result %+v, %d blob_done events", pulled, fetched)
+	}
+	a, err := other.Inspect(pulled.Reference)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := s.Inspect(repo + ":1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(a.Manifest) != string(b.Manifest) {
+		t.Fatalf("pulled manifest differs:\n%s\n%s", a.Manifest, b.Manifest)
+	}
+
+	if _, err := other.Pull(ctx, repo+":missing", idpkit.PullOptions{}); !errors.Is(err, idpkit.ErrNotFound) {
+		t.Fatalf("Pull of a missing tag: %v", err)
+	}
+}
+
+func TestRegistryTLSCredentials(t *testing.T) {
+	registry := requirePeer(t, "registry-tls", "IDPKIT_RIG_REGISTRY_TLS")
+	user, password, ca := rigEnv("IDPKIT_RIG_REGISTRY_USER"), rigEnv("IDPKIT_RIG_REGISTRY_PASSWORD"), rigEnv("IDPKIT_RIG_CA")
+	if user == "" || password == "" || ca == "" {
+		t.Fatalf("peer registry-tls: IDPKIT_RIG_REGISTRY_USER, _PASSWORD or IDPKIT_RIG_CA is missing: start the rig with tests/rig/up")
+	}
+	ctx := t.Context()
+	s := openStore(t)
+	repo := uniqueRepo(registry, "tls")
+	built := build(t, s, fixture(t), repo+":1")
+	reg := idpkit.RegistryOptions{CAFiles: []string{ca}, Attempts: 2}
+
+	pushed, err := s.Push(ctx, repo+":1", idpkit.PushOptions{Registry: reg, Username: user, Password: idpkit.Secret(password)})
+	if err != nil || pushed.Digest != built.Digest {
+		t.Fatalf("Push over TLS with the rig's credentials: %+v, %v", pushed, err)
+	}
+	tags, err := idpkit.ListTags(ctx, repo, idpkit.ListTagsOptions{Registry: reg, Username: user, Password: idpkit.Secret(password)})
+	if err != nil || !slices.Equal(tags, []string{"1"}) {
+		t.Fatalf("ListTags over TLS: %v, %v", tags, err)
+	}
+
+	wrong := idpkit.Secret("wrong-" + password + "-go-secret")
+	_, err = idpkit.ListTags(ctx, repo, idpkit.ListTagsOptions{Registry: reg, Username: user, Password: wrong})
+	if !errors.Is(err, idpkit.ErrAuth) || strings.Contains(err.Error(), "go-secret") {
+		t.Fatalf("ListTags with a wrong password: %v", err)
+	}
+	opts := idpkit.PushOptions{Registry: reg, Username: user, Password: wrong}
+	_, err = s.Push(ctx, repo+":1", opts)
+	if !errors.Is(err, idpkit.ErrAuth) || strings.Contains(err.Error(), "go-secret") {
+		t.Fatalf("Push with a wrong password: %v", err)
+	}
+	_, err = s.Pull(ctx, repo+":1", idpkit.PullOptions{Registry: idpkit.RegistryOptions{Attempts: 1}, Username: user, Password: idpkit.Secret(password)})
+	if !errors.Is(err, idpkit.ErrUntrusted) {
+		t.Fatalf("Pull over TLS without the rig's CA: %v", err)
+	}
+	// The options print without the password.
+	for _, format := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x"} {
+		if text := fmt.Sprintf(format, opts); strings.Contains(text, "go-secret") {
+			t.Fatalf("%s shows the password: %s", format, text)
+		}
+	}
+}
+
+func TestRegistryErrorsWithoutAPeer(t *testing.T) {
+	ctx := t.Context()
+	s := openStore(t)
+	unreachable := "127.0.0.1:9/gotest/app"
+	build(t, s, fixture(t), unreachable+":1")
+	fast := idpkit.RegistryOptions{Attempts: 1, ConnectTimeoutSecs: 2}
+
+	_, err := s.Push(ctx, unreachable+":1", idpkit.PushOptions{Registry: fast})
+	if !errors.Is(err, idpkit.ErrNetwork) {
+		t.Fatalf("Push to an unreachable registry: %v", err)
+	}
+	if _, err := idpkit.ListTags(ctx, unreachable, idpkit.ListTagsOptions{Registry: fast}); !errors.Is(err, idpkit.ErrNetwork) {
+		t.Fatalf("ListTags of an unreachable registry: %v", err)
+	}
+	if _, err := s.Push(ctx, "missing:1", idpkit.PushOptions{}); !errors.Is(err, idpkit.ErrNotFound) {
+		t.Fatalf("Push of a missing image: %v", err)
+	}
+	if _, err := idpkit.ListTags(ctx, "Not A Repo", idpkit.ListTagsOptions{}); !errors.Is(err, idpkit.ErrInvalidInput) {
+		t.Fatalf("ListTags of a malformed repository: %v", err)
+	}
+	if _, err := s.Pull(ctx, unreachable+":1", idpkit.PullOptions{Username: "u"}); !errors.Is(err, idpkit.ErrInvalidInput) {
+		t.Fatalf("a username without a password: %v", err)
+	}
+	if _, err := s.Pull(ctx, unreachable+":1", idpkit.PullOptions{Password: "p"}); !errors.Is(err, idpkit.ErrInvalidInput) {
+		t.Fatalf("a password without a username: %v", err)
+	}
+	_, err = s.Pull(ctx, unreachable+":1", idpkit.PullOptions{Registry: fast, Username: "u", Password: "hunter2-secret"})
+	if !errors.Is(err, idpkit.ErrNetwork) || strings.Contains(err.Error(), "hunter2") {
+		t.Fatalf("Pull with credentials from an unreachable registry: %v", err)
+	}
+
+	// Every field of RegistryOptions is one the library knows (unknown ones are refused).
+	every := idpkit.RegistryOptions{
+		CAFiles: []string{}, InsecureHosts: []string{"example.invalid"}, CertsD: []string{},
+		NoPlatformRoots: true, Jobs: 1, MonolithicMax: 1 << 20, ChunkSize: 1 << 20, Attempts: 1,
+		BackoffBaseMs: 1, BackoffMaxMs: 2, ConnectTimeoutSecs: 2, ReadTimeoutSecs: 5, RetryBudgetSecs: 5,
+		Platform: "linux/amd64", MountFrom: []string{"gotest/other"},
+	}
+	if _, err := idpkit.ListTags(ctx, unreachable, idpkit.ListTagsOptions{Registry: every}); !errors.Is(err, idpkit.ErrNetwork) {
+		t.Fatalf("ListTags with every option set: %v", err)
+	}
+
+	// A cancelled context stops the call before it starts.
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	_, err = s.Pull(cancelled, unreachable+":1", idpkit.PullOptions{})
+	if !errors.Is(err, idpkit.ErrCancelled) || !errors.Is(err, context.Canceled) {
+		t.Fatalf("Pull with a cancelled context: %v", err)
+	}
+	if _, err := s.Push(cancelled, unreachable+":1", idpkit.PushOptions{}); !errors.Is(err, idpkit.ErrCancelled) {
+		t.Fatalf("Push with a cancelled context: %v", err)
+	}
+	if _, err := idpkit.ListTags(cancelled, unreachable, idpkit.ListTagsOptions{}); !errors.Is(err, idpkit.ErrCancelled) {
+		t.Fatalf("ListTags with a cancelled context: %v", err)
+	}
+
+	// A closed store.
+	_ = s.Close()
+	if _, err := s.Push(ctx, unreachable+":1", idpkit.PushOptions{}); !errors.Is(err, idpkit.ErrClosed) {
+		t.Fatalf("Push on a closed store: %v", err)
+	}
+}
+
+func TestRegistryPushCallbackPanicIsReraised(t *testing.T) {
+	registry := requirePeer(t, "registry-plain", "IDPKIT_RIG_REGISTRY_PLAIN")
+	s := openStore(t)
+	repo := uniqueRepo(registry, "panic")
+	build(t, s, fixture(t), repo+":1")
+	defer func() {
+		if v := recover(); v != "callback broke" {
+			t.Fatalf("recovered %v", v)
+		}
+		// The push itself went through.
+		tags, err := idpkit.ListTags(t.Context(), repo, idpkit.ListTagsOptions{})
+		if err != nil || !slices.Equal(tags, []string{"1"}) {
+			t.Fatalf("ListTags after the push: %v, %v", tags, err)
+		}
+	}()
+	_, _ = s.Push(t.Context(), repo+":1", idpkit.PushOptions{OnEvent: func(idpkit.Event) { panic("callback broke") }})
+	t.Fatal("Push did not re-raise the callback's panic")
+}
