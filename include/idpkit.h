@@ -264,15 +264,16 @@ void idpkit_error_free(idpkit_error *err);
  * `options_json` (may be NULL: the defaults) is a JSON object of the core's
  * `RegistryOptions` fields: `ca_files`, `insecure_hosts`, `certs_d`, `no_platform_roots`,
  * `jobs`, `monolithic_max`, `chunk_size`, `attempts`, `backoff_base_ms`, `backoff_max_ms`,
- * `connect_timeout_secs`, `read_timeout_secs`, `platform`, `mount_from`; unknown fields are
- * refused. `username` and `password` (both NULL, or both non-NULL) are the registry
+ * `connect_timeout_secs`, `read_timeout_secs`, `retry_budget_secs`, `platform`,
+ * `mount_from`; unknown fields are refused. `username` and `password` (both NULL, or both non-NULL) are the registry
  * credentials; when NULL they are looked up (`IDPKIT_REGISTRY_*`, Docker's config, ...).
  * Credentials never go through JSON and never appear in an error message or event.
  * `callback` (may be NULL) receives progress events (`blob_started`, `blob_progress`,
  * `blob_done`, `blob_skipped`, `blob_mounted`, `manifest_pushed`, `retry_scheduled`,
- * `insecure_connection`, ...) with `user_data`. `cancel` (may be NULL) is checked when the
- * call starts only: a registry call cannot yet be stopped once it runs (bound it with
- * `attempts` and the timeouts instead). On success `*result_json_out` receives a
+ * `insecure_connection`, ...) with `user_data`. `cancel` (may be NULL) stops the call from
+ * another thread (or the callback) soon after `idpkit_cancel_cancel`, with `CANCELLED`; a
+ * handle raised before the call makes it fail at once. Blobs already uploaded stay on the
+ * registry; nothing half-written stays in the store. On success `*result_json_out` receives a
  * `PushResult` JSON object (`reference`, `digest`, `blobs_uploaded`, `blobs_skipped`,
  * `blobs_mounted`, `bytes_uploaded`, `unchanged`); free it with `idpkit_string_free`.
  *
@@ -301,6 +302,7 @@ idpkit_result idpkit_store_pull(const idpkit_store *store, const char *reference
 /**
  * Lists the tags of `repository` (`host[:port]/path`, no tag), following the registry's
  * pagination. `options_json`, `username` and `password` are as for `idpkit_store_push`.
+ * It takes no `idpkit_cancel`: bound it with the `attempts` and timeout options.
  * On success `*tags_json_out` receives a JSON array of strings; free it with
  * `idpkit_string_free`. Needs no store. Blocks until done.
  *

@@ -152,10 +152,6 @@ type registryCall struct {
 }
 
 func newRegistryCall(ctx context.Context, opts RegistryOptions, username string, password Secret, onEvent func(Event)) (*registryCall, error) {
-	if ctx == nil {
-		ctx = context.Background()
-	}
-	// The library checks for cancellation only when a registry call starts; so does Go.
 	if err := ctx.Err(); err != nil {
 		return nil, &Error{Kind: KindCancelled, Message: "operation cancelled: " + err.Error(), cause: err}
 	}
@@ -207,11 +203,42 @@ func (rc *registryCall) free() {
 	}
 }
 
+// cancellable runs call with an idpkit_cancel that a watcher goroutine raises when ctx is
+// done; the watcher has exited before the handle is freed.
+func cancellable(ctx context.Context, call func(cancel *C.idpkit_cancel) C.idpkit_result) C.idpkit_result {
+	cancel := C.idpkit_cancel_new()
+	defer C.idpkit_cancel_free(cancel)
+	stop, watcherDone := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(watcherDone)
+		select {
+		case <-ctx.Done():
+			C.idpkit_cancel_cancel(cancel)
+		case <-stop:
+		}
+	}()
+	r := call(cancel)
+	close(stop)
+	<-watcherDone
+	return r
+}
+
+// withCause makes a cancellation caused by ctx also match ctx.Err().
+func withCause(ctx context.Context, err error) error {
+	if e, ok := err.(*Error); ok && e.Kind == KindCancelled && ctx.Err() != nil {
+		e.cause = ctx.Err()
+	}
+	return err
+}
+
 // Push pushes the image source of the store to a registry (opts.Destination, or source
-// itself). Blobs the registry has are skipped, the rest go up in parallel. ctx is checked
-// when the call starts only: a running push cannot be stopped yet, so bound it with
-// opts.Registry.Attempts and the timeouts.
+// itself). Blobs the registry has are skipped, the rest go up in parallel. Cancelling ctx
+// stops it soon after (the error matches ErrCancelled and ctx.Err()); blobs already
+// uploaded stay on the registry.
 func (s *Store) Push(ctx context.Context, source string, opts PushOptions) (*PushResult, error) {
+	if ctx == nil {
+		ctx = context.Background()
+	}
 	rc, err := newRegistryCall(ctx, opts.Registry, opts.Username, opts.Password, opts.OnEvent)
 	if err != nil {
 		return nil, err
@@ -224,18 +251,23 @@ func (s *Store) Push(ctx context.Context, source string, opts PushOptions) (*Pus
 	callback, userData := rc.callback()
 	var result PushResult
 	err = s.jsonCall(&result, func(p *C.idpkit_store, out **C.char, cerr **C.idpkit_error) C.idpkit_result {
-		return C.idpkit_store_push(p, csrc, cdst, rc.options, rc.username, rc.password, callback, userData, nil, out, cerr)
+		return cancellable(ctx, func(cancel *C.idpkit_cancel) C.idpkit_result {
+			return C.idpkit_store_push(p, csrc, cdst, rc.options, rc.username, rc.password, callback, userData, cancel, out, cerr)
+		})
 	})
 	if err != nil {
-		return nil, err
+		return nil, withCause(ctx, err)
 	}
 	return &result, nil
 }
 
 // Pull pulls reference (host[:port]/repo:tag or ...@sha256:...) into the store, verifying
-// every blob; an image index resolves to the manifest of opts.Registry.Platform. ctx is
-// checked when the call starts only, as for Push.
+// every blob; an image index resolves to the manifest of opts.Registry.Platform. Cancelling
+// ctx stops it soon after, and the store is left as it was.
 func (s *Store) Pull(ctx context.Context, reference string, opts PullOptions) (*PullResult, error) {
+	if ctx == nil {
+		ctx = context.Background()
+	}
 	rc, err := newRegistryCall(ctx, opts.Registry, opts.Username, opts.Password, opts.OnEvent)
 	if err != nil {
 		return nil, err
@@ -246,17 +278,23 @@ func (s *Store) Pull(ctx context.Context, reference string, opts PullOptions) (*
 	callback, userData := rc.callback()
 	var result PullResult // a JSON null index_digest leaves IndexDigest ""
 	err = s.jsonCall(&result, func(p *C.idpkit_store, out **C.char, cerr **C.idpkit_error) C.idpkit_result {
-		return C.idpkit_store_pull(p, cref, rc.options, rc.username, rc.password, callback, userData, nil, out, cerr)
+		return cancellable(ctx, func(cancel *C.idpkit_cancel) C.idpkit_result {
+			return C.idpkit_store_pull(p, cref, rc.options, rc.username, rc.password, callback, userData, cancel, out, cerr)
+		})
 	})
 	if err != nil {
-		return nil, err
+		return nil, withCause(ctx, err)
 	}
 	return &result, nil
 }
 
 // ListTags lists the tags of repository (host[:port]/path), following the registry's
-// pagination. ctx is checked when the call starts only, as for Push.
+// pagination. ctx is checked when the call starts only (idpkit_registry_list_tags takes no
+// idpkit_cancel): bound it with opts.Registry.Attempts and the timeouts.
 func ListTags(ctx context.Context, repository string, opts ListTagsOptions) ([]string, error) {
+	if ctx == nil {
+		ctx = context.Background()
+	}
 	rc, err := newRegistryCall(ctx, opts.Registry, opts.Username, opts.Password, nil)
 	if err != nil {
 		return nil, err

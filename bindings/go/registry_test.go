@@ -252,6 +252,41 @@ func TestRegistryErrorsWithoutAPeer(t *testing.T) {
 	}
 }
 
+func TestRegistryCancelledWhileRunning(t *testing.T) {
+	registry := requirePeer(t, "registry-plain", "IDPKIT_RIG_REGISTRY_PLAIN")
+	s := openStore(t)
+	repo := uniqueRepo(registry, "cancel")
+	build(t, s, fixture(t), repo+":1")
+	// Cancel at the first event and stall: the library notices within 20 ms.
+	cancelOnFirst := func(cancel context.CancelFunc) func(idpkit.Event) {
+		first := true
+		return func(idpkit.Event) {
+			if first {
+				first = false
+				cancel()
+				time.Sleep(100 * time.Millisecond)
+			}
+		}
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	_, err := s.Push(ctx, repo+":1", idpkit.PushOptions{OnEvent: cancelOnFirst(cancel)})
+	if !errors.Is(err, idpkit.ErrCancelled) || !errors.Is(err, context.Canceled) {
+		t.Fatalf("Push cancelled while running: %v", err)
+	}
+	if _, err := s.Push(t.Context(), repo+":1", idpkit.PushOptions{}); err != nil {
+		t.Fatalf("Push after the cancelled one: %v", err)
+	}
+	other := openStore(t)
+	ctx, cancel = context.WithCancel(t.Context())
+	_, err = other.Pull(ctx, repo+":1", idpkit.PullOptions{OnEvent: cancelOnFirst(cancel)})
+	if !errors.Is(err, idpkit.ErrCancelled) || !errors.Is(err, context.Canceled) {
+		t.Fatalf("Pull cancelled while running: %v", err)
+	}
+	if images, err := other.Images(); err != nil || len(images) != 0 {
+		t.Fatalf("a cancelled pull stored %v (%v)", images, err)
+	}
+}
+
 func TestRegistryPushCallbackPanicIsReraised(t *testing.T) {
 	registry := requirePeer(t, "registry-plain", "IDPKIT_RIG_REGISTRY_PLAIN")
 	s := openStore(t)

@@ -76,13 +76,13 @@ fn check_known_fields(map: &Map<String, Value>) -> Result<(), Failure> {
     Ok(())
 }
 
-/// Fails with `CANCELLED` when `cancel` was raised before the call.
-fn check_cancel(cancel: *const idpkit_cancel) -> Result<(), Failure> {
-    // SAFETY: a non-NULL handle came from `idpkit_cancel_new` and is alive (documented).
-    if !cancel.is_null() && unsafe { (*cancel).token.is_cancelled() } {
-        return Err(Error::cancelled().into());
+/// Hands `cancel` to the core (which fails at once with `CANCELLED` when it was raised
+/// before the call, and stops the call soon after it is raised during it).
+fn set_cancel(opts: &mut RegistryOptions, cancel: *const idpkit_cancel) {
+    if !cancel.is_null() {
+        // SAFETY: a non-NULL handle came from `idpkit_cancel_new` and is alive (documented).
+        opts.cancel = Some(unsafe { (*cancel).token.clone() });
     }
-    Ok(())
 }
 
 /// Belt and braces: the core already keeps secrets out of its messages; this makes sure no
@@ -103,15 +103,16 @@ fn redact(mut e: Error, opts: &RegistryOptions) -> Error {
 /// `options_json` (may be NULL: the defaults) is a JSON object of the core's
 /// `RegistryOptions` fields: `ca_files`, `insecure_hosts`, `certs_d`, `no_platform_roots`,
 /// `jobs`, `monolithic_max`, `chunk_size`, `attempts`, `backoff_base_ms`, `backoff_max_ms`,
-/// `connect_timeout_secs`, `read_timeout_secs`, `platform`, `mount_from`; unknown fields are
-/// refused. `username` and `password` (both NULL, or both non-NULL) are the registry
+/// `connect_timeout_secs`, `read_timeout_secs`, `retry_budget_secs`, `platform`,
+/// `mount_from`; unknown fields are refused. `username` and `password` (both NULL, or both non-NULL) are the registry
 /// credentials; when NULL they are looked up (`IDPKIT_REGISTRY_*`, Docker's config, ...).
 /// Credentials never go through JSON and never appear in an error message or event.
 /// `callback` (may be NULL) receives progress events (`blob_started`, `blob_progress`,
 /// `blob_done`, `blob_skipped`, `blob_mounted`, `manifest_pushed`, `retry_scheduled`,
-/// `insecure_connection`, ...) with `user_data`. `cancel` (may be NULL) is checked when the
-/// call starts only: a registry call cannot yet be stopped once it runs (bound it with
-/// `attempts` and the timeouts instead). On success `*result_json_out` receives a
+/// `insecure_connection`, ...) with `user_data`. `cancel` (may be NULL) stops the call from
+/// another thread (or the callback) soon after `idpkit_cancel_cancel`, with `CANCELLED`; a
+/// handle raised before the call makes it fail at once. Blobs already uploaded stay on the
+/// registry; nothing half-written stays in the store. On success `*result_json_out` receives a
 /// `PushResult` JSON object (`reference`, `digest`, `blobs_uploaded`, `blobs_skipped`,
 /// `blobs_mounted`, `bytes_uploaded`, `unchanged`); free it with `idpkit_string_free`.
 ///
@@ -137,8 +138,8 @@ pub extern "C" fn idpkit_store_push(
         let store = store_ref(store)?;
         let source = arg_str(source, "source")?;
         let destination = opt_str(destination, "destination")?;
-        let opts = registry_options(options_json, username, password)?;
-        check_cancel(cancel)?;
+        let mut opts = registry_options(options_json, username, password)?;
+        set_cancel(&mut opts, cancel);
         let sink = event_sink(callback, user_data);
         let result = store
             .push(source, destination, &opts, sink.as_ref())
@@ -177,8 +178,8 @@ pub extern "C" fn idpkit_store_pull(
         check_out(result_json_out, "result_json_out")?;
         let store = store_ref(store)?;
         let reference = arg_str(reference, "reference")?;
-        let opts = registry_options(options_json, username, password)?;
-        check_cancel(cancel)?;
+        let mut opts = registry_options(options_json, username, password)?;
+        set_cancel(&mut opts, cancel);
         let sink = event_sink(callback, user_data);
         let result = store
             .pull(reference, &opts, sink.as_ref())
@@ -190,6 +191,7 @@ pub extern "C" fn idpkit_store_pull(
 
 /// Lists the tags of `repository` (`host[:port]/path`, no tag), following the registry's
 /// pagination. `options_json`, `username` and `password` are as for `idpkit_store_push`.
+/// It takes no `idpkit_cancel`: bound it with the `attempts` and timeout options.
 /// On success `*tags_json_out` receives a JSON array of strings; free it with
 /// `idpkit_string_free`. Needs no store. Blocks until done.
 ///
@@ -267,7 +269,7 @@ mod tests {
     }
 
     #[test]
-    fn password_never_in_messages_and_cancel_is_checked_first() {
+    fn password_never_in_messages_and_a_raised_cancel_fails_at_once() {
         let dir = std::env::temp_dir().join(format!("idpkit-ffi-reg-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let path = c(dir.to_str().unwrap());

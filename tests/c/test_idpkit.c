@@ -101,11 +101,16 @@ struct reg_events {
   int count;
   int blob_done;
   int manifest_pushed;
+  idpkit_cancel *cancel_on_first; /* when set: cancel at the first event, then stall 100 ms */
 };
 
 static void on_registry_event(void *user_data, const char *event_json) {
   struct reg_events *ev = user_data;
   ev->count++;
+  if (ev->cancel_on_first && ev->count == 1) {
+    idpkit_cancel_cancel(ev->cancel_on_first);
+    usleep(100 * 1000); /* the core notices within 20 ms: the call cannot finish first */
+  }
   if (strstr(event_json, "\"type\":\"blob_done\"")) ev->blob_done++;
   if (strstr(event_json, "\"type\":\"manifest_pushed\"")) ev->manifest_pushed++;
 }
@@ -258,6 +263,40 @@ static void registry_tests(const idpkit_store *store, const char *fixture, const
     r = idpkit_store_pull(other, missing, NULL, NULL, NULL, NULL, NULL, NULL, &out, &err);
     expect_error("pull of a missing tag", r, IDPKIT_RESULT_NOT_FOUND, err, SENTINEL, out);
     err = NULL;
+    idpkit_store_free(other);
+  }
+
+  /* cancelled while running (from the callback): CANCELLED, and nothing lands in the store */
+  char cancel_ref[300];
+  snprintf(cancel_ref, sizeof cancel_ref, "%s-cancel:1", repo);
+  r = idpkit_store_tag(store, ref1, cancel_ref, &out, NULL);
+  if (r == IDPKIT_RESULT_OK) idpkit_string_free(out);
+  out = (char *)SENTINEL;
+  ev = (struct reg_events){0};
+  ev.cancel_on_first = idpkit_cancel_new();
+  r = idpkit_store_push(store, cancel_ref, NULL, NULL, NULL, NULL, on_registry_event, &ev,
+                        ev.cancel_on_first, &out, &err);
+  expect_error("push cancelled from its callback", r, IDPKIT_RESULT_CANCELLED, err, SENTINEL,
+               out);
+  err = NULL;
+  idpkit_cancel_free(ev.cancel_on_first);
+  snprintf(other_dir, sizeof other_dir, "%s/pull-cancelled", tmp);
+  other = NULL;
+  r = idpkit_store_new(other_dir, &other, NULL);
+  if (other) {
+    ev = (struct reg_events){0};
+    ev.cancel_on_first = idpkit_cancel_new();
+    r = idpkit_store_pull(other, ref1, NULL, NULL, NULL, on_registry_event, &ev,
+                          ev.cancel_on_first, &out, &err);
+    expect_error("pull cancelled from its callback", r, IDPKIT_RESULT_CANCELLED, err, SENTINEL,
+                 out);
+    err = NULL;
+    idpkit_cancel_free(ev.cancel_on_first);
+    char *images = NULL;
+    r = idpkit_store_images(other, &images, NULL);
+    CHECK(r == IDPKIT_RESULT_OK && images && strcmp(images, "[]") == 0,
+          "a cancelled pull stored nothing: %s", images ? images : "(null)");
+    idpkit_string_free(images);
     idpkit_store_free(other);
   }
 

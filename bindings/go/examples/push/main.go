@@ -5,7 +5,8 @@
 //
 // Credentials: -user NAME with the password in $IDPKIT_PUSH_PASSWORD (never on the command
 // line), else idpkit looks them up ($IDPKIT_REGISTRY_USERNAME/_PASSWORD, Docker's config).
-// -ca-file trusts a private CA; a loopback registry without TLS needs nothing.
+// -ca-file trusts a private CA; a loopback registry without TLS needs nothing. Ctrl-C stops
+// the build or the push (the context reaches the library through idpkit_cancel).
 package main
 
 import (
