@@ -53,7 +53,8 @@ fn a_cancelled_push_stops_promptly_instead_of_retrying() {
     // A token cancelled beforehand stops pull and list_tags before any request.
     let err = store.pull(tag, &reg, None).unwrap_err();
     assert_eq!(err.kind, ErrorKind::Cancelled);
-    let err = idpkit::registry::list_tags(&format!("127.0.0.1:{port}/cancel/app"), &reg, None).unwrap_err();
+    let err = idpkit::registry::list_tags(&format!("127.0.0.1:{port}/cancel/app"), &reg, None)
+        .unwrap_err();
     assert_eq!(err.kind, ErrorKind::Cancelled);
     assert_eq!(
         std::fs::read_dir(dir.path().join(".idpkit/tmp"))
