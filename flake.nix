@@ -73,12 +73,49 @@
               license = lib.licenses.asl20;
             };
           };
+          # The Python package: maturin builds bindings/python against the workspace's lock.
+          python = pkgs.python3Packages.buildPythonPackage {
+            pname = "idpkit";
+            inherit version;
+            pyproject = true;
+            src = rustSrc;
+            buildAndTestSubdir = "bindings/python";
+            cargoDeps = pkgs.rustPlatform.importCargoLock { lockFile = ./Cargo.lock; };
+            nativeBuildInputs = [ pkgs.rustPlatform.cargoSetupHook pkgs.rustPlatform.maturinBuildHook ];
+            pythonImportsCheck = [ "idpkit" ];
+            meta.license = lib.licenses.asl20;
+          };
+
+          # The Node package: the napi addon next to the checked-in loader and typings, laid out
+          # as node_modules/idpkit (index.js loads ./idpkit.<platform>.node).
+          nodeTriple = {
+            "x86_64-linux" = "linux-x64-gnu";
+            "aarch64-linux" = "linux-arm64-gnu";
+            "x86_64-darwin" = "darwin-x64";
+            "aarch64-darwin" = "darwin-arm64";
+          }.${pkgs.stdenv.hostPlatform.system};
+          node = rustBuild {
+            pname = "idpkit-node";
+            cargoBuildFlags = [ "-p" "idpkit-node" ];
+            installPhase = ''
+              runHook preInstall
+              dest=$out/lib/node_modules/idpkit
+              mkdir -p $dest
+              addon=$(find target -path '*/release/libidpkit_node${pkgs.stdenv.hostPlatform.extensions.sharedLibrary}' | head -1)
+              cp "$addon" $dest/idpkit.${nodeTriple}.node
+              cp ${./bindings/node/index.js} $dest/index.js
+              cp ${./bindings/node/index.d.ts} $dest/index.d.ts
+              cp ${./bindings/node/package.json} $dest/package.json
+              runHook postInstall
+            '';
+            meta.license = lib.licenses.asl20;
+          };
         in
         {
           packages = {
             default = cli;
             idpkit = cli;
-            inherit libidpkit;
+            inherit libidpkit python node;
           };
 
           checks = {
