@@ -114,15 +114,26 @@ pub(crate) fn build_layer(
         files: 0,
     };
     let mut count = 0u64;
-    for dir in prefix_dirs(&prefix) {
-        append_dir(&mut tar, &dir, 0o755, state.epoch)?;
-        count += 1;
-    }
-    for entry in &entries {
-        cancel::check(cancel)?;
-        let name = join_prefix(&prefix, &entry.rel);
-        append_entry(&mut tar, &mut state, entry, &name, sink)?;
-        count += 1;
+    let appended = (|| {
+        for dir in prefix_dirs(&prefix) {
+            append_dir(&mut tar, &dir, 0o755, state.epoch)?;
+            count += 1;
+        }
+        for entry in &entries {
+            cancel::check(cancel)?;
+            let name = join_prefix(&prefix, &entry.rel);
+            append_entry(&mut tar, &mut state, entry, &name, sink)?;
+            count += 1;
+        }
+        Ok(())
+    })();
+    if let Err(e) = appended {
+        // Let the compression threads finish and drop the temporary blob before returning,
+        // so a failed or cancelled build has left nothing behind once `build` returns.
+        if let Ok(w) = tar.into_inner() {
+            let _ = w.finish();
+        }
+        return Err(e);
     }
     let writer = tar
         .into_inner()
