@@ -692,3 +692,46 @@ fn copy_mounts_within_a_registry_and_streams_across_registries() {
         digest
     );
 }
+
+#[test]
+fn build_from_a_remote_base_pulls_it_first() {
+    let rig = rig(&["registry-plain"]);
+    let env = Env::new(&rig);
+    let reg = &rig["REGISTRY_PLAIN"];
+    let base = format!("{reg}/idpkit-test/{}:base", unique("frombase"));
+    env.build(&base, 10_000);
+    let mut c = env.cmd("store");
+    c.args(["push", &base]);
+    env.ok(c, None);
+
+    // A fresh store has no base image: build pulls it, then appends the new layer.
+    let ctx = env.path("app-ctx");
+    std::fs::create_dir_all(&ctx).unwrap();
+    std::fs::write(ctx.join("app.txt"), b"on top\n").unwrap();
+    let mut c = env.cmd("fresh-store");
+    c.args(["build", "--from", &base, "-t", "localhost/on-remote:1"])
+        .arg(&ctx);
+    env.ok(c, None);
+    let mut c = env.cmd("fresh-store");
+    c.args(["--json", "inspect", "localhost/on-remote:1"]);
+    let info: serde_json::Value = serde_json::from_str(&env.ok(c, None)).unwrap();
+    assert_eq!(info["manifest"]["layers"].as_array().unwrap().len(), 2);
+    let mut c = env.cmd("fresh-store");
+    c.args(["--json", "images"]);
+    let images = env.ok(c, None);
+    assert!(
+        images.contains(&base),
+        "the pulled base is in the store: {images}"
+    );
+
+    // A base that is neither in the store nor in the registry names what was tried.
+    let missing = format!("{reg}/idpkit-test/{}:none", unique("nobase"));
+    let mut c = env.cmd("fresh-store");
+    c.args(["build", "--from", &missing, "-t", "localhost/x:1"])
+        .arg(&ctx);
+    let err = env.fails(c, None);
+    assert!(
+        err.contains("error[NOT_FOUND]") && err.contains(&missing) && err.contains("pulling"),
+        "{err}"
+    );
+}

@@ -66,7 +66,7 @@ impl Store {
         let base = match opts.from.as_deref() {
             None | Some("") | Some("scratch") => None,
             Some(from) => {
-                let (_, desc) = self.resolve(from).map_err(|e| e.context("--from"))?;
+                let desc = self.resolve_or_pull_base(from, sink, cancel)?;
                 let (_, manifest) = self.load_manifest(&desc)?;
                 let cfg_bytes = self.read_blob(manifest.config().digest().as_ref())?;
                 let cfg: ImageConfiguration = serde_json::from_slice(&cfg_bytes).map_err(|e| {
@@ -143,4 +143,37 @@ impl Store {
             entries: built.entries,
         })
     }
+
+    /// The base image's manifest descriptor: from the store, else (when `from` names a
+    /// registry host, like `registry.local:5000/base:1`) pulled first, with the trust and
+    /// credentials a `pull` would use.
+    fn resolve_or_pull_base(
+        &self,
+        from: &str,
+        sink: Option<&EventSink>,
+        cancel: Option<&CancelToken>,
+    ) -> Result<oci_spec::image::Descriptor> {
+        match self.resolve(from) {
+            Ok((_, desc)) => Ok(desc),
+            Err(e) if e.kind == crate::ErrorKind::NotFound && names_registry(from) => {
+                let opts = crate::registry::RegistryOptions {
+                    cancel: cancel.cloned(),
+                    ..Default::default()
+                };
+                self.pull(from, &opts, sink).map_err(|e| {
+                    e.context(format!("--from {from} is not in the store; pulling it"))
+                })?;
+                Ok(self.resolve(from)?.1)
+            }
+            Err(e) => Err(e.context("--from")),
+        }
+    }
+}
+
+/// Whether a reference spells out its registry host (`host.domain/...`, `host:port/...`,
+/// `localhost/...`), which is when a missing base image is pulled rather than reported.
+fn names_registry(reference: &str) -> bool {
+    reference
+        .split_once('/')
+        .is_some_and(|(first, _)| first.contains(['.', ':']) || first == "localhost")
 }
