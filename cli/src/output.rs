@@ -1,10 +1,11 @@
 //! How the CLI talks: human text or JSON, progress bars on a terminal, errors with kinds.
 
 use idpkit::{Error, Event, EventSink, ImageSummary};
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
+use std::collections::HashMap;
 use std::io::IsTerminal;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 pub struct Output {
     json: bool,
@@ -45,11 +46,14 @@ impl Output {
         }
     }
 
-    /// A progress display for a long operation: a spinner on a terminal, JSON lines with
-    /// `--json`, warnings always (unless `--quiet`), other events with `--verbose`.
+    /// A progress display for a long operation: on a terminal a spinner plus one bar per
+    /// blob being transferred, JSON lines with `--json`, warnings always (unless `--quiet`),
+    /// other events with `--verbose`.
     pub fn progress(&self) -> Progress {
-        let bar = (!self.json && !self.quiet && std::io::stderr().is_terminal()).then(|| {
-            let pb = ProgressBar::new_spinner();
+        let multi = (!self.json && !self.quiet && std::io::stderr().is_terminal())
+            .then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr()));
+        let bar = multi.as_ref().map(|m| {
+            let pb = m.add(ProgressBar::new_spinner());
             pb.set_style(
                 ProgressStyle::with_template("{spinner} {msg} [{elapsed}]")
                     .unwrap_or_else(|_| ProgressStyle::default_spinner()),
@@ -59,6 +63,8 @@ impl Output {
         });
         Progress {
             bar,
+            multi,
+            blobs: Arc::new(Mutex::new(HashMap::new())),
             json: self.json,
             verbose: self.verbose,
             quiet: self.quiet,
@@ -68,6 +74,9 @@ impl Output {
 
 pub struct Progress {
     bar: Option<ProgressBar>,
+    multi: Option<MultiProgress>,
+    /// One bar per blob in flight, by digest.
+    blobs: Arc<Mutex<HashMap<String, ProgressBar>>>,
     json: bool,
     verbose: bool,
     quiet: bool,
@@ -76,6 +85,8 @@ pub struct Progress {
 impl Progress {
     pub fn sink(&self) -> EventSink {
         let bar = self.bar.clone();
+        let multi = self.multi.clone();
+        let blobs = self.blobs.clone();
         let (json, verbose, quiet) = (self.json, self.verbose, self.quiet);
         Arc::new(move |event: &Event| {
             if json {
@@ -84,10 +95,19 @@ impl Progress {
                 }
                 return;
             }
+            if let Some(m) = &multi {
+                if blob_bar(m, &blobs, event) {
+                    return;
+                }
+            }
             let line = describe(event);
             if let Some(pb) = &bar {
-                if let Event::Warning { message } = event {
-                    pb.println(format!("warning: {message}"));
+                // Warnings and audit lines stay on screen; the rest updates the spinner.
+                if matches!(
+                    event,
+                    Event::Warning { .. } | Event::InsecureConnection { .. }
+                ) {
+                    pb.println(line);
                 } else {
                     pb.set_message(line);
                 }
@@ -107,7 +127,61 @@ impl Progress {
         if let Some(pb) = &self.bar {
             pb.finish_and_clear();
         }
+        if let Ok(mut blobs) = self.blobs.lock() {
+            for (_, pb) in blobs.drain() {
+                pb.abandon();
+            }
+        }
     }
+}
+
+/// Draws the per-blob bars of a push or pull; returns whether the event was a blob event.
+fn blob_bar(
+    multi: &MultiProgress,
+    blobs: &Mutex<HashMap<String, ProgressBar>>,
+    event: &Event,
+) -> bool {
+    let Ok(mut blobs) = blobs.lock() else {
+        return false;
+    };
+    let short = |d: &str| {
+        d.trim_start_matches("sha256:")
+            .chars()
+            .take(12)
+            .collect::<String>()
+    };
+    match event {
+        Event::BlobStarted { digest, size } => {
+            let pb = multi.add(ProgressBar::new(*size));
+            pb.set_style(
+                ProgressStyle::with_template(
+                    "{prefix} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} {msg}",
+                )
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> "),
+            );
+            pb.set_prefix(short(digest));
+            blobs.insert(digest.clone(), pb);
+        }
+        Event::BlobProgress { digest, bytes, .. } => {
+            if let Some(pb) = blobs.get(digest) {
+                pb.set_position(*bytes);
+            }
+        }
+        Event::BlobDone { digest, .. } => {
+            if let Some(pb) = blobs.remove(digest) {
+                pb.finish_with_message("done");
+            }
+        }
+        Event::BlobSkipped { digest } => {
+            let _ = multi.println(format!("{} already there", short(digest)));
+        }
+        Event::BlobMounted { digest, from } => {
+            let _ = multi.println(format!("{} mounted from {from}", short(digest)));
+        }
+        _ => return false,
+    }
+    true
 }
 
 fn describe(e: &Event) -> String {

@@ -735,3 +735,46 @@ fn build_from_a_remote_base_pulls_it_first() {
         "{err}"
     );
 }
+
+#[test]
+fn a_terminal_shows_one_bar_per_blob_and_the_audit_line() {
+    let rig = rig(&["registry-plain"]);
+    let env = Env::new(&rig);
+    let reg = &rig["REGISTRY_PLAIN"];
+    let image = format!("{reg}/idpkit-test/{}:tty", unique("tty"));
+    env.build(&image, 3_000_000);
+    let mut c = env.cmd("store");
+    c.args(["--json", "inspect", &image]);
+    let info: serde_json::Value = serde_json::from_str(&env.ok(c, None)).unwrap();
+    let layer = info["manifest"]["layers"][0]["digest"].as_str().unwrap();
+    let short = &layer["sha256:".len().."sha256:".len() + 12];
+
+    // `script` (util-linux) gives idpkit a pseudo-terminal, as a person's shell would.
+    let typescript = env.path("typescript");
+    let command = format!(
+        "{} --store {} push {image}",
+        env!("CARGO_BIN_EXE_idpkit"),
+        env.path("store").display()
+    );
+    let mut c = env.cmd("store");
+    c.env_remove("IDPKIT_STORE");
+    let mut script = Command::new("script");
+    script.envs(c.get_envs().filter_map(|(k, v)| v.map(|v| (k, v))));
+    script.args(["-qec", &command]).arg(&typescript);
+    let out = env.run(script, None);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let screen = String::from_utf8_lossy(&std::fs::read(&typescript).unwrap()).into_owned();
+    assert!(
+        screen.contains(short),
+        "a bar names the layer {short}: {screen}"
+    );
+    assert!(screen.contains("done"), "{screen}");
+    assert!(
+        screen.contains("INSECURE") && screen.contains("plain HTTP"),
+        "{screen}"
+    );
+}
