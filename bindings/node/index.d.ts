@@ -248,6 +248,11 @@ export interface RegistryOptions {
   readTimeoutSecs?: number
   /** Seconds one request or blob may spend retrying in all. */
   retryBudgetSecs?: number
+  /**
+   * Failed tries in a row, across the operation's requests, after which it stops sending
+   * (the circuit breaker); 0 disables it.
+   */
+  breakerThreshold?: number
   /** `os/arch[/variant]` picked from an image index on pull (default: this machine's). */
   platform?: string
   /** Repositories of the same registry to try a cross-repository mount from. */

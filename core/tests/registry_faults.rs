@@ -48,6 +48,8 @@ struct Faults {
     max_body: Option<usize>,
     /// Every request gets 503 (a registry that is down behind its proxy).
     always_503: bool,
+    /// Every blob request gets 503 (the registry answers `/v2/` but its storage is down).
+    blobs_503: bool,
     /// Act as a bearer-token gateway whose tokens expire every `expire_every` requests.
     expire_every: usize,
     realm: Mutex<String>,
@@ -111,6 +113,14 @@ fn handle(mut client: TcpStream, upstream: String, faults: Arc<Faults>) {
     };
     let mut body = vec![0u8; len];
     if faults.always_503 {
+        faults
+            .log
+            .lock()
+            .unwrap()
+            .push(format!("503 {method} {path}"));
+        return respond(&mut client, "503 Service Unavailable", "");
+    }
+    if faults.blobs_503 && path.contains("/blobs/") {
         faults
             .log
             .lock()
@@ -561,4 +571,52 @@ fn retries_stop_when_the_time_budget_is_spent() {
     let took = start.elapsed();
     assert!(took < Duration::from_secs(3), "{took:?}");
     assert!(took >= Duration::from_millis(900), "{took:?}");
+}
+
+#[test]
+fn the_circuit_breaker_stops_parallel_blobs_retrying_a_dead_registry() {
+    let upstream = rig_plain();
+    let faults = Arc::new(Faults {
+        blobs_503: true,
+        ..Default::default()
+    });
+    let proxy = start_proxy(upstream, faults.clone());
+    let tmp = tempfile::tempdir().unwrap();
+    let store = idpkit::Store::open(tmp.path().join("store")).unwrap();
+    // Three images' worth of layers: base, middle, top, plus a config: four blobs.
+    let mut from = None;
+    for (i, name) in ["base", "middle", "top"].iter().enumerate() {
+        let ctx = tmp.path().join(name);
+        std::fs::create_dir_all(&ctx).unwrap();
+        std::fs::write(ctx.join(format!("{name}.txt")), format!("{i}")).unwrap();
+        let tag = format!("{proxy}/breaker/{name}:1");
+        let opts = idpkit::BuildOptions {
+            context: ctx,
+            tags: vec![tag.clone()],
+            from: from.clone(),
+            ..Default::default()
+        };
+        store.build(&opts, None, None).unwrap();
+        from = Some(tag);
+    }
+    let opts = RegistryOptions {
+        attempts: 5,
+        backoff_base_ms: 10,
+        backoff_max_ms: 20,
+        jobs: 4,
+        breaker_threshold: 6,
+        ..Default::default()
+    };
+    let err = store
+        .push(&format!("{proxy}/breaker/top:1"), None, &opts, None)
+        .unwrap_err();
+    assert_eq!(err.kind, idpkit::ErrorKind::Network, "{err}");
+    let blob_requests = faults.log.lock().unwrap().len();
+    // Without the breaker: 4 blobs x 5 attempts = 20 tries. With it: about the threshold,
+    // plus the tries already in flight when it opened.
+    assert!(
+        blob_requests <= 6 + 4,
+        "{blob_requests} blob requests reached a dead registry"
+    );
+    assert!(blob_requests >= 6, "{blob_requests}");
 }

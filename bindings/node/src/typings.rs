@@ -205,6 +205,9 @@ pub struct RegistryOptions {
     pub read_timeout_secs: Option<f64>,
     /// Seconds one request or blob may spend retrying in all.
     pub retry_budget_secs: Option<f64>,
+    /// Failed tries in a row, across the operation's requests, after which it stops sending
+    /// (the circuit breaker); 0 disables it.
+    pub breaker_threshold: Option<u32>,
     /// `os/arch[/variant]` picked from an image index on pull (default: this machine's).
     pub platform: Option<String>,
     /// Repositories of the same registry to try a cross-repository mount from.

@@ -10,6 +10,7 @@ use crate::trust::{self, TrustStore};
 use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, RETRY_AFTER, WWW_AUTHENTICATE};
 use reqwest::{Method, Response, StatusCode};
 use std::collections::HashMap;
+use std::sync::atomic::Ordering;
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -21,6 +22,9 @@ pub(crate) struct Client {
     opts: RegistryOptions,
     pub sink: Option<EventSink>,
     auth: Mutex<AuthState>,
+    /// Tries in a row that failed transiently, across every request of this operation:
+    /// the circuit breaker. Any answer that is not a transient failure resets it.
+    failures_in_a_row: std::sync::atomic::AtomicU32,
 }
 
 #[derive(Default)]
@@ -77,6 +81,7 @@ impl Client {
             opts: opts.clone(),
             sink: sink.cloned(),
             auth: Mutex::new(AuthState::default()),
+            failures_in_a_row: std::sync::atomic::AtomicU32::new(0),
         };
         let allow_http = store.is_insecure() || is_loopback(registry);
         match client.ping().await {
@@ -357,6 +362,7 @@ impl Client {
         let mut reauthed = false;
         loop {
             attempt += 1;
+            self.check_breaker()?;
             let mut req = self
                 .http
                 .request(method.clone(), url)
@@ -369,7 +375,7 @@ impl Client {
             }
             let resp = match req.send().await {
                 Ok(r) => r,
-                Err(e) if retry && self.can_retry(attempt, since) && is_transient(&e) => {
+                Err(e) if retry && is_transient(&e) && self.failed_try(attempt, since) => {
                     self.backoff(
                         &format!("{method} {}", strip_host(url)),
                         attempt,
@@ -394,7 +400,7 @@ impl Client {
                 attempt -= 1;
                 continue;
             }
-            if retry && retryable_status(status) && self.can_retry(attempt, since) {
+            if retry && retryable_status(status) && self.failed_try(attempt, since) {
                 let ra = retry_after(&resp);
                 self.backoff(
                     &format!("{method} {}", strip_host(url)),
@@ -405,8 +411,41 @@ impl Client {
                 .await;
                 continue;
             }
+            if !retryable_status(status) {
+                self.failures_in_a_row.store(0, Ordering::SeqCst);
+            }
             return Ok(resp);
         }
+    }
+
+    /// Counts a transiently failed try and says whether it may be retried: within the
+    /// request's attempts and time budget, and while the breaker is closed.
+    fn failed_try(&self, attempt: u32, since: std::time::Instant) -> bool {
+        self.failures_in_a_row.fetch_add(1, Ordering::SeqCst);
+        self.can_retry(attempt, since) && !self.breaker_open()
+    }
+
+    /// The breaker opens after `breaker_threshold` failed tries in a row across all the
+    /// operation's requests (parallel blobs included), so a registry that went down stops
+    /// getting every blob's full round of retries.
+    fn breaker_open(&self) -> bool {
+        let threshold = self.opts.breaker_threshold;
+        threshold > 0 && self.failures_in_a_row.load(Ordering::SeqCst) >= threshold
+    }
+
+    fn check_breaker(&self) -> Result<()> {
+        if !self.breaker_open() {
+            return Ok(());
+        }
+        Err(Error::new(
+            ErrorKind::Network,
+            format!(
+                "{}: {} tries in a row failed, so idpkit stopped sending (circuit breaker); \
+                 the registry looks down or overloaded, try again later",
+                self.registry,
+                self.failures_in_a_row.load(Ordering::SeqCst)
+            ),
+        ))
     }
 
     /// Whether a request first tried at `since` may be tried again: fewer than `attempts`

@@ -50,6 +50,9 @@ pub struct RegistryOptions {
     pub connect_timeout_secs: u64,
     /// Seconds without any byte from the registry before a request counts as failed.
     pub read_timeout_secs: u64,
+    /// Failed tries in a row, across all requests of one operation, after which it stops
+    /// sending (the circuit breaker); 0 disables it.
+    pub breaker_threshold: u32,
     /// `os/arch[/variant]` picked from an image index on pull (default: this machine's).
     pub platform: Option<String>,
     /// Repositories of the same registry to try a cross-repository mount from.
@@ -71,6 +74,7 @@ impl Default for RegistryOptions {
             backoff_max_ms: 10_000,
             connect_timeout_secs: 15,
             read_timeout_secs: 120,
+            breaker_threshold: 2 * config::DEFAULT_REGISTRY_ATTEMPTS,
             platform: None,
             mount_from: Vec::new(),
         }
