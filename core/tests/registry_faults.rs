@@ -58,6 +58,24 @@ struct Faults {
     log: Mutex<Vec<String>>,
 }
 
+/// Answers with an injected failure and records it in the fault log.
+fn refuse(
+    client: &mut TcpStream,
+    faults: &Faults,
+    status: &str,
+    extra: &str,
+    method: &str,
+    path: &str,
+) {
+    let code = status.split(' ').next().unwrap_or(status);
+    faults
+        .log
+        .lock()
+        .unwrap()
+        .push(format!("{code} {method} {path}"));
+    respond(client, status, extra)
+}
+
 /// Reads one HTTP/1.1 request head; `None` at EOF.
 fn read_head(s: &mut TcpStream) -> Option<Vec<u8>> {
     let mut head = Vec::new();
@@ -113,20 +131,24 @@ fn handle(mut client: TcpStream, upstream: String, faults: Arc<Faults>) {
     };
     let mut body = vec![0u8; len];
     if faults.always_503 {
-        faults
-            .log
-            .lock()
-            .unwrap()
-            .push(format!("503 {method} {path}"));
-        return respond(&mut client, "503 Service Unavailable", "");
+        return refuse(
+            &mut client,
+            &faults,
+            "503 Service Unavailable",
+            "",
+            &method,
+            &path,
+        );
     }
     if faults.blobs_503 && path.contains("/blobs/") {
-        faults
-            .log
-            .lock()
-            .unwrap()
-            .push(format!("503 {method} {path}"));
-        return respond(&mut client, "503 Service Unavailable", "");
+        return refuse(
+            &mut client,
+            &faults,
+            "503 Service Unavailable",
+            "",
+            &method,
+            &path,
+        );
     }
     if faults.expire_every > 0 {
         if path.starts_with("/token") {
@@ -205,12 +227,14 @@ fn handle(mut client: TcpStream, upstream: String, faults: Arc<Faults>) {
     }
     let is_blob_head = method == "HEAD" && path.contains("/blobs/");
     if is_blob_head && faults.head_503.fetch_add(1, Ordering::SeqCst) == 0 {
-        faults
-            .log
-            .lock()
-            .unwrap()
-            .push(format!("503 {method} {path}"));
-        return respond(&mut client, "503 Service Unavailable", "");
+        return refuse(
+            &mut client,
+            &faults,
+            "503 Service Unavailable",
+            "",
+            &method,
+            &path,
+        );
     }
     if method == "POST"
         && faults.max_body.is_none()
@@ -218,12 +242,14 @@ fn handle(mut client: TcpStream, upstream: String, faults: Arc<Faults>) {
         && path.contains("/blobs/uploads/")
         && faults.post_429.fetch_add(1, Ordering::SeqCst) == 0
     {
-        faults
-            .log
-            .lock()
-            .unwrap()
-            .push(format!("429 {method} {path}"));
-        return respond(&mut client, "429 Too Many Requests", "Retry-After: 1\r\n");
+        return refuse(
+            &mut client,
+            &faults,
+            "429 Too Many Requests",
+            "Retry-After: 1\r\n",
+            &method,
+            &path,
+        );
     }
     if method == "PUT"
         && faults.max_body.is_none()
@@ -231,12 +257,14 @@ fn handle(mut client: TcpStream, upstream: String, faults: Arc<Faults>) {
         && path.contains("/manifests/")
         && faults.manifest_503.fetch_add(1, Ordering::SeqCst) == 0
     {
-        faults
-            .log
-            .lock()
-            .unwrap()
-            .push(format!("503 {method} {path}"));
-        return respond(&mut client, "503 Service Unavailable", "");
+        return refuse(
+            &mut client,
+            &faults,
+            "503 Service Unavailable",
+            "",
+            &method,
+            &path,
+        );
     }
     // Forward, one request per connection.
     let Ok(mut up) = TcpStream::connect(&upstream) else {
