@@ -13,6 +13,17 @@ pub struct idpkit_cancel {
     pub(crate) token: CancelToken,
 }
 
+/// The core token behind an optional handle (NULL: no cancellation).
+pub(crate) fn token_of(cancel: *const idpkit_cancel) -> Option<CancelToken> {
+    if cancel.is_null() {
+        None
+    } else {
+        // SAFETY: a non-NULL handle came from `idpkit_cancel_new` and is alive (documented
+        // for every function that takes one).
+        Some(unsafe { (*cancel).token.clone() })
+    }
+}
+
 /// Creates a new, not yet cancelled handle. Free it with `idpkit_cancel_free`.
 ///
 /// Returns NULL only if memory allocation failed or idpkit panicked.

@@ -79,9 +79,8 @@ fn check_known_fields(map: &Map<String, Value>) -> Result<(), Failure> {
 /// Hands `cancel` to the core (which fails at once with `CANCELLED` when it was raised
 /// before the call, and stops the call soon after it is raised during it).
 fn set_cancel(opts: &mut RegistryOptions, cancel: *const idpkit_cancel) {
-    if !cancel.is_null() {
-        // SAFETY: a non-NULL handle came from `idpkit_cancel_new` and is alive (documented).
-        opts.cancel = Some(unsafe { (*cancel).token.clone() });
+    if let Some(token) = crate::cancel::token_of(cancel) {
+        opts.cancel = Some(token);
     }
 }
 

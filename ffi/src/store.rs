@@ -195,12 +195,7 @@ pub extern "C" fn idpkit_store_build(
         let text = arg_str(options_json, "options_json")?;
         let opts: BuildOptions =
             serde_json::from_str(text).map_err(|e| Error::from(e).context("options_json"))?;
-        let token = if cancel.is_null() {
-            None
-        } else {
-            // SAFETY: a non-NULL handle came from `idpkit_cancel_new` and is alive.
-            Some(unsafe { (*cancel).token.clone() })
-        };
+        let token = crate::cancel::token_of(cancel);
         let sink = event_sink(callback, user_data);
         let result = store.build(&opts, sink.as_ref(), token.as_ref())?;
         write_out(result_json_out, json_out(&result)?);
