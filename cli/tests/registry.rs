@@ -183,6 +183,24 @@ impl Env {
     }
 }
 
+/// The rig's plain registry, a test environment and an image built for it (not pushed):
+/// `{registry}/idpkit-test/{prefix}...:{tag}` with `size` random bytes.
+fn built_on_plain_registry(
+    prefix: &str,
+    tag: &str,
+    size: usize,
+) -> (HashMap<String, String>, Env, String) {
+    let rig = rig(&["registry-plain"]);
+    let env = Env::new(&rig);
+    let image = format!(
+        "{}/idpkit-test/{}:{tag}",
+        rig["REGISTRY_PLAIN"],
+        unique(prefix)
+    );
+    env.build(&image, size);
+    (rig, env, image)
+}
+
 fn unique(prefix: &str) -> String {
     let n = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -332,11 +350,7 @@ fn tls_registry_login_push_inspect_pull() {
 
 #[test]
 fn plain_http_registry_on_loopback() {
-    let rig = rig(&["registry-plain"]);
-    let env = Env::new(&rig);
-    let reg = &rig["REGISTRY_PLAIN"];
-    let image = format!("{reg}/idpkit-test/{}:v1", unique("plain"));
-    env.build(&image, 200_000);
+    let (_, env, image) = built_on_plain_registry("plain", "v1", 200_000);
     roundtrip(&env, &image, &[], &[], &[], &["--tls-verify=false"]);
     // The plain-HTTP fallback is audited.
     let mut c = env.cmd("store");
@@ -695,11 +709,8 @@ fn copy_mounts_within_a_registry_and_streams_across_registries() {
 
 #[test]
 fn build_from_a_remote_base_pulls_it_first() {
-    let rig = rig(&["registry-plain"]);
-    let env = Env::new(&rig);
+    let (rig, env, base) = built_on_plain_registry("frombase", "base", 10_000);
     let reg = &rig["REGISTRY_PLAIN"];
-    let base = format!("{reg}/idpkit-test/{}:base", unique("frombase"));
-    env.build(&base, 10_000);
     let mut c = env.cmd("store");
     c.args(["push", &base]);
     env.ok(c, None);
@@ -738,11 +749,7 @@ fn build_from_a_remote_base_pulls_it_first() {
 
 #[test]
 fn a_terminal_shows_one_bar_per_blob_and_the_audit_line() {
-    let rig = rig(&["registry-plain"]);
-    let env = Env::new(&rig);
-    let reg = &rig["REGISTRY_PLAIN"];
-    let image = format!("{reg}/idpkit-test/{}:tty", unique("tty"));
-    env.build(&image, 3_000_000);
+    let (_, env, image) = built_on_plain_registry("tty", "tty", 3_000_000);
     let mut c = env.cmd("store");
     c.args(["--json", "inspect", &image]);
     let info: serde_json::Value = serde_json::from_str(&env.ok(c, None)).unwrap();
