@@ -239,11 +239,17 @@ pub fn run(cmd: RegistryCommand, store: &Store, out: &Output) -> Result<()> {
             cluster,
             remote,
         } => {
-            let (username, pw) = if from_cluster {
-                let c = trust::gitea_credential(&cluster.options())?;
-                (c.username.clone(), c.secret.clone())
+            let progress = out.progress();
+            let r = if from_cluster {
+                registry::login_from_cluster(
+                    &registry,
+                    &cluster.options(),
+                    &remote.options(),
+                    Some(&progress.sink()),
+                )
             } else {
                 if !password_stdin {
+                    progress.finish();
                     return Err(Error::invalid(
                         "pass the password on standard input with --password-stdin (it never goes on the command line)",
                     ));
@@ -252,20 +258,14 @@ pub fn run(cmd: RegistryCommand, store: &Store, out: &Output) -> Result<()> {
                 std::io::stdin().read_to_string(&mut pw).map_err(|e| {
                     Error::new(ErrorKind::Io, format!("read password from stdin: {e}"))
                 })?;
-                (
-                    username.unwrap_or_default(),
-                    pw.trim_end_matches(['\n', '\r']).to_string(),
+                registry::login(
+                    &registry,
+                    &username.unwrap_or_default(),
+                    pw.trim_end_matches(['\n', '\r']),
+                    &remote.options(),
+                    Some(&progress.sink()),
                 )
             };
-            let pw = pw.as_str();
-            let progress = out.progress();
-            let r = registry::login(
-                &registry,
-                &username,
-                pw,
-                &remote.options(),
-                Some(&progress.sink()),
-            );
             progress.finish();
             let r = r?;
             out.result(&r, || {

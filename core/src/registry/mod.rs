@@ -436,6 +436,18 @@ pub fn login(
     })
 }
 
+/// `login` with Gitea's credentials read from the cluster (Secret `gitea/gitea-credential`,
+/// token preferred), as idpbuilder creates them; the secret never leaves this function.
+pub fn login_from_cluster(
+    registry: &str,
+    cluster: &crate::trust::ClusterOptions,
+    opts: &RegistryOptions,
+    sink: Option<&EventSink>,
+) -> Result<LoginResult> {
+    let c = crate::trust::gitea_credential(cluster)?;
+    login(registry, &c.username, &c.secret, opts, sink)
+}
+
 /// Removes stored credentials of `registry`; `false` when there were none.
 pub fn logout(registry: &str) -> Result<bool> {
     auth::remove_login(&registry_of(registry))
