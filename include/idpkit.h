@@ -257,6 +257,49 @@ const char *idpkit_error_message(const idpkit_error *err);
 void idpkit_error_free(idpkit_error *err);
 
 /**
+ * Checks `username` and `password` (or token) against `registry` (`host[:port]`) and
+ * stores them the way `docker login` does: in `REGISTRY_AUTH_FILE`, else
+ * `$DOCKER_CONFIG/config.json` (default `~/.docker/config.json`), or through the
+ * credential helper that file configures. Later calls with NULL credentials find them.
+ *
+ * `options_json` (may be NULL) is as for `idpkit_store_push` (trust, timeouts); it must
+ * not hold credentials. On success `*result_json_out` receives a `LoginResult` JSON object
+ * (`registry`, `username`, `stored_in`: the file or helper written); free it with
+ * `idpkit_string_free`. The password never appears in an error message. Blocks until done.
+ *
+ * Errors: `NULL_ARGUMENT`, `INVALID_INPUT` (an empty username or password), `AUTH` (the
+ * registry refused them; the message names registry and user), `UNTRUSTED`, `NETWORK`, `IO`.
+ */
+idpkit_result idpkit_registry_login(const char *registry, const char *username, const char *password, const char *options_json, char **result_json_out, idpkit_error **err_out);
+
+/**
+ * `idpkit_registry_login` with Gitea's credentials read from the cluster: Secret
+ * `gitea-credential` in namespace `gitea` (its `token`, else its `password`), as
+ * idpbuilder creates it. The credentials go from the cluster to the stored login without
+ * passing through the caller.
+ *
+ * `cluster_json` (may be NULL: the defaults) is a JSON object of the core's
+ * `ClusterOptions`: `kubeconfig` (default `$KUBECONFIG`, else `~/.kube/config`), `context`
+ * (default the current one), `host`, `certs_d`. `options_json` is as for
+ * `idpkit_registry_login`; unknown fields of either are refused. On success
+ * `*result_json_out` receives a `LoginResult` JSON object; free it with
+ * `idpkit_string_free`. Blocks until done.
+ *
+ * Errors: `NULL_ARGUMENT`, `INVALID_INPUT` (a bad kubeconfig or Secret), `NOT_FOUND` (no
+ * such context or Secret), `AUTH`, `UNTRUSTED`, `NETWORK`, `IO`.
+ */
+idpkit_result idpkit_registry_login_from_cluster(const char *registry, const char *cluster_json, const char *options_json, char **result_json_out, idpkit_error **err_out);
+
+/**
+ * Removes the stored credentials of `registry` (`host[:port]`) from where
+ * `idpkit_registry_login` put them. `*removed_out` (may be NULL) is set to whether there
+ * were any.
+ *
+ * Errors: `NULL_ARGUMENT`, `INVALID_INPUT` (an unreadable Docker config), `IO`.
+ */
+idpkit_result idpkit_registry_logout(const char *registry, bool *removed_out, idpkit_error **err_out);
+
+/**
  * Pushes the image `source` of the store to a registry, as `destination` (may be NULL:
  * `source` itself, which must then name a registry, `host[:port]/repo:tag`). Blobs the
  * registry has are skipped, the rest are uploaded in parallel. Blocks until done.
@@ -310,6 +353,46 @@ idpkit_result idpkit_store_pull(const idpkit_store *store, const char *reference
  * `UNTRUSTED`, `POLICY`, `NETWORK`.
  */
 idpkit_result idpkit_registry_list_tags(const char *repository, const char *options_json, const char *username, const char *password, char **tags_json_out, idpkit_error **err_out);
+
+/**
+ * Copies the image `source` (`host[:port]/repo:tag` or `...@sha256:...`) to `destination`.
+ * Within one registry (a re-tag included) blobs are mounted or already there, so only
+ * manifests move; across registries the image streams through a temporary store (an
+ * image index resolves to the `platform` option then). Blocks until done.
+ *
+ * `options_json`, `username`, `password` (used for both registries), `callback`,
+ * `user_data` and `cancel` are as for `idpkit_store_push`. On success `*result_json_out`
+ * receives a `PushResult` JSON object (`reference`, `digest`, `blobs_uploaded`,
+ * `blobs_skipped`, `blobs_mounted`, `bytes_uploaded`, `unchanged`); free it with
+ * `idpkit_string_free`. Needs no store.
+ *
+ * Errors: `NULL_ARGUMENT`, `INVALID_INPUT`, `NOT_FOUND` (the source), `AUTH`, `UNTRUSTED`,
+ * `POLICY`, `NETWORK`, `INTEGRITY`, `CANCELLED`, `IO`.
+ */
+idpkit_result idpkit_registry_copy(const char *source, const char *destination, const char *options_json, const char *username, const char *password, idpkit_event_callback callback, void *user_data, const idpkit_cancel *cancel, char **result_json_out, idpkit_error **err_out);
+
+/**
+ * Lists the repositories of `registry` (`host[:port]`) from `/v2/_catalog`, following the
+ * registry's pagination. `options_json`, `username` and `password` are as for
+ * `idpkit_store_push`; like `idpkit_registry_list_tags` it takes no `idpkit_cancel`.
+ * On success `*repositories_json_out` receives a JSON array of strings; free it with
+ * `idpkit_string_free`. Blocks until done.
+ *
+ * Errors: `NULL_ARGUMENT`, `INVALID_INPUT`, `AUTH`, `UNTRUSTED`, `POLICY` (the registry
+ * does not offer a catalog), `NETWORK`.
+ */
+idpkit_result idpkit_registry_catalog(const char *registry, const char *options_json, const char *username, const char *password, char **repositories_json_out, idpkit_error **err_out);
+
+/**
+ * Deletes the manifest `reference` names (by tag or `@sha256:` digest) from its registry.
+ * `options_json`, `username` and `password` are as for `idpkit_store_push`. On success
+ * `*digest_out` receives the digest deleted (`sha256:...`, a plain string; free it with
+ * `idpkit_string_free`). Blocks until done.
+ *
+ * Errors: `NULL_ARGUMENT`, `INVALID_INPUT`, `NOT_FOUND` (no such tag or digest), `AUTH`,
+ * `UNTRUSTED`, `POLICY` (the registry does not allow deletes), `NETWORK`.
+ */
+idpkit_result idpkit_registry_delete(const char *reference, const char *options_json, const char *username, const char *password, char **digest_out, idpkit_error **err_out);
 
 /**
  * Opens the store at `path` (UTF-8), creating an empty OCI image layout when the directory
@@ -433,6 +516,50 @@ idpkit_result idpkit_store_export(const idpkit_store *store, const char *referen
  * ignored. Do not pass strings from anywhere else, and free each string once.
  */
 void idpkit_string_free(char *s);
+
+/**
+ * Connects to `host` (`host[:port]`, default port 443) and reports its certificate chain
+ * and whether idpkit trusts it, with the same trust a registry call would use.
+ *
+ * `trust_json` (may be NULL: the defaults) is a JSON object of the core's `TrustOptions`:
+ * `ca_files`, `insecure_hosts`, `certs_d`, `no_platform_roots`; unknown fields are refused.
+ * On success `*report_json_out` receives a `TrustReport` JSON object (`host`, `verdict`:
+ * `trusted`, `unknown_issuer`, `expired`, `not_yet_valid`, `wrong_host`,
+ * `client_cert_required`, `bad_certificate`, `not_tls`, `unreachable`; `trusted`, `insecure`, `chain`
+ * (`subject`, `issuer`, `not_before`, `not_after`, `names`, `self_signed`, `sha256`),
+ * `sources`, `message` (with the fixing command when not trusted)); free it with
+ * `idpkit_string_free`. An untrusted host is a report, not an error. Blocks until done.
+ *
+ * Errors: `NULL_ARGUMENT`, `INVALID_INPUT` (bad JSON or host), `IO` (a CA file).
+ */
+idpkit_result idpkit_trust_check(const char *host, const char *trust_json, char **report_json_out, idpkit_error **err_out);
+
+/**
+ * Validates the PEM CA certificate `ca_file` and installs it for `host` (`host[:port]`)
+ * as `CERTS_D/HOST/ca.crt`, where every later call to that host trusts it. `certs_d` may
+ * be NULL: idpkit's own (`~/.config/idpkit/certs.d`). On success `*path_out` receives the
+ * file written (a plain string; free it with `idpkit_string_free`).
+ *
+ * Errors: `NULL_ARGUMENT`, `INVALID_INPUT` (not a CA certificate, a bad host), `NOT_FOUND`
+ * (`ca_file`), `IO`.
+ */
+idpkit_result idpkit_trust_add(const char *host, const char *ca_file, const char *certs_d, char **path_out, idpkit_error **err_out);
+
+/**
+ * Reads idpbuilder's CA from the cluster of the kubeconfig — Secret `idpbuilder-cert` in
+ * namespace `default` (key `ca.crt`), else the TLS Secret `idpbuilder-cert` in
+ * `ingress-nginx` (key `tls.crt`) — validates it and installs it for the cluster's Gitea
+ * host as `idpkit_trust_add` does.
+ *
+ * `cluster_json` (may be NULL: the defaults) is as for
+ * `idpkit_registry_login_from_cluster` (`host` defaults to `gitea.cnoe.localtest.me:8443`).
+ * On success `*result_json_out` receives an `ExtractResult` JSON object (`host`, `path`,
+ * `source`, `subject`, `not_after`); free it with `idpkit_string_free`. Blocks until done.
+ *
+ * Errors: `NULL_ARGUMENT`, `INVALID_INPUT` (bad JSON, kubeconfig or certificate),
+ * `NOT_FOUND` (no such context or Secret), `AUTH`, `UNTRUSTED`, `NETWORK`, `IO`.
+ */
+idpkit_result idpkit_trust_extract(const char *cluster_json, char **result_json_out, idpkit_error **err_out);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -74,12 +74,36 @@ type RegistryOptions struct {
 	ConnectTimeoutSecs uint64 `json:"connect_timeout_secs,omitempty"`
 	// ReadTimeoutSecs without any byte from the registry before a request counts as failed.
 	ReadTimeoutSecs uint64 `json:"read_timeout_secs,omitempty"`
-	// RetryBudgetSecs bounds the time spent retrying one operation.
+	// RetryBudgetSecs bounds the time one request or blob keeps being retried.
 	RetryBudgetSecs uint64 `json:"retry_budget_secs,omitempty"`
+	// BreakerThreshold is the number of failed tries in a row, across all requests of one
+	// operation, after which it stops sending (the circuit breaker); 0 takes the default
+	// (10), BreakerOff disables it.
+	BreakerThreshold int64 `json:"breaker_threshold,omitempty"`
 	// Platform (os/arch[/variant]) picked from an image index on pull; "" is this machine's.
 	Platform string `json:"platform,omitempty"`
 	// MountFrom lists repositories of the same registry to try a cross-repository mount from.
 	MountFrom []string `json:"mount_from,omitempty"`
+}
+
+// BreakerOff as RegistryOptions.BreakerThreshold disables the circuit breaker.
+const BreakerOff int64 = -1
+
+// MarshalJSON writes the core's RegistryOptions document (BreakerOff becomes 0).
+func (o RegistryOptions) MarshalJSON() ([]byte, error) {
+	type plain RegistryOptions
+	doc := struct {
+		plain
+		BreakerThreshold *int64 `json:"breaker_threshold,omitempty"`
+	}{plain: plain(o)}
+	switch {
+	case o.BreakerThreshold < 0:
+		off := int64(0)
+		doc.BreakerThreshold = &off
+	case o.BreakerThreshold > 0:
+		doc.BreakerThreshold = &o.BreakerThreshold
+	}
+	return json.Marshal(doc)
 }
 
 // PushOptions shape Store.Push.
@@ -104,13 +128,6 @@ type PullOptions struct {
 	Username string
 	Password Secret
 	OnEvent  func(Event)
-}
-
-// ListTagsOptions shape ListTags; the fields are as for PushOptions.
-type ListTagsOptions struct {
-	Registry RegistryOptions
-	Username string
-	Password Secret
 }
 
 // PushResult is what Push did.
@@ -152,8 +169,8 @@ type registryCall struct {
 }
 
 func newRegistryCall(ctx context.Context, opts RegistryOptions, username string, password Secret, onEvent func(Event)) (*registryCall, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, &Error{Kind: KindCancelled, Message: "operation cancelled: " + err.Error(), cause: err}
+	if err := started(ctx); err != nil {
+		return nil, err
 	}
 	doc, err := json.Marshal(opts)
 	if err != nil {
@@ -286,31 +303,4 @@ func (s *Store) Pull(ctx context.Context, reference string, opts PullOptions) (*
 		return nil, withCause(ctx, err)
 	}
 	return &result, nil
-}
-
-// ListTags lists the tags of repository (host[:port]/path), following the registry's
-// pagination. ctx is checked when the call starts only (idpkit_registry_list_tags takes no
-// idpkit_cancel): bound it with opts.Registry.Attempts and the timeouts.
-func ListTags(ctx context.Context, repository string, opts ListTagsOptions) ([]string, error) {
-	if ctx == nil {
-		ctx = context.Background()
-	}
-	rc, err := newRegistryCall(ctx, opts.Registry, opts.Username, opts.Password, nil)
-	if err != nil {
-		return nil, err
-	}
-	defer rc.free()
-	crepo, free := cstr(repository, false)
-	defer free()
-	var cout *C.char
-	var cerr *C.idpkit_error
-	if r := C.idpkit_registry_list_tags(crepo, rc.options, rc.username, rc.password, &cout, &cerr); r != C.IDPKIT_RESULT_OK {
-		return nil, takeError(r, cerr)
-	}
-	defer C.idpkit_string_free(cout)
-	var tags []string
-	if err := json.Unmarshal([]byte(C.GoString(cout)), &tags); err != nil {
-		return nil, &Error{Kind: KindInternal, Message: fmt.Sprintf("decoding the library's answer: %v", err)}
-	}
-	return tags, nil
 }

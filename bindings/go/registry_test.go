@@ -45,6 +45,8 @@ func rigEnv(name string) string {
 func requirePeer(t *testing.T, peer, variable string) string {
 	t.Helper()
 	addr := rigEnv(variable)
+	addr = strings.TrimPrefix(strings.TrimPrefix(addr, "https://"), "http://")
+	addr, _, _ = strings.Cut(addr, "/")
 	if addr == "" {
 		t.Fatalf("peer %s: $%s is not set and .rig/rig.env is missing: start the rig with tests/rig/up", peer, variable)
 	}
@@ -225,7 +227,7 @@ func TestRegistryErrorsWithoutAPeer(t *testing.T) {
 		CAFiles: []string{}, InsecureHosts: []string{"example.invalid"}, CertsD: []string{},
 		NoPlatformRoots: true, Jobs: 1, MonolithicMax: 1 << 20, ChunkSize: 1 << 20, Attempts: 1,
 		BackoffBaseMs: 1, BackoffMaxMs: 2, ConnectTimeoutSecs: 2, ReadTimeoutSecs: 5, RetryBudgetSecs: 5,
-		Platform: "linux/amd64", MountFrom: []string{"gotest/other"},
+		BreakerThreshold: idpkit.BreakerOff, Platform: "linux/amd64", MountFrom: []string{"gotest/other"},
 	}
 	if _, err := idpkit.ListTags(ctx, unreachable, idpkit.ListTagsOptions{Registry: every}); !errors.Is(err, idpkit.ErrNetwork) {
 		t.Fatalf("ListTags with every option set: %v", err)

@@ -19,16 +19,22 @@
 mod boundary;
 mod cancel;
 mod error;
+mod login;
 mod registry;
+mod remote;
 mod store;
 mod strings;
+mod trust;
 
 pub use boundary::idpkit_result;
 pub use cancel::*;
 pub use error::*;
+pub use login::*;
 pub use registry::*;
+pub use remote::*;
 pub use store::*;
 pub use strings::*;
+pub use trust::*;
 
 use std::ffi::c_char;
 

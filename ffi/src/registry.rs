@@ -9,39 +9,21 @@ use crate::store::{
 use crate::strings::{arg_str, json_out, opt_str};
 use idpkit::registry::{self, Credential, RegistryOptions};
 use idpkit::Error;
-use serde_json::{Map, Value};
 use std::ffi::{c_char, c_void};
 
 /// Where the credentials of a C call come from, as the core's messages name it.
 const CREDENTIAL_SOURCE: &str = "the username and password arguments";
 
-/// The core's `RegistryOptions` from `options_json` (NULL: the defaults) plus the explicit
-/// credentials, which never pass through JSON.
-///
-/// The core's type accepts unknown fields (it flattens `TrustOptions`), so they are refused
-/// here against the keys of its serialized default: a misspelt option must not be ignored,
-/// and a `"password"` put into the JSON must not silently mean anonymous access.
-fn registry_options(
+/// The core's `RegistryOptions` from `options_json` (NULL: the defaults; unknown fields
+/// refused) plus the explicit credentials, which never pass through JSON.
+pub(crate) fn registry_options(
     options_json: *const c_char,
     username: *const c_char,
     password: *const c_char,
 ) -> Result<RegistryOptions, Failure> {
-    let text = opt_str(options_json, "options_json")?;
+    let mut opts: RegistryOptions = crate::strings::options_json(options_json, "options_json")?;
     let username = opt_str(username, "username")?;
     let password = opt_str(password, "password")?;
-    let mut opts = match text {
-        None => RegistryOptions::default(),
-        Some(text) => {
-            let value: Value =
-                serde_json::from_str(text).map_err(|e| Error::from(e).context("options_json"))?;
-            let Value::Object(map) = value else {
-                return Err(Error::invalid("options_json: expected a JSON object").into());
-            };
-            check_known_fields(&map)?;
-            serde_json::from_value(Value::Object(map))
-                .map_err(|e| Error::invalid(format!("options_json: {e}")))?
-        }
-    };
     opts.credential = match (username, password) {
         (None, None) => None,
         (Some(u), Some(p)) => Some(Credential::basic(u, p, CREDENTIAL_SOURCE)),
@@ -55,30 +37,9 @@ fn registry_options(
     Ok(opts)
 }
 
-fn check_known_fields(map: &Map<String, Value>) -> Result<(), Failure> {
-    let known = match serde_json::to_value(RegistryOptions::default()) {
-        Ok(Value::Object(m)) => m,
-        _ => Map::new(),
-    };
-    if let Some(key) = map.keys().find(|k| !known.contains_key(*k)) {
-        let names: Vec<String> = known.keys().map(|k| format!("`{k}`")).collect();
-        let hint = if matches!(key.as_str(), "username" | "password" | "token") {
-            " (credentials are separate arguments, never JSON)"
-        } else {
-            ""
-        };
-        return Err(Error::invalid(format!(
-            "options_json: unknown field `{key}`{hint}, expected one of {}",
-            names.join(", ")
-        ))
-        .into());
-    }
-    Ok(())
-}
-
 /// Hands `cancel` to the core (which fails at once with `CANCELLED` when it was raised
 /// before the call, and stops the call soon after it is raised during it).
-fn set_cancel(opts: &mut RegistryOptions, cancel: *const idpkit_cancel) {
+pub(crate) fn set_cancel(opts: &mut RegistryOptions, cancel: *const idpkit_cancel) {
     if let Some(token) = crate::cancel::token_of(cancel) {
         opts.cancel = Some(token);
     }
@@ -86,7 +47,7 @@ fn set_cancel(opts: &mut RegistryOptions, cancel: *const idpkit_cancel) {
 
 /// Belt and braces: the core already keeps secrets out of its messages; this makes sure no
 /// message leaving the C ABI carries the password given to the call.
-fn redact(mut e: Error, opts: &RegistryOptions) -> Error {
+pub(crate) fn redact(mut e: Error, opts: &RegistryOptions) -> Error {
     if let Some(Credential::Basic { password, .. }) = &opts.credential {
         if !password.is_empty() && e.message.contains(password.as_str()) {
             e.message = e.message.replace(password.as_str(), "<redacted>");

@@ -10,7 +10,7 @@
  * Prints one line per check and closes with "N passed, N failed".
  */
 #define _GNU_SOURCE
-#include "idpkit.h"
+#include "check.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -19,25 +19,11 @@
 #include <time.h>
 #include <unistd.h>
 
-static int passed, failed;
+int passed, failed;
+const char SENTINEL[] = "untouched";
 
-#define CHECK(cond, ...)                                                                 \
-  do {                                                                                   \
-    if (cond) {                                                                          \
-      passed++;                                                                          \
-      printf("ok   ");                                                                   \
-    } else {                                                                             \
-      failed++;                                                                          \
-      printf("FAIL %s:%d ", __FILE__, __LINE__);                                         \
-    }                                                                                    \
-    printf(__VA_ARGS__);                                                                 \
-    printf("\n");                                                                        \
-  } while (0)
-
-/* Checks that a call failed with `want`, left its output alone, and filled err_out with a
- * matching error (kind, code string, non-empty message); frees the error. */
-static void expect_error(const char *what, idpkit_result got, idpkit_result want,
-                         idpkit_error *err, const char *out_sentinel, const char *out) {
+void expect_error(const char *what, idpkit_result got, idpkit_result want, idpkit_error *err,
+                  const char *out_sentinel, const char *out) {
   int ok = got == want && err != NULL && idpkit_error_result(err) == want &&
            strcmp(idpkit_error_code(err), idpkit_result_name(want)) == 0 &&
            idpkit_error_message(err) != NULL && idpkit_error_message(err)[0] != '\0' &&
@@ -46,8 +32,6 @@ static void expect_error(const char *what, idpkit_result got, idpkit_result want
         err ? idpkit_error_message(err) : "no error");
   idpkit_error_free(err);
 }
-
-static const char SENTINEL[] = "untouched";
 
 struct events {
   int count;
@@ -64,7 +48,7 @@ static void on_event(void *user_data, const char *event_json) {
   if (ev->cancel_on_first) idpkit_cancel_cancel(ev->cancel_on_first);
 }
 
-static char *build_options(const char *context, const char *tag, int no_cache) {
+char *build_options(const char *context, const char *tag, int no_cache) {
   char *json = NULL;
   if (asprintf(&json,
                "{\"context\": \"%s\", \"tags\": [\"%s\"], \"cmd\": [\"/app/run.sh\"],"
@@ -115,8 +99,7 @@ static void on_registry_event(void *user_data, const char *event_json) {
   if (strstr(event_json, "\"type\":\"manifest_pushed\"")) ev->manifest_pushed++;
 }
 
-/* Copies the string value of "key" in a flat JSON object (no escapes expected) into buf. */
-static const char *json_string(const char *json, const char *key, char *buf, size_t len) {
+const char *json_string(const char *json, const char *key, char *buf, size_t len) {
   char pat[64];
   snprintf(pat, sizeof pat, "\"%s\":\"", key);
   const char *p = json ? strstr(json, pat) : NULL;
@@ -131,9 +114,7 @@ static const char *json_string(const char *json, const char *key, char *buf, siz
   return buf;
 }
 
-/* A peer the test needs: the variable 20-c.sh exports from the rig (tests/rig/lib.sh). A
- * missing one is a failure naming the peer, never a skip. */
-static const char *rig_env(const char *var, const char *peer) {
+const char *rig_env(const char *var, const char *peer) {
   const char *v = getenv(var);
   int secret = strstr(var, "PASSWORD") != NULL;
   CHECK(v && *v, "rig peer %s: $%s is %s", peer, var,
@@ -601,6 +582,7 @@ int main(int argc, char **argv) {
   idpkit_error_free(err);
 
   registry_tests(store, fixture, tmp);
+  remote_tests(store, fixture, tmp);
 
   idpkit_store_free(store);
 

@@ -1,16 +1,17 @@
 #!/usr/bin/env bash
 # C: the C ABI's header is what cbindgen makes of ffi/src today, the flake parses, and the C
 # test program (tests/c) passes against the static library under valgrind (no leak, no
-# error) and against the shared library. The test program pushes to and pulls from the rig's
-# registries (registry-plain, registry-tls): without them this suite fails, naming the peer.
+# error) and against the shared library. The test program pushes to, pulls from, copies
+# between and deletes on the rig's registries, logs in, and checks trust against its nginx and
+# kube-apiserver: without those peers this suite fails, naming the peer.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$repo"
 
-echo "-- rig peers: registry-plain, registry-tls"
+echo "-- rig peers: registry-plain, registry-tls, nginx, kube-apiserver, gitea"
 # shellcheck source=../rig/lib.sh
 . tests/rig/lib.sh
-rig_require registry-plain registry-tls
+rig_require registry-plain registry-tls nginx kube-apiserver gitea
 
 echo "-- header is up to date (pinned cbindgen)"
 ffi/generate-header.sh --check
@@ -39,12 +40,12 @@ fi
 
 echo "-- build tests/c against the static library"
 # shellcheck disable=SC2046,SC2086
-gcc $cflags tests/c/test_idpkit.c -o "$out/test_idpkit_static" \
+gcc $cflags tests/c/test_idpkit.c tests/c/test_remote.c -o "$out/test_idpkit_static" \
   "$(pkg-config --variable=staticlib idpkit)" $(pkg-config --libs-only-l --static idpkit | sed 's/-lidpkit_ffi//')
 
 echo "-- build tests/c against the shared library"
 # shellcheck disable=SC2046,SC2086
-gcc $cflags tests/c/test_idpkit.c -o "$out/test_idpkit_shared" \
+gcc $cflags tests/c/test_idpkit.c tests/c/test_remote.c -o "$out/test_idpkit_shared" \
   $(pkg-config --libs idpkit) -Wl,-rpath,"$repo/target/release" -lpthread
 
 echo "-- shared library"
@@ -55,4 +56,12 @@ echo "-- static library under valgrind"
 valgrind --quiet --leak-check=full --show-leak-kinds=definite,possible \
   --errors-for-leak-kinds=definite,possible --error-exitcode=1 \
   --suppressions=tests/c/valgrind.supp \
-  "$out/test_idpkit_static" "$repo/tests/c/fixture"
+  "$out/test_idpkit_static" "$repo/tests/c/fixture" 2>&1 | tee "$out/valgrind.log"
+
+echo "-- no password or token of the rig in anything the C tests printed"
+for secret in "$IDPKIT_RIG_REGISTRY_PASSWORD" "$IDPKIT_RIG_GITEA_PASSWORD" "$IDPKIT_RIG_GITEA_TOKEN"; do
+  if [ -n "$secret" ] && grep -qF -- "$secret" "$out/shared.log" "$out/valgrind.log"; then
+    echo "a rig secret appears in the C test output" >&2
+    exit 1
+  fi
+done

@@ -7,10 +7,10 @@ set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$repo"
 
-echo "-- rig peers: registry-plain, registry-tls"
+echo "-- rig peers: registry-plain, registry-tls, nginx, kube-apiserver, gitea"
 # shellcheck source=../rig/lib.sh
 . tests/rig/lib.sh
-rig_require registry-plain registry-tls
+rig_require registry-plain registry-tls nginx kube-apiserver gitea
 
 if ! command -v go >/dev/null; then
   echo "30-go: go is missing (scripts/setup-system.sh installs it)" >&2

@@ -1,0 +1,222 @@
+package idpkit_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"idpkit.dev/idpkit"
+)
+
+// tlsRig returns the rig's TLS registry, its user, password and CA, failing (never skipping)
+// when the peer is missing.
+func tlsRig(t *testing.T) (registry, user string, password idpkit.Secret, ca string) {
+	t.Helper()
+	registry = requirePeer(t, "registry-tls", "IDPKIT_RIG_REGISTRY_TLS")
+	user, pw, ca := rigEnv("IDPKIT_RIG_REGISTRY_USER"), rigEnv("IDPKIT_RIG_REGISTRY_PASSWORD"), rigEnv("IDPKIT_RIG_CA")
+	if user == "" || pw == "" || ca == "" {
+		t.Fatalf("peer registry-tls: IDPKIT_RIG_REGISTRY_USER, _PASSWORD or IDPKIT_RIG_CA is missing: start the rig with tests/rig/up")
+	}
+	return registry, user, idpkit.Secret(pw), ca
+}
+
+func TestCopyCatalogDelete(t *testing.T) {
+	plain := requirePeer(t, "registry-plain", "IDPKIT_RIG_REGISTRY_PLAIN")
+	tls, user, password, ca := tlsRig(t)
+	ctx := t.Context()
+	s := openStore(t)
+	src := uniqueRepo(plain, "copy-src")
+	built := build(t, s, fixture(t), src+":1")
+	if _, err := s.Push(ctx, src+":1", idpkit.PushOptions{}); err != nil {
+		t.Fatalf("Push: %v", err)
+	}
+
+	// Within one registry the blobs are mounted: no byte goes up.
+	dst := uniqueRepo(plain, "copy-dst")
+	var events []idpkit.Event
+	within, err := idpkit.Copy(ctx, src+":1", dst+":2", idpkit.CopyOptions{OnEvent: func(e idpkit.Event) { events = append(events, e) }})
+	if err != nil || within.Digest != built.Digest || within.BlobsMounted != 2 || within.BytesUploaded != 0 {
+		t.Fatalf("Copy within a registry: %+v, %v", within, err)
+	}
+	mounted := 0
+	for _, e := range events {
+		if e.Type == "blob_mounted" {
+			mounted++
+		}
+	}
+	if mounted != 2 {
+		t.Fatalf("Copy within a registry: %d blob_mounted events in %v", mounted, events)
+	}
+
+	// Across registries the same manifest digest arrives.
+	tlsRepo := uniqueRepo(tls, "copy-tls")
+	reg := idpkit.RegistryOptions{CAFiles: []string{ca}}
+	across, err := idpkit.Copy(ctx, src+":1", tlsRepo+":3", idpkit.CopyOptions{Registry: reg, Username: user, Password: password})
+	if err != nil || across.Digest != built.Digest || across.BlobsUploaded != 2 {
+		t.Fatalf("Copy across registries: %+v, %v", across, err)
+	}
+	tags, err := idpkit.ListTags(ctx, tlsRepo, idpkit.ListTagsOptions{Registry: reg, Username: user, Password: password})
+	if err != nil || !slices.Equal(tags, []string{"3"}) {
+		t.Fatalf("tags of the copy: %v, %v", tags, err)
+	}
+
+	repos, err := idpkit.Catalog(ctx, plain, idpkit.RemoteOptions{})
+	name := func(repo string) string { return strings.TrimPrefix(repo, plain+"/") }
+	if err != nil || !slices.Contains(repos, name(src)) || !slices.Contains(repos, name(dst)) {
+		t.Fatalf("Catalog of %s lacks %s or %s: %v, %v", plain, name(src), name(dst), len(repos), err)
+	}
+
+	deleted, err := idpkit.Delete(ctx, dst+":2", idpkit.RemoteOptions{})
+	if err != nil || deleted != built.Digest {
+		t.Fatalf("Delete: %q, %v", deleted, err)
+	}
+	if _, err := idpkit.Delete(ctx, dst+":2", idpkit.RemoteOptions{}); !errors.Is(err, idpkit.ErrNotFound) {
+		t.Fatalf("Delete of a deleted tag: %v", err)
+	}
+	other := openStore(t)
+	if _, err := other.Pull(ctx, dst+":2", idpkit.PullOptions{}); !errors.Is(err, idpkit.ErrNotFound) {
+		t.Fatalf("Pull of a deleted tag: %v", err)
+	}
+
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := idpkit.Copy(cancelled, src+":1", dst+":9", idpkit.CopyOptions{}); !errors.Is(err, idpkit.ErrCancelled) {
+		t.Fatalf("Copy with a cancelled context: %v", err)
+	}
+}
+
+func TestLoginLogout(t *testing.T) {
+	tls, user, password, ca := tlsRig(t)
+	ctx := t.Context()
+	docker := t.TempDir()
+	t.Setenv("DOCKER_CONFIG", docker) // never the user's own ~/.docker
+	t.Setenv("REGISTRY_AUTH_FILE", "")
+	reg := idpkit.RegistryOptions{CAFiles: []string{ca}, Attempts: 1}
+	repo := uniqueRepo(tls, "login")
+
+	wrong := idpkit.Secret("wrong-" + string(password) + "-go-login")
+	_, err := idpkit.Login(ctx, tls, user, wrong, reg)
+	if !errors.Is(err, idpkit.ErrAuth) || !strings.Contains(err.Error(), tls) || !strings.Contains(err.Error(), user) || strings.Contains(err.Error(), "go-login") {
+		t.Fatalf("Login with a wrong password: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(docker, "config.json")); !os.IsNotExist(err) {
+		t.Fatalf("a refused login stored something: %v", err)
+	}
+
+	res, err := idpkit.Login(ctx, tls, user, password, reg)
+	if err != nil || res.StoredIn != filepath.Join(docker, "config.json") || res.Username != user {
+		t.Fatalf("Login: %+v, %v", res, err)
+	}
+	// Later calls find the stored credentials.
+	if _, err := idpkit.ListTags(ctx, repo, idpkit.ListTagsOptions{Registry: reg}); err != nil && !errors.Is(err, idpkit.ErrNotFound) {
+		t.Fatalf("ListTags after Login: %v", err)
+	}
+	if _, err := idpkit.Login(ctx, tls, "", password, reg); !errors.Is(err, idpkit.ErrInvalidInput) {
+		t.Fatalf("Login without a user: %v", err)
+	}
+
+	if removed, err := idpkit.Logout(tls); err != nil || !removed {
+		t.Fatalf("Logout: %v, %v", removed, err)
+	}
+	if removed, err := idpkit.Logout(tls); err != nil || removed {
+		t.Fatalf("second Logout: %v, %v", removed, err)
+	}
+	if _, err := idpkit.ListTags(ctx, repo, idpkit.ListTagsOptions{Registry: reg}); !errors.Is(err, idpkit.ErrAuth) {
+		t.Fatalf("ListTags after Logout: %v", err)
+	}
+}
+
+func TestTrustCheckAndAdd(t *testing.T) {
+	tls, _, _, ca := tlsRig(t)
+	expired := strings.TrimPrefix(rigEnv("IDPKIT_RIG_TLS_EXPIRED_URL"), "https://")
+	requirePeer(t, "nginx", "IDPKIT_RIG_TLS_EXPIRED_URL")
+	ctx := t.Context()
+
+	report, err := idpkit.TrustCheck(ctx, tls, idpkit.TrustOptions{CAFiles: []string{ca}})
+	if err != nil || report.Verdict != idpkit.VerdictTrusted || !report.Trusted || len(report.Chain) == 0 {
+		t.Fatalf("TrustCheck with the rig's CA: %+v, %v", report, err)
+	}
+	alone := idpkit.TrustOptions{CertsD: []string{}, NoPlatformRoots: true}
+	report, err = idpkit.TrustCheck(ctx, tls, alone)
+	if err != nil || report.Verdict != idpkit.VerdictUnknownIssuer || report.Trusted || !strings.Contains(report.Message, "idpkit trust add") {
+		t.Fatalf("TrustCheck without the CA: %+v, %v", report, err)
+	}
+	report, err = idpkit.TrustCheck(ctx, expired, idpkit.TrustOptions{CAFiles: []string{ca}})
+	if err != nil || report.Verdict != idpkit.VerdictExpired || report.Chain[0].NotAfter == "" {
+		t.Fatalf("TrustCheck of the expired host %s: %+v, %v", expired, report, err)
+	}
+
+	certsD := t.TempDir()
+	path, err := idpkit.TrustAdd(tls, ca, certsD)
+	if err != nil || path != filepath.Join(certsD, tls, "ca.crt") {
+		t.Fatalf("TrustAdd: %q, %v", path, err)
+	}
+	report, err = idpkit.TrustCheck(ctx, tls, idpkit.TrustOptions{CertsD: []string{certsD}, NoPlatformRoots: true})
+	if err != nil || !report.Trusted {
+		t.Fatalf("TrustCheck with the added CA: %+v, %v", report, err)
+	}
+	if _, err := idpkit.TrustAdd(tls, filepath.Join(fixture(t), "app", "run.sh"), certsD); !errors.Is(err, idpkit.ErrInvalidInput) {
+		t.Fatalf("TrustAdd of a file that is no certificate: %v", err)
+	}
+}
+
+func TestClusterCAAndLogin(t *testing.T) {
+	requirePeer(t, "kube-apiserver", "IDPKIT_RIG_KUBE_URL")
+	gitea := requirePeer(t, "gitea", "IDPKIT_RIG_GITEA_REGISTRY")
+	kubeconfig, giteaUser := rigEnv("IDPKIT_RIG_KUBECONFIG"), rigEnv("IDPKIT_RIG_GITEA_USER")
+	if kubeconfig == "" || giteaUser == "" {
+		t.Fatalf("peer kube-apiserver: IDPKIT_RIG_KUBECONFIG or IDPKIT_RIG_GITEA_USER is missing: start the rig with tests/rig/up")
+	}
+	ctx := t.Context()
+	certsD := t.TempDir()
+	cluster := idpkit.ClusterOptions{Kubeconfig: kubeconfig, Host: gitea, CertsD: certsD}
+
+	extracted, err := idpkit.TrustExtract(ctx, cluster)
+	if err != nil || extracted.Source != "default/idpbuilder-cert ca.crt" || extracted.Path != filepath.Join(certsD, gitea, "ca.crt") {
+		t.Fatalf("TrustExtract: %+v, %v", extracted, err)
+	}
+	installed, _ := os.ReadFile(extracted.Path)
+	want, _ := os.ReadFile(rigEnv("IDPKIT_RIG_CA"))
+	if len(want) == 0 || string(installed) != string(want) {
+		t.Fatalf("TrustExtract installed something else than the rig's CA at %s", extracted.Path)
+	}
+
+	// The extracted CA alone makes Gitea trusted; the login comes from the cluster.
+	t.Setenv("DOCKER_CONFIG", t.TempDir())
+	t.Setenv("REGISTRY_AUTH_FILE", "")
+	reg := idpkit.RegistryOptions{CertsD: []string{certsD}, NoPlatformRoots: true}
+	res, err := idpkit.LoginFromCluster(ctx, gitea, cluster, reg)
+	if err != nil || res.Username != giteaUser {
+		t.Fatalf("LoginFromCluster: %+v, %v", res, err)
+	}
+	for _, secret := range []string{rigEnv("IDPKIT_RIG_GITEA_PASSWORD"), rigEnv("IDPKIT_RIG_GITEA_TOKEN")} {
+		if doc, _ := json.Marshal(res); secret != "" && strings.Contains(string(doc), secret) {
+			t.Fatalf("the login result shows a secret")
+		}
+	}
+	if removed, err := idpkit.Logout(gitea); err != nil || !removed {
+		t.Fatalf("Logout of the cluster login: %v, %v", removed, err)
+	}
+
+	_, err = idpkit.TrustExtract(ctx, idpkit.ClusterOptions{Kubeconfig: kubeconfig, Context: "nope"})
+	if err == nil || !strings.Contains(err.Error(), `"nope"`) {
+		t.Fatalf("TrustExtract of an unknown context: %v", err)
+	}
+}
+
+func TestBreakerThresholdReachesTheLibrary(t *testing.T) {
+	for _, c := range []struct {
+		threshold int64
+		want      string
+	}{{0, ""}, {3, `"breaker_threshold":3`}, {idpkit.BreakerOff, `"breaker_threshold":0`}} {
+		doc, err := json.Marshal(idpkit.RegistryOptions{BreakerThreshold: c.threshold})
+		if err != nil || strings.Count(string(doc), "breaker_threshold") != min(1, len(c.want)) || !strings.Contains(string(doc), c.want) {
+			t.Fatalf("BreakerThreshold %d marshals as %s (%v)", c.threshold, doc, err)
+		}
+	}
+}

@@ -1,0 +1,46 @@
+/* What the C test files share: the CHECK counter macro and helpers defined in test_idpkit.c. */
+#ifndef IDPKIT_TEST_CHECK_H
+#define IDPKIT_TEST_CHECK_H
+
+#include "idpkit.h"
+
+#include <stddef.h>
+#include <stdio.h>
+
+extern int passed, failed;
+
+#define CHECK(cond, ...)                                                                 \
+  do {                                                                                   \
+    if (cond) {                                                                          \
+      passed++;                                                                          \
+      printf("ok   ");                                                                   \
+    } else {                                                                             \
+      failed++;                                                                          \
+      printf("FAIL %s:%d ", __FILE__, __LINE__);                                         \
+    }                                                                                    \
+    printf(__VA_ARGS__);                                                                 \
+    printf("\n");                                                                        \
+  } while (0)
+
+/* An output pointer's value before a call: a failed call must leave it alone. */
+extern const char SENTINEL[];
+
+/* Checks that a call failed with `want`, left its output alone, and filled err_out with a
+ * matching error (kind, code string, non-empty message); frees the error. */
+void expect_error(const char *what, idpkit_result got, idpkit_result want, idpkit_error *err,
+                  const char *out_sentinel, const char *out);
+
+/* Build options (JSON, free() it) for the fixture context under one tag. */
+char *build_options(const char *context, const char *tag, int no_cache);
+
+/* Copies the string value of "key" in a flat JSON object (no escapes expected) into buf. */
+const char *json_string(const char *json, const char *key, char *buf, size_t len);
+
+/* A peer the test needs: the variable 20-c.sh exports from the rig (tests/rig/lib.sh). A
+ * missing one is a failure naming the peer, never a skip. */
+const char *rig_env(const char *var, const char *peer);
+
+/* test_remote.c: copy, catalog, delete, login/logout and trust against the rig. */
+void remote_tests(const idpkit_store *store, const char *fixture, const char *tmp);
+
+#endif

@@ -1,0 +1,285 @@
+/*
+ * The C ABI against the rig, beyond push and pull: copy within and across registries,
+ * the catalog, delete, login/logout into a temporary Docker config, trust check/add, and
+ * the cluster's CA and Gitea credentials from the rig's kube-apiserver.
+ */
+#define _GNU_SOURCE
+#include "check.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+/* "https://host:port" -> "host:port" */
+static const char *host_of(const char *url) {
+  const char *p = url ? strstr(url, "://") : NULL;
+  return p ? p + 3 : url;
+}
+
+static int file_exists(const char *path) {
+  struct stat st;
+  return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+/* Frees *out and *err and resets them for the next call. */
+static void reset(char **out, idpkit_error **err) {
+  if (*out != SENTINEL) idpkit_string_free(*out);
+  idpkit_error_free(*err);
+  *out = (char *)SENTINEL;
+  *err = NULL;
+}
+
+static const char *msg(const char *out, idpkit_error *err) {
+  if (out && out != SENTINEL) return out;
+  return err ? idpkit_error_message(err) : "(nothing)";
+}
+
+static void copy_catalog_delete(const idpkit_store *store, const char *fixture,
+                                const char *plain, const char *tls, const char *user,
+                                const char *password, const char *ca) {
+  char *out = (char *)SENTINEL;
+  idpkit_error *err = NULL;
+  idpkit_result r;
+  char src[300], within[300], across[300], tls_repo[256], got[128], digest[128];
+  long stamp = (long)getpid() * 100000L + (long)(time(NULL) % 100000);
+  snprintf(src, sizeof src, "%s/ctest/copy-src-%ld:1", plain, stamp);
+  snprintf(within, sizeof within, "%s/ctest/copy-dst-%ld:2", plain, stamp);
+  snprintf(tls_repo, sizeof tls_repo, "%s/ctest/copy-tls-%ld", tls, stamp);
+  snprintf(across, sizeof across, "%s:3", tls_repo);
+
+  char *opts = build_options(fixture, src, 0);
+  r = idpkit_store_build(store, opts, NULL, NULL, NULL, &out, &err);
+  free(opts);
+  json_string(out, "digest", digest, sizeof digest);
+  reset(&out, &err);
+  r = idpkit_store_push(store, src, NULL, NULL, NULL, NULL, NULL, NULL, NULL, &out, &err);
+  CHECK(r == IDPKIT_RESULT_OK && digest[0], "push %s for the copies: %s", src, msg(out, err));
+  reset(&out, &err);
+
+  /* within one registry: blobs are mounted, nothing is uploaded */
+  r = idpkit_registry_copy(src, within, NULL, NULL, NULL, NULL, NULL, NULL, &out, &err);
+  CHECK(r == IDPKIT_RESULT_OK && strstr(out, "\"blobs_mounted\":2") &&
+            strstr(out, "\"bytes_uploaded\":0") &&
+            strcmp(json_string(out, "digest", got, sizeof got), digest) == 0,
+        "copy within a registry mounts the blobs: %s", msg(out, err));
+  reset(&out, &err);
+
+  /* across registries: the same manifest digest lands on the TLS registry */
+  char tls_opts[600];
+  snprintf(tls_opts, sizeof tls_opts, "{\"ca_files\": [\"%s\"]}", ca);
+  r = idpkit_registry_copy(src, across, tls_opts, user, password, NULL, NULL, NULL, &out, &err);
+  CHECK(r == IDPKIT_RESULT_OK && strstr(out, "\"blobs_uploaded\":2") &&
+            strcmp(json_string(out, "digest", got, sizeof got), digest) == 0,
+        "copy across registries keeps the digest: %s", msg(out, err));
+  reset(&out, &err);
+  r = idpkit_registry_list_tags(tls_repo, tls_opts, user, password, &out, &err);
+  CHECK(r == IDPKIT_RESULT_OK && strcmp(out, "[\"3\"]") == 0, "the copy is tagged: %s",
+        msg(out, err));
+  reset(&out, &err);
+
+  /* a raised cancel stops a copy before anything moves */
+  idpkit_cancel *cancel = idpkit_cancel_new();
+  idpkit_cancel_cancel(cancel);
+  r = idpkit_registry_copy(src, within, NULL, NULL, NULL, NULL, NULL, cancel, &out, &err);
+  expect_error("copy with a raised cancel", r, IDPKIT_RESULT_CANCELLED, err, SENTINEL, out);
+  err = NULL;
+  idpkit_cancel_free(cancel);
+
+  /* the catalog lists both repositories */
+  char repo_src[200], repo_dst[200];
+  snprintf(repo_src, sizeof repo_src, "\"ctest/copy-src-%ld\"", stamp);
+  snprintf(repo_dst, sizeof repo_dst, "\"ctest/copy-dst-%ld\"", stamp);
+  r = idpkit_registry_catalog(plain, NULL, NULL, NULL, &out, &err);
+  CHECK(r == IDPKIT_RESULT_OK && strstr(out, repo_src) && strstr(out, repo_dst),
+        "catalog of %s lists %s and %s", plain, repo_src, repo_dst);
+  reset(&out, &err);
+
+  /* delete by tag: the digest comes back, and the tag is gone */
+  r = idpkit_registry_delete(within, NULL, NULL, NULL, &out, &err);
+  CHECK(r == IDPKIT_RESULT_OK && strcmp(out, digest) == 0, "delete %s -> %s", within,
+        msg(out, err));
+  reset(&out, &err);
+  r = idpkit_registry_delete(within, NULL, NULL, NULL, &out, &err);
+  expect_error("delete of a deleted tag", r, IDPKIT_RESULT_NOT_FOUND, err, SENTINEL, out);
+  err = NULL;
+  r = idpkit_registry_delete(within, "{\"jobz\": 1}", NULL, NULL, &out, &err);
+  expect_error("delete with an unknown option", r, IDPKIT_RESULT_INVALID_INPUT, err, SENTINEL,
+               out);
+  err = NULL;
+  r = idpkit_registry_catalog(plain, NULL, NULL, NULL, NULL, &err);
+  expect_error("catalog with a NULL output", r, IDPKIT_RESULT_NULL_ARGUMENT, err, SENTINEL,
+               out);
+  err = NULL;
+}
+
+static void login_logout(const char *tmp, const char *tls, const char *user,
+                         const char *password, const char *ca) {
+  char *out = (char *)SENTINEL;
+  idpkit_error *err = NULL;
+  idpkit_result r;
+  char docker[512], config[600], tls_opts[600], wrong[200], repo[256];
+  snprintf(docker, sizeof docker, "%s/docker", tmp);
+  snprintf(config, sizeof config, "%s/config.json", docker);
+  snprintf(tls_opts, sizeof tls_opts, "{\"ca_files\": [\"%s\"], \"attempts\": 1}", ca);
+  snprintf(wrong, sizeof wrong, "wrong-%s-c-login", password);
+  snprintf(repo, sizeof repo, "%s/ctest/login", tls);
+  /* never the user's own ~/.docker */
+  setenv("DOCKER_CONFIG", docker, 1);
+  unsetenv("REGISTRY_AUTH_FILE");
+
+  r = idpkit_registry_login(tls, user, wrong, tls_opts, &out, &err);
+  CHECK(r == IDPKIT_RESULT_AUTH && err && strstr(idpkit_error_message(err), tls) &&
+            strstr(idpkit_error_message(err), user) &&
+            !strstr(idpkit_error_message(err), "c-login") && !file_exists(config),
+        "login with a wrong password -> %s, names registry and user, stores nothing: %s",
+        idpkit_result_name(r), msg(NULL, err));
+  reset(&out, &err);
+
+  r = idpkit_registry_login(tls, user, password, tls_opts, &out, &err);
+  char stored[600];
+  CHECK(r == IDPKIT_RESULT_OK && strcmp(json_string(out, "stored_in", stored, sizeof stored),
+                                        config) == 0 && file_exists(config),
+        "login stores the credentials in $DOCKER_CONFIG: %s", msg(out, err));
+  reset(&out, &err);
+
+  /* later calls find them without being given any */
+  r = idpkit_registry_list_tags(repo, tls_opts, NULL, NULL, &out, &err);
+  CHECK(r == IDPKIT_RESULT_OK || r == IDPKIT_RESULT_NOT_FOUND,
+        "a call without credentials uses the login: %s", idpkit_result_name(r));
+  reset(&out, &err);
+
+  r = idpkit_registry_login(tls, "", password, tls_opts, &out, &err);
+  expect_error("login with an empty username", r, IDPKIT_RESULT_INVALID_INPUT, err, SENTINEL,
+               out);
+  err = NULL;
+
+  bool removed = false;
+  r = idpkit_registry_logout(tls, &removed, &err);
+  CHECK(r == IDPKIT_RESULT_OK && removed, "logout removes the credentials");
+  reset(&out, &err);
+  removed = true;
+  r = idpkit_registry_logout(tls, &removed, &err);
+  CHECK(r == IDPKIT_RESULT_OK && !removed, "a second logout finds none");
+  reset(&out, &err);
+  r = idpkit_registry_list_tags(repo, tls_opts, NULL, NULL, &out, &err);
+  CHECK(r == IDPKIT_RESULT_AUTH, "after logout a call without credentials is AUTH: %s",
+        idpkit_result_name(r));
+  reset(&out, &err);
+  unsetenv("DOCKER_CONFIG");
+}
+
+static void trust(const char *tmp, const char *tls, const char *ca, const char *expired,
+                  const char *fixture) {
+  char *out = (char *)SENTINEL;
+  idpkit_error *err = NULL;
+  idpkit_result r;
+  char json[700], certs_d[512], want[700];
+
+  snprintf(json, sizeof json, "{\"ca_files\": [\"%s\"]}", ca);
+  r = idpkit_trust_check(tls, json, &out, &err);
+  CHECK(r == IDPKIT_RESULT_OK && strstr(out, "\"verdict\":\"trusted\"") &&
+            strstr(out, "\"trusted\":true") && strstr(out, "\"chain\":[{"),
+        "trust_check %s with the rig's CA: %s", tls, msg(out, err));
+  reset(&out, &err);
+
+  const char *alone = "{\"certs_d\": [], \"no_platform_roots\": true}";
+  r = idpkit_trust_check(tls, alone, &out, &err);
+  CHECK(r == IDPKIT_RESULT_OK && strstr(out, "\"verdict\":\"unknown_issuer\"") &&
+            strstr(out, "\"trusted\":false") && strstr(out, "idpkit trust"),
+        "trust_check without the CA says unknown_issuer and the fix: %s", msg(out, err));
+  reset(&out, &err);
+
+  r = idpkit_trust_check(expired, json, &out, &err);
+  CHECK(r == IDPKIT_RESULT_OK && strstr(out, "\"verdict\":\"expired\""),
+        "trust_check %s says expired: %s", expired, msg(out, err));
+  reset(&out, &err);
+
+  /* add: the CA lands in CERTS_D/HOST/ca.crt and the host is trusted from there */
+  snprintf(certs_d, sizeof certs_d, "%s/certs.d", tmp);
+  snprintf(want, sizeof want, "%s/%s/ca.crt", certs_d, tls);
+  r = idpkit_trust_add(tls, ca, certs_d, &out, &err);
+  CHECK(r == IDPKIT_RESULT_OK && strcmp(out, want) == 0 && file_exists(want),
+        "trust_add writes %s: %s", want, msg(out, err));
+  reset(&out, &err);
+  snprintf(json, sizeof json, "{\"certs_d\": [\"%s\"], \"no_platform_roots\": true}", certs_d);
+  r = idpkit_trust_check(tls, json, &out, &err);
+  CHECK(r == IDPKIT_RESULT_OK && strstr(out, "\"trusted\":true"),
+        "trust_check trusts the added CA: %s", msg(out, err));
+  reset(&out, &err);
+
+  char not_a_cert[600];
+  snprintf(not_a_cert, sizeof not_a_cert, "%s/app/run.sh", fixture);
+  r = idpkit_trust_add(tls, not_a_cert, certs_d, &out, &err);
+  expect_error("trust_add of a file that is no certificate", r, IDPKIT_RESULT_INVALID_INPUT,
+               err, SENTINEL, out);
+  err = NULL;
+  r = idpkit_trust_check(tls, "{\"ca_file\": []}", &out, &err);
+  expect_error("trust_check with an unknown field", r, IDPKIT_RESULT_INVALID_INPUT, err,
+               SENTINEL, out);
+  err = NULL;
+}
+
+static void cluster(const char *tmp, const char *kubeconfig, const char *gitea,
+                    const char *gitea_user) {
+  char *out = (char *)SENTINEL;
+  idpkit_error *err = NULL;
+  idpkit_result r;
+  char certs_d[512], json[1200], opts[700], docker[512], got[600];
+  snprintf(certs_d, sizeof certs_d, "%s/cluster-certs.d", tmp);
+  snprintf(json, sizeof json, "{\"kubeconfig\": \"%s\", \"host\": \"%s\", \"certs_d\": \"%s\"}",
+           kubeconfig, gitea, certs_d);
+
+  r = idpkit_trust_extract(json, &out, &err);
+  char path[700];
+  snprintf(path, sizeof path, "%s/%s/ca.crt", certs_d, gitea);
+  CHECK(r == IDPKIT_RESULT_OK &&
+            strcmp(json_string(out, "source", got, sizeof got), "default/idpbuilder-cert ca.crt") ==
+                0 &&
+            file_exists(path),
+        "trust_extract installs idpbuilder's CA at %s: %s", path, msg(out, err));
+  reset(&out, &err);
+
+  /* the extracted CA alone makes Gitea trusted, and the login comes from the cluster */
+  snprintf(docker, sizeof docker, "%s/docker-cluster", tmp);
+  setenv("DOCKER_CONFIG", docker, 1);
+  unsetenv("REGISTRY_AUTH_FILE");
+  snprintf(opts, sizeof opts, "{\"certs_d\": [\"%s\"], \"no_platform_roots\": true}", certs_d);
+  r = idpkit_registry_login_from_cluster(gitea, json, opts, &out, &err);
+  CHECK(r == IDPKIT_RESULT_OK &&
+            strcmp(json_string(out, "username", got, sizeof got), gitea_user) == 0,
+        "login_from_cluster %s as %s: %s", gitea, gitea_user, msg(out, err));
+  reset(&out, &err);
+  bool removed = false;
+  r = idpkit_registry_logout(gitea, &removed, NULL);
+  CHECK(r == IDPKIT_RESULT_OK && removed, "logout of the cluster login");
+  unsetenv("DOCKER_CONFIG");
+
+  snprintf(json, sizeof json, "{\"kubeconfig\": \"%s\", \"context\": \"nope\"}", kubeconfig);
+  r = idpkit_trust_extract(json, &out, &err);
+  CHECK(r != IDPKIT_RESULT_OK && err && strstr(idpkit_error_message(err), "\"nope\"") &&
+            out == SENTINEL,
+        "an unknown kubeconfig context is named: %s", msg(NULL, err));
+  reset(&out, &err);
+  r = idpkit_trust_extract("{\"kube_config\": \"x\"}", &out, &err);
+  expect_error("trust_extract with an unknown field", r, IDPKIT_RESULT_INVALID_INPUT, err,
+               SENTINEL, out);
+}
+
+void remote_tests(const idpkit_store *store, const char *fixture, const char *tmp) {
+  const char *plain = rig_env("IDPKIT_RIG_REGISTRY_PLAIN", "registry-plain");
+  const char *tls = rig_env("IDPKIT_RIG_REGISTRY_TLS", "registry-tls");
+  const char *user = rig_env("IDPKIT_RIG_REGISTRY_USER", "registry-tls");
+  const char *password = rig_env("IDPKIT_RIG_REGISTRY_PASSWORD", "registry-tls");
+  const char *ca = rig_env("IDPKIT_RIG_CA", "registry-tls");
+  const char *expired = rig_env("IDPKIT_RIG_TLS_EXPIRED_URL", "nginx");
+  const char *kubeconfig = rig_env("IDPKIT_RIG_KUBECONFIG", "kube-apiserver");
+  const char *gitea = rig_env("IDPKIT_RIG_GITEA_REGISTRY", "gitea");
+  const char *gitea_user = rig_env("IDPKIT_RIG_GITEA_USER", "gitea");
+  if (!plain || !tls || !user || !password || !ca) return;
+  copy_catalog_delete(store, fixture, plain, tls, user, password, ca);
+  login_logout(tmp, tls, user, password, ca);
+  if (expired) trust(tmp, tls, ca, host_of(expired), fixture);
+  if (kubeconfig && gitea && gitea_user) cluster(tmp, kubeconfig, gitea, gitea_user);
+}
