@@ -9,9 +9,14 @@
 //! Threading: every blocking call releases the interpreter lock (`py.detach`). `build` runs on
 //! a worker thread while the calling thread waits in short slices and checks for signals, so
 //! Ctrl-C cancels the build (through its `CancelToken`), waits for the worker to clean up and
-//! re-raises `KeyboardInterrupt`.
+//! re-raises `KeyboardInterrupt`. Registry calls (push, pull, copy, tags, catalog, delete,
+//! login) run the same way, cancelled through `RegistryOptions::cancel`.
+//!
+//! Secrets (passwords, tokens) cross as separate arguments, never inside a JSON document, so
+//! a malformed document cannot echo them into an error message.
 
 use idpkit::registry::{self, Credential, RegistryOptions};
+use idpkit::trust::{self, ClusterOptions, TrustOptions, Verdict};
 use idpkit::{BuildOptions, CancelToken, Error, ErrorKind, Event, EventSink, Store};
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
@@ -226,6 +231,45 @@ fn finish_with_callback<T: serde::Serialize>(
     finish(py, result)
 }
 
+/// Runs a cancellable registry operation the way `push` does: `options` (JSON) plus the
+/// credentials make the `RegistryOptions`, `cancel` (or a fresh token) is wired into them, the
+/// call runs on a worker thread so Ctrl-C cancels it, and a raising progress callback cancels
+/// it and is re-raised.
+#[allow(clippy::too_many_arguments)]
+fn run_registry<T, F>(
+    py: Python<'_>,
+    options: &str,
+    username: Option<String>,
+    password: Option<String>,
+    token: Option<String>,
+    progress: Option<Py<PyAny>>,
+    cancel: Option<&PyCancelToken>,
+    job: F,
+) -> PyResult<String>
+where
+    T: serde::Serialize + Send + 'static,
+    F: FnOnce(&RegistryOptions, Option<&EventSink>) -> idpkit::Result<T> + Send + 'static,
+{
+    let mut opts = registry_options(py, options, username, password, token)?;
+    let cancel = cancel.map(|c| c.token.clone()).unwrap_or_default();
+    opts.cancel = Some(cancel.clone());
+    let (sink, failed) = cancelling_sink(progress, &cancel);
+    let r = run_interruptible(py, &cancel, move || job(&opts, sink.as_ref()))?;
+    finish_with_callback(py, &failed, r)
+}
+
+/// Trust options from a JSON object of `TrustOptions` fields.
+fn trust_options(py: Python<'_>, options: &str) -> PyResult<TrustOptions> {
+    serde_json::from_str(options)
+        .map_err(|e| to_py_err(py, Error::invalid(format!("trust options: {e}"))))
+}
+
+/// Cluster options from a JSON object of `ClusterOptions` fields.
+fn cluster_options(py: Python<'_>, options: &str) -> PyResult<ClusterOptions> {
+    serde_json::from_str(options)
+        .map_err(|e| to_py_err(py, Error::invalid(format!("cluster options: {e}"))))
+}
+
 #[pymethods]
 impl PyStore {
     /// Opens (creating when missing or empty) the store at `path`, or the default store.
@@ -352,16 +396,18 @@ impl PyStore {
         progress: Option<Py<PyAny>>,
         cancel: Option<&PyCancelToken>,
     ) -> PyResult<String> {
-        let mut opts = registry_options(py, options, username, password, token)?;
-        let cancel = cancel.map(|c| c.token.clone()).unwrap_or_default();
-        opts.cancel = Some(cancel.clone());
-        let (sink, failed) = cancelling_sink(progress, &cancel);
         let store = self.store.clone();
         let source = source.to_owned();
-        let r = run_interruptible(py, &cancel, move || {
-            store.push(&source, destination.as_deref(), &opts, sink.as_ref())
-        })?;
-        finish_with_callback(py, &failed, r)
+        run_registry(
+            py,
+            options,
+            username,
+            password,
+            token,
+            progress,
+            cancel,
+            move |opts, sink| store.push(&source, destination.as_deref(), opts, sink),
+        )
     }
 
     /// Pulls an image from a registry into the store: a JSON `PullResult`. Interruptible.
@@ -378,16 +424,18 @@ impl PyStore {
         progress: Option<Py<PyAny>>,
         cancel: Option<&PyCancelToken>,
     ) -> PyResult<String> {
-        let mut opts = registry_options(py, options, username, password, token)?;
-        let cancel = cancel.map(|c| c.token.clone()).unwrap_or_default();
-        opts.cancel = Some(cancel.clone());
-        let (sink, failed) = cancelling_sink(progress, &cancel);
         let store = self.store.clone();
         let reference = reference.to_owned();
-        let r = run_interruptible(py, &cancel, move || {
-            store.pull(&reference, &opts, sink.as_ref())
-        })?;
-        finish_with_callback(py, &failed, r)
+        run_registry(
+            py,
+            options,
+            username,
+            password,
+            token,
+            progress,
+            cancel,
+            move |opts, sink| store.pull(&reference, opts, sink),
+        )
     }
 
     fn __repr__(&self) -> String {
@@ -395,9 +443,10 @@ impl PyStore {
     }
 }
 
-/// Tags of a repository (`host[:port]/path`): a JSON array of strings.
+/// Tags of a repository (`host[:port]/path`): a JSON array of strings. Interruptible.
 #[pyfunction]
-#[pyo3(signature = (repository, options, username=None, password=None, token=None))]
+#[pyo3(signature = (repository, options, username=None, password=None, token=None, progress=None, cancel=None))]
+#[allow(clippy::too_many_arguments)]
 fn list_tags(
     py: Python<'_>,
     repository: &str,
@@ -405,11 +454,236 @@ fn list_tags(
     username: Option<String>,
     password: Option<String>,
     token: Option<String>,
+    progress: Option<Py<PyAny>>,
+    cancel: Option<&PyCancelToken>,
 ) -> PyResult<String> {
-    let opts = registry_options(py, options, username, password, token)?;
     let repository = repository.to_owned();
-    let r = py.detach(|| registry::list_tags(&repository, &opts, None));
+    run_registry(
+        py,
+        options,
+        username,
+        password,
+        token,
+        progress,
+        cancel,
+        move |opts, sink| registry::list_tags(&repository, opts, sink),
+    )
+}
+
+/// Copies an image between repositories or registries: a JSON `PushResult`. Interruptible.
+#[pyfunction]
+#[pyo3(name = "copy", signature = (source, destination, options, username=None, password=None, token=None, progress=None, cancel=None))]
+#[allow(clippy::too_many_arguments)]
+fn registry_copy(
+    py: Python<'_>,
+    source: &str,
+    destination: &str,
+    options: &str,
+    username: Option<String>,
+    password: Option<String>,
+    token: Option<String>,
+    progress: Option<Py<PyAny>>,
+    cancel: Option<&PyCancelToken>,
+) -> PyResult<String> {
+    let (source, destination) = (source.to_owned(), destination.to_owned());
+    run_registry(
+        py,
+        options,
+        username,
+        password,
+        token,
+        progress,
+        cancel,
+        move |opts, sink| registry::copy(&source, &destination, opts, sink),
+    )
+}
+
+/// Repositories of a registry (`host[:port]`): a JSON array of strings. Interruptible.
+#[pyfunction]
+#[pyo3(signature = (registry, options, username=None, password=None, token=None, progress=None, cancel=None))]
+#[allow(clippy::too_many_arguments)]
+fn catalog(
+    py: Python<'_>,
+    registry: &str,
+    options: &str,
+    username: Option<String>,
+    password: Option<String>,
+    token: Option<String>,
+    progress: Option<Py<PyAny>>,
+    cancel: Option<&PyCancelToken>,
+) -> PyResult<String> {
+    let reg = registry.to_owned();
+    run_registry(
+        py,
+        options,
+        username,
+        password,
+        token,
+        progress,
+        cancel,
+        move |opts, sink| registry::catalog(&reg, opts, sink),
+    )
+}
+
+/// Deletes a manifest by tag or digest: the JSON string of the digest deleted. Interruptible.
+#[pyfunction]
+#[pyo3(name = "delete", signature = (reference, options, username=None, password=None, token=None, progress=None, cancel=None))]
+#[allow(clippy::too_many_arguments)]
+fn registry_delete(
+    py: Python<'_>,
+    reference: &str,
+    options: &str,
+    username: Option<String>,
+    password: Option<String>,
+    token: Option<String>,
+    progress: Option<Py<PyAny>>,
+    cancel: Option<&PyCancelToken>,
+) -> PyResult<String> {
+    let reference = reference.to_owned();
+    run_registry(
+        py,
+        options,
+        username,
+        password,
+        token,
+        progress,
+        cancel,
+        move |opts, sink| registry::delete(&reference, opts, sink),
+    )
+}
+
+/// Checks `username`/`password` against a registry and stores them (Docker's format): a JSON
+/// `LoginResult`. Interruptible. The password is an argument of its own, never JSON.
+#[pyfunction]
+#[pyo3(signature = (registry, username, password, options, progress=None, cancel=None))]
+fn login(
+    py: Python<'_>,
+    registry: &str,
+    username: String,
+    password: String,
+    options: &str,
+    progress: Option<Py<PyAny>>,
+    cancel: Option<&PyCancelToken>,
+) -> PyResult<String> {
+    let reg = registry.to_owned();
+    run_registry(
+        py,
+        options,
+        None,
+        None,
+        None,
+        progress,
+        cancel,
+        move |opts, sink| registry::login(&reg, &username, &password, opts, sink),
+    )
+}
+
+/// `login` with Gitea's credentials read from the cluster `cluster` (JSON `ClusterOptions`)
+/// names: a JSON `LoginResult`. The secret never leaves the core. Interruptible once the
+/// Secret is read.
+#[pyfunction]
+#[pyo3(signature = (registry, cluster, options, progress=None, cancel=None))]
+fn login_from_cluster(
+    py: Python<'_>,
+    registry: &str,
+    cluster: &str,
+    options: &str,
+    progress: Option<Py<PyAny>>,
+    cancel: Option<&PyCancelToken>,
+) -> PyResult<String> {
+    let cluster = cluster_options(py, cluster)?;
+    let reg = registry.to_owned();
+    run_registry(
+        py,
+        options,
+        None,
+        None,
+        None,
+        progress,
+        cancel,
+        move |opts, sink| registry::login_from_cluster(&reg, &cluster, opts, sink),
+    )
+}
+
+/// Removes the stored credentials of a registry: JSON `true`, or `false` when there were none.
+#[pyfunction]
+fn logout(py: Python<'_>, registry: &str) -> PyResult<String> {
+    let reg = registry.to_owned();
+    let r = py.detach(|| registry::logout(&reg));
     finish(py, r)
+}
+
+/// Handshakes with `host[:port]` and reports the chain and the verdict: a JSON `TrustReport`.
+/// `options` is a JSON object of `TrustOptions` fields.
+#[pyfunction]
+fn trust_check(py: Python<'_>, host: &str, options: &str) -> PyResult<String> {
+    let opts = trust_options(py, options)?;
+    let host = host.to_owned();
+    let r = py.detach(|| trust::check(&host, &opts));
+    finish(py, r)
+}
+
+/// Installs `ca_file` as the CA of `host` in a certs.d root: the JSON string of the path
+/// written.
+#[pyfunction]
+#[pyo3(signature = (host, ca_file, certs_d=None))]
+fn trust_add(
+    py: Python<'_>,
+    host: &str,
+    ca_file: PathBuf,
+    certs_d: Option<PathBuf>,
+) -> PyResult<String> {
+    let host = host.to_owned();
+    let r = py.detach(|| trust::add(&host, &ca_file, certs_d.as_deref()));
+    finish(py, r)
+}
+
+/// Reads the cluster's CA (JSON `ClusterOptions`) and installs it: a JSON `ExtractResult`.
+#[pyfunction]
+fn extract_ca(py: Python<'_>, cluster: &str) -> PyResult<String> {
+    let opts = cluster_options(py, cluster)?;
+    let r = py.detach(|| trust::extract_ca(&opts));
+    finish(py, r)
+}
+
+/// The core's `ClusterOptions::default()` as JSON.
+#[pyfunction]
+fn default_cluster_options(py: Python<'_>) -> PyResult<String> {
+    to_json(py, &ClusterOptions::default())
+}
+
+/// The serde names of every `trust::Verdict`, in declaration order.
+fn verdict_codes() -> Vec<String> {
+    const ALL: [Verdict; 9] = [
+        Verdict::Trusted,
+        Verdict::UnknownIssuer,
+        Verdict::Expired,
+        Verdict::NotYetValid,
+        Verdict::WrongHost,
+        Verdict::ClientCertRequired,
+        Verdict::BadCertificate,
+        Verdict::NotTls,
+        Verdict::Unreachable,
+    ];
+    // A verdict added to the core stops this from compiling until it is listed above (and
+    // the Python `Verdict` enum, which a test compares with `VERDICTS`, gets it too).
+    fn _listed(v: Verdict) {
+        match v {
+            Verdict::Trusted
+            | Verdict::UnknownIssuer
+            | Verdict::Expired
+            | Verdict::NotYetValid
+            | Verdict::WrongHost
+            | Verdict::ClientCertRequired
+            | Verdict::BadCertificate
+            | Verdict::NotTls
+            | Verdict::Unreachable => {}
+        }
+    }
+    ALL.iter()
+        .filter_map(|v| serde_json::to_value(v).ok())
+        .filter_map(|v| v.as_str().map(String::from))
+        .collect()
 }
 
 /// The core's `RegistryOptions::default()` as JSON (credentials left out).
@@ -443,13 +717,45 @@ mod _idpkit {
     use super::default_registry_options;
 
     #[pymodule_export]
+    use super::default_cluster_options;
+
+    #[pymodule_export]
     use super::list_tags;
+
+    #[pymodule_export]
+    use super::registry_copy;
+
+    #[pymodule_export]
+    use super::catalog;
+
+    #[pymodule_export]
+    use super::registry_delete;
+
+    #[pymodule_export]
+    use super::login;
+
+    #[pymodule_export]
+    use super::login_from_cluster;
+
+    #[pymodule_export]
+    use super::logout;
+
+    #[pymodule_export]
+    use super::trust_check;
+
+    #[pymodule_export]
+    use super::trust_add;
+
+    #[pymodule_export]
+    use super::extract_ca;
 
     #[pymodule_init]
     fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {
         m.add("VERSION", idpkit::VERSION)?;
         let codes: Vec<&str> = ErrorKind::ALL.iter().map(|k| k.code()).collect();
         m.add("ERROR_KINDS", codes)?;
+        m.add("VERDICTS", verdict_codes())?;
+        m.add("DEFAULT_GITEA_HOST", trust::DEFAULT_GITEA_HOST)?;
         Ok(())
     }
 }

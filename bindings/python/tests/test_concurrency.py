@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Callable
 
 import pytest
 
@@ -165,6 +168,55 @@ def test_ctrl_c_cancels_a_long_build(store: idpkit.Store, big_context: Path) -> 
     while os.listdir(store.path / ".idpkit" / "tmp") and time.monotonic() < deadline:
         time.sleep(0.05)
     assert os.listdir(store.path / ".idpkit" / "tmp") == []
+
+
+@pytest.fixture
+def silent_registry() -> Iterator[str]:
+    """A ``host:port`` whose connections are accepted (by the kernel) and never answered:
+    every registry call against it hangs until cancelled."""
+    with socket.socket() as srv:
+        srv.bind(("127.0.0.1", 0))
+        srv.listen(64)
+        yield f"127.0.0.1:{srv.getsockname()[1]}"
+
+
+REGISTRY_CALLS: dict[str, Callable[[str, idpkit.CancelToken | None], object]] = {
+    "copy": lambda host, cancel: idpkit.copy(f"{host}/a/app:1", f"{host}/b/app:1", cancel=cancel),
+    "catalog": lambda host, cancel: idpkit.catalog(host, cancel=cancel),
+    "delete": lambda host, cancel: idpkit.delete(f"{host}/a/app:1", cancel=cancel),
+    "list_tags": lambda host, cancel: idpkit.list_tags(f"{host}/a/app", cancel=cancel),
+    "login": lambda host, cancel: idpkit.login(host, username="u", password="p", cancel=cancel),
+}
+
+
+@pytest.mark.parametrize("call", sorted(REGISTRY_CALLS))
+def test_cancel_stops_a_hanging_registry_call(silent_registry: str, call: str) -> None:
+    token = idpkit.CancelToken()
+    timer = threading.Timer(0.2, token.cancel)
+    timer.start()
+    started = time.monotonic()
+    try:
+        with pytest.raises(idpkit.CancelledError):
+            REGISTRY_CALLS[call](silent_registry, token)
+    finally:
+        timer.cancel()
+    assert time.monotonic() - started < 5
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+@pytest.mark.parametrize("call", sorted(REGISTRY_CALLS))
+def test_ctrl_c_stops_a_hanging_registry_call(silent_registry: str, call: str) -> None:
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    timer = threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGINT))
+    timer.start()
+    started = time.monotonic()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            REGISTRY_CALLS[call](silent_registry, None)
+    finally:
+        timer.cancel()
+        timer.join()
+    assert time.monotonic() - started < 5
 
 
 def test_progress_events(store: idpkit.Store, context: Path, big_context: Path) -> None:

@@ -117,8 +117,18 @@ def test_registry_keywords_are_core_options() -> None:
 
     core = set(json.loads(idpkit._idpkit.default_registry_options()))
     extra = {"self", "source", "destination", "reference", "repository", "progress", "cancel"}
-    extra |= {"username", "password", "token"}
-    for fn in (idpkit.Store.push, idpkit.Store.pull, idpkit.list_tags):
+    extra |= {"registry", "host", "cluster", "username", "password", "token"}
+    for fn in (
+        idpkit.Store.push,
+        idpkit.Store.pull,
+        idpkit.list_tags,
+        idpkit.copy,
+        idpkit.catalog,
+        idpkit.delete,
+        idpkit.login,
+        idpkit.login_from_cluster,
+        idpkit.trust_check,
+    ):
         params = set(inspect.signature(fn).parameters) - extra
         assert params <= core, (fn.__name__, params - core)
 

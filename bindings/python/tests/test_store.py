@@ -289,7 +289,8 @@ def test_results_are_frozen(store: idpkit.Store, context: Path) -> None:
 
 
 def test_result_fields_match_the_core(store: idpkit.Store, context: Path, tmp_path: Path) -> None:
-    """A field added to a core type must be added to the dataclass too."""
+    """A field added to a core type must be added to the dataclass too (the registry and
+    trust results are checked against the rig in test_remote.py and test_trust.py)."""
     native = store._native
     build = json.loads(native.build(os.fspath(context), '{"tags": ["app:1"]}'))
     expected = {
@@ -298,6 +299,7 @@ def test_result_fields_match_the_core(store: idpkit.Store, context: Path, tmp_pa
         idpkit.ImageSummary: json.loads(native.images())[0],
         idpkit.ImageInspect: json.loads(native.inspect("app:1")),
         idpkit.GcReport: json.loads(native.gc()),
+        idpkit.ClusterOptions: json.loads(_idpkit.default_cluster_options()),
     }
     for cls, doc in expected.items():
         assert {f.name for f in dataclasses.fields(cls)} == set(doc), cls.__name__

@@ -6,6 +6,10 @@
     >>> result.digest
     'sha256:...'
 
+Registries: :meth:`Store.push` / :meth:`Store.pull`, and :func:`copy`, :func:`list_tags`,
+:func:`catalog`, :func:`delete`, :func:`login`, :func:`logout`. Trust: :func:`trust_check`,
+:func:`trust_add`, :func:`extract_ca` (idpbuilder's CA from the cluster).
+
 Every call blocks and releases the GIL; errors are subclasses of :class:`IdpkitError`.
 """
 
@@ -30,8 +34,11 @@ from ._errors import (
     UntrustedCertificateError,
     error_class,
 )
-from ._store import CancelToken, Compression, ProgressCallback, Store, StrPath, list_tags
+from ._registry import catalog, copy, delete, list_tags, login, login_from_cluster, logout
+from ._store import CancelToken, Compression, Store
+from ._trust import extract_ca, trust_add, trust_check
 from ._types import (
+    DEFAULT_GITEA_HOST,
     BlobDoneEvent,
     BlobMountedEvent,
     BlobProgressEvent,
@@ -39,7 +46,10 @@ from ._types import (
     BlobStartedEvent,
     BuildResult,
     BuildStartedEvent,
+    CertInfo,
+    ClusterOptions,
     Event,
+    ExtractResult,
     GcReport,
     ImageInspect,
     ImageStoredEvent,
@@ -49,17 +59,23 @@ from ._types import (
     LayerDoneEvent,
     LayerInfo,
     LayerProgressEvent,
+    LoginResult,
     ManifestPushedEvent,
     PullResult,
     PushResult,
     RetryScheduledEvent,
+    StrPath,
+    TrustReport,
+    Verdict,
     WarningEvent,
 )
+from ._util import ProgressCallback
 
 #: The version of the idpkit core this package was built from.
 __version__: str = _idpkit.VERSION
 
 __all__ = [
+    "DEFAULT_GITEA_HOST",
     "AuthError",
     "BlobDoneEvent",
     "BlobMountedEvent",
@@ -70,10 +86,13 @@ __all__ = [
     "BuildStartedEvent",
     "CancelToken",
     "CancelledError",
+    "CertInfo",
+    "ClusterOptions",
     "Compression",
     "ConflictError",
     "ErrorKind",
     "Event",
+    "ExtractResult",
     "GcReport",
     "IdpkitError",
     "ImageInspect",
@@ -88,6 +107,7 @@ __all__ = [
     "LayerDoneEvent",
     "LayerInfo",
     "LayerProgressEvent",
+    "LoginResult",
     "ManifestPushedEvent",
     "NetworkError",
     "NotFoundError",
@@ -99,10 +119,21 @@ __all__ = [
     "StorageError",
     "Store",
     "StrPath",
+    "TrustReport",
     "UnsafeArchiveError",
     "UntrustedCertificateError",
+    "Verdict",
     "WarningEvent",
     "__version__",
+    "catalog",
+    "copy",
+    "delete",
     "error_class",
+    "extract_ca",
     "list_tags",
+    "login",
+    "login_from_cluster",
+    "logout",
+    "trust_add",
+    "trust_check",
 ]

@@ -5,16 +5,75 @@ from typing import Callable, Final, final
 
 VERSION: Final[str]
 ERROR_KINDS: Final[list[str]]
+# Serde names of the core's trust::Verdict, in declaration order.
+VERDICTS: Final[list[str]]
+DEFAULT_GITEA_HOST: Final[str]
 
 def default_build_options() -> str: ...
 def default_registry_options() -> str: ...
+def default_cluster_options() -> str: ...
+
+# Registry calls: `options` is a JSON object of RegistryOptions fields (never credentials).
 def list_tags(
     repository: str,
     options: str,
     username: str | None = None,
     password: str | None = None,
     token: str | None = None,
+    progress: Callable[[str], None] | None = None,
+    cancel: CancelToken | None = None,
 ) -> str: ...
+def copy(
+    source: str,
+    destination: str,
+    options: str,
+    username: str | None = None,
+    password: str | None = None,
+    token: str | None = None,
+    progress: Callable[[str], None] | None = None,
+    cancel: CancelToken | None = None,
+) -> str: ...
+def catalog(
+    registry: str,
+    options: str,
+    username: str | None = None,
+    password: str | None = None,
+    token: str | None = None,
+    progress: Callable[[str], None] | None = None,
+    cancel: CancelToken | None = None,
+) -> str: ...
+def delete(
+    reference: str,
+    options: str,
+    username: str | None = None,
+    password: str | None = None,
+    token: str | None = None,
+    progress: Callable[[str], None] | None = None,
+    cancel: CancelToken | None = None,
+) -> str: ...
+def login(
+    registry: str,
+    username: str,
+    password: str,
+    options: str,
+    progress: Callable[[str], None] | None = None,
+    cancel: CancelToken | None = None,
+) -> str: ...
+
+# `cluster` is a JSON object of ClusterOptions fields.
+def login_from_cluster(
+    registry: str,
+    cluster: str,
+    options: str,
+    progress: Callable[[str], None] | None = None,
+    cancel: CancelToken | None = None,
+) -> str: ...
+def logout(registry: str) -> str: ...
+
+# Trust: `options` is a JSON object of TrustOptions fields.
+def trust_check(host: str, options: str) -> str: ...
+def trust_add(host: str, ca_file: str, certs_d: str | None = None) -> str: ...
+def extract_ca(cluster: str) -> str: ...
 
 # A cancellation flag; cancel() may be called from any thread.
 @final

@@ -4,134 +4,37 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Callable, Literal, Union
+from typing import Any, Literal
 
 from . import _idpkit
 from ._types import (
     BuildResult,
-    Event,
     GcReport,
     ImageInspect,
     ImageSummary,
     PullResult,
     PushResult,
+    StrPath,
+)
+from ._util import (
+    ProgressCallback,
+    _mapping,
+    _registry_options,
+    _secret,
+    _strings,
+    _wrap_progress,
 )
 
-#: A filesystem path: ``str`` or any ``os.PathLike`` such as :class:`pathlib.Path`.
-StrPath = Union[str, "os.PathLike[str]"]
+__all__ = ["CancelToken", "Compression", "ProgressCallback", "Store", "StrPath"]
 
 #: Layer compression.
 Compression = Literal["gzip", "zstd"]
 
-#: A progress callback: called with each event dict, from a worker thread, with the GIL held.
-ProgressCallback = Callable[[Event], object]
-
 CancelToken = _idpkit.CancelToken
-"""A cancellation flag: pass it to :meth:`Store.build` and call ``cancel()`` from any thread."""
-
-
-def _strings(name: str, value: Iterable[str] | None) -> list[str] | None:
-    """A list of strings; a lone ``str`` is refused (it would split into characters)."""
-    if value is None:
-        return None
-    if isinstance(value, (str, bytes)):
-        raise TypeError(f"{name} must be a list of strings, like [{value!r}], not a string")
-    out = list(value)
-    for item in out:
-        if not isinstance(item, str):
-            raise TypeError(f"{name} must hold strings, got {type(item).__name__}: {item!r}")
-    return out
-
-
-def _mapping(name: str, value: Mapping[str, str] | None) -> dict[str, str] | None:
-    if value is None:
-        return None
-    out = dict(value)
-    for k, v in out.items():
-        if not isinstance(k, str) or not isinstance(v, str):
-            raise TypeError(f"{name} must map strings to strings, got {k!r}: {v!r}")
-    return out
-
-
-def _wrap_progress(progress: ProgressCallback | None) -> Callable[[str], None] | None:
-    """Adapts a callback taking event dicts to the native one taking JSON text."""
-    if progress is None:
-        return None
-    if not callable(progress):
-        raise TypeError(f"progress must be callable, got {type(progress).__name__}")
-    callback = progress
-
-    def on_event(raw: str) -> None:
-        callback(json.loads(raw))
-
-    return on_event
-
-
-def _registry_options(
-    *,
-    insecure_hosts: Sequence[str] | None = None,
-    ca_files: Sequence[StrPath] | None = None,
-    certs_d: Sequence[StrPath] | None = None,
-    no_platform_roots: bool = False,
-    jobs: int | None = None,
-    attempts: int | None = None,
-    connect_timeout_secs: int | None = None,
-    platform: str | None = None,
-    mount_from: Sequence[str] | None = None,
-) -> str:
-    """The JSON document of core ``RegistryOptions``; unset options keep the core's defaults."""
-
-    def paths(name: str, value: Sequence[StrPath] | None) -> list[str] | None:
-        if value is None:
-            return None
-        if isinstance(value, (str, bytes, os.PathLike)):
-            raise TypeError(f"{name} must be a list of paths, not a single path")
-        return [os.fspath(p) for p in value]
-
-    options: dict[str, Any] = {
-        "insecure_hosts": _strings("insecure_hosts", insecure_hosts),
-        "ca_files": paths("ca_files", ca_files),
-        "certs_d": paths("certs_d", certs_d),
-        "no_platform_roots": no_platform_roots,
-        "jobs": jobs,
-        "attempts": attempts,
-        "connect_timeout_secs": connect_timeout_secs,
-        "platform": platform,
-        "mount_from": _strings("mount_from", mount_from),
-    }
-    return json.dumps({k: v for k, v in options.items() if v is not None})
-
-
-def list_tags(
-    repository: str,
-    *,
-    username: str | None = None,
-    password: str | None = None,
-    token: str | None = None,
-    insecure_hosts: Sequence[str] | None = None,
-    ca_files: Sequence[StrPath] | None = None,
-    certs_d: Sequence[StrPath] | None = None,
-    no_platform_roots: bool = False,
-    attempts: int | None = None,
-    connect_timeout_secs: int | None = None,
-) -> list[str]:
-    """Tags of a remote repository (``host[:port]/path``), following pagination.
-
-    Credentials: ``username`` + ``password``, or ``token``; by default they are looked up
-    like ``idpkit login`` stores them (environment, Docker config, credential helpers).
-    """
-    doc = _registry_options(
-        insecure_hosts=insecure_hosts,
-        ca_files=ca_files,
-        certs_d=certs_d,
-        no_platform_roots=no_platform_roots,
-        attempts=attempts,
-        connect_timeout_secs=connect_timeout_secs,
-    )
-    tags: list[str] = json.loads(_idpkit.list_tags(repository, doc, username, password, token))
-    return tags
+"""A cancellation flag: pass it to a build, push, pull or other registry call, and call
+``cancel()`` from any thread."""
 
 
 class Store:
@@ -324,7 +227,14 @@ class Store:
             mount_from=mount_from,
         )
         raw = self._native.push(
-            source, destination, doc, username, password, token, _wrap_progress(progress), cancel
+            source,
+            destination,
+            doc,
+            username,
+            _secret("password", password),
+            _secret("token", token),
+            _wrap_progress(progress),
+            cancel,
         )
         return PushResult._from_json(json.loads(raw))
 
@@ -362,6 +272,12 @@ class Store:
             platform=platform,
         )
         raw = self._native.pull(
-            reference, doc, username, password, token, _wrap_progress(progress), cancel
+            reference,
+            doc,
+            username,
+            _secret("password", password),
+            _secret("token", token),
+            _wrap_progress(progress),
+            cancel,
         )
         return PullResult._from_json(json.loads(raw))

@@ -6,9 +6,15 @@ Field names are the core's (snake_case), the same ones the C ABI's JSON document
 from __future__ import annotations
 
 import dataclasses
+import enum
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal, TypedDict, Union
+
+#: A filesystem path: ``str`` or any ``os.PathLike`` such as :class:`pathlib.Path`.
+StrPath = Union[str, "os.PathLike[str]"]
 
 
 def _known(cls: type[Any], data: Mapping[str, Any]) -> dict[str, Any]:
@@ -141,6 +147,157 @@ class PullResult:
     @classmethod
     def _from_json(cls, data: Mapping[str, Any]) -> PullResult:
         return cls(**_known(cls, data))
+
+
+@dataclass(frozen=True)
+class LoginResult:
+    """What :func:`idpkit.login` / :func:`idpkit.login_from_cluster` stored (never the secret)."""
+
+    registry: str
+    """The registry (``host[:port]``) the credentials are for."""
+    username: str
+    stored_in: str
+    """The file (``.../config.json``, ``$REGISTRY_AUTH_FILE``) or credential helper
+    (``docker-credential-NAME``) they were written to."""
+
+    @classmethod
+    def _from_json(cls, data: Mapping[str, Any]) -> LoginResult:
+        return cls(**_known(cls, data))
+
+
+class Verdict(str, enum.Enum):
+    """The outcome of a TLS handshake (:attr:`TrustReport.verdict`).
+
+    Members are strings too: ``report.verdict == "expired"`` holds.
+    """
+
+    TRUSTED = "trusted"
+    UNKNOWN_ISSUER = "unknown_issuer"
+    """Signed by a CA none of the trust sources hold (or self-signed)."""
+    EXPIRED = "expired"
+    NOT_YET_VALID = "not_yet_valid"
+    WRONG_HOST = "wrong_host"
+    """A valid chain, but not issued for this host name."""
+    CLIENT_CERT_REQUIRED = "client_cert_required"
+    """The server wants a client certificate (mutual TLS)."""
+    BAD_CERTIFICATE = "bad_certificate"
+    """Any other certificate problem (bad signature, wrong purpose, ...)."""
+    NOT_TLS = "not_tls"
+    """The port answered, but not with TLS (a plain-HTTP server)."""
+    UNREACHABLE = "unreachable"
+    """Nothing answered, or the handshake broke off."""
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass(frozen=True)
+class CertInfo:
+    """One certificate of the chain a host presented."""
+
+    subject: str
+    issuer: str
+    not_before: str
+    not_after: str
+    names: tuple[str, ...]
+    """DNS names and IP addresses of the subjectAltName extension."""
+    self_signed: bool
+    sha256: str
+    """Fingerprint of the DER certificate (``sha256:...``)."""
+
+    @classmethod
+    def _from_json(cls, data: Mapping[str, Any]) -> CertInfo:
+        values = _known(cls, data)
+        values["names"] = tuple(data["names"])
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class TrustReport:
+    """What :func:`idpkit.trust_check` saw: the chain presented and the verdict."""
+
+    host: str
+    verdict: Verdict
+    trusted: bool
+    insecure: bool
+    """The host is marked insecure: it would be used even though it is not trusted."""
+    chain: tuple[CertInfo, ...]
+    """Leaf first, as presented."""
+    sources: tuple[str, ...]
+    """Where the trusted roots came from (platform, ``ca_files``, certs.d files)."""
+    message: str
+    """What is wrong and the fix; empty when trusted."""
+
+    @classmethod
+    def _from_json(cls, data: Mapping[str, Any]) -> TrustReport:
+        values = _known(cls, data)
+        values["verdict"] = Verdict(data["verdict"])
+        values["chain"] = tuple(CertInfo._from_json(c) for c in data["chain"])
+        values["sources"] = tuple(data["sources"])
+        return cls(**values)
+
+
+#: idpbuilder's Gitea host: the default :attr:`ClusterOptions.host`.
+DEFAULT_GITEA_HOST = "gitea.cnoe.localtest.me:8443"
+
+
+@dataclass(frozen=True)
+class ClusterOptions:
+    """Which Kubernetes cluster to read idpbuilder's CA and Gitea credentials from.
+
+    Paths may be ``str`` or ``os.PathLike``; they are kept as :class:`pathlib.Path`.
+    """
+
+    kubeconfig: StrPath | None = None
+    """Kubeconfig file; default ``$KUBECONFIG`` (first entry), else ``~/.kube/config``."""
+    context: str | None = None
+    """Kubeconfig context; default its ``current-context``."""
+    host: str = DEFAULT_GITEA_HOST
+    """The host (``host[:port]``) :func:`idpkit.extract_ca` installs the CA for."""
+    certs_d: StrPath | None = None
+    """certs.d root :func:`idpkit.extract_ca` installs into; default idpkit's
+    (``~/.config/idpkit/certs.d``)."""
+
+    def __post_init__(self) -> None:
+        for name in ("kubeconfig", "certs_d"):
+            value = getattr(self, name)
+            if value is not None:
+                if not isinstance(value, (str, os.PathLike)):
+                    raise TypeError(f"{name} must be a path, got {type(value).__name__}")
+                object.__setattr__(self, name, Path(value))
+        if not isinstance(self.host, str) or not self.host:
+            raise TypeError("host must be a non-empty string like 'gitea.example:8443'")
+        if self.context is not None and not isinstance(self.context, str):
+            raise TypeError(f"context must be a string, got {type(self.context).__name__}")
+
+    def _to_json(self) -> dict[str, Any]:
+        doc: dict[str, Any] = {"host": self.host}
+        if self.kubeconfig is not None:
+            doc["kubeconfig"] = os.fspath(self.kubeconfig)
+        if self.context is not None:
+            doc["context"] = self.context
+        if self.certs_d is not None:
+            doc["certs_d"] = os.fspath(self.certs_d)
+        return doc
+
+
+@dataclass(frozen=True)
+class ExtractResult:
+    """What :func:`idpkit.extract_ca` installed."""
+
+    host: str
+    path: Path
+    """The file written (``.../certs.d/HOST/ca.crt``)."""
+    source: str
+    """``namespace/name key`` of the Secret the CA came from."""
+    subject: str
+    not_after: str
+
+    @classmethod
+    def _from_json(cls, data: Mapping[str, Any]) -> ExtractResult:
+        values = _known(cls, data)
+        values["path"] = Path(data["path"])
+        return cls(**values)
 
 
 class BuildStartedEvent(TypedDict):

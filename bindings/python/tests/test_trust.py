@@ -1,0 +1,234 @@
+"""trust_check, trust_add, extract_ca and login_from_cluster against the rig (TLS registry,
+nginx's expired and wrong-host certificates, kube-apiserver with idpbuilder's Secrets, and
+Gitea). Without the rig these tests fail, naming the missing peer."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import uuid
+from pathlib import Path
+
+import pytest
+
+import idpkit
+from idpkit import _idpkit
+
+from .rig import (
+    Cluster,
+    TlsRegistry,
+    assert_no_secret,
+    cluster,
+    host_port,
+    need,
+    need_listening,
+    tls_registry,
+)
+
+
+@pytest.fixture
+def tls() -> TlsRegistry:
+    return tls_registry()
+
+
+@pytest.fixture
+def rig_cluster() -> Cluster:
+    return cluster()
+
+
+def no_certs_d(tmp_path: Path) -> list[Path]:
+    """A certs.d list with nothing in it: only what a test passes is trusted."""
+    return [tmp_path / "empty-certs.d"]
+
+
+def test_trust_check_with_the_rig_ca_is_trusted(tls: TlsRegistry, tmp_path: Path) -> None:
+    report = idpkit.trust_check(
+        tls.host, ca_files=[tls.ca], certs_d=no_certs_d(tmp_path), no_platform_roots=True
+    )
+    assert isinstance(report, idpkit.TrustReport)
+    assert report.verdict is idpkit.Verdict.TRUSTED
+    verdict: str = report.verdict
+    assert verdict == "trusted"  # a str enum
+    assert report.trusted is True and report.insecure is False
+    assert report.message == ""
+    assert report.host == tls.host
+    assert any(str(tls.ca) in s for s in report.sources), report.sources
+    assert len(report.chain) >= 1
+    leaf = report.chain[0]
+    assert isinstance(leaf, idpkit.CertInfo)
+    assert "127.0.0.1" in leaf.names
+    assert "idpkit rig test CA" in leaf.issuer
+    assert leaf.self_signed is False
+    assert leaf.sha256.startswith("sha256:") and len(leaf.sha256) == 7 + 64
+    assert isinstance(report.chain, tuple) and isinstance(leaf.names, tuple)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        report.trusted = False  # type: ignore[misc]
+    assert "verdict=<Verdict.TRUSTED" in repr(report)
+
+
+def test_trust_check_without_the_ca_says_how_to_fix_it(tls: TlsRegistry, tmp_path: Path) -> None:
+    report = idpkit.trust_check(tls.host, certs_d=no_certs_d(tmp_path), no_platform_roots=True)
+    assert report.verdict is idpkit.Verdict.UNKNOWN_ISSUER
+    assert report.trusted is False
+    assert report.chain, "the chain is reported even when it is not trusted"
+    assert f"idpkit trust add {tls.host}" in report.message
+
+    # Marked insecure: still verified and reported as such.
+    marked = idpkit.trust_check(
+        tls.host,
+        insecure_hosts=[tls.host],
+        certs_d=no_certs_d(tmp_path),
+        no_platform_roots=True,
+    )
+    assert marked.verdict is idpkit.Verdict.UNKNOWN_ISSUER and marked.insecure is True
+
+
+def test_trust_check_expired_and_wrong_host(tmp_path: Path) -> None:
+    ca = Path(need("nginx", "IDPKIT_RIG_CA"))
+    expired = host_port(need("nginx", "IDPKIT_RIG_TLS_EXPIRED_URL"))
+    wrong_host = host_port(need("nginx", "IDPKIT_RIG_TLS_WRONGHOST_URL"))
+    need_listening("nginx", expired)
+    certs_d = no_certs_d(tmp_path)
+
+    report = idpkit.trust_check(expired, ca_files=[ca], certs_d=certs_d, no_platform_roots=True)
+    assert report.verdict is idpkit.Verdict.EXPIRED
+    assert report.trusted is False
+    assert "expired" in report.message and expired in report.message
+    assert report.chain[0].not_after in report.message
+
+    report = idpkit.trust_check(wrong_host, ca_files=[ca], certs_d=certs_d, no_platform_roots=True)
+    assert report.verdict is idpkit.Verdict.WRONG_HOST
+    assert "wrong-host.invalid" in report.chain[0].names
+
+
+def test_trust_check_not_tls_and_unreachable(tmp_path: Path) -> None:
+    plain = need("registry-plain", "IDPKIT_RIG_REGISTRY_PLAIN")
+    need_listening("registry-plain", plain)
+    report = idpkit.trust_check(plain, certs_d=no_certs_d(tmp_path))
+    assert report.verdict is idpkit.Verdict.NOT_TLS, report.message
+    assert report.chain == ()
+
+    report = idpkit.trust_check("127.0.0.1:9", certs_d=no_certs_d(tmp_path))
+    assert report.verdict is idpkit.Verdict.UNREACHABLE
+    assert "127.0.0.1:9" in report.message
+
+    with pytest.raises(idpkit.IdpkitError, match=r"no-such-ca\.pem"):
+        idpkit.trust_check(plain, ca_files=[tmp_path / "no-such-ca.pem"])
+
+
+def test_trust_add_installs_the_ca_for_later_calls(
+    store: idpkit.Store, context: Path, tmp_path: Path, tls: TlsRegistry
+) -> None:
+    certs_d = tmp_path / "certs.d"
+    path = idpkit.trust_add(tls.host, tls.ca, certs_d=certs_d)
+    assert path == certs_d / tls.host / "ca.crt"
+    assert path.read_bytes() == tls.ca.read_bytes()
+    # Re-adding replaces it (str paths work too).
+    assert idpkit.trust_add(tls.host, str(tls.ca), certs_d=str(certs_d)) == path
+
+    report = idpkit.trust_check(tls.host, certs_d=[certs_d], no_platform_roots=True)
+    assert report.trusted, report.message
+    assert any(str(path) in s for s in report.sources), report.sources
+
+    # A push finds the CA there; no ca_files needed.
+    repo = f"{tls.host}/pytest/trust-add-{uuid.uuid4().hex[:12]}"
+    store.build(context, tag=f"{repo}:1")
+    pushed = store.push(f"{repo}:1", certs_d=[certs_d], username=tls.user, password=tls.password)
+    assert pushed.blobs_uploaded == 2
+
+    with pytest.raises(idpkit.InvalidInputError, match="HOST"):
+        idpkit.trust_add("a/b", tls.ca, certs_d=certs_d)
+    not_pem = tmp_path / "not-a-ca.pem"
+    not_pem.write_text("hello\n")
+    with pytest.raises(idpkit.InvalidInputError, match=r"not-a-ca\.pem"):
+        idpkit.trust_add(tls.host, not_pem, certs_d=certs_d)
+    with pytest.raises(idpkit.IdpkitError, match=r"missing\.pem"):
+        idpkit.trust_add(tls.host, tmp_path / "missing.pem", certs_d=certs_d)
+    assert path.read_bytes() == tls.ca.read_bytes()  # the failed adds left it alone
+
+
+def test_extract_ca_and_login_from_cluster(
+    store: idpkit.Store, context: Path, tmp_path: Path, rig_cluster: Cluster
+) -> None:
+    reg = rig_cluster.gitea_registry
+    certs_d = tmp_path / "certs.d"
+    options = idpkit.ClusterOptions(kubeconfig=rig_cluster.kubeconfig, host=reg, certs_d=certs_d)
+
+    extracted = idpkit.extract_ca(options)
+    assert isinstance(extracted, idpkit.ExtractResult)
+    assert extracted.host == reg
+    assert extracted.path == certs_d / reg / "ca.crt"
+    assert extracted.source == "default/idpbuilder-cert ca.crt"
+    assert extracted.path.read_bytes() == rig_cluster.ca.read_bytes()
+    assert "idpkit rig test CA" in extracted.subject
+    assert extracted.not_after
+
+    # The extracted CA is what Gitea's certificate chains to.
+    assert idpkit.trust_check(reg, certs_d=[certs_d], no_platform_roots=True).trusted
+
+    events: list[idpkit.Event] = []
+    login = idpkit.login_from_cluster(reg, options, certs_d=[certs_d], progress=events.append)
+    assert login.registry == reg
+    assert login.username == rig_cluster.gitea_user
+    config = tmp_path / "docker-config" / "config.json"  # $DOCKER_CONFIG (conftest)
+    assert login.stored_in == str(config)
+    assert reg in json.loads(config.read_text())["auths"]
+    assert_no_secret(json.dumps(events), "the login events")
+
+    # No ca_files, no credentials: both came from the cluster.
+    image = f"{reg}/{rig_cluster.gitea_user.lower()}/pytest-cluster-{uuid.uuid4().hex[:12]}:v1"
+    built = store.build(context, tag=image)
+    pushed = store.push(image, certs_d=[certs_d])
+    assert pushed.digest == built.digest
+
+    with pytest.raises(idpkit.NotFoundError, match='"nope"'):
+        idpkit.extract_ca(dataclasses.replace(options, context="nope"))
+    with pytest.raises(idpkit.NotFoundError, match='"nope"'):
+        idpkit.login_from_cluster(reg, dataclasses.replace(options, context="nope"))
+    with pytest.raises(idpkit.NotFoundError, match="no-kubeconfig"):
+        idpkit.extract_ca(idpkit.ClusterOptions(kubeconfig=tmp_path / "no-kubeconfig", host=reg))
+
+
+def test_trust_results_match_the_core(
+    tmp_path: Path, tls: TlsRegistry, rig_cluster: Cluster
+) -> None:
+    """A field added to a core trust type must be added to the dataclass too."""
+    trust = json.dumps({"ca_files": [os.fspath(tls.ca)], "certs_d": []})
+    report = json.loads(_idpkit.trust_check(tls.host, trust))
+    cluster = idpkit.ClusterOptions(
+        kubeconfig=rig_cluster.kubeconfig, host=rig_cluster.gitea_registry, certs_d=tmp_path
+    )
+    extracted = json.loads(_idpkit.extract_ca(json.dumps(cluster._to_json())))
+    for cls, doc in {
+        idpkit.TrustReport: report,
+        idpkit.CertInfo: report["chain"][0],
+        idpkit.ExtractResult: extracted,
+    }.items():
+        assert {f.name for f in dataclasses.fields(cls)} == set(doc), cls.__name__
+
+
+def test_verdicts_are_the_cores() -> None:
+    assert [v.value for v in idpkit.Verdict] == _idpkit.VERDICTS
+    assert str(idpkit.Verdict.WRONG_HOST) == "wrong_host"
+
+
+def test_cluster_options_are_the_cores() -> None:
+    core = json.loads(_idpkit.default_cluster_options())
+    default = idpkit.ClusterOptions()
+    assert {f.name for f in dataclasses.fields(idpkit.ClusterOptions)} == set(core)
+    for f in dataclasses.fields(idpkit.ClusterOptions):
+        assert getattr(default, f.name) == core[f.name], f.name
+    assert idpkit.DEFAULT_GITEA_HOST == _idpkit.DEFAULT_GITEA_HOST == default.host
+
+    given = idpkit.ClusterOptions(kubeconfig="kube/config", context="ctx", certs_d=Path("/c"))
+    assert given.kubeconfig == Path("kube/config") and given.certs_d == Path("/c")
+    assert given == idpkit.ClusterOptions(
+        kubeconfig=Path("kube/config"), context="ctx", certs_d="/c"
+    )
+    with pytest.raises(TypeError, match="kubeconfig"):
+        idpkit.ClusterOptions(kubeconfig=42)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="host"):
+        idpkit.ClusterOptions(host="")
+    with pytest.raises(TypeError, match="ClusterOptions"):
+        idpkit.extract_ca({"host": "x"})  # type: ignore[arg-type]
