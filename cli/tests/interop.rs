@@ -122,6 +122,28 @@ fn skopeo_reads_the_store_and_copies_the_image() {
         copied.join(hex).is_file(),
         "skopeo copied the layer blob {layer}"
     );
+
+    // skopeo (Go's compress/gzip) decompresses every gzip member of the multi-block layer
+    // (big.bin spans several 1 MiB blocks): the result is exactly the diff_id.
+    let plain = work.path().join("decompressed");
+    run(Command::new("skopeo").args([
+        "copy",
+        "--dest-decompress",
+        &image,
+        &format!("dir:{}", plain.display()),
+    ]));
+    let diff_id = ours["config"]["rootfs"]["diff_ids"][0].as_str().unwrap();
+    let tar = plain.join(diff_id.strip_prefix("sha256:").unwrap());
+    assert!(
+        tar.is_file(),
+        "skopeo's decompressed layer is named by the diff_id {diff_id}"
+    );
+    assert!(
+        fs::metadata(&tar).unwrap().len() > 4_000_000,
+        "the whole layer"
+    );
+    let sum = stdout(&run(Command::new("sha256sum").arg(&tar)));
+    assert_eq!(format!("sha256:{}", &sum[..64]), diff_id);
 }
 
 #[test]

@@ -51,7 +51,7 @@ fn opts(ctx: &Path, tag: &str) -> BuildOptions {
 fn layer_entries(store: &Store, digest: &str) -> Vec<(String, char, u32, u64, u64, String)> {
     let hex = digest.strip_prefix("sha256:").unwrap();
     let file = fs::File::open(store.root().join("blobs/sha256").join(hex)).unwrap();
-    let mut ar = tar::Archive::new(flate2::read::GzDecoder::new(file));
+    let mut ar = tar::Archive::new(flate2::read::MultiGzDecoder::new(file));
     ar.entries()
         .unwrap()
         .map(|e| {
@@ -88,7 +88,7 @@ fn layer_entries(store: &Store, digest: &str) -> Vec<(String, char, u32, u64, u6
 fn read_file_in_layer(store: &Store, digest: &str, path: &str) -> Vec<u8> {
     let hex = digest.strip_prefix("sha256:").unwrap();
     let file = fs::File::open(store.root().join("blobs/sha256").join(hex)).unwrap();
-    let mut ar = tar::Archive::new(flate2::read::GzDecoder::new(file));
+    let mut ar = tar::Archive::new(flate2::read::MultiGzDecoder::new(file));
     for e in ar.entries().unwrap() {
         let mut e = e.unwrap();
         if e.path().unwrap().to_string_lossy() == path {
