@@ -122,10 +122,79 @@ export interface BuildResult {
   entries: number
 }
 
+/** The repositories of a registry (`host[:port]`, `/v2/_catalog`, following pagination). */
+export declare function catalog(registry: string, options?: RegistryOptions): Promise<string[]>
+
+/** One certificate of a presented chain. */
+export interface CertInfo {
+  /** Distinguished name, e.g. `CN=cnoe.localtest.me`. */
+  subject: string
+  issuer: string
+  /** Validity bounds, as the certificate states them (`Jan  1 00:00:00 2025 +00:00`). */
+  notBefore: string
+  notAfter: string
+  /** DNS names and IP addresses of the subjectAltName extension. */
+  names: Array<string>
+  selfSigned: boolean
+  /** `sha256:` and the hex SHA-256 of the DER certificate. */
+  sha256: string
+}
+
+/**
+ * Which cluster `extractCa` and `loginFromCluster` read from, and where `extractCa` installs
+ * the CA. Each field has the core's default.
+ */
+export interface ClusterOptions {
+  /** Kubeconfig file; default `$KUBECONFIG` (first entry), else `~/.kube/config`. */
+  kubeconfig?: string
+  /** Context; default the kubeconfig's `current-context`. */
+  context?: string
+  /**
+   * The host (`host[:port]`) the CA is installed for (default
+   * `gitea.cnoe.localtest.me:8443`); `extractCa` only.
+   */
+  host?: string
+  /** certs.d root to install into (default `~/.config/idpkit/certs.d`); `extractCa` only. */
+  certsD?: string
+}
+
+/**
+ * Copies an image between repositories or registries. Within one registry (a re-tag
+ * included) blobs are mounted or already there, so only manifests move; across registries
+ * the image goes through a temporary store (an index resolves to `options.platform`).
+ * `options` (trust, credentials) apply to both ends.
+ */
+export declare function copy(source: string, destination: string, options?: RegistryOptions): Promise<PushResult>
+
+/**
+ * Deletes a manifest from a registry by tag or digest (`host/repo:tag`, `host/repo@sha256:…`)
+ * and resolves to the digest deleted. Every tag pointing at that manifest goes with it.
+ * (`delete` is a reserved word in JavaScript, hence the name.)
+ */
+export declare function deleteManifest(reference: string, options?: RegistryOptions): Promise<string>
+
 /** Options of `Store.export`. */
 export interface ExportOptions {
   /** The `ref.name` the image gets inside the layout (default: the reference's tag). */
   tag?: string
+}
+
+/**
+ * Reads the cluster's CA (idpbuilder's Secret `default/idpbuilder-cert`, else
+ * `ingress-nginx/idpbuilder-cert`) through a kubeconfig context, checks it, and installs it
+ * for `options.host` (default `gitea.cnoe.localtest.me:8443`) in `options.certsD`.
+ */
+export declare function extractCa(options?: ClusterOptions): Promise<ExtractResult>
+
+/** What `extractCa` installed. */
+export interface ExtractResult {
+  host: string
+  /** The file written (`CERTS_D/HOST/ca.crt`). */
+  path: string
+  /** `namespace/name key` of the Secret the CA came from. */
+  source: string
+  subject: string
+  notAfter: string
 }
 
 /** `Store.gc`: what was removed. */
@@ -190,6 +259,36 @@ export interface LayerInfo {
 /** Tags of a registry repository (`host[:port]/path`), following pagination. */
 export declare function listTags(repository: string, options?: RegistryOptions): Promise<string[]>
 
+/**
+ * Checks `username` and `password` (or a token used as password) against `registry` and
+ * stores them in Docker's format: `$REGISTRY_AUTH_FILE`, else `$DOCKER_CONFIG/config.json`
+ * (`~/.docker/config.json`), or the credential helper that file names. Later calls without
+ * credentials use them. The password never appears in a message or an event.
+ */
+export declare function login(registry: string, username: string, password: string, options?: RegistryOptions): Promise<LoginResult>
+
+/**
+ * `login` with Gitea's admin credentials read from the cluster of a kubeconfig context
+ * (Secret `gitea/gitea-credential`, token preferred), as idpbuilder creates them. Only
+ * `cluster.kubeconfig` and `cluster.context` are used. The secret never reaches JavaScript.
+ */
+export declare function loginFromCluster(registry: string, cluster?: ClusterOptions, options?: RegistryOptions): Promise<LoginResult>
+
+/** What `login` and `loginFromCluster` stored. */
+export interface LoginResult {
+  /** The registry (`host[:port]`) logged in to. */
+  registry: string
+  username: string
+  /** The file (or `docker-credential-NAME` helper) the credentials were written to. */
+  storedIn: string
+}
+
+/**
+ * Removes the stored credentials of `registry` from every auth file idpkit reads; resolves
+ * to `false` when there were none.
+ */
+export declare function logout(registry: string): Promise<boolean>
+
 /** What `Store.pull` did. */
 export interface PullResult {
   /** The store key the image is tagged with. */
@@ -218,8 +317,10 @@ export interface PushResult {
 }
 
 /**
- * Options of `Store.push`, `Store.pull` and `listTags`: the core's `RegistryOptions`, each
- * with the core's default, plus credentials and progress.
+ * Options of `Store.push`, `Store.pull`, `listTags`, `copy`, `catalog`, `deleteManifest`,
+ * `login` and `loginFromCluster`: the core's `RegistryOptions`, each with the core's
+ * default, plus credentials (not for `login` and `loginFromCluster`, whose credentials
+ * come from their arguments or the cluster), progress and cancellation.
  */
 export interface RegistryOptions {
   /** Extra CA files (PEM) trusted for every host of the operation. */
@@ -262,11 +363,72 @@ export interface RegistryOptions {
   password?: string
   /** A registry bearer (identity) token, instead of `username` and `password`. */
   token?: string
-  /** Called on the event loop with each progress and audit event. */
+  /** Called on the event loop with each progress, retry and audit event. */
   onProgress?: (event: IdpkitEvent) => void
   /** Aborting it cancels the transfer (rejects with `code === 'CANCELLED'`). */
   signal?: AbortSignal
 }
+
+/**
+ * Installs the CA certificate(s) of the PEM file `caFile` for `host[:port]` as
+ * `CERTS_D/HOST/ca.crt` (idpkit's `~/.config/idpkit/certs.d` unless `options.certsD`), where
+ * every later call finds it; resolves to the path written.
+ */
+export declare function trustAdd(host: string, caFile: string, options?: TrustAddOptions): Promise<string>
+
+/** Options of `trustAdd`. */
+export interface TrustAddOptions {
+  /** The certs.d root to install into (default idpkit's, `~/.config/idpkit/certs.d`). */
+  certsD?: string
+}
+
+/**
+ * Runs a TLS handshake with `host[:port]` (443 by default) using the trust `options`
+ * assemble for it, and reports the presented chain and a verdict. Never skips
+ * verification; a host that is not trusted resolves (with `trusted: false` and a
+ * `message` saying how to fix it), it does not reject.
+ */
+export declare function trustCheck(host: string, options?: TrustOptions): Promise<TrustReport>
+
+/** Options of `trustCheck`: the trust part of `RegistryOptions`, each with the core's default. */
+export interface TrustOptions {
+  /** Extra CA files (PEM) trusted for the host. */
+  caFiles?: Array<string>
+  /** Hosts marked insecure; `trustCheck` still verifies and reports `insecure: true`. */
+  insecureHosts?: Array<string>
+  /**
+   * certs.d roots to search; `null` means the defaults (`/etc/docker/certs.d`,
+   * `/etc/containers/certs.d`, `~/.config/idpkit/certs.d`).
+   */
+  certsD?: string[] | null
+  /** Leave out the platform's roots and `SSL_CERT_*`. */
+  noPlatformRoots?: boolean
+}
+
+/** What `trustCheck` found. */
+export interface TrustReport {
+  host: string
+  verdict: Verdict
+  /** `verdict === 'trusted'`. */
+  trusted: boolean
+  /** The host is marked insecure: it would be used even though it is not trusted. */
+  insecure: boolean
+  /** The chain the server presented, leaf first (empty when nothing answered with TLS). */
+  chain: Array<CertInfo>
+  /** Where the roots came from (platform, `SSL_CERT_*`, CA files, certs.d files). */
+  sources: Array<string>
+  /** What is wrong and how to fix it; empty when trusted. */
+  message: string
+}
+
+/**
+ * The outcome of a TLS handshake (`TrustReport.verdict`): `trusted`; `unknown_issuer`
+ * (signed by a CA no trust source holds, or self-signed); `expired`; `not_yet_valid`;
+ * `wrong_host` (valid chain, issued for other names); `client_cert_required` (mutual TLS);
+ * `bad_certificate` (any other certificate problem); `not_tls` (the port answered, but
+ * not with TLS); `unreachable` (nothing answered, or the handshake broke off).
+ */
+export type Verdict = 'trusted' | 'unknown_issuer' | 'expired' | 'not_yet_valid' | 'wrong_host' | 'client_cert_required' | 'bad_certificate' | 'not_tls' | 'unreachable'
 
 /** The idpkit version (the core library's). */
 export declare const version: string

@@ -836,5 +836,15 @@ function __napiStampBindingTarget(exportsObject, target) {
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
 module.exports.Store = nativeBinding.Store
+module.exports.catalog = nativeBinding.catalog
+module.exports.copy = nativeBinding.copy
+module.exports.deleteManifest = nativeBinding.deleteManifest
+module.exports.extractCa = nativeBinding.extractCa
 module.exports.listTags = nativeBinding.listTags
+module.exports.login = nativeBinding.login
+module.exports.loginFromCluster = nativeBinding.loginFromCluster
+module.exports.logout = nativeBinding.logout
+module.exports.trustAdd = nativeBinding.trustAdd
+module.exports.trustCheck = nativeBinding.trustCheck
+module.exports.Verdict = nativeBinding.Verdict
 module.exports.version = nativeBinding.version

@@ -4,7 +4,13 @@
 //! runs on libuv's thread pool as an `AsyncTask`, so the event loop keeps turning. Options and
 //! results cross as JSON values with their keys converted between camelCase and the core's
 //! snake_case (see `keys`); progress events reach JavaScript through a threadsafe function,
-//! and an `AbortSignal` cancels a build through the core's `CancelToken`.
+//! and an `AbortSignal` cancels a build or a registry call through the core's `CancelToken`.
+//!
+//! Calls that need no store (`listTags`, `copy`, `catalog`, `deleteManifest`, `login`,
+//! `loginFromCluster`, `logout`, `trustCheck`, `trustAdd`, `extractCa`) are module functions
+//! built the same way. Credentials are never part of the JSON options: `username`,
+//! `password` and `token` are set on the core's options directly, and `login` takes them as
+//! arguments.
 //!
 //! Errors are JavaScript `Error`s whose `code` is the core's `ErrorKind` code
 //! (`'NOT_FOUND'`, `'INVALID_INPUT'`, `'CANCELLED'`, ...) and whose message is the core's.
@@ -13,10 +19,13 @@ mod keys;
 pub mod typings;
 
 use idpkit::registry::{self, Credential, RegistryOptions};
+use idpkit::trust::{self, ClusterOptions, TrustOptions};
 use idpkit::{CancelToken, Event, EventSink};
 use napi::bindgen_prelude::*;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi_derive::napi;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 use serde_json::{Map, Value};
 use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
@@ -42,7 +51,7 @@ type ProgressFn = ThreadsafeFunction<Value, Unknown<'static>, Value, Status, fal
 
 /// One blocking core call, run on the libuv thread pool.
 pub struct Op {
-    /// `None` for calls that need no store (`listTags`).
+    /// `None` for calls that need no store (`listTags`, `copy`, `login`, `trustCheck`, ...).
     store: Option<idpkit::Store>,
     job: Job,
     cancel: CancelToken,
@@ -79,6 +88,42 @@ enum Job {
         repository: String,
         opts: Box<RegistryOptions>,
     },
+    Copy {
+        source: String,
+        destination: String,
+        opts: Box<RegistryOptions>,
+    },
+    Catalog {
+        registry: String,
+        opts: Box<RegistryOptions>,
+    },
+    Delete {
+        reference: String,
+        opts: Box<RegistryOptions>,
+    },
+    /// The password stays here, on the Rust side: no `Debug`, never serialized.
+    Login {
+        registry: String,
+        username: String,
+        password: String,
+        opts: Box<RegistryOptions>,
+    },
+    LoginFromCluster {
+        registry: String,
+        cluster: Box<ClusterOptions>,
+        opts: Box<RegistryOptions>,
+    },
+    Logout(String),
+    TrustCheck {
+        host: String,
+        opts: Box<TrustOptions>,
+    },
+    TrustAdd {
+        host: String,
+        ca_file: PathBuf,
+        certs_d: Option<PathBuf>,
+    },
+    ExtractCa(Box<ClusterOptions>),
     /// The arguments were already found wrong: reject with this error.
     Fail(idpkit::Error),
 }
@@ -89,40 +134,75 @@ fn json<T: serde::Serialize>(value: T) -> idpkit::Result<Value> {
 }
 
 impl Op {
+    fn store(&self) -> idpkit::Result<&idpkit::Store> {
+        self.store
+            .as_ref()
+            .ok_or_else(|| idpkit::Error::internal("a store call without a store"))
+    }
+
     fn run(&self) -> idpkit::Result<Value> {
         let sink = self.sink.as_ref();
-        if let Job::ListTags { repository, opts } = &self.job {
-            return json(registry::list_tags(repository, opts, sink)?);
-        }
-        let s = self
-            .store
-            .as_ref()
-            .ok_or_else(|| idpkit::Error::internal("a store call without a store"))?;
         match &self.job {
             Job::Build(opts) => {
                 self.cancel.check()?;
-                json(s.build(opts, self.sink.as_ref(), Some(&self.cancel))?)
+                json(self.store()?.build(opts, sink, Some(&self.cancel))?)
             }
-            Job::Images => json(s.images()?),
-            Job::Tag(src, dst) => json(s.tag(src, dst)?),
-            Job::Remove(reference) => json(s.remove(reference)?),
-            Job::Inspect(reference) => json(s.inspect(reference)?),
-            Job::Gc => json(s.gc()?),
-            Job::Import { layout, tag, name } => {
-                json(s.import(layout, tag.as_deref(), name.as_deref())?)
-            }
+            Job::Images => json(self.store()?.images()?),
+            Job::Tag(src, dst) => json(self.store()?.tag(src, dst)?),
+            Job::Remove(reference) => json(self.store()?.remove(reference)?),
+            Job::Inspect(reference) => json(self.store()?.inspect(reference)?),
+            Job::Gc => json(self.store()?.gc()?),
+            Job::Import { layout, tag, name } => json(self.store()?.import(
+                layout,
+                tag.as_deref(),
+                name.as_deref(),
+            )?),
             Job::Export {
                 reference,
                 layout,
                 tag,
-            } => json(s.export(reference, layout, tag.as_deref())?),
+            } => json(self.store()?.export(reference, layout, tag.as_deref())?),
             Job::Push {
                 source,
                 destination,
                 opts,
-            } => json(s.push(source, destination.as_deref(), opts, sink)?),
-            Job::Pull { reference, opts } => json(s.pull(reference, opts, sink)?),
-            Job::ListTags { .. } => unreachable!("handled above"),
+            } => json(
+                self.store()?
+                    .push(source, destination.as_deref(), opts, sink)?,
+            ),
+            Job::Pull { reference, opts } => json(self.store()?.pull(reference, opts, sink)?),
+            Job::ListTags { repository, opts } => {
+                json(registry::list_tags(repository, opts, sink)?)
+            }
+            Job::Copy {
+                source,
+                destination,
+                opts,
+            } => json(registry::copy(source, destination, opts, sink)?),
+            Job::Catalog { registry, opts } => json(registry::catalog(registry, opts, sink)?),
+            Job::Delete { reference, opts } => json(registry::delete(reference, opts, sink)?),
+            Job::Login {
+                registry,
+                username,
+                password,
+                opts,
+            } => json(registry::login(registry, username, password, opts, sink)?),
+            Job::LoginFromCluster {
+                registry,
+                cluster,
+                opts,
+            } => {
+                self.cancel.check()?;
+                json(registry::login_from_cluster(registry, cluster, opts, sink)?)
+            }
+            Job::Logout(registry) => json(registry::logout(registry)?),
+            Job::TrustCheck { host, opts } => json(trust::check(host, opts)?),
+            Job::TrustAdd {
+                host,
+                ca_file,
+                certs_d,
+            } => json(trust::add(host, ca_file, certs_d.as_deref())?),
+            Job::ExtractCa(opts) => json(trust::extract_ca(opts)?),
             Job::Fail(e) => Err(e.clone()),
         }
     }
@@ -340,19 +420,55 @@ impl Store {
         options: Option<Unknown<'_>>,
         job: impl FnOnce(Box<RegistryOptions>) -> Job,
     ) -> AsyncTask<Op> {
-        let cancel = CancelToken::new();
-        let (job, sink) =
-            match options_object(options).and_then(|o| registry_options(o.as_ref(), &cancel)) {
-                Ok((opts, sink)) => (job(Box::new(opts)), sink),
-                Err(e) => (Job::Fail(e), None),
-            };
-        AsyncTask::new(Op {
-            store: Some(self.inner.clone()),
-            job,
-            cancel,
-            sink,
-        })
+        registry_task(Some(self.inner.clone()), options, job)
     }
+}
+
+/// A registry call: its options parsed (with `onProgress` and `signal` hooked up), or the
+/// parse error as a rejection.
+fn registry_task(
+    store: Option<idpkit::Store>,
+    options: Option<Unknown<'_>>,
+    job: impl FnOnce(Box<RegistryOptions>) -> Job,
+) -> AsyncTask<Op> {
+    let cancel = CancelToken::new();
+    let (job, sink) =
+        match options_object(options).and_then(|o| registry_options(o.as_ref(), &cancel)) {
+            Ok((opts, sink)) => (job(Box::new(opts)), sink),
+            Err(e) => (Job::Fail(e), None),
+        };
+    AsyncTask::new(Op {
+        store,
+        job,
+        cancel,
+        sink,
+    })
+}
+
+/// A call with no options the binding has to hook up (no progress, no signal).
+fn plain_task(job: idpkit::Result<Job>) -> AsyncTask<Op> {
+    AsyncTask::new(Op {
+        store: None,
+        job: job.unwrap_or_else(Job::Fail),
+        cancel: CancelToken::new(),
+        sink: None,
+    })
+}
+
+/// `login` takes its credentials as arguments: credentials in the options as well would be
+/// ambiguous, so they are refused.
+fn without_credentials(opts: &RegistryOptions, call: &str) -> idpkit::Result<()> {
+    if opts.credential.is_some() {
+        return Err(idpkit::Error::invalid(format!(
+            "{call}: the options take no `username`, `password` or `token`; {}",
+            if call == "login" {
+                "pass the user name and password as the arguments of login()"
+            } else {
+                "the credentials come from the cluster"
+            }
+        )));
+    }
+    Ok(())
 }
 
 /// Tags of a registry repository (`host[:port]/path`), following pagination.
@@ -361,87 +477,252 @@ pub fn list_tags(
     repository: String,
     #[napi(ts_arg_type = "RegistryOptions")] options: Option<Unknown<'_>>,
 ) -> AsyncTask<Op> {
-    let cancel = CancelToken::new();
-    let (job, sink) =
-        match options_object(options).and_then(|o| registry_options(o.as_ref(), &cancel)) {
-            Ok((opts, sink)) => (
-                Job::ListTags {
-                    repository,
-                    opts: Box::new(opts),
-                },
-                sink,
-            ),
-            Err(e) => (Job::Fail(e), None),
-        };
-    AsyncTask::new(Op {
-        store: None,
-        job,
-        cancel,
-        sink,
+    registry_task(None, options, |opts| Job::ListTags { repository, opts })
+}
+
+/// Copies an image between repositories or registries. Within one registry (a re-tag
+/// included) blobs are mounted or already there, so only manifests move; across registries
+/// the image goes through a temporary store (an index resolves to `options.platform`).
+/// `options` (trust, credentials) apply to both ends.
+#[napi(ts_return_type = "Promise<PushResult>")]
+pub fn copy(
+    source: String,
+    destination: String,
+    #[napi(ts_arg_type = "RegistryOptions")] options: Option<Unknown<'_>>,
+) -> AsyncTask<Op> {
+    registry_task(None, options, |opts| Job::Copy {
+        source,
+        destination,
+        opts,
     })
 }
 
-/// The core's `RegistryOptions` from a camelCase object, converted generically like the build
-/// options, plus `username` and `password` or `token` (set on the options directly, never
-/// through JSON, so they cannot end up in a message) and `onProgress`. The core's type
-/// accepts unknown fields, so they are refused here against its serialized default.
-fn registry_options(
+/// The repositories of a registry (`host[:port]`, `/v2/_catalog`, following pagination).
+#[napi(ts_return_type = "Promise<string[]>")]
+pub fn catalog(
+    registry: String,
+    #[napi(ts_arg_type = "RegistryOptions")] options: Option<Unknown<'_>>,
+) -> AsyncTask<Op> {
+    registry_task(None, options, |opts| Job::Catalog { registry, opts })
+}
+
+/// Deletes a manifest from a registry by tag or digest (`host/repo:tag`, `host/repo@sha256:…`)
+/// and resolves to the digest deleted. Every tag pointing at that manifest goes with it.
+/// (`delete` is a reserved word in JavaScript, hence the name.)
+#[napi(ts_return_type = "Promise<string>")]
+pub fn delete_manifest(
+    reference: String,
+    #[napi(ts_arg_type = "RegistryOptions")] options: Option<Unknown<'_>>,
+) -> AsyncTask<Op> {
+    registry_task(None, options, |opts| Job::Delete { reference, opts })
+}
+
+/// Checks `username` and `password` (or a token used as password) against `registry` and
+/// stores them in Docker's format: `$REGISTRY_AUTH_FILE`, else `$DOCKER_CONFIG/config.json`
+/// (`~/.docker/config.json`), or the credential helper that file names. Later calls without
+/// credentials use them. The password never appears in a message or an event.
+#[napi(ts_return_type = "Promise<LoginResult>")]
+pub fn login(
+    registry: String,
+    username: String,
+    #[napi(ts_arg_type = "string")] password: Unknown<'_>,
+    #[napi(ts_arg_type = "RegistryOptions")] options: Option<Unknown<'_>>,
+) -> napi::Result<AsyncTask<Op>> {
+    let password = secret_arg(password, "login", "password")?;
+    Ok(registry_task(
+        None,
+        options,
+        |opts| match without_credentials(&opts, "login") {
+            Ok(()) => Job::Login {
+                registry,
+                username,
+                password,
+                opts,
+            },
+            Err(e) => Job::Fail(e),
+        },
+    ))
+}
+
+/// A secret argument as a string. napi's own conversion error would quote a non-string
+/// value (`Number 42`), so the type is checked here and the error names only the argument;
+/// like napi's, it is thrown synchronously with `code` `'StringExpected'`.
+fn secret_arg(value: Unknown<'_>, call: &str, name: &str) -> napi::Result<String> {
+    if value.get_type()? != ValueType::String {
+        return Err(napi::Error::new(
+            Status::StringExpected,
+            format!("{call}: `{name}` must be a string"),
+        ));
+    }
+    // SAFETY: the value was just checked to be a string.
+    unsafe { value.cast::<String>() }
+        .map_err(|_| napi::Error::new(Status::StringExpected, format!("{call}: `{name}`")))
+}
+
+/// `login` with Gitea's admin credentials read from the cluster of a kubeconfig context
+/// (Secret `gitea/gitea-credential`, token preferred), as idpbuilder creates them. Only
+/// `cluster.kubeconfig` and `cluster.context` are used. The secret never reaches JavaScript.
+#[napi(ts_return_type = "Promise<LoginResult>")]
+pub fn login_from_cluster(
+    registry: String,
+    #[napi(ts_arg_type = "ClusterOptions")] cluster: Option<Unknown<'_>>,
+    #[napi(ts_arg_type = "RegistryOptions")] options: Option<Unknown<'_>>,
+) -> AsyncTask<Op> {
+    let cluster = options_object(cluster).and_then(|o| cluster_options(o.as_ref()));
+    registry_task(None, options, |opts| {
+        match cluster.and_then(|c| without_credentials(&opts, "loginFromCluster").map(|()| c)) {
+            Ok(cluster) => Job::LoginFromCluster {
+                registry,
+                cluster: Box::new(cluster),
+                opts,
+            },
+            Err(e) => Job::Fail(e),
+        }
+    })
+}
+
+/// Removes the stored credentials of `registry` from every auth file idpkit reads; resolves
+/// to `false` when there were none.
+#[napi(ts_return_type = "Promise<boolean>")]
+pub fn logout(registry: String) -> AsyncTask<Op> {
+    plain_task(Ok(Job::Logout(registry)))
+}
+
+/// Runs a TLS handshake with `host[:port]` (443 by default) using the trust `options`
+/// assemble for it, and reports the presented chain and a verdict. Never skips
+/// verification; a host that is not trusted resolves (with `trusted: false` and a
+/// `message` saying how to fix it), it does not reject.
+#[napi(ts_return_type = "Promise<TrustReport>")]
+pub fn trust_check(
+    host: String,
+    #[napi(ts_arg_type = "TrustOptions")] options: Option<Unknown<'_>>,
+) -> AsyncTask<Op> {
+    plain_task(
+        options_object(options)
+            .and_then(|o| {
+                core_options::<TrustOptions>("trust options", o.as_ref(), &[], |_| Ok(()))
+            })
+            .map(|opts| Job::TrustCheck {
+                host,
+                opts: Box::new(opts),
+            }),
+    )
+}
+
+/// Installs the CA certificate(s) of the PEM file `caFile` for `host[:port]` as
+/// `CERTS_D/HOST/ca.crt` (idpkit's `~/.config/idpkit/certs.d` unless `options.certsD`), where
+/// every later call finds it; resolves to the path written.
+#[napi(ts_return_type = "Promise<string>")]
+pub fn trust_add(
+    host: String,
+    ca_file: String,
+    #[napi(ts_arg_type = "TrustAddOptions")] options: Option<Unknown<'_>>,
+) -> AsyncTask<Op> {
+    plain_task(
+        options_object(options)
+            .and_then(|o| string_options(o.as_ref(), &["certsD"]))
+            .map(|mut o| Job::TrustAdd {
+                host,
+                ca_file: PathBuf::from(ca_file),
+                certs_d: o.remove("certsD").map(PathBuf::from),
+            }),
+    )
+}
+
+/// Reads the cluster's CA (idpbuilder's Secret `default/idpbuilder-cert`, else
+/// `ingress-nginx/idpbuilder-cert`) through a kubeconfig context, checks it, and installs it
+/// for `options.host` (default `gitea.cnoe.localtest.me:8443`) in `options.certsD`.
+#[napi(ts_return_type = "Promise<ExtractResult>")]
+pub fn extract_ca(
+    #[napi(ts_arg_type = "ClusterOptions")] options: Option<Unknown<'_>>,
+) -> AsyncTask<Op> {
+    plain_task(
+        options_object(options)
+            .and_then(|o| cluster_options(o.as_ref()))
+            .map(|o| Job::ExtractCa(Box::new(o))),
+    )
+}
+
+fn cluster_options(options: Option<&Object>) -> idpkit::Result<ClusterOptions> {
+    core_options("cluster options", options, &[], |_| Ok(()))
+}
+
+/// A core options type from a camelCase object, converted generically (so a field the core
+/// gains works at once). The core's types accept unknown fields, so they are refused here
+/// against the serialized default, naming the fields in camelCase; `extra` keys are the
+/// binding's own (`onProgress`, credentials, ...) and go to `on_extra` instead.
+fn core_options<T: Default + Serialize + DeserializeOwned>(
+    what: &str,
     options: Option<&Object>,
-    cancel: &CancelToken,
-) -> idpkit::Result<(RegistryOptions, Option<EventSink>)> {
-    let known = match json(RegistryOptions::default())? {
+    extra: &[&str],
+    mut on_extra: impl FnMut(&str) -> idpkit::Result<()>,
+) -> idpkit::Result<T> {
+    let known = match json(T::default())? {
         Value::Object(m) => m,
         _ => Map::new(),
     };
     let mut map = Map::new();
-    let mut sink = None;
-    let (mut username, mut password, mut token) = (None, None, None);
     if let Some(obj) = options {
         for key in Object::keys(obj).map_err(|e| invalid("options", e))? {
-            let secret = |name: &str| -> idpkit::Result<Option<String>> {
-                match obj.get::<Value>(name).map_err(|e| invalid(name, e))? {
-                    None | Some(Value::Null) => Ok(None),
-                    Some(Value::String(s)) => Ok(Some(s)),
-                    Some(_) => Err(idpkit::Error::invalid(format!(
-                        "option `{name}`: expected a string"
-                    ))),
-                }
-            };
-            match key.as_str() {
-                "onProgress" => sink = progress_sink(obj)?,
-                "signal" => watch_signal(obj, cancel)?,
-                "username" => username = secret("username")?,
-                "password" => password = secret("password")?,
-                "token" => token = secret("token")?,
-                _ => {
-                    let snake = keys::camel_to_snake(&key);
-                    if !known.contains_key(&snake) {
-                        let mut names: Vec<String> = known
-                            .keys()
-                            .map(|k| format!("`{}`", keys::snake_to_camel(k)))
-                            .collect();
-                        names.extend(
-                            ["username", "password", "token", "onProgress", "signal"]
-                                .iter()
-                                .map(|k| format!("`{k}`")),
-                        );
-                        return Err(idpkit::Error::invalid(format!(
-                            "registry options: unknown field `{key}`, expected one of {}",
-                            names.join(", ")
-                        )));
-                    }
-                    if let Some(v) = obj.get::<Value>(&key).map_err(|e| invalid(&key, e))? {
-                        map.insert(snake, keys::from_js(v));
-                    }
-                }
+            if extra.contains(&key.as_str()) {
+                on_extra(&key)?;
+                continue;
+            }
+            let snake = keys::camel_to_snake(&key);
+            if !known.contains_key(&snake) {
+                let names: Vec<String> = known
+                    .keys()
+                    .map(|k| keys::snake_to_camel(k))
+                    .chain(extra.iter().map(|k| k.to_string()))
+                    .map(|k| format!("`{k}`"))
+                    .collect();
+                return Err(idpkit::Error::invalid(format!(
+                    "{what}: unknown field `{key}`, expected one of {}",
+                    names.join(", ")
+                )));
+            }
+            if let Some(v) = obj.get::<Value>(&key).map_err(|e| invalid(&key, e))? {
+                map.insert(snake, keys::from_js(v));
             }
         }
     }
-    let mut opts: RegistryOptions = serde_json::from_value(Value::Object(map)).map_err(|e| {
-        idpkit::Error::invalid(format!(
-            "registry options: {}",
-            keys::camel_message(&e.to_string())
-        ))
+    serde_json::from_value(Value::Object(map)).map_err(|e| {
+        idpkit::Error::invalid(format!("{what}: {}", keys::camel_message(&e.to_string())))
+    })
+}
+
+/// The core's `RegistryOptions` from a camelCase object (see `core_options`), plus
+/// `username` and `password` or `token` (set on the options directly, never through JSON,
+/// so they cannot end up in a message), `onProgress` and `signal`.
+fn registry_options(
+    options: Option<&Object>,
+    cancel: &CancelToken,
+) -> idpkit::Result<(RegistryOptions, Option<EventSink>)> {
+    let mut sink = None;
+    let (mut username, mut password, mut token) = (None, None, None);
+    let extra = ["username", "password", "token", "onProgress", "signal"];
+    let mut opts: RegistryOptions = core_options("registry options", options, &extra, |key| {
+        // `extra` keys only come from a present object.
+        let Some(obj) = options else {
+            return Ok(());
+        };
+        let secret = |name: &str| -> idpkit::Result<Option<String>> {
+            match obj.get::<Value>(name).map_err(|e| invalid(name, e))? {
+                None | Some(Value::Null) => Ok(None),
+                Some(Value::String(s)) => Ok(Some(s)),
+                Some(_) => Err(idpkit::Error::invalid(format!(
+                    "option `{name}`: expected a string"
+                ))),
+            }
+        };
+        match key {
+            "onProgress" => sink = progress_sink(obj)?,
+            "signal" => watch_signal(obj, cancel)?,
+            "username" => username = secret("username")?,
+            "password" => password = secret("password")?,
+            _ => token = secret("token")?,
+        }
+        Ok(())
     })?;
     opts.credential = match (username, password, token) {
         (None, None, None) => None,

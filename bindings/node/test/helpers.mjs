@@ -54,11 +54,28 @@ export function bigContext(count = 96, size = 512 * 1024) {
 /** Options of a deliberately slow build of bigContext(). */
 export const slow = { noCache: true, level: 9, threads: 1 }
 
+/**
+ * Every error `rejectsWithCode` saw and every event `record` collected in this process, for
+ * the checks that no secret ever reaches JavaScript.
+ */
+export const seen = { errors: [], events: [] }
+
+/** An `onProgress` callback that keeps the events in `seen.events` and in the returned list. */
+export function record() {
+  const events = []
+  const onProgress = (e) => {
+    events.push(e)
+    seen.events.push(e)
+  }
+  return { events, onProgress }
+}
+
 /** Asserts that `promise` rejects with an Error whose code is `code`; returns the error. */
 export async function rejectsWithCode(promise, code) {
   try {
     await promise
   } catch (e) {
+    seen.errors.push(e)
     if (!(e instanceof Error)) throw new Error(`rejected with a non-Error: ${e}`)
     if (e.code !== code) throw new Error(`expected code ${code}, got ${e.code}: ${e.message}`)
     return e

@@ -2,39 +2,15 @@
 // the registry options' validation (no peer needed).
 import { test, describe } from 'node:test'
 import assert from 'node:assert/strict'
-import { readFileSync } from 'node:fs'
-import { join } from 'node:path'
 import { randomUUID } from 'node:crypto'
 import { setImmediate as tick } from 'node:timers/promises'
 import { createServer } from 'node:net'
 import { idpkit, newStore, smallContext, rejectsWithCode } from './helpers.mjs'
-
-/** The rig's plain registry: $IDPKIT_RIG_REGISTRY_PLAIN, else the rig's env file. */
-function rigRegistry() {
-  if (process.env.IDPKIT_RIG_REGISTRY_PLAIN) return process.env.IDPKIT_RIG_REGISTRY_PLAIN
-  try {
-    const env = readFileSync(join(import.meta.dirname ?? new URL('.', import.meta.url).pathname, '../../../.rig/rig.env'), 'utf8')
-    return env.match(/IDPKIT_RIG_REGISTRY_PLAIN='?([^'\n]+)/)?.[1]
-  } catch {
-    return undefined
-  }
-}
-
-const REGISTRY = rigRegistry() ?? '127.0.0.1:38451'
-let up = false
-try {
-  up = (await fetch(`http://${REGISTRY}/v2/`, { signal: AbortSignal.timeout(3000) })).status === 200
-} catch {
-  up = false
-}
-/** A test that needs the peer fails without it (never skips), and says which peer. */
-function requireRegistry() {
-  if (!up) assert.fail(`peer registry-plain is not answering at ${REGISTRY}: start the rig with tests/rig/up`)
-}
+import { plainRegistry } from './rig.mjs'
 
 describe('registry', () => {
   test('push, listTags and pull round-trip an image', async () => {
-    requireRegistry()
+    const REGISTRY = await plainRegistry()
     const store = newStore()
     const repo = `${REGISTRY}/nodetest/app-${randomUUID().slice(0, 12)}`
     const built = await store.build(smallContext(), { tags: [`${repo}:1`] })
@@ -68,7 +44,7 @@ describe('registry', () => {
   })
 
   test('concurrent pushes from Promise.all', async () => {
-    requireRegistry()
+    const REGISTRY = await plainRegistry()
     const store = newStore()
     const repo = `${REGISTRY}/nodetest/many-${randomUUID().slice(0, 12)}`
     await Promise.all([0, 1, 2].map((i) => store.build(smallContext({ [`f${i}`]: `${i}` }), { tags: [`${repo}:${i}`] })))

@@ -1,0 +1,176 @@
+// login, logout and loginFromCluster against the rig (each test fails, naming the peer,
+// without it). Credentials go to files under a temporary directory: REGISTRY_AUTH_FILE,
+// DOCKER_CONFIG and XDG_RUNTIME_DIR point there for this whole process (node --test runs each
+// file in a process of its own), so ~/.docker is never read or written.
+import { test, describe, before } from 'node:test'
+import assert from 'node:assert/strict'
+import { existsSync, readFileSync, statSync } from 'node:fs'
+import { join } from 'node:path'
+import { randomUUID } from 'node:crypto'
+import { idpkit, newStore, smallContext, tempDir, rejectsWithCode, record, seen } from './helpers.mjs'
+import { tlsRegistry, cluster, assertNoSecret } from './rig.mjs'
+
+const home = tempDir('idpkit-auth-')
+const authFile = join(home, 'auth.json')
+const dockerConfig = join(home, 'docker')
+process.env.REGISTRY_AUTH_FILE = authFile
+process.env.DOCKER_CONFIG = dockerConfig
+process.env.XDG_RUNTIME_DIR = join(home, 'run')
+for (const v of ['IDPKIT_REGISTRY_USERNAME', 'IDPKIT_REGISTRY_PASSWORD', 'IDPKIT_REGISTRY_TOKEN']) delete process.env[v]
+
+const unique = (what) => `nodetest/${what}-${randomUUID().slice(0, 12)}`
+
+/** The `auths` of a Docker-format auth file, or `{}` when there is none. */
+function auths(file) {
+  return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')).auths ?? {}) : {}
+}
+
+/** A new store holding a small image tagged `reference`. */
+async function storeWith(reference) {
+  const store = newStore()
+  await store.build(smallContext({ 'id.txt': `${reference}\n` }), { tags: [reference] })
+  return store
+}
+
+before(() => {
+  assert.ok(!existsSync(authFile) && !existsSync(dockerConfig))
+})
+
+describe('login and logout', () => {
+  test('login stores the credentials in REGISTRY_AUTH_FILE; a push without credentials then works', async () => {
+    const tls = await tlsRegistry()
+    const trust = { caFiles: [tls.ca] }
+    const { events, onProgress } = record()
+    const r = await idpkit.login(tls.host, tls.user, tls.password, { ...trust, onProgress })
+    assert.deepEqual(r, { registry: tls.host, username: tls.user, storedIn: authFile })
+    assert.deepEqual(Object.keys(auths(authFile)), [tls.host])
+    assert.equal(statSync(authFile).mode & 0o077, 0, 'the auth file is readable by others')
+    assert.ok(!existsSync(join(dockerConfig, 'config.json')))
+    for (const e of events) assertNoSecret(JSON.stringify(e), 'a login event')
+
+    const ref = `${tls.host}/${unique('login')}:1`
+    const store = await storeWith(ref)
+    const pushed = await store.push(ref, null, trust)
+    assert.match(pushed.digest, /^sha256:/)
+    assert.equal(pushed.blobsUploaded, 2)
+
+    assert.equal(await idpkit.logout(tls.host), true)
+    assert.deepEqual(auths(authFile), {})
+    assert.equal(await idpkit.logout(tls.host), false)
+    // Logged out: the same registry now refuses anonymous access, and says how to log in.
+    const e = await rejectsWithCode(store.push(ref, `${ref}-again`, trust), 'AUTH')
+    assert.ok(e.message.includes(tls.host), e.message)
+    assert.match(e.message, /anonymous/)
+  })
+
+  test('without REGISTRY_AUTH_FILE, login writes $DOCKER_CONFIG/config.json', async () => {
+    const tls = await tlsRegistry()
+    delete process.env.REGISTRY_AUTH_FILE
+    try {
+      const r = await idpkit.login(`https://${tls.host}/`, tls.user, tls.password, { caFiles: [tls.ca] })
+      const config = join(dockerConfig, 'config.json')
+      assert.equal(r.registry, tls.host)
+      assert.equal(r.storedIn, config)
+      assert.deepEqual(Object.keys(auths(config)), [tls.host])
+      assert.equal(statSync(config).mode & 0o077, 0)
+      // catalog needs credentials on this registry: they now come from config.json.
+      assert.ok(Array.isArray(await idpkit.catalog(tls.host, { caFiles: [tls.ca] })))
+      assert.equal(await idpkit.logout(tls.host), true)
+      assert.deepEqual(auths(config), {})
+    } finally {
+      process.env.REGISTRY_AUTH_FILE = authFile
+    }
+  })
+
+  test('a wrong password rejects with AUTH naming the registry and user, not the password; nothing is stored', async () => {
+    const tls = await tlsRegistry()
+    const wrong = `wrong-${randomUUID()}`
+    const e = await rejectsWithCode(idpkit.login(tls.host, tls.user, wrong, { caFiles: [tls.ca] }), 'AUTH')
+    assert.ok(e.message.includes(tls.host), e.message)
+    assert.ok(e.message.includes(tls.user), e.message)
+    assertNoSecret(`${e.message}\n${e.stack}`, 'the login error', { 'the wrong password': wrong })
+    assert.deepEqual(auths(authFile), {})
+    // The real password of a user that does not exist: the password is not in the message either.
+    const other = await rejectsWithCode(idpkit.login(tls.host, 'nobody-here', tls.password, { caFiles: [tls.ca] }), 'AUTH')
+    assert.match(other.message, /nobody-here/)
+    assertNoSecret(`${other.message}\n${other.stack}`, 'the login error')
+  })
+
+  test('an untrusted registry is UNTRUSTED, and nothing is stored', async () => {
+    const tls = await tlsRegistry()
+    const e = await rejectsWithCode(
+      idpkit.login(tls.host, tls.user, tls.password, { noPlatformRoots: true, certsD: [], attempts: 1 }),
+      'UNTRUSTED',
+    )
+    assert.ok(e.message.includes(tls.host), e.message)
+    assertNoSecret(`${e.message}\n${e.stack}`, 'the login error')
+    assert.deepEqual(auths(authFile), {})
+  })
+
+  test('bad arguments: empty credentials, credentials in the options, an aborted signal', async () => {
+    await rejectsWithCode(idpkit.login('127.0.0.1:9', 'user', ''), 'INVALID_INPUT')
+    await rejectsWithCode(idpkit.login('127.0.0.1:9', '', 'secret-value'), 'INVALID_INPUT')
+    const e = await rejectsWithCode(
+      idpkit.login('127.0.0.1:9', 'user', 'secret-value', { username: 'other', password: 'x' }),
+      'INVALID_INPUT',
+    )
+    assert.match(e.message, /arguments of login/)
+    await rejectsWithCode(idpkit.loginFromCluster('127.0.0.1:9', {}, { token: 'abcdefgh' }), 'INVALID_INPUT')
+    await rejectsWithCode(idpkit.loginFromCluster('127.0.0.1:9', { kubeConfig: '/x' }), 'INVALID_INPUT')
+    // A password of the wrong type throws synchronously (like any argument of the wrong
+    // type) without quoting the value.
+    for (const password of [424242, { secret: 'an-object-password' }, undefined]) {
+      assert.throws(() => idpkit.login('127.0.0.1:9', 'user', password), (err) => {
+        assert.equal(err.code, 'StringExpected')
+        assert.match(err.message, /`password` must be a string/)
+        assert.doesNotMatch(err.message, /424242|an-object-password/)
+        return true
+      })
+    }
+    const ac = new AbortController()
+    ac.abort()
+    await rejectsWithCode(idpkit.login('127.0.0.1:9', 'user', 'secret-value', { signal: ac.signal }), 'CANCELLED')
+    await rejectsWithCode(idpkit.loginFromCluster('127.0.0.1:9', { kubeconfig: '/nonexistent' }, { signal: ac.signal }), 'CANCELLED')
+    assert.deepEqual(auths(authFile), {})
+    assert.equal(await idpkit.logout('127.0.0.1:9'), false)
+  })
+})
+
+describe('loginFromCluster', () => {
+  test("logs in to Gitea with the cluster's credentials; a push then needs neither credentials nor a CA file", async () => {
+    const c = await cluster()
+    const certsD = tempDir('idpkit-certs-')
+    const ca = await idpkit.extractCa({ kubeconfig: c.kubeconfig, host: c.giteaRegistry, certsD })
+    assert.equal(ca.path, join(certsD, c.giteaRegistry, 'ca.crt'))
+    const trust = { certsD: [certsD] }
+
+    const { events, onProgress } = record()
+    const r = await idpkit.loginFromCluster(c.giteaRegistry, { kubeconfig: c.kubeconfig }, { ...trust, onProgress })
+    assert.deepEqual(r, { registry: c.giteaRegistry, username: c.giteaUser, storedIn: authFile })
+    assert.deepEqual(Object.keys(auths(authFile)), [c.giteaRegistry])
+    for (const e of events) assertNoSecret(JSON.stringify(e), 'a loginFromCluster event')
+
+    const ref = `${c.giteaRegistry}/${c.giteaUser.toLowerCase()}/${unique('cluster').replace('/', '-')}:v1`
+    const store = await storeWith(ref)
+    const pushed = await store.push(ref, null, trust)
+    assert.match(pushed.digest, /^sha256:/)
+    assert.deepEqual(await idpkit.listTags(ref.slice(0, -3), trust), ['v1'])
+    assert.equal(await idpkit.logout(c.giteaRegistry), true)
+  })
+
+  test('a kubeconfig context that does not exist is NOT_FOUND, naming it', async () => {
+    const c = await cluster()
+    const e = await rejectsWithCode(
+      idpkit.loginFromCluster(c.giteaRegistry, { kubeconfig: c.kubeconfig, context: 'nope' }),
+      'NOT_FOUND',
+    )
+    assert.match(e.message, /"nope"/)
+    assert.deepEqual(auths(authFile), {})
+  })
+})
+
+test('no rig password or token appears in an error message or event seen here', () => {
+  assert.ok(seen.errors.length >= 10, `only ${seen.errors.length} errors seen`)
+  for (const e of seen.errors) assertNoSecret(`${e.code} ${e.message}\n${e.stack}`, 'an error')
+  for (const ev of seen.events) assertNoSecret(JSON.stringify(ev), 'an event')
+})
