@@ -12,7 +12,9 @@ use crate::event::{emit, Event, EventSink};
 use crate::oci::compress::LayerWriter;
 use crate::oci::ignore::IgnoreMatcher;
 use crate::oci::store::Store;
+use crate::oci::writeback::WritebackFile;
 use crate::oci::{BuildOptions, LayerInfo};
+use rayon::prelude::*;
 use sha2::{Digest as _, Sha256};
 use std::collections::HashMap;
 use std::fs;
@@ -79,7 +81,11 @@ pub(crate) fn build_layer(
     check_context(context)?;
     let prefix = normalize_prefix(&opts.prefix)?;
     let matcher = IgnoreMatcher::for_context(context, &opts.excludes)?;
-    let entries = walk(context, &matcher, sink, cancel)?;
+    let threads = opts
+        .threads
+        .unwrap_or_else(crate::config::default_threads)
+        .max(1);
+    let entries = walk(context, &matcher, threads, sink, cancel)?;
     let fingerprint = fingerprint(&entries, opts, &prefix, epoch);
     let cache_path = store.cache_dir().join(&fingerprint);
 
@@ -99,12 +105,13 @@ pub(crate) fn build_layer(
         }
     }
 
-    let threads = opts
-        .threads
-        .unwrap_or_else(crate::config::default_threads)
-        .max(1);
     let tmp = store.temp_file()?;
-    let writer = LayerWriter::new(tmp, opts.compression, opts.level, threads)?;
+    let writer = LayerWriter::new(
+        WritebackFile::new(tmp),
+        opts.compression,
+        opts.level,
+        threads,
+    )?;
     let mut tar = tar::Builder::new(writer);
     let mut state = TarState {
         epoch: epoch.max(0) as u64,
@@ -146,7 +153,7 @@ pub(crate) fn build_layer(
         size: out.size,
         media_type: opts.compression.media_type().to_string(),
     };
-    store.commit_blob(out.out, &info.digest)?;
+    store.commit_blob(out.out.into_inner(), &info.digest)?;
     let cache = CacheEntry {
         layer: info.clone(),
         entries: count,
@@ -216,97 +223,155 @@ fn join_prefix(prefix: &str, rel: &str) -> String {
 }
 
 /// Walks the context depth-first in byte order of names, applying the ignore rules.
+/// Walks the context: every entry to put in the layer, sorted by path bytes, directories
+/// before their contents.
+///
+/// Directories are listed and their entries stat'ed on a small rayon pool of its own
+/// (work stealing over subdirectories, then spliced back in sorted order, so the result is
+/// the same for any thread count). An unchanged rebuild is nothing but this walk: one
+/// `getdents`/`statx` stream per entry, which is kernel time two cores share well. The
+/// pool is per walk, not rayon's global one, so a forked child (Python's `os.fork`) never
+/// inherits a pool whose threads are gone.
 fn walk(
     root: &Path,
     matcher: &IgnoreMatcher,
+    threads: usize,
     sink: Option<&EventSink>,
     cancel: Option<&CancelToken>,
 ) -> Result<Vec<Entry>> {
-    let mut out = Vec::new();
-    walk_dir(root, "", matcher, &mut out, sink, cancel)?;
-    Ok(out)
+    let walker = Walker {
+        matcher,
+        sink,
+        cancel,
+    };
+    if threads <= 1 {
+        return walker.dir(root, "");
+    }
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .thread_name(|i| format!("idpkit-walk-{i}"))
+        .build()
+        .map_err(|e| Error::internal(format!("walk threads: {e}")))?;
+    pool.install(|| walker.dir(root, ""))
 }
 
-fn walk_dir(
-    dir: &Path,
-    rel_dir: &str,
-    matcher: &IgnoreMatcher,
-    out: &mut Vec<Entry>,
-    sink: Option<&EventSink>,
-    cancel: Option<&CancelToken>,
-) -> Result<()> {
-    cancel::check(cancel)?;
-    let mut names = Vec::new();
-    for item in fs::read_dir(dir).map_err(|e| Error::io("read directory", dir, e))? {
-        let item = item.map_err(|e| Error::io("read directory", dir, e))?;
-        names.push(item.file_name());
-    }
-    names.sort_by(|a, b| a.as_encoded_bytes().cmp(b.as_encoded_bytes()));
-    for name in names {
-        let abs = dir.join(&name);
-        let name = name.into_string().map_err(|_| {
-            Error::invalid(format!(
-                "{}: the file name is not valid UTF-8; rename it or exclude it in .dockerignore",
-                abs.display()
-            ))
-        })?;
-        let rel = if rel_dir.is_empty() {
-            name
-        } else {
-            format!("{rel_dir}/{name}")
-        };
-        let meta = fs::symlink_metadata(&abs).map_err(|e| Error::io("stat", &abs, e))?;
-        let ft = meta.file_type();
-        let excluded = matcher.is_excluded(&rel);
-        if ft.is_dir() {
-            if excluded && matcher.can_skip_dir(&rel) {
-                continue;
+struct Walker<'a> {
+    matcher: &'a IgnoreMatcher,
+    sink: Option<&'a EventSink>,
+    cancel: Option<&'a CancelToken>,
+}
+
+/// A sorted directory's entry before its subdirectories have been walked.
+enum Listed {
+    Entry(Entry),
+    /// A directory to walk; its own entry (absent when it is excluded but may hold
+    /// re-included children) comes first.
+    Descend(Option<Entry>, PathBuf, String),
+}
+
+impl Walker<'_> {
+    fn dir(&self, dir: &Path, rel_dir: &str) -> Result<Vec<Entry>> {
+        let listed = self.list(dir, rel_dir)?;
+        let subtrees: Vec<Vec<Entry>> = listed
+            .par_iter()
+            .filter_map(|l| match l {
+                Listed::Descend(_, abs, rel) => Some(self.dir(abs, rel)),
+                Listed::Entry(_) => None,
+            })
+            .collect::<Result<_>>()?;
+        let mut subtrees = subtrees.into_iter();
+        let mut out = Vec::with_capacity(listed.len());
+        for l in listed {
+            match l {
+                Listed::Entry(e) => out.push(e),
+                Listed::Descend(own, _, _) => {
+                    out.extend(own);
+                    out.extend(subtrees.next().unwrap_or_default());
+                }
             }
-            // An excluded directory is still walked when exceptions may re-include a child,
-            // but its own entry is left out (Docker's behaviour).
-            if !excluded {
-                out.push(Entry {
+        }
+        Ok(out)
+    }
+
+    /// One directory's entries, sorted by name bytes, with their metadata.
+    fn list(&self, dir: &Path, rel_dir: &str) -> Result<Vec<Listed>> {
+        cancel::check(self.cancel)?;
+        let mut items = Vec::new();
+        for item in fs::read_dir(dir).map_err(|e| Error::io("read directory", dir, e))? {
+            let item = item.map_err(|e| Error::io("read directory", dir, e))?;
+            items.push((item.file_name(), item));
+        }
+        items.sort_by(|a, b| a.0.as_encoded_bytes().cmp(b.0.as_encoded_bytes()));
+        let mut out = Vec::with_capacity(items.len());
+        for (name, item) in items {
+            let abs = dir.join(&name);
+            let name = name.into_string().map_err(|_| {
+                Error::invalid(format!(
+                    "{}: the file name is not valid UTF-8; rename it or exclude it in .dockerignore",
+                    abs.display()
+                ))
+            })?;
+            let rel = if rel_dir.is_empty() {
+                name
+            } else {
+                format!("{rel_dir}/{name}")
+            };
+            // Stat relative to the open directory (statx on its fd, symlinks not
+            // followed): no path walk from the root per entry.
+            let meta = item.metadata().map_err(|e| Error::io("stat", &abs, e))?;
+            let ft = meta.file_type();
+            let excluded = self.matcher.is_excluded(&rel);
+            if ft.is_dir() {
+                if excluded && self.matcher.can_skip_dir(&rel) {
+                    continue;
+                }
+                // An excluded directory is still walked when exceptions may re-include a
+                // child, but its own entry is left out (Docker's behaviour).
+                let own = (!excluded).then(|| Entry {
                     rel: rel.clone(),
                     abs: abs.clone(),
                     kind: Kind::Dir,
                     meta,
                 });
+                out.push(Listed::Descend(own, abs, rel));
+                continue;
             }
-            walk_dir(&abs, &rel, matcher, out, sink, cancel)?;
-            continue;
-        }
-        if excluded {
-            continue;
-        }
-        let kind = if ft.is_file() {
-            Kind::File
-        } else if ft.is_symlink() {
-            let target = fs::read_link(&abs).map_err(|e| Error::io("read symlink", &abs, e))?;
-            Kind::Symlink(target)
-        } else {
-            let what = if ft.is_socket() {
-                "socket"
-            } else if ft.is_fifo() {
-                "named pipe"
+            if excluded {
+                continue;
+            }
+            let kind = if ft.is_file() {
+                Kind::File
+            } else if ft.is_symlink() {
+                let target = fs::read_link(&abs).map_err(|e| Error::io("read symlink", &abs, e))?;
+                Kind::Symlink(target)
             } else {
-                "device"
+                let what = if ft.is_socket() {
+                    "socket"
+                } else if ft.is_fifo() {
+                    "named pipe"
+                } else {
+                    "device"
+                };
+                emit(
+                    self.sink,
+                    Event::Warning {
+                        message: format!(
+                            "skipped {}: a {what} cannot go into a layer",
+                            abs.display()
+                        ),
+                    },
+                );
+                continue;
             };
-            emit(
-                sink,
-                Event::Warning {
-                    message: format!("skipped {}: a {what} cannot go into a layer", abs.display()),
-                },
-            );
-            continue;
-        };
-        out.push(Entry {
-            rel,
-            abs,
-            kind,
-            meta,
-        });
+            out.push(Listed::Entry(Entry {
+                rel,
+                abs,
+                kind,
+                meta,
+            }));
+        }
+        Ok(out)
     }
-    Ok(())
 }
 
 /// A digest of everything that decides the layer's bytes, without reading file contents:

@@ -12,6 +12,8 @@ pub mod reference;
 mod store;
 mod transfer;
 mod types;
+mod writeback;
+pub(crate) use writeback::WritebackFile;
 
 pub use reference::Reference;
 pub use store::Store;

@@ -297,7 +297,7 @@ async fn fetch_once(
     if !resp.status().is_success() {
         return Err(client.error_for(resp, &format!("GET blob {digest}")).await);
     }
-    let mut tmp = store.temp_file()?;
+    let mut tmp = crate::oci::WritebackFile::new(store.temp_file()?);
     let mut hasher = sha2::Sha256::new();
     let mut got = 0u64;
     let mut last = 0u64;
@@ -318,7 +318,7 @@ async fn fetch_once(
         }
         hasher.update(&chunk);
         tmp.write_all(&chunk)
-            .map_err(|e| Error::io("write", tmp.path(), e))?;
+            .map_err(|e| Error::io("write", tmp.get_ref().path(), e))?;
         if got - last >= 4 << 20 {
             last = got;
             emit(
@@ -341,6 +341,6 @@ async fn fetch_once(
             ),
         ));
     }
-    store.commit_blob(tmp, digest)?;
+    store.commit_blob(tmp.into_inner(), digest)?;
     Ok(())
 }
