@@ -3,10 +3,10 @@
 
 use crate::boundary::{guard, idpkit_result};
 use crate::error::idpkit_error;
-use crate::registry::{redact, registry_options};
+use crate::registry::{redact_secret, RegistryCall};
 use crate::store::{check_out, write_out};
-use crate::strings::{self, arg_str, json_out};
-use idpkit::registry::{self, Credential};
+use crate::strings::{self, arg_str};
+use idpkit::registry;
 use idpkit::trust::ClusterOptions;
 use std::ffi::c_char;
 use std::ptr;
@@ -37,17 +37,13 @@ pub extern "C" fn idpkit_registry_login(
         let registry_arg = arg_str(registry, "registry")?;
         let username = arg_str(username, "username")?;
         let password = arg_str(password, "password")?;
-        let opts = registry_options(options_json, ptr::null(), ptr::null())?;
-        let result =
-            registry::login(registry_arg, username, password, &opts, None).map_err(|e| {
-                let with_secret = registry::RegistryOptions {
-                    credential: Some(Credential::basic(username, password, "login")),
-                    ..Default::default()
-                };
-                redact(e, &with_secret)
-            })?;
-        write_out(result_json_out, json_out(&result)?);
-        Ok(())
+        RegistryCall::new(options_json, ptr::null(), ptr::null())?.json_into(
+            result_json_out,
+            |opts, _| {
+                registry::login(registry_arg, username, password, opts, None)
+                    .map_err(|e| redact_secret(e, password))
+            },
+        )
     })
 }
 
@@ -77,10 +73,10 @@ pub extern "C" fn idpkit_registry_login_from_cluster(
         check_out(result_json_out, "result_json_out")?;
         let registry_arg = arg_str(registry, "registry")?;
         let cluster: ClusterOptions = strings::options_json(cluster_json, "cluster_json")?;
-        let opts = registry_options(options_json, ptr::null(), ptr::null())?;
-        let result = registry::login_from_cluster(registry_arg, &cluster, &opts, None)?;
-        write_out(result_json_out, json_out(&result)?);
-        Ok(())
+        RegistryCall::new(options_json, ptr::null(), ptr::null())?
+            .json_into(result_json_out, |opts, _| {
+                registry::login_from_cluster(registry_arg, &cluster, opts, None)
+            })
     })
 }
 

@@ -7,8 +7,10 @@ use crate::store::{
     check_out, event_sink, idpkit_event_callback, idpkit_store, store_ref, write_out,
 };
 use crate::strings::{arg_str, json_out, opt_str};
+use idpkit::event::EventSink;
 use idpkit::registry::{self, Credential, RegistryOptions};
 use idpkit::Error;
+use serde::Serialize;
 use std::ffi::{c_char, c_void};
 
 /// Where the credentials of a C call come from, as the core's messages name it.
@@ -37,21 +39,80 @@ pub(crate) fn registry_options(
     Ok(opts)
 }
 
-/// Hands `cancel` to the core (which fails at once with `CANCELLED` when it was raised
-/// before the call, and stops the call soon after it is raised during it).
-pub(crate) fn set_cancel(opts: &mut RegistryOptions, cancel: *const idpkit_cancel) {
-    if let Some(token) = crate::cancel::token_of(cancel) {
-        opts.cancel = Some(token);
+/// One registry call of the C ABI: the options and credentials it was given, the event
+/// sink of its callback, and the redaction of its errors, so each entry point is only its
+/// own arguments and the core function it calls.
+pub(crate) struct RegistryCall {
+    opts: RegistryOptions,
+    sink: Option<EventSink>,
+}
+
+impl RegistryCall {
+    /// `options_json` and explicit credentials, as `registry_options` reads them.
+    pub(crate) fn new(
+        options_json: *const c_char,
+        username: *const c_char,
+        password: *const c_char,
+    ) -> Result<Self, Failure> {
+        Ok(RegistryCall {
+            opts: registry_options(options_json, username, password)?,
+            sink: None,
+        })
+    }
+
+    /// Hands `cancel` to the core (which fails at once with `CANCELLED` when it was raised
+    /// before the call, and stops the call soon after it is raised during it).
+    pub(crate) fn cancel(mut self, cancel: *const idpkit_cancel) -> Self {
+        if let Some(token) = crate::cancel::token_of(cancel) {
+            self.opts.cancel = Some(token);
+        }
+        self
+    }
+
+    /// Progress events go to `callback` with `user_data` (NULL callback: none).
+    pub(crate) fn events(
+        mut self,
+        callback: idpkit_event_callback,
+        user_data: *mut c_void,
+    ) -> Self {
+        self.sink = event_sink(callback, user_data);
+        self
+    }
+
+    /// Runs `call` and hands back its value, with any secret of the call redacted from an
+    /// error.
+    pub(crate) fn run<T>(
+        &self,
+        call: impl FnOnce(&RegistryOptions, Option<&EventSink>) -> idpkit::Result<T>,
+    ) -> Result<T, Failure> {
+        call(&self.opts, self.sink.as_ref()).map_err(|e| redact(e, &self.opts).into())
+    }
+
+    /// `run`, then the value as JSON into `*out` (checked non-NULL by the caller).
+    pub(crate) fn json_into<T: Serialize>(
+        &self,
+        out: *mut *mut c_char,
+        call: impl FnOnce(&RegistryOptions, Option<&EventSink>) -> idpkit::Result<T>,
+    ) -> Result<(), Failure> {
+        let value = self.run(call)?;
+        write_out(out, json_out(&value)?);
+        Ok(())
     }
 }
 
 /// Belt and braces: the core already keeps secrets out of its messages; this makes sure no
 /// message leaving the C ABI carries the password given to the call.
-pub(crate) fn redact(mut e: Error, opts: &RegistryOptions) -> Error {
-    if let Some(Credential::Basic { password, .. }) = &opts.credential {
-        if !password.is_empty() && e.message.contains(password.as_str()) {
-            e.message = e.message.replace(password.as_str(), "<redacted>");
-        }
+pub(crate) fn redact(e: Error, opts: &RegistryOptions) -> Error {
+    match &opts.credential {
+        Some(Credential::Basic { password, .. }) => redact_secret(e, password),
+        _ => e,
+    }
+}
+
+/// `e` with every occurrence of `secret` (when not empty) replaced by `<redacted>`.
+pub(crate) fn redact_secret(mut e: Error, secret: &str) -> Error {
+    if !secret.is_empty() && e.message.contains(secret) {
+        e.message = e.message.replace(secret, "<redacted>");
     }
     e
 }
@@ -98,14 +159,12 @@ pub extern "C" fn idpkit_store_push(
         let store = store_ref(store)?;
         let source = arg_str(source, "source")?;
         let destination = opt_str(destination, "destination")?;
-        let mut opts = registry_options(options_json, username, password)?;
-        set_cancel(&mut opts, cancel);
-        let sink = event_sink(callback, user_data);
-        let result = store
-            .push(source, destination, &opts, sink.as_ref())
-            .map_err(|e| redact(e, &opts))?;
-        write_out(result_json_out, json_out(&result)?);
-        Ok(())
+        RegistryCall::new(options_json, username, password)?
+            .cancel(cancel)
+            .events(callback, user_data)
+            .json_into(result_json_out, |opts, sink| {
+                store.push(source, destination, opts, sink)
+            })
     })
 }
 
@@ -138,14 +197,12 @@ pub extern "C" fn idpkit_store_pull(
         check_out(result_json_out, "result_json_out")?;
         let store = store_ref(store)?;
         let reference = arg_str(reference, "reference")?;
-        let mut opts = registry_options(options_json, username, password)?;
-        set_cancel(&mut opts, cancel);
-        let sink = event_sink(callback, user_data);
-        let result = store
-            .pull(reference, &opts, sink.as_ref())
-            .map_err(|e| redact(e, &opts))?;
-        write_out(result_json_out, json_out(&result)?);
-        Ok(())
+        RegistryCall::new(options_json, username, password)?
+            .cancel(cancel)
+            .events(callback, user_data)
+            .json_into(result_json_out, |opts, sink| {
+                store.pull(reference, opts, sink)
+            })
     })
 }
 
@@ -169,10 +226,9 @@ pub extern "C" fn idpkit_registry_list_tags(
     guard(err_out, || {
         check_out(tags_json_out, "tags_json_out")?;
         let repository = arg_str(repository, "repository")?;
-        let opts = registry_options(options_json, username, password)?;
-        let tags = registry::list_tags(repository, &opts, None).map_err(|e| redact(e, &opts))?;
-        write_out(tags_json_out, json_out(&tags)?);
-        Ok(())
+        RegistryCall::new(options_json, username, password)?.json_into(tags_json_out, |opts, _| {
+            registry::list_tags(repository, opts, None)
+        })
     })
 }
 

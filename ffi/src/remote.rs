@@ -4,9 +4,9 @@
 use crate::boundary::{guard, idpkit_result};
 use crate::cancel::idpkit_cancel;
 use crate::error::idpkit_error;
-use crate::registry::{redact, registry_options, set_cancel};
-use crate::store::{check_out, event_sink, idpkit_event_callback, write_out};
-use crate::strings::{arg_str, json_out, string_out};
+use crate::registry::RegistryCall;
+use crate::store::{check_out, idpkit_event_callback, write_out};
+use crate::strings::{arg_str, string_out};
 use idpkit::registry;
 use std::ffi::{c_char, c_void};
 
@@ -40,13 +40,12 @@ pub extern "C" fn idpkit_registry_copy(
         check_out(result_json_out, "result_json_out")?;
         let source = arg_str(source, "source")?;
         let destination = arg_str(destination, "destination")?;
-        let mut opts = registry_options(options_json, username, password)?;
-        set_cancel(&mut opts, cancel);
-        let sink = event_sink(callback, user_data);
-        let result = registry::copy(source, destination, &opts, sink.as_ref())
-            .map_err(|e| redact(e, &opts))?;
-        write_out(result_json_out, json_out(&result)?);
-        Ok(())
+        RegistryCall::new(options_json, username, password)?
+            .cancel(cancel)
+            .events(callback, user_data)
+            .json_into(result_json_out, |opts, sink| {
+                registry::copy(source, destination, opts, sink)
+            })
     })
 }
 
@@ -70,11 +69,10 @@ pub extern "C" fn idpkit_registry_catalog(
     guard(err_out, || {
         check_out(repositories_json_out, "repositories_json_out")?;
         let registry_arg = arg_str(registry, "registry")?;
-        let opts = registry_options(options_json, username, password)?;
-        let repositories =
-            registry::catalog(registry_arg, &opts, None).map_err(|e| redact(e, &opts))?;
-        write_out(repositories_json_out, json_out(&repositories)?);
-        Ok(())
+        RegistryCall::new(options_json, username, password)?
+            .json_into(repositories_json_out, |opts, _| {
+                registry::catalog(registry_arg, opts, None)
+            })
     })
 }
 
@@ -97,8 +95,8 @@ pub extern "C" fn idpkit_registry_delete(
     guard(err_out, || {
         check_out(digest_out, "digest_out")?;
         let reference = arg_str(reference, "reference")?;
-        let opts = registry_options(options_json, username, password)?;
-        let digest = registry::delete(reference, &opts, None).map_err(|e| redact(e, &opts))?;
+        let digest = RegistryCall::new(options_json, username, password)?
+            .run(|opts, _| registry::delete(reference, opts, None))?;
         write_out(digest_out, string_out(&digest, "digest")?);
         Ok(())
     })

@@ -32,6 +32,37 @@ pub enum Verdict {
     Unreachable,
 }
 
+impl Verdict {
+    /// Every verdict, in declaration order: bindings list their enums from this.
+    pub const ALL: [Verdict; 9] = [
+        Verdict::Trusted,
+        Verdict::UnknownIssuer,
+        Verdict::Expired,
+        Verdict::NotYetValid,
+        Verdict::WrongHost,
+        Verdict::ClientCertRequired,
+        Verdict::BadCertificate,
+        Verdict::NotTls,
+        Verdict::Unreachable,
+    ];
+
+    /// The serde name (`unknown_issuer`, ...). A new verdict stops this from compiling until
+    /// it has a name here, and a test checks that `ALL` holds every name.
+    pub fn code(self) -> &'static str {
+        match self {
+            Verdict::Trusted => "trusted",
+            Verdict::UnknownIssuer => "unknown_issuer",
+            Verdict::Expired => "expired",
+            Verdict::NotYetValid => "not_yet_valid",
+            Verdict::WrongHost => "wrong_host",
+            Verdict::ClientCertRequired => "client_cert_required",
+            Verdict::BadCertificate => "bad_certificate",
+            Verdict::NotTls => "not_tls",
+            Verdict::Unreachable => "unreachable",
+        }
+    }
+}
+
 /// One certificate of a presented chain.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CertInfo {
@@ -302,4 +333,26 @@ pub(crate) fn classify_transport_error(host: &str, opts: &TrustOptions) -> Optio
         sources: store.sources().to_vec(),
     };
     Some(untrusted_error(&report))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Verdict;
+
+    #[test]
+    fn every_verdict_is_listed_once_under_its_serde_name() {
+        let mut codes: Vec<&str> = Verdict::ALL.iter().map(|v| v.code()).collect();
+        for v in Verdict::ALL {
+            assert_eq!(serde_json::to_value(v).unwrap(), v.code());
+        }
+        codes.sort_unstable();
+        codes.dedup();
+        assert_eq!(codes.len(), Verdict::ALL.len(), "a verdict is listed twice");
+        // Discriminants count up from 0 and `Unreachable` is the last one declared.
+        assert_eq!(
+            Verdict::ALL.len(),
+            Verdict::Unreachable as usize + 1,
+            "a verdict is missing"
+        );
+    }
 }
