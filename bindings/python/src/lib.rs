@@ -12,8 +12,9 @@
 //! re-raises `KeyboardInterrupt`. Registry calls (push, pull, copy, tags, catalog, delete,
 //! login) run the same way, cancelled through `RegistryOptions::cancel`.
 //!
-//! Secrets (passwords, tokens) cross as separate arguments, never inside a JSON document, so
-//! a malformed document cannot echo them into an error message.
+//! Secrets (passwords, tokens) cross as arguments of their own (items of a registry call's
+//! `RegistryCall` tuple), never inside a JSON document, so a malformed document cannot echo
+//! them into an error message.
 
 use idpkit::registry::{self, Credential, RegistryOptions};
 use idpkit::trust::{self, ClusterOptions, TrustOptions, Verdict};
@@ -180,34 +181,6 @@ where
     }
 }
 
-/// Registry options from a JSON object of `RegistryOptions` fields, plus credentials given
-/// explicitly (they never go through JSON, so they never land in an error message).
-fn registry_options(
-    py: Python<'_>,
-    options: &str,
-    username: Option<String>,
-    password: Option<String>,
-    token: Option<String>,
-) -> PyResult<RegistryOptions> {
-    let mut opts: RegistryOptions = serde_json::from_str(options)
-        .map_err(|e| to_py_err(py, Error::invalid(format!("registry options: {e}"))))?;
-    opts.credential = match (username, password, token) {
-        (None, None, None) => None,
-        (None, None, Some(token)) => Some(Credential::Token {
-            token,
-            source: "the token argument".into(),
-        }),
-        (Some(u), Some(p), None) => Some(Credential::basic(&u, &p, "the username argument")),
-        _ => {
-            return Err(to_py_err(
-                py,
-                Error::invalid("give username and password together, or a token, not both"),
-            ))
-        }
-    };
-    Ok(opts)
-}
-
 /// A progress sink that cancels `token` when the callback raises (the error is kept and
 /// raised after the call; later events are dropped).
 fn cancelling_sink(
@@ -231,31 +204,55 @@ fn finish_with_callback<T: serde::Serialize>(
     finish(py, result)
 }
 
-/// Runs a cancellable registry operation the way `push` does: `options` (JSON) plus the
-/// credentials make the `RegistryOptions`, `cancel` (or a fresh token) is wired into them, the
-/// call runs on a worker thread so Ctrl-C cancels it, and a raising progress callback cancels
-/// it and is re-raised.
-#[allow(clippy::too_many_arguments)]
-fn run_registry<T, F>(
-    py: Python<'_>,
-    options: &str,
-    username: Option<String>,
-    password: Option<String>,
-    token: Option<String>,
-    progress: Option<Py<PyAny>>,
-    cancel: Option<&PyCancelToken>,
-    job: F,
-) -> PyResult<String>
-where
-    T: serde::Serialize + Send + 'static,
-    F: FnOnce(&RegistryOptions, Option<&EventSink>) -> idpkit::Result<T> + Send + 'static,
-{
-    let mut opts = registry_options(py, options, username, password, token)?;
-    let cancel = cancel.map(|c| c.token.clone()).unwrap_or_default();
-    opts.cancel = Some(cancel.clone());
-    let (sink, failed) = cancelling_sink(progress, &cancel);
-    let r = run_interruptible(py, &cancel, move || job(&opts, sink.as_ref()))?;
-    finish_with_callback(py, &failed, r)
+/// The arguments every registry call shares, passed as one Python tuple
+/// `(options, username, password, token, progress, cancel)` (`idpkit._util._call_args` builds
+/// it): `options` is a JSON object of `RegistryOptions` fields; the credentials cross beside
+/// it, never inside it, so a malformed document cannot echo them into an error message.
+///
+/// Deliberately not `Debug`: the password and token must never be formatted.
+#[derive(FromPyObject)]
+struct RegistryCall(
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<Py<PyAny>>,
+    Option<Py<PyCancelToken>>,
+);
+
+impl RegistryCall {
+    /// Runs a cancellable registry operation: the options and credentials make the
+    /// `RegistryOptions`, `cancel` (or a fresh token) is wired into them, the call runs on a
+    /// worker thread so Ctrl-C cancels it, and a raising progress callback cancels it and is
+    /// re-raised.
+    fn run<T, F>(self, py: Python<'_>, job: F) -> PyResult<String>
+    where
+        T: serde::Serialize + Send + 'static,
+        F: FnOnce(&RegistryOptions, Option<&EventSink>) -> idpkit::Result<T> + Send + 'static,
+    {
+        let RegistryCall(options, username, password, token, progress, cancel) = self;
+        let mut opts: RegistryOptions = serde_json::from_str(&options)
+            .map_err(|e| to_py_err(py, Error::invalid(format!("registry options: {e}"))))?;
+        opts.credential = match (username, password, token) {
+            (None, None, None) => None,
+            (None, None, Some(token)) => Some(Credential::Token {
+                token,
+                source: "the token argument".into(),
+            }),
+            (Some(u), Some(p), None) => Some(Credential::basic(&u, &p, "the username argument")),
+            _ => {
+                return Err(to_py_err(
+                    py,
+                    Error::invalid("give username and password together, or a token, not both"),
+                ))
+            }
+        };
+        let cancel = cancel.map(|c| c.get().token.clone()).unwrap_or_default();
+        opts.cancel = Some(cancel.clone());
+        let (sink, failed) = cancelling_sink(progress, &cancel);
+        let r = run_interruptible(py, &cancel, move || job(&opts, sink.as_ref()))?;
+        finish_with_callback(py, &failed, r)
+    }
 }
 
 /// Trust options from a JSON object of `TrustOptions` fields.
@@ -306,18 +303,13 @@ impl PyStore {
             .map_err(|e| to_py_err(py, Error::invalid(format!("build options: {e}"))))?;
         opts.context = context;
         let token = cancel.map(|c| c.token.clone()).unwrap_or_default();
-        let failed: CallbackError = Arc::new(Mutex::new(None));
-        let sink = progress.map(|cb| progress_sink(cb, token.clone(), failed.clone()));
+        let (sink, failed) = cancelling_sink(progress, &token);
         let store = self.store.clone();
         let job_token = token.clone();
         let result = run_interruptible(py, &token, move || {
             store.build(&opts, sink.as_ref(), Some(&job_token))
         })?;
-        let callback_error = failed.lock().ok().and_then(|mut f| f.take());
-        if let Some(e) = callback_error {
-            return Err(e);
-        }
-        finish(py, result)
+        finish_with_callback(py, &failed, result)
     }
 
     /// Every image: a JSON array of `ImageSummary`.
@@ -380,62 +372,25 @@ impl PyStore {
         finish(py, r)
     }
 
-    /// Pushes an image of the store to a registry: a JSON `PushResult`. `options` is a JSON
-    /// object of `RegistryOptions` fields. Interruptible like `build`.
-    #[pyo3(signature = (source, destination, options, username=None, password=None, token=None, progress=None, cancel=None))]
-    #[allow(clippy::too_many_arguments)]
+    /// Pushes an image of the store to a registry: a JSON `PushResult`. Interruptible like
+    /// `build`.
     fn push(
         &self,
         py: Python<'_>,
-        source: &str,
+        source: String,
         destination: Option<String>,
-        options: &str,
-        username: Option<String>,
-        password: Option<String>,
-        token: Option<String>,
-        progress: Option<Py<PyAny>>,
-        cancel: Option<&PyCancelToken>,
+        call: RegistryCall,
     ) -> PyResult<String> {
         let store = self.store.clone();
-        let source = source.to_owned();
-        run_registry(
-            py,
-            options,
-            username,
-            password,
-            token,
-            progress,
-            cancel,
-            move |opts, sink| store.push(&source, destination.as_deref(), opts, sink),
-        )
+        call.run(py, move |opts, sink| {
+            store.push(&source, destination.as_deref(), opts, sink)
+        })
     }
 
     /// Pulls an image from a registry into the store: a JSON `PullResult`. Interruptible.
-    #[pyo3(signature = (reference, options, username=None, password=None, token=None, progress=None, cancel=None))]
-    #[allow(clippy::too_many_arguments)]
-    fn pull(
-        &self,
-        py: Python<'_>,
-        reference: &str,
-        options: &str,
-        username: Option<String>,
-        password: Option<String>,
-        token: Option<String>,
-        progress: Option<Py<PyAny>>,
-        cancel: Option<&PyCancelToken>,
-    ) -> PyResult<String> {
+    fn pull(&self, py: Python<'_>, reference: String, call: RegistryCall) -> PyResult<String> {
         let store = self.store.clone();
-        let reference = reference.to_owned();
-        run_registry(
-            py,
-            options,
-            username,
-            password,
-            token,
-            progress,
-            cancel,
-            move |opts, sink| store.pull(&reference, opts, sink),
-        )
+        call.run(py, move |opts, sink| store.pull(&reference, opts, sink))
     }
 
     fn __repr__(&self) -> String {
@@ -445,164 +400,73 @@ impl PyStore {
 
 /// Tags of a repository (`host[:port]/path`): a JSON array of strings. Interruptible.
 #[pyfunction]
-#[pyo3(signature = (repository, options, username=None, password=None, token=None, progress=None, cancel=None))]
-#[allow(clippy::too_many_arguments)]
-fn list_tags(
-    py: Python<'_>,
-    repository: &str,
-    options: &str,
-    username: Option<String>,
-    password: Option<String>,
-    token: Option<String>,
-    progress: Option<Py<PyAny>>,
-    cancel: Option<&PyCancelToken>,
-) -> PyResult<String> {
-    let repository = repository.to_owned();
-    run_registry(
-        py,
-        options,
-        username,
-        password,
-        token,
-        progress,
-        cancel,
-        move |opts, sink| registry::list_tags(&repository, opts, sink),
-    )
+fn list_tags(py: Python<'_>, repository: String, call: RegistryCall) -> PyResult<String> {
+    call.run(py, move |opts, sink| {
+        registry::list_tags(&repository, opts, sink)
+    })
 }
 
 /// Copies an image between repositories or registries: a JSON `PushResult`. Interruptible.
 #[pyfunction]
-#[pyo3(name = "copy", signature = (source, destination, options, username=None, password=None, token=None, progress=None, cancel=None))]
-#[allow(clippy::too_many_arguments)]
+#[pyo3(name = "copy")]
 fn registry_copy(
     py: Python<'_>,
-    source: &str,
-    destination: &str,
-    options: &str,
-    username: Option<String>,
-    password: Option<String>,
-    token: Option<String>,
-    progress: Option<Py<PyAny>>,
-    cancel: Option<&PyCancelToken>,
+    source: String,
+    destination: String,
+    call: RegistryCall,
 ) -> PyResult<String> {
-    let (source, destination) = (source.to_owned(), destination.to_owned());
-    run_registry(
-        py,
-        options,
-        username,
-        password,
-        token,
-        progress,
-        cancel,
-        move |opts, sink| registry::copy(&source, &destination, opts, sink),
-    )
+    call.run(py, move |opts, sink| {
+        registry::copy(&source, &destination, opts, sink)
+    })
 }
 
 /// Repositories of a registry (`host[:port]`): a JSON array of strings. Interruptible.
 #[pyfunction]
-#[pyo3(signature = (registry, options, username=None, password=None, token=None, progress=None, cancel=None))]
-#[allow(clippy::too_many_arguments)]
-fn catalog(
-    py: Python<'_>,
-    registry: &str,
-    options: &str,
-    username: Option<String>,
-    password: Option<String>,
-    token: Option<String>,
-    progress: Option<Py<PyAny>>,
-    cancel: Option<&PyCancelToken>,
-) -> PyResult<String> {
-    let reg = registry.to_owned();
-    run_registry(
-        py,
-        options,
-        username,
-        password,
-        token,
-        progress,
-        cancel,
-        move |opts, sink| registry::catalog(&reg, opts, sink),
-    )
+fn catalog(py: Python<'_>, registry: String, call: RegistryCall) -> PyResult<String> {
+    call.run(py, move |opts, sink| {
+        registry::catalog(&registry, opts, sink)
+    })
 }
 
 /// Deletes a manifest by tag or digest: the JSON string of the digest deleted. Interruptible.
 #[pyfunction]
-#[pyo3(name = "delete", signature = (reference, options, username=None, password=None, token=None, progress=None, cancel=None))]
-#[allow(clippy::too_many_arguments)]
-fn registry_delete(
-    py: Python<'_>,
-    reference: &str,
-    options: &str,
-    username: Option<String>,
-    password: Option<String>,
-    token: Option<String>,
-    progress: Option<Py<PyAny>>,
-    cancel: Option<&PyCancelToken>,
-) -> PyResult<String> {
-    let reference = reference.to_owned();
-    run_registry(
-        py,
-        options,
-        username,
-        password,
-        token,
-        progress,
-        cancel,
-        move |opts, sink| registry::delete(&reference, opts, sink),
-    )
+#[pyo3(name = "delete")]
+fn registry_delete(py: Python<'_>, reference: String, call: RegistryCall) -> PyResult<String> {
+    call.run(py, move |opts, sink| {
+        registry::delete(&reference, opts, sink)
+    })
 }
 
 /// Checks `username`/`password` against a registry and stores them (Docker's format): a JSON
-/// `LoginResult`. Interruptible. The password is an argument of its own, never JSON.
+/// `LoginResult`. Interruptible. The password is an argument of its own, never JSON; these
+/// credentials replace any `call` carries.
 #[pyfunction]
-#[pyo3(signature = (registry, username, password, options, progress=None, cancel=None))]
 fn login(
     py: Python<'_>,
-    registry: &str,
+    registry: String,
     username: String,
     password: String,
-    options: &str,
-    progress: Option<Py<PyAny>>,
-    cancel: Option<&PyCancelToken>,
+    call: RegistryCall,
 ) -> PyResult<String> {
-    let reg = registry.to_owned();
-    run_registry(
-        py,
-        options,
-        None,
-        None,
-        None,
-        progress,
-        cancel,
-        move |opts, sink| registry::login(&reg, &username, &password, opts, sink),
-    )
+    call.run(py, move |opts, sink| {
+        registry::login(&registry, &username, &password, opts, sink)
+    })
 }
 
 /// `login` with Gitea's credentials read from the cluster `cluster` (JSON `ClusterOptions`)
 /// names: a JSON `LoginResult`. The secret never leaves the core. Interruptible once the
 /// Secret is read.
 #[pyfunction]
-#[pyo3(signature = (registry, cluster, options, progress=None, cancel=None))]
 fn login_from_cluster(
     py: Python<'_>,
-    registry: &str,
+    registry: String,
     cluster: &str,
-    options: &str,
-    progress: Option<Py<PyAny>>,
-    cancel: Option<&PyCancelToken>,
+    call: RegistryCall,
 ) -> PyResult<String> {
     let cluster = cluster_options(py, cluster)?;
-    let reg = registry.to_owned();
-    run_registry(
-        py,
-        options,
-        None,
-        None,
-        None,
-        progress,
-        cancel,
-        move |opts, sink| registry::login_from_cluster(&reg, &cluster, opts, sink),
-    )
+    call.run(py, move |opts, sink| {
+        registry::login_from_cluster(&registry, &cluster, opts, sink)
+    })
 }
 
 /// Removes the stored credentials of a registry: JSON `true`, or `false` when there were none.
@@ -652,40 +516,6 @@ fn default_cluster_options(py: Python<'_>) -> PyResult<String> {
     to_json(py, &ClusterOptions::default())
 }
 
-/// The serde names of every `trust::Verdict`, in declaration order.
-fn verdict_codes() -> Vec<String> {
-    const ALL: [Verdict; 9] = [
-        Verdict::Trusted,
-        Verdict::UnknownIssuer,
-        Verdict::Expired,
-        Verdict::NotYetValid,
-        Verdict::WrongHost,
-        Verdict::ClientCertRequired,
-        Verdict::BadCertificate,
-        Verdict::NotTls,
-        Verdict::Unreachable,
-    ];
-    // A verdict added to the core stops this from compiling until it is listed above (and
-    // the Python `Verdict` enum, which a test compares with `VERDICTS`, gets it too).
-    fn _listed(v: Verdict) {
-        match v {
-            Verdict::Trusted
-            | Verdict::UnknownIssuer
-            | Verdict::Expired
-            | Verdict::NotYetValid
-            | Verdict::WrongHost
-            | Verdict::ClientCertRequired
-            | Verdict::BadCertificate
-            | Verdict::NotTls
-            | Verdict::Unreachable => {}
-        }
-    }
-    ALL.iter()
-        .filter_map(|v| serde_json::to_value(v).ok())
-        .filter_map(|v| v.as_str().map(String::from))
-        .collect()
-}
-
 /// The core's `RegistryOptions::default()` as JSON (credentials left out).
 #[pyfunction]
 fn default_registry_options(py: Python<'_>) -> PyResult<String> {
@@ -705,56 +535,18 @@ mod _idpkit {
     use super::*;
 
     #[pymodule_export]
-    use super::PyStore;
-
-    #[pymodule_export]
-    use super::PyCancelToken;
-
-    #[pymodule_export]
-    use super::default_build_options;
-
-    #[pymodule_export]
-    use super::default_registry_options;
-
-    #[pymodule_export]
-    use super::default_cluster_options;
-
-    #[pymodule_export]
-    use super::list_tags;
-
-    #[pymodule_export]
-    use super::registry_copy;
-
-    #[pymodule_export]
-    use super::catalog;
-
-    #[pymodule_export]
-    use super::registry_delete;
-
-    #[pymodule_export]
-    use super::login;
-
-    #[pymodule_export]
-    use super::login_from_cluster;
-
-    #[pymodule_export]
-    use super::logout;
-
-    #[pymodule_export]
-    use super::trust_check;
-
-    #[pymodule_export]
-    use super::trust_add;
-
-    #[pymodule_export]
-    use super::extract_ca;
+    use super::{
+        catalog, default_build_options, default_cluster_options, default_registry_options,
+        extract_ca, list_tags, login, login_from_cluster, logout, registry_copy, registry_delete,
+        trust_add, trust_check, PyCancelToken, PyStore,
+    };
 
     #[pymodule_init]
     fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {
         m.add("VERSION", idpkit::VERSION)?;
         let codes: Vec<&str> = ErrorKind::ALL.iter().map(|k| k.code()).collect();
         m.add("ERROR_KINDS", codes)?;
-        m.add("VERDICTS", verdict_codes())?;
+        m.add("VERDICTS", Verdict::ALL.map(Verdict::code).to_vec())?;
         m.add("DEFAULT_GITEA_HOST", trust::DEFAULT_GITEA_HOST)?;
         Ok(())
     }

@@ -111,11 +111,15 @@ def test_registry_errors(store: idpkit.Store, context: Path) -> None:
 
 
 def test_registry_keywords_are_core_options() -> None:
-    """Every registry keyword names a core RegistryOptions field."""
+    """Every registry keyword names a core RegistryOptions field the options document knows."""
     import inspect
     import json
 
+    from idpkit._util import _REGISTRY_FIELDS
+
     core = set(json.loads(idpkit._idpkit.default_registry_options()))
+    known = set(_REGISTRY_FIELDS)
+    assert known <= core, known - core
     extra = {"self", "source", "destination", "reference", "repository", "progress", "cancel"}
     extra |= {"registry", "host", "cluster", "username", "password", "token"}
     for fn in (
@@ -130,7 +134,17 @@ def test_registry_keywords_are_core_options() -> None:
         idpkit.trust_check,
     ):
         params = set(inspect.signature(fn).parameters) - extra
-        assert params <= core, (fn.__name__, params - core)
+        assert params <= known, (fn.__name__, params - known)
+
+
+def test_registry_argument_types_are_checked() -> None:
+    """A wrong type raises a TypeError naming the keyword, before any request."""
+    with pytest.raises(TypeError, match=r"cancel must be an idpkit\.CancelToken"):
+        idpkit.list_tags("127.0.0.1:9/team/app", cancel="stop")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="username must be a string"):
+        idpkit.catalog("127.0.0.1:9", username=1, password="p")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="token must be a string"):
+        idpkit.delete("127.0.0.1:9/team/app:1", token=b"t")  # type: ignore[arg-type]
 
 
 TLS = os.environ.get("IDPKIT_RIG_REGISTRY_TLS")

@@ -18,6 +18,7 @@ import pytest
 
 import idpkit
 from idpkit import _idpkit
+from idpkit._util import _call_args
 
 from .rig import TlsRegistry, assert_no_secret, plain_registry, tls_registry
 
@@ -260,12 +261,13 @@ def test_registry_results_match_the_core(
     """A field added to a core result type must be added to the dataclass too."""
     repo = f"{plain}/{unique('fields')}"
     store.build(context, tag=f"{repo}:1")
-    opts = "{}"
-    pushed = json.loads(store._native.push(f"{repo}:1", None, opts))
-    copied = json.loads(_idpkit.copy(f"{repo}:1", f"{repo}:2", opts))
-    pulled = json.loads(idpkit.Store(tmp_path / "other")._native.pull(f"{repo}:1", opts))
+    call = _call_args("{}", None, None, None, None, None)
+    pushed = json.loads(store._native.push(f"{repo}:1", None, call))
+    copied = json.loads(_idpkit.copy(f"{repo}:1", f"{repo}:2", call))
+    pulled = json.loads(idpkit.Store(tmp_path / "other")._native.pull(f"{repo}:1", call))
     trust = json.dumps({"ca_files": [os.fspath(tls.ca)], "certs_d": []})
-    login = json.loads(_idpkit.login(tls.host, tls.user, tls.password, trust))
+    trust_call = _call_args(trust, None, None, None, None, None)
+    login = json.loads(_idpkit.login(tls.host, tls.user, tls.password, trust_call))
     for cls, doc in {
         idpkit.PushResult: pushed,
         idpkit.PullResult: pulled,

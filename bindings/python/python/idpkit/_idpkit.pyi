@@ -1,7 +1,7 @@
 # Type stubs of the native module (src/lib.rs). Private: use the `idpkit` package.
 # Options and results cross as JSON documents with the core's serde field names.
 
-from typing import Callable, Final, final
+from typing import Callable, Final, TypeAlias, final
 
 VERSION: Final[str]
 ERROR_KINDS: Final[list[str]]
@@ -13,61 +13,23 @@ def default_build_options() -> str: ...
 def default_registry_options() -> str: ...
 def default_cluster_options() -> str: ...
 
-# Registry calls: `options` is a JSON object of RegistryOptions fields (never credentials).
-def list_tags(
-    repository: str,
-    options: str,
-    username: str | None = None,
-    password: str | None = None,
-    token: str | None = None,
-    progress: Callable[[str], None] | None = None,
-    cancel: CancelToken | None = None,
-) -> str: ...
-def copy(
-    source: str,
-    destination: str,
-    options: str,
-    username: str | None = None,
-    password: str | None = None,
-    token: str | None = None,
-    progress: Callable[[str], None] | None = None,
-    cancel: CancelToken | None = None,
-) -> str: ...
-def catalog(
-    registry: str,
-    options: str,
-    username: str | None = None,
-    password: str | None = None,
-    token: str | None = None,
-    progress: Callable[[str], None] | None = None,
-    cancel: CancelToken | None = None,
-) -> str: ...
-def delete(
-    reference: str,
-    options: str,
-    username: str | None = None,
-    password: str | None = None,
-    token: str | None = None,
-    progress: Callable[[str], None] | None = None,
-    cancel: CancelToken | None = None,
-) -> str: ...
-def login(
-    registry: str,
-    username: str,
-    password: str,
-    options: str,
-    progress: Callable[[str], None] | None = None,
-    cancel: CancelToken | None = None,
-) -> str: ...
+# What every registry call takes last, as one tuple (idpkit._util._call_args builds it):
+# (options, username, password, token, progress, cancel). `options` is a JSON object of
+# RegistryOptions fields; the credentials cross beside it, never inside it.
+RegistryCall: TypeAlias = tuple[
+    str, str | None, str | None, str | None, Callable[[str], None] | None, CancelToken | None
+]
+
+def list_tags(repository: str, call: RegistryCall) -> str: ...
+def copy(source: str, destination: str, call: RegistryCall) -> str: ...
+def catalog(registry: str, call: RegistryCall) -> str: ...
+def delete(reference: str, call: RegistryCall) -> str: ...
+
+# `username`/`password` are the ones to check and store; they replace any in `call`.
+def login(registry: str, username: str, password: str, call: RegistryCall) -> str: ...
 
 # `cluster` is a JSON object of ClusterOptions fields.
-def login_from_cluster(
-    registry: str,
-    cluster: str,
-    options: str,
-    progress: Callable[[str], None] | None = None,
-    cancel: CancelToken | None = None,
-) -> str: ...
+def login_from_cluster(registry: str, cluster: str, call: RegistryCall) -> str: ...
 def logout(registry: str) -> str: ...
 
 # Trust: `options` is a JSON object of TrustOptions fields.
@@ -104,24 +66,5 @@ class Store:
         self, layout: str, tag: str | None = None, name: str | None = None
     ) -> str: ...
     def export(self, reference: str, layout: str, tag: str | None = None) -> str: ...
-    def push(
-        self,
-        source: str,
-        destination: str | None,
-        options: str,
-        username: str | None = None,
-        password: str | None = None,
-        token: str | None = None,
-        progress: Callable[[str], None] | None = None,
-        cancel: CancelToken | None = None,
-    ) -> str: ...
-    def pull(
-        self,
-        reference: str,
-        options: str,
-        username: str | None = None,
-        password: str | None = None,
-        token: str | None = None,
-        progress: Callable[[str], None] | None = None,
-        cancel: CancelToken | None = None,
-    ) -> str: ...
+    def push(self, source: str, destination: str | None, call: RegistryCall) -> str: ...
+    def pull(self, reference: str, call: RegistryCall) -> str: ...

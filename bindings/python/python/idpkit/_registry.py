@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from . import _idpkit
 from ._types import ClusterOptions, LoginResult, PushResult, StrPath
-from ._util import ProgressCallback, _registry_options, _secret, _wrap_progress
+from ._util import ProgressCallback, _call_args, _registry_options, _secret
 
 __all__ = [
     "catalog",
@@ -49,15 +49,8 @@ def list_tags(
         attempts=attempts,
         connect_timeout_secs=connect_timeout_secs,
     )
-    raw = _idpkit.list_tags(
-        repository,
-        doc,
-        username,
-        _secret("password", password),
-        _secret("token", token),
-        _wrap_progress(progress),
-        cancel,
-    )
+    call = _call_args(doc, username, password, token, progress, cancel)
+    raw = _idpkit.list_tags(repository, call)
     tags: list[str] = json.loads(raw)
     return tags
 
@@ -99,16 +92,8 @@ def copy(
         connect_timeout_secs=connect_timeout_secs,
         platform=platform,
     )
-    raw = _idpkit.copy(
-        source,
-        destination,
-        doc,
-        username,
-        _secret("password", password),
-        _secret("token", token),
-        _wrap_progress(progress),
-        cancel,
-    )
+    call = _call_args(doc, username, password, token, progress, cancel)
+    raw = _idpkit.copy(source, destination, call)
     return PushResult._from_json(json.loads(raw))
 
 
@@ -140,15 +125,8 @@ def catalog(
         attempts=attempts,
         connect_timeout_secs=connect_timeout_secs,
     )
-    raw = _idpkit.catalog(
-        registry,
-        doc,
-        username,
-        _secret("password", password),
-        _secret("token", token),
-        _wrap_progress(progress),
-        cancel,
-    )
+    call = _call_args(doc, username, password, token, progress, cancel)
+    raw = _idpkit.catalog(registry, call)
     repositories: list[str] = json.loads(raw)
     return repositories
 
@@ -182,15 +160,8 @@ def delete(
         attempts=attempts,
         connect_timeout_secs=connect_timeout_secs,
     )
-    raw = _idpkit.delete(
-        reference,
-        doc,
-        username,
-        _secret("password", password),
-        _secret("token", token),
-        _wrap_progress(progress),
-        cancel,
-    )
+    call = _call_args(doc, username, password, token, progress, cancel)
+    raw = _idpkit.delete(reference, call)
     digest: str = json.loads(raw)
     return digest
 
@@ -230,7 +201,8 @@ def login(
         attempts=attempts,
         connect_timeout_secs=connect_timeout_secs,
     )
-    raw = _idpkit.login(registry, username, secret, doc, _wrap_progress(progress), cancel)
+    call = _call_args(doc, None, None, None, progress, cancel)
+    raw = _idpkit.login(registry, username, secret, call)
     return LoginResult._from_json(json.loads(raw))
 
 
@@ -267,9 +239,8 @@ def login_from_cluster(
         attempts=attempts,
         connect_timeout_secs=connect_timeout_secs,
     )
-    raw = _idpkit.login_from_cluster(
-        registry, json.dumps(cluster._to_json()), doc, _wrap_progress(progress), cancel
-    )
+    call = _call_args(doc, None, None, None, progress, cancel)
+    raw = _idpkit.login_from_cluster(registry, json.dumps(cluster._to_json()), call)
     return LoginResult._from_json(json.loads(raw))
 
 

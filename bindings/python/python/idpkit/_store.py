@@ -20,9 +20,9 @@ from ._types import (
 )
 from ._util import (
     ProgressCallback,
+    _call_args,
     _mapping,
     _registry_options,
-    _secret,
     _strings,
     _wrap_progress,
 )
@@ -226,16 +226,8 @@ class Store:
             connect_timeout_secs=connect_timeout_secs,
             mount_from=mount_from,
         )
-        raw = self._native.push(
-            source,
-            destination,
-            doc,
-            username,
-            _secret("password", password),
-            _secret("token", token),
-            _wrap_progress(progress),
-            cancel,
-        )
+        call = _call_args(doc, username, password, token, progress, cancel)
+        raw = self._native.push(source, destination, call)
         return PushResult._from_json(json.loads(raw))
 
     def pull(
@@ -271,13 +263,6 @@ class Store:
             connect_timeout_secs=connect_timeout_secs,
             platform=platform,
         )
-        raw = self._native.pull(
-            reference,
-            doc,
-            username,
-            _secret("password", password),
-            _secret("token", token),
-            _wrap_progress(progress),
-            cancel,
-        )
+        call = _call_args(doc, username, password, token, progress, cancel)
+        raw = self._native.pull(reference, call)
         return PullResult._from_json(json.loads(raw))

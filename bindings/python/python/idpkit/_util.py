@@ -7,6 +7,7 @@ import os
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Callable
 
+from . import _idpkit
 from ._types import Event, StrPath
 
 #: A progress callback: called with each event dict, from a worker thread, with the GIL held.
@@ -37,7 +38,8 @@ def _mapping(name: str, value: Mapping[str, str] | None) -> dict[str, str] | Non
 
 
 def _secret(name: str, value: str | None) -> str | None:
-    """A password or token: a ``str`` or ``None``. The value is never put in a message."""
+    """A credential (user name, password, token): a ``str`` or ``None``. The value is never
+    put in a message."""
     if value is not None and not isinstance(value, str):
         raise TypeError(f"{name} must be a string, got {type(value).__name__}")
     return value
@@ -65,29 +67,59 @@ def _paths(name: str, value: Sequence[StrPath] | None) -> list[str] | None:
     return [os.fspath(p) for p in value]
 
 
-def _registry_options(
-    *,
-    insecure_hosts: Sequence[str] | None = None,
-    ca_files: Sequence[StrPath] | None = None,
-    certs_d: Sequence[StrPath] | None = None,
-    no_platform_roots: bool = False,
-    jobs: int | None = None,
-    attempts: int | None = None,
-    connect_timeout_secs: int | None = None,
-    platform: str | None = None,
-    mount_from: Sequence[str] | None = None,
-) -> str:
-    """The JSON document of core ``RegistryOptions`` (whose trust fields are the core's
-    ``TrustOptions``); unset options keep the core's defaults. Never holds credentials."""
-    options: dict[str, Any] = {
-        "insecure_hosts": _strings("insecure_hosts", insecure_hosts),
-        "ca_files": _paths("ca_files", ca_files),
-        "certs_d": _paths("certs_d", certs_d),
-        "no_platform_roots": no_platform_roots,
-        "jobs": jobs,
-        "attempts": attempts,
-        "connect_timeout_secs": connect_timeout_secs,
-        "platform": platform,
-        "mount_from": _strings("mount_from", mount_from),
-    }
-    return json.dumps({k: v for k, v in options.items() if v is not None})
+def _as_is(name: str, value: Any) -> Any:
+    """A scalar option: the core checks it when it reads the JSON document."""
+    return value
+
+
+#: Every registry keyword of the public API and how it becomes its ``RegistryOptions`` field
+#: (the trust fields are the core's ``TrustOptions``, flattened into it).
+_REGISTRY_FIELDS: dict[str, Callable[[str, Any], Any]] = {
+    "insecure_hosts": _strings,
+    "ca_files": _paths,
+    "certs_d": _paths,
+    "no_platform_roots": _as_is,
+    "jobs": _as_is,
+    "attempts": _as_is,
+    "connect_timeout_secs": _as_is,
+    "platform": _as_is,
+    "mount_from": _strings,
+}
+
+
+def _registry_options(**fields: Any) -> str:
+    """The JSON document of core ``RegistryOptions`` from a public call's registry keywords
+    (passed on by name, as in ``_REGISTRY_FIELDS``); ``None`` keeps the core's default.
+    Never holds credentials."""
+    options: dict[str, Any] = {}
+    for name, value in fields.items():
+        convert = _REGISTRY_FIELDS.get(name)
+        if convert is None:  # a keyword passed on under a wrong name: a bug in idpkit
+            raise TypeError(f"{name!r} is not a registry option")
+        checked = convert(name, value)
+        if checked is not None:
+            options[name] = checked
+    return json.dumps(options)
+
+
+def _call_args(
+    doc: str,
+    username: str | None,
+    password: str | None,
+    token: str | None,
+    progress: ProgressCallback | None,
+    cancel: _idpkit.CancelToken | None,
+) -> _idpkit.RegistryCall:
+    """The arguments every native registry call shares, as the one tuple it takes:
+    ``doc`` (from :func:`_registry_options`), the credentials (checked without ever putting
+    one in a message), the progress callback adapted to JSON text, and ``cancel``.
+
+    Each is checked here, in the order the separate native arguments were, so a wrong type
+    raises a :class:`TypeError` naming the keyword rather than a field of the tuple."""
+    password = _secret("password", password)
+    token = _secret("token", token)
+    on_event = _wrap_progress(progress)
+    username = _secret("username", username)
+    if cancel is not None and not isinstance(cancel, _idpkit.CancelToken):
+        raise TypeError(f"cancel must be an idpkit.CancelToken, got {type(cancel).__name__}")
+    return (doc, username, password, token, on_event, cancel)
