@@ -724,19 +724,8 @@ fn registry_options(
         }
         Ok(())
     })?;
-    opts.credential = match (username, password, token) {
-        (None, None, None) => None,
-        (None, None, Some(token)) => Some(Credential::Token {
-            token,
-            source: "the token option".into(),
-        }),
-        (Some(u), Some(p), None) => Some(Credential::basic(&u, &p, "the username option")),
-        _ => {
-            return Err(idpkit::Error::invalid(
-                "give username and password together, or a token, not both",
-            ))
-        }
-    };
+    opts.credential =
+        Credential::from_arguments(username, password, token, "the credential options")?;
     opts.cancel = Some(cancel.clone());
     Ok((opts, sink))
 }

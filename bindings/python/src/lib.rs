@@ -233,20 +233,9 @@ impl RegistryCall {
         let RegistryCall(options, username, password, token, progress, cancel) = self;
         let mut opts: RegistryOptions = serde_json::from_str(&options)
             .map_err(|e| to_py_err(py, Error::invalid(format!("registry options: {e}"))))?;
-        opts.credential = match (username, password, token) {
-            (None, None, None) => None,
-            (None, None, Some(token)) => Some(Credential::Token {
-                token,
-                source: "the token argument".into(),
-            }),
-            (Some(u), Some(p), None) => Some(Credential::basic(&u, &p, "the username argument")),
-            _ => {
-                return Err(to_py_err(
-                    py,
-                    Error::invalid("give username and password together, or a token, not both"),
-                ))
-            }
-        };
+        opts.credential =
+            Credential::from_arguments(username, password, token, "the credential arguments")
+                .map_err(|e| to_py_err(py, e))?;
         let cancel = cancel.map(|c| c.get().token.clone()).unwrap_or_default();
         opts.cancel = Some(cancel.clone());
         let (sink, failed) = cancelling_sink(progress, &cancel);

@@ -60,6 +60,32 @@ impl Credential {
         }
     }
 
+    /// The credential a caller gave as separate arguments (`source` names them in messages):
+    /// none, a username with its password, or a token. Anything else is refused, without
+    /// echoing what was given.
+    pub fn from_arguments(
+        username: Option<String>,
+        password: Option<String>,
+        token: Option<String>,
+        source: &str,
+    ) -> crate::Result<Option<Credential>> {
+        match (username, password, token) {
+            (None, None, None) => Ok(None),
+            (None, None, Some(token)) => Ok(Some(Credential::Token {
+                token,
+                source: source.to_string(),
+            })),
+            (Some(username), Some(password), None) => Ok(Some(Credential::Basic {
+                username,
+                password,
+                source: source.to_string(),
+            })),
+            _ => Err(crate::Error::invalid(format!(
+                "{source}: give username and password together, or a token, not both"
+            ))),
+        }
+    }
+
     /// "user giteaAdmin (from DOCKER_CONFIG/config.json)" or "anonymous": safe for messages.
     pub fn describe(&self) -> String {
         match self {
@@ -469,6 +495,30 @@ pub fn parse_challenges(header: &str) -> Vec<Challenge> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn credentials_from_arguments_are_a_pair_a_token_or_nothing() {
+        let s = |v: &str| Some(v.to_string());
+        assert!(Credential::from_arguments(None, None, None, "args")
+            .unwrap()
+            .is_none());
+        let basic = Credential::from_arguments(s("u"), s("hunter2"), None, "args").unwrap();
+        assert!(matches!(basic, Some(Credential::Basic { ref username, .. }) if username == "u"));
+        let token = Credential::from_arguments(None, None, s("t0k3n"), "args").unwrap();
+        assert!(matches!(token, Some(Credential::Token { ref source, .. }) if source == "args"));
+        for (u, p, t) in [
+            (s("u"), None, None),
+            (None, s("hunter2"), None),
+            (s("u"), s("hunter2"), s("t0k3n")),
+        ] {
+            let e = Credential::from_arguments(u, p, t, "the arguments").unwrap_err();
+            assert_eq!(e.kind, crate::ErrorKind::InvalidInput);
+            assert!(e
+                .message
+                .starts_with("the arguments: give username and password together"));
+            assert!(!e.message.contains("hunter2") && !e.message.contains("t0k3n"));
+        }
+    }
 
     #[test]
     fn parses_bearer_and_basic_challenges() {
