@@ -221,8 +221,12 @@ func (rc *registryCall) free() {
 }
 
 // cancellable runs call with an idpkit_cancel that a watcher goroutine raises when ctx is
-// done; the watcher has exited before the handle is freed.
+// done; the watcher has exited before the handle is freed. A nil ctx, or one that is never
+// done (context.Background()), needs no handle: the library takes NULL for "no cancel".
 func cancellable(ctx context.Context, call func(cancel *C.idpkit_cancel) C.idpkit_result) C.idpkit_result {
+	if ctx == nil || ctx.Done() == nil {
+		return call(nil)
+	}
 	cancel := C.idpkit_cancel_new()
 	defer C.idpkit_cancel_free(cancel)
 	stop, watcherDone := make(chan struct{}), make(chan struct{})
@@ -242,7 +246,7 @@ func cancellable(ctx context.Context, call func(cancel *C.idpkit_cancel) C.idpki
 
 // withCause makes a cancellation caused by ctx also match ctx.Err().
 func withCause(ctx context.Context, err error) error {
-	if e, ok := err.(*Error); ok && e.Kind == KindCancelled && ctx.Err() != nil {
+	if e, ok := err.(*Error); ok && e.Kind == KindCancelled && ctx != nil && ctx.Err() != nil {
 		e.cause = ctx.Err()
 	}
 	return err
@@ -253,9 +257,6 @@ func withCause(ctx context.Context, err error) error {
 // stops it soon after (the error matches ErrCancelled and ctx.Err()); blobs already
 // uploaded stay on the registry.
 func (s *Store) Push(ctx context.Context, source string, opts PushOptions) (*PushResult, error) {
-	if ctx == nil {
-		ctx = context.Background()
-	}
 	rc, err := newRegistryCall(ctx, opts.Registry, opts.Username, opts.Password, opts.OnEvent)
 	if err != nil {
 		return nil, err
@@ -282,9 +283,6 @@ func (s *Store) Push(ctx context.Context, source string, opts PushOptions) (*Pus
 // every blob; an image index resolves to the manifest of opts.Registry.Platform. Cancelling
 // ctx stops it soon after, and the store is left as it was.
 func (s *Store) Pull(ctx context.Context, reference string, opts PullOptions) (*PullResult, error) {
-	if ctx == nil {
-		ctx = context.Background()
-	}
 	rc, err := newRegistryCall(ctx, opts.Registry, opts.Username, opts.Password, opts.OnEvent)
 	if err != nil {
 		return nil, err

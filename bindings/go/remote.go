@@ -59,6 +59,15 @@ func jsonAnswer(out any, fn func(out **C.char, err **C.idpkit_error) C.idpkit_re
 	return decodeAnswer(cout, out)
 }
 
+// jsonResult runs a store-less C call and decodes its JSON answer into a new T.
+func jsonResult[T any](fn func(out **C.char, err **C.idpkit_error) C.idpkit_result) (*T, error) {
+	var result T
+	if err := jsonAnswer(&result, fn); err != nil {
+		return nil, err
+	}
+	return &result, nil
+}
+
 // stringAnswer runs a store-less C call that returns a plain string.
 func stringAnswer(fn func(out **C.char, err **C.idpkit_error) C.idpkit_result) (string, error) {
 	var cout *C.char
@@ -75,9 +84,6 @@ func stringAnswer(fn func(out **C.char, err **C.idpkit_error) C.idpkit_result) (
 // manifests move; across registries the image streams through a temporary store (an index
 // resolves to opts.Registry.Platform then). Cancelling ctx stops it soon after.
 func Copy(ctx context.Context, source, destination string, opts CopyOptions) (*PushResult, error) {
-	if ctx == nil {
-		ctx = context.Background()
-	}
 	rc, err := newRegistryCall(ctx, opts.Registry, opts.Username, opts.Password, opts.OnEvent)
 	if err != nil {
 		return nil, err
@@ -88,16 +94,12 @@ func Copy(ctx context.Context, source, destination string, opts CopyOptions) (*P
 	cdst, free2 := cstr(destination, false)
 	defer free2()
 	callback, userData := rc.callback()
-	var result PushResult
-	err = jsonAnswer(&result, func(out **C.char, cerr **C.idpkit_error) C.idpkit_result {
+	result, err := jsonResult[PushResult](func(out **C.char, cerr **C.idpkit_error) C.idpkit_result {
 		return cancellable(ctx, func(cancel *C.idpkit_cancel) C.idpkit_result {
 			return C.idpkit_registry_copy(csrc, cdst, rc.options, rc.username, rc.password, callback, userData, cancel, out, cerr)
 		})
 	})
-	if err != nil {
-		return nil, withCause(ctx, err)
-	}
-	return &result, nil
+	return result, withCause(ctx, err)
 }
 
 // ListTags lists the tags of repository (host[:port]/path), following the registry's
@@ -118,9 +120,6 @@ func Catalog(ctx context.Context, registry string, opts RemoteOptions) ([]string
 }
 
 func remoteList(ctx context.Context, arg string, opts RemoteOptions, call func(arg *C.char, rc *registryCall, out **C.char, cerr **C.idpkit_error) C.idpkit_result) ([]string, error) {
-	if ctx == nil {
-		ctx = context.Background()
-	}
 	rc, err := newRegistryCall(ctx, opts.Registry, opts.Username, opts.Password, nil)
 	if err != nil {
 		return nil, err
@@ -141,9 +140,6 @@ func remoteList(ctx context.Context, arg string, opts RemoteOptions, call func(a
 // Delete deletes the manifest reference names (by tag or @sha256: digest) from its
 // registry and returns the digest deleted. ctx is checked when the call starts only.
 func Delete(ctx context.Context, reference string, opts RemoteOptions) (string, error) {
-	if ctx == nil {
-		ctx = context.Background()
-	}
 	rc, err := newRegistryCall(ctx, opts.Registry, opts.Username, opts.Password, nil)
 	if err != nil {
 		return "", err
@@ -162,9 +158,6 @@ func Delete(ctx context.Context, reference string, opts RemoteOptions) (string, 
 // Later calls without credentials find them. opts carries trust and timeouts. ctx is
 // checked when the call starts only.
 func Login(ctx context.Context, registry, username string, password Secret, opts RegistryOptions) (*LoginResult, error) {
-	if ctx == nil {
-		ctx = context.Background()
-	}
 	if username == "" || password == "" {
 		return nil, &Error{Kind: KindInvalidInput, Message: "login needs a user name and a password or token"}
 	}
@@ -177,23 +170,15 @@ func Login(ctx context.Context, registry, username string, password Secret, opts
 	defer rc.free()
 	creg, free := cstr(registry, false)
 	defer free()
-	var result LoginResult
-	err = jsonAnswer(&result, func(out **C.char, cerr **C.idpkit_error) C.idpkit_result {
+	return jsonResult[LoginResult](func(out **C.char, cerr **C.idpkit_error) C.idpkit_result {
 		return C.idpkit_registry_login(creg, rc.username, rc.password, rc.options, out, cerr)
 	})
-	if err != nil {
-		return nil, err
-	}
-	return &result, nil
 }
 
 // LoginFromCluster is Login with Gitea's credentials read from the cluster (Secret
 // gitea/gitea-credential: its token, else its password), as idpbuilder creates them. The
 // credentials go from the cluster to the stored login without passing through Go.
 func LoginFromCluster(ctx context.Context, registry string, cluster ClusterOptions, opts RegistryOptions) (*LoginResult, error) {
-	if ctx == nil {
-		ctx = context.Background()
-	}
 	rc, err := newRegistryCall(ctx, opts, "", "", nil)
 	if err != nil {
 		return nil, err
@@ -206,14 +191,9 @@ func LoginFromCluster(ctx context.Context, registry string, cluster ClusterOptio
 	defer free1()
 	creg, free2 := cstr(registry, false)
 	defer free2()
-	var result LoginResult
-	err = jsonAnswer(&result, func(out **C.char, cerr **C.idpkit_error) C.idpkit_result {
+	return jsonResult[LoginResult](func(out **C.char, cerr **C.idpkit_error) C.idpkit_result {
 		return C.idpkit_registry_login_from_cluster(creg, ccluster, rc.options, out, cerr)
 	})
-	if err != nil {
-		return nil, err
-	}
-	return &result, nil
 }
 
 // Logout removes the stored credentials of registry; false when there were none.

@@ -95,14 +95,9 @@ func TrustCheck(ctx context.Context, host string, opts TrustOptions) (*TrustRepo
 	defer free1()
 	chost, free2 := cstr(host, false)
 	defer free2()
-	var report TrustReport
-	err = jsonAnswer(&report, func(out **C.char, cerr **C.idpkit_error) C.idpkit_result {
+	return jsonResult[TrustReport](func(out **C.char, cerr **C.idpkit_error) C.idpkit_result {
 		return C.idpkit_trust_check(chost, copts, out, cerr)
 	})
-	if err != nil {
-		return nil, err
-	}
-	return &report, nil
 }
 
 // TrustAdd validates the PEM CA certificate caFile and installs it for host as
@@ -132,14 +127,9 @@ func TrustExtract(ctx context.Context, cluster ClusterOptions) (*ExtractResult, 
 		return nil, err
 	}
 	defer free()
-	var result ExtractResult
-	err = jsonAnswer(&result, func(out **C.char, cerr **C.idpkit_error) C.idpkit_result {
+	return jsonResult[ExtractResult](func(out **C.char, cerr **C.idpkit_error) C.idpkit_result {
 		return C.idpkit_trust_extract(ccluster, out, cerr)
 	})
-	if err != nil {
-		return nil, err
-	}
-	return &result, nil
 }
 
 // started fails with ErrCancelled when ctx is already done.
