@@ -18,7 +18,7 @@ const CREDENTIAL_SOURCE: &str = "the username and password arguments";
 
 /// The core's `RegistryOptions` from `options_json` (NULL: the defaults; unknown fields
 /// refused) plus the explicit credentials, which never pass through JSON.
-pub(crate) fn registry_options(
+fn registry_options(
     options_json: *const c_char,
     username: *const c_char,
     password: *const c_char,

@@ -46,8 +46,9 @@ impl Verdict {
         Verdict::Unreachable,
     ];
 
-    /// The serde name (`unknown_issuer`, ...). A new verdict stops this from compiling until
-    /// it has a name here, and a test checks that `ALL` holds every name.
+    /// The serde name (`unknown_issuer`, ...), as a static string. A new verdict stops this
+    /// from compiling until it has a name here; a test checks the names against serde's and
+    /// that `ALL` lists every verdict once (`Unreachable` stays the last one declared).
     pub fn code(self) -> &'static str {
         match self {
             Verdict::Trusted => "trusted",
