@@ -233,6 +233,78 @@ fn unchanged_rebuild_reuses_the_layer_and_any_change_invalidates_it() {
         .any(|e| e.0 == "srv/app/main.py"));
 }
 
+/// Paths of the regular files in a layer.
+fn files_in_layer(store: &Store, digest: &str) -> Vec<String> {
+    layer_entries(store, digest)
+        .into_iter()
+        .filter(|e| e.1 == 'f')
+        .map(|e| e.0)
+        .collect()
+}
+
+/// An unchanged rebuild reuses each directory's listing from the last build instead of
+/// reading the directory again; adding, removing or renaming an entry deep down must still
+/// reach the next layer, even when the directory's mtime is put back.
+#[test]
+fn remembered_directory_listings_never_hide_a_change() {
+    let ctx = sample_context();
+    let d = ctx.path();
+    for dir in ["add", "remove", "rename", "restored"] {
+        write(&d.join(format!("deep/{dir}/x/keep.txt")), b"keep\n");
+        write(&d.join(format!("deep/{dir}/x/old.txt")), b"old\n");
+    }
+    // Listings are remembered only for directories that changed at least two seconds
+    // (oci/listing.rs RACY_WINDOW) before the walk began.
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    let store_dir = tempfile::tempdir().unwrap();
+    let store = Store::open(store_dir.path()).unwrap();
+    let build = || store.build(&opts(d, "x/app:1"), None, None).unwrap();
+
+    let cold = build();
+    let listings = store_dir.path().join(".idpkit/listings");
+    assert_eq!(
+        fs::read_dir(&listings).unwrap().count(),
+        1,
+        "one file per context"
+    );
+    let warm = build();
+    assert!(warm.cached);
+    assert_eq!(warm.digest, cold.digest);
+
+    write(&d.join("deep/add/x/new.txt"), b"new\n");
+    fs::remove_file(d.join("deep/remove/x/old.txt")).unwrap();
+    fs::rename(
+        d.join("deep/rename/x/old.txt"),
+        d.join("deep/rename/x/renamed.txt"),
+    )
+    .unwrap();
+    let restored = d.join("deep/restored/x");
+    let mtime = fs::metadata(&restored).unwrap().modified().unwrap();
+    write(&restored.join("new.txt"), b"new\n");
+    fs::File::open(&restored)
+        .unwrap()
+        .set_modified(mtime)
+        .unwrap();
+    assert_eq!(fs::metadata(&restored).unwrap().modified().unwrap(), mtime);
+
+    let changed = build();
+    assert!(!changed.cached);
+    let files = files_in_layer(&store, &changed.layer.digest);
+    for present in [
+        "deep/add/x/new.txt",
+        "deep/rename/x/renamed.txt",
+        "deep/restored/x/new.txt",
+        "deep/remove/x/keep.txt",
+    ] {
+        assert!(files.iter().any(|f| f == present), "{present} missing");
+    }
+    for gone in ["deep/remove/x/old.txt", "deep/rename/x/old.txt"] {
+        assert!(!files.iter().any(|f| f == gone), "{gone} still there");
+    }
+    // And the listings file says what the next build needs: still exactly this layer.
+    assert_eq!(build().digest, changed.digest);
+}
+
 #[test]
 fn config_carries_the_options() {
     let ctx = sample_context();
@@ -473,8 +545,15 @@ fn tag_remove_inspect_and_gc() {
     assert_eq!(store.inspect(&r.digest).unwrap().digest, r.digest);
     assert_eq!(store.images().unwrap().len(), 2);
 
-    // Nothing is collected while a tag still points at the image.
+    // Nothing is collected while a tag still points at the image, and the layer cache of
+    // a live layer survives.
     assert_eq!(store.gc().unwrap().removed_blobs, 0);
+    assert!(
+        store
+            .build(&opts(ctx.path(), "x/app:1"), None, None)
+            .unwrap()
+            .cached
+    );
     assert_eq!(store.remove("x/app:1").unwrap(), vec!["docker.io/x/app:1"]);
     assert_eq!(store.gc().unwrap().removed_blobs, 0);
     let e = store.remove("x/app:1").unwrap_err();

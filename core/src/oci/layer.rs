@@ -11,6 +11,7 @@ use crate::error::{Error, Result};
 use crate::event::{emit, Event, EventSink};
 use crate::oci::compress::LayerWriter;
 use crate::oci::ignore::IgnoreMatcher;
+use crate::oci::listing::{DirState, ListingFile, Listings};
 use crate::oci::store::Store;
 use crate::oci::writeback::WritebackFile;
 use crate::oci::{BuildOptions, LayerInfo};
@@ -40,7 +41,34 @@ struct Entry {
     rel: String,
     abs: PathBuf,
     kind: Kind,
-    meta: fs::Metadata,
+    meta: Stat,
+}
+
+/// The part of an entry's metadata the layer and its fingerprint depend on: a third the
+/// size of `fs::Metadata`, which matters when the walk moves tens of thousands of entries.
+#[derive(Debug)]
+struct Stat {
+    mode: u32,
+    len: u64,
+    mtime: (i64, i64),
+    ctime: (i64, i64),
+    ino: u64,
+    dev: u64,
+    nlink: u64,
+}
+
+impl From<&fs::Metadata> for Stat {
+    fn from(m: &fs::Metadata) -> Self {
+        Stat {
+            mode: m.mode(),
+            len: m.len(),
+            mtime: (m.mtime(), m.mtime_nsec()),
+            ctime: (m.ctime(), m.ctime_nsec()),
+            ino: m.ino(),
+            dev: m.dev(),
+            nlink: m.nlink(),
+        }
+    }
 }
 
 /// A finished layer and how it came to be.
@@ -85,7 +113,10 @@ pub(crate) fn build_layer(
         .threads
         .unwrap_or_else(crate::config::default_threads)
         .max(1);
-    let entries = walk(context, &matcher, threads, sink, cancel)?;
+    let listing_file = ListingFile::read(&store.listings_dir(), context, !opts.no_cache);
+    let listings = listing_file.listings();
+    let entries = walk(context, &matcher, &listings, threads, sink, cancel)?;
+    listings.save();
     let fingerprint = fingerprint(&entries, opts, &prefix, epoch);
     let cache_path = store.cache_dir().join(&fingerprint);
 
@@ -177,6 +208,14 @@ pub(crate) fn build_layer(
     })
 }
 
+/// The layer digest a layer-cache file points at, if it is one (`gc` keeps those whose
+/// blob is still there).
+pub(crate) fn cached_layer_digest(bytes: &[u8]) -> Option<String> {
+    serde_json::from_slice::<CacheEntry>(bytes)
+        .ok()
+        .map(|c| c.layer.digest)
+}
+
 fn read_cache(store: &Store, path: &Path) -> Option<CacheEntry> {
     let hit: CacheEntry = serde_json::from_slice(&fs::read(path).ok()?).ok()?;
     let blob = store.blob_path(&hit.layer.digest).ok()?;
@@ -222,41 +261,44 @@ fn join_prefix(prefix: &str, rel: &str) -> String {
     }
 }
 
-/// Walks the context depth-first in byte order of names, applying the ignore rules.
 /// Walks the context: every entry to put in the layer, sorted by path bytes, directories
 /// before their contents.
 ///
 /// Directories are listed and their entries stat'ed on a small rayon pool of its own
 /// (work stealing over subdirectories, then spliced back in sorted order, so the result is
-/// the same for any thread count). An unchanged rebuild is nothing but this walk: one
-/// `getdents`/`statx` stream per entry, which is kernel time two cores share well. The
-/// pool is per walk, not rayon's global one, so a forked child (Python's `os.fork`) never
-/// inherits a pool whose threads are gone.
+/// the same for any thread count). An unchanged rebuild is nothing but this walk, so a
+/// directory whose listing `listings` still holds is not read again: its entries are
+/// stat'ed by path, one `statx` each. The pool is per walk, not rayon's global one, so a
+/// forked child (Python's `os.fork`) never inherits a pool whose threads are gone.
 fn walk(
     root: &Path,
     matcher: &IgnoreMatcher,
+    listings: &Listings,
     threads: usize,
     sink: Option<&EventSink>,
     cancel: Option<&CancelToken>,
 ) -> Result<Vec<Entry>> {
     let walker = Walker {
         matcher,
+        listings,
         sink,
         cancel,
     };
+    let state = DirState::of(&fs::metadata(root).map_err(|e| Error::io("build context", root, e))?);
     if threads <= 1 {
-        return walker.dir(root, "");
+        return walker.dir(root, "", state);
     }
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .thread_name(|i| format!("idpkit-walk-{i}"))
         .build()
         .map_err(|e| Error::internal(format!("walk threads: {e}")))?;
-    pool.install(|| walker.dir(root, ""))
+    pool.install(|| walker.dir(root, "", state))
 }
 
 struct Walker<'a> {
     matcher: &'a IgnoreMatcher,
+    listings: &'a Listings<'a>,
     sink: Option<&'a EventSink>,
     cancel: Option<&'a CancelToken>,
 }
@@ -266,16 +308,19 @@ enum Listed {
     Entry(Entry),
     /// A directory to walk; its own entry (absent when it is excluded but may hold
     /// re-included children) comes first.
-    Descend(Option<Entry>, PathBuf, String),
+    Descend(Option<Entry>, PathBuf, String, DirState),
 }
 
+/// A directory's names, sorted by bytes, each with its `DirEntry` when just read.
+type Names = Vec<(std::ffi::OsString, Option<fs::DirEntry>)>;
+
 impl Walker<'_> {
-    fn dir(&self, dir: &Path, rel_dir: &str) -> Result<Vec<Entry>> {
-        let listed = self.list(dir, rel_dir)?;
+    fn dir(&self, dir: &Path, rel_dir: &str, state: DirState) -> Result<Vec<Entry>> {
+        let listed = self.list(dir, rel_dir, state)?;
         let subtrees: Vec<Vec<Entry>> = listed
             .par_iter()
             .filter_map(|l| match l {
-                Listed::Descend(_, abs, rel) => Some(self.dir(abs, rel)),
+                Listed::Descend(_, abs, rel, state) => Some(self.dir(abs, rel, *state)),
                 Listed::Entry(_) => None,
             })
             .collect::<Result<_>>()?;
@@ -284,7 +329,7 @@ impl Walker<'_> {
         for l in listed {
             match l {
                 Listed::Entry(e) => out.push(e),
-                Listed::Descend(own, _, _) => {
+                Listed::Descend(own, ..) => {
                     out.extend(own);
                     out.extend(subtrees.next().unwrap_or_default());
                 }
@@ -294,16 +339,42 @@ impl Walker<'_> {
     }
 
     /// One directory's entries, sorted by name bytes, with their metadata.
-    fn list(&self, dir: &Path, rel_dir: &str) -> Result<Vec<Listed>> {
+    fn list(&self, dir: &Path, rel_dir: &str, state: DirState) -> Result<Vec<Listed>> {
         cancel::check(self.cancel)?;
+        if let Some(names) = self.listings.reuse(rel_dir, &state) {
+            let names = names.iter().map(|n| ((*n).into(), None)).collect();
+            match self.entries(dir, rel_dir, names) {
+                // Only a directory changed within one timestamp tick of its last listing
+                // could lose an entry unseen; read it afresh rather than fail.
+                Err(e) if e.kind == crate::error::ErrorKind::NotFound => {}
+                done => return done,
+            }
+        }
+        let names = self.read(dir, rel_dir, state)?;
+        self.entries(dir, rel_dir, names)
+    }
+
+    /// Reads a directory's names and records them for the next build.
+    fn read(&self, dir: &Path, rel_dir: &str, state: DirState) -> Result<Names> {
         let mut items = Vec::new();
         for item in fs::read_dir(dir).map_err(|e| Error::io("read directory", dir, e))? {
             let item = item.map_err(|e| Error::io("read directory", dir, e))?;
-            items.push((item.file_name(), item));
+            items.push((item.file_name(), Some(item)));
         }
         items.sort_by(|a, b| a.0.as_encoded_bytes().cmp(b.0.as_encoded_bytes()));
-        let mut out = Vec::with_capacity(items.len());
-        for (name, item) in items {
+        let utf8: Option<Vec<String>> = items
+            .iter()
+            .map(|(name, _)| name.to_str().map(str::to_string))
+            .collect();
+        if let Some(names) = utf8 {
+            self.listings.record(rel_dir, state, names);
+        }
+        Ok(items)
+    }
+
+    fn entries(&self, dir: &Path, rel_dir: &str, names: Names) -> Result<Vec<Listed>> {
+        let mut out = Vec::with_capacity(names.len());
+        for (name, item) in names {
             let abs = dir.join(&name);
             let name = name.into_string().map_err(|_| {
                 Error::invalid(format!(
@@ -316,24 +387,29 @@ impl Walker<'_> {
             } else {
                 format!("{rel_dir}/{name}")
             };
-            // Stat relative to the open directory (statx on its fd, symlinks not
-            // followed): no path walk from the root per entry.
-            let meta = item.metadata().map_err(|e| Error::io("stat", &abs, e))?;
+            // A just-read entry is stat'ed relative to the open directory (statx on its
+            // fd); a remembered one by path. Symlinks are not followed either way.
+            let meta = match item {
+                Some(item) => item.metadata(),
+                None => fs::symlink_metadata(&abs),
+            }
+            .map_err(|e| Error::io("stat", &abs, e))?;
             let ft = meta.file_type();
             let excluded = self.matcher.is_excluded(&rel);
             if ft.is_dir() {
                 if excluded && self.matcher.can_skip_dir(&rel) {
                     continue;
                 }
+                let state = DirState::of(&meta);
                 // An excluded directory is still walked when exceptions may re-include a
                 // child, but its own entry is left out (Docker's behaviour).
                 let own = (!excluded).then(|| Entry {
                     rel: rel.clone(),
                     abs: abs.clone(),
                     kind: Kind::Dir,
-                    meta,
+                    meta: Stat::from(&meta),
                 });
-                out.push(Listed::Descend(own, abs, rel));
+                out.push(Listed::Descend(own, abs, rel, state));
                 continue;
             }
             if excluded {
@@ -367,7 +443,7 @@ impl Walker<'_> {
                 rel,
                 abs,
                 kind,
-                meta,
+                meta: Stat::from(&meta),
             }));
         }
         Ok(out)
@@ -385,29 +461,32 @@ fn fingerprint(entries: &[Entry], opts: &BuildOptions, prefix: &str, epoch: i64)
         "{FORMAT_VERSION}\0{prefix}\0{:?}\0{level}\0{epoch}\0",
         opts.compression
     ));
+    // Fixed-width fields after a NUL-terminated path: unambiguous, and no formatting per
+    // entry (this runs for every entry of every rebuild).
     for e in entries {
         let m = &e.meta;
         h.update(e.rel.as_bytes());
-        h.update(
-            format!(
-                "\0{}\0{}\0{}\0{}.{}\0{}.{}\0{}\0{}\0{}\0",
-                match e.kind {
-                    Kind::Dir => 'd',
-                    Kind::File => 'f',
-                    Kind::Symlink(_) => 'l',
-                },
-                m.mode(),
-                m.len(),
-                m.mtime(),
-                m.mtime_nsec(),
-                m.ctime(),
-                m.ctime_nsec(),
-                m.ino(),
-                m.dev(),
-                m.nlink()
-            )
-            .as_bytes(),
-        );
+        h.update([
+            0,
+            match e.kind {
+                Kind::Dir => b'd',
+                Kind::File => b'f',
+                Kind::Symlink(_) => b'l',
+            },
+        ]);
+        for field in [
+            u64::from(m.mode),
+            m.len,
+            m.mtime.0 as u64,
+            m.mtime.1 as u64,
+            m.ctime.0 as u64,
+            m.ctime.1 as u64,
+            m.ino,
+            m.dev,
+            m.nlink,
+        ] {
+            h.update(field.to_le_bytes());
+        }
         if let Kind::Symlink(t) = &e.kind {
             h.update(t.as_os_str().as_encoded_bytes());
             h.update([0]);
@@ -453,7 +532,7 @@ fn append_entry<W: Write>(
     name: &str,
     sink: Option<&EventSink>,
 ) -> Result<()> {
-    let mode = e.meta.mode();
+    let mode = e.meta.mode;
     match &e.kind {
         Kind::Dir => append_dir(tar, name, mode, st.epoch),
         Kind::Symlink(target) => {
@@ -467,8 +546,8 @@ fn append_entry<W: Write>(
             append_named(tar, h, name, Some(target), io::empty())
         }
         Kind::File => {
-            if e.meta.nlink() > 1 {
-                let key = (e.meta.dev(), e.meta.ino());
+            if e.meta.nlink > 1 {
+                let key = (e.meta.dev, e.meta.ino);
                 if let Some(first) = st.links.get(&key) {
                     let h = base_header(tar::EntryType::Link, mode, st.epoch);
                     let first = first.clone();
@@ -476,7 +555,7 @@ fn append_entry<W: Write>(
                 }
                 st.links.insert(key, name.to_string());
             }
-            let size = e.meta.len();
+            let size = e.meta.len;
             let mut h = base_header(tar::EntryType::Regular, mode, st.epoch);
             h.set_size(size);
             let file = fs::File::open(&e.abs).map_err(|err| Error::io("read", &e.abs, err))?;

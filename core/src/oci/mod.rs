@@ -7,6 +7,7 @@ mod digest;
 pub mod ignore;
 mod image;
 mod layer;
+mod listing;
 mod manage;
 pub mod reference;
 mod store;

@@ -122,6 +122,10 @@ impl Store {
     pub(crate) fn cache_dir(&self) -> PathBuf {
         self.meta_dir().join("cache")
     }
+    /// Directory listings of build contexts (oci/listing.rs), one file per context.
+    pub(crate) fn listings_dir(&self) -> PathBuf {
+        self.meta_dir().join("listings")
+    }
     fn blob_dir(&self) -> PathBuf {
         self.root.join("blobs").join("sha256")
     }
@@ -347,12 +351,13 @@ impl Store {
         {
             let stale = fs::read(entry.path())
                 .ok()
-                .and_then(|b| serde_json::from_slice::<crate::oci::LayerInfo>(&b).ok())
-                .is_none_or(|l| !self.has_blob(&l.digest));
+                .and_then(|b| crate::oci::layer::cached_layer_digest(&b))
+                .is_none_or(|digest| !self.has_blob(&digest));
             if stale {
                 let _ = fs::remove_file(entry.path());
             }
         }
+        crate::oci::listing::prune(&self.listings_dir());
         Ok(report)
     }
 }
