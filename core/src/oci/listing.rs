@@ -283,4 +283,26 @@ mod tests {
         let garbled = ListingFile::read(cache.path(), ctx.path(), true);
         assert_eq!(names(&garbled.listings_at(later()), ctx.path()), None);
     }
+
+    #[test]
+    fn prune_keeps_only_files_of_contexts_that_still_exist() {
+        let cache = tempfile::tempdir().unwrap();
+        let kept = tempfile::tempdir().unwrap();
+        let gone = tempfile::tempdir().unwrap();
+        for ctx in [kept.path(), gone.path()] {
+            let file = ListingFile::read(cache.path(), ctx, true);
+            let walk = file.listings_at(later());
+            walk.record("", state(ctx), vec![]);
+            walk.save();
+        }
+        fs::write(cache.path().join("stray"), b"not ours").unwrap();
+        let gone_file = ListingFile::read(cache.path(), gone.path(), true).path;
+        drop(gone);
+        prune(cache.path());
+        let left: Vec<_> = fs::read_dir(cache.path()).unwrap().flatten().collect();
+        assert_eq!(left.len(), 1);
+        assert_ne!(left[0].path(), gone_file);
+        let file = ListingFile::read(cache.path(), kept.path(), true);
+        assert_eq!(names(&file.listings_at(later()), kept.path()), Some(vec![]));
+    }
 }

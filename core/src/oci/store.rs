@@ -2,7 +2,7 @@
 //! `blobs/sha256/...`) that skopeo (`oci:DIR:REF`) and umoci read.
 //!
 //! Tags are `org.opencontainers.image.ref.name` annotations holding the normalized reference.
-//! idpkit's own bookkeeping (locks, temp files, layer cache) lives under `.idpkit/`, which the
+//! idpkit's own bookkeeping (locks, temp files, layer cache, directory listings) lives under `.idpkit/`, which the
 //! layout spec permits and other tools ignore.
 //!
 //! Consistency: every file is written to a temporary sibling and renamed into place, so a
