@@ -161,11 +161,13 @@ impl Store {
                     ..Default::default()
                 };
                 self.pull(from, &opts, sink).map_err(|e| {
-                    e.context(format!("--from {from} is not in the store; pulling it"))
+                    e.context(format!(
+                        "base image {from} (--from) is not in the store; pulling it"
+                    ))
                 })?;
                 Ok(self.resolve(from)?.1)
             }
-            Err(e) => Err(e.context("--from")),
+            Err(e) => Err(e.context("base image (--from)")),
         }
     }
 }

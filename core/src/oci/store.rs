@@ -60,7 +60,7 @@ impl Store {
         match fs::metadata(root) {
             Ok(m) if !m.is_dir() => {
                 return Err(Error::invalid(format!(
-                    "store {}: is a file, not a directory; pass a directory for --store",
+                    "store {}: is a file, not a directory; pass a directory as the store (--store)",
                     root.display()
                 )))
             }

@@ -165,7 +165,7 @@ fn pick_platform(index: &[u8], platform: Option<&str>, what: &str) -> Result<Str
                 })
                 .collect();
             Error::not_found(format!(
-                "{what} has no image for {os}/{arch}; it has: {}; pick one with --platform",
+                "{what} has no image for {os}/{arch}; it has: {}; pick one with the platform option (--platform)",
                 have.join(", ")
             ))
         })

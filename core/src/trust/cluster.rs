@@ -187,7 +187,7 @@ impl Api {
             .or(kc.current_context.clone())
             .ok_or_else(|| {
                 Error::invalid(format!(
-                    "{} has no current-context; pass --context",
+                    "{} has no current-context; name one with the context option (--context)",
                     path.display()
                 ))
             })?;

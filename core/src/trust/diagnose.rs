@@ -260,7 +260,7 @@ fn explain(host: &str, verdict: Verdict, leaf: Option<&CertInfo>, detail: &str) 
         .unwrap_or_else(|| "its certificate".into());
     let certs_d = crate::config::idpkit_certs_d().join(host);
     let add_fix = format!(
-        "if you trust the CA that signed it, run `idpkit trust add {host} CA.pem` (installs it as {}/ca.crt), or pass --ca-file CA.pem; \
+        "if you trust the CA that signed it, run `idpkit trust add {host} CA.pem` (installs it as {}/ca.crt), or pass it as a CA file (--ca-file CA.pem, the ca_files option); \
          for an idpbuilder cluster the CA is in Secret default/idpbuilder-cert (key ca.crt)",
         certs_d.display()
     );
@@ -276,7 +276,7 @@ fn explain(host: &str, verdict: Verdict, leaf: Option<&CertInfo>, detail: &str) 
         }
         Verdict::Expired => format!(
             "TLS: {host} presented {subject}, which expired on {}; the server must renew it (check the clocks too); \
-             to go on anyway for this host only, pass --insecure {host}",
+             to go on anyway for this host only, mark it insecure (--insecure {host}, the insecure_hosts option)",
             leaf.map(|c| c.not_after.as_str()).unwrap_or("?")
         ),
         Verdict::NotYetValid => format!(
@@ -297,7 +297,7 @@ fn explain(host: &str, verdict: Verdict, leaf: Option<&CertInfo>, detail: &str) 
             format!("TLS: {host} presented {subject}, which was rejected: {detail}; {add_fix}")
         }
         Verdict::NotTls => format!(
-            "{host} does not speak TLS (a plain-HTTP server?); to use plain HTTP for this host only, pass --insecure {host}"
+            "{host} does not speak TLS (a plain-HTTP server?); to use plain HTTP for this host only, mark it insecure (--insecure {host}, the insecure_hosts option)"
         ),
         Verdict::Unreachable => format!("cannot reach {host}: {detail}"),
     }

@@ -121,7 +121,7 @@ impl TrustStore {
         }
         for f in &opts.ca_files {
             let n = add_pem_file(&mut roots, f)?;
-            sources.push(format!("--ca-file {} ({n})", f.display()));
+            sources.push(format!("CA file {} ({n})", f.display()));
         }
         let mut client_auth = None;
         for dir in host_dirs(host, &opts.certs_d_roots()) {
