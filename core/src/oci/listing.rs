@@ -226,8 +226,24 @@ mod tests {
         SystemTime::now() + RACY_WINDOW * 3
     }
 
-    fn names(listings: &Listings, dir: &Path) -> Option<Vec<String>> {
-        let found = listings.reuse("", &state(dir))?;
+    /// What a walk at `walk_time` that reads `ctx` (holding `names`) leaves for the next.
+    fn remember(cache: &Path, ctx: &Path, walk_time: SystemTime, names: &[&str]) -> PathBuf {
+        let file = ListingFile::read(cache, ctx, true);
+        let walk = file.listings_at(walk_time);
+        walk.record(
+            "",
+            state(ctx),
+            names.iter().map(|n| n.to_string()).collect(),
+        );
+        walk.save();
+        file.path
+    }
+
+    /// The names a later walk reuses for `ctx`.
+    fn reused(cache: &Path, ctx: &Path, reuse: bool) -> Option<Vec<String>> {
+        let file = ListingFile::read(cache, ctx, reuse);
+        let listings = file.listings_at(later());
+        let found = listings.reuse("", &state(ctx))?;
         Some(found.iter().map(|n| n.to_string()).collect())
     }
 
@@ -236,52 +252,36 @@ mod tests {
         let cache = tempfile::tempdir().unwrap();
         let ctx = tempfile::tempdir().unwrap();
         fs::write(ctx.path().join("a"), "a").unwrap();
-
-        let file = ListingFile::read(cache.path(), ctx.path(), true);
-        let first = file.listings_at(later());
-        assert_eq!(names(&first, ctx.path()), None);
-        first.record("", state(ctx.path()), vec!["a".into()]);
-        first.save();
-
-        let file = ListingFile::read(cache.path(), ctx.path(), true);
-        let second = file.listings_at(later());
-        assert_eq!(names(&second, ctx.path()), Some(vec!["a".to_string()]));
+        assert_eq!(reused(cache.path(), ctx.path(), true), None);
+        remember(cache.path(), ctx.path(), later(), &["a"]);
+        assert_eq!(
+            reused(cache.path(), ctx.path(), true),
+            Some(vec!["a".to_string()])
+        );
 
         // A new entry moves the directory's times: the old listing no longer applies.
         fs::write(ctx.path().join("b"), "b").unwrap();
-        let file = ListingFile::read(cache.path(), ctx.path(), true);
-        assert_eq!(names(&file.listings_at(later()), ctx.path()), None);
+        assert_eq!(reused(cache.path(), ctx.path(), true), None);
     }
 
     #[test]
     fn a_directory_changed_just_before_the_walk_is_not_remembered() {
         let cache = tempfile::tempdir().unwrap();
         let ctx = tempfile::tempdir().unwrap();
-        let file = ListingFile::read(cache.path(), ctx.path(), true);
-        let walk = file.listings_at(SystemTime::now());
-        walk.record("", state(ctx.path()), vec![]);
-        walk.save();
-        let file = ListingFile::read(cache.path(), ctx.path(), true);
-        assert_eq!(names(&file.listings_at(later()), ctx.path()), None);
+        remember(cache.path(), ctx.path(), SystemTime::now(), &[]);
+        assert_eq!(reused(cache.path(), ctx.path(), true), None);
     }
 
     #[test]
     fn no_reuse_ignores_what_was_saved_and_garbage_is_ignored() {
         let cache = tempfile::tempdir().unwrap();
         let ctx = tempfile::tempdir().unwrap();
-        let file = ListingFile::read(cache.path(), ctx.path(), true);
-        let walk = file.listings_at(later());
-        walk.record("", state(ctx.path()), vec![]);
-        walk.save();
-        let saved = ListingFile::read(cache.path(), ctx.path(), true);
-        assert_eq!(names(&saved.listings_at(later()), ctx.path()), Some(vec![]));
+        let file = remember(cache.path(), ctx.path(), later(), &[]);
+        assert_eq!(reused(cache.path(), ctx.path(), true), Some(vec![]));
+        assert_eq!(reused(cache.path(), ctx.path(), false), None);
 
-        let off = ListingFile::read(cache.path(), ctx.path(), false);
-        assert_eq!(names(&off.listings_at(later()), ctx.path()), None);
-
-        fs::write(&file.path, b"\xff\xff\xff not postcard").unwrap();
-        let garbled = ListingFile::read(cache.path(), ctx.path(), true);
-        assert_eq!(names(&garbled.listings_at(later()), ctx.path()), None);
+        fs::write(&file, b"\xff\xff\xff not postcard").unwrap();
+        assert_eq!(reused(cache.path(), ctx.path(), true), None);
     }
 
     #[test]
@@ -289,20 +289,14 @@ mod tests {
         let cache = tempfile::tempdir().unwrap();
         let kept = tempfile::tempdir().unwrap();
         let gone = tempfile::tempdir().unwrap();
-        for ctx in [kept.path(), gone.path()] {
-            let file = ListingFile::read(cache.path(), ctx, true);
-            let walk = file.listings_at(later());
-            walk.record("", state(ctx), vec![]);
-            walk.save();
-        }
+        remember(cache.path(), kept.path(), later(), &[]);
+        let gone_file = remember(cache.path(), gone.path(), later(), &[]);
         fs::write(cache.path().join("stray"), b"not ours").unwrap();
-        let gone_file = ListingFile::read(cache.path(), gone.path(), true).path;
         drop(gone);
         prune(cache.path());
         let left: Vec<_> = fs::read_dir(cache.path()).unwrap().flatten().collect();
         assert_eq!(left.len(), 1);
         assert_ne!(left[0].path(), gone_file);
-        let file = ListingFile::read(cache.path(), kept.path(), true);
-        assert_eq!(names(&file.listings_at(later()), kept.path()), Some(vec![]));
+        assert_eq!(reused(cache.path(), kept.path(), true), Some(vec![]));
     }
 }
