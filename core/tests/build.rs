@@ -305,6 +305,65 @@ fn remembered_directory_listings_never_hide_a_change() {
     assert_eq!(build().digest, changed.digest);
 }
 
+/// The layer-cache entries of a store, parsed.
+fn cache_entries(store_dir: &Path) -> Vec<(PathBuf, serde_json::Value)> {
+    fs::read_dir(store_dir.join(".idpkit/cache"))
+        .unwrap()
+        .flatten()
+        .map(|f| {
+            let json = serde_json::from_slice(&fs::read(f.path()).unwrap()).unwrap();
+            (f.path(), json)
+        })
+        .collect()
+}
+
+/// A file written just before a build could be written again in the same timestamp tick
+/// after the walk stat'ed it, leaving its size and times as recorded (git's "racily clean"
+/// files). The cache entry keeps the hash of such files' content and a hit holds only while
+/// it matches; once the context has settled, hits stop re-hashing.
+#[test]
+fn racily_clean_files_are_checked_by_content_until_they_settle() {
+    let ctx = sample_context();
+    let store_dir = tempfile::tempdir().unwrap();
+    let store = Store::open(store_dir.path()).unwrap();
+    let build = || {
+        store
+            .build(&opts(ctx.path(), "x/app:1"), None, None)
+            .unwrap()
+    };
+
+    let cold = build();
+    let [(entry_path, mut entry)] = cache_entries(store_dir.path()).try_into().unwrap();
+    let racy = entry["racy"].as_array_mut().expect("fresh files are racy");
+    let main = racy
+        .iter_mut()
+        .find(|f| f["path"] == "app/main.py")
+        .expect("app/main.py is recorded");
+    // What a write in the same tick would leave: metadata as recorded, content not what
+    // the layer holds. No real peer produces that tick on demand, so the entry says it.
+    main["sha256"] = serde_json::json!("0".repeat(64));
+    fs::write(&entry_path, serde_json::to_vec(&entry).unwrap()).unwrap();
+    let rebuilt = build();
+    assert!(
+        !rebuilt.cached,
+        "a racy file whose content differs is rebuilt"
+    );
+    assert_eq!(rebuilt.digest, cold.digest);
+    assert!(
+        build().cached,
+        "the rebuilt entry holds the content's true hash"
+    );
+
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    assert!(build().cached);
+    let [(_, settled)] = cache_entries(store_dir.path()).try_into().unwrap();
+    assert!(
+        settled.get("racy").is_none(),
+        "settled files need no hash: {settled}"
+    );
+    assert!(build().cached);
+}
+
 #[test]
 fn config_carries_the_options() {
     let ctx = sample_context();

@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 use crate::event::{emit, Event, EventSink};
 use crate::oci::compress::LayerWriter;
 use crate::oci::ignore::IgnoreMatcher;
-use crate::oci::listing::{DirState, ListingFile, Listings};
+use crate::oci::listing::{self, DirState, ListingFile, Listings};
 use crate::oci::store::Store;
 use crate::oci::writeback::WritebackFile;
 use crate::oci::{BuildOptions, LayerInfo};
@@ -22,6 +22,7 @@ use std::fs;
 use std::io::{self, Read, Write};
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
+use std::time::SystemTime;
 
 /// Bump when the layer format changes, so old cache entries stop matching.
 const FORMAT_VERSION: &str = "idpkit-layer-v1";
@@ -57,6 +58,14 @@ struct Stat {
     nlink: u64,
 }
 
+impl Stat {
+    /// Changed so close to the walk that a later change in the same timestamp tick would
+    /// leave size and times as they are (see `listing::settled_limit`).
+    fn is_racy(&self, settled_limit: (i64, i64)) -> bool {
+        self.mtime >= settled_limit || self.ctime >= settled_limit
+    }
+}
+
 impl From<&fs::Metadata> for Stat {
     fn from(m: &fs::Metadata) -> Self {
         Stat {
@@ -78,10 +87,24 @@ pub(crate) struct BuiltLayer {
     pub entries: u64,
 }
 
-#[derive(serde::Serialize, serde::Deserialize)]
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
 struct CacheEntry {
     layer: LayerInfo,
     entries: u64,
+    /// Files that were racily clean when the layer was built, with the sha256 of the
+    /// content the layer holds; a hit holds only while their content still matches.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    racy: Vec<RacyFile>,
+}
+
+/// A file whose metadata alone cannot prove it unchanged (git's "racily clean" entry): it
+/// changed within `RACY_WINDOW` of the walk, so a write in the same timestamp tick after the
+/// walk's stat would leave its size and times as recorded.
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
+struct RacyFile {
+    /// Relative to the context.
+    path: String,
+    sha256: String,
 }
 
 /// Checks the context directory and gives the error a user can act on.
@@ -113,6 +136,7 @@ pub(crate) fn build_layer(
         .threads
         .unwrap_or_else(crate::config::default_threads)
         .max(1);
+    let settled_limit = listing::settled_limit(SystemTime::now());
     let listing_file = ListingFile::read(&store.listings_dir(), context, !opts.no_cache);
     let listings = listing_file.listings();
     let entries = walk(context, &matcher, &listings, threads, sink, cancel)?;
@@ -121,7 +145,18 @@ pub(crate) fn build_layer(
     let cache_path = store.cache_dir().join(&fingerprint);
 
     if !opts.no_cache {
-        if let Some(hit) = read_cache(store, &cache_path) {
+        if let Some(hit) = read_cache(store, &cache_path, context) {
+            // Once nothing in the context is racy any more, its metadata alone proves the
+            // recorded files unchanged from now on: stop re-hashing them on every hit.
+            if !hit.racy.is_empty() && !entries.iter().any(|e| e.meta.is_racy(settled_limit)) {
+                write_cache(
+                    &cache_path,
+                    &CacheEntry {
+                        racy: Vec::new(),
+                        ..hit.clone()
+                    },
+                );
+            }
             emit(
                 sink,
                 Event::LayerCached {
@@ -150,6 +185,8 @@ pub(crate) fn build_layer(
         bytes: 0,
         next_progress: PROGRESS_EVERY,
         files: 0,
+        settled_limit,
+        racy: Vec::new(),
     };
     let mut count = 0u64;
     let appended = (|| {
@@ -185,14 +222,14 @@ pub(crate) fn build_layer(
         media_type: opts.compression.media_type().to_string(),
     };
     store.commit_blob(out.out.into_inner(), &info.digest)?;
-    let cache = CacheEntry {
-        layer: info.clone(),
-        entries: count,
-    };
-    // The cache is an optimization: failing to record it must not fail the build.
-    if let Ok(bytes) = serde_json::to_vec(&cache) {
-        let _ = crate::oci::store::write_atomic(&cache_path, &bytes);
-    }
+    write_cache(
+        &cache_path,
+        &CacheEntry {
+            layer: info.clone(),
+            entries: count,
+            racy: state.racy,
+        },
+    );
     emit(
         sink,
         Event::LayerDone {
@@ -216,11 +253,30 @@ pub(crate) fn cached_layer_digest(bytes: &[u8]) -> Option<String> {
         .map(|c| c.layer.digest)
 }
 
-fn read_cache(store: &Store, path: &Path) -> Option<CacheEntry> {
+/// The cache entry at `path`, if its blob is intact and its racy files (if any) still
+/// hold what the layer holds.
+fn read_cache(store: &Store, path: &Path, context: &Path) -> Option<CacheEntry> {
     let hit: CacheEntry = serde_json::from_slice(&fs::read(path).ok()?).ok()?;
     let blob = store.blob_path(&hit.layer.digest).ok()?;
     // A blob of the wrong size means the store was tampered with; rebuild instead.
-    (fs::metadata(blob).ok()?.len() == hit.layer.size).then_some(hit)
+    if fs::metadata(blob).ok()?.len() != hit.layer.size {
+        return None;
+    }
+    let unchanged = |f: &RacyFile| {
+        let mut h = Sha256::new();
+        let copied =
+            fs::File::open(context.join(&f.path)).and_then(|mut r| io::copy(&mut r, &mut h));
+        copied.is_ok() && hex::encode(h.finalize()) == f.sha256
+    };
+    hit.racy.iter().all(unchanged).then_some(hit)
+}
+
+/// Records a cache entry. The cache is an optimization: failing to record it must not
+/// fail the build.
+fn write_cache(path: &Path, entry: &CacheEntry) {
+    if let Ok(bytes) = serde_json::to_vec(entry) {
+        let _ = crate::oci::store::write_atomic(path, &bytes);
+    }
 }
 
 /// `/app/` → `app`; `/` → ``. Rejects `..` so nothing lands outside the image root.
@@ -502,6 +558,9 @@ struct TarState {
     bytes: u64,
     next_progress: u64,
     files: u64,
+    /// Files changed at or after this time are racy: their content's hash is recorded.
+    settled_limit: (i64, i64),
+    racy: Vec<RacyFile>,
 }
 
 fn base_header(kind: tar::EntryType, mode: u32, epoch: u64) -> tar::Header {
@@ -559,12 +618,20 @@ fn append_entry<W: Write>(
             let mut h = base_header(tar::EntryType::Regular, mode, st.epoch);
             h.set_size(size);
             let file = fs::File::open(&e.abs).map_err(|err| Error::io("read", &e.abs, err))?;
-            let reader = ExactReader {
+            let mut reader = ExactReader {
                 inner: file.take(size),
                 remaining: size,
                 path: &e.abs,
+                hash: e.meta.is_racy(st.settled_limit).then(Sha256::new),
             };
-            append_named(tar, h, name, None, reader).map_err(|err| err.context(e.abs.display()))?;
+            append_named(tar, h, name, None, &mut reader)
+                .map_err(|err| err.context(e.abs.display()))?;
+            if let Some(hash) = reader.hash {
+                st.racy.push(RacyFile {
+                    path: e.rel.clone(),
+                    sha256: hex::encode(hash.finalize()),
+                });
+            }
             st.bytes += size;
             st.files += 1;
             if st.bytes >= st.next_progress {
@@ -588,6 +655,8 @@ struct ExactReader<'a, R> {
     inner: R,
     remaining: u64,
     path: &'a Path,
+    /// The hash of what was read, for a racy file.
+    hash: Option<Sha256>,
 }
 
 impl<R: Read> Read for ExactReader<'_, R> {
@@ -600,6 +669,9 @@ impl<R: Read> Read for ExactReader<'_, R> {
             )));
         }
         self.remaining -= n as u64;
+        if let Some(h) = &mut self.hash {
+            h.update(&buf[..n]);
+        }
         Ok(n)
     }
 }

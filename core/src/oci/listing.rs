@@ -30,6 +30,16 @@ pub(crate) const RACY_WINDOW: Duration = Duration::from_secs(2);
 /// Bump when [`Saved`] changes shape, so old files are ignored instead of misread.
 const FORMAT: u32 = 1;
 
+/// The (seconds, nanoseconds) time before which a change counts as settled for a walk that
+/// starts at `now`: a change at or after it may share a timestamp tick with the walk's stat.
+pub(crate) fn settled_limit(now: SystemTime) -> (i64, i64) {
+    let limit = now
+        .checked_sub(RACY_WINDOW)
+        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+        .unwrap_or_default();
+    (limit.as_secs() as i64, i64::from(limit.subsec_nanos()))
+}
+
 /// What identifies one state of a directory's entries.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct DirState {
@@ -108,10 +118,6 @@ impl ListingFile {
             .filter(|s| s.format == FORMAT && s.root == self.root)
             .map(|s| s.listings)
             .unwrap_or_default();
-        let limit = now
-            .checked_sub(RACY_WINDOW)
-            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-            .unwrap_or_default();
         Listings {
             file: self,
             old: old
@@ -120,7 +126,7 @@ impl ListingFile {
                 .collect(),
             fresh: Mutex::new(Vec::new()),
             dirty: AtomicBool::new(false),
-            settled_before: (limit.as_secs() as i64, i64::from(limit.subsec_nanos())),
+            settled_before: settled_limit(now),
         }
     }
 }
