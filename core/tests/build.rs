@@ -341,7 +341,7 @@ fn racily_clean_files_are_checked_by_content_until_they_settle() {
         .expect("app/main.py is recorded");
     // What a write in the same tick would leave: metadata as recorded, content not what
     // the layer holds. No real peer produces that tick on demand, so the entry says it.
-    main["sha256"] = serde_json::json!("0".repeat(64));
+    main["xxh3"] = serde_json::json!("0".repeat(32));
     fs::write(&entry_path, serde_json::to_vec(&entry).unwrap()).unwrap();
     let rebuilt = build();
     assert!(

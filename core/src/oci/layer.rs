@@ -23,6 +23,7 @@ use std::io::{self, Read, Write};
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
+use xxhash_rust::xxh3::Xxh3;
 
 /// Bump when the layer format changes, so old cache entries stop matching.
 const FORMAT_VERSION: &str = "idpkit-layer-v1";
@@ -91,8 +92,8 @@ pub(crate) struct BuiltLayer {
 struct CacheEntry {
     layer: LayerInfo,
     entries: u64,
-    /// Files that were racily clean when the layer was built, with the sha256 of the
-    /// content the layer holds; a hit holds only while their content still matches.
+    /// Files that were racily clean when the layer was built, with the hash of the content
+    /// the layer holds; a hit holds only while their content still matches.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     racy: Vec<RacyFile>,
 }
@@ -104,7 +105,25 @@ struct CacheEntry {
 struct RacyFile {
     /// Relative to the context.
     path: String,
-    sha256: String,
+    /// XXH3-128 of the content: this detects accidental change, so it need not be
+    /// cryptographic, and a sha256 pass made cold builds of just-written contexts 17% slower.
+    xxh3: String,
+}
+
+fn content_hash(hasher: Xxh3) -> String {
+    format!("{:032x}", hasher.digest128())
+}
+
+fn hash_file(path: &Path) -> io::Result<String> {
+    let mut file = fs::File::open(path)?;
+    let mut h = Xxh3::new();
+    let mut buf = vec![0u8; 256 << 10];
+    loop {
+        match file.read(&mut buf)? {
+            0 => return Ok(content_hash(h)),
+            n => h.update(&buf[..n]),
+        }
+    }
 }
 
 /// Checks the context directory and gives the error a user can act on.
@@ -262,12 +281,7 @@ fn read_cache(store: &Store, path: &Path, context: &Path) -> Option<CacheEntry> 
     if fs::metadata(blob).ok()?.len() != hit.layer.size {
         return None;
     }
-    let unchanged = |f: &RacyFile| {
-        let mut h = Sha256::new();
-        let copied =
-            fs::File::open(context.join(&f.path)).and_then(|mut r| io::copy(&mut r, &mut h));
-        copied.is_ok() && hex::encode(h.finalize()) == f.sha256
-    };
+    let unchanged = |f: &RacyFile| hash_file(&context.join(&f.path)).is_ok_and(|h| h == f.xxh3);
     hit.racy.iter().all(unchanged).then_some(hit)
 }
 
@@ -622,14 +636,14 @@ fn append_entry<W: Write>(
                 inner: file.take(size),
                 remaining: size,
                 path: &e.abs,
-                hash: e.meta.is_racy(st.settled_limit).then(Sha256::new),
+                hash: e.meta.is_racy(st.settled_limit).then(Xxh3::new),
             };
             append_named(tar, h, name, None, &mut reader)
                 .map_err(|err| err.context(e.abs.display()))?;
             if let Some(hash) = reader.hash {
                 st.racy.push(RacyFile {
                     path: e.rel.clone(),
-                    sha256: hex::encode(hash.finalize()),
+                    xxh3: content_hash(hash),
                 });
             }
             st.bytes += size;
@@ -656,7 +670,7 @@ struct ExactReader<'a, R> {
     remaining: u64,
     path: &'a Path,
     /// The hash of what was read, for a racy file.
-    hash: Option<Sha256>,
+    hash: Option<Xxh3>,
 }
 
 impl<R: Read> Read for ExactReader<'_, R> {
