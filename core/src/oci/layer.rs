@@ -155,9 +155,10 @@ pub(crate) fn build_layer(
         .threads
         .unwrap_or_else(crate::config::default_threads)
         .max(1);
-    let settled_limit = listing::settled_limit(SystemTime::now());
+    let walk_start = SystemTime::now();
+    let settled_limit = listing::settled_limit(walk_start);
     let listing_file = ListingFile::read(&store.listings_dir(), context, !opts.no_cache);
-    let listings = listing_file.listings();
+    let listings = listing_file.listings(walk_start);
     let entries = walk(context, &matcher, &listings, threads, sink, cancel)?;
     listings.save();
     let fingerprint = fingerprint(&entries, opts, &prefix, epoch);

@@ -107,12 +107,8 @@ impl ListingFile {
         Self { path, root, bytes }
     }
 
-    /// The listings to consult during a walk starting now.
-    pub(crate) fn listings(&self) -> Listings<'_> {
-        self.listings_at(SystemTime::now())
-    }
-
-    fn listings_at(&self, now: SystemTime) -> Listings<'_> {
+    /// The listings to consult during a walk starting at `now`.
+    pub(crate) fn listings(&self, now: SystemTime) -> Listings<'_> {
         let old = postcard::from_bytes::<Saved>(&self.bytes)
             .ok()
             .filter(|s| s.format == FORMAT && s.root == self.root)
@@ -235,7 +231,7 @@ mod tests {
     /// What a walk at `walk_time` that reads `ctx` (holding `names`) leaves for the next.
     fn remember(cache: &Path, ctx: &Path, walk_time: SystemTime, names: &[&str]) -> PathBuf {
         let file = ListingFile::read(cache, ctx, true);
-        let walk = file.listings_at(walk_time);
+        let walk = file.listings(walk_time);
         walk.record(
             "",
             state(ctx),
@@ -248,7 +244,7 @@ mod tests {
     /// The names a later walk reuses for `ctx`.
     fn reused(cache: &Path, ctx: &Path, reuse: bool) -> Option<Vec<String>> {
         let file = ListingFile::read(cache, ctx, reuse);
-        let listings = file.listings_at(later());
+        let listings = file.listings(later());
         let found = listings.reuse("", &state(ctx))?;
         Some(found.iter().map(|n| n.to_string()).collect())
     }
