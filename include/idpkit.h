@@ -528,11 +528,13 @@ void idpkit_string_free(char *s);
  * `client_cert_required`, `bad_certificate`, `not_tls`, `unreachable`; `trusted`, `insecure`, `chain`
  * (`subject`, `issuer`, `not_before`, `not_after`, `names`, `self_signed`, `sha256`),
  * `sources`, `message` (with the fixing command when not trusted)); free it with
- * `idpkit_string_free`. An untrusted host is a report, not an error. Blocks until done.
+ * `idpkit_string_free`. An untrusted host is a report, not an error. Blocks until done;
+ * `cancel` (may be NULL) stops it from another thread within a tenth of a second.
  *
- * Errors: `NULL_ARGUMENT`, `INVALID_INPUT` (bad JSON or host), `IO` (a CA file).
+ * Errors: `NULL_ARGUMENT`, `INVALID_INPUT` (bad JSON or host), `IO` (a CA file),
+ * `CANCELLED`.
  */
-idpkit_result idpkit_trust_check(const char *host, const char *trust_json, char **report_json_out, idpkit_error **err_out);
+idpkit_result idpkit_trust_check(const char *host, const char *trust_json, const idpkit_cancel *cancel, char **report_json_out, idpkit_error **err_out);
 
 /**
  * Validates the PEM CA certificate `ca_file` and installs it for `host` (`host[:port]`)
@@ -554,12 +556,14 @@ idpkit_result idpkit_trust_add(const char *host, const char *ca_file, const char
  * `cluster_json` (may be NULL: the defaults) is as for
  * `idpkit_registry_login_from_cluster` (`host` defaults to `gitea.cnoe.localtest.me:8443`).
  * On success `*result_json_out` receives an `ExtractResult` JSON object (`host`, `path`,
- * `source`, `subject`, `not_after`); free it with `idpkit_string_free`. Blocks until done.
+ * `source`, `subject`, `not_after`); free it with `idpkit_string_free`. Blocks until done;
+ * `cancel` (may be NULL) stops it from another thread, before anything is installed.
  *
  * Errors: `NULL_ARGUMENT`, `INVALID_INPUT` (bad JSON, kubeconfig or certificate),
- * `NOT_FOUND` (no such context or Secret), `AUTH`, `UNTRUSTED`, `NETWORK`, `IO`.
+ * `NOT_FOUND` (no such context or Secret), `AUTH`, `UNTRUSTED`, `NETWORK`, `IO`,
+ * `CANCELLED`.
  */
-idpkit_result idpkit_trust_extract(const char *cluster_json, char **result_json_out, idpkit_error **err_out);
+idpkit_result idpkit_trust_extract(const char *cluster_json, const idpkit_cancel *cancel, char **result_json_out, idpkit_error **err_out);
 
 #ifdef __cplusplus
 }  // extern "C"

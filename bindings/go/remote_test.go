@@ -4,11 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"idpkit.dev/idpkit"
 )
@@ -218,5 +220,38 @@ func TestBreakerThresholdReachesTheLibrary(t *testing.T) {
 		if err != nil || strings.Count(string(doc), "breaker_threshold") != min(1, len(c.want)) || !strings.Contains(string(doc), c.want) {
 			t.Fatalf("BreakerThreshold %d marshals as %s (%v)", c.threshold, doc, err)
 		}
+	}
+}
+
+// A host that accepts the connection and never answers the handshake: without
+// cancellation TrustCheck would wait out its 10 s timeout.
+func TestTrustCheckStopsWhenCtxIsDone(t *testing.T) {
+	silent, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	var held []net.Conn
+	go func() {
+		for {
+			c, err := silent.Accept()
+			if err != nil {
+				return
+			}
+			held = append(held, c)
+		}
+	}()
+	ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	report, err := idpkit.TrustCheck(ctx, silent.Addr().String(), idpkit.TrustOptions{})
+	if !errors.Is(err, idpkit.ErrCancelled) || !errors.Is(err, context.DeadlineExceeded) || report != nil {
+		t.Fatalf("TrustCheck of a silent host past its deadline: %+v, %v", report, err)
+	}
+	if took := time.Since(start); took > 3*time.Second {
+		t.Fatalf("TrustCheck took %v after its deadline", took)
+	}
+	if _, err := idpkit.TrustExtract(ctx, idpkit.ClusterOptions{}); !errors.Is(err, idpkit.ErrCancelled) {
+		t.Fatalf("TrustExtract with a done ctx: %v", err)
 	}
 }

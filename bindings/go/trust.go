@@ -82,8 +82,8 @@ type ExtractResult struct {
 
 // TrustCheck connects to host (host[:port], default port 443) and reports its chain and
 // whether idpkit trusts it, with the trust a registry call would use. An untrusted host is
-// a report (Trusted false, Message with the fix), not an error. ctx is checked when the
-// call starts only.
+// a report (Trusted false, Message with the fix), not an error. Cancelling ctx stops it
+// within a tenth of a second.
 func TrustCheck(ctx context.Context, host string, opts TrustOptions) (*TrustReport, error) {
 	if err := started(ctx); err != nil {
 		return nil, err
@@ -95,9 +95,12 @@ func TrustCheck(ctx context.Context, host string, opts TrustOptions) (*TrustRepo
 	defer free1()
 	chost, free2 := cstr(host, false)
 	defer free2()
-	return jsonResult[TrustReport](func(out **C.char, cerr **C.idpkit_error) C.idpkit_result {
-		return C.idpkit_trust_check(chost, copts, out, cerr)
+	report, err := jsonResult[TrustReport](func(out **C.char, cerr **C.idpkit_error) C.idpkit_result {
+		return cancellable(ctx, func(cancel *C.idpkit_cancel) C.idpkit_result {
+			return C.idpkit_trust_check(chost, copts, cancel, out, cerr)
+		})
 	})
+	return report, withCause(ctx, err)
 }
 
 // TrustAdd validates the PEM CA certificate caFile and installs it for host as
@@ -117,7 +120,8 @@ func TrustAdd(host, caFile, certsD string) (string, error) {
 
 // TrustExtract reads idpbuilder's CA from the cluster (Secret default/idpbuilder-cert key
 // ca.crt, else ingress-nginx/idpbuilder-cert key tls.crt), validates it and installs it for
-// the cluster's Gitea host as TrustAdd does. ctx is checked when the call starts only.
+// the cluster's Gitea host as TrustAdd does. Cancelling ctx stops it soon after, before
+// anything is installed.
 func TrustExtract(ctx context.Context, cluster ClusterOptions) (*ExtractResult, error) {
 	if err := started(ctx); err != nil {
 		return nil, err
@@ -127,9 +131,12 @@ func TrustExtract(ctx context.Context, cluster ClusterOptions) (*ExtractResult, 
 		return nil, err
 	}
 	defer free()
-	return jsonResult[ExtractResult](func(out **C.char, cerr **C.idpkit_error) C.idpkit_result {
-		return C.idpkit_trust_extract(ccluster, out, cerr)
+	result, err := jsonResult[ExtractResult](func(out **C.char, cerr **C.idpkit_error) C.idpkit_result {
+		return cancellable(ctx, func(cancel *C.idpkit_cancel) C.idpkit_result {
+			return C.idpkit_trust_extract(ccluster, cancel, out, cerr)
+		})
 	})
+	return result, withCause(ctx, err)
 }
 
 // started fails with ErrCancelled when ctx is already done.

@@ -156,6 +156,11 @@ export interface ClusterOptions {
   host?: string
   /** certs.d root to install into (default `~/.config/idpkit/certs.d`); `extractCa` only. */
   certsD?: string
+  /**
+   * Aborting it stops `extractCa` before anything is installed (rejects with
+   * `code === 'CANCELLED'`); `extractCa` only.
+   */
+  signal?: AbortSignal
 }
 
 /**
@@ -183,6 +188,7 @@ export interface ExportOptions {
  * Reads the cluster's CA (idpbuilder's Secret `default/idpbuilder-cert`, else
  * `ingress-nginx/idpbuilder-cert`) through a kubeconfig context, checks it, and installs it
  * for `options.host` (default `gitea.cnoe.localtest.me:8443`) in `options.certsD`.
+ * `options.signal` aborts it before anything is installed.
  */
 export declare function extractCa(options?: ClusterOptions): Promise<ExtractResult>
 
@@ -386,7 +392,7 @@ export interface TrustAddOptions {
  * Runs a TLS handshake with `host[:port]` (443 by default) using the trust `options`
  * assemble for it, and reports the presented chain and a verdict. Never skips
  * verification; a host that is not trusted resolves (with `trusted: false` and a
- * `message` saying how to fix it), it does not reject.
+ * `message` saying how to fix it), it does not reject. `options.signal` aborts it.
  */
 export declare function trustCheck(host: string, options?: TrustOptions): Promise<TrustReport>
 
@@ -403,6 +409,11 @@ export interface TrustOptions {
   certsD?: string[] | null
   /** Leave out the platform's roots and `SSL_CERT_*`. */
   noPlatformRoots?: boolean
+  /**
+   * Aborting it stops the handshake within a tenth of a second (rejects with
+   * `code === 'CANCELLED'`).
+   */
+  signal?: AbortSignal
 }
 
 /** What `trustCheck` found. */

@@ -330,7 +330,7 @@ pub fn run(cmd: RegistryCommand, store: &Store, out: &Output) -> Result<()> {
             out.result(&doc, || format!("deleted {d}"));
         }
         RegistryCommand::Trust(TrustCommand::Check { host, remote }) => {
-            let report = trust::check(&host, &remote.trust())?;
+            let report = trust::check(&host, &remote.trust(), None)?;
             out.result(&report, || {
                 let mut lines = Vec::new();
                 for (i, c) in report.chain.iter().enumerate() {
@@ -369,7 +369,7 @@ pub fn run(cmd: RegistryCommand, store: &Store, out: &Output) -> Result<()> {
         RegistryCommand::Trust(TrustCommand::Extract { cluster, host }) => {
             let mut opts = cluster.options();
             opts.host = host;
-            let r = trust::extract_ca(&opts)?;
+            let r = trust::extract_ca(&opts, None)?;
             out.result(&r, || {
                 format!(
                     "{}: trusting {} from {} (until {}), installed as {}",

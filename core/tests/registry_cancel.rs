@@ -63,3 +63,50 @@ fn a_cancelled_push_stops_promptly_instead_of_retrying() {
         0
     );
 }
+
+/// A host that accepts connections and never answers: the handshake would wait out its
+/// 10 s timeout.
+fn silent_host() -> String {
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for conn in silent.incoming().flatten() {
+            held.push(conn);
+        }
+    });
+    format!("127.0.0.1:{port}")
+}
+
+#[test]
+fn a_cancelled_trust_check_stops_promptly_and_cluster_calls_do_not_start() {
+    let host = silent_host();
+    let token = CancelToken::new();
+    let trigger = token.clone();
+    std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(300));
+        trigger.cancel();
+    });
+    let start = Instant::now();
+    let err = idpkit::trust::check(&host, &Default::default(), Some(&token)).unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Cancelled, "{}", err.message);
+    assert!(
+        start.elapsed() < Duration::from_secs(2),
+        "took {:?}",
+        start.elapsed()
+    );
+
+    // A cancelled token stops the cluster calls before they read the kubeconfig, and
+    // nothing is installed.
+    let certs = tempfile::tempdir().unwrap();
+    let cluster = idpkit::trust::ClusterOptions {
+        kubeconfig: Some(certs.path().join("no-such-kubeconfig")),
+        certs_d: Some(certs.path().join("certs.d")),
+        ..Default::default()
+    };
+    let err = idpkit::trust::extract_ca(&cluster, Some(&token)).unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Cancelled);
+    let err = idpkit::trust::gitea_credential(&cluster, Some(&token)).unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Cancelled);
+    assert!(!certs.path().join("certs.d").exists());
+}

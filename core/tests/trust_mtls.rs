@@ -142,7 +142,7 @@ fn client_certificates_come_from_the_hosts_certs_d_folder() {
         ..Default::default()
     };
 
-    let report = trust::check(&host, &opts).unwrap();
+    let report = trust::check(&host, &opts, None).unwrap();
     assert_eq!(report.verdict, Verdict::ClientCertRequired, "{report:?}");
     assert!(
         report.message.contains("client.cert") && report.message.contains(&host),
@@ -155,11 +155,11 @@ fn client_certificates_come_from_the_hosts_certs_d_folder() {
     std::fs::create_dir_all(&dir).unwrap();
     let (cert, key) = client_cert(&pki, tmp.path());
     std::fs::copy(&cert, dir.join("client.cert")).unwrap();
-    let err = trust::check(&host, &opts).unwrap_err();
+    let err = trust::check(&host, &opts, None).unwrap_err();
     assert!(err.message.contains("client.key"), "{err}");
 
     std::fs::copy(&key, dir.join("client.key")).unwrap();
-    let report = trust::check(&host, &opts).unwrap();
+    let report = trust::check(&host, &opts, None).unwrap();
     assert_eq!(report.verdict, Verdict::Trusted, "{report:?}");
     assert!(report.chain[0].names.iter().any(|n| n == "127.0.0.1"));
     assert!(

@@ -1,6 +1,7 @@
 //! Certificate trust: check a host's chain, add a CA for a host, extract the cluster's CA.
 
 use crate::boundary::{guard, idpkit_result};
+use crate::cancel::{idpkit_cancel, token_of};
 use crate::error::idpkit_error;
 use crate::store::{check_out, write_out};
 use crate::strings::{arg_str, json_out, opt_str, options_json, string_out};
@@ -19,13 +20,16 @@ use std::path::Path;
 /// `client_cert_required`, `bad_certificate`, `not_tls`, `unreachable`; `trusted`, `insecure`, `chain`
 /// (`subject`, `issuer`, `not_before`, `not_after`, `names`, `self_signed`, `sha256`),
 /// `sources`, `message` (with the fixing command when not trusted)); free it with
-/// `idpkit_string_free`. An untrusted host is a report, not an error. Blocks until done.
+/// `idpkit_string_free`. An untrusted host is a report, not an error. Blocks until done;
+/// `cancel` (may be NULL) stops it from another thread within a tenth of a second.
 ///
-/// Errors: `NULL_ARGUMENT`, `INVALID_INPUT` (bad JSON or host), `IO` (a CA file).
+/// Errors: `NULL_ARGUMENT`, `INVALID_INPUT` (bad JSON or host), `IO` (a CA file),
+/// `CANCELLED`.
 #[no_mangle]
 pub extern "C" fn idpkit_trust_check(
     host: *const c_char,
     trust_json: *const c_char,
+    cancel: *const idpkit_cancel,
     report_json_out: *mut *mut c_char,
     err_out: *mut *mut idpkit_error,
 ) -> idpkit_result {
@@ -33,7 +37,7 @@ pub extern "C" fn idpkit_trust_check(
         check_out(report_json_out, "report_json_out")?;
         let host = arg_str(host, "host")?;
         let opts: TrustOptions = options_json(trust_json, "trust_json")?;
-        let report = trust::check(host, &opts)?;
+        let report = trust::check(host, &opts, token_of(cancel).as_ref())?;
         write_out(report_json_out, json_out(&report)?);
         Ok(())
     })
@@ -76,20 +80,23 @@ pub extern "C" fn idpkit_trust_add(
 /// `cluster_json` (may be NULL: the defaults) is as for
 /// `idpkit_registry_login_from_cluster` (`host` defaults to `gitea.cnoe.localtest.me:8443`).
 /// On success `*result_json_out` receives an `ExtractResult` JSON object (`host`, `path`,
-/// `source`, `subject`, `not_after`); free it with `idpkit_string_free`. Blocks until done.
+/// `source`, `subject`, `not_after`); free it with `idpkit_string_free`. Blocks until done;
+/// `cancel` (may be NULL) stops it from another thread, before anything is installed.
 ///
 /// Errors: `NULL_ARGUMENT`, `INVALID_INPUT` (bad JSON, kubeconfig or certificate),
-/// `NOT_FOUND` (no such context or Secret), `AUTH`, `UNTRUSTED`, `NETWORK`, `IO`.
+/// `NOT_FOUND` (no such context or Secret), `AUTH`, `UNTRUSTED`, `NETWORK`, `IO`,
+/// `CANCELLED`.
 #[no_mangle]
 pub extern "C" fn idpkit_trust_extract(
     cluster_json: *const c_char,
+    cancel: *const idpkit_cancel,
     result_json_out: *mut *mut c_char,
     err_out: *mut *mut idpkit_error,
 ) -> idpkit_result {
     guard(err_out, || {
         check_out(result_json_out, "result_json_out")?;
         let cluster: ClusterOptions = options_json(cluster_json, "cluster_json")?;
-        let result = trust::extract_ca(&cluster)?;
+        let result = trust::extract_ca(&cluster, token_of(cancel).as_ref())?;
         write_out(result_json_out, json_out(&result)?);
         Ok(())
     })

@@ -6,8 +6,12 @@
 #define _GNU_SOURCE
 #include "check.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -178,20 +182,20 @@ static void trust(const char *tmp, const char *tls, const char *ca, const char *
   char json[700], certs_d[512], want[700];
 
   snprintf(json, sizeof json, "{\"ca_files\": [\"%s\"]}", ca);
-  r = idpkit_trust_check(tls, json, &out, &err);
+  r = idpkit_trust_check(tls, json, NULL, &out, &err);
   CHECK(r == IDPKIT_RESULT_OK && strstr(out, "\"verdict\":\"trusted\"") &&
             strstr(out, "\"trusted\":true") && strstr(out, "\"chain\":[{"),
         "trust_check %s with the rig's CA: %s", tls, msg(out, err));
   reset(&out, &err);
 
   const char *alone = "{\"certs_d\": [], \"no_platform_roots\": true}";
-  r = idpkit_trust_check(tls, alone, &out, &err);
+  r = idpkit_trust_check(tls, alone, NULL, &out, &err);
   CHECK(r == IDPKIT_RESULT_OK && strstr(out, "\"verdict\":\"unknown_issuer\"") &&
             strstr(out, "\"trusted\":false") && strstr(out, "idpkit trust"),
         "trust_check without the CA says unknown_issuer and the fix: %s", msg(out, err));
   reset(&out, &err);
 
-  r = idpkit_trust_check(expired, json, &out, &err);
+  r = idpkit_trust_check(expired, json, NULL, &out, &err);
   CHECK(r == IDPKIT_RESULT_OK && strstr(out, "\"verdict\":\"expired\""),
         "trust_check %s says expired: %s", expired, msg(out, err));
   reset(&out, &err);
@@ -204,7 +208,7 @@ static void trust(const char *tmp, const char *tls, const char *ca, const char *
         "trust_add writes %s: %s", want, msg(out, err));
   reset(&out, &err);
   snprintf(json, sizeof json, "{\"certs_d\": [\"%s\"], \"no_platform_roots\": true}", certs_d);
-  r = idpkit_trust_check(tls, json, &out, &err);
+  r = idpkit_trust_check(tls, json, NULL, &out, &err);
   CHECK(r == IDPKIT_RESULT_OK && strstr(out, "\"trusted\":true"),
         "trust_check trusts the added CA: %s", msg(out, err));
   reset(&out, &err);
@@ -215,10 +219,52 @@ static void trust(const char *tmp, const char *tls, const char *ca, const char *
   expect_error("trust_add of a file that is no certificate", r, IDPKIT_RESULT_INVALID_INPUT,
                err, SENTINEL, out);
   err = NULL;
-  r = idpkit_trust_check(tls, "{\"ca_file\": []}", &out, &err);
+  r = idpkit_trust_check(tls, "{\"ca_file\": []}", NULL, &out, &err);
   expect_error("trust_check with an unknown field", r, IDPKIT_RESULT_INVALID_INPUT, err,
                SENTINEL, out);
   err = NULL;
+}
+
+static void *cancel_later(void *cancel) {
+  struct timespec pause = {0, 300 * 1000 * 1000};
+  nanosleep(&pause, NULL);
+  idpkit_cancel_cancel(cancel);
+  return NULL;
+}
+
+/* A host that accepts the connection and never answers the handshake: without the cancel
+ * handle trust_check would wait out its 10 s timeout. */
+static void trust_check_cancelled(void) {
+  int silent = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in addr = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  socklen_t len = sizeof addr;
+  CHECK(silent >= 0 && bind(silent, (struct sockaddr *)&addr, len) == 0 &&
+            listen(silent, 4) == 0 && getsockname(silent, (struct sockaddr *)&addr, &len) == 0,
+        "a silent listener on loopback");
+  char host[64];
+  snprintf(host, sizeof host, "127.0.0.1:%d", ntohs(addr.sin_port));
+
+  idpkit_cancel *cancel = idpkit_cancel_new();
+  pthread_t canceller;
+  pthread_create(&canceller, NULL, cancel_later, cancel);
+  struct timespec start, end;
+  clock_gettime(CLOCK_MONOTONIC, &start);
+  char *out = (char *)SENTINEL;
+  idpkit_error *err = NULL;
+  idpkit_result r = idpkit_trust_check(host, NULL, cancel, &out, &err);
+  clock_gettime(CLOCK_MONOTONIC, &end);
+  pthread_join(canceller, NULL);
+  double secs = (double)(end.tv_sec - start.tv_sec) + (end.tv_nsec - start.tv_nsec) / 1e9;
+  CHECK(r == IDPKIT_RESULT_CANCELLED && out == SENTINEL && secs < 3.0,
+        "a cancelled trust_check of a silent host stops at once (%.2f s, result %d)", secs, r);
+  idpkit_error_free(err);
+  err = NULL;
+  /* Cancelled stays cancelled: the next call with the handle fails before connecting. */
+  r = idpkit_trust_extract(NULL, cancel, &out, &err);
+  CHECK(r == IDPKIT_RESULT_CANCELLED, "trust_extract with a cancelled handle: %d", r);
+  idpkit_error_free(err);
+  idpkit_cancel_free(cancel);
+  close(silent);
 }
 
 static void cluster(const char *tmp, const char *kubeconfig, const char *gitea,
@@ -231,7 +277,7 @@ static void cluster(const char *tmp, const char *kubeconfig, const char *gitea,
   snprintf(json, sizeof json, "{\"kubeconfig\": \"%s\", \"host\": \"%s\", \"certs_d\": \"%s\"}",
            kubeconfig, gitea, certs_d);
 
-  r = idpkit_trust_extract(json, &out, &err);
+  r = idpkit_trust_extract(json, NULL, &out, &err);
   char path[700];
   snprintf(path, sizeof path, "%s/%s/ca.crt", certs_d, gitea);
   CHECK(r == IDPKIT_RESULT_OK &&
@@ -257,12 +303,12 @@ static void cluster(const char *tmp, const char *kubeconfig, const char *gitea,
   unsetenv("DOCKER_CONFIG");
 
   snprintf(json, sizeof json, "{\"kubeconfig\": \"%s\", \"context\": \"nope\"}", kubeconfig);
-  r = idpkit_trust_extract(json, &out, &err);
+  r = idpkit_trust_extract(json, NULL, &out, &err);
   CHECK(r != IDPKIT_RESULT_OK && err && strstr(idpkit_error_message(err), "\"nope\"") &&
             out == SENTINEL,
         "an unknown kubeconfig context is named: %s", msg(NULL, err));
   reset(&out, &err);
-  r = idpkit_trust_extract("{\"kube_config\": \"x\"}", &out, &err);
+  r = idpkit_trust_extract("{\"kube_config\": \"x\"}", NULL, &out, &err);
   expect_error("trust_extract with an unknown field", r, IDPKIT_RESULT_INVALID_INPUT, err,
                SENTINEL, out);
 }
@@ -281,5 +327,6 @@ void remote_tests(const idpkit_store *store, const char *fixture, const char *tm
   copy_catalog_delete(store, fixture, plain, tls, user, password, ca);
   login_logout(tmp, tls, user, password, ca);
   if (expired) trust(tmp, tls, ca, host_of(expired), fixture);
+  trust_check_cancelled();
   if (kubeconfig && gitea && gitea_user) cluster(tmp, kubeconfig, gitea, gitea_user);
 }

@@ -196,13 +196,13 @@ impl Op {
                 json(registry::login_from_cluster(registry, cluster, opts, sink)?)
             }
             Job::Logout(registry) => json(registry::logout(registry)?),
-            Job::TrustCheck { host, opts } => json(trust::check(host, opts)?),
+            Job::TrustCheck { host, opts } => json(trust::check(host, opts, Some(&self.cancel))?),
             Job::TrustAdd {
                 host,
                 ca_file,
                 certs_d,
             } => json(trust::add(host, ca_file, certs_d.as_deref())?),
-            Job::ExtractCa(opts) => json(trust::extract_ca(opts)?),
+            Job::ExtractCa(opts) => json(trust::extract_ca(opts, Some(&self.cancel))?),
             Job::Fail(e) => Err(e.clone()),
         }
     }
@@ -445,6 +445,22 @@ fn registry_task(
     })
 }
 
+/// A store-less call whose options may carry a `signal` (hooked up by `parse` to the
+/// call's token), or the parse error as a rejection.
+fn signal_task(
+    options: Option<Unknown<'_>>,
+    parse: impl FnOnce(Option<&Object>, &CancelToken) -> idpkit::Result<Job>,
+) -> AsyncTask<Op> {
+    let cancel = CancelToken::new();
+    let job = options_object(options).and_then(|o| parse(o.as_ref(), &cancel));
+    AsyncTask::new(Op {
+        store: None,
+        job: job.unwrap_or_else(Job::Fail),
+        cancel,
+        sink: None,
+    })
+}
+
 /// A call with no options the binding has to hook up (no progress, no signal).
 fn plain_task(job: idpkit::Result<Job>) -> AsyncTask<Op> {
     AsyncTask::new(Op {
@@ -591,22 +607,21 @@ pub fn logout(registry: String) -> AsyncTask<Op> {
 /// Runs a TLS handshake with `host[:port]` (443 by default) using the trust `options`
 /// assemble for it, and reports the presented chain and a verdict. Never skips
 /// verification; a host that is not trusted resolves (with `trusted: false` and a
-/// `message` saying how to fix it), it does not reject.
+/// `message` saying how to fix it), it does not reject. `options.signal` aborts it.
 #[napi(ts_return_type = "Promise<TrustReport>")]
 pub fn trust_check(
     host: String,
     #[napi(ts_arg_type = "TrustOptions")] options: Option<Unknown<'_>>,
 ) -> AsyncTask<Op> {
-    plain_task(
-        options_object(options)
-            .and_then(|o| {
-                core_options::<TrustOptions>("trust options", o.as_ref(), &[], |_| Ok(()))
-            })
-            .map(|opts| Job::TrustCheck {
-                host,
-                opts: Box::new(opts),
-            }),
-    )
+    signal_task(options, |o, cancel| {
+        core_options::<TrustOptions>("trust options", o, &["signal"], |_| {
+            o.map_or(Ok(()), |obj| watch_signal(obj, cancel))
+        })
+        .map(|opts| Job::TrustCheck {
+            host,
+            opts: Box::new(opts),
+        })
+    })
 }
 
 /// Installs the CA certificate(s) of the PEM file `caFile` for `host[:port]` as
@@ -632,15 +647,17 @@ pub fn trust_add(
 /// Reads the cluster's CA (idpbuilder's Secret `default/idpbuilder-cert`, else
 /// `ingress-nginx/idpbuilder-cert`) through a kubeconfig context, checks it, and installs it
 /// for `options.host` (default `gitea.cnoe.localtest.me:8443`) in `options.certsD`.
+/// `options.signal` aborts it before anything is installed.
 #[napi(ts_return_type = "Promise<ExtractResult>")]
 pub fn extract_ca(
     #[napi(ts_arg_type = "ClusterOptions")] options: Option<Unknown<'_>>,
 ) -> AsyncTask<Op> {
-    plain_task(
-        options_object(options)
-            .and_then(|o| cluster_options(o.as_ref()))
-            .map(|o| Job::ExtractCa(Box::new(o))),
-    )
+    signal_task(options, |o, cancel| {
+        core_options::<ClusterOptions>("cluster options", o, &["signal"], |_| {
+            o.map_or(Ok(()), |obj| watch_signal(obj, cancel))
+        })
+        .map(|o| Job::ExtractCa(Box::new(o)))
+    })
 }
 
 fn cluster_options(options: Option<&Object>) -> idpkit::Result<ClusterOptions> {

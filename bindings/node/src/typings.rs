@@ -282,6 +282,10 @@ pub struct TrustOptions {
     pub certs_d: Option<Vec<String>>,
     /// Leave out the platform's roots and `SSL_CERT_*`.
     pub no_platform_roots: Option<bool>,
+    /// Aborting it stops the handshake within a tenth of a second (rejects with
+    /// `code === 'CANCELLED'`).
+    #[napi(ts_type = "AbortSignal")]
+    pub signal: Option<serde_json::Value>,
 }
 
 /// Options of `trustAdd`.
@@ -304,6 +308,10 @@ pub struct ClusterOptions {
     pub host: Option<String>,
     /// certs.d root to install into (default `~/.config/idpkit/certs.d`); `extractCa` only.
     pub certs_d: Option<String>,
+    /// Aborting it stops `extractCa` before anything is installed (rejects with
+    /// `code === 'CANCELLED'`); `extractCa` only.
+    #[napi(ts_type = "AbortSignal")]
+    pub signal: Option<serde_json::Value>,
 }
 
 /// The outcome of a TLS handshake (`TrustReport.verdict`): `trusted`; `unknown_issuer`
@@ -557,13 +565,13 @@ mod tests {
         check(
             "TrustOptions",
             core_names::<idpkit::trust::TrustOptions>(),
-            &[],
+            &["signal"],
             &[],
         );
         check(
             "ClusterOptions",
             core_names::<idpkit::trust::ClusterOptions>(),
-            &[],
+            &["signal"],
             &[],
         );
     }

@@ -158,3 +158,32 @@ test('no rig password or token appears in an error message seen here', () => {
   assert.ok(seen.errors.length >= 10, `only ${seen.errors.length} errors seen`)
   for (const e of seen.errors) assertNoSecret(`${e.code} ${e.message}\n${e.stack}`, 'an error')
 })
+
+describe('cancellation', () => {
+  test('an aborted signal stops trustCheck of a silent host at once, and extractCa before it starts', async () => {
+    // A host that accepts the connection and never answers the handshake: without the
+    // signal trustCheck would wait out its 10 s timeout.
+    const { createServer } = await import('node:net')
+    const held = []
+    const silent = createServer((conn) => held.push(conn))
+    await new Promise((resolve) => silent.listen(0, '127.0.0.1', resolve))
+    try {
+      const start = Date.now()
+      await rejectsWithCode(
+        idpkit.trustCheck(`127.0.0.1:${silent.address().port}`, { signal: AbortSignal.timeout(300) }),
+        'CANCELLED',
+      )
+      assert.ok(Date.now() - start < 3000, `took ${Date.now() - start} ms`)
+    } finally {
+      held.forEach((c) => c.destroy())
+      silent.close()
+    }
+    const dir = tempDir()
+    const aborted = AbortSignal.abort()
+    await rejectsWithCode(
+      idpkit.extractCa({ kubeconfig: join(dir, 'none'), certsD: join(dir, 'certs.d'), signal: aborted }),
+      'CANCELLED',
+    )
+    await rejectsWithCode(idpkit.loginFromCluster('x.example', { signal: aborted }), 'INVALID_INPUT')
+  })
+})

@@ -467,12 +467,22 @@ fn logout(py: Python<'_>, registry: &str) -> PyResult<String> {
 }
 
 /// Handshakes with `host[:port]` and reports the chain and the verdict: a JSON `TrustReport`.
-/// `options` is a JSON object of `TrustOptions` fields.
+/// `options` is a JSON object of `TrustOptions` fields. `cancel` or Ctrl-C stops it.
 #[pyfunction]
-fn trust_check(py: Python<'_>, host: &str, options: &str) -> PyResult<String> {
+#[pyo3(signature = (host, options, cancel=None))]
+fn trust_check(
+    py: Python<'_>,
+    host: &str,
+    options: &str,
+    cancel: Option<&PyCancelToken>,
+) -> PyResult<String> {
     let opts = trust_options(py, options)?;
     let host = host.to_owned();
-    let r = py.detach(|| trust::check(&host, &opts));
+    let token = cancel.map(|c| c.token.clone()).unwrap_or_default();
+    let job_token = token.clone();
+    let r = run_interruptible(py, &token, move || {
+        trust::check(&host, &opts, Some(&job_token))
+    })?;
     finish(py, r)
 }
 
@@ -492,10 +502,16 @@ fn trust_add(
 }
 
 /// Reads the cluster's CA (JSON `ClusterOptions`) and installs it: a JSON `ExtractResult`.
+/// `cancel` or Ctrl-C stops it before anything is installed.
 #[pyfunction]
-fn extract_ca(py: Python<'_>, cluster: &str) -> PyResult<String> {
+#[pyo3(signature = (cluster, cancel=None))]
+fn extract_ca(py: Python<'_>, cluster: &str, cancel: Option<&PyCancelToken>) -> PyResult<String> {
     let opts = cluster_options(py, cluster)?;
-    let r = py.detach(|| trust::extract_ca(&opts));
+    let token = cancel.map(|c| c.token.clone()).unwrap_or_default();
+    let job_token = token.clone();
+    let r = run_interruptible(py, &token, move || {
+        trust::extract_ca(&opts, Some(&job_token))
+    })?;
     finish(py, r)
 }
 

@@ -7,6 +7,9 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import socket
+import threading
+import time
 import uuid
 from pathlib import Path
 
@@ -232,3 +235,26 @@ def test_cluster_options_are_the_cores() -> None:
         idpkit.ClusterOptions(host="")
     with pytest.raises(TypeError, match="ClusterOptions"):
         idpkit.extract_ca({"host": "x"})  # type: ignore[arg-type]
+
+
+def test_a_cancelled_trust_check_of_a_silent_host_stops_at_once(tmp_path: Path) -> None:
+    # A host that accepts the connection and never answers the handshake: without the
+    # token trust_check would wait out its 10 s timeout.
+    with socket.create_server(("127.0.0.1", 0)) as silent:
+        held: list[socket.socket] = []
+        threading.Thread(target=lambda: held.append(silent.accept()[0]), daemon=True).start()
+        token = idpkit.CancelToken()
+        timer = threading.Timer(0.3, token.cancel)
+        timer.start()
+        start = time.monotonic()
+        with pytest.raises(idpkit.CancelledError):
+            idpkit.trust_check(f"127.0.0.1:{silent.getsockname()[1]}", cancel=token)
+        assert time.monotonic() - start < 3
+        timer.join()
+
+    # A cancelled token stops extract_ca before it reads the kubeconfig; nothing installed.
+    certs_d = tmp_path / "certs.d"
+    cluster_opts = idpkit.ClusterOptions(kubeconfig=str(tmp_path / "none"), certs_d=str(certs_d))
+    with pytest.raises(idpkit.CancelledError):
+        idpkit.extract_ca(cluster_opts, cancel=token)
+    assert not certs_d.exists()

@@ -197,7 +197,9 @@ impl Client {
     pub fn transport_error(&self, e: &reqwest::Error, url: &str) -> Error {
         if url.starts_with("https://") && (e.is_connect() || is_tls_text(e)) {
             let host = self.registry.clone();
-            if let Some(err) = trust::classify_transport_error(&host, &self.opts.trust) {
+            if let Some(err) =
+                trust::classify_transport_error(&host, &self.opts.trust, self.opts.cancel.as_ref())
+            {
                 return err;
             }
         }

@@ -444,7 +444,7 @@ pub fn login_from_cluster(
     opts: &RegistryOptions,
     sink: Option<&EventSink>,
 ) -> Result<LoginResult> {
-    let c = crate::trust::gitea_credential(cluster)?;
+    let c = crate::trust::gitea_credential(cluster, opts.cancel.as_ref())?;
     login(registry, &c.username, &c.secret, opts, sink)
 }
 

@@ -357,9 +357,14 @@ fn pem_certs(pem: &[u8], what: &str) -> Result<Vec<CertificateDer<'static>>> {
 }
 
 /// Reads idpbuilder's CA from the cluster, checks it, and installs it for `opts.host`.
-pub fn extract_ca(opts: &ClusterOptions) -> Result<ExtractResult> {
+/// `cancel` stops it soon after it fires, with `Cancelled`, before anything is installed.
+pub fn extract_ca(
+    opts: &ClusterOptions,
+    cancel: Option<&crate::CancelToken>,
+) -> Result<ExtractResult> {
+    crate::cancel::check(cancel)?;
     let api = Api::new(opts)?;
-    let (source, pem) = crate::runtime::block_on(async {
+    let (source, pem) = crate::runtime::block_on_cancellable(cancel, async {
         if let Some(d) = api.secret("default", "idpbuilder-cert").await? {
             if let Some(c) = d.get("ca.crt") {
                 return Ok::<_, Error>(("default/idpbuilder-cert ca.crt", c.clone()));
@@ -403,11 +408,16 @@ pub fn extract_ca(opts: &ClusterOptions) -> Result<ExtractResult> {
     })
 }
 
-/// Gitea's credentials from Secret `gitea/gitea-credential` (token preferred).
-pub fn gitea_credential(opts: &ClusterOptions) -> Result<ClusterCredential> {
+/// Gitea's credentials from Secret `gitea/gitea-credential` (token preferred). `cancel`
+/// stops it soon after it fires, with `Cancelled`.
+pub fn gitea_credential(
+    opts: &ClusterOptions,
+    cancel: Option<&crate::CancelToken>,
+) -> Result<ClusterCredential> {
+    crate::cancel::check(cancel)?;
     let api = Api::new(opts)?;
-    let d =
-        crate::runtime::block_on(api.secret("gitea", "gitea-credential"))?.ok_or_else(|| {
+    let d = crate::runtime::block_on_cancellable(cancel, api.secret("gitea", "gitea-credential"))?
+        .ok_or_else(|| {
             Error::not_found(format!(
                 "context {:?} has no Secret gitea/gitea-credential",
                 api.context

@@ -2,14 +2,21 @@
 //! command that fixes it.
 
 use super::{host_name, TrustOptions, TrustStore};
+use crate::cancel::{self, CancelToken};
 use crate::error::{Error, ErrorKind, Result};
 use rustls::pki_types::{CertificateDer, ServerName};
 use rustls::{AlertDescription, CertificateError};
 use serde::{Deserialize, Serialize};
-use std::io::{Read, Write};
-use std::net::{TcpStream, ToSocketAddrs};
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+/// How long the connection and the handshake may take, and how long the first answer after it.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+const ANSWER_TIMEOUT: Duration = Duration::from_secs(3);
+/// How often a blocked connect, read or write looks at its cancel token.
+const CANCEL_POLL: Duration = Duration::from_millis(100);
 
 /// The outcome of a handshake.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -128,10 +135,14 @@ pub(crate) fn cert_info(der: &CertificateDer<'_>) -> Option<CertInfo> {
 
 /// Connects to `host[:port]` (port 443 by default), runs a TLS handshake with the roots
 /// `opts` assemble for it, and reports the chain and the verdict. Never skips verification,
-/// even for an insecure host (the report says it is marked insecure).
-pub fn check(host: &str, opts: &TrustOptions) -> Result<TrustReport> {
+/// even for an insecure host (the report says it is marked insecure). `cancel` stops it
+/// within a tenth of a second, with `Cancelled`.
+pub fn check(host: &str, opts: &TrustOptions, cancel: Option<&CancelToken>) -> Result<TrustReport> {
+    cancel::check(cancel)?;
     let store = TrustStore::for_host(host, opts)?;
-    let (verdict, chain, detail) = probe(&store, host)?;
+    let probed = probe(&store, host, cancel);
+    cancel::check(cancel)?;
+    let (verdict, chain, detail) = probed?;
     let chain: Vec<CertInfo> = chain.iter().filter_map(cert_info).collect();
     let message = match verdict {
         Verdict::Trusted => String::new(),
@@ -150,7 +161,7 @@ pub fn check(host: &str, opts: &TrustOptions) -> Result<TrustReport> {
 
 type Probe = (Verdict, Vec<CertificateDer<'static>>, String);
 
-fn probe(store: &TrustStore, host: &str) -> Result<Probe> {
+fn probe(store: &TrustStore, host: &str, cancel: Option<&CancelToken>) -> Result<Probe> {
     let (config, recorder) = store.client_config_with(None, false)?;
     let name = host_name(host).to_string();
     let port = match host.strip_prefix('[') {
@@ -178,7 +189,7 @@ fn probe(store: &TrustStore, host: &str) -> Result<Probe> {
             format!("{name} has no address"),
         ));
     };
-    let mut sock = match TcpStream::connect_timeout(&addr, Duration::from_secs(10)) {
+    let mut sock = match Watched::connect(&addr, cancel) {
         Ok(s) => s,
         Err(e) => {
             return Ok((
@@ -188,8 +199,6 @@ fn probe(store: &TrustStore, host: &str) -> Result<Probe> {
             ))
         }
     };
-    let _ = sock.set_read_timeout(Some(Duration::from_secs(10)));
-    let _ = sock.set_write_timeout(Some(Duration::from_secs(10)));
     let mut conn = rustls::ClientConnection::new(Arc::new(config), server_name)
         .map_err(|e| Error::internal(format!("TLS client: {e}")))?;
     let mut result = Ok(());
@@ -203,7 +212,7 @@ fn probe(store: &TrustStore, host: &str) -> Result<Probe> {
         // TLS 1.3 servers report a missing client certificate after the handshake: send a
         // request and read the first bytes of the answer.
         let req = format!("HEAD / HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
-        let _ = sock.set_read_timeout(Some(Duration::from_secs(3)));
+        sock.deadline = Instant::now() + ANSWER_TIMEOUT;
         let mut tls = rustls::Stream::new(&mut conn, &mut sock);
         let mut buf = [0u8; 64];
         result = tls
@@ -228,6 +237,78 @@ fn probe(store: &TrustStore, host: &str) -> Result<Probe> {
             };
             Ok((verdict, chain, detail))
         }
+    }
+}
+
+/// A socket whose connect, reads and writes give up when `cancel` fires (looked at every
+/// [`CANCEL_POLL`]) or when `deadline` passes, whichever comes first.
+struct Watched<'a> {
+    sock: TcpStream,
+    cancel: Option<&'a CancelToken>,
+    deadline: Instant,
+}
+
+impl<'a> Watched<'a> {
+    fn connect(addr: &SocketAddr, cancel: Option<&'a CancelToken>) -> io::Result<Self> {
+        let deadline = Instant::now() + HANDSHAKE_TIMEOUT;
+        let sock = loop {
+            match TcpStream::connect_timeout(addr, CANCEL_POLL) {
+                Err(e) if e.kind() == io::ErrorKind::TimedOut => {
+                    Self::give_up(cancel, deadline, e)?;
+                }
+                done => break done?,
+            }
+        };
+        sock.set_read_timeout(Some(CANCEL_POLL))?;
+        sock.set_write_timeout(Some(CANCEL_POLL))?;
+        Ok(Self {
+            sock,
+            cancel,
+            deadline,
+        })
+    }
+
+    /// `Ok` to try again; the error once cancelled or past the deadline.
+    fn give_up(cancel: Option<&CancelToken>, deadline: Instant, e: io::Error) -> io::Result<()> {
+        if cancel.is_some_and(CancelToken::is_cancelled) {
+            // Not `Interrupted`: std and rustls retry that kind.
+            return Err(io::Error::other("cancelled"));
+        }
+        if Instant::now() >= deadline {
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    fn retry<T>(&mut self, mut op: impl FnMut(&mut TcpStream) -> io::Result<T>) -> io::Result<T> {
+        loop {
+            match op(&mut self.sock) {
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    Self::give_up(self.cancel, self.deadline, e)?;
+                }
+                done => return done,
+            }
+        }
+    }
+}
+
+impl Read for Watched<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.retry(|s| s.read(buf))
+    }
+}
+
+impl Write for Watched<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.retry(|s| s.write(buf))
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.retry(|s| s.flush())
     }
 }
 
@@ -314,9 +395,13 @@ pub(crate) fn untrusted_error(report: &TrustReport) -> Error {
 
 /// After a failed HTTPS request: re-runs the handshake to tell a trust problem (with its
 /// explanation) from a network one. `None` when the handshake is fine.
-pub(crate) fn classify_transport_error(host: &str, opts: &TrustOptions) -> Option<Error> {
+pub(crate) fn classify_transport_error(
+    host: &str,
+    opts: &TrustOptions,
+    cancel: Option<&CancelToken>,
+) -> Option<Error> {
     let store = TrustStore::for_host(host, opts).ok()?;
-    let (verdict, chain, detail) = probe(&store, host).ok()?;
+    let (verdict, chain, detail) = probe(&store, host, cancel).ok()?;
     if verdict == Verdict::Trusted {
         return None;
     }
