@@ -307,6 +307,10 @@ impl Write for Watched<'_> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         self.retry(|s| s.write(buf))
     }
+    // rustls writes records vectored: keep that one `writev` per flush.
+    fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        self.retry(|s| s.write_vectored(bufs))
+    }
     fn flush(&mut self) -> io::Result<()> {
         self.retry(|s| s.flush())
     }
