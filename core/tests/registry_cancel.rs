@@ -10,17 +10,10 @@ fn a_cancelled_push_stops_promptly_instead_of_retrying() {
     std::fs::write(ctx.path().join("a.txt"), b"a").unwrap();
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
-    // A "registry" that accepts connections and never answers: without cancellation the
-    // push would wait for the read timeout, then retry.
-    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = silent.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        let mut held = Vec::new();
-        for conn in silent.incoming().flatten() {
-            held.push(conn);
-        }
-    });
-    let tag = format!("127.0.0.1:{port}/cancel/app:1");
+    // A "registry" that never answers: without cancellation the push would wait for the
+    // read timeout, then retry.
+    let host = silent_host();
+    let tag = format!("{host}/cancel/app:1");
     let tag = tag.as_str();
     let opts = BuildOptions {
         context: ctx.path().into(),
@@ -53,8 +46,7 @@ fn a_cancelled_push_stops_promptly_instead_of_retrying() {
     // A token cancelled beforehand stops pull and list_tags before any request.
     let err = store.pull(tag, &reg, None).unwrap_err();
     assert_eq!(err.kind, ErrorKind::Cancelled);
-    let err = idpkit::registry::list_tags(&format!("127.0.0.1:{port}/cancel/app"), &reg, None)
-        .unwrap_err();
+    let err = idpkit::registry::list_tags(&format!("{host}/cancel/app"), &reg, None).unwrap_err();
     assert_eq!(err.kind, ErrorKind::Cancelled);
     assert_eq!(
         std::fs::read_dir(dir.path().join(".idpkit/tmp"))
@@ -64,8 +56,7 @@ fn a_cancelled_push_stops_promptly_instead_of_retrying() {
     );
 }
 
-/// A host that accepts connections and never answers: the handshake would wait out its
-/// 10 s timeout.
+/// A host that accepts connections and never answers them.
 fn silent_host() -> String {
     let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = silent.local_addr().unwrap().port();
