@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 use crate::event::{emit, Event, EventSink};
 use crate::oci::compress::LayerWriter;
 use crate::oci::ignore::IgnoreMatcher;
-use crate::oci::listing::{self, DirState, ListingFile, Listings};
+use crate::oci::listing::{self, DirState, ListingFile, Listings, Times};
 use crate::oci::store::Store;
 use crate::oci::writeback::WritebackFile;
 use crate::oci::{BuildOptions, LayerInfo};
@@ -52,19 +52,10 @@ struct Entry {
 struct Stat {
     mode: u32,
     len: u64,
-    mtime: (i64, i64),
-    ctime: (i64, i64),
+    times: Times,
     ino: u64,
     dev: u64,
     nlink: u64,
-}
-
-impl Stat {
-    /// Changed so close to the walk that a later change in the same timestamp tick would
-    /// leave size and times as they are (see `listing::settled_limit`).
-    fn is_racy(&self, settled_limit: (i64, i64)) -> bool {
-        self.mtime >= settled_limit || self.ctime >= settled_limit
-    }
 }
 
 impl From<&fs::Metadata> for Stat {
@@ -72,8 +63,7 @@ impl From<&fs::Metadata> for Stat {
         Stat {
             mode: m.mode(),
             len: m.len(),
-            mtime: (m.mtime(), m.mtime_nsec()),
-            ctime: (m.ctime(), m.ctime_nsec()),
+            times: Times::of(m),
             ino: m.ino(),
             dev: m.dev(),
             nlink: m.nlink(),
@@ -168,7 +158,8 @@ pub(crate) fn build_layer(
         if let Some(hit) = read_cache(store, &cache_path, context) {
             // Once nothing in the context is racy any more, its metadata alone proves the
             // recorded files unchanged from now on: stop re-hashing them on every hit.
-            if !hit.racy.is_empty() && !entries.iter().any(|e| e.meta.is_racy(settled_limit)) {
+            if !hit.racy.is_empty() && !entries.iter().any(|e| e.meta.times.is_racy(settled_limit))
+            {
                 write_cache(
                     &cache_path,
                     &CacheEntry {
@@ -433,13 +424,12 @@ impl Walker<'_> {
             items.push((item.file_name(), Some(item)));
         }
         items.sort_by(|a, b| a.0.as_encoded_bytes().cmp(b.0.as_encoded_bytes()));
-        let utf8: Option<Vec<String>> = items
-            .iter()
-            .map(|(name, _)| name.to_str().map(str::to_string))
-            .collect();
-        if let Some(names) = utf8 {
-            self.listings.record(rel_dir, state, names);
-        }
+        self.listings.record(rel_dir, state, || {
+            items
+                .iter()
+                .map(|(name, _)| name.to_str().map(str::to_string))
+                .collect()
+        });
         Ok(items)
     }
 
@@ -548,10 +538,10 @@ fn fingerprint(entries: &[Entry], opts: &BuildOptions, prefix: &str, epoch: i64)
         for field in [
             u64::from(m.mode),
             m.len,
-            m.mtime.0 as u64,
-            m.mtime.1 as u64,
-            m.ctime.0 as u64,
-            m.ctime.1 as u64,
+            m.times.mtime.0 as u64,
+            m.times.mtime.1 as u64,
+            m.times.ctime.0 as u64,
+            m.times.ctime.1 as u64,
             m.ino,
             m.dev,
             m.nlink,
@@ -637,7 +627,7 @@ fn append_entry<W: Write>(
                 inner: file.take(size),
                 remaining: size,
                 path: &e.abs,
-                hash: e.meta.is_racy(st.settled_limit).then(Xxh3::new),
+                hash: e.meta.times.is_racy(st.settled_limit).then(Xxh3::new),
             };
             append_named(tar, h, name, None, &mut reader)
                 .map_err(|err| err.context(e.abs.display()))?;

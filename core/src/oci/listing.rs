@@ -40,13 +40,34 @@ pub(crate) fn settled_limit(now: SystemTime) -> (i64, i64) {
     (limit.as_secs() as i64, i64::from(limit.subsec_nanos()))
 }
 
+/// A file's or directory's modification and change times, (seconds, nanoseconds).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Times {
+    pub mtime: (i64, i64),
+    pub ctime: (i64, i64),
+}
+
+impl Times {
+    pub(crate) fn of(meta: &fs::Metadata) -> Self {
+        Self {
+            mtime: (meta.mtime(), meta.mtime_nsec()),
+            ctime: (meta.ctime(), meta.ctime_nsec()),
+        }
+    }
+
+    /// Changed at or after `settled_limit` (see [`settled_limit`]): a later change in the
+    /// same timestamp tick could leave these times as they are.
+    pub(crate) fn is_racy(&self, settled_limit: (i64, i64)) -> bool {
+        self.mtime >= settled_limit || self.ctime >= settled_limit
+    }
+}
+
 /// What identifies one state of a directory's entries.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct DirState {
     dev: u64,
     ino: u64,
-    mtime: (i64, i64),
-    ctime: (i64, i64),
+    times: Times,
 }
 
 impl DirState {
@@ -54,14 +75,8 @@ impl DirState {
         Self {
             dev: meta.dev(),
             ino: meta.ino(),
-            mtime: (meta.mtime(), meta.mtime_nsec()),
-            ctime: (meta.ctime(), meta.ctime_nsec()),
+            times: Times::of(meta),
         }
-    }
-
-    /// True when neither time is at or after `limit` (seconds, nanoseconds since the epoch).
-    fn settled_before(&self, limit: (i64, i64)) -> bool {
-        self.mtime < limit && self.ctime < limit
     }
 }
 
@@ -150,11 +165,19 @@ impl Listings<'_> {
         Some(&listing.names)
     }
 
-    /// Records the names this walk read in `rel_dir`, to be reused if the directory had
-    /// settled before the walk began.
-    pub(crate) fn record(&self, rel_dir: &str, state: DirState, names: Vec<String>) {
+    /// Records that this walk read `rel_dir` itself, and keeps its `names` (asked for only
+    /// then; `None` when they cannot be kept) if the directory had settled before the walk.
+    pub(crate) fn record(
+        &self,
+        rel_dir: &str,
+        state: DirState,
+        names: impl FnOnce() -> Option<Vec<String>>,
+    ) {
         self.dirty.store(true, Ordering::Relaxed);
-        if state.settled_before(self.settled_before) {
+        if state.times.is_racy(self.settled_before) {
+            return;
+        }
+        if let Some(names) = names() {
             let mut fresh = self.fresh.lock().unwrap_or_else(|e| e.into_inner());
             fresh.push((rel_dir.to_string(), state, names));
         }
@@ -232,11 +255,9 @@ mod tests {
     fn remember(cache: &Path, ctx: &Path, walk_time: SystemTime, names: &[&str]) -> PathBuf {
         let file = ListingFile::read(cache, ctx, true);
         let walk = file.listings(walk_time);
-        walk.record(
-            "",
-            state(ctx),
-            names.iter().map(|n| n.to_string()).collect(),
-        );
+        walk.record("", state(ctx), || {
+            Some(names.iter().map(|n| n.to_string()).collect())
+        });
         walk.save();
         file.path
     }
