@@ -181,6 +181,22 @@ where
     }
 }
 
+/// `run_interruptible` for a call without progress events: `job` gets the token that
+/// `cancel` (or a fresh one) and Ctrl-C raise.
+fn run_cancellable<T, F>(
+    py: Python<'_>,
+    cancel: Option<&PyCancelToken>,
+    job: F,
+) -> PyResult<idpkit::Result<T>>
+where
+    T: Send + 'static,
+    F: FnOnce(&CancelToken) -> idpkit::Result<T> + Send + 'static,
+{
+    let token = cancel.map(|c| c.token.clone()).unwrap_or_default();
+    let job_token = token.clone();
+    run_interruptible(py, &token, move || job(&job_token))
+}
+
 /// A progress sink that cancels `token` when the callback raises (the error is kept and
 /// raised after the call; later events are dropped).
 fn cancelling_sink(
@@ -478,10 +494,8 @@ fn trust_check(
 ) -> PyResult<String> {
     let opts = trust_options(py, options)?;
     let host = host.to_owned();
-    let token = cancel.map(|c| c.token.clone()).unwrap_or_default();
-    let job_token = token.clone();
-    let r = run_interruptible(py, &token, move || {
-        trust::check(&host, &opts, Some(&job_token))
+    let r = run_cancellable(py, cancel, move |token| {
+        trust::check(&host, &opts, Some(token))
     })?;
     finish(py, r)
 }
@@ -507,10 +521,8 @@ fn trust_add(
 #[pyo3(signature = (cluster, cancel=None))]
 fn extract_ca(py: Python<'_>, cluster: &str, cancel: Option<&PyCancelToken>) -> PyResult<String> {
     let opts = cluster_options(py, cluster)?;
-    let token = cancel.map(|c| c.token.clone()).unwrap_or_default();
-    let job_token = token.clone();
-    let r = run_interruptible(py, &token, move || {
-        trust::extract_ca(&opts, Some(&job_token))
+    let r = run_cancellable(py, cancel, move |token| {
+        trust::extract_ca(&opts, Some(token))
     })?;
     finish(py, r)
 }
