@@ -445,14 +445,21 @@ fn registry_task(
     })
 }
 
-/// A store-less call whose options may carry a `signal` (hooked up by `parse` to the
-/// call's token), or the parse error as a rejection.
-fn signal_task(
+/// A store-less call taking a core options type `T` (`what` names it in errors) plus a
+/// `signal` hooked up to the call's token, or the parse error as a rejection.
+fn signal_task<T: Default + Serialize + DeserializeOwned>(
+    what: &str,
     options: Option<Unknown<'_>>,
-    parse: impl FnOnce(Option<&Object>, &CancelToken) -> idpkit::Result<Job>,
+    job: impl FnOnce(T) -> Job,
 ) -> AsyncTask<Op> {
     let cancel = CancelToken::new();
-    let job = options_object(options).and_then(|o| parse(o.as_ref(), &cancel));
+    let job = options_object(options).and_then(|o| {
+        let o = o.as_ref();
+        core_options::<T>(what, o, &["signal"], |_| {
+            o.map_or(Ok(()), |obj| watch_signal(obj, &cancel))
+        })
+        .map(job)
+    });
     AsyncTask::new(Op {
         store: None,
         job: job.unwrap_or_else(Job::Fail),
@@ -613,14 +620,11 @@ pub fn trust_check(
     host: String,
     #[napi(ts_arg_type = "TrustOptions")] options: Option<Unknown<'_>>,
 ) -> AsyncTask<Op> {
-    signal_task(options, |o, cancel| {
-        core_options::<TrustOptions>("trust options", o, &["signal"], |_| {
-            o.map_or(Ok(()), |obj| watch_signal(obj, cancel))
-        })
-        .map(|opts| Job::TrustCheck {
+    signal_task("trust options", options, |opts: TrustOptions| {
+        Job::TrustCheck {
             host,
             opts: Box::new(opts),
-        })
+        }
     })
 }
 
@@ -652,11 +656,8 @@ pub fn trust_add(
 pub fn extract_ca(
     #[napi(ts_arg_type = "ClusterOptions")] options: Option<Unknown<'_>>,
 ) -> AsyncTask<Op> {
-    signal_task(options, |o, cancel| {
-        core_options::<ClusterOptions>("cluster options", o, &["signal"], |_| {
-            o.map_or(Ok(()), |obj| watch_signal(obj, cancel))
-        })
-        .map(|o| Job::ExtractCa(Box::new(o)))
+    signal_task("cluster options", options, |o: ClusterOptions| {
+        Job::ExtractCa(Box::new(o))
     })
 }
 
