@@ -354,6 +354,9 @@ pub fn run(cmd: RegistryCommand, store: &Store, out: &Output) -> Result<()> {
                         ""
                     }
                 ));
+                if report.trusted && !report.message.is_empty() {
+                    lines.push(report.message.clone());
+                }
                 lines.join("\n")
             });
             if !report.trusted {

@@ -268,7 +268,14 @@ impl Api {
                 client_auth = Some((chain, key));
             }
         }
-        let tls = super::plain_client_config(roots, client_auth)?;
+        let server = cluster.server.trim_end_matches('/').to_string();
+        let tls = super::TrustStore::for_kube_api(
+            &server,
+            roots,
+            &format!("{} context {ctx_name:?}", path.display()),
+            client_auth,
+        )?
+        .client_config(None)?;
         let http = reqwest::Client::builder()
             .use_preconfigured_tls(tls)
             .connect_timeout(std::time::Duration::from_secs(10))
@@ -276,7 +283,7 @@ impl Api {
             .build()
             .map_err(|e| Error::internal(format!("HTTP client: {e}")))?;
         Ok(Api {
-            server: cluster.server.trim_end_matches('/').to_string(),
+            server,
             http,
             token,
             context: ctx_name,

@@ -1,6 +1,7 @@
 //! Handshake diagnostics: what a host presented, and why it is (not) trusted, with the
 //! command that fixes it.
 
+use super::verifier::{is_ca, is_self_signed};
 use super::{host_name, TrustOptions, TrustStore};
 use crate::cancel::{self, CancelToken};
 use crate::error::{Error, ErrorKind, Result};
@@ -95,7 +96,8 @@ pub struct TrustReport {
     pub chain: Vec<CertInfo>,
     /// Where the roots came from.
     pub sources: Vec<String>,
-    /// What is wrong and how to fix it; empty when trusted.
+    /// What is wrong and how to fix it; when trusted, empty, or how it is trusted when that
+    /// is worth knowing (a self-signed certificate that is one of the trust anchors).
     pub message: String,
 }
 
@@ -142,12 +144,18 @@ pub fn check(host: &str, opts: &TrustOptions, cancel: Option<&CancelToken>) -> R
     let store = TrustStore::for_host(host, opts)?;
     let probed = probe(&store, host, cancel);
     cancel::check(cancel)?;
-    let (verdict, chain, detail) = probed?;
-    let chain: Vec<CertInfo> = chain.iter().filter_map(cert_info).collect();
-    let message = match verdict {
+    let probed = probed?;
+    let message = match probed.verdict {
+        Verdict::Trusted if probed.pinned => format!(
+            "trusted: {host} serves a self-signed certificate that is one of your trust anchors \
+             (accepted as it is: valid now, issued for {}, for server authentication)",
+            host_name(host)
+        ),
         Verdict::Trusted => String::new(),
-        _ => explain(host, verdict, chain.first(), &detail),
+        _ => explain(host, &probed),
     };
+    let verdict = probed.verdict;
+    let chain: Vec<CertInfo> = probed.chain.iter().filter_map(cert_info).collect();
     Ok(TrustReport {
         host: host.to_string(),
         verdict,
@@ -159,7 +167,26 @@ pub fn check(host: &str, opts: &TrustOptions, cancel: Option<&CancelToken>) -> R
     })
 }
 
-type Probe = (Verdict, Vec<CertificateDer<'static>>, String);
+/// What one handshake showed.
+struct Probe {
+    verdict: Verdict,
+    chain: Vec<CertificateDer<'static>>,
+    /// The TLS or network error, when there was one.
+    detail: String,
+    /// Trusted because the host serves one of the configured anchors itself.
+    pinned: bool,
+}
+
+impl Probe {
+    fn failed(verdict: Verdict, detail: String) -> Probe {
+        Probe {
+            verdict,
+            chain: vec![],
+            detail,
+            pinned: false,
+        }
+    }
+}
 
 fn probe(store: &TrustStore, host: &str, cancel: Option<&CancelToken>) -> Result<Probe> {
     let (config, recorder) = store.client_config_with(None, false)?;
@@ -175,26 +202,23 @@ fn probe(store: &TrustStore, host: &str, cancel: Option<&CancelToken>) -> Result
     let addr = match (name.as_str(), port).to_socket_addrs() {
         Ok(mut a) => a.next(),
         Err(e) => {
-            return Ok((
+            return Ok(Probe::failed(
                 Verdict::Unreachable,
-                vec![],
                 format!("cannot resolve {name}: {e}"),
             ))
         }
     };
     let Some(addr) = addr else {
-        return Ok((
+        return Ok(Probe::failed(
             Verdict::Unreachable,
-            vec![],
             format!("{name} has no address"),
         ));
     };
     let mut sock = match Watched::connect(&addr, cancel) {
         Ok(s) => s,
         Err(e) => {
-            return Ok((
+            return Ok(Probe::failed(
                 Verdict::Unreachable,
-                vec![],
                 format!("cannot connect to {host}: {e}"),
             ))
         }
@@ -221,8 +245,15 @@ fn probe(store: &TrustStore, host: &str, cancel: Option<&CancelToken>) -> Result
     }
     let chain = recorder.chain.lock().map(|c| c.clone()).unwrap_or_default();
     let recorded = recorder.failure.lock().ok().and_then(|f| f.clone());
+    let pinned = recorder.pinned.load(std::sync::atomic::Ordering::Relaxed);
+    let trusted = |chain| Probe {
+        verdict: Verdict::Trusted,
+        chain,
+        detail: String::new(),
+        pinned,
+    };
     match result {
-        Ok(()) => Ok((Verdict::Trusted, chain, String::new())),
+        Ok(()) => Ok(trusted(chain)),
         Err(e) => {
             let tls_err = recorded.or_else(|| {
                 e.get_ref()
@@ -233,9 +264,14 @@ fn probe(store: &TrustStore, host: &str, cancel: Option<&CancelToken>) -> Result
                 Some(t) => (verdict_of(&t), t.to_string()),
                 None if chain.is_empty() => (Verdict::Unreachable, e.to_string()),
                 // The handshake finished and a later read failed: not a trust problem.
-                None => (Verdict::Trusted, String::new()),
+                None => return Ok(trusted(chain)),
             };
-            Ok((verdict, chain, detail))
+            Ok(Probe {
+                verdict,
+                chain,
+                detail,
+                pinned: false,
+            })
         }
     }
 }
@@ -339,7 +375,11 @@ fn verdict_of(e: &rustls::Error) -> Verdict {
     }
 }
 
-fn explain(host: &str, verdict: Verdict, leaf: Option<&CertInfo>, detail: &str) -> String {
+fn explain(host: &str, probe: &Probe) -> String {
+    let leaf_der = probe.chain.first();
+    let info = leaf_der.and_then(cert_info);
+    let leaf = info.as_ref();
+    let detail = &probe.detail;
     let subject = leaf
         .map(|c| format!("certificate {:?} (issuer {:?})", c.subject, c.issuer))
         .unwrap_or_else(|| "its certificate".into());
@@ -349,8 +389,19 @@ fn explain(host: &str, verdict: Verdict, leaf: Option<&CertInfo>, detail: &str) 
          for an idpbuilder cluster the CA is in Secret default/idpbuilder-cert (key ca.crt)",
         certs_d.display()
     );
-    match verdict {
+    // idpbuilder (and `openssl req -x509`) serve one self-signed CA certificate as the
+    // host's own: what to trust is exactly that certificate, not "the CA that signed it".
+    let self_signed_ca = leaf_der.is_some_and(|d| is_self_signed(d) && is_ca(d));
+    match probe.verdict {
         Verdict::Trusted => String::new(),
+        Verdict::UnknownIssuer if self_signed_ca => format!(
+            "TLS: {host} presented {subject}, a self-signed CA certificate served as the host's own certificate \
+             (as idpbuilder does), and it is not one of your trust anchors; trust exactly that certificate: \
+             for an idpbuilder cluster run `idpkit trust extract --host {host}` (it reads Secret default/idpbuilder-cert), \
+             otherwise get that certificate from the host's operator and run `idpkit trust add {host} CERT.pem` \
+             (installs it as {}/ca.crt) or pass it as a CA file (--ca-file, the ca_files option)",
+            certs_d.display()
+        ),
         Verdict::UnknownIssuer => {
             let what = if leaf.is_some_and(|c| c.self_signed) {
                 "is self-signed and not trusted"
@@ -359,6 +410,11 @@ fn explain(host: &str, verdict: Verdict, leaf: Option<&CertInfo>, detail: &str) 
             };
             format!("TLS: {host} presented {subject}, which {what}; {add_fix}")
         }
+        Verdict::BadCertificate if self_signed_ca || leaf_der.is_some_and(is_ca) => format!(
+            "TLS: {host} presented {subject}, a CA certificate (basicConstraints CA:TRUE) as its own certificate, \
+             which is accepted only when it is itself one of your trust anchors ({detail}); trust exactly that \
+             certificate with `idpkit trust add {host} CERT.pem`, or have the server present a leaf certificate"
+        ),
         Verdict::Expired => format!(
             "TLS: {host} presented {subject}, which expired on {}; the server must renew it (check the clocks too); \
              to go on anyway for this host only, mark it insecure (--insecure {host}, the insecure_hosts option)",
@@ -405,21 +461,21 @@ pub(crate) fn classify_transport_error(
     cancel: Option<&CancelToken>,
 ) -> Option<Error> {
     let store = TrustStore::for_host(host, opts).ok()?;
-    let (verdict, chain, detail) = probe(&store, host, cancel).ok()?;
+    let probed = probe(&store, host, cancel).ok()?;
+    let verdict = probed.verdict;
     if verdict == Verdict::Trusted {
         return None;
     }
     if store.is_insecure() && !matches!(verdict, Verdict::NotTls | Verdict::Unreachable) {
         return None;
     }
-    let chain: Vec<CertInfo> = chain.iter().filter_map(cert_info).collect();
     let report = TrustReport {
         host: host.to_string(),
         verdict,
         trusted: false,
         insecure: store.is_insecure(),
-        message: explain(host, verdict, chain.first(), &detail),
-        chain,
+        message: explain(host, &probed),
+        chain: probed.chain.iter().filter_map(cert_info).collect(),
         sources: store.sources().to_vec(),
     };
     Some(untrusted_error(&report))

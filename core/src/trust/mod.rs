@@ -13,6 +13,7 @@
 
 mod cluster;
 mod diagnose;
+mod verifier;
 
 pub use cluster::{
     extract_ca, gitea_credential, ClusterCredential, ClusterOptions, ExtractResult,
@@ -22,17 +23,18 @@ pub(crate) use diagnose::classify_transport_error;
 pub use diagnose::{check, CertInfo, TrustReport, Verdict};
 
 use crate::error::{Error, Result};
-use crate::event::{emit, Event, EventSink};
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use crate::event::EventSink;
 use rustls::client::WebPkiServerVerifier;
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
-use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::{ClientConfig, RootCertStore};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+pub(crate) use verifier::Recorder;
+use verifier::{Anchors, Verifier};
 
 /// What to trust for an operation. Serde: the same fields in every binding.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -80,6 +82,10 @@ pub(crate) fn host_name(host: &str) -> &str {
 pub struct TrustStore {
     host: String,
     roots: RootCertStore,
+    /// The certificates the operation was configured with (CA files, certs.d, `SSL_CERT_*`,
+    /// a kubeconfig's CA): one of them served as the host's own certificate is accepted
+    /// (idpbuilder's self-signed CA, see `verifier`). The platform's roots are not in it.
+    anchors: Anchors,
     sources: Vec<String>,
     client_auth: Option<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>)>,
     insecure: bool,
@@ -90,6 +96,7 @@ impl fmt::Debug for TrustStore {
         f.debug_struct("TrustStore")
             .field("host", &self.host)
             .field("roots", &self.roots.len())
+            .field("anchors", &self.anchors.len())
             .field("sources", &self.sources)
             .field("client_certificate", &self.client_auth.is_some())
             .field("insecure", &self.insecure)
@@ -100,34 +107,33 @@ impl fmt::Debug for TrustStore {
 impl TrustStore {
     /// Assembles the roots and client certificate for `host` (`host[:port]`).
     pub fn for_host(host: &str, opts: &TrustOptions) -> Result<TrustStore> {
-        let mut roots = RootCertStore::empty();
-        let mut sources = Vec::new();
+        let mut store = TrustStore::empty(host, opts.is_insecure(host));
         if !opts.no_platform_roots {
             let native = rustls_native_certs::load_native_certs();
-            let (n, _) = roots.add_parsable_certificates(native.certs);
+            let (n, _) = store.roots.add_parsable_certificates(native.certs);
             if n > 0 {
-                sources.push(format!("platform ({n} roots)"));
+                store.sources.push(format!("platform ({n} roots)"));
             } else {
-                roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-                sources.push("webpki-roots (the platform has none)".into());
+                store
+                    .roots
+                    .extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+                store
+                    .sources
+                    .push("webpki-roots (the platform has none)".into());
             }
             // rustls-native-certs already reads SSL_CERT_FILE and SSL_CERT_DIR instead of the
-            // platform's store when they are set; name them so diagnostics show the source.
-            for var in ["SSL_CERT_FILE", "SSL_CERT_DIR"] {
-                if let Some(v) = std::env::var_os(var).filter(|v| !v.is_empty()) {
-                    sources.push(format!("{var} {}", PathBuf::from(v).display()));
-                }
-            }
+            // platform's store when they are set; read them again as configured anchors (a
+            // pinned certificate may be in them) and name them so diagnostics show the source.
+            store.add_ssl_cert_env();
         }
         for f in &opts.ca_files {
-            let n = add_pem_file(&mut roots, f)?;
-            sources.push(format!("CA file {} ({n})", f.display()));
+            let n = store.add_pem_file(f)?;
+            store.sources.push(format!("CA file {} ({n})", f.display()));
         }
-        let mut client_auth = None;
         for dir in host_dirs(host, &opts.certs_d_roots()) {
             for f in files_with_ext(&dir, "crt") {
-                let n = add_pem_file(&mut roots, &f)?;
-                sources.push(format!("{} ({n})", f.display()));
+                let n = store.add_pem_file(&f)?;
+                store.sources.push(format!("{} ({n})", f.display()));
             }
             for cert in files_with_ext(&dir, "cert") {
                 let key = cert.with_extension("key");
@@ -139,27 +145,97 @@ impl TrustStore {
                         dir.display()
                     )));
                 }
-                if client_auth.is_none() {
+                if store.client_auth.is_none() {
                     let chain = read_certs(&cert)?;
                     let pk = PrivateKeyDer::from_pem_file(&key).map_err(|e| {
                         Error::invalid(format!("{}: not a PEM private key: {e}", key.display()))
                     })?;
-                    sources.push(format!("client certificate {}", cert.display()));
-                    client_auth = Some((chain, pk));
+                    store
+                        .sources
+                        .push(format!("client certificate {}", cert.display()));
+                    store.client_auth = Some((chain, pk));
                 }
             }
         }
-        if roots.is_empty() {
-            // The verifier needs one anchor; with none, every certificate is unknown anyway.
-            roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        Ok(store)
+    }
+
+    /// The trust for a Kubernetes API server: exactly the kubeconfig's CA certificates (no
+    /// platform roots, no certs.d, never insecure) and its client certificate, if any.
+    pub(crate) fn for_kube_api(
+        server: &str,
+        cas: Vec<CertificateDer<'static>>,
+        source: &str,
+        client_auth: Option<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>)>,
+    ) -> Result<TrustStore> {
+        let mut store = TrustStore::empty(server, false);
+        let n = store.add_certs(cas);
+        if n == 0 {
+            return Err(Error::invalid(format!(
+                "{source} names no usable certificate authority for the API server {server}"
+            )));
         }
-        Ok(TrustStore {
+        store.sources.push(format!("{source} ({n})"));
+        store.client_auth = client_auth;
+        Ok(store)
+    }
+
+    fn empty(host: &str, insecure: bool) -> TrustStore {
+        TrustStore {
             host: host.to_string(),
-            roots,
-            sources,
-            client_auth,
-            insecure: opts.is_insecure(host),
-        })
+            roots: RootCertStore::empty(),
+            anchors: Anchors::default(),
+            sources: Vec::new(),
+            client_auth: None,
+            insecure,
+        }
+    }
+
+    /// Adds `certs` as roots and as pinnable anchors; returns how many were usable.
+    fn add_certs(&mut self, certs: Vec<CertificateDer<'static>>) -> usize {
+        for c in &certs {
+            self.anchors.add(c);
+        }
+        self.roots.add_parsable_certificates(certs).0
+    }
+
+    fn add_pem_file(&mut self, path: &Path) -> Result<usize> {
+        let certs = read_certs(path)?;
+        let total = certs.len();
+        let n = self.add_certs(certs);
+        if n == 0 && total > 0 {
+            return Err(Error::invalid(format!(
+                "{}: no usable CA certificate in it",
+                path.display()
+            )));
+        }
+        Ok(n)
+    }
+
+    /// `SSL_CERT_FILE` (a PEM bundle) and `SSL_CERT_DIR` (a folder of PEM files), as
+    /// OpenSSL reads them; unreadable entries are skipped as OpenSSL skips them.
+    fn add_ssl_cert_env(&mut self) {
+        for var in ["SSL_CERT_FILE", "SSL_CERT_DIR"] {
+            let Some(v) = std::env::var_os(var).filter(|v| !v.is_empty()) else {
+                continue;
+            };
+            let path = PathBuf::from(&v);
+            let files = if var == "SSL_CERT_DIR" {
+                std::env::split_paths(&v)
+                    .flat_map(|d| fs::read_dir(d).into_iter().flatten().flatten())
+                    .map(|e| e.path())
+                    .filter(|p| p.is_file())
+                    .collect()
+            } else {
+                vec![path.clone()]
+            };
+            for f in files {
+                if let Ok(certs) = read_certs(&f) {
+                    self.add_certs(certs);
+                }
+            }
+            self.sources.push(format!("{var} {}", path.display()));
+        }
     }
 
     pub fn host(&self) -> &str {
@@ -175,8 +251,9 @@ impl TrustStore {
         &self.sources
     }
 
-    /// A rustls client configuration: WebPKI verification against these roots, skipped only
-    /// for this store's host when it is marked insecure (audited through `sink`).
+    /// A rustls client configuration: the one verifier (WebPKI against these roots, plus a
+    /// pinned anchor served as the leaf), skipped only for this store's host when it is
+    /// marked insecure (audited through `sink`).
     pub(crate) fn client_config(&self, sink: Option<&EventSink>) -> Result<ClientConfig> {
         self.client_config_with(sink, self.insecure).map(|(c, _)| c)
     }
@@ -187,20 +264,8 @@ impl TrustStore {
         insecure: bool,
     ) -> Result<(ClientConfig, Arc<Recorder>)> {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let inner = WebPkiServerVerifier::builder_with_provider(
-            Arc::new(self.roots.clone()),
-            provider.clone(),
-        )
-        .build()
-        .map_err(|e| Error::internal(format!("TLS verifier: {e}")))?;
-        let recorder = Arc::new(Recorder::default());
-        let verifier = Verifier {
-            inner,
-            insecure_name: insecure.then(|| host_name(&self.host).to_ascii_lowercase()),
-            host: self.host.clone(),
-            sink: sink.cloned(),
-            recorder: recorder.clone(),
-        };
+        let verifier = self.verifier(sink, insecure, provider.clone())?;
+        let recorder = verifier.recorder.clone();
         let builder = ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
             .map_err(|e| Error::internal(format!("TLS versions: {e}")))?
@@ -219,96 +284,31 @@ impl TrustStore {
         };
         Ok((config, recorder))
     }
-}
 
-/// What the verifier saw on the last handshake: the chain and the verification error.
-#[derive(Debug, Default)]
-pub(crate) struct Recorder {
-    pub(crate) chain: Mutex<Vec<CertificateDer<'static>>>,
-    pub(crate) failure: Mutex<Option<rustls::Error>>,
-}
-
-struct Verifier {
-    inner: Arc<WebPkiServerVerifier>,
-    insecure_name: Option<String>,
-    host: String,
-    sink: Option<EventSink>,
-    recorder: Arc<Recorder>,
-}
-
-impl fmt::Debug for Verifier {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Verifier")
-            .field("host", &self.host)
-            .field("insecure_name", &self.insecure_name)
-            .finish()
-    }
-}
-
-impl ServerCertVerifier for Verifier {
-    fn verify_server_cert(
+    /// The one verifier for this store's host (see `verifier`).
+    fn verifier(
         &self,
-        end_entity: &CertificateDer<'_>,
-        intermediates: &[CertificateDer<'_>],
-        server_name: &ServerName<'_>,
-        ocsp_response: &[u8],
-        now: UnixTime,
-    ) -> std::result::Result<ServerCertVerified, rustls::Error> {
-        if let Ok(mut c) = self.recorder.chain.lock() {
-            *c = std::iter::once(end_entity)
-                .chain(intermediates)
-                .map(|c| c.clone().into_owned())
-                .collect();
+        sink: Option<&EventSink>,
+        insecure: bool,
+        provider: Arc<rustls::crypto::CryptoProvider>,
+    ) -> Result<Verifier> {
+        let mut roots = self.roots.clone();
+        if roots.is_empty() {
+            // WebPKI needs one anchor; with none configured, every certificate is unknown
+            // anyway (and a pinned one is still recognised through `anchors`).
+            roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
         }
-        match self.inner.verify_server_cert(
-            end_entity,
-            intermediates,
-            server_name,
-            ocsp_response,
-            now,
-        ) {
-            Ok(v) => Ok(v),
-            Err(e) => {
-                let name = server_name.to_str().to_ascii_lowercase();
-                if self.insecure_name.as_deref() == Some(name.as_str()) {
-                    emit(
-                        self.sink.as_ref(),
-                        Event::InsecureConnection {
-                            host: self.host.clone(),
-                            reason: format!("certificate not verified ({e}); host marked insecure"),
-                        },
-                    );
-                    tracing::warn!(host = %self.host, "insecure: certificate not verified: {e}");
-                    return Ok(ServerCertVerified::assertion());
-                }
-                if let Ok(mut f) = self.recorder.failure.lock() {
-                    *f = Some(e.clone());
-                }
-                Err(e)
-            }
-        }
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
-        self.inner.verify_tls12_signature(message, cert, dss)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
-        self.inner.verify_tls13_signature(message, cert, dss)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.inner.supported_verify_schemes()
+        let inner = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider)
+            .build()
+            .map_err(|e| Error::internal(format!("TLS verifier: {e}")))?;
+        Ok(Verifier {
+            inner,
+            anchors: self.anchors.clone(),
+            insecure_name: insecure.then(|| host_name(&self.host).to_ascii_lowercase()),
+            host: self.host.clone(),
+            sink: sink.cloned(),
+            recorder: Arc::new(Recorder::default()),
+        })
     }
 }
 
@@ -346,18 +346,6 @@ pub(crate) fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>> {
         )));
     }
     Ok(certs)
-}
-
-fn add_pem_file(roots: &mut RootCertStore, path: &Path) -> Result<usize> {
-    let certs = read_certs(path)?;
-    let (n, bad) = roots.add_parsable_certificates(certs);
-    if n == 0 && bad > 0 {
-        return Err(Error::invalid(format!(
-            "{}: no usable CA certificate in it",
-            path.display()
-        )));
-    }
-    Ok(n)
 }
 
 /// Installs `ca_file` as the CA of `host` in idpkit's certs.d (`~/.config/idpkit/certs.d/
@@ -399,29 +387,4 @@ pub(crate) fn install_pem(host: &str, pem: &[u8], certs_d: Option<&Path>) -> Res
     tmp.persist(&dest)
         .map_err(|e| Error::io("write", &dest, e.error))?;
     Ok(dest)
-}
-
-/// A plain verifying client configuration for fixed roots (no certs.d, no insecure).
-pub(crate) fn plain_client_config(
-    roots: Vec<CertificateDer<'static>>,
-    client_auth: Option<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>)>,
-) -> Result<ClientConfig> {
-    let mut store = RootCertStore::empty();
-    let (n, _) = store.add_parsable_certificates(roots);
-    if n == 0 {
-        return Err(Error::invalid(
-            "the kubeconfig names no usable certificate authority for the API server",
-        ));
-    }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let builder = ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| Error::internal(format!("TLS versions: {e}")))?
-        .with_root_certificates(store);
-    match client_auth {
-        Some((chain, key)) => builder
-            .with_client_auth_cert(chain, key)
-            .map_err(|e| Error::invalid(format!("client certificate is unusable: {e}"))),
-        None => Ok(builder.with_no_client_auth()),
-    }
 }

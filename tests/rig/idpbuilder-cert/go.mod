@@ -1,0 +1,3 @@
+module idpkit.invalid/rig/idpbuilder-cert
+
+go 1.21
