@@ -371,19 +371,36 @@ fn gitea_push_chunked_with_token_and_trust_add() {
     let image = format!("{reg}/giteaadmin/{}:v1", unique("gitea"));
     env.build(&image, 3 << 20);
 
-    // Before trusting the CA: UNTRUSTED, naming host and the fix.
+    // Before trusting it: UNTRUSTED, naming the host, what it serves (idpbuilder's one
+    // self-signed CA certificate as its own) and how to trust exactly that certificate.
     let mut c = env.cmd("store");
     c.args(["push", &image]);
     let err = env.fails(c, None);
     assert!(err.contains("error[UNTRUSTED]"), "{err}");
     assert!(
-        err.contains(reg.as_str()) && err.contains("idpkit trust add"),
+        err.contains(reg.as_str())
+            && err.contains("self-signed CA certificate served as the host's own")
+            && err.contains("idpkit trust add")
+            && !err.contains("the CA that signed it"),
         "{err}"
     );
 
+    // The rig's other CA is no help: the certificate is trusted only as itself.
     let mut c = env.cmd("store");
-    c.args(["trust", "add", reg, &rig["CA"]]);
+    c.args(["push", &image, "--ca-file", &rig["CA"]]);
+    let err = env.fails(c, None);
+    assert!(err.contains("error[UNTRUSTED]"), "{err}");
+
+    let mut c = env.cmd("store");
+    c.args(["trust", "add", reg, &rig["GITEA_CA"]]);
     env.ok(c, None);
+    let mut c = env.cmd("store");
+    c.args(["trust", "check", reg]);
+    let out = env.ok(c, None);
+    assert!(
+        out.contains("verdict: trusted") && out.contains("one of your trust anchors"),
+        "{out}"
+    );
     let creds = [
         ("IDPKIT_REGISTRY_USERNAME", rig["GITEA_USER"].as_str()),
         ("IDPKIT_REGISTRY_PASSWORD", rig["GITEA_TOKEN"].as_str()),
@@ -395,7 +412,12 @@ fn gitea_push_chunked_with_token_and_trust_add() {
         &["--monolithic-max", "1048576", "--chunk-size", "1048576"],
         &[],
         &creds,
-        &["--cert-dir", &rig["CERT_DIR"], "--creds", &skopeo_creds],
+        &[
+            "--cert-dir",
+            &rig["GITEA_CERT_DIR"],
+            "--creds",
+            &skopeo_creds,
+        ],
     );
 
     // Wrong password: AUTH, naming registry and user, never the password.
@@ -543,10 +565,25 @@ fn cluster_ca_and_gitea_login_from_the_kube_apiserver() {
         "default/idpbuilder-cert ca.crt",
         "{out}"
     );
+    // Exactly the certificate Gitea serves, as idpbuilder stores it.
     let installed = env.path(&format!("config/idpkit/certs.d/{reg}/ca.crt"));
     assert_eq!(
         std::fs::read(&installed).unwrap(),
-        std::fs::read(&rig["CA"]).unwrap()
+        std::fs::read(&rig["GITEA_CA"]).unwrap()
+    );
+    // git over HTTPS to the same Gitea trusts the extracted certificate too (what the GitOps
+    // and sandbox clones will rely on).
+    let git = Command::new("git")
+        .args(["ls-remote", &rig["GITEA_GIT_URL"], "refs/heads/main"])
+        .env("GIT_SSL_CAINFO", &installed)
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .env("HOME", env.path("home"))
+        .output()
+        .unwrap();
+    assert!(
+        git.status.success() && String::from_utf8_lossy(&git.stdout).contains("refs/heads/main"),
+        "git ls-remote with the extracted certificate: {}",
+        String::from_utf8_lossy(&git.stderr)
     );
 
     let mut c = env.cmd("store");
@@ -561,7 +598,31 @@ fn cluster_ca_and_gitea_login_from_the_kube_apiserver() {
     let mut c = env.cmd("store");
     c.args(["--json", "push", &image]);
     let out = env.ok(c, None);
-    assert!(json_field(&out, "digest").starts_with("sha256:"), "{out}");
+    let digest = json_field(&out, "digest");
+    assert!(digest.starts_with("sha256:"), "{out}");
+
+    // pull, tags, copy and delete through the same trust and login.
+    let mut c = env.cmd("pulled");
+    c.args(["--json", "pull", &image]);
+    assert_eq!(json_field(&env.ok(c, None), "digest"), digest);
+    let repo = image.trim_end_matches(":v1").to_string();
+    let copy = format!("{repo}:v2");
+    let mut c = env.cmd("store");
+    c.args(["--json", "copy", &image, &copy]);
+    assert_eq!(json_field(&env.ok(c, None), "digest"), digest);
+    let mut c = env.cmd("store");
+    c.args(["tags", &repo]);
+    let mut tags: Vec<String> = env.ok(c, None).lines().map(String::from).collect();
+    tags.sort();
+    assert_eq!(tags, ["v1", "v2"]);
+    let mut c = env.cmd("store");
+    c.args(["delete", &copy]);
+    let out = env.ok(c, None);
+    assert!(out.contains(&digest), "{out}");
+    let mut c = env.cmd("other");
+    c.args(["pull", &copy]);
+    let err = env.fails(c, None);
+    assert!(err.contains("error[NOT_FOUND]"), "{err}");
 
     // A kubeconfig context that does not exist is named.
     let mut c = env.cmd("store");

@@ -126,5 +126,30 @@ else
   t_fail "rig.json does not match rig.env"
 fi
 
+# 9. Gitea serves idpbuilder's shape: the self-signed CA certificate of both idpbuilder-cert
+#    Secrets as its leaf, which git (GnuTLS) and curl trust as themselves
+served=$(openssl s_client -connect "127.0.0.1:$RIG_PORT_GITEA_TLS" -servername "$RIG_GITEA_HOST" </dev/null 2>/dev/null |
+  openssl x509 -outform PEM 2>/dev/null || true)
+secret_of() { # namespace key
+  printf 'header = "Authorization: Bearer %s"\n' "$IDPKIT_RIG_KUBE_TOKEN" |
+    curl -fsS -m 10 -K - --cacert "$IDPKIT_RIG_CA" "$IDPKIT_RIG_KUBE_URL/api/v1/namespaces/$1/secrets/idpbuilder-cert" |
+    jq -r --arg k "$2" '.data[$k]' | base64 -d
+}
+want=$(openssl x509 -in "$IDPKIT_RIG_GITEA_CA" -outform PEM)
+if [[ -n $served && $served == "$want" && $(secret_of default ca.crt) == "$(<"$IDPKIT_RIG_GITEA_CA")" &&
+  $(secret_of ingress-nginx tls.crt) == "$(<"$IDPKIT_RIG_GITEA_CA")" ]] &&
+  openssl x509 -in "$IDPKIT_RIG_GITEA_CA" -noout -text | grep -q 'CA:TRUE' &&
+  [[ $(openssl x509 -in "$IDPKIT_RIG_GITEA_CA" -noout -subject -issuer | sed 's/^[a-z]*=//' | sort -u | wc -l) == 1 ]]; then
+  t_ok "Gitea serves the self-signed CA certificate of both idpbuilder-cert Secrets as its leaf"
+else
+  t_fail "Gitea's certificate is not idpbuilder's shape or not the Secrets' bytes"
+fi
+if out=$(GIT_SSL_CAINFO=$IDPKIT_RIG_GITEA_CA GIT_TERMINAL_PROMPT=0 git ls-remote "$IDPKIT_RIG_GITEA_GIT_URL" 2>&1) &&
+  grep -q refs/heads/main <<<"$out"; then
+  t_ok "git ls-remote to Gitea over HTTPS trusting that certificate"
+else
+  t_fail "git ls-remote to Gitea failed" "$out"
+fi
+
 echo "$pass passed, $fail failed"
 [[ $fail == 0 ]]

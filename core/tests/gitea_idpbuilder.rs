@@ -1,0 +1,129 @@
+//! The whole Gitea flow against the certificate idpbuilder really serves (the rig's Gitea,
+//! behind nginx, presents one self-signed CA certificate as its leaf; the rig's kube-apiserver
+//! holds it in both `idpbuilder-cert` Secrets): untrusted at first with an error that says so,
+//! then `extract_ca` from the cluster, Gitea's credentials from the cluster, and push, pull,
+//! tags, copy and delete trusting only what was extracted. Fails when the rig is not up.
+
+use idpkit::registry::{self, Credential, RegistryOptions};
+use idpkit::trust::{self, ClusterOptions, TrustOptions, Verdict};
+use idpkit::{BuildOptions, ErrorKind, Store};
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+fn rig() -> HashMap<String, String> {
+    let dir = std::env::var_os("IDPKIT_RIG_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.rig"));
+    let text = std::fs::read_to_string(dir.join("rig.env")).unwrap_or_else(|e| {
+        panic!(
+            "the test rig is not up ({}: {e}); start it with tests/rig/up",
+            dir.join("rig.env").display()
+        )
+    });
+    text.lines()
+        .filter_map(|l| l.strip_prefix("export IDPKIT_RIG_"))
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.trim_matches('\'').to_string()))
+        .collect()
+}
+
+/// Trust from `certs_d` only: no platform roots, no CA files, no default certs.d.
+fn only(certs_d: &std::path::Path) -> TrustOptions {
+    TrustOptions {
+        certs_d: Some(vec![certs_d.to_path_buf()]),
+        no_platform_roots: true,
+        ..Default::default()
+    }
+}
+
+#[test]
+fn gitea_behind_idpbuilders_certificate_from_extract_to_delete() {
+    let rig = rig();
+    let gitea = rig["GITEA_REGISTRY"].clone();
+    let tmp = tempfile::tempdir().unwrap();
+    let certs_d = tmp.path().join("certs.d");
+    std::fs::create_dir_all(&certs_d).unwrap();
+
+    // Not trusted yet: the error says what the host serves and how to trust exactly that.
+    let report = trust::check(&gitea, &only(&certs_d), None).unwrap();
+    assert_eq!(report.verdict, Verdict::UnknownIssuer, "{report:?}");
+    assert!(
+        report.message.contains("self-signed CA certificate")
+            && report.message.contains("idpkit trust extract")
+            && !report.message.contains("the CA that signed it"),
+        "{}",
+        report.message
+    );
+
+    let cluster = ClusterOptions {
+        kubeconfig: Some(rig["KUBECONFIG"].clone().into()),
+        host: gitea.clone(),
+        certs_d: Some(certs_d.clone()),
+        ..Default::default()
+    };
+    let extracted = trust::extract_ca(&cluster, None).unwrap();
+    assert_eq!(extracted.source, "default/idpbuilder-cert ca.crt");
+    assert_eq!(extracted.subject, "O=cnoe.io");
+    assert_eq!(
+        std::fs::read(&extracted.path).unwrap(),
+        std::fs::read(&rig["GITEA_CA"]).unwrap(),
+        "the extracted certificate is the one Gitea serves"
+    );
+
+    let report = trust::check(&gitea, &only(&certs_d), None).unwrap();
+    assert_eq!(report.verdict, Verdict::Trusted, "{}", report.message);
+    assert!(
+        report.message.contains("one of your trust anchors"),
+        "{}",
+        report.message
+    );
+
+    let login = trust::gitea_credential(&cluster, None).unwrap();
+    assert_eq!(login.username, rig["GITEA_USER"]);
+    let opts = RegistryOptions {
+        trust: only(&certs_d),
+        credential: Some(Credential::basic(&login.username, &login.secret, "cluster")),
+        ..Default::default()
+    };
+
+    let ctx = tmp.path().join("ctx");
+    std::fs::create_dir_all(&ctx).unwrap();
+    std::fs::write(ctx.join("hello.txt"), b"hello from the idpbuilder flow\n").unwrap();
+    let repo = format!(
+        "{gitea}/{}/rust-idpbuilder-{}",
+        login.username.to_lowercase(),
+        std::process::id()
+    );
+    let v1 = format!("{repo}:v1");
+    let store = Store::open(tmp.path().join("store")).unwrap();
+    let built = store
+        .build(
+            &BuildOptions {
+                context: ctx.clone(),
+                tags: vec![v1.clone()],
+                ..Default::default()
+            },
+            None,
+            None,
+        )
+        .unwrap();
+
+    let pushed = store.push(&v1, None, &opts, None).unwrap();
+    assert_eq!(pushed.digest, built.digest);
+
+    let other = Store::open(tmp.path().join("other")).unwrap();
+    let pulled = other.pull(&v1, &opts, None).unwrap();
+    assert_eq!(pulled.digest, built.digest);
+
+    let v2 = format!("{repo}:v2");
+    let copied = registry::copy(&v1, &v2, &opts, None).unwrap();
+    assert_eq!(copied.digest, built.digest);
+    let mut tags = registry::list_tags(&repo, &opts, None).unwrap();
+    tags.sort();
+    assert_eq!(tags, ["v1", "v2"]);
+
+    let deleted = registry::delete(&v2, &opts, None).unwrap();
+    assert_eq!(deleted, built.digest);
+    let gone = other.pull(&v2, &opts, None).unwrap_err();
+    assert_eq!(gone.kind, ErrorKind::NotFound, "{}", gone.message);
+}
