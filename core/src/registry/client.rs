@@ -71,6 +71,7 @@ impl Client {
             .read_timeout(Duration::from_secs(opts.read_timeout_secs.max(1)))
             .pool_max_idle_per_host(opts.jobs.max(1) * 2)
             .user_agent(concat!("idpkit/", env!("CARGO_PKG_VERSION")))
+            .redirect(redirect_policy())
             .build()
             .map_err(|e| Error::internal(format!("HTTP client: {e}")))?;
         let mut client = Client {
@@ -260,6 +261,7 @@ impl Client {
                 format!("{} asked for a bearer token without a realm", self.registry),
             )
         })?;
+        let send_basic = self.check_realm(realm)?;
         let mut query: Vec<(&str, &str)> = Vec::new();
         if let Some(s) = ch.params.get("service") {
             query.push(("service", s));
@@ -275,9 +277,12 @@ impl Client {
         loop {
             attempt += 1;
             let mut req = self.http.get(realm).query(&query);
-            if let Credential::Basic {
-                username, password, ..
-            } = &self.cred
+            if let (
+                true,
+                Credential::Basic {
+                    username, password, ..
+                },
+            ) = (send_basic, &self.cred)
             {
                 req = req.basic_auth(username, Some(password));
             }
@@ -326,6 +331,60 @@ impl Client {
         }
     }
 
+    /// Decides whether the token realm a challenge names may be asked, and whether the
+    /// user's Basic credentials may go with the request: only over TLS, or in plain HTTP to
+    /// the registry's own origin when the registry itself is spoken to in plain HTTP (a
+    /// loopback registry, or one the user marked insecure). A plain-HTTP realm behind an
+    /// HTTPS registry is refused unless the user marked that realm's host insecure (audited).
+    fn check_realm(&self, realm: &str) -> Result<bool> {
+        let url = reqwest::Url::parse(realm).map_err(|e| {
+            Error::new(
+                ErrorKind::Auth,
+                format!(
+                    "{}: its token realm {realm:?} is not a URL: {e}",
+                    self.registry
+                ),
+            )
+        })?;
+        let origin = origin_of(&url);
+        match url.scheme() {
+            "https" => Ok(true),
+            "http" if self.is_own_origin(realm) => Ok(true),
+            "http" => {
+                let host = match url.port_or_known_default() {
+                    Some(p) => format!("{}:{p}", url.host_str().unwrap_or_default()),
+                    None => url.host_str().unwrap_or_default().to_string(),
+                };
+                if self.base.starts_with("https://") && !self.opts.trust.is_insecure(&host) {
+                    return Err(Error::new(
+                        ErrorKind::Policy,
+                        format!(
+                            "{} sends idpkit for a token to {origin}, in plain HTTP behind an HTTPS registry; \
+                             refused, so no credential travels in the clear (mark {host} insecure \
+                             with --insecure {host} if this is really how the registry works)",
+                            self.registry
+                        ),
+                    ));
+                }
+                emit(
+                    self.sink.as_ref(),
+                    Event::InsecureConnection {
+                        host: host.clone(),
+                        reason: "plain-HTTP token realm; no password is sent to it".into(),
+                    },
+                );
+                Ok(false)
+            }
+            other => Err(Error::new(
+                ErrorKind::Auth,
+                format!(
+                    "{}: its token realm {origin} uses {other}, not HTTPS",
+                    self.registry
+                ),
+            )),
+        }
+    }
+
     fn auth_error(&self, status: StatusCode) -> Error {
         let what = match status {
             StatusCode::FORBIDDEN => "denied access to",
@@ -369,8 +428,12 @@ impl Client {
                 .http
                 .request(method.clone(), url)
                 .headers(headers.clone());
-            if let Some(a) = self.authorization(scope).await? {
-                req = req.header(AUTHORIZATION, a);
+            // Credentials go to the registry's own origin only: an upload Location on another
+            // host (a storage front end) is followed without them, as Docker does.
+            if self.is_own_origin(url) {
+                if let Some(a) = self.authorization(scope).await? {
+                    req = req.header(AUTHORIZATION, a);
+                }
             }
             if let Some(b) = body()? {
                 req = req.body(b);
@@ -521,16 +584,76 @@ impl Client {
         Error::new(kind, redact(&msg, &self.cred))
     }
 
-    /// Absolute URL for a `Location` header (often relative).
-    pub fn absolute(&self, location: &str) -> String {
-        if location.starts_with("http://") || location.starts_with("https://") {
-            location.to_string()
-        } else if location.starts_with('/') {
-            format!("{}{location}", self.base)
-        } else {
-            format!("{}/{location}", self.base)
+    /// Absolute URL for a `Location` or `Link` the registry named (often relative). A URL
+    /// that would downgrade an HTTPS registry to plain HTTP is refused: the upload or page
+    /// would travel in the clear, and a hostile registry could aim it anywhere.
+    pub fn absolute(&self, location: &str) -> Result<String> {
+        join_url(&self.base, &self.registry, location)
+    }
+
+    /// Whether `url` is on the registry's own origin (scheme, host and port): the only place
+    /// its credentials and tokens go.
+    pub fn is_own_origin(&self, url: &str) -> bool {
+        match (
+            reqwest::Url::parse(&format!("{}/", self.base)),
+            reqwest::Url::parse(url),
+        ) {
+            (Ok(a), Ok(b)) => a.origin() == b.origin(),
+            _ => false,
         }
     }
+}
+
+/// `location` resolved against `base`; a change of scheme other than up to HTTPS is refused.
+fn join_url(base: &str, registry: &str, location: &str) -> Result<String> {
+    let base = reqwest::Url::parse(&format!("{base}/"))
+        .map_err(|e| Error::internal(format!("registry URL {base}: {e}")))?;
+    let url = base.join(location).map_err(|e| {
+        Error::new(
+            ErrorKind::Network,
+            format!("{registry} named a URL that cannot be parsed ({location:?}): {e}"),
+        )
+    })?;
+    if url.scheme() != base.scheme() && url.scheme() != "https" {
+        return Err(Error::new(
+            ErrorKind::Policy,
+            format!(
+                "{registry} sent idpkit to {} over {}, away from {}; refused (a registry never needs that; \
+                 if it is yours, fix its Location/Link headers or its proxy's scheme)",
+                origin_of(&url),
+                url.scheme(),
+                base.scheme()
+            ),
+        ));
+    }
+    Ok(url.to_string())
+}
+
+/// Redirects (blob downloads often go to a storage host): at most 10, never from HTTPS down
+/// to plain HTTP. reqwest drops `Authorization` when a redirect changes host or port.
+fn redirect_policy() -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(|attempt| {
+        let downgrade = attempt
+            .previous()
+            .last()
+            .is_some_and(|p| p.scheme() == "https")
+            && attempt.url().scheme() != "https";
+        if downgrade {
+            let to = origin_of(attempt.url());
+            attempt.error(format!(
+                "refused a redirect from HTTPS to {to}: the download would travel in the clear"
+            ))
+        } else if attempt.previous().len() >= 10 {
+            attempt.error("more than 10 redirects")
+        } else {
+            attempt.follow()
+        }
+    })
+}
+
+/// `scheme://host:port` of a URL, for messages.
+pub(crate) fn origin_of(url: &reqwest::Url) -> String {
+    url.origin().ascii_serialization()
 }
 
 fn basic_header(user: &str, password: &str) -> String {
@@ -632,4 +755,29 @@ fn server_message(body: &str) -> Option<String> {
         })
         .collect();
     (!parts.is_empty()).then(|| parts.join("; "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::join_url;
+    use crate::ErrorKind;
+
+    #[test]
+    fn locations_resolve_against_the_registry_and_never_downgrade() {
+        let base = "https://reg.example:5000";
+        assert_eq!(
+            join_url(base, "reg", "/v2/a/blobs/uploads/1?x=y").unwrap(),
+            "https://reg.example:5000/v2/a/blobs/uploads/1?x=y"
+        );
+        assert_eq!(
+            join_url(base, "reg", "https://storage.example/up/1").unwrap(),
+            "https://storage.example/up/1"
+        );
+        let e = join_url(base, "reg", "http://127.0.0.2:5999/v2/a/blobs/uploads/1").unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Policy);
+        assert!(e.message.contains("http://127.0.0.2:5999"), "{}", e.message);
+        assert!(join_url(base, "reg", "file:///etc/passwd").is_err());
+        // A plain-HTTP registry may be sent up to HTTPS.
+        assert!(join_url("http://127.0.0.1:5000", "reg", "https://127.0.0.1:5443/x").is_ok());
+    }
 }

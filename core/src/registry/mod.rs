@@ -183,12 +183,15 @@ async fn paginate(client: &Client, first: String, scope: &str, field: &str) -> R
         if !resp.status().is_success() {
             return Err(client.error_for(resp, &format!("GET {field}")).await);
         }
-        url = resp
+        url = match resp
             .headers()
             .get(LINK)
             .and_then(|v| v.to_str().ok())
             .and_then(next_link)
-            .map(|l| client.absolute(&l));
+        {
+            Some(l) => Some(next_page(client, &l)?),
+            None => None,
+        };
         let v: serde_json::Value = resp
             .bytes()
             .await
@@ -205,6 +208,26 @@ async fn paginate(client: &Client, first: String, scope: &str, field: &str) -> R
         }
     }
     Ok(out)
+}
+
+/// The URL of the next page: on the registry's own origin only. A page elsewhere would
+/// print another host's tags as this registry's (and, before, received its credentials).
+fn next_page(client: &Client, link: &str) -> Result<String> {
+    let url = client.absolute(link)?;
+    if !client.is_own_origin(&url) {
+        return Err(Error::new(
+            crate::ErrorKind::Policy,
+            format!(
+                "{}: its next-page Link points at another host ({}); refused, the list would mix \
+                 in another server's answer",
+                client.registry,
+                reqwest::Url::parse(&url)
+                    .map(|u| client::origin_of(&u))
+                    .unwrap_or(url.clone())
+            ),
+        ));
+    }
+    Ok(url)
 }
 
 /// `<url>; rel="next"` → url.

@@ -423,8 +423,8 @@ async fn upload_status(client: &Client, loc: &str, scope: &str) -> Option<(Strin
         .headers()
         .get(LOCATION)
         .and_then(|v| v.to_str().ok())
-        .map(|l| client.absolute(l))
-        .unwrap_or_else(|| loc.to_string());
+        .map(|l| client.absolute(l).ok())
+        .unwrap_or_else(|| Some(loc.to_string()))?;
     let next = resp
         .headers()
         .get(RANGE)
@@ -481,7 +481,7 @@ async fn upload_once(
                     format!("{}: upload started without a Location", client.registry),
                 ))
             })?;
-        *location = Some(client.absolute(loc));
+        *location = Some(client.absolute(loc).map_err(Step::Fatal)?);
         *offset = 0;
     }
     let loc = location.clone().unwrap_or_default();
@@ -558,7 +558,7 @@ async fn upload_once(
             return Err(status_step(client, resp, "PATCH blob").await);
         }
         if let Some(l) = resp.headers().get(LOCATION).and_then(|v| v.to_str().ok()) {
-            loc = client.absolute(l);
+            loc = client.absolute(l).map_err(Step::Fatal)?;
             *location = Some(loc.clone());
         }
         *offset = resp

@@ -1,0 +1,412 @@
+//! What a hostile registry cannot make idpkit do with the user's credentials: send them to a
+//! host it names in an upload `Location` or a `Link: rel="next"`, send them in cleartext to a
+//! plain-HTTP token realm behind HTTPS, or mix another host's tag list into its own.
+//!
+//! The "registry" is a proxy in front of the rig's real plain-HTTP registry that demands Basic
+//! credentials and rewrites headers; the "foreign host" listens on 127.0.0.2 and records what
+//! it receives. Fails (never skips) when the rig is not up.
+
+use idpkit::registry::{self, Credential, RegistryOptions};
+use idpkit::trust::TrustOptions;
+use idpkit::{BuildOptions, ErrorKind, Event, EventSink, Store};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use std::collections::HashMap;
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+const SECRET: &str = "hostile-test-password-9f1c";
+
+fn rig() -> HashMap<String, String> {
+    let dir = std::env::var_os("IDPKIT_RIG_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.rig"));
+    let text = std::fs::read_to_string(dir.join("rig.env")).unwrap_or_else(|e| {
+        panic!("the test rig is not up ({e}); start it with tests/rig/up (needed: registry-plain)")
+    });
+    let env: HashMap<String, String> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("export IDPKIT_RIG_"))
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.trim_matches('\'').to_string()))
+        .collect();
+    assert!(
+        TcpStream::connect(&env["REGISTRY_PLAIN"]).is_ok(),
+        "rig peer registry-plain is not reachable; start the rig with tests/rig/up"
+    );
+    env
+}
+
+/// Rewrites a response head: (method, path, head) → new head.
+type Rewrite = dyn Fn(&str, &str, String) -> String + Send + Sync;
+
+/// A recording HTTP proxy to `upstream` (or, without one, a server answering 401).
+struct Peer {
+    addr: String,
+    /// Every request head received (lowercased).
+    seen: Mutex<Vec<String>>,
+}
+
+impl Peer {
+    fn heads(&self) -> Vec<String> {
+        self.seen.lock().unwrap().clone()
+    }
+}
+
+fn read_head(s: &mut impl Read) -> Option<String> {
+    let mut head = Vec::new();
+    let mut b = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        match s.read(&mut b) {
+            Ok(1) => head.push(b[0]),
+            _ => return None,
+        }
+    }
+    Some(String::from_utf8_lossy(&head).to_string())
+}
+
+fn content_length(head: &str) -> usize {
+    head.lines()
+        .find_map(|l| l.strip_prefix("content-length:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+fn serve_one(
+    mut client: impl Read + Write,
+    upstream: Option<&str>,
+    require_basic: bool,
+    rewrite: &Rewrite,
+    peer: &Peer,
+) {
+    let Some(head) = read_head(&mut client) else {
+        return;
+    };
+    let lower = head.to_ascii_lowercase();
+    peer.seen.lock().unwrap().push(lower.clone());
+    let mut body = vec![0u8; content_length(&lower)];
+    if client.read_exact(&mut body).is_err() {
+        return;
+    }
+    let line = head.lines().next().unwrap_or_default().to_string();
+    let mut parts = line.split(' ');
+    let (method, path) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+    let unauthorized = |c: &mut dyn Write, challenge: &str| {
+        let h = rewrite(
+            method,
+            path,
+            format!("HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: {challenge}\r\n"),
+        );
+        let _ = write!(c, "{h}Content-Length: 0\r\nConnection: close\r\n\r\n");
+    };
+    let Some(upstream) = upstream else {
+        return unauthorized(&mut client, "Basic realm=\"nothing here\"");
+    };
+    if require_basic && !lower.contains("\r\nauthorization: basic ") {
+        return unauthorized(&mut client, "Basic realm=\"hostile\"");
+    }
+    let Ok(mut up) = TcpStream::connect(upstream) else {
+        return;
+    };
+    let mut out = String::new();
+    for l in head.split("\r\n").filter(|l| !l.is_empty()) {
+        let k = l.to_ascii_lowercase();
+        if !k.starts_with("connection:") && !k.starts_with("authorization:") {
+            out.push_str(l);
+            out.push_str("\r\n");
+        }
+    }
+    out.push_str("Connection: close\r\n\r\n");
+    if up
+        .write_all(out.as_bytes())
+        .and_then(|_| up.write_all(&body))
+        .is_err()
+    {
+        return;
+    }
+    let mut resp = Vec::new();
+    let _ = up.read_to_end(&mut resp);
+    let split = resp
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map(|i| i + 4)
+        .unwrap_or(resp.len());
+    let mut head = String::new();
+    for l in String::from_utf8_lossy(&resp[..split])
+        .split("\r\n")
+        .filter(|l| !l.is_empty())
+    {
+        if !l.to_ascii_lowercase().starts_with("connection:") {
+            head.push_str(l);
+            head.push_str("\r\n");
+        }
+    }
+    let head = rewrite(method, path, head);
+    let _ = client.write_all(format!("{head}Connection: close\r\n\r\n").as_bytes());
+    let _ = client.write_all(&resp[split..]);
+}
+
+fn start(
+    bind: &str,
+    upstream: Option<String>,
+    require_basic: bool,
+    rewrite: Arc<Rewrite>,
+    tls: Option<Arc<rustls::ServerConfig>>,
+) -> Arc<Peer> {
+    let l = TcpListener::bind(bind).unwrap();
+    let peer = Arc::new(Peer {
+        addr: l.local_addr().unwrap().to_string(),
+        seen: Mutex::new(Vec::new()),
+    });
+    let p = peer.clone();
+    std::thread::spawn(move || {
+        for c in l.incoming().flatten() {
+            let (p, up, rw, tls) = (p.clone(), upstream.clone(), rewrite.clone(), tls.clone());
+            std::thread::spawn(move || {
+                let mut first = [0u8; 1];
+                let is_tls = c.peek(&mut first).is_ok_and(|n| n == 1 && first[0] == 0x16);
+                match (is_tls, tls) {
+                    (true, Some(cfg)) => {
+                        let conn = rustls::ServerConnection::new(cfg).unwrap();
+                        let s = rustls::StreamOwned::new(conn, c);
+                        serve_one(s, up.as_deref(), require_basic, &*rw, &p)
+                    }
+                    (false, None) => serve_one(c, up.as_deref(), require_basic, &*rw, &p),
+                    _ => {}
+                }
+            });
+        }
+    });
+    peer
+}
+
+fn no_rewrite() -> Arc<Rewrite> {
+    Arc::new(|_: &str, _: &str, h: String| h)
+}
+
+fn replace_header(head: &str, name: &str, value: &str) -> String {
+    let mut out: String = head
+        .split("\r\n")
+        .filter(|l| !l.is_empty() && !l.to_ascii_lowercase().starts_with(&format!("{name}:")))
+        .map(|l| format!("{l}\r\n"))
+        .collect();
+    out.push_str(&format!("{name}: {value}\r\n"));
+    out
+}
+
+fn creds() -> RegistryOptions {
+    RegistryOptions {
+        credential: Some(Credential::basic("hostile-user", SECRET, "test")),
+        attempts: 1,
+        trust: TrustOptions {
+            certs_d: Some(vec![]),
+            ..Default::default()
+        },
+        ..Default::default()
+    }
+}
+
+fn image(store: &Store, tag: &str) {
+    let ctx = tempfile::tempdir().unwrap();
+    std::fs::write(
+        ctx.path().join("f"),
+        format!("{tag} {}", std::process::id()),
+    )
+    .unwrap();
+    store
+        .build(
+            &BuildOptions {
+                context: ctx.path().into(),
+                tags: vec![tag.into()],
+                ..Default::default()
+            },
+            None,
+            None,
+        )
+        .unwrap();
+}
+
+fn has_password(head: &str) -> bool {
+    use base64::Engine;
+    let basic = base64::engine::general_purpose::STANDARD
+        .encode(format!("hostile-user:{SECRET}"))
+        .to_ascii_lowercase();
+    head.contains("authorization:") || head.contains(&basic) || head.contains(SECRET)
+}
+
+#[test]
+fn an_upload_location_on_another_host_is_followed_without_credentials() {
+    let rig = rig();
+    let foreign = start(
+        "127.0.0.2:0",
+        Some(rig["REGISTRY_PLAIN"].clone()),
+        false,
+        no_rewrite(),
+        None,
+    );
+    let faddr = foreign.addr.clone();
+    let rewrite: Arc<Rewrite> = Arc::new(move |method: &str, path: &str, head: String| {
+        if method != "POST" || !path.contains("/blobs/uploads/") {
+            return head;
+        }
+        let Some(loc) = head.lines().find_map(|l| {
+            l.split_once(':')
+                .filter(|(k, _)| k.eq_ignore_ascii_case("location"))
+                .map(|(_, v)| v.trim().to_string())
+        }) else {
+            return head;
+        };
+        let rest = loc.find("/v2/").map(|i| &loc[i..]).unwrap_or(&loc);
+        replace_header(&head, "location", &format!("http://{faddr}{rest}"))
+    });
+    let reg = start(
+        "127.0.0.1:0",
+        Some(rig["REGISTRY_PLAIN"].clone()),
+        true,
+        rewrite,
+        None,
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let tag = format!("{}/hostile/location:v1", reg.addr);
+    image(&store, &tag);
+    let opts = RegistryOptions {
+        monolithic_max: 0,
+        ..creds()
+    };
+    store.push(&tag, None, &opts, None).unwrap();
+
+    let foreign_heads = foreign.heads();
+    assert!(
+        !foreign_heads.is_empty(),
+        "the upload was not sent to the Location the registry named"
+    );
+    for h in &foreign_heads {
+        assert!(
+            !has_password(h),
+            "credentials went to the foreign host: {h}"
+        );
+    }
+    assert!(
+        reg.heads().iter().any(|h| has_password(h)),
+        "the registry itself got the credentials"
+    );
+}
+
+#[test]
+fn a_next_page_link_on_another_host_is_refused() {
+    let rig = rig();
+    let foreign = start(
+        "127.0.0.2:0",
+        Some(rig["REGISTRY_PLAIN"].clone()),
+        false,
+        no_rewrite(),
+        None,
+    );
+    let faddr = foreign.addr.clone();
+    let rewrite: Arc<Rewrite> = Arc::new(move |method: &str, path: &str, head: String| {
+        if method == "GET" && path.contains("/tags/list") && head.starts_with("HTTP/1.1 200") {
+            let link = format!("<http://{faddr}/v2/hostile/link/tags/list?last=v1>; rel=\"next\"");
+            return replace_header(&head, "link", &link);
+        }
+        head
+    });
+    let reg = start(
+        "127.0.0.1:0",
+        Some(rig["REGISTRY_PLAIN"].clone()),
+        true,
+        rewrite,
+        None,
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let tag = format!("{}/hostile/link:v1", reg.addr);
+    image(&store, &tag);
+    store.push(&tag, None, &creds(), None).unwrap();
+
+    let err =
+        registry::list_tags(&format!("{}/hostile/link", reg.addr), &creds(), None).unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Policy, "{}", err.message);
+    assert!(
+        err.message.contains(&foreign.addr) && err.message.contains("another host"),
+        "{}",
+        err.message
+    );
+    assert!(
+        foreign.heads().is_empty(),
+        "idpkit followed the foreign Link"
+    );
+    assert!(!err.message.contains(SECRET));
+}
+
+/// A TLS "registry" (the rig's CA-signed server certificate) whose every answer is a Bearer
+/// challenge naming `realm`.
+fn tls_registry_with_realm(realm: String) -> (Arc<Peer>, PathBuf) {
+    let rig = rig();
+    let pki = PathBuf::from(&rig["DIR"]).join("pki");
+    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(pki.join("server.crt"))
+        .unwrap()
+        .map(|c| c.unwrap())
+        .collect();
+    let key = PrivateKeyDer::from_pem_file(pki.join("server.key")).unwrap();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let cfg = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .unwrap();
+    let challenge = format!("Bearer realm=\"{realm}\",service=\"hostile\"");
+    let rewrite: Arc<Rewrite> = Arc::new(move |_: &str, _: &str, head: String| {
+        replace_header(&head, "www-authenticate", &challenge)
+    });
+    let peer = start("127.0.0.1:0", None, false, rewrite, Some(Arc::new(cfg)));
+    (peer, pki.join("ca.crt"))
+}
+
+#[test]
+fn a_plain_http_token_realm_behind_https_gets_no_credentials() {
+    let realm_host = start("127.0.0.2:0", None, false, no_rewrite(), None);
+    let realm = format!("http://{}/token", realm_host.addr);
+    let (reg, ca) = tls_registry_with_realm(realm);
+    let mut opts = creds();
+    opts.trust.ca_files = vec![ca];
+    opts.trust.no_platform_roots = true;
+
+    let err = registry::list_tags(&format!("{}/hostile/realm", reg.addr), &opts, None).unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Policy, "{}", err.message);
+    assert!(
+        err.message.contains("plain HTTP") && err.message.contains(&realm_host.addr),
+        "{}",
+        err.message
+    );
+    assert!(
+        realm_host.heads().is_empty(),
+        "the plain-HTTP realm was asked"
+    );
+
+    // Marked insecure by the user: asked, audited, and still never given the password.
+    opts.trust.insecure_hosts = vec![realm_host.addr.clone()];
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let seen = events.clone();
+    let sink: EventSink = Arc::new(move |e: &Event| seen.lock().unwrap().push(e.clone()));
+    let err = registry::list_tags(&format!("{}/hostile/realm", reg.addr), &opts, Some(&sink))
+        .unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Auth, "{}", err.message);
+    let heads = realm_host.heads();
+    assert!(!heads.is_empty(), "the insecure realm was not asked");
+    for h in &heads {
+        assert!(
+            !has_password(h),
+            "credentials went to a plain-HTTP realm: {h}"
+        );
+    }
+    assert!(
+        events.lock().unwrap().iter().any(|e| matches!(e,
+            Event::InsecureConnection { host, .. } if *host == realm_host.addr)),
+        "no insecure_connection event for the realm"
+    );
+}
