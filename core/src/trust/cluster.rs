@@ -224,6 +224,17 @@ impl Api {
                 ),
             ));
         }
+        if !cluster.server.starts_with("https://") {
+            return Err(Error::new(
+                ErrorKind::Policy,
+                format!(
+                    "{}: context {ctx_name:?} names the API server {:?}, not an https:// URL; idpkit does not \
+                     send a cluster token or read a CA over an unauthenticated channel",
+                    path.display(),
+                    cluster.server
+                ),
+            ));
+        }
         let mut roots = Vec::new();
         if let Some(d) = &cluster.ca_data {
             let pem = b64(d, "certificate-authority-data")?;
