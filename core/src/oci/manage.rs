@@ -1,10 +1,11 @@
 //! Listing, tagging, removing, inspecting and collecting images in the store.
 
 use crate::error::{Error, Result};
+use crate::oci::media::doc_kind;
 use crate::oci::reference::Reference;
 use crate::oci::store::{ref_name, Store};
 use crate::oci::{GcReport, ImageInspect, ImageSummary};
-use oci_spec::image::{Descriptor, MediaType};
+use oci_spec::image::Descriptor;
 
 impl Store {
     /// Every image in the store, one row per tag (untagged images once, by digest).
@@ -21,7 +22,7 @@ impl Store {
         let digest = d.digest().to_string();
         let mut size = d.size();
         let mut created = None;
-        if *d.media_type() == MediaType::ImageManifest {
+        if doc_kind(d.media_type()) != crate::oci::media::DocKind::Leaf {
             if let Ok((_, m)) = self.load_manifest(d) {
                 size += m.config().size() + m.layers().iter().map(|l| l.size()).sum::<u64>();
                 created = self

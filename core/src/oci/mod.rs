@@ -9,6 +9,7 @@ mod image;
 mod layer;
 mod listing;
 mod manage;
+mod media;
 pub mod reference;
 mod store;
 mod transfer;

@@ -13,8 +13,9 @@
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::oci::digest::{parse_sha256, sha256_digest};
+use crate::oci::media::{doc_kind, DocKind};
 use crate::oci::reference::Reference;
-use oci_spec::image::{Descriptor, ImageIndex, ImageManifest, MediaType};
+use oci_spec::image::{Descriptor, ImageIndex, ImageManifest};
 use std::collections::HashMap;
 use std::fs::{self, File};
 use std::io::Write;
@@ -269,7 +270,7 @@ impl Store {
     pub(crate) fn load_manifest(&self, desc: &Descriptor) -> Result<(String, ImageManifest)> {
         let digest = desc.digest().to_string();
         let bytes = self.read_blob(&digest)?;
-        if *desc.media_type() == MediaType::ImageIndex {
+        if doc_kind(desc.media_type()) == DocKind::Index {
             let idx: ImageIndex = serde_json::from_slice(&bytes)?;
             let first = idx.manifests().first().ok_or_else(|| {
                 Error::invalid(format!("image index {digest} lists no manifests"))
@@ -294,21 +295,23 @@ impl Store {
             if !seen.insert(digest.clone()) {
                 continue;
             }
-            match d.media_type() {
-                MediaType::ImageIndex => {
+            // Every manifest and index type the store accepts (Docker's too): a blob kept
+            // only through a Docker manifest list must not look unreferenced.
+            match doc_kind(d.media_type()) {
+                DocKind::Index => {
                     if let Ok(bytes) = self.read_blob(&digest) {
                         let idx: ImageIndex = serde_json::from_slice(&bytes)?;
                         stack.extend(idx.manifests().iter().cloned());
                     }
                 }
-                MediaType::ImageManifest => {
+                DocKind::Manifest => {
                     if let Ok(bytes) = self.read_blob(&digest) {
                         let m: ImageManifest = serde_json::from_slice(&bytes)?;
                         stack.push(m.config().clone());
                         stack.extend(m.layers().iter().cloned());
                     }
                 }
-                _ => {}
+                DocKind::Leaf => {}
             }
         }
         Ok(seen)

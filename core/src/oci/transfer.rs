@@ -2,13 +2,14 @@
 //! idpkit's store interoperates with the tools platform engineers already use.
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::oci::digest::{parse_sha256, HashingWriter};
+use crate::oci::digest::{parse_sha256, sha256_digest, HashingWriter};
+use crate::oci::media::{doc_kind, is_image_document, DocKind};
 use crate::oci::reference::Reference;
 use crate::oci::store::{canonical_json, ref_name, write_atomic, Store};
 use crate::oci::ImageSummary;
-use oci_spec::image::{Descriptor, ImageIndex, ImageManifest, MediaType};
+use oci_spec::image::{Descriptor, ImageIndex, ImageManifest};
 use std::fs;
-use std::io;
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
 impl Store {
@@ -45,6 +46,14 @@ impl Store {
                 "layout {} holds {} tagged images; pick one with :TAG to import it under a name",
                 layout.display(),
                 picked.len()
+            )));
+        }
+        if let Some(d) = picked.iter().find(|d| !is_image_document(d.media_type())) {
+            return Err(Error::invalid(format!(
+                "layout {}: {:?} is a {}, not an image manifest or index; idpkit stores images only",
+                layout.display(),
+                ref_name(d).unwrap_or_default(),
+                d.media_type()
             )));
         }
         let _writer = self.writer_lock()?;
@@ -113,21 +122,33 @@ impl Store {
     fn tree_digests(&self, root: &Descriptor) -> Result<Vec<String>> {
         let mut out = Vec::new();
         walk_tree(root, &mut |d| self.read_blob(d), &mut out)?;
-        Ok(out)
+        Ok(out.into_iter().map(|b| b.digest).collect())
     }
 
     fn copy_tree_in(&self, src: &Layout, root: &Descriptor) -> Result<()> {
-        let mut digests = Vec::new();
-        walk_tree(root, &mut |d| src.read_small(d), &mut digests)?;
-        for digest in digests {
+        let mut blobs = Vec::new();
+        walk_tree(root, &mut |d| src.read_small(d), &mut blobs)?;
+        for TreeBlob { digest, size } in blobs {
             if self.has_blob(&digest) {
                 continue;
             }
             let from = src.blob_path(&digest)?;
-            let mut file = fs::File::open(&from).map_err(|e| Error::io("read blob", &from, e))?;
+            let file = open_regular(&from)?;
             let mut w = HashingWriter::new(self.temp_file()?);
-            io::copy(&mut file, &mut w).map_err(|e| Error::io("copy blob", &from, e))?;
-            let (tmp, got, _) = w.finish();
+            // Never more than the descriptor promised (+1 to notice a longer file).
+            io::copy(&mut io::Read::take(file, size.saturating_add(1)), &mut w)
+                .map_err(|e| Error::io("copy blob", &from, e))?;
+            let (tmp, got, copied) = w.finish();
+            if copied != size {
+                return Err(Error::new(
+                    ErrorKind::Integrity,
+                    format!(
+                        "{}: holds {}{copied} bytes, its descriptor says {size}",
+                        from.display(),
+                        if copied > size { "more than " } else { "" }
+                    ),
+                ));
+            }
             if got != digest {
                 return Err(Error::new(
                     ErrorKind::Integrity,
@@ -143,32 +164,80 @@ impl Store {
     }
 }
 
-/// Visits a manifest/index tree; `read` loads a manifest or index blob by digest.
+/// How deep indexes may nest (an index of indexes of manifests is 2) and how many
+/// descriptors one tree may hold: a crafted layout cannot exhaust the stack or the memory.
+const MAX_TREE_DEPTH: usize = 8;
+const MAX_TREE_NODES: usize = 100_000;
+
+/// One blob of a tree: its digest and the size its descriptor promises.
+pub(crate) struct TreeBlob {
+    pub digest: String,
+    pub size: u64,
+}
+
+/// Visits a manifest/index tree, children first; `read` loads a manifest or index blob by
+/// digest. Each document is checked against its digest before it is parsed or followed (so
+/// a document cannot list itself: content addressing rules out cycles), nesting and count
+/// are bounded, and every manifest and index media type the store accepts is followed.
 fn walk_tree(
     d: &Descriptor,
     read: &mut dyn FnMut(&str) -> Result<Vec<u8>>,
-    out: &mut Vec<String>,
+    out: &mut Vec<TreeBlob>,
+) -> Result<()> {
+    walk_tree_at(d, read, out, 0)
+}
+
+fn walk_tree_at(
+    d: &Descriptor,
+    read: &mut dyn FnMut(&str) -> Result<Vec<u8>>,
+    out: &mut Vec<TreeBlob>,
+    depth: usize,
 ) -> Result<()> {
     let digest = d.digest().to_string();
-    match d.media_type() {
-        MediaType::ImageIndex => {
-            let idx: ImageIndex = serde_json::from_slice(&read(&digest)?)?;
-            for child in idx.manifests() {
-                walk_tree(child, read, out)?;
-            }
+    if depth > MAX_TREE_DEPTH || out.len() > MAX_TREE_NODES {
+        return Err(Error::new(
+            ErrorKind::UnsafeArchive,
+            format!(
+                "image {digest}: nested deeper than {MAX_TREE_DEPTH} indexes or more than {MAX_TREE_NODES} blobs; refused"
+            ),
+        ));
+    }
+    let kind = doc_kind(d.media_type());
+    if kind != DocKind::Leaf {
+        let bytes = read(&digest)?;
+        let got = sha256_digest(&bytes);
+        if got != digest {
+            return Err(Error::new(
+                ErrorKind::Integrity,
+                format!(
+                    "{} {digest}: content does not match its digest (got {got})",
+                    d.media_type()
+                ),
+            ));
         }
-        MediaType::ImageManifest | MediaType::Other(_) => {
-            let m: ImageManifest = serde_json::from_slice(&read(&digest)?).map_err(|e| {
+        if kind == DocKind::Index {
+            let idx: ImageIndex = serde_json::from_slice(&bytes)?;
+            for child in idx.manifests() {
+                walk_tree_at(child, read, out, depth + 1)?;
+            }
+        } else {
+            let m: ImageManifest = serde_json::from_slice(&bytes).map_err(|e| {
                 Error::invalid(format!(
                     "manifest {digest} is not a valid image manifest: {e}"
                 ))
             })?;
-            out.push(m.config().digest().to_string());
-            out.extend(m.layers().iter().map(|l| l.digest().to_string()));
+            for b in std::iter::once(m.config()).chain(m.layers()) {
+                out.push(TreeBlob {
+                    digest: b.digest().to_string(),
+                    size: b.size(),
+                });
+            }
         }
-        _ => {}
     }
-    out.push(digest);
+    out.push(TreeBlob {
+        digest,
+        size: d.size(),
+    });
     Ok(())
 }
 
@@ -195,6 +264,39 @@ fn local_name(layout: &Path, source: &str) -> Result<String> {
     Ok(Reference::parse(&format!("localhost/{repo}:{source}"))
         .map_err(|e| e.context(format!("importing tag {source:?}")))?
         .store_key())
+}
+
+/// Opens a blob of another tool's layout: a regular file, not followed through a symlink (a
+/// layer that links to `/dev/zero` or `~/.ssh/id_ed25519` is refused, not copied).
+fn open_regular(path: &Path) -> Result<fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|e| {
+            if e.raw_os_error() == Some(libc::ELOOP) {
+                Error::new(
+                    ErrorKind::UnsafeArchive,
+                    format!("{}: a blob that is a symlink; refused", path.display()),
+                )
+            } else {
+                Error::io("read blob", path, e)
+            }
+        })?;
+    let meta = file
+        .metadata()
+        .map_err(|e| Error::io("read blob", path, e))?;
+    if !meta.is_file() {
+        return Err(Error::new(
+            ErrorKind::UnsafeArchive,
+            format!(
+                "{}: a blob that is not a regular file; refused",
+                path.display()
+            ),
+        ));
+    }
+    Ok(file)
 }
 
 /// Another tool's OCI layout, read or written without idpkit's bookkeeping.
@@ -265,9 +367,22 @@ impl Layout {
             .join(parse_sha256(digest)?))
     }
 
+    /// A manifest or index of the layout: a regular file of at most 16 MiB (what registries
+    /// accept), never read through a symlink.
     fn read_small(&self, digest: &str) -> Result<Vec<u8>> {
+        const MAX_DOCUMENT: u64 = 16 << 20;
         let p = self.blob_path(digest)?;
-        fs::read(&p).map_err(|e| Error::io("read blob", &p, e))
+        let mut bytes = Vec::new();
+        io::Read::take(open_regular(&p)?, MAX_DOCUMENT + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|e| Error::io("read blob", &p, e))?;
+        if bytes.len() as u64 > MAX_DOCUMENT {
+            return Err(Error::new(
+                ErrorKind::UnsafeArchive,
+                format!("{}: a manifest larger than 16 MiB; refused", p.display()),
+            ));
+        }
+        Ok(bytes)
     }
 
     /// Hard-links a blob in (same filesystem), else copies it through a temporary sibling.
