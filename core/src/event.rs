@@ -53,9 +53,105 @@ pub enum Event {
 /// A progress sink. Cheap to clone; called from worker threads.
 pub type EventSink = Arc<dyn Fn(&Event) + Send + Sync>;
 
+/// A sink that stops delivering when its call ends ("events end with the call"): background
+/// work the call leaves behind (a TLS handshake hyper finishes on a pooled connection, a
+/// speculative connection) may still emit, and its event must not reach a callback whose
+/// `user_data`, Go handle or Python frame is gone. Dropping the scope waits for an event
+/// being delivered to finish, then closes the sink; later events are dropped.
+pub(crate) struct SinkScope {
+    sink: Option<EventSink>,
+    open: Option<Arc<std::sync::RwLock<bool>>>,
+}
+
+impl SinkScope {
+    pub(crate) fn new(sink: Option<&EventSink>) -> SinkScope {
+        let Some(inner) = sink.cloned() else {
+            return SinkScope {
+                sink: None,
+                open: None,
+            };
+        };
+        let open = Arc::new(std::sync::RwLock::new(true));
+        let gate = open.clone();
+        let scoped: EventSink = Arc::new(move |e: &Event| {
+            // Held while the callback runs, so closing waits for it.
+            let open = gate.read().unwrap_or_else(|p| p.into_inner());
+            if *open {
+                inner(e);
+            }
+        });
+        SinkScope {
+            sink: Some(scoped),
+            open: Some(open),
+        }
+    }
+
+    /// The sink to hand to the call's work.
+    pub(crate) fn sink(&self) -> Option<&EventSink> {
+        self.sink.as_ref()
+    }
+}
+
+impl Drop for SinkScope {
+    fn drop(&mut self) {
+        if let Some(open) = &self.open {
+            *open.write().unwrap_or_else(|p| p.into_inner()) = false;
+        }
+    }
+}
+
 /// Sends an event to the sink when there is one.
 pub(crate) fn emit(sink: Option<&EventSink>, event: Event) {
     if let Some(s) = sink {
         s(&event);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
+
+    fn event() -> Event {
+        Event::InsecureConnection {
+            host: "h".into(),
+            reason: "r".into(),
+        }
+    }
+
+    #[test]
+    fn a_scoped_sink_delivers_nothing_after_its_call_ends() {
+        let count = Arc::new(AtomicUsize::new(0));
+        let c = count.clone();
+        let sink: EventSink = Arc::new(move |_: &Event| {
+            c.fetch_add(1, Ordering::SeqCst);
+        });
+        let leaked = {
+            let scope = SinkScope::new(Some(&sink));
+            emit(scope.sink(), event());
+            scope.sink().cloned().unwrap()
+        };
+        // Background work still holding the scoped sink after the call returned.
+        std::thread::spawn(move || leaked(&event())).join().unwrap();
+        assert_eq!(count.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn the_end_of_a_call_waits_for_an_event_being_delivered() {
+        let done = Arc::new(AtomicUsize::new(0));
+        let d = done.clone();
+        let sink: EventSink = Arc::new(move |_: &Event| {
+            std::thread::sleep(Duration::from_millis(200));
+            d.fetch_add(1, Ordering::SeqCst);
+        });
+        let scope = SinkScope::new(Some(&sink));
+        let s = scope.sink().cloned().unwrap();
+        let t = std::thread::spawn(move || s(&event()));
+        std::thread::sleep(Duration::from_millis(50));
+        drop(scope);
+        // The callback had finished before the call could return.
+        assert_eq!(done.load(Ordering::SeqCst), 1);
+        t.join().unwrap();
     }
 }

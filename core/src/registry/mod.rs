@@ -15,6 +15,7 @@ pub use auth::Credential;
 use crate::config;
 use crate::error::{Error, Result};
 use crate::event::EventSink;
+use crate::event::SinkScope;
 use crate::oci::Reference;
 use crate::trust::TrustOptions;
 use client::{no_body, Client};
@@ -146,9 +147,10 @@ impl crate::oci::Store {
         opts: &RegistryOptions,
         sink: Option<&EventSink>,
     ) -> Result<PushResult> {
+        let scope = SinkScope::new(sink);
         crate::runtime::block_on_cancellable(
             opts.cancel.as_ref(),
-            push::push(self, source, destination, opts, sink),
+            push::push(self, source, destination, opts, scope.sink()),
         )
     }
 
@@ -160,9 +162,10 @@ impl crate::oci::Store {
         opts: &RegistryOptions,
         sink: Option<&EventSink>,
     ) -> Result<PullResult> {
+        let scope = SinkScope::new(sink);
         crate::runtime::block_on_cancellable(
             opts.cancel.as_ref(),
-            pull::pull(self, reference, opts, sink),
+            pull::pull(self, reference, opts, scope.sink()),
         )
     }
 }
@@ -249,6 +252,8 @@ pub fn list_tags(
     opts: &RegistryOptions,
     sink: Option<&EventSink>,
 ) -> Result<Vec<String>> {
+    let scope = SinkScope::new(sink);
+    let sink = scope.sink();
     let r = Reference::parse(repository)?;
     crate::runtime::block_on_cancellable(opts.cancel.as_ref(), async {
         let client = Client::connect(&r.registry, opts, sink).await?;
@@ -263,6 +268,8 @@ pub fn catalog(
     opts: &RegistryOptions,
     sink: Option<&EventSink>,
 ) -> Result<Vec<String>> {
+    let scope = SinkScope::new(sink);
+    let sink = scope.sink();
     let reg = registry_of(registry);
     crate::runtime::block_on_cancellable(opts.cancel.as_ref(), async {
         let client = Client::connect(&reg, opts, sink).await?;
@@ -273,6 +280,8 @@ pub fn catalog(
 
 /// Deletes a manifest by tag or digest; returns the digest deleted.
 pub fn delete(reference: &str, opts: &RegistryOptions, sink: Option<&EventSink>) -> Result<String> {
+    let scope = SinkScope::new(sink);
+    let sink = scope.sink();
     let r = Reference::parse(reference)?;
     crate::runtime::block_on_cancellable(opts.cancel.as_ref(), async {
         let client = Client::connect(&r.registry, opts, sink).await?;
@@ -320,6 +329,8 @@ pub fn copy(
     opts: &RegistryOptions,
     sink: Option<&EventSink>,
 ) -> Result<PushResult> {
+    let scope = SinkScope::new(sink);
+    let sink = scope.sink();
     let src = Reference::parse(source)?;
     let dst = Reference::parse(destination)?;
     if src.registry == dst.registry {
@@ -439,6 +450,8 @@ pub fn login(
     opts: &RegistryOptions,
     sink: Option<&EventSink>,
 ) -> Result<LoginResult> {
+    let scope = SinkScope::new(sink);
+    let sink = scope.sink();
     let reg = registry_of(registry);
     if username.is_empty() || password.is_empty() {
         return Err(Error::invalid(
