@@ -69,6 +69,9 @@ fn slow_handshakes(upstream: String, delay: Duration) -> String {
     addr
 }
 
+/// One registry call given the test's sink.
+type Call<'a> = dyn Fn(&EventSink) + 'a;
+
 #[test]
 fn no_event_arrives_after_a_registry_call_returned() {
     let rig = rig();
@@ -118,7 +121,7 @@ fn no_event_arrives_after_a_registry_call_returned() {
             a.fetch_add(1, Ordering::SeqCst);
         }
     });
-    let calls: Vec<Box<dyn Fn(&EventSink)>> = vec![
+    let calls: Vec<Box<Call>> = vec![
         Box::new(|s| {
             store.push(&tag, None, &opts, Some(s)).unwrap();
         }),
