@@ -1,9 +1,11 @@
 package idpkit_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -167,31 +169,59 @@ func TestTrustCheckAndAdd(t *testing.T) {
 	}
 }
 
+// idpbuilder's way to Gitea: the cluster's kube-apiserver holds the one self-signed
+// certificate nginx serves for Gitea (idpbuilder's CA:TRUE certificate as the leaf) and
+// Gitea's credentials. Untrusted before TrustExtract; afterwards, trusting only the
+// extracted file and logged in from the cluster: push, pull, tags, copy and delete.
 func TestClusterCAAndLogin(t *testing.T) {
 	requirePeer(t, "kube-apiserver", "IDPKIT_RIG_KUBE_URL")
 	gitea := requirePeer(t, "gitea", "IDPKIT_RIG_GITEA_REGISTRY")
-	kubeconfig, giteaUser := rigEnv("IDPKIT_RIG_KUBECONFIG"), rigEnv("IDPKIT_RIG_GITEA_USER")
-	if kubeconfig == "" || giteaUser == "" {
-		t.Fatalf("peer kube-apiserver: IDPKIT_RIG_KUBECONFIG or IDPKIT_RIG_GITEA_USER is missing: start the rig with tests/rig/up")
+	kubeconfig, giteaUser, giteaCA := rigEnv("IDPKIT_RIG_KUBECONFIG"), rigEnv("IDPKIT_RIG_GITEA_USER"), rigEnv("IDPKIT_RIG_GITEA_CA")
+	if kubeconfig == "" || giteaUser == "" || giteaCA == "" {
+		t.Fatalf("peer kube-apiserver: IDPKIT_RIG_KUBECONFIG, IDPKIT_RIG_GITEA_USER or IDPKIT_RIG_GITEA_CA is missing: start the rig with tests/rig/up")
 	}
 	ctx := t.Context()
+	t.Setenv("DOCKER_CONFIG", t.TempDir()) // never the user's own ~/.docker
+	t.Setenv("REGISTRY_AUTH_FILE", "")
 	certsD := t.TempDir()
 	cluster := idpkit.ClusterOptions{Kubeconfig: kubeconfig, Host: gitea, CertsD: certsD}
 
+	// An image for Gitea: HOST/<lower-case user>/NAME:v1.
+	s := openStore(t)
+	repo := fmt.Sprintf("%s/%s/gotest-cluster-%d-%d", gitea, strings.ToLower(giteaUser), os.Getpid(), time.Now().UnixNano())
+	ref, copyRef := repo+":v1", repo+":v1-copy"
+	built := build(t, s, fixture(t), ref)
+
+	// Before the extraction nothing trusts Gitea's self-signed certificate.
+	nothing := idpkit.RegistryOptions{CertsD: []string{}, NoPlatformRoots: true, Attempts: 1}
+	if res, err := s.Push(ctx, ref, idpkit.PushOptions{Registry: nothing}); !errors.Is(err, idpkit.ErrUntrusted) || !strings.Contains(err.Error(), "self-signed") || res != nil {
+		t.Fatalf("Push to %s before TrustExtract: %+v, %v", gitea, res, err)
+	}
+	report, err := idpkit.TrustCheck(ctx, gitea, idpkit.TrustOptions{CertsD: []string{}, NoPlatformRoots: true})
+	if err != nil || report.Trusted || len(report.Chain) != 1 || !report.Chain[0].SelfSigned ||
+		!strings.Contains(report.Message, "self-signed") || !strings.Contains(report.Message, "idpkit trust extract") {
+		t.Fatalf("TrustCheck of %s before TrustExtract: %+v, %v", gitea, report, err)
+	}
+
+	// Extract: exactly the certificate nginx serves for Gitea, from the cluster.
 	extracted, err := idpkit.TrustExtract(ctx, cluster)
 	if err != nil || extracted.Source != "default/idpbuilder-cert ca.crt" || extracted.Path != filepath.Join(certsD, gitea, "ca.crt") {
 		t.Fatalf("TrustExtract: %+v, %v", extracted, err)
 	}
-	installed, _ := os.ReadFile(extracted.Path)
-	want, _ := os.ReadFile(rigEnv("IDPKIT_RIG_CA"))
-	if len(want) == 0 || string(installed) != string(want) {
-		t.Fatalf("TrustExtract installed something else than the rig's CA at %s", extracted.Path)
+	installed, err1 := os.ReadFile(extracted.Path)
+	want, err2 := os.ReadFile(giteaCA)
+	if err1 != nil || err2 != nil || len(want) == 0 || !bytes.Equal(installed, want) {
+		t.Fatalf("TrustExtract installed at %s (%d bytes, %v) something else than %s (%d bytes, %v)", extracted.Path, len(installed), err1, giteaCA, len(want), err2)
 	}
 
-	// The extracted CA alone makes Gitea trusted; the login comes from the cluster.
-	t.Setenv("DOCKER_CONFIG", t.TempDir())
-	t.Setenv("REGISTRY_AUTH_FILE", "")
+	// The extracted file alone makes Gitea trusted (a pinned self-signed anchor).
 	reg := idpkit.RegistryOptions{CertsD: []string{certsD}, NoPlatformRoots: true}
+	report, err = idpkit.TrustCheck(ctx, gitea, idpkit.TrustOptions{CertsD: []string{certsD}, NoPlatformRoots: true})
+	if err != nil || report.Verdict != idpkit.VerdictTrusted || !report.Trusted {
+		t.Fatalf("TrustCheck of %s with the extracted CA alone: %+v, %v", gitea, report, err)
+	}
+
+	// The login comes from the cluster.
 	res, err := idpkit.LoginFromCluster(ctx, gitea, cluster, reg)
 	if err != nil || res.Username != giteaUser {
 		t.Fatalf("LoginFromCluster: %+v, %v", res, err)
@@ -201,6 +231,47 @@ func TestClusterCAAndLogin(t *testing.T) {
 			t.Fatalf("the login result shows a secret")
 		}
 	}
+
+	// Push and pull with the extracted trust and the stored cluster login (no credentials
+	// passed).
+	pushed, err := s.Push(ctx, ref, idpkit.PushOptions{Registry: reg})
+	if err != nil || pushed.Digest != built.Digest {
+		t.Fatalf("Push %s: %+v, %v (built %s)", ref, pushed, err, built.Digest)
+	}
+	pulled, err := openStore(t).Pull(ctx, ref, idpkit.PullOptions{Registry: reg})
+	if err != nil || pulled.Digest != built.Digest {
+		t.Fatalf("Pull %s back: %+v, %v (pushed %s)", ref, pulled, err, built.Digest)
+	}
+
+	// Tags, a copy under a second tag of the same repository, tags again.
+	remote := idpkit.RemoteOptions{Registry: reg}
+	tags, err := idpkit.ListTags(ctx, repo, remote)
+	if err != nil || !slices.Contains(tags, "v1") || slices.Contains(tags, "v1-copy") {
+		t.Fatalf("ListTags %s after the push: %v, %v", repo, tags, err)
+	}
+	copied, err := idpkit.Copy(ctx, ref, copyRef, idpkit.CopyOptions{Registry: reg})
+	if err != nil || copied.Digest != built.Digest || copied.BytesUploaded != 0 {
+		t.Fatalf("Copy %s to %s: %+v, %v", ref, copyRef, copied, err)
+	}
+	tags, err = idpkit.ListTags(ctx, repo, remote)
+	if err != nil || !slices.Contains(tags, "v1") || !slices.Contains(tags, "v1-copy") {
+		t.Fatalf("ListTags %s after the copy: %v, %v", repo, tags, err)
+	}
+
+	// Delete the copy's manifest: its digest comes back and the tag is gone. A manifest
+	// delete is by digest: Gitea drops the manifest with every tag on it (v1 too).
+	deleted, err := idpkit.Delete(ctx, copyRef, remote)
+	if err != nil || deleted != built.Digest {
+		t.Fatalf("Delete %s: %q, %v", copyRef, deleted, err)
+	}
+	if _, err := idpkit.Delete(ctx, copyRef, remote); !errors.Is(err, idpkit.ErrNotFound) {
+		t.Fatalf("Delete of the deleted copy: %v", err)
+	}
+	tags, err = idpkit.ListTags(ctx, repo, remote)
+	if err != nil || slices.Contains(tags, "v1-copy") || slices.Contains(tags, "v1") {
+		t.Fatalf("ListTags %s after the delete: %v, %v", repo, tags, err)
+	}
+
 	if removed, err := idpkit.Logout(gitea); err != nil || !removed {
 		t.Fatalf("Logout of the cluster login: %v, %v", removed, err)
 	}

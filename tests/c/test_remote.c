@@ -1,12 +1,14 @@
 /*
  * The C ABI against the rig, beyond push and pull: copy within and across registries,
  * the catalog, delete, login/logout into a temporary Docker config, trust check/add, and
- * the cluster's CA and Gitea credentials from the rig's kube-apiserver.
+ * the cluster's CA and Gitea credentials from the rig's kube-apiserver, then push, pull,
+ * tags, copy and delete on Gitea trusting only that extracted certificate.
  */
 #define _GNU_SOURCE
 #include "check.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -267,36 +269,176 @@ static void trust_check_cancelled(void) {
   close(silent);
 }
 
-static void cluster(const char *tmp, const char *kubeconfig, const char *gitea,
-                    const char *gitea_user) {
+/* The whole file at `path` (NUL-terminated, *len its size), or NULL; free() it. */
+static char *read_all(const char *path, size_t *len) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return NULL;
+  char *buf = NULL;
+  size_t cap = 0, n = 0, got;
+  do {
+    if (n + 4096 + 1 > cap) {
+      cap = (n + 4096 + 1) * 2;
+      char *more = realloc(buf, cap);
+      if (!more) break;
+      buf = more;
+    }
+    got = fread(buf + n, 1, cap - n - 1, f);
+    n += got;
+  } while (got > 0);
+  fclose(f);
+  if (buf) buf[n] = '\0';
+  *len = n;
+  return buf;
+}
+
+/* Whether the JSON array of strings `list` holds `item`. */
+static int has_tag(const char *list, const char *item) {
+  char quoted[128];
+  snprintf(quoted, sizeof quoted, "\"%s\"", item);
+  return list && list != SENTINEL && strstr(list, quoted) != NULL;
+}
+
+/*
+ * idpbuilder's way to Gitea: the cluster's kube-apiserver holds the one self-signed
+ * certificate nginx serves for Gitea (idpbuilder's CA:TRUE certificate as the leaf) and
+ * Gitea's credentials. Untrusted before `trust extract`; afterwards, trusting only the
+ * extracted file and logged in from the cluster: push, pull, tags, copy and delete.
+ */
+static void cluster(const idpkit_store *store, const char *fixture, const char *tmp,
+                    const char *kubeconfig, const char *gitea, const char *gitea_user,
+                    const char *gitea_ca) {
   char *out = (char *)SENTINEL;
   idpkit_error *err = NULL;
   idpkit_result r;
-  char certs_d[512], json[1200], opts[700], docker[512], got[600];
+  char certs_d[512], json[1200], opts[700], docker[512], got[600], digest[128];
   snprintf(certs_d, sizeof certs_d, "%s/cluster-certs.d", tmp);
   snprintf(json, sizeof json, "{\"kubeconfig\": \"%s\", \"host\": \"%s\", \"certs_d\": \"%s\"}",
            kubeconfig, gitea, certs_d);
+  snprintf(docker, sizeof docker, "%s/docker-cluster", tmp);
+  setenv("DOCKER_CONFIG", docker, 1); /* never the user's own ~/.docker */
+  unsetenv("REGISTRY_AUTH_FILE");
 
+  /* an image for Gitea: HOST/<lower-case user>/NAME:v1 */
+  char owner[128], repo[400], ref[450], copy_ref[450];
+  size_t i;
+  for (i = 0; gitea_user[i] && i + 1 < sizeof owner; i++)
+    owner[i] = (char)tolower((unsigned char)gitea_user[i]);
+  owner[i] = '\0';
+  long stamp = (long)getpid() * 100000L + (long)(time(NULL) % 100000);
+  snprintf(repo, sizeof repo, "%s/%s/ctest-cluster-%ld", gitea, owner, stamp);
+  snprintf(ref, sizeof ref, "%s:v1", repo);
+  snprintf(copy_ref, sizeof copy_ref, "%s:v1-copy", repo);
+  char *build = build_options(fixture, ref, 0);
+  r = idpkit_store_build(store, build, NULL, NULL, NULL, &out, &err);
+  free(build);
+  json_string(out, "digest", digest, sizeof digest);
+  CHECK(r == IDPKIT_RESULT_OK && digest[0], "build %s for Gitea: %s", ref, msg(out, err));
+  reset(&out, &err);
+
+  /* before the extraction nothing trusts Gitea's self-signed certificate */
+  const char *nothing = "{\"certs_d\": [], \"no_platform_roots\": true, \"attempts\": 1}";
+  r = idpkit_store_push(store, ref, NULL, nothing, NULL, NULL, NULL, NULL, NULL, &out, &err);
+  CHECK(r == IDPKIT_RESULT_UNTRUSTED && err &&
+            idpkit_error_result(err) == IDPKIT_RESULT_UNTRUSTED &&
+            strstr(idpkit_error_message(err), "self-signed") && out == SENTINEL,
+        "push to %s before trust extract -> %s: %s", gitea, idpkit_result_name(r),
+        msg(NULL, err));
+  reset(&out, &err);
+  r = idpkit_trust_check(gitea, "{\"certs_d\": [], \"no_platform_roots\": true}", NULL, &out,
+                         &err);
+  CHECK(r == IDPKIT_RESULT_OK && strstr(out, "\"trusted\":false") &&
+            strstr(out, "\"self_signed\":true") && strstr(out, "self-signed") &&
+            strstr(out, "idpkit trust extract"),
+        "trust_check %s before trust extract: not trusted, self-signed, says the fix: %s",
+        gitea, msg(out, err));
+  reset(&out, &err);
+
+  /* extract: exactly the certificate nginx serves for Gitea, from the cluster */
   r = idpkit_trust_extract(json, NULL, &out, &err);
   char path[700];
   snprintf(path, sizeof path, "%s/%s/ca.crt", certs_d, gitea);
   CHECK(r == IDPKIT_RESULT_OK &&
             strcmp(json_string(out, "source", got, sizeof got), "default/idpbuilder-cert ca.crt") ==
                 0 &&
-            file_exists(path),
+            strcmp(json_string(out, "path", got, sizeof got), path) == 0 && file_exists(path),
         "trust_extract installs idpbuilder's CA at %s: %s", path, msg(out, err));
   reset(&out, &err);
+  size_t have_len = 0, want_len = 0;
+  char *have = read_all(path, &have_len);
+  char *want = read_all(gitea_ca, &want_len);
+  CHECK(have && want && want_len > 0 && have_len == want_len &&
+            memcmp(have, want, want_len) == 0,
+        "the extracted %s is byte for byte %s (%zu and %zu bytes)", path, gitea_ca, have_len,
+        want_len);
+  free(have);
+  free(want);
 
-  /* the extracted CA alone makes Gitea trusted, and the login comes from the cluster */
-  snprintf(docker, sizeof docker, "%s/docker-cluster", tmp);
-  setenv("DOCKER_CONFIG", docker, 1);
-  unsetenv("REGISTRY_AUTH_FILE");
+  /* trusting only the extracted file: Gitea is trusted, as a pinned self-signed anchor */
   snprintf(opts, sizeof opts, "{\"certs_d\": [\"%s\"], \"no_platform_roots\": true}", certs_d);
+  r = idpkit_trust_check(gitea, opts, NULL, &out, &err);
+  CHECK(r == IDPKIT_RESULT_OK && strstr(out, "\"verdict\":\"trusted\"") &&
+            strstr(out, "\"trusted\":true"),
+        "trust_check %s with the extracted CA alone: %s", gitea, msg(out, err));
+  reset(&out, &err);
+
+  /* the login comes from the cluster */
   r = idpkit_registry_login_from_cluster(gitea, json, opts, &out, &err);
   CHECK(r == IDPKIT_RESULT_OK &&
             strcmp(json_string(out, "username", got, sizeof got), gitea_user) == 0,
         "login_from_cluster %s as %s: %s", gitea, gitea_user, msg(out, err));
   reset(&out, &err);
+
+  /* push, with the extracted trust and the stored cluster login (no credentials passed) */
+  r = idpkit_store_push(store, ref, NULL, opts, NULL, NULL, NULL, NULL, NULL, &out, &err);
+  CHECK(r == IDPKIT_RESULT_OK && strcmp(json_string(out, "digest", got, sizeof got), digest) == 0,
+        "push %s -> %s: %s", ref, digest, msg(out, err));
+  reset(&out, &err);
+
+  /* pull it back into another store: the same manifest digest */
+  char pulled_dir[512];
+  snprintf(pulled_dir, sizeof pulled_dir, "%s/cluster-pulled", tmp);
+  idpkit_store *other = NULL;
+  r = idpkit_store_new(pulled_dir, &other, &err);
+  CHECK(r == IDPKIT_RESULT_OK && other, "store %s for the pull", pulled_dir);
+  reset(&out, &err);
+  if (other) {
+    r = idpkit_store_pull(other, ref, opts, NULL, NULL, NULL, NULL, NULL, &out, &err);
+    CHECK(r == IDPKIT_RESULT_OK &&
+              strcmp(json_string(out, "digest", got, sizeof got), digest) == 0,
+          "pull %s back -> %s: %s", ref, digest, msg(out, err));
+    reset(&out, &err);
+    idpkit_store_free(other);
+  }
+
+  /* tags, a copy under a second tag of the same repository, tags again */
+  r = idpkit_registry_list_tags(repo, opts, NULL, NULL, &out, &err);
+  CHECK(r == IDPKIT_RESULT_OK && has_tag(out, "v1") && !has_tag(out, "v1-copy"),
+        "list_tags %s holds v1: %s", repo, msg(out, err));
+  reset(&out, &err);
+  r = idpkit_registry_copy(ref, copy_ref, opts, NULL, NULL, NULL, NULL, NULL, &out, &err);
+  CHECK(r == IDPKIT_RESULT_OK && strcmp(json_string(out, "digest", got, sizeof got), digest) == 0 &&
+            strstr(out, "\"bytes_uploaded\":0"),
+        "copy %s -> %s keeps the digest, uploads nothing: %s", ref, copy_ref, msg(out, err));
+  reset(&out, &err);
+  r = idpkit_registry_list_tags(repo, opts, NULL, NULL, &out, &err);
+  CHECK(r == IDPKIT_RESULT_OK && has_tag(out, "v1") && has_tag(out, "v1-copy"),
+        "list_tags %s holds v1 and v1-copy: %s", repo, msg(out, err));
+  reset(&out, &err);
+
+  /* delete the copy's manifest: its digest comes back and the tag is gone */
+  r = idpkit_registry_delete(copy_ref, opts, NULL, NULL, &out, &err);
+  CHECK(r == IDPKIT_RESULT_OK && strcmp(out, digest) == 0, "delete %s -> %s: %s", copy_ref,
+        digest, msg(out, err));
+  reset(&out, &err);
+  r = idpkit_registry_delete(copy_ref, opts, NULL, NULL, &out, &err);
+  expect_error("delete of the deleted copy", r, IDPKIT_RESULT_NOT_FOUND, err, SENTINEL, out);
+  err = NULL;
+  /* a manifest delete is by digest: Gitea drops the manifest with every tag on it (v1 too) */
+  r = idpkit_registry_list_tags(repo, opts, NULL, NULL, &out, &err);
+  CHECK(r == IDPKIT_RESULT_OK && !has_tag(out, "v1-copy") && !has_tag(out, "v1"),
+        "list_tags %s after the delete holds neither v1-copy nor v1: %s", repo, msg(out, err));
+  reset(&out, &err);
+
   bool removed = false;
   r = idpkit_registry_logout(gitea, &removed, NULL);
   CHECK(r == IDPKIT_RESULT_OK && removed, "logout of the cluster login");
@@ -323,10 +465,12 @@ void remote_tests(const idpkit_store *store, const char *fixture, const char *tm
   const char *kubeconfig = rig_env("IDPKIT_RIG_KUBECONFIG", "kube-apiserver");
   const char *gitea = rig_env("IDPKIT_RIG_GITEA_REGISTRY", "gitea");
   const char *gitea_user = rig_env("IDPKIT_RIG_GITEA_USER", "gitea");
+  const char *gitea_ca = rig_env("IDPKIT_RIG_GITEA_CA", "gitea");
   if (!plain || !tls || !user || !password || !ca) return;
   copy_catalog_delete(store, fixture, plain, tls, user, password, ca);
   login_logout(tmp, tls, user, password, ca);
   if (expired) trust(tmp, tls, ca, host_of(expired), fixture);
   trust_check_cancelled();
-  if (kubeconfig && gitea && gitea_user) cluster(tmp, kubeconfig, gitea, gitea_user);
+  if (kubeconfig && gitea && gitea_user && gitea_ca)
+    cluster(store, fixture, tmp, kubeconfig, gitea, gitea_user, gitea_ca);
 }
