@@ -137,12 +137,14 @@ describe('login and logout', () => {
 })
 
 describe('loginFromCluster', () => {
-  test("logs in to Gitea with the cluster's credentials; a push then needs neither credentials nor a CA file", async () => {
+  test("trusting only the extracted certificate and with the cluster's credentials: push, pull, tags, copy, delete on Gitea", async () => {
     const c = await cluster()
     const certsD = tempDir('idpkit-certs-')
     const ca = await idpkit.extractCa({ kubeconfig: c.kubeconfig, host: c.giteaRegistry, certsD })
     assert.equal(ca.path, join(certsD, c.giteaRegistry, 'ca.crt'))
-    const trust = { certsD: [certsD] }
+    assert.deepEqual(readFileSync(ca.path), readFileSync(c.ca))
+    // Only what was extracted: that certs.d, no CA files, no platform roots.
+    const trust = { certsD: [certsD], noPlatformRoots: true }
 
     const { events, onProgress } = record()
     const r = await idpkit.loginFromCluster(c.giteaRegistry, { kubeconfig: c.kubeconfig }, { ...trust, onProgress })
@@ -150,11 +152,32 @@ describe('loginFromCluster', () => {
     assert.deepEqual(Object.keys(auths(authFile)), [c.giteaRegistry])
     for (const e of events) assertNoSecret(JSON.stringify(e), 'a loginFromCluster event')
 
-    const ref = `${c.giteaRegistry}/${c.giteaUser.toLowerCase()}/${unique('cluster').replace('/', '-')}:v1`
+    // No credentials passed from here on: they come from the cluster login.
+    const repo = `${c.giteaRegistry}/${c.giteaUser.toLowerCase()}/${unique('cluster').replace('/', '-')}`
+    const ref = `${repo}:v1`
     const store = await storeWith(ref)
+    const [built] = await store.images()
     const pushed = await store.push(ref, null, trust)
-    assert.match(pushed.digest, /^sha256:/)
-    assert.deepEqual(await idpkit.listTags(ref.slice(0, -3), trust), ['v1'])
+    assert.equal(pushed.digest, built.digest)
+    assert.equal(pushed.blobsUploaded, 2)
+
+    const pulled = await newStore().pull(ref, trust)
+    assert.equal(pulled.digest, pushed.digest)
+    assert.equal(pulled.blobsFetched, 2)
+
+    assert.deepEqual(await idpkit.listTags(repo, trust), ['v1'])
+
+    const copied = await idpkit.copy(ref, `${repo}:copy`, trust)
+    assert.equal(copied.reference, `${repo}:copy`)
+    assert.equal(copied.digest, pushed.digest)
+    assert.equal(copied.bytesUploaded, 0, 'same repository: only the manifest moves')
+    assert.deepEqual((await idpkit.listTags(repo, trust)).sort(), ['copy', 'v1'])
+
+    // Deleting the copy deletes its manifest, and with it every tag pointing at it.
+    assert.equal(await idpkit.deleteManifest(`${repo}:copy`, trust), pushed.digest)
+    assert.deepEqual(await idpkit.listTags(repo, trust), [])
+    await rejectsWithCode(newStore().pull(`${repo}:copy`, trust), 'NOT_FOUND')
+
     assert.equal(await idpkit.logout(c.giteaRegistry), true)
   })
 

@@ -95,14 +95,19 @@ export async function plainRegistry() {
   return need('registry-plain', 'REGISTRY_PLAIN')
 }
 
-/** The rig's kube-apiserver (idpbuilder's Secrets) and Gitea behind nginx. */
+/**
+ * The rig's kube-apiserver (idpbuilder's Secrets) and Gitea behind nginx. `ca` is the
+ * certificate idpbuilder creates and nginx serves for Gitea: one self-signed ECDSA
+ * certificate with CA:TRUE served as the leaf, not signed by the rig CA; the Secrets
+ * default/idpbuilder-cert and ingress-nginx/idpbuilder-cert hold exactly these bytes.
+ */
 export async function cluster() {
   await requirePeers('kube-apiserver', 'nginx', 'gitea')
   return {
     kubeconfig: needFile('kube-apiserver', 'KUBECONFIG'),
     giteaRegistry: need('gitea', 'GITEA_REGISTRY'),
     giteaUser: need('gitea', 'GITEA_USER'),
-    ca: needFile('gitea', 'CA'),
+    ca: needFile('gitea', 'GITEA_CA'),
   }
 }
 

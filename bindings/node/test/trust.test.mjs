@@ -4,7 +4,8 @@ import { test, describe } from 'node:test'
 import assert from 'node:assert/strict'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { idpkit, tempDir, rejectsWithCode, seen } from './helpers.mjs'
+import { X509Certificate, randomUUID } from 'node:crypto'
+import { idpkit, newStore, smallContext, tempDir, rejectsWithCode, seen } from './helpers.mjs'
 import { tlsRegistry, plainRegistry, cluster, requirePeers, need, needFile, hostPort, assertNoSecret } from './rig.mjs'
 
 const SHA256 = /^sha256:[0-9a-f]{64}$/
@@ -119,19 +120,42 @@ describe('trustAdd', () => {
 })
 
 describe('extractCa', () => {
-  test("installs the cluster's CA for the Gitea host from the rig's kube-apiserver", async () => {
+  test("Gitea's self-signed certificate is untrusted until extractCa installs it from the cluster, then trusted as a trust anchor", async () => {
     const c = await cluster()
+    const giteaCert = readFileSync(c.ca)
+    const giteaSha256 = `sha256:${new X509Certificate(giteaCert).fingerprint256.replaceAll(':', '').toLowerCase()}`
+
+    // Before extraction, with no trust anchor at all: not trusted, the report says it is
+    // self-signed, and a push is refused with UNTRUSTED.
+    const before = await idpkit.trustCheck(c.giteaRegistry, only())
+    assert.equal(before.trusted, false)
+    assert.equal(before.verdict, 'unknown_issuer', before.message)
+    assert.match(before.message, /self-signed/)
+    assert.ok(before.message.includes(c.giteaRegistry), before.message)
+    assert.equal(before.chain[0].sha256, giteaSha256, 'Gitea serves the certificate IDPKIT_RIG_GITEA_CA holds')
+    assert.equal(before.chain[0].selfSigned, true)
+    const ref = `${c.giteaRegistry}/${c.giteaUser.toLowerCase()}/nodetest-untrusted-${randomUUID().slice(0, 12)}:v1`
+    const store = newStore()
+    await store.build(smallContext(), { tags: [ref] })
+    const e = await rejectsWithCode(store.push(ref, null, only({ attempts: 1 })), 'UNTRUSTED')
+    assert.ok(e.message.includes(c.giteaRegistry), e.message)
+
     const certsD = tempDir('idpkit-certs-')
     const r = await idpkit.extractCa({ kubeconfig: c.kubeconfig, host: c.giteaRegistry, certsD })
     assert.equal(r.host, c.giteaRegistry)
     assert.equal(r.source, 'default/idpbuilder-cert ca.crt')
     assert.equal(r.path, join(certsD, c.giteaRegistry, 'ca.crt'))
-    assert.deepEqual(readFileSync(r.path), readFileSync(c.ca))
-    assert.match(r.subject, /idpkit rig/)
+    assert.deepEqual(readFileSync(r.path), giteaCert)
+    assert.equal(r.subject, before.chain[0].subject)
+    assert.match(r.subject, /cnoe\.io/)
     assert.equal(typeof r.notAfter, 'string')
-    // What it installed is what the Gitea host is then trusted with.
-    const check = await idpkit.trustCheck(c.giteaRegistry, only({ certsD: [certsD] }))
-    assert.equal(check.verdict, 'trusted', check.message)
+
+    // What it installed, and only that, is what the Gitea host is then trusted with.
+    const after = await idpkit.trustCheck(c.giteaRegistry, only({ certsD: [certsD] }))
+    assert.equal(after.verdict, 'trusted', after.message)
+    assert.equal(after.trusted, true)
+    assert.match(after.message, /one of your trust anchors/)
+    assert.ok(after.sources.some((s) => s.includes(r.path)), after.sources.join('; '))
   })
 
   test('a context that does not exist is NOT_FOUND naming it; a missing kubeconfig names the file', async () => {

@@ -116,7 +116,13 @@ def tls_registry() -> TlsRegistry:
 
 @dataclass(frozen=True)
 class Cluster:
-    """The rig's kube-apiserver (idpbuilder's Secrets) and Gitea behind nginx."""
+    """The rig's kube-apiserver (idpbuilder's Secrets) and Gitea behind nginx.
+
+    ``ca`` is the certificate idpbuilder creates and nginx serves for Gitea: one self-signed
+    ECDSA certificate with ``CA:TRUE`` served as the leaf, not signed by the rig CA. The
+    cluster's Secrets ``default/idpbuilder-cert`` and ``ingress-nginx/idpbuilder-cert`` hold
+    exactly these bytes.
+    """
 
     kubeconfig: Path
     gitea_registry: str
@@ -134,5 +140,5 @@ def cluster() -> Cluster:
         kubeconfig=kubeconfig,
         gitea_registry=registry,
         gitea_user=need("gitea", "IDPKIT_RIG_GITEA_USER"),
-        ca=need_file("gitea", "IDPKIT_RIG_CA"),
+        ca=need_file("gitea", "IDPKIT_RIG_GITEA_CA"),
     )

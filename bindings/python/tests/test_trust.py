@@ -5,13 +5,16 @@ Gitea). Without the rig these tests fail, naming the missing peer."""
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import os
 import socket
+import ssl
 import threading
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -154,24 +157,53 @@ def test_trust_add_installs_the_ca_for_later_calls(
 def test_extract_ca_and_login_from_cluster(
     store: idpkit.Store, context: Path, tmp_path: Path, rig_cluster: Cluster
 ) -> None:
+    """idpbuilder's real setup end to end: Gitea serves one self-signed CA:TRUE certificate
+    as its own; extract_ca installs it from the cluster, and that alone is then trusted for
+    login, push, pull, tags, copy and delete."""
     reg = rig_cluster.gitea_registry
+    gitea_cert = rig_cluster.ca.read_bytes()
+    gitea_der = ssl.PEM_cert_to_DER_cert(gitea_cert.decode())
+    gitea_sha256 = "sha256:" + hashlib.sha256(gitea_der).hexdigest()
+
+    # Before extraction, with no trust anchor at all: the served certificate is not
+    # trusted, the report says it is self-signed and how to fix it, and a push is refused.
+    before = idpkit.trust_check(reg, certs_d=no_certs_d(tmp_path), no_platform_roots=True)
+    assert before.trusted is False
+    assert before.verdict is idpkit.Verdict.UNKNOWN_ISSUER, before.message
+    assert "self-signed" in before.message, before.message
+    assert reg in before.message
+    assert before.chain[0].sha256 == gitea_sha256  # what Gitea serves is that certificate
+    assert before.chain[0].self_signed is True
+    repo = f"{reg}/{rig_cluster.gitea_user.lower()}/pytest-cluster-{uuid.uuid4().hex[:12]}"
+    image, copy_ref = f"{repo}:v1", f"{repo}:copy"
+    built = store.build(context, tag=image)
+    with pytest.raises(idpkit.UntrustedCertificateError) as untrusted:
+        store.push(image, certs_d=no_certs_d(tmp_path), no_platform_roots=True, attempts=1)
+    assert untrusted.value.kind == "UNTRUSTED"
+    assert reg in str(untrusted.value)
+
     certs_d = tmp_path / "certs.d"
     options = idpkit.ClusterOptions(kubeconfig=rig_cluster.kubeconfig, host=reg, certs_d=certs_d)
-
     extracted = idpkit.extract_ca(options)
     assert isinstance(extracted, idpkit.ExtractResult)
     assert extracted.host == reg
     assert extracted.path == certs_d / reg / "ca.crt"
     assert extracted.source == "default/idpbuilder-cert ca.crt"
-    assert extracted.path.read_bytes() == rig_cluster.ca.read_bytes()
-    assert "idpkit rig test CA" in extracted.subject
+    assert extracted.path.read_bytes() == gitea_cert  # exactly the Secret's bytes
+    assert extracted.subject == before.chain[0].subject
+    assert "cnoe.io" in extracted.subject
     assert extracted.not_after
 
-    # The extracted CA is what Gitea's certificate chains to.
-    assert idpkit.trust_check(reg, certs_d=[certs_d], no_platform_roots=True).trusted
+    # From here on only what was extracted is trusted: that certs.d, no CA files, no
+    # platform roots.
+    trust: dict[str, Any] = {"certs_d": [certs_d], "no_platform_roots": True}
+    after = idpkit.trust_check(reg, **trust)
+    assert after.trusted is True and after.verdict is idpkit.Verdict.TRUSTED, after.message
+    assert "one of your trust anchors" in after.message, after.message
+    assert any(str(extracted.path) in source for source in after.sources), after.sources
 
     events: list[idpkit.Event] = []
-    login = idpkit.login_from_cluster(reg, options, certs_d=[certs_d], progress=events.append)
+    login = idpkit.login_from_cluster(reg, options, progress=events.append, **trust)
     assert login.registry == reg
     assert login.username == rig_cluster.gitea_user
     config = tmp_path / "docker-config" / "config.json"  # $DOCKER_CONFIG (conftest)
@@ -179,11 +211,29 @@ def test_extract_ca_and_login_from_cluster(
     assert reg in json.loads(config.read_text())["auths"]
     assert_no_secret(json.dumps(events), "the login events")
 
-    # No ca_files, no credentials: both came from the cluster.
-    image = f"{reg}/{rig_cluster.gitea_user.lower()}/pytest-cluster-{uuid.uuid4().hex[:12]}:v1"
-    built = store.build(context, tag=image)
-    pushed = store.push(image, certs_d=[certs_d])
+    # No credentials passed: they come from the cluster login.
+    pushed = store.push(image, **trust)
     assert pushed.digest == built.digest
+    assert pushed.blobs_uploaded == 2
+
+    other = idpkit.Store(tmp_path / "other")
+    pulled = other.pull(image, **trust)
+    assert pulled.digest == built.digest
+    assert pulled.blobs_fetched == 2
+
+    assert idpkit.list_tags(repo, **trust) == ["v1"]
+
+    copied = idpkit.copy(image, copy_ref, **trust)
+    assert copied.reference == copy_ref
+    assert copied.digest == built.digest
+    assert copied.bytes_uploaded == 0  # same repository: only the manifest moves
+    assert sorted(idpkit.list_tags(repo, **trust)) == ["copy", "v1"]
+
+    # Deleting the copy deletes its manifest, and with it every tag pointing at it.
+    assert idpkit.delete(copy_ref, **trust) == built.digest
+    assert idpkit.list_tags(repo, **trust) == []
+    with pytest.raises(idpkit.NotFoundError):
+        idpkit.Store(tmp_path / "after-delete").pull(copy_ref, **trust)
 
     with pytest.raises(idpkit.NotFoundError, match='"nope"'):
         idpkit.extract_ca(dataclasses.replace(options, context="nope"))
