@@ -410,3 +410,120 @@ fn a_plain_http_token_realm_behind_https_gets_no_credentials() {
         "no insecure_connection event for the realm"
     );
 }
+
+/// A plain-HTTP "registry" on loopback that answers `/v2/` and then streams an endless body
+/// (no length, up to 256 MiB) to every other request; returns its address and how many
+/// bytes it managed to send in all.
+fn endless_registry() -> (String, Arc<std::sync::atomic::AtomicU64>) {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap().to_string();
+    let sent = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let total = sent.clone();
+    std::thread::spawn(move || {
+        for mut c in l.incoming().flatten() {
+            let total = total.clone();
+            std::thread::spawn(move || {
+                let mut first = [0u8; 1];
+                if c.peek(&mut first)
+                    .map_or(true, |n| n == 0 || first[0] == 0x16)
+                {
+                    return;
+                }
+                let Some(head) = read_head(&mut c) else {
+                    return;
+                };
+                if head.starts_with("GET /v2/ ") {
+                    let _ = c.write_all(
+                        b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                    );
+                    return;
+                }
+                let _ = c.write_all(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: application/vnd.oci.image.manifest.v1+json\r\nConnection: close\r\n\r\n",
+                );
+                let chunk = vec![b' '; 1 << 20];
+                for _ in 0..256 {
+                    if c.write_all(&chunk).is_err() {
+                        break;
+                    }
+                    total.fetch_add(chunk.len() as u64, std::sync::atomic::Ordering::SeqCst);
+                }
+            });
+        }
+    });
+    (addr, sent)
+}
+
+#[test]
+fn endless_manifests_and_lists_are_refused_at_their_limit() {
+    let (addr, sent) = endless_registry();
+    let opts = RegistryOptions {
+        attempts: 1,
+        ..Default::default()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let e = store
+        .pull(&format!("{addr}/endless/app:v1"), &opts, None)
+        .unwrap_err();
+    assert_eq!(e.kind, ErrorKind::InvalidInput, "{}", e.message);
+    assert!(e.message.contains("manifest larger than"), "{}", e.message);
+    let e = registry::list_tags(&format!("{addr}/endless/app"), &opts, None).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::InvalidInput, "{}", e.message);
+    assert!(e.message.contains("list page larger than"), "{}", e.message);
+    // The reads stopped near the 16 MiB limits instead of taking all 2 x 256 MiB.
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let total = sent.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(total < 128 << 20, "{total} bytes were read");
+}
+
+#[test]
+fn insecure_host_port_does_not_cover_another_port_of_the_same_host() {
+    // The realm is another port of 127.0.0.1, serving a certificate idpkit is not told to
+    // trust; only the registry's own host:port is marked insecure.
+    let rig = rig();
+    let pki = PathBuf::from(&rig["DIR"]).join("pki");
+    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(pki.join("server.crt"))
+        .unwrap()
+        .map(|c| c.unwrap())
+        .collect();
+    let key = PrivateKeyDer::from_pem_file(pki.join("server.key")).unwrap();
+    let cfg = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(chain, key)
+    .unwrap();
+    let realm_host = start(
+        "127.0.0.1:0",
+        None,
+        false,
+        no_rewrite(),
+        Some(Arc::new(cfg)),
+    );
+    let (reg, _ca) = tls_registry_with_realm(format!("https://{}/token", realm_host.addr));
+    let mut opts = creds();
+    opts.trust.no_platform_roots = true;
+    opts.trust.insecure_hosts = vec![reg.addr.clone()];
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let seen = events.clone();
+    let sink: EventSink = Arc::new(move |e: &Event| seen.lock().unwrap().push(e.clone()));
+
+    let err =
+        registry::list_tags(&format!("{}/hostile/port", reg.addr), &opts, Some(&sink)).unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Untrusted, "{}", err.message);
+    assert!(err.message.contains(&realm_host.addr), "{}", err.message);
+    assert!(
+        realm_host.heads().is_empty(),
+        "the realm on another port got a request over an unverified connection"
+    );
+    // Every audit event names the exact host:port that was not verified.
+    for e in events.lock().unwrap().iter() {
+        if let Event::InsecureConnection { host, .. } = e {
+            assert_eq!(*host, reg.addr, "audit event for the wrong host:port");
+        }
+    }
+    assert!(!err.message.contains(SECRET));
+}

@@ -14,6 +14,13 @@ use std::sync::atomic::Ordering;
 use std::sync::Mutex;
 use std::time::Duration;
 
+/// Largest token answer read (JWTs with many claims stay far below).
+const TOKEN_MAX: usize = 1 << 20;
+/// Largest part of an error answer read for its message.
+const ERROR_BODY_MAX: usize = 64 << 10;
+/// Largest page of a tag or repository list read.
+pub(crate) const LIST_PAGE_MAX: usize = 16 << 20;
+
 pub(crate) struct Client {
     pub registry: String,
     pub base: String,
@@ -22,6 +29,9 @@ pub(crate) struct Client {
     opts: RegistryOptions,
     pub sink: Option<EventSink>,
     auth: Mutex<AuthState>,
+    /// HTTP clients for token realms on other origins, each with that origin's own trust
+    /// (its certs.d, its insecure mark), never the registry's.
+    realm_clients: Mutex<HashMap<String, reqwest::Client>>,
     /// Tries in a row that failed transiently, across every request of this operation:
     /// the circuit breaker. Any answer that is not a transient failure resets it.
     failures_in_a_row: std::sync::atomic::AtomicU32,
@@ -62,18 +72,7 @@ impl Client {
             None => super::auth::resolve(registry)?,
         };
         let store = TrustStore::for_host(registry, &opts.trust)?;
-        let tls = store.client_config(sink)?;
-        let http = reqwest::Client::builder()
-            .use_preconfigured_tls(tls)
-            .connect_timeout(Duration::from_secs(opts.connect_timeout_secs.max(1)))
-            // A peer that stops sending (or reading) for this long is a transient failure:
-            // the request is retried, an upload resumes from the server's offset.
-            .read_timeout(Duration::from_secs(opts.read_timeout_secs.max(1)))
-            .pool_max_idle_per_host(opts.jobs.max(1) * 2)
-            .user_agent(concat!("idpkit/", env!("CARGO_PKG_VERSION")))
-            .redirect(redirect_policy())
-            .build()
-            .map_err(|e| Error::internal(format!("HTTP client: {e}")))?;
+        let http = http_client(&store, opts, sink)?;
         let mut client = Client {
             registry: registry.to_string(),
             base: format!("https://{registry}"),
@@ -82,6 +81,7 @@ impl Client {
             opts: opts.clone(),
             sink: sink.cloned(),
             auth: Mutex::new(AuthState::default()),
+            realm_clients: Mutex::new(HashMap::new()),
             failures_in_a_row: std::sync::atomic::AtomicU32::new(0),
         };
         let allow_http = store.is_insecure() || is_loopback(registry);
@@ -197,7 +197,12 @@ impl Client {
     /// Maps a transport failure: TLS problems become UNTRUSTED with the fix.
     pub fn transport_error(&self, e: &reqwest::Error, url: &str) -> Error {
         if url.starts_with("https://") && (e.is_connect() || is_tls_text(e)) {
-            let host = self.registry.clone();
+            // The host the request went to (a token realm may be elsewhere), not always the
+            // registry: its own trust and insecure mark decide.
+            let host = match reqwest::Url::parse(url) {
+                Ok(u) if !self.is_own_origin(url) => host_port(&u),
+                _ => self.registry.clone(),
+            };
             if let Some(err) =
                 trust::classify_transport_error(&host, &self.opts.trust, self.opts.cancel.as_ref())
             {
@@ -276,7 +281,7 @@ impl Client {
         let since = std::time::Instant::now();
         loop {
             attempt += 1;
-            let mut req = self.http.get(realm).query(&query);
+            let mut req = self.http_for(realm)?.get(realm).query(&query);
             if let (
                 true,
                 Credential::Basic {
@@ -306,11 +311,11 @@ impl Client {
             if !status.is_success() {
                 return Err(self.error_for(resp, "token request").await);
             }
-            let v: serde_json::Value = resp
-                .bytes()
-                .await
+            let body = self
+                .read_limited(resp, TOKEN_MAX, "token answer", realm)
+                .await?;
+            let v: serde_json::Value = serde_json::from_slice(&body)
                 .map_err(|e| e.to_string())
-                .and_then(|b| serde_json::from_slice(&b).map_err(|e| e.to_string()))
                 .map_err(|e| {
                     Error::new(
                         ErrorKind::Network,
@@ -329,6 +334,31 @@ impl Client {
                     )
                 });
         }
+    }
+
+    /// The client to speak to `url` with: the registry's own for its origin, else one built
+    /// from the trust of that origin's `host:port` (cached per origin).
+    fn http_for(&self, url: &str) -> Result<reqwest::Client> {
+        if self.is_own_origin(url) {
+            return Ok(self.http.clone());
+        }
+        let parsed = reqwest::Url::parse(url)
+            .map_err(|e| Error::new(ErrorKind::Auth, format!("{url:?} is not a URL: {e}")))?;
+        let origin = origin_of(&parsed);
+        if let Some(c) = self
+            .realm_clients
+            .lock()
+            .ok()
+            .and_then(|m| m.get(&origin).cloned())
+        {
+            return Ok(c);
+        }
+        let store = TrustStore::for_host(&host_port(&parsed), &self.opts.trust)?;
+        let c = http_client(&store, &self.opts, self.sink.as_ref())?;
+        if let Ok(mut m) = self.realm_clients.lock() {
+            m.insert(origin, c.clone());
+        }
+        Ok(c)
     }
 
     /// Decides whether the token realm a challenge names may be asked, and whether the
@@ -351,10 +381,7 @@ impl Client {
             "https" => Ok(true),
             "http" if self.is_own_origin(realm) => Ok(true),
             "http" => {
-                let host = match url.port_or_known_default() {
-                    Some(p) => format!("{}:{p}", url.host_str().unwrap_or_default()),
-                    None => url.host_str().unwrap_or_default().to_string(),
-                };
+                let host = host_port(&url);
                 if self.base.starts_with("https://") && !self.opts.trust.is_insecure(&host) {
                     return Err(Error::new(
                         ErrorKind::Policy,
@@ -545,11 +572,60 @@ impl Client {
         tokio::time::sleep(d).await;
     }
 
+    /// The whole body of `resp`, refused once it passes `limit` bytes (the declared length
+    /// is checked first, then every chunk), so a hostile registry cannot make idpkit buffer
+    /// an endless manifest, token or list.
+    pub async fn read_limited(
+        &self,
+        mut resp: Response,
+        limit: usize,
+        what: &str,
+        url: &str,
+    ) -> Result<Vec<u8>> {
+        let too_big = || {
+            Error::new(
+                ErrorKind::InvalidInput,
+                format!(
+                    "{} sent a {what} larger than {limit} bytes; refused",
+                    self.registry
+                ),
+            )
+        };
+        if resp.content_length().is_some_and(|n| n > limit as u64) {
+            return Err(too_big());
+        }
+        let mut out = Vec::new();
+        while let Some(chunk) = resp
+            .chunk()
+            .await
+            .map_err(|e| self.transport_error(&e, url))?
+        {
+            if out.len() + chunk.len() > limit {
+                return Err(too_big());
+            }
+            out.extend_from_slice(&chunk);
+        }
+        Ok(out)
+    }
+
+    /// The first `ERROR_BODY_MAX` bytes of an error answer (the rest is not read).
+    async fn error_body(mut resp: Response) -> String {
+        let mut out = Vec::new();
+        while let Ok(Some(chunk)) = resp.chunk().await {
+            let room = ERROR_BODY_MAX.saturating_sub(out.len());
+            out.extend_from_slice(&chunk[..chunk.len().min(room)]);
+            if out.len() >= ERROR_BODY_MAX {
+                break;
+            }
+        }
+        String::from_utf8_lossy(&out).into_owned()
+    }
+
     /// An error for a failed response: the server's own message, kind from the status.
     pub async fn error_for(&self, resp: Response, what: &str) -> Error {
         let status = resp.status();
         if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
-            let body = resp.text().await.unwrap_or_default();
+            let body = Self::error_body(resp).await;
             let mut e = self.auth_error(status);
             if let Some(m) = server_message(&body) {
                 e.message.push_str(&format!("; the registry says: {m}"));
@@ -557,7 +633,7 @@ impl Client {
             e.message = redact(&e.message, &self.cred);
             return e;
         }
-        let body = resp.text().await.unwrap_or_default();
+        let body = Self::error_body(resp).await;
         let detail = server_message(&body).unwrap_or_else(|| {
             body.chars()
                 .take(300)
@@ -629,10 +705,54 @@ fn join_url(base: &str, registry: &str, location: &str) -> Result<String> {
     Ok(url.to_string())
 }
 
+/// `host:port` of a URL (the port its scheme implies when it names none).
+fn host_port(url: &reqwest::Url) -> String {
+    let host = url.host_str().unwrap_or_default();
+    match url.port_or_known_default() {
+        Some(p) if host.contains(':') => format!("[{host}]:{p}"),
+        Some(p) => format!("{host}:{p}"),
+        None => host.to_string(),
+    }
+}
+
+/// The HTTP client for one origin's trust store.
+fn http_client(
+    store: &TrustStore,
+    opts: &RegistryOptions,
+    sink: Option<&EventSink>,
+) -> Result<reqwest::Client> {
+    let tls = store.client_config(sink)?;
+    reqwest::Client::builder()
+        .use_preconfigured_tls(tls)
+        .connect_timeout(Duration::from_secs(opts.connect_timeout_secs.max(1)))
+        // A peer that stops sending (or reading) for this long is a transient failure:
+        // the request is retried, an upload resumes from the server's offset.
+        .read_timeout(Duration::from_secs(opts.read_timeout_secs.max(1)))
+        .pool_max_idle_per_host(opts.jobs.max(1) * 2)
+        .user_agent(concat!("idpkit/", env!("CARGO_PKG_VERSION")))
+        .redirect(redirect_policy(store))
+        .build()
+        .map_err(|e| Error::internal(format!("HTTP client: {e}")))
+}
+
 /// Redirects (blob downloads often go to a storage host): at most 10, never from HTTPS down
-/// to plain HTTP. reqwest drops `Authorization` when a redirect changes host or port.
-fn redirect_policy() -> reqwest::redirect::Policy {
-    reqwest::redirect::Policy::custom(|attempt| {
+/// to plain HTTP. reqwest drops `Authorization` when a redirect changes host or port. When
+/// the store's host is marked insecure, a redirect to another port of the same host name is
+/// refused: the verifier sees host names only and would skip verification there too.
+fn redirect_policy(store: &TrustStore) -> reqwest::redirect::Policy {
+    let insecure = store
+        .is_insecure()
+        .then(|| store.host().to_ascii_lowercase());
+    reqwest::redirect::Policy::custom(move |attempt| {
+        if let Some(own) = &insecure {
+            let to = host_port(attempt.url()).to_ascii_lowercase();
+            if to != *own && trust::host_name(&to) == trust::host_name(own) {
+                let msg = format!(
+                    "refused a redirect from {own}, marked insecure, to {to}: only {own} is unverified"
+                );
+                return attempt.error(msg);
+            }
+        }
         let downgrade = attempt
             .previous()
             .last()

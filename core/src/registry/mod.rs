@@ -195,11 +195,11 @@ async fn paginate(client: &Client, first: String, scope: &str, field: &str) -> R
             Some(l) => Some(next_page(client, &l)?),
             None => None,
         };
-        let v: serde_json::Value = resp
-            .bytes()
-            .await
+        let body = client
+            .read_limited(resp, client::LIST_PAGE_MAX, "list page", &u)
+            .await?;
+        let v: serde_json::Value = serde_json::from_slice(&body)
             .map_err(|e| e.to_string())
-            .and_then(|b| serde_json::from_slice(&b).map_err(|e| e.to_string()))
             .map_err(|e| {
                 Error::new(
                     crate::ErrorKind::Network,

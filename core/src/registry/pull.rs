@@ -42,6 +42,29 @@ pub(super) async fn head_manifest(
     }
 }
 
+/// Whether `bytes` match `reference` when it is a digest (`algorithm:hex`); a tag always
+/// matches. Every algorithm the OCI spec registers is checked (sha256, sha384, sha512); any
+/// other is refused rather than trusted unchecked.
+fn verifies(reference: &str, bytes: &[u8]) -> Result<bool> {
+    let Some((algorithm, hex_part)) = reference.split_once(':') else {
+        return Ok(true);
+    };
+    let got = match algorithm {
+        "sha256" => hex::encode(sha2::Sha256::digest(bytes)),
+        "sha384" => hex::encode(sha2::Sha384::digest(bytes)),
+        "sha512" => hex::encode(sha2::Sha512::digest(bytes)),
+        other => {
+            return Err(Error::new(
+                ErrorKind::Integrity,
+                format!(
+                    "{reference}: digest algorithm {other:?} is not one idpkit can verify (sha256, sha384, sha512); refused"
+                ),
+            ))
+        }
+    };
+    Ok(got == hex_part)
+}
+
 /// GET a manifest: its bytes, media type and (computed) digest.
 pub(super) async fn get_manifest(
     client: &Client,
@@ -71,22 +94,15 @@ pub(super) async fn get_manifest(
         .and_then(|v| v.to_str().ok())
         .map(|s| s.split(';').next().unwrap_or(s).trim().to_string())
         .unwrap_or_default();
-    let bytes = resp
-        .bytes()
-        .await
-        .map_err(|e| client.transport_error(&e, &url))?;
-    if bytes.len() > MAX_MANIFEST {
-        return Err(Error::invalid(format!(
-            "{}/{repo}:{reference}: manifest larger than {MAX_MANIFEST} bytes",
-            client.registry
-        )));
-    }
+    let bytes = client
+        .read_limited(resp, MAX_MANIFEST, "manifest", &url)
+        .await?;
     let digest = format!("sha256:{}", hex::encode(sha2::Sha256::digest(&bytes)));
-    if reference.starts_with("sha256:") && reference != digest {
+    if !verifies(reference, &bytes)? {
         return Err(Error::new(
             ErrorKind::Integrity,
             format!(
-                "{}/{repo}@{reference}: the registry sent content with digest {digest}",
+                "{}/{repo}@{reference}: the registry sent content with another digest ({digest})",
                 client.registry
             ),
         ));
@@ -103,7 +119,7 @@ pub(super) async fn get_manifest(
     } else {
         media
     };
-    Ok((bytes.to_vec(), media, digest))
+    Ok((bytes, media, digest))
 }
 
 fn host_platform() -> (String, String) {
@@ -343,4 +359,29 @@ async fn fetch_once(
     }
     store.commit_blob(tmp.into_inner(), digest)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::verifies;
+    use crate::ErrorKind;
+
+    #[test]
+    fn every_registered_algorithm_is_verified_and_others_refused() {
+        let body = b"{}";
+        use sha2::Digest;
+        let s256 = format!("sha256:{}", hex::encode(sha2::Sha256::digest(body)));
+        let s384 = format!("sha384:{}", hex::encode(sha2::Sha384::digest(body)));
+        let s512 = format!("sha512:{}", hex::encode(sha2::Sha512::digest(body)));
+        for good in [&s256, &s384, &s512] {
+            assert!(verifies(good, body).unwrap(), "{good}");
+            assert!(
+                !verifies(good, b"{ }").unwrap(),
+                "{good} accepted other content"
+            );
+        }
+        assert!(verifies("v1.0", b"anything").unwrap(), "a tag");
+        let e = verifies("md5:d41d8cd98f00b204e9800998ecf8427e", body).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Integrity);
+    }
 }
