@@ -527,3 +527,91 @@ fn insecure_host_port_does_not_cover_another_port_of_the_same_host() {
     }
     assert!(!err.message.contains(SECRET));
 }
+
+/// A plain-HTTP loopback "registry" that hands out bearer token `token` at its own `/token`
+/// (given Basic credentials) and answers every authorized request with a 400 whose message
+/// echoes the `Authorization` header it received.
+fn echoing_registry(bearer: bool, token: &'static str) -> String {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap().to_string();
+    let a = addr.clone();
+    std::thread::spawn(move || {
+        for mut c in l.incoming().flatten() {
+            let mut first = [0u8; 1];
+            if c.peek(&mut first)
+                .map_or(true, |n| n == 0 || first[0] == 0x16)
+            {
+                continue;
+            }
+            let Some(head) = read_head(&mut c) else {
+                continue;
+            };
+            let auth = head
+                .lines()
+                .find_map(|l| {
+                    l.strip_prefix("Authorization: ")
+                        .or(l.strip_prefix("authorization: "))
+                })
+                .map(str::to_string);
+            let reply = |c: &mut TcpStream, status: &str, extra: &str, body: &str| {
+                let _ = write!(
+                    c,
+                    "HTTP/1.1 {status}\r\n{extra}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+            };
+            if head.starts_with("GET /token") {
+                reply(&mut c, "200 OK", "", &format!(r#"{{"token":"{token}"}}"#));
+                continue;
+            }
+            match auth {
+                None => {
+                    let ch = if bearer {
+                        format!("WWW-Authenticate: Bearer realm=\"http://{a}/token\",service=\"echo\"\r\n")
+                    } else {
+                        "WWW-Authenticate: Basic realm=\"echo\"\r\n".to_string()
+                    };
+                    reply(&mut c, "401 Unauthorized", &ch, "");
+                }
+                Some(v) => {
+                    let body =
+                        format!(r#"{{"errors":[{{"code":"DENIED","message":"you sent {v}"}}]}}"#);
+                    reply(&mut c, "400 Bad Request", "", &body);
+                }
+            }
+        }
+    });
+    addr
+}
+
+#[test]
+fn echoed_credentials_are_redacted_in_every_form() {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(format!("hostile-user:{SECRET}"));
+    let opts = RegistryOptions {
+        attempts: 1,
+        ..creds()
+    };
+    let basic = echoing_registry(false, "unused");
+    let e = registry::list_tags(&format!("{basic}/echo/app"), &opts, None).unwrap_err();
+    assert!(
+        e.message.contains("you sent Basic <redacted>"),
+        "{}",
+        e.message
+    );
+    assert!(
+        !e.message.contains(&b64) && !e.message.contains(SECRET),
+        "{}",
+        e.message
+    );
+
+    let token = "fetched-bearer-token-7d2e";
+    let bearer = echoing_registry(true, token);
+    let e = registry::list_tags(&format!("{bearer}/echo/app"), &opts, None).unwrap_err();
+    assert!(
+        e.message.contains("you sent Bearer <redacted>"),
+        "{}",
+        e.message
+    );
+    assert!(!e.message.contains(token), "{}", e.message);
+}

@@ -100,11 +100,20 @@ impl Credential {
     }
 
     /// Every secret this credential holds (for redaction of server messages).
-    pub(crate) fn secrets(&self) -> Vec<&str> {
+    /// Every form in which this credential can appear in a server's answer: the raw
+    /// password or token, and the base64 `user:password` of a Basic header (which a
+    /// registry that echoes the request's headers would repeat).
+    pub(crate) fn secrets(&self) -> Vec<String> {
+        use base64::Engine;
         match self {
             Credential::Anonymous => vec![],
-            Credential::Basic { password, .. } => vec![password.as_str()],
-            Credential::Token { token, .. } => vec![token.as_str()],
+            Credential::Basic {
+                username, password, ..
+            } => vec![
+                password.clone(),
+                base64::engine::general_purpose::STANDARD.encode(format!("{username}:{password}")),
+            ],
+            Credential::Token { token, .. } => vec![token.clone()],
         }
     }
 }

@@ -215,7 +215,7 @@ impl Client {
             msg.push_str(&format!(": {s}"));
             src = s.source();
         }
-        Error::new(ErrorKind::Network, redact(&msg, &self.cred))
+        Error::new(ErrorKind::Network, self.redact(&msg))
     }
 
     /// The `Authorization` header for `scope`, fetching a token when the registry uses them.
@@ -566,10 +566,19 @@ impl Client {
                 what: format!("{} {what}", self.registry),
                 attempt,
                 delay_ms: d.as_millis() as u64,
-                reason: redact(reason, &self.cred),
+                reason: self.redact(reason),
             },
         );
         tokio::time::sleep(d).await;
+    }
+
+    /// `s` without any form of the user's credential or of a bearer token fetched for it.
+    fn redact(&self, s: &str) -> String {
+        let mut secrets = self.cred.secrets();
+        if let Ok(a) = self.auth.lock() {
+            secrets.extend(a.tokens.values().cloned());
+        }
+        redact_all(s, secrets.iter().map(String::as_str))
     }
 
     /// The whole body of `resp`, refused once it passes `limit` bytes (the declared length
@@ -630,7 +639,7 @@ impl Client {
             if let Some(m) = server_message(&body) {
                 e.message.push_str(&format!("; the registry says: {m}"));
             }
-            e.message = redact(&e.message, &self.cred);
+            e.message = self.redact(&e.message);
             return e;
         }
         let body = Self::error_body(resp).await;
@@ -657,7 +666,7 @@ impl Client {
                 format!(": {detail}")
             }
         );
-        Error::new(kind, redact(&msg, &self.cred))
+        Error::new(kind, self.redact(&msg))
     }
 
     /// Absolute URL for a `Location` or `Link` the registry named (often relative). A URL
@@ -788,10 +797,10 @@ fn strip_host(url: &str) -> &str {
     url.find("/v2/").map(|i| &url[i..]).unwrap_or(url)
 }
 
-/// Replaces every secret of `cred` in `s` (servers sometimes echo what they got).
-pub(crate) fn redact(s: &str, cred: &Credential) -> String {
+/// Replaces every secret in `s` (servers sometimes echo what they got).
+fn redact_all<'a>(s: &str, secrets: impl IntoIterator<Item = &'a str>) -> String {
     let mut out = s.to_string();
-    for secret in cred.secrets() {
+    for secret in secrets {
         if !secret.is_empty() {
             out = out.replace(secret, "<redacted>");
         }
