@@ -100,11 +100,44 @@ impl Drop for SinkScope {
     }
 }
 
+thread_local! {
+    /// Set while this thread runs a callback: an idpkit call made from there would wait on
+    /// the very call that is waiting for the callback (a store lock, the runtime).
+    static IN_CALLBACK: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Clears the in-callback mark when the callback returns or panics.
+struct CallbackMark(bool);
+
+impl Drop for CallbackMark {
+    fn drop(&mut self) {
+        IN_CALLBACK.with(|c| c.set(self.0));
+    }
+}
+
 /// Sends an event to the sink when there is one.
 pub(crate) fn emit(sink: Option<&EventSink>, event: Event) {
     if let Some(s) = sink {
+        let _mark = CallbackMark(IN_CALLBACK.with(|c| c.replace(true)));
         s(&event);
     }
+}
+
+/// A `CONFLICT` error when the current thread is inside an idpkit callback: re-entering the
+/// store or the runtime from there would deadlock (a store lock held by the calling
+/// operation) or abort ("a runtime within a runtime").
+pub(crate) fn refuse_in_callback(what: &str) -> crate::Result<()> {
+    if IN_CALLBACK.with(|c| c.get()) {
+        return Err(crate::Error::new(
+            crate::ErrorKind::Conflict,
+            format!(
+                "{what} was called from inside a progress callback of another idpkit call; a callback may \
+                 look at the event, record it or set a flag, but must not call idpkit (the call it came from \
+                 waits for it); do that after the call returns"
+            ),
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -51,6 +51,7 @@ pub fn block_on_cancellable<T, F>(
 where
     F: Future<Output = crate::Result<T>>,
 {
+    crate::event::refuse_in_callback("a registry or cluster call")?;
     let Some(token) = cancel else {
         return block_on(future);
     };

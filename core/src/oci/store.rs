@@ -132,6 +132,10 @@ impl Store {
     }
 
     fn lock(&self, name: &str, exclusive: bool) -> Result<LockGuard> {
+        crate::event::refuse_in_callback(&format!(
+            "an operation on store {}",
+            self.root.display()
+        ))?;
         let path = self.meta_dir().join(name);
         let f = File::options()
             .create(true)
