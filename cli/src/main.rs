@@ -140,23 +140,26 @@ fn open_store(path: Option<PathBuf>) -> Result<Store> {
 }
 
 fn run(cli: Cli, out: &Output) -> Result<()> {
-    let store = open_store(cli.store)?;
+    // Opened by the commands that use it, so `trust add`, `login` or `tags` never create a
+    // store as a side effect.
+    let path = cli.store.clone();
+    let store = move || open_store(path.clone());
     match cli.command {
         Command::Registry(c) => registry_cmds::run(c, &store, out)?,
         Command::Build(args) => {
             let opts = build_options(args)?;
             let progress = out.progress();
-            let result = store.build(&opts, Some(&progress.sink()), None);
+            let result = store()?.build(&opts, Some(&progress.sink()), None);
             progress.finish();
             let result = result?;
             out.result(&result, || result.digest.clone());
         }
         Command::Images => {
-            let images = store.images()?;
+            let images = store()?.images()?;
             out.result(&images, || output::images_table(&images));
         }
         Command::Tag { source, target } => {
-            let img = store.tag(&source, &target)?;
+            let img = store()?.tag(&source, &target)?;
             out.result(&img, || {
                 format!(
                     "{} -> {}",
@@ -167,6 +170,7 @@ fn run(cli: Cli, out: &Output) -> Result<()> {
         }
         Command::Rmi { references } => {
             let mut removed = Vec::new();
+            let store = store()?;
             for r in references {
                 removed.extend(store.remove(&r)?);
             }
@@ -179,13 +183,13 @@ fn run(cli: Cli, out: &Output) -> Result<()> {
             });
         }
         Command::Inspect { reference } => {
-            let info = store.inspect(&reference)?;
+            let info = store()?.inspect(&reference)?;
             let pretty =
                 serde_json::to_string_pretty(&info).map_err(|e| Error::internal(e.to_string()))?;
             out.result(&info, || pretty.clone());
         }
         Command::Gc => {
-            let report = store.gc()?;
+            let report = store()?.gc()?;
             out.result(&report, || {
                 format!(
                     "removed {} blobs, freed {}",
@@ -196,7 +200,7 @@ fn run(cli: Cli, out: &Output) -> Result<()> {
         }
         Command::Import { source, name } => {
             let (dir, tag) = split_layout_arg(&source);
-            let images = store.import(&dir, tag.as_deref(), name.as_deref())?;
+            let images = store()?.import(&dir, tag.as_deref(), name.as_deref())?;
             out.result(&images, || output::images_table(&images));
         }
         Command::Export {
@@ -204,7 +208,7 @@ fn run(cli: Cli, out: &Output) -> Result<()> {
             destination,
         } => {
             let (dir, tag) = split_layout_arg(&destination);
-            let img = store.export(&reference, &dir, tag.as_deref())?;
+            let img = store()?.export(&reference, &dir, tag.as_deref())?;
             out.result(&img, || {
                 format!(
                     "{}:{} {}",

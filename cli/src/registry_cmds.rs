@@ -162,7 +162,7 @@ impl Cluster {
     }
 }
 
-pub fn run(cmd: RegistryCommand, store: &Store, out: &Output) -> Result<()> {
+pub fn run(cmd: RegistryCommand, store: &dyn Fn() -> Result<Store>, out: &Output) -> Result<()> {
     match cmd {
         RegistryCommand::Push {
             reference,
@@ -183,7 +183,7 @@ pub fn run(cmd: RegistryCommand, store: &Store, out: &Output) -> Result<()> {
                 opts.chunk_size = c.max(1);
             }
             let progress = out.progress();
-            let r = store.push(
+            let r = store()?.push(
                 &reference,
                 destination.as_deref(),
                 &opts,
@@ -217,7 +217,7 @@ pub fn run(cmd: RegistryCommand, store: &Store, out: &Output) -> Result<()> {
             opts.platform = platform;
             opts.jobs = jobs.max(1);
             let progress = out.progress();
-            let r = store.pull(&reference, &opts, Some(&progress.sink()));
+            let r = store()?.pull(&reference, &opts, Some(&progress.sink()));
             progress.finish();
             let r = r?;
             out.result(&r, || {

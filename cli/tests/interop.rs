@@ -490,3 +490,44 @@ fn an_unreadable_file_is_named() {
         "{err}"
     );
 }
+
+#[test]
+fn trust_add_does_not_create_a_store() {
+    let home = tempfile::tempdir().unwrap();
+    let pem = home.path().join("ca.pem");
+    let key = home.path().join("ca.key");
+    run(Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=store-free",
+        ])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&pem));
+    let mut c = Command::new(env!("CARGO_BIN_EXE_idpkit"));
+    c.args(["trust", "add", "registry.example:5000"])
+        .arg(&pem)
+        .env_remove("IDPKIT_STORE")
+        .env("HOME", home.path())
+        .env("XDG_DATA_HOME", home.path().join("data"))
+        .env("XDG_CONFIG_HOME", home.path().join("config"));
+    run(&mut c);
+    assert!(home
+        .path()
+        .join("config/idpkit/certs.d/registry.example:5000/ca.crt")
+        .is_file());
+    assert!(
+        !home.path().join("data").exists(),
+        "trust add created a store as a side effect"
+    );
+}

@@ -102,7 +102,7 @@ impl Store {
         };
         let dst = Layout::create(layout)?;
         for digest in self.tree_digests(&desc)? {
-            dst.link_blob_from(&self.blob_path(&digest)?, &digest)?;
+            dst.copy_blob_from(&self.blob_path(&digest)?, &digest)?;
         }
         let mut index = dst.index()?;
         let mut d = desc.clone();
@@ -385,10 +385,12 @@ impl Layout {
         Ok(bytes)
     }
 
-    /// Hard-links a blob in (same filesystem), else copies it through a temporary sibling.
-    fn link_blob_from(&self, from: &Path, digest: &str) -> Result<()> {
+    /// Copies a blob in through a temporary sibling. Never a hard link: an edit of the
+    /// exported layout would then change the store's blob under its digest. `fs::copy` uses
+    /// `copy_file_range`, which shares extents (a reflink) where the filesystem can.
+    fn copy_blob_from(&self, from: &Path, digest: &str) -> Result<()> {
         let dest = self.blob_path(digest)?;
-        if dest.exists() || fs::hard_link(from, &dest).is_ok() {
+        if dest.exists() {
             return Ok(());
         }
         let dir = dest.parent().unwrap_or(&self.root);

@@ -365,8 +365,25 @@ pub fn add(host: &str, ca_file: &Path, certs_d: Option<&Path>) -> Result<PathBuf
             ))
         })?;
     }
-    let bytes = fs::read(ca_file).map_err(|e| Error::io("read", ca_file, e))?;
-    install_pem(host, &bytes, certs_d)
+    // The certificates only: a PEM that also holds a private key (a combined cert+key
+    // file) must not leave a copy of the key in certs.d.
+    install_pem(host, pem_of(&certs).as_bytes(), certs_d)
+}
+
+/// Certificates as PEM, 64 columns, as OpenSSL and Go write them.
+pub(crate) fn pem_of(certs: &[CertificateDer<'_>]) -> String {
+    use base64::Engine;
+    let mut out = String::new();
+    for c in certs {
+        let b64 = base64::engine::general_purpose::STANDARD.encode(c.as_ref());
+        out.push_str("-----BEGIN CERTIFICATE-----\n");
+        for line in b64.as_bytes().chunks(64) {
+            out.push_str(std::str::from_utf8(line).unwrap_or_default());
+            out.push('\n');
+        }
+        out.push_str("-----END CERTIFICATE-----\n");
+    }
+    out
 }
 
 /// Writes `pem` atomically as `CERTS_D/HOST/ca.crt` (idpkit's certs.d by default).
@@ -384,7 +401,14 @@ pub(crate) fn install_pem(host: &str, pem: &[u8], certs_d: Option<&Path>) -> Res
     let dest = dir.join("ca.crt");
     let mut tmp = tempfile::NamedTempFile::new_in(&dir).map_err(|e| Error::io("write", &dir, e))?;
     std::io::Write::write_all(&mut tmp, pem).map_err(|e| Error::io("write", &dest, e))?;
+    tmp.as_file()
+        .sync_all()
+        .map_err(|e| Error::io("write", &dest, e))?;
     tmp.persist(&dest)
         .map_err(|e| Error::io("write", &dest, e.error))?;
+    // The rename is durable only once the directory is.
+    fs::File::open(&dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| Error::io("sync", &dir, e))?;
     Ok(dest)
 }
