@@ -35,6 +35,31 @@
 use crate::error::{Error, Result};
 use std::path::Path;
 
+/// Largest `.dockerignore` read: far above any real one (Docker's own repository's is 1 KiB).
+const MAX_DOCKERIGNORE: u64 = 1 << 20;
+
+/// The bytes of `.dockerignore`: a regular file (a symlink to one is followed, as Docker
+/// does; to `/dev/zero` or a FIFO it is refused) of at most [`MAX_DOCKERIGNORE`] bytes.
+fn read_dockerignore(path: &Path) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let meta = std::fs::metadata(path)?;
+    if !meta.is_file() {
+        return Err(std::io::Error::other(
+            "not a regular file (a .dockerignore must be one)",
+        ));
+    }
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)?
+        .take(MAX_DOCKERIGNORE + 1)
+        .read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > MAX_DOCKERIGNORE {
+        return Err(std::io::Error::other(format!(
+            "larger than {MAX_DOCKERIGNORE} bytes"
+        )));
+    }
+    Ok(bytes)
+}
+
 /// The compiled patterns of a `.dockerignore` file plus any extra excludes.
 #[derive(Debug, Clone, Default)]
 pub struct IgnoreMatcher {
@@ -59,7 +84,7 @@ impl IgnoreMatcher {
     pub fn for_context<S: AsRef<str>>(context: &Path, extra: &[S]) -> Result<Self> {
         let path = context.join(".dockerignore");
         let mut matcher = IgnoreMatcher::default();
-        match std::fs::read(&path) {
+        match read_dockerignore(&path) {
             Ok(bytes) => {
                 // Docker reads the file as bytes: a stray invalid byte must not fail the
                 // build, and a pattern containing one could not match a UTF-8 path anyway.

@@ -347,16 +347,23 @@ fn walk(
         cancel,
     };
     let state = DirState::of(&fs::metadata(root).map_err(|e| Error::io("build context", root, e))?);
-    if threads <= 1 {
-        return walker.dir(root, "", state);
-    }
+    // The walk recurses per directory level, always on the pool's threads (even with one
+    // thread: the caller's stack may be small, a Python or Go thread's), whose stacks are
+    // sized for MAX_DEPTH levels; deeper contexts get a clear error, never a stack overflow.
     let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
+        .num_threads(threads.max(1))
+        .stack_size(WALK_STACK)
         .thread_name(|i| format!("idpkit-walk-{i}"))
         .build()
         .map_err(|e| Error::internal(format!("walk threads: {e}")))?;
     pool.install(|| walker.dir(root, "", state))
 }
+
+/// How deep a context's directories may nest (Linux paths stop at 4096 bytes, so a deeper
+/// tree cannot even be named in one path), and the walk threads' stack for that depth
+/// (reserved address space: only the pages a walk touches are used).
+const MAX_DEPTH: usize = 4096;
+const WALK_STACK: usize = 256 << 20;
 
 struct Walker<'a> {
     matcher: &'a IgnoreMatcher,
@@ -378,6 +385,12 @@ type Names = Vec<(std::ffi::OsString, Option<fs::DirEntry>)>;
 
 impl Walker<'_> {
     fn dir(&self, dir: &Path, rel_dir: &str, state: DirState) -> Result<Vec<Entry>> {
+        if rel_dir.bytes().filter(|&b| b == b'/').count() >= MAX_DEPTH {
+            return Err(Error::invalid(format!(
+                "{}: directories nested more than {MAX_DEPTH} levels deep; exclude them in .dockerignore",
+                dir.display()
+            )));
+        }
         let listed = self.list(dir, rel_dir, state)?;
         let subtrees: Vec<Vec<Entry>> = listed
             .par_iter()
@@ -437,12 +450,29 @@ impl Walker<'_> {
         let mut out = Vec::with_capacity(names.len());
         for (name, item) in names {
             let abs = dir.join(&name);
-            let name = name.into_string().map_err(|_| {
-                Error::invalid(format!(
-                    "{}: the file name is not valid UTF-8; rename it or exclude it in .dockerignore",
-                    abs.display()
-                ))
-            })?;
+            let name = match name.into_string() {
+                Ok(n) => n,
+                Err(raw) => {
+                    // Excludes first: a pattern such as `*` or `tmp/` matches the name with
+                    // its invalid bytes as U+FFFD, as the message below suggests.
+                    let lossy = raw.to_string_lossy();
+                    let rel = if rel_dir.is_empty() {
+                        lossy.to_string()
+                    } else {
+                        format!("{rel_dir}/{lossy}")
+                    };
+                    let is_dir = fs::symlink_metadata(&abs).is_ok_and(|m| m.is_dir());
+                    if self.matcher.is_excluded(&rel)
+                        && (!is_dir || self.matcher.can_skip_dir(&rel))
+                    {
+                        continue;
+                    }
+                    return Err(Error::invalid(format!(
+                        "{}: the file name is not valid UTF-8; rename it or exclude it in .dockerignore",
+                        abs.display()
+                    )));
+                }
+            };
             let rel = if rel_dir.is_empty() {
                 name
             } else {
@@ -622,7 +652,7 @@ fn append_entry<W: Write>(
             let size = e.meta.len;
             let mut h = base_header(tar::EntryType::Regular, mode, st.epoch);
             h.set_size(size);
-            let file = fs::File::open(&e.abs).map_err(|err| Error::io("read", &e.abs, err))?;
+            let file = open_walked(&e.abs, &e.meta)?;
             let mut reader = ExactReader {
                 inner: file.take(size),
                 remaining: size,
@@ -652,6 +682,42 @@ fn append_entry<W: Write>(
             Ok(())
         }
     }
+}
+
+/// Opens a file the walk saw, making sure it is still that file: the last component is not
+/// followed if it became a symlink (O_NOFOLLOW), a FIFO swapped in cannot block the open
+/// (O_NONBLOCK), and the opened file must be the walked inode (which also catches a parent
+/// directory swapped for a symlink to somewhere outside the context).
+fn open_walked(path: &Path, walked: &Stat) -> Result<fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let changed = || {
+        Error::new(
+            crate::error::ErrorKind::Conflict,
+            format!(
+                "{}: changed while the build read it (it is now another file or a symlink); \
+                 build again once the context has stopped changing",
+                path.display()
+            ),
+        )
+    };
+    let file = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|err| {
+            if err.raw_os_error() == Some(libc::ELOOP) {
+                changed()
+            } else {
+                Error::io("read", path, err)
+            }
+        })?;
+    let now = file
+        .metadata()
+        .map_err(|err| Error::io("read", path, err))?;
+    if !now.is_file() || now.ino() != walked.ino || now.dev() != walked.dev {
+        return Err(changed());
+    }
+    Ok(file)
 }
 
 /// Reads exactly the size recorded in the header; a file that shrank while being read is
