@@ -363,7 +363,7 @@ fn walk(
 /// tree cannot even be named in one path), and the walk threads' stack for that depth
 /// (reserved address space: only the pages a walk touches are used).
 const MAX_DEPTH: usize = 4096;
-const WALK_STACK: usize = 256 << 20;
+const WALK_STACK: usize = 64 << 20;
 
 struct Walker<'a> {
     matcher: &'a IgnoreMatcher,
