@@ -35,6 +35,12 @@
 use crate::error::{Error, Result};
 use std::path::Path;
 
+/// Most patterns, and most regular-expression instructions summed over all patterns, one
+/// context may exclude with: each path is matched against all of them (a backtracker bounded
+/// by program length x path length per pattern).
+const MAX_PATTERNS: usize = 10_000;
+const MAX_TOTAL_PROGRAM: usize = 100_000;
+
 /// Largest `.dockerignore` read: far above any real one (Docker's own repository's is 1 KiB).
 const MAX_DOCKERIGNORE: u64 = 1 << 20;
 
@@ -65,6 +71,8 @@ fn read_dockerignore(path: &Path) -> std::io::Result<Vec<u8>> {
 pub struct IgnoreMatcher {
     patterns: Vec<Pattern>,
     has_exceptions: bool,
+    /// Regular-expression instructions over all patterns (a literal pattern counts 1).
+    cost: usize,
 }
 
 impl IgnoreMatcher {
@@ -196,6 +204,22 @@ impl IgnoreMatcher {
         };
         filepath_match(text, ".").map_err(|reason| invalid(trimmed, reason))?;
         let kind = compile(text).map_err(|reason| invalid(trimmed, &reason))?;
+        // Every path is matched against every pattern, so the whole file's cost is what
+        // must be bounded, not each pattern's alone.
+        self.cost += match &kind {
+            Kind::Regex(r) => r.program_len(),
+            _ => 1,
+        };
+        if self.cost > MAX_TOTAL_PROGRAM || self.patterns.len() >= MAX_PATTERNS {
+            return Err(invalid(
+                trimmed,
+                &format!(
+                    "the exclude patterns are too complex as a whole (over {MAX_PATTERNS} patterns or \
+                     {MAX_TOTAL_PROGRAM} regular-expression instructions); simplify them, e.g. exclude a \
+                     directory instead of listing its files"
+                ),
+            ));
+        }
         self.has_exceptions |= exception;
         self.patterns.push(Pattern { exception, kind });
         Ok(())
@@ -623,6 +647,11 @@ mod re {
             regex.emit(&node)?;
             regex.push(Inst::Match)?;
             Ok(regex)
+        }
+
+        /// Instructions in the compiled program (its matching cost per input byte).
+        pub fn program_len(&self) -> usize {
+            self.program.len()
         }
 
         /// A cheap necessary condition for `is_match` on `path` or on any prefix of it.
@@ -1577,5 +1606,26 @@ mod tests {
         let start = std::time::Instant::now();
         assert!(!matcher.is_excluded(&long));
         assert!(start.elapsed() < std::time::Duration::from_secs(5));
+    }
+
+    #[test]
+    fn the_whole_files_cost_is_bounded_not_only_each_pattern() {
+        // Each line alone is fine; together they would make every path cost ~300,000 steps.
+        let line = "[a-z]*[0-9]*[a-z]*[0-9]*[a-z]*[0-9]*/**/x?y?z?*[^q]*";
+        let one = IgnoreMatcher::new(&[line]).unwrap();
+        assert!(one.is_excluded("ab12cd34ef56/g/xAyBzC1") && !one.is_excluded("keep"));
+        let many: Vec<String> = (0..5_000).map(|i| format!("{line}{i}")).collect();
+        let start = std::time::Instant::now();
+        let err = IgnoreMatcher::new(&many).unwrap_err();
+        assert!(
+            err.message.contains("too complex as a whole"),
+            "{}",
+            err.message
+        );
+        assert!(start.elapsed() < std::time::Duration::from_secs(5));
+        // Plenty of plain names stay fine.
+        let names: Vec<String> = (0..9_000).map(|i| format!("build/out-{i}.o")).collect();
+        let m = IgnoreMatcher::new(&names).unwrap();
+        assert!(m.is_excluded("build/out-8999.o") && !m.is_excluded("build/out-9000.o"));
     }
 }
