@@ -7,6 +7,7 @@ pub mod cancel;
 pub mod config;
 pub mod error;
 pub mod event;
+mod fsx;
 pub mod oci;
 pub mod registry;
 pub mod runtime;

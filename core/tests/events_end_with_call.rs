@@ -4,28 +4,14 @@
 //! handshake down, marked insecure (so every handshake emits `insecure_connection`), with
 //! parallel jobs, several times.
 
+mod common;
+
 use idpkit::registry::{self, Credential, RegistryOptions};
 use idpkit::trust::TrustOptions;
 use idpkit::{BuildOptions, Event, EventSink, Store};
-use std::collections::HashMap;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-
-fn rig() -> HashMap<String, String> {
-    let dir = std::env::var_os("IDPKIT_RIG_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.rig"));
-    let text = std::fs::read_to_string(dir.join("rig.env")).unwrap_or_else(|e| {
-        panic!("the test rig is not up ({e}); start it with tests/rig/up (needed: registry-tls)")
-    });
-    text.lines()
-        .filter_map(|l| l.strip_prefix("export IDPKIT_RIG_"))
-        .filter_map(|l| l.split_once('='))
-        .map(|(k, v)| (k.to_string(), v.trim_matches('\'').to_string()))
-        .collect()
-}
 
 /// A TCP proxy to `upstream` that holds the server's first bytes (its ServerHello) back for
 /// `delay` on every connection: slow handshakes, which hyper finishes in the background when
@@ -74,7 +60,7 @@ type Call<'a> = dyn Fn(&EventSink) + 'a;
 
 #[test]
 fn no_event_arrives_after_a_registry_call_returned() {
-    let rig = rig();
+    let rig = common::rig(&["REGISTRY_TLS"]);
     let reg = slow_handshakes(rig["REGISTRY_TLS"].clone(), Duration::from_millis(150));
     let opts = RegistryOptions {
         trust: TrustOptions {

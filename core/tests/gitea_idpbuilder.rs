@@ -4,28 +4,11 @@
 //! then `extract_ca` from the cluster, Gitea's credentials from the cluster, and push, pull,
 //! tags, copy and delete trusting only what was extracted. Fails when the rig is not up.
 
+mod common;
+
 use idpkit::registry::{self, Credential, RegistryOptions};
 use idpkit::trust::{self, ClusterOptions, TrustOptions, Verdict};
 use idpkit::{BuildOptions, ErrorKind, Store};
-use std::collections::HashMap;
-use std::path::PathBuf;
-
-fn rig() -> HashMap<String, String> {
-    let dir = std::env::var_os("IDPKIT_RIG_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.rig"));
-    let text = std::fs::read_to_string(dir.join("rig.env")).unwrap_or_else(|e| {
-        panic!(
-            "the test rig is not up ({}: {e}); start it with tests/rig/up",
-            dir.join("rig.env").display()
-        )
-    });
-    text.lines()
-        .filter_map(|l| l.strip_prefix("export IDPKIT_RIG_"))
-        .filter_map(|l| l.split_once('='))
-        .map(|(k, v)| (k.to_string(), v.trim_matches('\'').to_string()))
-        .collect()
-}
 
 /// Trust from `certs_d` only: no platform roots, no CA files, no default certs.d.
 fn only(certs_d: &std::path::Path) -> TrustOptions {
@@ -38,7 +21,7 @@ fn only(certs_d: &std::path::Path) -> TrustOptions {
 
 #[test]
 fn gitea_behind_idpbuilders_certificate_from_extract_to_delete() {
-    let rig = rig();
+    let rig = common::rig(&["GITEA_REGISTRY"]);
     let gitea = rig["GITEA_REGISTRY"].clone();
     let tmp = tempfile::tempdir().unwrap();
     let certs_d = tmp.path().join("certs.d");

@@ -2,23 +2,11 @@
 //! build's callback: an exclusive store lock against the build's shared one) or an abort
 //! (a registry call from a registry callback: a runtime within the runtime).
 
+mod common;
+
 use idpkit::registry::{self, RegistryOptions};
 use idpkit::{BuildOptions, ErrorKind, Event, EventSink, Store};
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-
-fn rig_plain() -> String {
-    let dir = std::env::var_os("IDPKIT_RIG_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.rig"));
-    let env = std::fs::read_to_string(dir.join("rig.env")).unwrap_or_else(|e| {
-        panic!("the test rig is not up ({e}); start it with tests/rig/up (needed: registry-plain)")
-    });
-    env.lines()
-        .find_map(|l| l.strip_prefix("export IDPKIT_RIG_REGISTRY_PLAIN="))
-        .map(|v| v.trim_matches('\'').to_string())
-        .expect("rig.env has no IDPKIT_RIG_REGISTRY_PLAIN")
-}
 
 fn context() -> tempfile::TempDir {
     let ctx = tempfile::tempdir().unwrap();
@@ -65,7 +53,7 @@ fn gc_from_a_build_callback_is_a_conflict_not_a_deadlock() {
 
 #[test]
 fn a_registry_call_from_a_registry_callback_is_a_conflict_not_a_panic() {
-    let reg = rig_plain();
+    let reg = common::rig(&["REGISTRY_PLAIN"])["REGISTRY_PLAIN"].clone();
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
     let ctx = context();

@@ -6,6 +6,8 @@
 //! credentials and rewrites headers; the "foreign host" listens on 127.0.0.2 and records what
 //! it receives. Fails (never skips) when the rig is not up.
 
+mod common;
+
 use idpkit::registry::{self, Credential, RegistryOptions};
 use idpkit::trust::TrustOptions;
 use idpkit::{BuildOptions, ErrorKind, Event, EventSink, Store};
@@ -20,23 +22,26 @@ use std::sync::{Arc, Mutex};
 const SECRET: &str = "hostile-test-password-9f1c";
 
 fn rig() -> HashMap<String, String> {
-    let dir = std::env::var_os("IDPKIT_RIG_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.rig"));
-    let text = std::fs::read_to_string(dir.join("rig.env")).unwrap_or_else(|e| {
-        panic!("the test rig is not up ({e}); start it with tests/rig/up (needed: registry-plain)")
-    });
-    let env: HashMap<String, String> = text
-        .lines()
-        .filter_map(|l| l.strip_prefix("export IDPKIT_RIG_"))
-        .filter_map(|l| l.split_once('='))
-        .map(|(k, v)| (k.to_string(), v.trim_matches('\'').to_string()))
+    common::rig(&["REGISTRY_PLAIN"])
+}
+
+/// A TLS server configuration with the rig's CA-signed server certificate.
+fn rig_server_config(rig: &HashMap<String, String>) -> Arc<rustls::ServerConfig> {
+    let pki = PathBuf::from(&rig["DIR"]).join("pki");
+    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(pki.join("server.crt"))
+        .unwrap()
+        .map(|c| c.unwrap())
         .collect();
-    assert!(
-        TcpStream::connect(&env["REGISTRY_PLAIN"]).is_ok(),
-        "rig peer registry-plain is not reachable; start the rig with tests/rig/up"
-    );
-    env
+    let key = PrivateKeyDer::from_pem_file(pki.join("server.key")).unwrap();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    Arc::new(
+        rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(chain, key)
+            .unwrap(),
+    )
 }
 
 /// Rewrites a response head: (method, path, head) → new head.
@@ -347,23 +352,12 @@ fn a_next_page_link_on_another_host_is_refused() {
 fn tls_registry_with_realm(realm: String) -> (Arc<Peer>, PathBuf) {
     let rig = rig();
     let pki = PathBuf::from(&rig["DIR"]).join("pki");
-    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(pki.join("server.crt"))
-        .unwrap()
-        .map(|c| c.unwrap())
-        .collect();
-    let key = PrivateKeyDer::from_pem_file(pki.join("server.key")).unwrap();
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let cfg = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(chain, key)
-        .unwrap();
+    let cfg = rig_server_config(&rig);
     let challenge = format!("Bearer realm=\"{realm}\",service=\"hostile\"");
     let rewrite: Arc<Rewrite> = Arc::new(move |_: &str, _: &str, head: String| {
         replace_header(&head, "www-authenticate", &challenge)
     });
-    let peer = start("127.0.0.1:0", None, false, rewrite, Some(Arc::new(cfg)));
+    let peer = start("127.0.0.1:0", None, false, rewrite, Some(cfg));
     (peer, pki.join("ca.crt"))
 }
 
@@ -481,28 +475,8 @@ fn endless_manifests_and_lists_are_refused_at_their_limit() {
 fn insecure_host_port_does_not_cover_another_port_of_the_same_host() {
     // The realm is another port of 127.0.0.1, serving a certificate idpkit is not told to
     // trust; only the registry's own host:port is marked insecure.
-    let rig = rig();
-    let pki = PathBuf::from(&rig["DIR"]).join("pki");
-    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(pki.join("server.crt"))
-        .unwrap()
-        .map(|c| c.unwrap())
-        .collect();
-    let key = PrivateKeyDer::from_pem_file(pki.join("server.key")).unwrap();
-    let cfg = rustls::ServerConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_no_client_auth()
-    .with_single_cert(chain, key)
-    .unwrap();
-    let realm_host = start(
-        "127.0.0.1:0",
-        None,
-        false,
-        no_rewrite(),
-        Some(Arc::new(cfg)),
-    );
+    let cfg = rig_server_config(&rig());
+    let realm_host = start("127.0.0.1:0", None, false, no_rewrite(), Some(cfg));
     let (reg, _ca) = tls_registry_with_realm(format!("https://{}/token", realm_host.addr));
     let mut opts = creds();
     opts.trust.no_platform_roots = true;

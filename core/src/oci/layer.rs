@@ -689,7 +689,6 @@ fn append_entry<W: Write>(
 /// (O_NONBLOCK), and the opened file must be the walked inode (which also catches a parent
 /// directory swapped for a symlink to somewhere outside the context).
 fn open_walked(path: &Path, walked: &Stat) -> Result<fs::File> {
-    use std::os::unix::fs::OpenOptionsExt;
     let changed = || {
         Error::new(
             crate::error::ErrorKind::Conflict,
@@ -700,17 +699,13 @@ fn open_walked(path: &Path, walked: &Stat) -> Result<fs::File> {
             ),
         )
     };
-    let file = fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
-        .open(path)
-        .map_err(|err| {
-            if err.raw_os_error() == Some(libc::ELOOP) {
-                changed()
-            } else {
-                Error::io("read", path, err)
-            }
-        })?;
+    let file = crate::fsx::open_no_follow(path).map_err(|err| {
+        if crate::fsx::is_symlink_refusal(&err) {
+            changed()
+        } else {
+            Error::io("read", path, err)
+        }
+    })?;
     let now = file
         .metadata()
         .map_err(|err| Error::io("read", path, err))?;

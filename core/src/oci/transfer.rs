@@ -269,21 +269,16 @@ fn local_name(layout: &Path, source: &str) -> Result<String> {
 /// Opens a blob of another tool's layout: a regular file, not followed through a symlink (a
 /// layer that links to `/dev/zero` or `~/.ssh/id_ed25519` is refused, not copied).
 fn open_regular(path: &Path) -> Result<fs::File> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let file = fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
-        .open(path)
-        .map_err(|e| {
-            if e.raw_os_error() == Some(libc::ELOOP) {
-                Error::new(
-                    ErrorKind::UnsafeArchive,
-                    format!("{}: a blob that is a symlink; refused", path.display()),
-                )
-            } else {
-                Error::io("read blob", path, e)
-            }
-        })?;
+    let file = crate::fsx::open_no_follow(path).map_err(|e| {
+        if crate::fsx::is_symlink_refusal(&e) {
+            Error::new(
+                ErrorKind::UnsafeArchive,
+                format!("{}: a blob that is a symlink; refused", path.display()),
+            )
+        } else {
+            Error::io("read blob", path, e)
+        }
+    })?;
     let meta = file
         .metadata()
         .map_err(|e| Error::io("read blob", path, e))?;

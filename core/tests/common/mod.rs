@@ -1,0 +1,48 @@
+//! What the integration tests share: the rig's endpoints, read from `rig.env`.
+
+#![allow(dead_code)] // each test file uses what it needs
+
+use std::collections::HashMap;
+use std::net::{TcpStream, ToSocketAddrs};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// The rig's state directory (`IDPKIT_RIG_DIR`, else the repository's `.rig`).
+pub fn rig_dir() -> PathBuf {
+    std::env::var_os("IDPKIT_RIG_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.rig"))
+}
+
+/// `IDPKIT_RIG_*` of `rig.env` without the prefix; fails naming what to start (never skips)
+/// when the rig is not up or the `host:port` values of `reachable` do not answer.
+pub fn rig(reachable: &[&str]) -> HashMap<String, String> {
+    let path = rig_dir().join("rig.env");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "the test rig is not up ({}: {e}); start it with tests/rig/up",
+            path.display()
+        )
+    });
+    let env: HashMap<String, String> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("export IDPKIT_RIG_"))
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.trim_matches('\'').to_string()))
+        .collect();
+    for key in reachable {
+        let addr = env
+            .get(*key)
+            .unwrap_or_else(|| panic!("rig.env has no IDPKIT_RIG_{key}"));
+        let ok = addr
+            .to_socket_addrs()
+            .ok()
+            .and_then(|mut a| a.next())
+            .is_some_and(|a| TcpStream::connect_timeout(&a, Duration::from_secs(3)).is_ok());
+        assert!(
+            ok,
+            "rig peer {key} is not reachable at {addr}; start the rig with tests/rig/up"
+        );
+    }
+    env
+}
