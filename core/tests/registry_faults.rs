@@ -5,37 +5,18 @@
 //!
 //! Fails (never skips) when the rig's `registry-plain` peer is down.
 
+mod common;
+
 use idpkit::registry::RegistryOptions;
 use idpkit::{BuildOptions, Event, EventSink, Store};
 use std::io::{Read, Write};
-use std::net::{Shutdown, TcpListener, TcpStream, ToSocketAddrs};
-use std::path::{Path, PathBuf};
+use std::net::{Shutdown, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 fn rig_plain() -> String {
-    let dir = std::env::var_os("IDPKIT_RIG_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../.rig"));
-    let env = std::fs::read_to_string(dir.join("rig.env")).unwrap_or_else(|e| {
-        panic!("the test rig is not up ({e}); start it with tests/rig/up (needed: registry-plain)")
-    });
-    let addr = env
-        .lines()
-        .find_map(|l| l.strip_prefix("export IDPKIT_RIG_REGISTRY_PLAIN="))
-        .map(|v| v.trim_matches('\'').to_string())
-        .expect("rig.env has no IDPKIT_RIG_REGISTRY_PLAIN");
-    let ok = addr
-        .to_socket_addrs()
-        .ok()
-        .and_then(|mut a| a.next())
-        .is_some_and(|a| TcpStream::connect_timeout(&a, Duration::from_secs(3)).is_ok());
-    assert!(
-        ok,
-        "rig peer registry-plain is not reachable at {addr}; start the rig with tests/rig/up"
-    );
-    addr
+    common::rig(&["REGISTRY_PLAIN"])["REGISTRY_PLAIN"].clone()
 }
 
 #[derive(Default)]

@@ -187,6 +187,17 @@ fn start(
     peer
 }
 
+/// A host on 127.0.0.2 that forwards to the rig's registry and records what it receives.
+fn foreign_host(rig: &HashMap<String, String>) -> Arc<Peer> {
+    start(
+        "127.0.0.2:0",
+        Some(rig["REGISTRY_PLAIN"].clone()),
+        false,
+        no_rewrite(),
+        None,
+    )
+}
+
 fn no_rewrite() -> Arc<Rewrite> {
     Arc::new(|_: &str, _: &str, h: String| h)
 }
@@ -244,13 +255,7 @@ fn has_password(head: &str) -> bool {
 #[test]
 fn an_upload_location_on_another_host_is_followed_without_credentials() {
     let rig = rig();
-    let foreign = start(
-        "127.0.0.2:0",
-        Some(rig["REGISTRY_PLAIN"].clone()),
-        false,
-        no_rewrite(),
-        None,
-    );
+    let foreign = foreign_host(&rig);
     let faddr = foreign.addr.clone();
     let rewrite: Arc<Rewrite> = Arc::new(move |method: &str, path: &str, head: String| {
         if method != "POST" || !path.contains("/blobs/uploads/") {
@@ -304,13 +309,7 @@ fn an_upload_location_on_another_host_is_followed_without_credentials() {
 #[test]
 fn a_next_page_link_on_another_host_is_refused() {
     let rig = rig();
-    let foreign = start(
-        "127.0.0.2:0",
-        Some(rig["REGISTRY_PLAIN"].clone()),
-        false,
-        no_rewrite(),
-        None,
-    );
+    let foreign = foreign_host(&rig);
     let faddr = foreign.addr.clone();
     let rewrite: Arc<Rewrite> = Arc::new(move |method: &str, path: &str, head: String| {
         if method == "GET" && path.contains("/tags/list") && head.starts_with("HTTP/1.1 200") {
