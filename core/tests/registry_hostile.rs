@@ -588,3 +588,53 @@ fn echoed_credentials_are_redacted_in_every_form() {
     );
     assert!(!e.message.contains(token), "{}", e.message);
 }
+
+#[test]
+fn a_copy_never_hands_the_destinations_credentials_to_the_source() {
+    let rig = rig();
+    // The source asks for Basic credentials and records what it gets; the destination is
+    // the rig's registry itself.
+    let source = start(
+        "127.0.0.2:0",
+        Some(rig["REGISTRY_PLAIN"].clone()),
+        true,
+        no_rewrite(),
+        None,
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let tag = format!("{}/hostile/copy-src:v1", source.addr);
+    image(&store, &tag);
+    // 127.0.0.2 is not `localhost`: plain HTTP to it must be asked for.
+    let mut plain = creds();
+    plain.trust.insecure_hosts = vec![source.addr.clone()];
+    let source_login = RegistryOptions {
+        credential: Some(Credential::basic(
+            "source-user",
+            "source-password-41",
+            "test",
+        )),
+        ..plain.clone()
+    };
+    store.push(&tag, None, &source_login, None).unwrap();
+    let before = source.heads().len();
+
+    let destination = format!("{}/hostile/copy-dst:v1", rig["REGISTRY_PLAIN"]);
+    let e = registry::copy(&tag, &destination, &plain, None).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Auth, "{}", e.message);
+    assert!(e.message.contains(&source.addr), "{}", e.message);
+    for h in &source.heads()[before..] {
+        assert!(
+            !has_password(h),
+            "the destination's credentials went to the source: {h}"
+        );
+    }
+
+    // Given the source's own credentials, the copy goes through.
+    let opts = RegistryOptions {
+        source_credential: source_login.credential.clone(),
+        ..plain
+    };
+    let copied = registry::copy(&tag, &destination, &opts, None).unwrap();
+    assert!(copied.digest.starts_with("sha256:"));
+}

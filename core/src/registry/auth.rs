@@ -143,6 +143,13 @@ pub fn resolve(registry: &str) -> Result<Credential> {
             "IDPKIT_REGISTRY_USERNAME/IDPKIT_REGISTRY_PASSWORD",
         ));
     }
+    resolve_stored(registry)
+}
+
+/// The login stored for `registry` (`REGISTRY_AUTH_FILE`, Docker's config and helpers,
+/// podman's auth.json), never `IDPKIT_REGISTRY_*`: what a registry other than an
+/// operation's own (the source of a copy) is spoken to with.
+pub fn resolve_stored(registry: &str) -> Result<Credential> {
     for file in auth_files() {
         if let Some(c) = from_file(&file, registry)? {
             return Ok(c);

@@ -32,6 +32,11 @@ pub struct RegistryOptions {
     /// Credentials to use instead of looking them up (environment, Docker config).
     #[serde(skip)]
     pub credential: Option<Credential>,
+    /// Credentials for the source registry of `copy` across registries; by default the
+    /// source registry's stored login. `credential` and `IDPKIT_REGISTRY_*` are the
+    /// destination's and never go to the source.
+    #[serde(skip)]
+    pub source_credential: Option<Credential>,
     /// Stops the operation soon after it fires (bindings wire Ctrl-C, `AbortSignal` and
     /// `context.Context` here); what was half-written locally is removed.
     #[serde(skip)]
@@ -65,6 +70,7 @@ impl Default for RegistryOptions {
         RegistryOptions {
             trust: TrustOptions::default(),
             credential: None,
+            source_credential: None,
             cancel: None,
             jobs: config::DEFAULT_REGISTRY_JOBS,
             monolithic_max: config::DEFAULT_MONOLITHIC_MAX,
@@ -344,7 +350,20 @@ pub fn copy(
     let tmp = tempfile::tempdir()
         .map_err(|e| Error::new(crate::ErrorKind::Io, format!("temporary store: {e}")))?;
     let store = crate::oci::Store::open(tmp.path().join("store"))?;
-    let pulled = store.pull(source, opts, sink)?;
+    // The destination's credentials stay with the destination (within one registry, the
+    // same credentials serve both ends).
+    let from = if src.registry == dst.registry {
+        opts.clone()
+    } else {
+        RegistryOptions {
+            credential: Some(match &opts.source_credential {
+                Some(c) => c.clone(),
+                None => auth::resolve_stored(&src.registry)?,
+            }),
+            ..opts.clone()
+        }
+    };
+    let pulled = store.pull(source, &from, sink)?;
     store.push(&pulled.reference, Some(destination), opts, sink)
 }
 
