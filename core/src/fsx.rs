@@ -20,3 +20,9 @@ pub(crate) fn open_no_follow(path: &Path) -> io::Result<File> {
 pub(crate) fn is_symlink_refusal(e: &io::Error) -> bool {
     e.raw_os_error() == Some(libc::ELOOP)
 }
+
+/// Makes the entries of `dir` (a rename or link into it) durable: without it, a crash after
+/// the rename can forget it even though the file's data was synced.
+pub(crate) fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}

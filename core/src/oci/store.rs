@@ -233,6 +233,9 @@ impl Store {
         let mut index = self.read_index()?;
         let out = change(&mut index)?;
         let bytes = canonical_json(&index)?;
+        // The blobs the new index names must be durable before the index that names them.
+        crate::fsx::sync_dir(&self.blob_dir())
+            .map_err(|e| Error::io("sync", &self.blob_dir(), e))?;
         write_atomic(&self.root.join("index.json"), &bytes)?;
         Ok(out)
     }
@@ -433,6 +436,9 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     temp_sibling(path, bytes)?
         .persist(path)
         .map_err(|e| Error::io("replace", path, e.error))?;
+    if let Some(dir) = path.parent() {
+        crate::fsx::sync_dir(dir).map_err(|e| Error::io("sync", dir, e))?;
+    }
     Ok(())
 }
 

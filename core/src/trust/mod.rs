@@ -407,8 +407,6 @@ pub(crate) fn install_pem(host: &str, pem: &[u8], certs_d: Option<&Path>) -> Res
     tmp.persist(&dest)
         .map_err(|e| Error::io("write", &dest, e.error))?;
     // The rename is durable only once the directory is.
-    fs::File::open(&dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|e| Error::io("sync", &dir, e))?;
+    crate::fsx::sync_dir(&dir).map_err(|e| Error::io("sync", &dir, e))?;
     Ok(dest)
 }
