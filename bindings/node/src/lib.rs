@@ -56,6 +56,8 @@ pub struct Op {
     job: Job,
     cancel: CancelToken,
     sink: Option<EventSink>,
+    /// The listener this call added to the caller's `AbortSignal`, removed when it ends.
+    signal: Option<SignalHook>,
 }
 
 enum Job {
@@ -248,8 +250,11 @@ impl Task for Op {
     }
 
     fn resolve(&mut self, env: Env, output: Self::Output) -> napi::Result<Json> {
-        // Release the progress callback now, on the JS thread.
+        // Release the progress callback and the abort listener now, on the JS thread.
         self.sink = None;
+        if let Some(hook) = self.signal.take() {
+            hook.remove(&env);
+        }
         match output {
             Ok(v) => Ok(Json(keys::to_js(v))),
             Err(e) => Err(js_error(&env, e)),
@@ -291,6 +296,7 @@ impl Store {
             job,
             cancel: CancelToken::new(),
             sink: None,
+            signal: None,
         })
     }
 
@@ -302,8 +308,9 @@ impl Store {
         #[napi(ts_arg_type = "BuildOptions")] options: Option<Unknown<'_>>,
     ) -> AsyncTask<Op> {
         let cancel = CancelToken::new();
-        let parsed =
-            options_object(options).and_then(|o| build_options(context, o.as_ref(), &cancel));
+        let mut signal = None;
+        let parsed = options_object(options)
+            .and_then(|o| build_options(context, o.as_ref(), &cancel, &mut signal));
         let (job, sink) = match parsed {
             Ok((opts, sink)) => (Job::Build(Box::new(opts)), sink),
             Err(e) => (Job::Fail(e), None),
@@ -313,6 +320,7 @@ impl Store {
             job,
             cancel,
             sink,
+            signal,
         })
     }
 
@@ -432,16 +440,19 @@ fn registry_task(
     job: impl FnOnce(Box<RegistryOptions>) -> Job,
 ) -> AsyncTask<Op> {
     let cancel = CancelToken::new();
-    let (job, sink) =
-        match options_object(options).and_then(|o| registry_options(o.as_ref(), &cancel)) {
-            Ok((opts, sink)) => (job(Box::new(opts)), sink),
-            Err(e) => (Job::Fail(e), None),
-        };
+    let mut signal = None;
+    let (job, sink) = match options_object(options)
+        .and_then(|o| registry_options(o.as_ref(), &cancel, &mut signal))
+    {
+        Ok((opts, sink)) => (job(Box::new(opts)), sink),
+        Err(e) => (Job::Fail(e), None),
+    };
     AsyncTask::new(Op {
         store,
         job,
         cancel,
         sink,
+        signal,
     })
 }
 
@@ -453,10 +464,11 @@ fn signal_task<T: Default + Serialize + DeserializeOwned>(
     job: impl FnOnce(T) -> Job,
 ) -> AsyncTask<Op> {
     let cancel = CancelToken::new();
+    let mut signal = None;
     let job = options_object(options).and_then(|o| {
         let o = o.as_ref();
         core_options::<T>(what, o, &["signal"], |_| {
-            o.map_or(Ok(()), |obj| watch_signal(obj, &cancel))
+            o.map_or(Ok(()), |obj| watch_signal(obj, &cancel, &mut signal))
         })
         .map(job)
     });
@@ -465,6 +477,7 @@ fn signal_task<T: Default + Serialize + DeserializeOwned>(
         job: job.unwrap_or_else(Job::Fail),
         cancel,
         sink: None,
+        signal,
     })
 }
 
@@ -475,6 +488,7 @@ fn plain_task(job: idpkit::Result<Job>) -> AsyncTask<Op> {
         job: job.unwrap_or_else(Job::Fail),
         cancel: CancelToken::new(),
         sink: None,
+        signal: None,
     })
 }
 
@@ -715,6 +729,7 @@ fn core_options<T: Default + Serialize + DeserializeOwned>(
 fn registry_options(
     options: Option<&Object>,
     cancel: &CancelToken,
+    signal: &mut Option<SignalHook>,
 ) -> idpkit::Result<(RegistryOptions, Option<EventSink>)> {
     let mut sink = None;
     let (mut username, mut password, mut token) = (None, None, None);
@@ -735,7 +750,7 @@ fn registry_options(
         };
         match key {
             "onProgress" => sink = progress_sink(obj)?,
-            "signal" => watch_signal(obj, cancel)?,
+            "signal" => watch_signal(obj, cancel, signal)?,
             "username" => username = secret("username")?,
             "password" => password = secret("password")?,
             _ => token = secret("token")?,
@@ -805,6 +820,7 @@ fn build_options(
     context: String,
     options: Option<&Object>,
     cancel: &CancelToken,
+    signal: &mut Option<SignalHook>,
 ) -> idpkit::Result<(idpkit::BuildOptions, Option<EventSink>)> {
     let mut map = Map::new();
     let mut sink = None;
@@ -812,7 +828,7 @@ fn build_options(
         for key in Object::keys(obj).map_err(|e| invalid("options", e))? {
             match key.as_str() {
                 "onProgress" => sink = progress_sink(obj)?,
-                "signal" => watch_signal(obj, cancel)?,
+                "signal" => watch_signal(obj, cancel, signal)?,
                 _ => {
                     if let Some(v) = obj.get::<Value>(&key).map_err(|e| invalid(&key, e))? {
                         map.insert(keys::camel_to_snake(&key), keys::from_js(v));
@@ -878,22 +894,72 @@ fn progress_sink(obj: &Object) -> idpkit::Result<Option<EventSink>> {
 }
 
 /// `signal`: aborting it cancels the core's token; an already-aborted signal cancels at once.
-fn watch_signal(obj: &Object, cancel: &CancelToken) -> idpkit::Result<()> {
-    let Some(raw) = obj
+/// The listener is added with `addEventListener` (the caller's own `onabort` and other
+/// listeners stay), and removed when the call ends (`SignalHook`), so a long-lived signal
+/// shared by many calls does not collect one listener per call.
+fn watch_signal(
+    obj: &Object,
+    cancel: &CancelToken,
+    hook: &mut Option<SignalHook>,
+) -> idpkit::Result<()> {
+    let expected = || idpkit::Error::invalid("option `signal`: expected an AbortSignal");
+    let Some(signal) = obj
         .get::<Object>("signal")
         .map_err(|e| invalid("option `signal` (expected an AbortSignal)", e))?
     else {
         return Ok(());
     };
-    if raw.get::<bool>("aborted").ok().flatten() == Some(true) {
+    let aborted = signal.get::<bool>("aborted").ok().flatten();
+    let add = signal
+        .get::<Function<FnArgs<(String, Function<(), ()>)>, ()>>("addEventListener")
+        .ok()
+        .flatten();
+    let (Some(aborted), Some(add)) = (aborted, add) else {
+        return Err(expected());
+    };
+    if aborted {
         cancel.cancel();
         return Ok(());
     }
-    let signal = obj
-        .get::<AbortSignal>("signal")
-        .map_err(|e| invalid("option `signal` (expected an AbortSignal)", e))?
-        .ok_or_else(|| idpkit::Error::invalid("option `signal`: expected an AbortSignal"))?;
+    let env = Env::from_raw(signal.value().env);
     let token = cancel.clone();
-    signal.on_abort(move || token.cancel());
+    let listener = env
+        .create_function_from_closure::<(), (), _>("idpkitAbort", move |_| {
+            token.cancel();
+            Ok(())
+        })
+        .map_err(|e| invalid("option `signal`", e))?;
+    add.apply(signal, ("abort".to_string(), listener).into())
+        .map_err(|e| invalid("option `signal`", e))?;
+    *hook = Some(SignalHook {
+        signal: signal
+            .create_ref()
+            .map_err(|e| invalid("option `signal`", e))?,
+        listener: listener
+            .create_ref()
+            .map_err(|e| invalid("option `signal`", e))?,
+    });
     Ok(())
+}
+
+/// A listener one call added to the caller's `AbortSignal`.
+pub struct SignalHook {
+    signal: ObjectRef<false>,
+    listener: FunctionRef<(), ()>,
+}
+
+impl SignalHook {
+    /// Removes the listener (on the JS thread, when the call ends) and drops the references.
+    fn remove(self, env: &Env) {
+        if let (Ok(signal), Ok(listener)) =
+            (self.signal.get_value(env), self.listener.borrow_back(env))
+        {
+            if let Ok(Some(remove)) = signal
+                .get::<Function<FnArgs<(String, Function<(), ()>)>, ()>>("removeEventListener")
+            {
+                let _ = remove.apply(signal, ("abort".to_string(), listener).into());
+            }
+        }
+        let _ = self.signal.unref(env);
+    }
 }

@@ -2,6 +2,7 @@
 import { test, describe, before } from 'node:test'
 import assert from 'node:assert/strict'
 import { setImmediate as tick } from 'node:timers/promises'
+import { getEventListeners } from 'node:events'
 import { newStore, smallContext, bigContext, slow, rejectsWithCode } from './helpers.mjs'
 
 before(() => bigContext())
@@ -186,6 +187,23 @@ describe('cancellation', () => {
     const r = await store.build(smallContext(), { tags: ['ok:1'], signal: kept.signal })
     assert.deepEqual(r.tags, ['docker.io/library/ok:1'])
     kept.abort() // after completion: harmless
+  })
+
+  test("a signal keeps the caller's onabort and gains no listener per call", async () => {
+    const store = newStore()
+    const ac = new AbortController()
+    let own = 0
+    ac.signal.onabort = () => { own++ }
+    const mine = () => { own++ }
+    ac.signal.addEventListener('abort', mine)
+    const before = getEventListeners(ac.signal, 'abort').length
+    for (const n of [1, 2, 3]) {
+      await store.build(smallContext(), { tags: [`keep:${n}`], signal: ac.signal })
+    }
+    await rejectsWithCode(store.build(smallContext(), { tags: ['bad'], signal: ac.signal, nope: 1 }), 'INVALID_INPUT')
+    assert.equal(getEventListeners(ac.signal, 'abort').length, before, 'listeners left behind by finished calls')
+    ac.abort()
+    assert.equal(own, 2, "the caller's own onabort and listener both ran")
   })
 
   test('a signal that is not an AbortSignal is INVALID_INPUT', async () => {
