@@ -9,8 +9,9 @@ CARGO ?= cargo
 setup:
 	@scripts/setup.sh
 
-## Set up, then build an image from examples/hello into the local store.
-example: setup
+## Build the CLI (only what it needs), then an image from examples/hello into the local store.
+example:
+	@scripts/setup-cli.sh
 	@scripts/run-example.sh
 
 ## Set up, start the rig of real peers, run every suite, stop the rig.

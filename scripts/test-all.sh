@@ -6,6 +6,7 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"
 
 rig_started=0
+run_start=$(date +%s)
 # IDPKIT_KEEP_RIG=1 leaves the rig running afterwards (for a developer's next run).
 stop_rig() {
   if [ "$rig_started" = 1 ] && [ -x tests/rig/down ] && [ "${IDPKIT_KEEP_RIG:-0}" != 1 ]; then
@@ -25,21 +26,28 @@ fi
 passed=0
 failed=0
 failures=()
+timings=()
 for suite in tests/suites/*.sh; do
   name=$(basename "$suite" .sh)
   echo "== suite $name"
   start=$(date +%s)
   if bash "$suite"; then
     passed=$((passed + 1))
-    echo "== suite $name passed in $(( $(date +%s) - start ))s"
+    outcome=passed
   else
     failed=$((failed + 1))
     failures+=("$name")
-    echo "== suite $name FAILED in $(( $(date +%s) - start ))s"
+    outcome=FAILED
   fi
+  took=$(( $(date +%s) - start ))
+  echo "== suite $name $outcome in ${took}s"
+  timings+=("$(printf '%-12s %-7s %5ss' "$name" "$outcome" "$took")")
 done
 
 echo
+echo "suite        result   time"
+printf '%s\n' "${timings[@]}"
+echo "all suites (rig start included): $(( $(date +%s) - run_start ))s"
 [ "$failed" -gt 0 ] && echo "failed suites: ${failures[*]}"
 echo "suites: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
