@@ -638,3 +638,50 @@ fn a_copy_never_hands_the_destinations_credentials_to_the_source() {
     let copied = registry::copy(&tag, &destination, &opts, None).unwrap();
     assert!(copied.digest.starts_with("sha256:"));
 }
+
+#[test]
+fn a_blob_redirected_to_another_host_is_fetched_there_without_credentials() {
+    let rig = rig();
+    let foreign = foreign_host(&rig);
+    let faddr = foreign.addr.clone();
+    let rewrite: Arc<Rewrite> = Arc::new(move |method: &str, path: &str, head: String| {
+        if method == "GET" && path.contains("/blobs/sha256:") && head.starts_with("HTTP/1.1 200") {
+            let rest = head.split_once("\r\n").map(|(_, r)| r).unwrap_or("");
+            let moved = format!("HTTP/1.1 307 Temporary Redirect\r\n{rest}");
+            return replace_header(&moved, "location", &format!("http://{faddr}{path}"));
+        }
+        head
+    });
+    let reg = start(
+        "127.0.0.1:0",
+        Some(rig["REGISTRY_PLAIN"].clone()),
+        true,
+        rewrite,
+        None,
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path().join("a")).unwrap();
+    let tag = format!("{}/hostile/redirect:v1", reg.addr);
+    image(&store, &tag);
+    store.push(&tag, None, &creds(), None).unwrap();
+
+    let other = Store::open(dir.path().join("b")).unwrap();
+    let mut opts = creds();
+    opts.trust.insecure_hosts = vec![foreign.addr.clone()];
+    let pulled = other.pull(&tag, &opts, None).unwrap();
+    assert_eq!(
+        pulled.digest,
+        store.inspect(&tag).unwrap().digest,
+        "the pulled image differs"
+    );
+    let heads = foreign.heads();
+    assert!(
+        heads
+            .iter()
+            .any(|h| h.starts_with("get /v2/hostile/redirect/blobs/")),
+        "the redirect was not followed: {heads:?}"
+    );
+    for h in &heads {
+        assert!(!has_password(h), "credentials followed the redirect: {h}");
+    }
+}

@@ -7,13 +7,17 @@ use super::RegistryOptions;
 use crate::error::{Error, ErrorKind, Result};
 use crate::event::{emit, Event, EventSink};
 use crate::trust::{self, TrustStore};
-use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, RETRY_AFTER, WWW_AUTHENTICATE};
+use reqwest::header::{
+    HeaderMap, HeaderValue, AUTHORIZATION, LOCATION, RETRY_AFTER, WWW_AUTHENTICATE,
+};
 use reqwest::{Method, Response, StatusCode};
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::Mutex;
 use std::time::Duration;
 
+/// Redirects followed for one request (blob downloads hop to a storage host or a CDN).
+const MAX_REDIRECTS: u32 = 10;
 /// Largest token answer read (JWTs with many claims stay far below).
 const TOKEN_MAX: usize = 1 << 20;
 /// Largest part of an error answer read for its message.
@@ -121,9 +125,11 @@ impl Client {
         let url = format!("{}/v2/", self.base);
         let mut attempt = 0;
         let since = std::time::Instant::now();
+        let mut url = url;
+        let mut redirects = 0;
         loop {
             attempt += 1;
-            let resp = match self.http.get(&url).send().await {
+            let resp = match self.http_for(&url)?.get(&url).send().await {
                 Ok(r) => r,
                 Err(e) if self.can_retry(attempt, since) && !e.is_connect() && is_transient(&e) => {
                     self.backoff("GET /v2/", attempt, None, &e.to_string())
@@ -132,8 +138,20 @@ impl Client {
                 }
                 Err(e) => return Err(self.transport_error(&e, &url)),
             };
-            self.learn_challenge(&resp);
             let status = resp.status();
+            let location = resp.headers().get(LOCATION).and_then(|v| v.to_str().ok());
+            if let (true, Some(loc)) = (
+                status.is_redirection() && redirects < MAX_REDIRECTS,
+                location,
+            ) {
+                redirects += 1;
+                let from = reqwest::Url::parse(&url)
+                    .map_err(|e| Error::internal(format!("request URL {url}: {e}")))?;
+                url = resolve_from(&from, &self.registry, loc)?;
+                attempt -= 1;
+                continue;
+            }
+            self.learn_challenge(&resp);
             if status.is_success() || status == StatusCode::UNAUTHORIZED {
                 return Ok(());
             }
@@ -448,11 +466,16 @@ impl Client {
         let mut attempt = 0u32;
         let since = std::time::Instant::now();
         let mut reauthed = false;
+        let mut redirects = 0;
+        let mut current = url.to_string();
         loop {
+            let url = current.as_str();
             attempt += 1;
             self.check_breaker()?;
+            // Each origin is spoken to with its own trust (a redirect to a storage host never
+            // gets the registry's certs.d CA, client certificate or insecure mark).
             let mut req = self
-                .http
+                .http_for(url)?
                 .request(method.clone(), url)
                 .headers(headers.clone());
             // Credentials go to the registry's own origin only: an upload Location on another
@@ -480,6 +503,26 @@ impl Client {
                 Err(e) => return Err(self.transport_error(&e, url)),
             };
             let status = resp.status();
+            if status.is_redirection() && (method == Method::GET || method == Method::HEAD) {
+                if let Some(loc) = resp.headers().get(LOCATION).and_then(|v| v.to_str().ok()) {
+                    redirects += 1;
+                    if redirects > MAX_REDIRECTS {
+                        return Err(Error::new(
+                            ErrorKind::Network,
+                            format!(
+                                "{}: more than {MAX_REDIRECTS} redirects for {method} {}",
+                                self.registry,
+                                strip_host(url)
+                            ),
+                        ));
+                    }
+                    let from = reqwest::Url::parse(url)
+                        .map_err(|e| Error::internal(format!("request URL {url}: {e}")))?;
+                    current = resolve_from(&from, &self.registry, loc)?;
+                    attempt -= 1;
+                    continue;
+                }
+            }
             if status == StatusCode::UNAUTHORIZED {
                 if reauthed {
                     return Err(self.auth_error(status));
@@ -689,10 +732,17 @@ impl Client {
     }
 }
 
-/// `location` resolved against `base`; a change of scheme other than up to HTTPS is refused.
+/// `location` resolved against the registry's `base`; a change of scheme other than up to
+/// HTTPS is refused.
 fn join_url(base: &str, registry: &str, location: &str) -> Result<String> {
     let base = reqwest::Url::parse(&format!("{base}/"))
         .map_err(|e| Error::internal(format!("registry URL {base}: {e}")))?;
+    resolve_from(&base, registry, location)
+}
+
+/// `location` resolved against the URL it was named by (a redirect's request URL, or the
+/// registry's base), with the same refusal of downgrades.
+fn resolve_from(base: &reqwest::Url, registry: &str, location: &str) -> Result<String> {
     let url = base.join(location).map_err(|e| {
         Error::new(
             ErrorKind::Network,
@@ -739,45 +789,10 @@ fn http_client(
         .read_timeout(Duration::from_secs(opts.read_timeout_secs.max(1)))
         .pool_max_idle_per_host(opts.jobs.max(1) * 2)
         .user_agent(concat!("idpkit/", env!("CARGO_PKG_VERSION")))
-        .redirect(redirect_policy(store))
+        // Redirects are followed by `send`, each hop with its own origin's client.
+        .redirect(reqwest::redirect::Policy::none())
         .build()
         .map_err(|e| Error::internal(format!("HTTP client: {e}")))
-}
-
-/// Redirects (blob downloads often go to a storage host): at most 10, never from HTTPS down
-/// to plain HTTP. reqwest drops `Authorization` when a redirect changes host or port. When
-/// the store's host is marked insecure, a redirect to another port of the same host name is
-/// refused: the verifier sees host names only and would skip verification there too.
-fn redirect_policy(store: &TrustStore) -> reqwest::redirect::Policy {
-    let insecure = store
-        .is_insecure()
-        .then(|| store.host().to_ascii_lowercase());
-    reqwest::redirect::Policy::custom(move |attempt| {
-        if let Some(own) = &insecure {
-            let to = host_port(attempt.url()).to_ascii_lowercase();
-            if to != *own && trust::host_name(&to) == trust::host_name(own) {
-                let msg = format!(
-                    "refused a redirect from {own}, marked insecure, to {to}: only {own} is unverified"
-                );
-                return attempt.error(msg);
-            }
-        }
-        let downgrade = attempt
-            .previous()
-            .last()
-            .is_some_and(|p| p.scheme() == "https")
-            && attempt.url().scheme() != "https";
-        if downgrade {
-            let to = origin_of(attempt.url());
-            attempt.error(format!(
-                "refused a redirect from HTTPS to {to}: the download would travel in the clear"
-            ))
-        } else if attempt.previous().len() >= 10 {
-            attempt.error("more than 10 redirects")
-        } else {
-            attempt.follow()
-        }
-    })
 }
 
 /// `scheme://host:port` of a URL, for messages.
