@@ -145,8 +145,10 @@ impl Store {
     }
 
     /// The base image's manifest descriptor: from the store, else (when `from` names a
-    /// registry host, like `registry.local:5000/base:1`) pulled first, with the trust and
-    /// credentials a `pull` would use.
+    /// registry host, like `registry.local:5000/base:1`) pulled first, with the trust a
+    /// `pull` would use and the login stored for the base's registry (`idpkit login`), never
+    /// `IDPKIT_REGISTRY_*`: those are given for the registry of a push or pull command, and a
+    /// base named in a build must not receive them.
     fn resolve_or_pull_base(
         &self,
         from: &str,
@@ -156,8 +158,10 @@ impl Store {
         match self.resolve(from) {
             Ok((_, desc)) => Ok(desc),
             Err(e) if e.kind == crate::ErrorKind::NotFound && names_registry(from) => {
+                let registry = crate::oci::Reference::parse(from)?.registry;
                 let opts = crate::registry::RegistryOptions {
                     cancel: cancel.cloned(),
+                    credential: Some(crate::registry::auth::resolve_stored(&registry)?),
                     ..Default::default()
                 };
                 self.pull(from, &opts, sink).map_err(|e| {
