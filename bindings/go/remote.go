@@ -23,8 +23,8 @@ type RemoteOptions struct {
 // ListTagsOptions shape ListTags.
 type ListTagsOptions = RemoteOptions
 
-// CopyOptions shape Copy; the fields are as for PushOptions (the credentials serve both
-// registries).
+// CopyOptions shape Copy; the fields are as for PushOptions. The credentials are the
+// destination's: across registries the source is read with its own stored login.
 type CopyOptions struct {
 	Registry RegistryOptions
 	Username string

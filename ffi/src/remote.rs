@@ -15,7 +15,8 @@ use std::ffi::{c_char, c_void};
 /// manifests move; across registries the image streams through a temporary store (an
 /// image index resolves to the `platform` option then). Blocks until done.
 ///
-/// `options_json`, `username`, `password` (used for both registries), `callback`,
+/// `options_json`, `username`, `password` (the destination's; across registries the source is
+/// read with its own stored login, never these), `callback`,
 /// `user_data` and `cancel` are as for `idpkit_store_push`. On success `*result_json_out`
 /// receives a `PushResult` JSON object (`reference`, `digest`, `blobs_uploaded`,
 /// `blobs_skipped`, `blobs_mounted`, `bytes_uploaded`, `unchanged`); free it with

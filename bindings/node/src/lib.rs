@@ -520,7 +520,8 @@ pub fn list_tags(
 /// Copies an image between repositories or registries. Within one registry (a re-tag
 /// included) blobs are mounted or already there, so only manifests move; across registries
 /// the image goes through a temporary store (an index resolves to `options.platform`).
-/// `options` (trust, credentials) apply to both ends.
+/// `options`' trust applies to both ends, its credentials to the destination (across
+/// registries the source is read with its own stored login).
 #[napi(ts_return_type = "Promise<PushResult>")]
 pub fn copy(
     source: String,

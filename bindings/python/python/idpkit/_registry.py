@@ -79,7 +79,8 @@ def copy(
     repository or already there (``blobs_mounted``, ``blobs_skipped``), so copying
     ``HOST/REPO:a`` to ``HOST/REPO:b`` re-tags. Across registries the image goes through a
     temporary store (an index resolves to ``platform``, default this machine's).
-    Credentials and trust keywords apply to both registries; ``progress``, ``cancel`` and
+    Trust keywords apply to both registries; credentials are the destination's (across
+    registries the source is read with its own stored login); ``progress``, ``cancel`` and
     Ctrl-C work as for :meth:`Store.push`.
     """
     doc = _registry_options(
