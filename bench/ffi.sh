@@ -73,6 +73,11 @@ for p in cli c go; do
   printf "%-5s %9.3fs %8.3f   %s\n" "$p" "$m" "$ratio" "$(for t in ${times[$p]}; do printf '%.2f ' "$t"; done)"
 done
 # The digests must agree: the three paths build the very same image.
-for p in cli c go; do
+distinct=$(for p in cli c go; do
   target/release/idpkit --store "$work/store-$p" images --json 2>/dev/null | grep -o 'sha256:[0-9a-f]*' | head -1
-done | sort -u | wc -l | xargs -I{} sh -c '[ {} -eq 1 ] && echo "digests: identical" || echo "digests: DIFFER"'
+done | sort -u | grep -c . || true)
+if [ "$distinct" -ne 1 ]; then
+  echo "digests: DIFFER ($distinct distinct digests across cli, c and go)" >&2
+  exit 1
+fi
+echo "digests: identical"

@@ -685,3 +685,81 @@ fn a_blob_redirected_to_another_host_is_fetched_there_without_credentials() {
         assert!(!has_password(h), "credentials followed the redirect: {h}");
     }
 }
+
+/// A plain-HTTP loopback "registry" whose first tag-list request gets a 429 with
+/// `Retry-After: {retry_after()}` and the next one the list; records when each came.
+fn busy_registry(retry_after: fn() -> String) -> (String, Arc<Mutex<Vec<std::time::Instant>>>) {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap().to_string();
+    let times = Arc::new(Mutex::new(Vec::new()));
+    let seen = times.clone();
+    std::thread::spawn(move || {
+        for mut c in l.incoming().flatten() {
+            let mut first = [0u8; 1];
+            if c.peek(&mut first)
+                .map_or(true, |n| n == 0 || first[0] == 0x16)
+            {
+                continue;
+            }
+            let Some(head) = read_head(&mut c) else {
+                continue;
+            };
+            if head.starts_with("GET /v2/ ") {
+                let _ = c.write_all(
+                    b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                );
+                continue;
+            }
+            let mut t = seen.lock().unwrap();
+            t.push(std::time::Instant::now());
+            if t.len() == 1 {
+                let _ = write!(
+                    c,
+                    "HTTP/1.1 429 Too Many Requests\r\nRetry-After: {}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                    retry_after()
+                );
+            } else {
+                let body = r#"{"name":"busy/app","tags":["v1"]}"#;
+                let _ = write!(
+                    c,
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+            }
+        }
+    });
+    (addr, times)
+}
+
+#[test]
+fn retry_after_is_waited_for_in_both_forms() {
+    let opts = RegistryOptions {
+        backoff_base_ms: 10,
+        backoff_max_ms: 20,
+        ..Default::default()
+    };
+    // Seconds, and an HTTP-date two seconds ahead (whole seconds: between 1 and 2 s away).
+    let forms: [(fn() -> String, u128); 2] = [
+        (|| "1".to_string(), 950),
+        (
+            || {
+                let at = std::time::SystemTime::now() + std::time::Duration::from_secs(2);
+                httpdate::fmt_http_date(at)
+            },
+            950,
+        ),
+    ];
+    for (form, at_least_ms) in forms {
+        let (addr, times) = busy_registry(form);
+        let tags = registry::list_tags(&format!("{addr}/busy/app"), &opts, None).unwrap();
+        assert_eq!(tags, ["v1"]);
+        let t = times.lock().unwrap();
+        assert_eq!(t.len(), 2, "one 429, one retry");
+        let waited = (t[1] - t[0]).as_millis();
+        assert!(
+            waited >= at_least_ms && waited < 5_000,
+            "waited {waited} ms for Retry-After: {}",
+            form()
+        );
+    }
+}

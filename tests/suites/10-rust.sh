@@ -6,4 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
-cargo test --workspace --locked --exclude idpkit-python --exclude idpkit-node
+. tests/counts.sh
+mkdir -p target
+cargo test --workspace --locked --exclude idpkit-python --exclude idpkit-node 2>&1 | tee target/cargo-test.log
+require_cargo_targets target/cargo-test.log

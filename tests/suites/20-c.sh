@@ -51,6 +51,8 @@ gcc $cflags tests/c/test_idpkit.c tests/c/test_remote.c -o "$out/test_idpkit_sha
 echo "-- shared library"
 "$out/test_idpkit_shared" "$repo/tests/c/fixture" > "$out/shared.log" || { cat "$out/shared.log"; exit 1; }
 tail -1 "$out/shared.log"
+. tests/counts.sh
+require_tests c "$(tail -1 "$out/shared.log" | awk '/ passed, / {print $1}')"
 
 echo "-- static library under valgrind"
 valgrind --quiet --leak-check=full --show-leak-kinds=definite,possible \

@@ -58,3 +58,5 @@ failed=$(grep -c -- '^--- FAIL' "$repo/target/go-test.log" || true)
 echo "go: $passed passed, $failed failed"
 grep -q '^FAIL' "$repo/target/go-test.log" && exit 1
 [ "$failed" -eq 0 ]
+. "$repo/tests/counts.sh"
+require_tests go "$passed"

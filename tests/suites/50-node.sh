@@ -23,4 +23,7 @@ echo "-- node: tsc --noEmit examples/build.ts"
 npx tsc --noEmit -p examples
 
 echo "-- node: node --test"
-node --test test/*.test.mjs
+node --test test/*.test.mjs 2>&1 | tee "$repo/target/node-test.log"
+[ "${PIPESTATUS[0]}" -eq 0 ] || exit 1
+. "$repo/tests/counts.sh"
+require_tests node "$(awk '/^# pass /{print $3}' "$repo/target/node-test.log")"

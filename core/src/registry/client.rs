@@ -869,8 +869,19 @@ pub(crate) fn retryable_status(s: StatusCode) -> bool {
 
 pub(crate) fn retry_after(resp: &Response) -> Option<Duration> {
     let v = resp.headers().get(RETRY_AFTER)?.to_str().ok()?;
-    let secs: u64 = v.trim().parse().ok()?;
-    Some(Duration::from_secs(secs.min(60)))
+    parse_retry_after(v, std::time::SystemTime::now())
+}
+
+/// `Retry-After` as seconds or as an HTTP-date (RFC 9110 §10.2.3), capped at a minute; a
+/// date in the past means "now".
+fn parse_retry_after(v: &str, now: std::time::SystemTime) -> Option<Duration> {
+    const CAP: Duration = Duration::from_secs(60);
+    let v = v.trim();
+    if let Ok(secs) = v.parse::<u64>() {
+        return Some(Duration::from_secs(secs).min(CAP));
+    }
+    let at = httpdate::parse_http_date(v).ok()?;
+    Some(at.duration_since(now).unwrap_or(Duration::ZERO).min(CAP))
 }
 
 /// `base * 2^(attempt-1)`, capped, with ±25% jitter.
@@ -905,6 +916,23 @@ fn server_message(body: &str) -> Option<String> {
 mod tests {
     use super::join_url;
     use crate::ErrorKind;
+
+    #[test]
+    fn retry_after_in_seconds_and_as_an_http_date() {
+        use super::parse_retry_after;
+        use std::time::{Duration, SystemTime};
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        assert_eq!(parse_retry_after("3", now), Some(Duration::from_secs(3)));
+        assert_eq!(
+            parse_retry_after(" 600 ", now),
+            Some(Duration::from_secs(60))
+        );
+        let in_5s = httpdate::fmt_http_date(now + Duration::from_secs(5));
+        assert_eq!(parse_retry_after(&in_5s, now), Some(Duration::from_secs(5)));
+        let past = httpdate::fmt_http_date(now - Duration::from_secs(5));
+        assert_eq!(parse_retry_after(&past, now), Some(Duration::ZERO));
+        assert_eq!(parse_retry_after("soon", now), None);
+    }
 
     #[test]
     fn locations_resolve_against_the_registry_and_never_downgrade() {
