@@ -846,3 +846,34 @@ fn a_terminal_shows_one_bar_per_blob_and_the_audit_line() {
         "{screen}"
     );
 }
+
+#[test]
+fn trust_extract_and_login_with_a_client_certificate_kubeconfig() {
+    // kind and idpbuilder write kubeconfigs with an embedded client certificate.
+    let rig = rig(&["kube-apiserver", "nginx", "gitea"]);
+    let env = Env::new(&rig);
+    let reg = &rig["GITEA_REGISTRY"];
+    let kubeconfig = rig["KUBECONFIG_CERT"].clone();
+    let mut c = env.cmd("store");
+    c.args([
+        "trust",
+        "extract",
+        "--kubeconfig",
+        &kubeconfig,
+        "--host",
+        reg,
+    ]);
+    env.ok(c, None);
+    let installed = env.path(&format!("config/idpkit/certs.d/{reg}/ca.crt"));
+    assert_eq!(
+        std::fs::read(&installed).unwrap(),
+        std::fs::read(&rig["GITEA_CA"]).unwrap()
+    );
+    let mut c = env.cmd("store");
+    c.args(["login", reg, "--from-cluster", "--kubeconfig", &kubeconfig]);
+    let out = env.ok(c, None);
+    assert!(
+        out.contains("logged in") && out.contains(rig["GITEA_USER"].as_str()),
+        "{out}"
+    );
+}

@@ -110,3 +110,51 @@ fn gitea_behind_idpbuilders_certificate_from_extract_to_delete() {
     let gone = other.pull(&v2, &opts, None).unwrap_err();
     assert_eq!(gone.kind, ErrorKind::NotFound, "{}", gone.message);
 }
+
+/// What kind and idpbuilder write: the CA and a client certificate embedded in the
+/// kubeconfig. The same Secrets come back as with the token kubeconfig; without the client
+/// certificate the API server refuses the read (AUTH), and nothing is installed.
+#[test]
+fn a_client_certificate_kubeconfig_reads_the_same_secrets() {
+    let rig = common::rig(&["GITEA_REGISTRY"]);
+    let tmp = tempfile::tempdir().unwrap();
+    let certs_d = tmp.path().join("certs.d");
+    let cluster = ClusterOptions {
+        kubeconfig: Some(rig["KUBECONFIG_CERT"].clone().into()),
+        host: rig["GITEA_REGISTRY"].clone(),
+        certs_d: Some(certs_d.clone()),
+        ..Default::default()
+    };
+    let extracted = trust::extract_ca(&cluster, None).unwrap();
+    assert_eq!(
+        std::fs::read(&extracted.path).unwrap(),
+        std::fs::read(&rig["GITEA_CA"]).unwrap()
+    );
+    let login = trust::gitea_credential(&cluster, None).unwrap();
+    assert_eq!(login.username, rig["GITEA_USER"]);
+
+    // The same kubeconfig without its client certificate: the API server says no.
+    let text = std::fs::read_to_string(&rig["KUBECONFIG_CERT"]).unwrap();
+    let anonymous: String = text
+        .lines()
+        .filter(|l| !l.contains("client-certificate-data") && !l.contains("client-key-data"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let stripped = tmp.path().join("kubeconfig-without-cert");
+    std::fs::write(&stripped, anonymous).unwrap();
+    let other = tmp.path().join("other-certs.d");
+    let e = trust::extract_ca(
+        &ClusterOptions {
+            kubeconfig: Some(stripped),
+            certs_d: Some(other.clone()),
+            ..cluster
+        },
+        None,
+    )
+    .unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Auth, "{}", e.message);
+    assert!(
+        !other.exists(),
+        "something was installed without a credential"
+    );
+}
