@@ -27,6 +27,7 @@ RIG_PORT_TLS_WRONGHOST=38445   # nginx, certificate for another host name
 RIG_PORT_GIT_HTTPS=38446       # nginx TLS: git http-backend (/git/) + artifacts (/artifacts/)
 RIG_PORT_REGISTRY_TLS=38450    # docker-registry, TLS + htpasswd
 RIG_PORT_REGISTRY_PLAIN=38451  # docker-registry, plain HTTP, no auth
+RIG_PORT_REGISTRY_MTLS=38452   # nginx TLS requiring a client certificate -> registry-plain
 RIG_PORT_KUBE=38464            # kube-apiserver (TLS)
 RIG_PORT_ETCD=38479            # etcd client
 RIG_PORT_ETCD_PEER=38480       # etcd peer
@@ -43,7 +44,7 @@ rig_peer_ports() { # peer -> ports it listens on
     registry-tls) echo "$RIG_PORT_REGISTRY_TLS" ;;
     registry-plain) echo "$RIG_PORT_REGISTRY_PLAIN" ;;
     fcgiwrap) echo "" ;;
-    nginx) echo "$RIG_PORT_GITEA_TLS $RIG_PORT_TLS_EXPIRED $RIG_PORT_TLS_WRONGHOST $RIG_PORT_GIT_HTTPS" ;;
+    nginx) echo "$RIG_PORT_GITEA_TLS $RIG_PORT_TLS_EXPIRED $RIG_PORT_TLS_WRONGHOST $RIG_PORT_GIT_HTTPS $RIG_PORT_REGISTRY_MTLS" ;;
     sshd) echo "$RIG_PORT_SSH" ;;
   esac
 }

@@ -161,6 +161,36 @@ impl Client {
                     .await;
                 continue;
             }
+            if status == StatusCode::BAD_REQUEST && url.starts_with("https://") {
+                // A TLS 1.3 server checks the client certificate after the handshake, so a
+                // proxy requiring one (nginx's ssl_verify_client) answers 400 instead.
+                let body = Self::error_body(resp).await;
+                if body.contains("No required SSL certificate was sent")
+                    || body.contains("SSL certificate error")
+                {
+                    return Err(Error::new(
+                        ErrorKind::Untrusted,
+                        format!(
+                            "TLS: {} requires a client certificate (mutual TLS) and {}; put client.cert and \
+                             client.key in {}",
+                            self.registry,
+                            if body.contains("No required") {
+                                "none was sent"
+                            } else {
+                                "refused the one sent"
+                            },
+                            crate::config::idpkit_certs_d().join(&self.registry).display()
+                        ),
+                    ));
+                }
+                return Err(Error::new(
+                    ErrorKind::InvalidInput,
+                    format!(
+                        "{} answered {status} to GET /v2/: not a container registry?",
+                        self.registry
+                    ),
+                ));
+            }
             let kind = if retryable_status(status) {
                 ErrorKind::Network
             } else {
