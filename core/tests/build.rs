@@ -684,3 +684,46 @@ fn export_and_import_round_trip_through_a_plain_layout() {
     assert_eq!(e.kind, ErrorKind::Integrity);
     assert!(c.images().unwrap().is_empty());
 }
+
+#[test]
+fn files_of_another_owner_are_stored_as_root_without_names() {
+    // The context belongs to nobody:nogroup (root can chown); the layer must still say 0/0
+    // and carry no user or group names, whoever owned the files.
+    let ctx = tempfile::tempdir().unwrap();
+    fs::create_dir_all(ctx.path().join("dir")).unwrap();
+    fs::write(ctx.path().join("dir/file.txt"), b"owned by nobody\n").unwrap();
+    std::os::unix::fs::symlink("file.txt", ctx.path().join("dir/link")).unwrap();
+    for p in ["dir", "dir/file.txt"] {
+        std::os::unix::fs::chown(ctx.path().join(p), Some(65534), Some(65534)).unwrap();
+    }
+    std::os::unix::fs::lchown(ctx.path().join("dir/link"), Some(65534), Some(65534)).unwrap();
+    use std::os::unix::fs::MetadataExt;
+    assert_eq!(
+        fs::metadata(ctx.path().join("dir/file.txt")).unwrap().uid(),
+        65534
+    );
+
+    let store_dir = tempfile::tempdir().unwrap();
+    let store = Store::open(store_dir.path()).unwrap();
+    let r = store
+        .build(&opts(ctx.path(), "reg.local/owners:v1"), None, None)
+        .unwrap();
+    let hex = r.layer.digest.strip_prefix("sha256:").unwrap();
+    let file = fs::File::open(store.root().join("blobs/sha256").join(hex)).unwrap();
+    let mut ar = tar::Archive::new(flate2::read::MultiGzDecoder::new(file));
+    let mut seen = 0;
+    for e in ar.entries().unwrap() {
+        let e = e.unwrap();
+        let h = e.header();
+        let path = e.path().unwrap().to_string_lossy().into_owned();
+        assert_eq!(
+            (h.uid().unwrap(), h.gid().unwrap()),
+            (0, 0),
+            "uid/gid of {path}"
+        );
+        assert_eq!(h.username().unwrap().unwrap_or(""), "", "uname of {path}");
+        assert_eq!(h.groupname().unwrap().unwrap_or(""), "", "gname of {path}");
+        seen += 1;
+    }
+    assert_eq!(seen, 3, "dir, dir/file.txt and dir/link");
+}
