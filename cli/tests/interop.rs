@@ -306,11 +306,18 @@ fn a_killed_build_leaves_the_store_valid() {
         .arg(small.path())
         .args(["-t", "localhost/app:ok"])));
     let big = tempfile::tempdir().unwrap();
-    for i in 0..40 {
-        write(
-            &big.path().join(format!("f{i}.bin")),
-            &vec![i as u8; 8 << 20],
-        );
+    // Incompressible content, so the layer's temporary blob grows as the files go in.
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    for i in 0..16 {
+        let data: Vec<u8> = (0..(4 << 20) / 8)
+            .flat_map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x.to_le_bytes()
+            })
+            .collect();
+        write(&big.path().join(format!("f{i}.bin")), &data);
     }
     let index_before = fs::read(store.join("index.json")).unwrap();
     let mut child = idpkit(&store)
@@ -321,9 +328,30 @@ fn a_killed_build_leaves_the_store_valid() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(300));
-    child.kill().unwrap();
+    // Kill only once a temporary blob exists and has grown (mid-write), not at a fixed time
+    // that could fall before the first byte or after the end.
+    let tmp = store.join(".idpkit/tmp");
+    let grown = |min: u64| {
+        fs::read_dir(&tmp)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .any(|e| e.metadata().is_ok_and(|m| m.is_file() && m.len() >= min))
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !grown(1 << 20) {
+        assert!(
+            std::time::Instant::now() < deadline && child.try_wait().unwrap().is_none(),
+            "no temporary blob grew past 1 MiB before the build ended"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
+    assert!(
+        grown(1 << 20),
+        "the half-written temporary blob is there to clean up"
+    );
     assert_eq!(
         fs::read(store.join("index.json")).unwrap(),
         index_before,
@@ -337,9 +365,17 @@ fn a_killed_build_leaves_the_store_valid() {
     )
     .unwrap();
     assert_eq!(v["Digest"], before.as_str());
-    // gc clears what the killed process left behind.
+    // gc clears what the killed process left behind, and the next build succeeds.
     run(idpkit(&store).arg("gc"));
     assert_eq!(fs::read_dir(store.join(".idpkit/tmp")).unwrap().count(), 0);
+    let after = stdout(&run(idpkit(&store)
+        .arg("build")
+        .arg(small.path())
+        .args(["-t", "localhost/app:again"])));
+    assert_eq!(
+        after, before,
+        "the same context builds the same image after the kill"
+    );
 }
 
 #[test]
