@@ -419,6 +419,19 @@ fn gitea_push_chunked_with_token_and_trust_add() {
             &skopeo_creds,
         ],
     );
+    // The 3 MiB layer really went up in 1 MiB PATCHes: nginx (idpbuilder's ingress in the
+    // rig) logged each request to Gitea.
+    let repo_path = image
+        .split_once('/')
+        .map(|(_, r)| r.trim_end_matches(":v1"))
+        .unwrap();
+    let access =
+        std::fs::read_to_string(PathBuf::from(&rig["DIR"]).join("logs/nginx-access.log")).unwrap();
+    let patches = access
+        .lines()
+        .filter(|l| l.contains(&format!("\"PATCH /v2/{repo_path}/blobs/uploads/")))
+        .count();
+    assert!(patches >= 3, "{patches} PATCH requests for {repo_path}");
 
     // Wrong password: AUTH, naming registry and user, never the password.
     let mut c = env.cmd("store");
