@@ -27,6 +27,10 @@ struct Faults {
     manifest_503: AtomicUsize,
     /// Like ingress-nginx's proxy-body-size: a larger request body gets 413.
     max_body: Option<usize>,
+    /// Cut the first PATCH that continues an upload (its Content-Range does not start at 0)
+    /// in the middle of its body: earlier chunks of that upload were accepted.
+    cut_later_chunk: bool,
+    chunk_cut: AtomicUsize,
     /// Every request gets 503 (a registry that is down behind its proxy).
     always_503: bool,
     /// Every blob request gets 503 (the registry answers `/v2/` but its storage is down).
@@ -68,6 +72,16 @@ fn read_head(s: &mut TcpStream) -> Option<Vec<u8>> {
         }
     }
     Some(head)
+}
+
+/// The value of header `name` (case-insensitive) in a request or response head.
+fn header(head: &str, name: &str) -> Option<String> {
+    head.lines().find_map(|l| {
+        let (k, v) = l.split_once(':')?;
+        k.trim()
+            .eq_ignore_ascii_case(name)
+            .then(|| v.trim().to_string())
+    })
 }
 
 fn content_length(head: &str) -> usize {
@@ -187,8 +201,26 @@ fn handle(mut client: TcpStream, upstream: String, faults: Arc<Faults>) {
             .unwrap()
             .push(format!("pass {method} {len}"));
     }
+    if method == "PATCH" {
+        let range = header(&text, "content-range").unwrap_or_default();
+        if faults.cut_later_chunk
+            && !range.starts_with("0-")
+            && faults.chunk_cut.fetch_add(1, Ordering::SeqCst) == 0
+        {
+            let _ = client.read_exact(&mut body[..len / 2]);
+            faults
+                .log
+                .lock()
+                .unwrap()
+                .push(format!("cut PATCH {range}"));
+            let _ = client.shutdown(Shutdown::Both);
+            return;
+        }
+        faults.log.lock().unwrap().push(format!("PATCH {range}"));
+    }
     // Cut the first large upload in the middle.
     if faults.max_body.is_none()
+        && !faults.cut_later_chunk
         && faults.expire_every == 0
         && (method == "PUT" || method == "PATCH")
         && len > 200_000
@@ -274,6 +306,10 @@ fn handle(mut client: TcpStream, upstream: String, faults: Arc<Faults>) {
         .map(|i| i + 4)
         .unwrap_or(resp.len());
     let head = String::from_utf8_lossy(&resp[..split]).to_string();
+    if method == "GET" && path.contains("/blobs/uploads/") {
+        let range = header(&head, "range").unwrap_or_default();
+        faults.log.lock().unwrap().push(format!("status {range}"));
+    }
     let mut new_head = String::new();
     for l in head.split("\r\n").filter(|l| !l.is_empty()) {
         if !l.to_ascii_lowercase().starts_with("connection:") {
@@ -628,4 +664,84 @@ fn the_circuit_breaker_stops_parallel_blobs_retrying_a_dead_registry() {
         "{blob_requests} blob requests reached a dead registry"
     );
     assert!(blob_requests >= 6, "{blob_requests}");
+}
+
+#[test]
+fn a_chunked_upload_cut_after_accepted_chunks_resumes_at_the_servers_offset() {
+    let upstream = rig_plain();
+    let faults = Arc::new(Faults {
+        cut_later_chunk: true,
+        ..Default::default()
+    });
+    let proxy = start_proxy(upstream.clone(), faults.clone());
+    let tmp = tempfile::tempdir().unwrap();
+    let ctx = tmp.path().join("ctx");
+    std::fs::create_dir_all(&ctx).unwrap();
+    let mut x = std::process::id() as u64 ^ 0x2545_f491_4f6c_dd1d;
+    let data: Vec<u8> = (0..3 << 20)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect();
+    std::fs::write(ctx.join("random.bin"), &data).unwrap();
+    let name = format!("idpkit-test/resume{}", std::process::id());
+    let via_proxy = format!("{proxy}/{name}:v1");
+    let store = Store::open(tmp.path().join("store")).unwrap();
+    let built = store
+        .build(
+            &BuildOptions {
+                context: ctx,
+                tags: vec![via_proxy.clone()],
+                ..Default::default()
+            },
+            None,
+            None,
+        )
+        .unwrap();
+    let opts = RegistryOptions {
+        monolithic_max: 1,
+        chunk_size: 1 << 20,
+        backoff_base_ms: 10,
+        ..Default::default()
+    };
+    store.push(&via_proxy, None, &opts, None).unwrap();
+
+    let log = faults.log.lock().unwrap().clone();
+    let cut = log
+        .iter()
+        .position(|l| l.starts_with("cut PATCH"))
+        .unwrap_or_else(|| panic!("no PATCH was cut: {log:?}"));
+    assert!(
+        log[..cut].iter().any(|l| l.starts_with("PATCH 0-")),
+        "a chunk was accepted before the cut: {log:?}"
+    );
+    // After the cut: the upload's status (the server's offset), then a PATCH starting there.
+    let status = log[cut..]
+        .iter()
+        .find_map(|l| l.strip_prefix("status "))
+        .unwrap_or_else(|| panic!("the upload's status was not asked: {log:?}"));
+    let offset: u64 = status.rsplit('-').next().unwrap().parse::<u64>().unwrap() + 1;
+    assert!(offset >= 1 << 20, "resumed from {offset}: {log:?}");
+    let resumed = log[cut..]
+        .iter()
+        .find_map(|l| l.strip_prefix("PATCH "))
+        .unwrap_or_else(|| panic!("no PATCH after the cut: {log:?}"));
+    assert!(
+        resumed.starts_with(&format!("{offset}-")),
+        "resumed at {resumed}, the server had {offset} bytes: {log:?}"
+    );
+
+    // Identical content, read back straight from the registry.
+    let direct = format!("{upstream}/{name}:v1");
+    let pulled = Store::open(tmp.path().join("pulled")).unwrap();
+    assert_eq!(
+        pulled
+            .pull(&direct, &RegistryOptions::default(), None)
+            .unwrap()
+            .digest,
+        built.digest
+    );
 }
