@@ -427,6 +427,10 @@ fn bad_input_is_a_clear_error_with_a_non_zero_exit() {
         .args(["--env", "NOEQUALS"])
         .output()
         .unwrap();
+    assert!(
+        !out.status.success(),
+        "a malformed --env must fail the build"
+    );
     assert!(String::from_utf8_lossy(&out.stderr).contains("--env \"NOEQUALS\": expected KEY=VALUE"));
     let _ = PathBuf::new();
 }

@@ -551,6 +551,37 @@ fn unknown_ca_expired_and_wrong_host_are_untrusted_with_the_fix() {
         !err.contains("UNTRUSTED") && err.contains("INSECURE 127.0.0.1:38444"),
         "{err}"
     );
+
+    // The mark covers that host:port only: another port of the same host (the wrong-host
+    // endpoint) is still verified, and no audit line names it.
+    let mut c = env.cmd("store");
+    c.args([
+        "tags",
+        "--insecure",
+        "127.0.0.1:38444",
+        "127.0.0.1:38445/idpkit-test/x",
+    ]);
+    let err = env.fails(c, None);
+    assert!(
+        err.contains("error[UNTRUSTED]") && !err.contains("INSECURE"),
+        "{err}"
+    );
+
+    // Every use is audited, with the exact host:port: two calls, two audit lines.
+    for _ in 0..2 {
+        let mut c = env.cmd("store");
+        c.args([
+            "tags",
+            "--insecure",
+            "127.0.0.1:38444",
+            "127.0.0.1:38444/idpkit-test/x",
+        ]);
+        let err = env.fails(c, None);
+        assert!(
+            err.matches("INSECURE 127.0.0.1:38444").count() >= 1,
+            "{err}"
+        );
+    }
 }
 
 #[test]
