@@ -8,7 +8,7 @@ mod common;
 
 use idpkit::registry::{self, Credential, RegistryOptions};
 use idpkit::trust::TrustOptions;
-use idpkit::{BuildOptions, Event, EventSink, Store};
+use idpkit::{Event, EventSink, Store};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -79,21 +79,8 @@ fn no_event_arrives_after_a_registry_call_returned() {
     };
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path().join("store")).unwrap();
-    let ctx = dir.path().join("ctx");
-    std::fs::create_dir_all(&ctx).unwrap();
-    std::fs::write(ctx.join("f"), format!("events {}", std::process::id())).unwrap();
     let tag = format!("{reg}/idpkit-test/events-{}:v1", std::process::id());
-    store
-        .build(
-            &BuildOptions {
-                context: ctx,
-                tags: vec![tag.clone()],
-                ..Default::default()
-            },
-            None,
-            None,
-        )
-        .unwrap();
+    common::build_one_file(&store, dir.path(), &tag, tag.as_bytes());
 
     let returned = Arc::new(AtomicBool::new(false));
     let late = Arc::new(AtomicUsize::new(0));

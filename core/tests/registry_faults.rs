@@ -677,15 +677,7 @@ fn a_chunked_upload_cut_after_accepted_chunks_resumes_at_the_servers_offset() {
     let tmp = tempfile::tempdir().unwrap();
     let ctx = tmp.path().join("ctx");
     std::fs::create_dir_all(&ctx).unwrap();
-    let mut x = std::process::id() as u64 ^ 0x2545_f491_4f6c_dd1d;
-    let data: Vec<u8> = (0..3 << 20)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect();
+    let data = common::random_bytes(3 << 20, std::process::id() as u64 ^ 0x2545_f491_4f6c_dd1d);
     std::fs::write(ctx.join("random.bin"), &data).unwrap();
     let name = format!("idpkit-test/resume{}", std::process::id());
     let via_proxy = format!("{proxy}/{name}:v1");

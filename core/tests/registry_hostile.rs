@@ -407,14 +407,16 @@ fn a_plain_http_token_realm_behind_https_gets_no_credentials() {
 /// A plain-HTTP "registry" on loopback that answers `/v2/` and then streams an endless body
 /// (no length, up to 256 MiB) to every other request; returns its address and how many
 /// bytes it managed to send in all.
-fn endless_registry() -> (String, Arc<std::sync::atomic::AtomicU64>) {
+/// A plain-HTTP loopback server: each connection's request head goes to `answer` on its own
+/// thread (a TLS hello is dropped, so idpkit falls back to plain HTTP); `answer` writes the
+/// whole reply, `GET /v2/` included ([`V2_OK`]).
+fn raw_server(answer: impl Fn(&mut TcpStream, &str) + Send + Sync + 'static) -> String {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = l.local_addr().unwrap().to_string();
-    let sent = Arc::new(std::sync::atomic::AtomicU64::new(0));
-    let total = sent.clone();
+    let answer = Arc::new(answer);
     std::thread::spawn(move || {
         for mut c in l.incoming().flatten() {
-            let total = total.clone();
+            let answer = answer.clone();
             std::thread::spawn(move || {
                 let mut first = [0u8; 1];
                 if c.peek(&mut first)
@@ -422,26 +424,34 @@ fn endless_registry() -> (String, Arc<std::sync::atomic::AtomicU64>) {
                 {
                     return;
                 }
-                let Some(head) = read_head(&mut c) else {
-                    return;
-                };
-                if head.starts_with("GET /v2/ ") {
-                    let _ = c.write_all(
-                        b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-                    );
-                    return;
-                }
-                let _ = c.write_all(
-                    b"HTTP/1.1 200 OK\r\nContent-Type: application/vnd.oci.image.manifest.v1+json\r\nConnection: close\r\n\r\n",
-                );
-                let chunk = vec![b' '; 1 << 20];
-                for _ in 0..256 {
-                    if c.write_all(&chunk).is_err() {
-                        break;
-                    }
-                    total.fetch_add(chunk.len() as u64, std::sync::atomic::Ordering::SeqCst);
+                if let Some(head) = read_head(&mut c) {
+                    answer(&mut c, &head);
                 }
             });
+        }
+    });
+    addr
+}
+
+const V2_OK: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+
+fn endless_registry() -> (String, Arc<std::sync::atomic::AtomicU64>) {
+    let sent = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let total = sent.clone();
+    let addr = raw_server(move |c, head| {
+        if head.starts_with("GET /v2/ ") {
+            let _ = c.write_all(V2_OK);
+            return;
+        }
+        let _ = c.write_all(
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/vnd.oci.image.manifest.v1+json\r\nConnection: close\r\n\r\n",
+        );
+        let chunk = vec![b' '; 1 << 20];
+        for _ in 0..256 {
+            if c.write_all(&chunk).is_err() {
+                break;
+            }
+            total.fetch_add(chunk.len() as u64, std::sync::atomic::Ordering::SeqCst);
         }
     });
     (addr, sent)
@@ -505,55 +515,46 @@ fn insecure_host_port_does_not_cover_another_port_of_the_same_host() {
 /// (given Basic credentials) and answers every authorized request with a 400 whose message
 /// echoes the `Authorization` header it received.
 fn echoing_registry(bearer: bool, token: &'static str) -> String {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = l.local_addr().unwrap().to_string();
-    let a = addr.clone();
-    std::thread::spawn(move || {
-        for mut c in l.incoming().flatten() {
-            let mut first = [0u8; 1];
-            if c.peek(&mut first)
-                .map_or(true, |n| n == 0 || first[0] == 0x16)
-            {
-                continue;
+    let own = Arc::new(Mutex::new(String::new()));
+    let realm_host = own.clone();
+    let addr = raw_server(move |c, head| {
+        let auth = head
+            .lines()
+            .find_map(|l| {
+                l.strip_prefix("Authorization: ")
+                    .or(l.strip_prefix("authorization: "))
+            })
+            .map(str::to_string);
+        let reply = |c: &mut TcpStream, status: &str, extra: &str, body: &str| {
+            let _ = write!(
+                c,
+                "HTTP/1.1 {status}\r\n{extra}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        };
+        if head.starts_with("GET /token") {
+            return reply(c, "200 OK", "", &format!(r#"{{"token":"{token}"}}"#));
+        }
+        match auth {
+            None => {
+                let ch = if bearer {
+                    let a = realm_host.lock().unwrap().clone();
+                    format!(
+                        "WWW-Authenticate: Bearer realm=\"http://{a}/token\",service=\"echo\"\r\n"
+                    )
+                } else {
+                    "WWW-Authenticate: Basic realm=\"echo\"\r\n".to_string()
+                };
+                reply(c, "401 Unauthorized", &ch, "");
             }
-            let Some(head) = read_head(&mut c) else {
-                continue;
-            };
-            let auth = head
-                .lines()
-                .find_map(|l| {
-                    l.strip_prefix("Authorization: ")
-                        .or(l.strip_prefix("authorization: "))
-                })
-                .map(str::to_string);
-            let reply = |c: &mut TcpStream, status: &str, extra: &str, body: &str| {
-                let _ = write!(
-                    c,
-                    "HTTP/1.1 {status}\r\n{extra}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                    body.len()
-                );
-            };
-            if head.starts_with("GET /token") {
-                reply(&mut c, "200 OK", "", &format!(r#"{{"token":"{token}"}}"#));
-                continue;
-            }
-            match auth {
-                None => {
-                    let ch = if bearer {
-                        format!("WWW-Authenticate: Bearer realm=\"http://{a}/token\",service=\"echo\"\r\n")
-                    } else {
-                        "WWW-Authenticate: Basic realm=\"echo\"\r\n".to_string()
-                    };
-                    reply(&mut c, "401 Unauthorized", &ch, "");
-                }
-                Some(v) => {
-                    let body =
-                        format!(r#"{{"errors":[{{"code":"DENIED","message":"you sent {v}"}}]}}"#);
-                    reply(&mut c, "400 Bad Request", "", &body);
-                }
+            Some(v) => {
+                let body =
+                    format!(r#"{{"errors":[{{"code":"DENIED","message":"you sent {v}"}}]}}"#);
+                reply(c, "400 Bad Request", "", &body);
             }
         }
     });
+    *own.lock().unwrap() = addr.clone();
     addr
 }
 
@@ -689,43 +690,28 @@ fn a_blob_redirected_to_another_host_is_fetched_there_without_credentials() {
 /// A plain-HTTP loopback "registry" whose first tag-list request gets a 429 with
 /// `Retry-After: {retry_after()}` and the next one the list; records when each came.
 fn busy_registry(retry_after: fn() -> String) -> (String, Arc<Mutex<Vec<std::time::Instant>>>) {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = l.local_addr().unwrap().to_string();
     let times = Arc::new(Mutex::new(Vec::new()));
     let seen = times.clone();
-    std::thread::spawn(move || {
-        for mut c in l.incoming().flatten() {
-            let mut first = [0u8; 1];
-            if c.peek(&mut first)
-                .map_or(true, |n| n == 0 || first[0] == 0x16)
-            {
-                continue;
-            }
-            let Some(head) = read_head(&mut c) else {
-                continue;
-            };
-            if head.starts_with("GET /v2/ ") {
-                let _ = c.write_all(
-                    b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-                );
-                continue;
-            }
-            let mut t = seen.lock().unwrap();
-            t.push(std::time::Instant::now());
-            if t.len() == 1 {
-                let _ = write!(
-                    c,
-                    "HTTP/1.1 429 Too Many Requests\r\nRetry-After: {}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-                    retry_after()
-                );
-            } else {
-                let body = r#"{"name":"busy/app","tags":["v1"]}"#;
-                let _ = write!(
-                    c,
-                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                    body.len()
-                );
-            }
+    let addr = raw_server(move |c, head| {
+        if head.starts_with("GET /v2/ ") {
+            let _ = c.write_all(V2_OK);
+            return;
+        }
+        let mut t = seen.lock().unwrap();
+        t.push(std::time::Instant::now());
+        if t.len() == 1 {
+            let _ = write!(
+                c,
+                "HTTP/1.1 429 Too Many Requests\r\nRetry-After: {}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                retry_after()
+            );
+        } else {
+            let body = r#"{"name":"busy/app","tags":["v1"]}"#;
+            let _ = write!(
+                c,
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
         }
     });
     (addr, times)

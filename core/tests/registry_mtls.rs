@@ -7,7 +7,7 @@ mod common;
 
 use idpkit::registry::RegistryOptions;
 use idpkit::trust::TrustOptions;
-use idpkit::{BuildOptions, ErrorKind, Store};
+use idpkit::{ErrorKind, Store};
 use std::path::Path;
 
 fn certs_d(
@@ -35,22 +35,9 @@ fn push_and_pull_through_a_client_certificate_proxy() {
     let rig = common::rig(&["REGISTRY_MTLS"]);
     let host = rig["REGISTRY_MTLS"].clone();
     let tmp = tempfile::tempdir().unwrap();
-    let ctx = tmp.path().join("ctx");
-    std::fs::create_dir_all(&ctx).unwrap();
-    std::fs::write(ctx.join("f"), format!("mtls {}", std::process::id())).unwrap();
     let tag = format!("{host}/idpkit-test/mtls-{}:v1", std::process::id());
     let store = Store::open(tmp.path().join("store")).unwrap();
-    let built = store
-        .build(
-            &BuildOptions {
-                context: ctx,
-                tags: vec![tag.clone()],
-                ..Default::default()
-            },
-            None,
-            None,
-        )
-        .unwrap();
+    let built = common::build_one_file(&store, tmp.path(), &tag, tag.as_bytes());
 
     let without = RegistryOptions {
         trust: certs_d(&tmp.path().join("no-client"), &host, &rig, false),

@@ -46,3 +46,40 @@ pub fn rig(reachable: &[&str]) -> HashMap<String, String> {
     }
     env
 }
+
+/// Builds an image of one file, `f`, holding `content` into `store`, tagged `tag` (the
+/// context is made under `dir`).
+pub fn build_one_file(
+    store: &idpkit::Store,
+    dir: &std::path::Path,
+    tag: &str,
+    content: &[u8],
+) -> idpkit::BuildResult {
+    let ctx = dir.join(format!("ctx-{}", tag.replace(['/', ':'], "_")));
+    std::fs::create_dir_all(&ctx).unwrap();
+    std::fs::write(ctx.join("f"), content).unwrap();
+    store
+        .build(
+            &idpkit::BuildOptions {
+                context: ctx,
+                tags: vec![tag.to_string()],
+                ..Default::default()
+            },
+            None,
+            None,
+        )
+        .unwrap()
+}
+
+/// `len` pseudo-random (incompressible) bytes from `seed` (xorshift).
+pub fn random_bytes(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
