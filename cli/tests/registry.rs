@@ -860,6 +860,8 @@ fn a_terminal_shows_one_bar_per_blob_and_the_audit_line() {
     let info: serde_json::Value = serde_json::from_str(&env.ok(c, None)).unwrap();
     let layer = info["manifest"]["layers"][0]["digest"].as_str().unwrap();
     let short = &layer["sha256:".len().."sha256:".len() + 12];
+    let config = info["manifest"]["config"]["digest"].as_str().unwrap();
+    let config_short = &config["sha256:".len().."sha256:".len() + 12];
 
     // `script` (util-linux) gives idpkit a pseudo-terminal, as a person's shell would.
     let typescript = env.path("typescript");
@@ -885,6 +887,18 @@ fn a_terminal_shows_one_bar_per_blob_and_the_audit_line() {
         "a bar names the layer {short}: {screen}"
     );
     assert!(screen.contains("done"), "{screen}");
+    // One bar per blob, each drawn as `<12 hex> [====]`: exactly the config's and the layer's.
+    let bytes = screen.as_bytes();
+    let mut bars: Vec<&str> = (12..bytes.len().saturating_sub(1))
+        .filter(|&i| bytes[i] == b' ' && bytes[i + 1] == b'[')
+        .filter(|&i| bytes[i - 12..i].iter().all(|b| b.is_ascii_hexdigit()))
+        .map(|i| &screen[i - 12..i])
+        .collect();
+    bars.sort_unstable();
+    bars.dedup();
+    let mut want = vec![config_short, short];
+    want.sort_unstable();
+    assert_eq!(bars, want, "one bar per blob: {screen}");
     assert!(
         screen.contains("INSECURE") && screen.contains("plain HTTP"),
         "{screen}"
