@@ -11,20 +11,22 @@ describe('event loop', () => {
   test('every method returns a Promise', async () => {
     const store = newStore()
     const ctx = smallContext()
+    // Each call with what it settles to: a check of the value, or the code it rejects with.
     const calls = [
-      () => store.build(ctx, { tags: ['a:1'] }),
-      () => store.images(),
-      () => store.tag('a:1', 'b:1'),
-      () => store.inspect('a:1'),
-      () => store.remove('b:1'),
-      () => store.gc(),
-      () => store.export('missing:1', '/nonexistent/x'),
-      () => store.importLayout('/nonexistent/x'),
+      [() => store.build(ctx, { tags: ['a:1'] }), (r) => assert.deepEqual(r.tags, ['docker.io/library/a:1'])],
+      [() => store.images(), (r) => assert.equal(r.length, 1)],
+      [() => store.tag('a:1', 'b:1'), (r) => assert.equal(r.reference, 'docker.io/library/b:1')],
+      [() => store.inspect('a:1'), (r) => assert.equal(r.reference, 'docker.io/library/a:1')],
+      [() => store.remove('b:1'), (r) => assert.deepEqual(r, ['docker.io/library/b:1'])],
+      [() => store.gc(), (r) => assert.deepEqual(r, { removedBlobs: 0, freedBytes: 0 })],
+      [() => store.export('missing:1', '/nonexistent/x'), 'NOT_FOUND'],
+      [() => store.importLayout('/nonexistent/x'), 'NOT_FOUND'],
     ]
-    for (const call of calls) {
+    for (const [call, outcome] of calls) {
       const p = call()
       assert.ok(p instanceof Promise)
-      await p.catch(() => {})
+      if (typeof outcome === 'string') await rejectsWithCode(p, outcome)
+      else outcome(await p)
     }
   })
 

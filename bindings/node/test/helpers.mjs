@@ -1,8 +1,9 @@
 // Shared fixtures of the Node tests: temporary stores and build contexts.
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { randomBytes } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
+import { gunzipSync } from 'node:zlib'
 import { createRequire } from 'node:module'
 
 const require = createRequire(import.meta.url)
@@ -81,4 +82,59 @@ export async function rejectsWithCode(promise, code) {
     return e
   }
   throw new Error(`expected a rejection with code ${code}, but the promise resolved`)
+}
+
+/**
+ * The entry names of an uncompressed tar, in order and as `tar -t` prints them (directories
+ * end with `/`). Reads ustar headers, with a pax `path` or a GNU long name overriding the
+ * header's name; a header whose checksum does not add up fails the test.
+ */
+export function tarEntries(tar) {
+  const names = []
+  let override = null
+  for (let off = 0; off + 512 <= tar.length; ) {
+    const h = tar.subarray(off, off + 512)
+    if (h.every((b) => b === 0)) break
+    const field = (from, to) => {
+      const f = h.subarray(from, to)
+      const nul = f.indexOf(0)
+      return f.subarray(0, nul < 0 ? f.length : nul).toString('utf8')
+    }
+    let sum = 0
+    for (let i = 0; i < 512; i++) sum += i >= 148 && i < 156 ? 0x20 : h[i]
+    if (parseInt(field(148, 156).trim(), 8) !== sum) throw new Error(`bad tar header checksum at offset ${off}`)
+    const size = parseInt(field(124, 136).trim() || '0', 8)
+    const type = field(156, 157) || '0'
+    const body = tar.subarray(off + 512, off + 512 + size)
+    off += 512 + Math.ceil(size / 512) * 512
+    if (type === 'x') {
+      const m = body.toString('utf8').match(/(?:^|\n)\d+ path=([^\n]*)\n/)
+      if (m) override = m[1]
+      continue
+    }
+    if (type === 'L') {
+      override = body.toString('utf8').replace(/\0[^]*$/, '')
+      continue
+    }
+    if (type === 'g') continue
+    const prefix = field(257, 263) === 'ustar' ? field(345, 500) : '' // POSIX ustar only, not GNU's 'ustar '
+    names.push(override ?? (prefix ? `${prefix}/${field(0, 100)}` : field(0, 100)))
+    override = null
+  }
+  return names
+}
+
+/**
+ * The entry names of a gzip layer of `store` (`<store>/blobs/sha256/<hex>`), after checking
+ * that the uncompressed tar hashes to `diffId` when one is given.
+ */
+export function gzipLayerEntries(store, digest, diffId) {
+  const blob = readFileSync(join(store.path, 'blobs', 'sha256', digest.replace(/^sha256:/, '')))
+  // A layer may be several concatenated gzip members; gunzipSync reads them all.
+  const tar = gunzipSync(blob)
+  if (diffId !== undefined) {
+    const actual = `sha256:${createHash('sha256').update(tar).digest('hex')}`
+    if (actual !== diffId) throw new Error(`layer ${digest} uncompresses to ${actual}, not its diffId ${diffId}`)
+  }
+  return tarEntries(tar)
 }

@@ -179,21 +179,24 @@ describe('cancellation', () => {
 
 describe('errors', () => {
   test('every new call returns a Promise', async () => {
+    // Each call with the code it rejects with (127.0.0.1:9 refuses connections), or a check
+    // of what it resolves to: logout and trustCheck resolve for a host nobody answers at.
     const calls = [
-      () => idpkit.copy('127.0.0.1:9/a:1', '127.0.0.1:9/b:1', { attempts: 1 }),
-      () => idpkit.catalog('127.0.0.1:9', { attempts: 1 }),
-      () => idpkit.deleteManifest('127.0.0.1:9/a:1', { attempts: 1 }),
-      () => idpkit.login('127.0.0.1:9', 'u', 'p', { attempts: 1 }),
-      () => idpkit.loginFromCluster('127.0.0.1:9', { kubeconfig: '/nonexistent' }),
-      () => idpkit.logout('127.0.0.1:9'),
-      () => idpkit.trustCheck('127.0.0.1:9'),
-      () => idpkit.trustAdd('127.0.0.1:9', '/nonexistent.pem'),
-      () => idpkit.extractCa({ kubeconfig: '/nonexistent' }),
+      [() => idpkit.copy('127.0.0.1:9/a:1', '127.0.0.1:9/b:1', { attempts: 1 }), 'NETWORK'],
+      [() => idpkit.catalog('127.0.0.1:9', { attempts: 1 }), 'NETWORK'],
+      [() => idpkit.deleteManifest('127.0.0.1:9/a:1', { attempts: 1 }), 'NETWORK'],
+      [() => idpkit.login('127.0.0.1:9', 'u', 'p', { attempts: 1 }), 'NETWORK'],
+      [() => idpkit.loginFromCluster('127.0.0.1:9', { kubeconfig: '/nonexistent' }), 'NOT_FOUND'],
+      [() => idpkit.logout('127.0.0.1:9'), (r) => assert.equal(typeof r, 'boolean')],
+      [() => idpkit.trustCheck('127.0.0.1:9'), (r) => assert.equal(r.verdict, 'unreachable')],
+      [() => idpkit.trustAdd('127.0.0.1:9', '/nonexistent.pem'), 'NOT_FOUND'],
+      [() => idpkit.extractCa({ kubeconfig: '/nonexistent' }), 'NOT_FOUND'],
     ]
-    for (const call of calls) {
+    for (const [call, outcome] of calls) {
       const p = call()
       assert.ok(p instanceof Promise)
-      await p.catch(() => {})
+      if (typeof outcome === 'string') await rejectsWithCode(p, outcome)
+      else outcome(await p)
     }
   })
 

@@ -106,7 +106,7 @@ def test_registry_errors(store: idpkit.Store, context: Path) -> None:
         store.pull("127.0.0.1:9/team/app:1", username="only-a-user")
     with pytest.raises(TypeError, match="list of paths"):
         store.pull("127.0.0.1:9/team/app:1", ca_files=Path("/etc/ssl/ca.pem"))  # type: ignore[arg-type]
-    with pytest.raises(idpkit.IdpkitError):
+    with pytest.raises(idpkit.NetworkError, match=r"127\.0\.0\.1:9"):
         idpkit.list_tags("127.0.0.1:9/team/app", attempts=1, connect_timeout_secs=2)
 
 

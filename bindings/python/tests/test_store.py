@@ -276,7 +276,7 @@ def test_export_and_import(store: idpkit.Store, context: Path, tmp_path: Path) -
         other.import_layout(layout, name="x/y:z")
     with pytest.raises(idpkit.NotFoundError):
         store.export("missing:1", tmp_path / "l2")
-    with pytest.raises(idpkit.IdpkitError):
+    with pytest.raises(idpkit.NotFoundError, match="no-layout-here"):
         other.import_layout(tmp_path / "no-layout-here")
 
 

@@ -119,7 +119,7 @@ def test_trust_check_not_tls_and_unreachable(tmp_path: Path) -> None:
     assert report.verdict is idpkit.Verdict.UNREACHABLE
     assert "127.0.0.1:9" in report.message
 
-    with pytest.raises(idpkit.IdpkitError, match=r"no-such-ca\.pem"):
+    with pytest.raises(idpkit.NotFoundError, match=r"no-such-ca\.pem"):
         idpkit.trust_check(plain, ca_files=[tmp_path / "no-such-ca.pem"])
 
 
@@ -149,7 +149,7 @@ def test_trust_add_installs_the_ca_for_later_calls(
     not_pem.write_text("hello\n")
     with pytest.raises(idpkit.InvalidInputError, match=r"not-a-ca\.pem"):
         idpkit.trust_add(tls.host, not_pem, certs_d=certs_d)
-    with pytest.raises(idpkit.IdpkitError, match=r"missing\.pem"):
+    with pytest.raises(idpkit.NotFoundError, match=r"missing\.pem"):
         idpkit.trust_add(tls.host, tmp_path / "missing.pem", certs_d=certs_d)
     assert path.read_bytes() == tls.ca.read_bytes()  # the failed adds left it alone
 
