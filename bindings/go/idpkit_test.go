@@ -1,13 +1,17 @@
 package idpkit_test
 
 import (
+	"archive/tar"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -118,7 +122,7 @@ func TestBuildWithEvents(t *testing.T) {
 	var events []idpkit.Event
 	level := 6
 	epoch := int64(1700000000)
-	res, err := s.Build(t.Context(), idpkit.BuildOptions{
+	opts := idpkit.BuildOptions{
 		Context:         fixture(t),
 		Tags:            []string{"go-test:v1"},
 		Cmd:             []string{"/app/run.sh"},
@@ -128,7 +132,8 @@ func TestBuildWithEvents(t *testing.T) {
 		Level:           &level,
 		SourceDateEpoch: &epoch,
 		OnEvent:         func(e idpkit.Event) { events = append(events, e) },
-	})
+	}
+	res, err := s.Build(t.Context(), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,11 +151,104 @@ func TestBuildWithEvents(t *testing.T) {
 		t.Fatalf("events %v", types)
 	}
 	// The same build again comes from the layer cache; NoCache re-reads.
-	again := build(t, s, fixture(t), "go-test:v1")
-	_ = again
+	opts.OnEvent = nil
+	again, err := s.Build(t.Context(), opts)
+	if err != nil || !again.Cached || again.Layer != res.Layer || again.Digest != res.Digest || again.Entries != res.Entries {
+		t.Fatalf("unchanged rebuild: %+v, %v; want cached, the layer and image of %+v", again, err, res)
+	}
+	opts.NoCache = true
+	fresh, err := s.Build(t.Context(), opts)
+	if err != nil || fresh.Cached || fresh.Layer.Digest != res.Layer.Digest {
+		t.Fatalf("NoCache rebuild: %+v, %v; want not cached, layer %s", fresh, err, res.Layer.Digest)
+	}
 	res2, err := s.Build(t.Context(), idpkit.BuildOptions{Context: fixture(t), Tags: []string{"go-test:v2"}, NoCache: true, Compression: idpkit.Zstd})
 	if err != nil || res2.Cached || !strings.Contains(res2.Layer.MediaType, "zstd") {
 		t.Fatalf("NoCache zstd build: %+v, %v", res2, err)
+	}
+}
+
+// layerEntries reads the names of the entries of the image's only layer from the store's
+// blob: every gzip member of it, in order.
+func layerEntries(t *testing.T, s *idpkit.Store, reference string) []string {
+	t.Helper()
+	in, err := s.Inspect(reference)
+	if err != nil {
+		t.Fatalf("Inspect %s: %v", reference, err)
+	}
+	var manifest struct {
+		Layers []struct{ Digest string } `json:"layers"`
+	}
+	if err := json.Unmarshal(in.Manifest, &manifest); err != nil || len(manifest.Layers) != 1 {
+		t.Fatalf("manifest %s: %v", in.Manifest, err)
+	}
+	root, err := s.Root()
+	if err != nil {
+		t.Fatal(err)
+	}
+	hex, ok := strings.CutPrefix(manifest.Layers[0].Digest, "sha256:")
+	if !ok {
+		t.Fatalf("layer digest %q", manifest.Layers[0].Digest)
+	}
+	f, err := os.Open(filepath.Join(root, "blobs", "sha256", hex))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f) // multistream: reads every member
+	if err != nil {
+		t.Fatalf("layer %s: %v", hex, err)
+	}
+	var names []string
+	tr := tar.NewReader(zr)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatalf("layer %s: %v", hex, err)
+		}
+		names = append(names, h.Name)
+	}
+	return names
+}
+
+func TestBuildExcludes(t *testing.T) {
+	dir := t.TempDir()
+	files := map[string]string{
+		"a.txt":         "a\n",
+		"keep/b.txt":    "b\n",
+		"keep/c.log":    "kept: *.log matches at the top level only, as in Docker\n",
+		"debug.log":     "left out by *.log\n",
+		"logs/x.log":    "left out with its directory by logs\n",
+		"secret.env":    "left out by .dockerignore\n",
+		".dockerignore": "secret.env\n",
+	}
+	for name, body := range files {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := openStore(t)
+	res, err := s.Build(t.Context(), idpkit.BuildOptions{
+		Context:  dir,
+		Tags:     []string{"go-excludes:v1"},
+		Excludes: []string{"*.log", "logs"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := layerEntries(t, s, "go-excludes:v1")
+	want := []string{".dockerignore", "a.txt", "keep/", "keep/b.txt", "keep/c.log"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("layer entries %q, want exactly %q", got, want)
+	}
+	if res.Entries != uint64(len(want)) {
+		t.Fatalf("BuildResult.Entries = %d, want %d", res.Entries, len(want))
 	}
 }
 
@@ -394,14 +492,76 @@ func TestCloseIsIdempotent(t *testing.T) {
 	}
 }
 
-func TestForgottenStoreIsCleanedUp(t *testing.T) {
-	for i := 0; i < 10; i++ {
-		if _, err := idpkit.OpenStore(filepath.Join(t.TempDir(), "store")); err != nil {
-			t.Fatal(err)
-		}
+// residentBytes is the process's resident set size, from /proc/self/statm.
+func residentBytes(t *testing.T) int64 {
+	t.Helper()
+	b, err := os.ReadFile("/proc/self/statm")
+	if err != nil {
+		t.Fatal(err)
 	}
-	runtime.GC()
-	runtime.GC()
+	var size, resident int64
+	if _, err := fmt.Sscan(string(b), &size, &resident); err != nil {
+		t.Fatalf("/proc/self/statm %q: %v", b, err)
+	}
+	return resident * int64(os.Getpagesize())
+}
+
+func TestForgottenStoreIsCleanedUp(t *testing.T) {
+	// A store handle holds its root path in the library's memory: with a root of a few KiB,
+	// every handle that is forgotten and never freed leaves that much behind for good.
+	root := t.TempDir()
+	for len(root) < 3500 {
+		root = filepath.Join(root, strings.Repeat("r", 200))
+	}
+	first, err := idpkit.OpenStore(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := first.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// Open from one thread, so the library's allocator hands out again what was given back
+	// rather than growing the arena of another thread.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	const perRound, rounds = 4000, 5
+	// round opens perRound stores, closing them or forgetting them, lets the cleanups run
+	// (after a collection, on a goroutine of the runtime) and returns how much the resident
+	// set grew.
+	round := func(close bool) int64 {
+		before := residentBytes(t)
+		for i := 0; i < perRound; i++ {
+			s, err := idpkit.OpenStore(root)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if close {
+				_ = s.Close()
+			}
+		}
+		for i := 0; i < 10; i++ {
+			runtime.GC()
+			time.Sleep(10 * time.Millisecond)
+		}
+		return residentBytes(t) - before
+	}
+	round(false) // warm up the allocators
+	// What the same work costs when every handle is closed (the race detector's bookkeeping
+	// alone grows the resident set a little per store), then when every handle is forgotten.
+	var closed, forgotten int64
+	for r := 0; r < rounds; r++ {
+		closed += round(true)
+	}
+	for r := 0; r < rounds; r++ {
+		forgotten += round(false)
+	}
+	leak := int64(rounds * perRound * len(root)) // had no forgotten handle been freed
+	t.Logf("resident set growth over %d stores: %d bytes closed, %d bytes forgotten (a leak would be %d more)",
+		rounds*perRound, closed, forgotten, leak)
+	if forgotten-closed > leak/4 {
+		t.Fatalf("%d forgotten stores grew the resident set by %d bytes more than %d closed ones: their handles were not freed",
+			rounds*perRound, forgotten-closed, rounds*perRound)
+	}
 }
 
 func TestConcurrentBuildsIntoOneStore(t *testing.T) {

@@ -12,10 +12,12 @@
 #define _GNU_SOURCE
 #include "check.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -332,6 +334,102 @@ static void registry_tests(const idpkit_store *store, const char *fixture, const
                out);
 }
 
+/* ---- excludes: the layer holds exactly what the patterns and .dockerignore leave in ---- */
+
+/* Writes `body` to DIR/REL, creating REL's parent directory (one level) first. */
+static int write_file(const char *dir, const char *rel, const char *body) {
+  char path[1024];
+  snprintf(path, sizeof path, "%s/%s", dir, rel);
+  char *slash = strrchr(path, '/');
+  if (slash && slash > path + strlen(dir)) {
+    *slash = '\0';
+    if (mkdir(path, 0755) != 0 && errno != EEXIST) return -1;
+    *slash = '/';
+  }
+  FILE *f = fopen(path, "w");
+  if (!f) return -1;
+  int ok = fputs(body, f) >= 0;
+  return fclose(f) == 0 && ok ? 0 : -1;
+}
+
+static void excludes_tests(const char *tmp) {
+  char context[512], store_dir[512];
+  snprintf(context, sizeof context, "%s/excludes-context", tmp);
+  snprintf(store_dir, sizeof store_dir, "%s/excludes-store", tmp);
+  int written = mkdir(context, 0755) == 0 && write_file(context, "a.txt", "a\n") == 0 &&
+                write_file(context, "keep/b.txt", "b\n") == 0 &&
+                write_file(context, "keep/c.log", "left out by **.log\n") == 0 &&
+                write_file(context, "debug.log", "left out by **.log\n") == 0 &&
+                write_file(context, "logs/x.log", "left out with its directory\n") == 0 &&
+                write_file(context, "secret.env", "left out by .dockerignore\n") == 0 &&
+                write_file(context, ".dockerignore", "secret.env\n") == 0;
+  CHECK(written, "excludes: context %s written", context);
+  if (!written) return;
+
+  idpkit_store *store = NULL;
+  idpkit_error *err = NULL;
+  idpkit_result r = idpkit_store_new(store_dir, &store, &err);
+  CHECK(r == IDPKIT_RESULT_OK && store, "excludes: store_new %s", store_dir);
+  idpkit_error_free(err);
+  err = NULL;
+  if (!store) return;
+
+  /* "**.log" (a suffix test at any depth) rather than "*.log": a pattern that goes through
+   * the core's regexp engine draws a memcheck report (Cond in ignore::re::Regex::new, the
+   * release build reading a node's code point before its variant), which valgrind.supp
+   * does not cover yet. */
+  char *opts = NULL;
+  if (asprintf(&opts,
+               "{\"context\": \"%s\", \"tags\": [\"c-excludes:v1\"],"
+               " \"excludes\": [\"**.log\", \"logs\"]}",
+               context) < 0)
+    abort();
+  char *result = NULL;
+  r = idpkit_store_build(store, opts, NULL, NULL, NULL, &result, &err);
+  free(opts);
+  CHECK(r == IDPKIT_RESULT_OK && result, "excludes: build -> %s",
+        result ? result : idpkit_error_message(err));
+  idpkit_error_free(err);
+  err = NULL;
+
+  /* the layer's digest from the image's manifest, its blob listed by tar */
+  char *inspect = NULL;
+  char layer[128] = "";
+  r = idpkit_store_inspect(store, "c-excludes:v1", &inspect, &err);
+  const char *layers = inspect ? strstr(inspect, "\"layers\":") : NULL;
+  if (layers) json_string(layers, "digest", layer, sizeof layer);
+  CHECK(r == IDPKIT_RESULT_OK && strncmp(layer, "sha256:", 7) == 0 && result &&
+            strstr(result, layer),
+        "excludes: inspect names the built layer %s", layer);
+  idpkit_string_free(inspect);
+  idpkit_error_free(err);
+  err = NULL;
+
+  char listing[4096] = "";
+  size_t used = 0;
+  int status = -1;
+  char *root = NULL;
+  if (layer[0] && idpkit_store_root(store, &root, NULL) == IDPKIT_RESULT_OK) {
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "tar -tzf '%s/blobs/sha256/%s'", root, layer + 7);
+    FILE *p = popen(cmd, "r");
+    if (p) {
+      used = fread(listing, 1, sizeof listing - 1, p);
+      listing[used] = '\0';
+      status = pclose(p);
+    }
+  }
+  idpkit_string_free(root);
+  const char *want = ".dockerignore\na.txt\nkeep/\nkeep/b.txt\n";
+  CHECK(status == 0 && strcmp(listing, want) == 0,
+        "excludes: the layer holds exactly .dockerignore a.txt keep/ keep/b.txt:\n%s", listing);
+  const char *entries = result ? strstr(result, "\"entries\":") : NULL;
+  CHECK(entries && strtoul(entries + strlen("\"entries\":"), NULL, 10) == 4,
+        "excludes: the result counts the 4 entries: %s", result ? result : "(null)");
+  idpkit_string_free(result);
+  idpkit_store_free(store);
+}
+
 int main(int argc, char **argv) {
   if (argc != 2) {
     fprintf(stderr, "usage: %s FIXTURE_DIR\n", argv[0]);
@@ -403,6 +501,8 @@ int main(int argc, char **argv) {
   idpkit_string_free(result);
   result = NULL;
   free(opts);
+
+  excludes_tests(tmp);
 
   /* list, tag, inspect */
   char *images = NULL;
