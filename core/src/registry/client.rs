@@ -28,6 +28,8 @@ pub(crate) const LIST_PAGE_MAX: usize = 16 << 20;
 pub(crate) struct Client {
     pub registry: String,
     pub base: String,
+    /// `base` parsed once: every request compares its origin with this one.
+    base_url: reqwest::Url,
     http: reqwest::Client,
     cred: Credential,
     opts: RegistryOptions,
@@ -80,6 +82,7 @@ impl Client {
         let mut client = Client {
             registry: registry.to_string(),
             base: format!("https://{registry}"),
+            base_url: parse_base(&format!("https://{registry}"))?,
             http,
             cred,
             opts: opts.clone(),
@@ -93,6 +96,7 @@ impl Client {
             Ok(()) => {}
             Err(e) if allow_http && e.kind == ErrorKind::Network => {
                 client.base = format!("http://{registry}");
+                client.base_url = parse_base(&client.base)?;
                 if let Err(http_err) = client.ping().await {
                     // An HTTP answer (503, not a registry) says more than the failed TLS try.
                     return Err(if http_err.message.contains(" answered ") {
@@ -129,7 +133,7 @@ impl Client {
         let mut redirects = 0;
         loop {
             attempt += 1;
-            let resp = match self.http_for(&url)?.get(&url).send().await {
+            let resp = match self.http_for(&url)?.0.get(&url).send().await {
                 Ok(r) => r,
                 Err(e) if self.can_retry(attempt, since) && !e.is_connect() && is_transient(&e) => {
                     self.backoff("GET /v2/", attempt, None, &e.to_string())
@@ -139,15 +143,8 @@ impl Client {
                 Err(e) => return Err(self.transport_error(&e, &url)),
             };
             let status = resp.status();
-            let location = resp.headers().get(LOCATION).and_then(|v| v.to_str().ok());
-            if let (true, Some(loc)) = (
-                status.is_redirection() && redirects < MAX_REDIRECTS,
-                location,
-            ) {
-                redirects += 1;
-                let from = reqwest::Url::parse(&url)
-                    .map_err(|e| Error::internal(format!("request URL {url}: {e}")))?;
-                url = resolve_from(&from, &self.registry, loc)?;
+            if let Some(next) = self.redirect(&url, &resp, &mut redirects)? {
+                url = next;
                 attempt -= 1;
                 continue;
             }
@@ -170,17 +167,7 @@ impl Client {
                 {
                     return Err(Error::new(
                         ErrorKind::Untrusted,
-                        format!(
-                            "TLS: {} requires a client certificate (mutual TLS) and {}; put client.cert and \
-                             client.key in {}",
-                            self.registry,
-                            if body.contains("No required") {
-                                "none was sent"
-                            } else {
-                                "refused the one sent"
-                            },
-                            crate::config::idpkit_certs_d().join(&self.registry).display()
-                        ),
+                        trust::client_cert_required(&self.registry),
                     ));
                 }
                 return Err(Error::new(
@@ -329,7 +316,7 @@ impl Client {
         let since = std::time::Instant::now();
         loop {
             attempt += 1;
-            let mut req = self.http_for(realm)?.get(realm).query(&query);
+            let mut req = self.http_for(realm)?.0.get(realm).query(&query);
             if let (
                 true,
                 Credential::Basic {
@@ -384,14 +371,15 @@ impl Client {
         }
     }
 
-    /// The client to speak to `url` with: the registry's own for its origin, else one built
-    /// from the trust of that origin's `host:port` (cached per origin).
-    fn http_for(&self, url: &str) -> Result<reqwest::Client> {
-        if self.is_own_origin(url) {
-            return Ok(self.http.clone());
-        }
+    /// The client to speak to `url` with, and whether `url` is the registry's own origin:
+    /// the registry's client there, else one built from the trust of that origin's
+    /// `host:port` (cached per origin).
+    fn http_for(&self, url: &str) -> Result<(reqwest::Client, bool)> {
         let parsed = reqwest::Url::parse(url)
-            .map_err(|e| Error::new(ErrorKind::Auth, format!("{url:?} is not a URL: {e}")))?;
+            .map_err(|e| Error::new(ErrorKind::Network, format!("{url:?} is not a URL: {e}")))?;
+        if parsed.origin() == self.base_url.origin() {
+            return Ok((self.http.clone(), true));
+        }
         let origin = origin_of(&parsed);
         if let Some(c) = self
             .realm_clients
@@ -399,14 +387,37 @@ impl Client {
             .ok()
             .and_then(|m| m.get(&origin).cloned())
         {
-            return Ok(c);
+            return Ok((c, false));
         }
         let store = TrustStore::for_host(&host_port(&parsed), &self.opts.trust)?;
         let c = http_client(&store, &self.opts, self.sink.as_ref())?;
         if let Ok(mut m) = self.realm_clients.lock() {
             m.insert(origin, c.clone());
         }
-        Ok(c)
+        Ok((c, false))
+    }
+
+    /// Where a redirect answer to `url` sends the request next (`None` when `resp` is not a
+    /// redirect): resolved against `url`, never down from HTTPS, at most [`MAX_REDIRECTS`].
+    fn redirect(&self, url: &str, resp: &Response, redirects: &mut u32) -> Result<Option<String>> {
+        let location = resp.headers().get(LOCATION).and_then(|v| v.to_str().ok());
+        let (true, Some(loc)) = (resp.status().is_redirection(), location) else {
+            return Ok(None);
+        };
+        *redirects += 1;
+        if *redirects > MAX_REDIRECTS {
+            return Err(Error::new(
+                ErrorKind::Network,
+                format!(
+                    "{}: more than {MAX_REDIRECTS} redirects for {}",
+                    self.registry,
+                    strip_host(url)
+                ),
+            ));
+        }
+        let from = reqwest::Url::parse(url)
+            .map_err(|e| Error::internal(format!("request URL {url}: {e}")))?;
+        resolve_from(&from, &self.registry, loc).map(Some)
     }
 
     /// Decides whether the token realm a challenge names may be asked, and whether the
@@ -504,13 +515,11 @@ impl Client {
             self.check_breaker()?;
             // Each origin is spoken to with its own trust (a redirect to a storage host never
             // gets the registry's certs.d CA, client certificate or insecure mark).
-            let mut req = self
-                .http_for(url)?
-                .request(method.clone(), url)
-                .headers(headers.clone());
+            let (http, own_origin) = self.http_for(url)?;
+            let mut req = http.request(method.clone(), url).headers(headers.clone());
             // Credentials go to the registry's own origin only: an upload Location on another
             // host (a storage front end) is followed without them, as Docker does.
-            if self.is_own_origin(url) {
+            if own_origin {
                 if let Some(a) = self.authorization(scope).await? {
                     req = req.header(AUTHORIZATION, a);
                 }
@@ -533,22 +542,9 @@ impl Client {
                 Err(e) => return Err(self.transport_error(&e, url)),
             };
             let status = resp.status();
-            if status.is_redirection() && (method == Method::GET || method == Method::HEAD) {
-                if let Some(loc) = resp.headers().get(LOCATION).and_then(|v| v.to_str().ok()) {
-                    redirects += 1;
-                    if redirects > MAX_REDIRECTS {
-                        return Err(Error::new(
-                            ErrorKind::Network,
-                            format!(
-                                "{}: more than {MAX_REDIRECTS} redirects for {method} {}",
-                                self.registry,
-                                strip_host(url)
-                            ),
-                        ));
-                    }
-                    let from = reqwest::Url::parse(url)
-                        .map_err(|e| Error::internal(format!("request URL {url}: {e}")))?;
-                    current = resolve_from(&from, &self.registry, loc)?;
+            if method == Method::GET || method == Method::HEAD {
+                if let Some(next) = self.redirect(url, &resp, &mut redirects)? {
+                    current = next;
                     attempt -= 1;
                     continue;
                 }
@@ -746,28 +742,20 @@ impl Client {
     /// that would downgrade an HTTPS registry to plain HTTP is refused: the upload or page
     /// would travel in the clear, and a hostile registry could aim it anywhere.
     pub fn absolute(&self, location: &str) -> Result<String> {
-        join_url(&self.base, &self.registry, location)
+        resolve_from(&self.base_url, &self.registry, location)
     }
 
     /// Whether `url` is on the registry's own origin (scheme, host and port): the only place
     /// its credentials and tokens go.
     pub fn is_own_origin(&self, url: &str) -> bool {
-        match (
-            reqwest::Url::parse(&format!("{}/", self.base)),
-            reqwest::Url::parse(url),
-        ) {
-            (Ok(a), Ok(b)) => a.origin() == b.origin(),
-            _ => false,
-        }
+        reqwest::Url::parse(url).is_ok_and(|u| u.origin() == self.base_url.origin())
     }
 }
 
-/// `location` resolved against the registry's `base`; a change of scheme other than up to
-/// HTTPS is refused.
-fn join_url(base: &str, registry: &str, location: &str) -> Result<String> {
-    let base = reqwest::Url::parse(&format!("{base}/"))
-        .map_err(|e| Error::internal(format!("registry URL {base}: {e}")))?;
-    resolve_from(&base, registry, location)
+/// The registry's base URL (`scheme://host[:port]`) with the trailing slash URLs join on.
+fn parse_base(base: &str) -> Result<reqwest::Url> {
+    reqwest::Url::parse(&format!("{base}/"))
+        .map_err(|e| Error::invalid(format!("registry {base:?} is not a valid host[:port]: {e}")))
 }
 
 /// `location` resolved against the URL it was named by (a redirect's request URL, or the
@@ -944,7 +932,11 @@ fn server_message(body: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::join_url;
+    use super::{parse_base, resolve_from};
+
+    fn join_url(base: &str, registry: &str, location: &str) -> crate::Result<String> {
+        resolve_from(&parse_base(base)?, registry, location)
+    }
     use crate::ErrorKind;
 
     #[test]

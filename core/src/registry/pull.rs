@@ -45,12 +45,13 @@ pub(super) async fn head_manifest(
 /// Whether `bytes` match `reference` when it is a digest (`algorithm:hex`); a tag always
 /// matches. Every algorithm the OCI spec registers is checked (sha256, sha384, sha512); any
 /// other is refused rather than trusted unchecked.
-fn verifies(reference: &str, bytes: &[u8]) -> Result<bool> {
+/// `sha256` is the digest already computed for the store (`sha256:<hex>`).
+fn verifies(reference: &str, bytes: &[u8], sha256: &str) -> Result<bool> {
     let Some((algorithm, hex_part)) = reference.split_once(':') else {
         return Ok(true);
     };
     let got = match algorithm {
-        "sha256" => hex::encode(sha2::Sha256::digest(bytes)),
+        "sha256" => return Ok(reference == sha256),
         "sha384" => hex::encode(sha2::Sha384::digest(bytes)),
         "sha512" => hex::encode(sha2::Sha512::digest(bytes)),
         other => {
@@ -98,7 +99,7 @@ pub(super) async fn get_manifest(
         .read_limited(resp, MAX_MANIFEST, "manifest", &url)
         .await?;
     let digest = format!("sha256:{}", hex::encode(sha2::Sha256::digest(&bytes)));
-    if !verifies(reference, &bytes)? {
+    if !verifies(reference, &bytes, &digest)? {
         return Err(Error::new(
             ErrorKind::Integrity,
             format!(
@@ -373,15 +374,16 @@ mod tests {
         let s256 = format!("sha256:{}", hex::encode(sha2::Sha256::digest(body)));
         let s384 = format!("sha384:{}", hex::encode(sha2::Sha384::digest(body)));
         let s512 = format!("sha512:{}", hex::encode(sha2::Sha512::digest(body)));
+        let other = format!("sha256:{}", hex::encode(sha2::Sha256::digest(b"{ }")));
         for good in [&s256, &s384, &s512] {
-            assert!(verifies(good, body).unwrap(), "{good}");
+            assert!(verifies(good, body, &s256).unwrap(), "{good}");
             assert!(
-                !verifies(good, b"{ }").unwrap(),
+                !verifies(good, b"{ }", &other).unwrap(),
                 "{good} accepted other content"
             );
         }
-        assert!(verifies("v1.0", b"anything").unwrap(), "a tag");
-        let e = verifies("md5:d41d8cd98f00b204e9800998ecf8427e", body).unwrap_err();
+        assert!(verifies("v1.0", b"anything", &other).unwrap(), "a tag");
+        let e = verifies("md5:d41d8cd98f00b204e9800998ecf8427e", body, &s256).unwrap_err();
         assert_eq!(e.kind, ErrorKind::Integrity);
     }
 }

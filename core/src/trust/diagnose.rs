@@ -430,10 +430,7 @@ fn explain(host: &str, probe: &Probe) -> String {
             leaf.map(|c| c.names.join(", ")).unwrap_or_default(),
             host_name(host)
         ),
-        Verdict::ClientCertRequired => format!(
-            "TLS: {host} requires a client certificate (mutual TLS); put client.cert and client.key in {}",
-            certs_d.display()
-        ),
+        Verdict::ClientCertRequired => client_cert_required(host),
         Verdict::BadCertificate => {
             format!("TLS: {host} presented {subject}, which was rejected: {detail}; {add_fix}")
         }
@@ -442,6 +439,14 @@ fn explain(host: &str, probe: &Probe) -> String {
         ),
         Verdict::Unreachable => format!("cannot reach {host}: {detail}"),
     }
+}
+
+/// What to do when `host` wants a client certificate (mutual TLS) it did not get.
+pub(crate) fn client_cert_required(host: &str) -> String {
+    format!(
+        "TLS: {host} requires a client certificate (mutual TLS); put client.cert and client.key in {}",
+        crate::config::idpkit_certs_d().join(host).display()
+    )
 }
 
 /// An `UNTRUSTED` error for a verdict (the message names host, certificate and the fix).

@@ -19,8 +19,8 @@ pub use cluster::{
     extract_ca, gitea_credential, ClusterCredential, ClusterOptions, ExtractResult,
     DEFAULT_GITEA_HOST,
 };
-pub(crate) use diagnose::classify_transport_error;
 pub use diagnose::{check, CertInfo, TrustReport, Verdict};
+pub(crate) use diagnose::{classify_transport_error, client_cert_required};
 
 use crate::error::{Error, Result};
 use crate::event::EventSink;
