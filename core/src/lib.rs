@@ -3,16 +3,19 @@
 //! Every public function blocks (see [`runtime`]); options, results and events are serde
 //! types shared by the C ABI, Go, Python and Node bindings.
 
+pub mod call;
 pub mod cancel;
 pub mod config;
 pub mod error;
 pub mod event;
 mod fsx;
 pub mod oci;
+pub mod ops;
 pub mod registry;
 pub mod runtime;
 pub mod trust;
 
+pub use call::Call;
 pub use cancel::CancelToken;
 pub use error::{Error, ErrorKind, Result};
 pub use event::{Event, EventSink};

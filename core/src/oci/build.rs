@@ -1,5 +1,6 @@
 //! `Store::build`: a directory becomes an image in the store.
 
+use crate::call::Call;
 use crate::cancel::{self, CancelToken};
 use crate::error::{Error, Result};
 use crate::event::{emit, Event, EventSink};
@@ -22,6 +23,16 @@ impl Store {
         sink: Option<&EventSink>,
         cancel: Option<&CancelToken>,
     ) -> Result<BuildResult> {
+        let call = Call::new()
+            .with_sink(sink.cloned())
+            .with_cancel(cancel.cloned());
+        self.build_call(opts, &call)
+    }
+
+    /// `build` with the call contract's [`Call`]: its credential (when given) is the base
+    /// registry's, for pulling a base named by `opts.from` that is not in the store.
+    pub(crate) fn build_call(&self, opts: &BuildOptions, call: &Call) -> Result<BuildResult> {
+        let (sink, cancel) = (call.sink(), call.cancel());
         // Validate everything cheap before reading a single file.
         let tags = opts
             .tags
@@ -66,7 +77,7 @@ impl Store {
         let base = match opts.from.as_deref() {
             None | Some("") | Some("scratch") => None,
             Some(from) => {
-                let desc = self.resolve_or_pull_base(from, sink, cancel)?;
+                let desc = self.resolve_or_pull_base(from, &opts.pull, call)?;
                 let (_, manifest) = self.load_manifest(&desc)?;
                 let cfg_bytes = self.read_blob(manifest.config().digest().as_ref())?;
                 let cfg: ImageConfiguration = serde_json::from_slice(&cfg_bytes).map_err(|e| {
@@ -152,19 +163,25 @@ impl Store {
     fn resolve_or_pull_base(
         &self,
         from: &str,
-        sink: Option<&EventSink>,
-        cancel: Option<&CancelToken>,
+        pull: &crate::registry::RegistryOptions,
+        call: &Call,
     ) -> Result<oci_spec::image::Descriptor> {
         match self.resolve(from) {
             Ok((_, desc)) => Ok(desc),
             Err(e) if e.kind == crate::ErrorKind::NotFound && names_registry(from) => {
                 let registry = crate::oci::Reference::parse(from)?.registry;
-                let opts = crate::registry::RegistryOptions {
-                    cancel: cancel.cloned(),
-                    credential: Some(crate::registry::auth::resolve_stored(&registry)?),
-                    ..Default::default()
+                // The call's credential, else the stored login: never the environment's
+                // IDPKIT_REGISTRY_*, which name a push destination (decision 0008).
+                let credential = match call.credential() {
+                    Some(c) => c.clone(),
+                    None => crate::registry::auth::resolve_stored(&registry)?,
                 };
-                self.pull(from, &opts, sink).map_err(|e| {
+                let opts = crate::registry::RegistryOptions {
+                    cancel: call.cancel().cloned(),
+                    credential: Some(credential),
+                    ..pull.clone()
+                };
+                self.pull(from, &opts, call.sink()).map_err(|e| {
                     e.context(format!(
                         "base image {from} (--from) is not in the store; pulling it"
                     ))

@@ -1,12 +1,13 @@
 //! Options and results of the image operations: plain serde structs shared by every binding.
 //! JSON field names are the Rust names (snake_case); Node maps them to camelCase.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 /// Layer compression.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Compression {
     #[default]
@@ -37,7 +38,7 @@ impl std::str::FromStr for Compression {
 }
 
 /// What `build` needs. Every field but `context` has a default.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct BuildOptions {
     /// The directory whose contents become the new layer.
@@ -72,6 +73,9 @@ pub struct BuildOptions {
     pub source_date_epoch: Option<i64>,
     /// Ignore the layer cache and re-read every file.
     pub no_cache: bool,
+    /// How a base named by `from` that is not in the store is pulled: trust, insecure
+    /// hosts, retries, platform (credentials: the call's, else the stored login).
+    pub pull: crate::registry::RegistryOptions,
 }
 
 impl Default for BuildOptions {
@@ -95,12 +99,13 @@ impl Default for BuildOptions {
             threads: None,
             source_date_epoch: None,
             no_cache: false,
+            pull: crate::registry::RegistryOptions::default(),
         }
     }
 }
 
 /// One layer as stored.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct LayerInfo {
     pub digest: String,
     pub diff_id: String,
@@ -109,7 +114,7 @@ pub struct LayerInfo {
 }
 
 /// What `build` produced.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct BuildResult {
     /// Manifest digest (`sha256:...`): the image's identity.
     pub digest: String,
@@ -127,7 +132,7 @@ pub struct BuildResult {
 }
 
 /// One row of `images`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ImageSummary {
     /// The normalized reference the image is tagged with, or `None` for an untagged entry.
     pub reference: Option<String>,
@@ -140,7 +145,7 @@ pub struct ImageSummary {
 }
 
 /// `inspect`: the parsed manifest and config as JSON values.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct ImageInspect {
     pub reference: Option<String>,
     pub digest: String,
@@ -149,7 +154,7 @@ pub struct ImageInspect {
 }
 
 /// `gc`: what was removed.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct GcReport {
     pub removed_blobs: u64,
     pub freed_bytes: u64,

@@ -24,7 +24,7 @@ use reqwest::Method;
 use serde::{Deserialize, Serialize};
 
 /// Options of every registry operation. Serde: the same fields in every binding.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default)]
 pub struct RegistryOptions {
     #[serde(flatten)]
@@ -89,7 +89,7 @@ impl Default for RegistryOptions {
 }
 
 /// What a push did.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PushResult {
     /// The remote reference pushed to.
     pub reference: String,
@@ -104,7 +104,7 @@ pub struct PushResult {
 }
 
 /// What a pull did.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PullResult {
     /// The store key the image is tagged with.
     pub reference: String,
@@ -118,7 +118,7 @@ pub struct PullResult {
 }
 
 /// Result of `login`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct LoginResult {
     pub registry: String,
     pub username: String,

@@ -16,7 +16,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 /// Where the cluster is and which host its CA is for.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default)]
 pub struct ClusterOptions {
     /// Kubeconfig file; default `$KUBECONFIG` (first entry), else `~/.kube/config`.
@@ -44,7 +44,7 @@ impl Default for ClusterOptions {
 }
 
 /// Result of [`extract_ca`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ExtractResult {
     pub host: String,
     /// The file written (`…/certs.d/HOST/ca.crt`).

@@ -20,7 +20,7 @@ const ANSWER_TIMEOUT: Duration = Duration::from_secs(3);
 const CANCEL_POLL: Duration = Duration::from_millis(100);
 
 /// The outcome of a handshake.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
     Trusted,
@@ -73,7 +73,7 @@ impl Verdict {
 }
 
 /// One certificate of a presented chain.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CertInfo {
     pub subject: String,
     pub issuer: String,
@@ -86,7 +86,7 @@ pub struct CertInfo {
 }
 
 /// The result of `idpkit trust check`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct TrustReport {
     pub host: String,
     pub verdict: Verdict,

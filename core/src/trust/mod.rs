@@ -37,7 +37,7 @@ pub(crate) use verifier::Recorder;
 use verifier::{Anchors, Verifier};
 
 /// What to trust for an operation. Serde: the same fields in every binding.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default)]
 pub struct TrustOptions {
     /// Extra CA files (PEM) trusted for every host of the operation.

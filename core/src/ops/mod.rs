@@ -1,0 +1,162 @@
+//! The call contract: every operation is `fn op([store,] &Options, &Call) -> Result<Output>`,
+//! with serde options and results, and the same name in every front end.
+//!
+//! Front ends do not mirror operations by hand. They call [`invoke`] with the operation's
+//! name, its options as JSON (parsed strictly by [`parse_options`]: an unknown field is an
+//! `INVALID_INPUT` naming it and the allowed ones), and a [`Call`]; they get the result as
+//! JSON. Their typed surfaces (TypeScript types, Python dataclasses, Go structs, the C
+//! header's documentation) are generated from [`contract`], the JSON Schema of every
+//! operation, and CI fails when a generated file is stale. See docs/decisions/0009.
+
+mod image;
+mod registry;
+mod strict;
+mod trust;
+
+pub use image::*;
+pub use registry::*;
+pub use strict::parse_options;
+pub use trust::*;
+
+use crate::call::Call;
+use crate::error::{Error, Result};
+use crate::oci::Store;
+use schemars::{JsonSchema, SchemaGenerator};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use serde_json::{json, Map, Value};
+
+/// One operation of the contract.
+pub trait Operation {
+    /// The name in every front end: `push` is `idpkit_push` in C, `Push` in Go, `push` in
+    /// Python and Node, `idpkit push` on the command line.
+    const NAME: &'static str;
+    /// Whether it works on a local store (the front ends pass their `Store` handle).
+    const NEEDS_STORE: bool;
+    /// One line for generated documentation.
+    const SUMMARY: &'static str;
+    type Options: Default + Serialize + DeserializeOwned + JsonSchema;
+    type Output: Serialize + JsonSchema;
+    fn run(store: Option<&Store>, opts: &Self::Options, call: &Call) -> Result<Self::Output>;
+}
+
+/// The store of a store operation, or a clear error when the front end passed none.
+pub(crate) fn need_store<'a>(store: Option<&'a Store>, op: &str) -> Result<&'a Store> {
+    store.ok_or_else(|| Error::invalid(format!("operation {op} works on a store; pass one")))
+}
+
+/// What the dynamic table knows of an operation.
+pub struct OperationInfo {
+    pub name: &'static str,
+    pub needs_store: bool,
+    pub summary: &'static str,
+    invoke: fn(Option<&Store>, Option<&str>, &Call) -> Result<String>,
+    schema: fn(&mut SchemaGenerator) -> (Value, Value, Value),
+}
+
+fn invoke_typed<O: Operation>(
+    store: Option<&Store>,
+    json: Option<&str>,
+    call: &Call,
+) -> Result<String> {
+    let opts: O::Options = match json {
+        None => O::Options::default(),
+        Some(text) => parse_options(text, "options")?,
+    };
+    let out = O::run(store, &opts, call).map_err(|e| call.redact(e))?;
+    serde_json::to_string(&out).map_err(|e| Error::internal(format!("serializing the result: {e}")))
+}
+
+fn schema_typed<O: Operation>(g: &mut SchemaGenerator) -> (Value, Value, Value) {
+    let options = g.subschema_for::<O::Options>().to_value();
+    let output = g.subschema_for::<O::Output>().to_value();
+    let defaults = serde_json::to_value(O::Options::default()).unwrap_or(Value::Null);
+    (options, output, defaults)
+}
+
+const fn info<O: Operation>() -> OperationInfo {
+    OperationInfo {
+        name: O::NAME,
+        needs_store: O::NEEDS_STORE,
+        summary: O::SUMMARY,
+        invoke: invoke_typed::<O>,
+        schema: schema_typed::<O>,
+    }
+}
+
+/// Every operation, in the order the generated front ends list them.
+pub static OPERATIONS: &[OperationInfo] = &[
+    info::<Build>(),
+    info::<Images>(),
+    info::<Tag>(),
+    info::<Remove>(),
+    info::<Inspect>(),
+    info::<Gc>(),
+    info::<Import>(),
+    info::<Export>(),
+    info::<Push>(),
+    info::<Pull>(),
+    info::<ListTags>(),
+    info::<Catalog>(),
+    info::<Copy>(),
+    info::<Delete>(),
+    info::<Login>(),
+    info::<LoginFromCluster>(),
+    info::<Logout>(),
+    info::<TrustCheck>(),
+    info::<TrustAdd>(),
+    info::<TrustExtract>(),
+];
+
+/// Runs the operation `name` with `options_json` (`None`: its defaults) and returns its
+/// result as JSON. The one entry point of the C ABI, Go, Python and Node.
+pub fn invoke(
+    name: &str,
+    store: Option<&Store>,
+    options_json: Option<&str>,
+    call: &Call,
+) -> Result<String> {
+    let op = OPERATIONS.iter().find(|o| o.name == name).ok_or_else(|| {
+        let names: Vec<&str> = OPERATIONS.iter().map(|o| o.name).collect();
+        Error::invalid(format!(
+            "unknown operation {name:?}; the operations are {}",
+            names.join(", ")
+        ))
+    })?;
+    (op.invoke)(store, options_json, call)
+}
+
+/// The whole contract as one JSON document: each operation's name, summary, options and
+/// output schemas and default options, the event schema, the error kinds, and the shared
+/// definitions. The generators of the front ends' types read this (`contract/idpkit.json`).
+pub fn contract() -> Value {
+    let mut g = schemars::generate::SchemaSettings::draft2020_12().into_generator();
+    let mut ops = Vec::new();
+    for op in OPERATIONS {
+        let (options, output, defaults) = (op.schema)(&mut g);
+        ops.push(json!({
+            "name": op.name,
+            "needs_store": op.needs_store,
+            "summary": op.summary,
+            "options": options,
+            "output": output,
+            "defaults": defaults,
+        }));
+    }
+    let event = g.subschema_for::<crate::Event>().to_value();
+    let kinds: Vec<Value> = crate::ErrorKind::ALL
+        .iter()
+        .map(|k| json!({"code": k.code(), "value": *k as u32}))
+        .collect();
+    let defs: Map<String, Value> = g.take_definitions(true).into_iter().collect();
+    json!({
+        "version": crate::VERSION,
+        "operations": ops,
+        "event": event,
+        "error_kinds": kinds,
+        "$defs": defs,
+    })
+}
+
+#[cfg(test)]
+mod tests;
