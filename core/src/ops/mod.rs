@@ -51,7 +51,20 @@ pub struct OperationInfo {
     pub needs_store: bool,
     pub summary: &'static str,
     invoke: fn(Option<&Store>, Option<&str>, &Call) -> Result<String>,
+    resolve: fn(Option<&str>) -> Result<String>,
     schema: fn(&mut SchemaGenerator) -> (Value, Value, Value),
+}
+
+fn parse_typed<O: Operation>(json: Option<&str>) -> Result<O::Options> {
+    match json {
+        None => Ok(O::Options::default()),
+        Some(text) => parse_options(text, "options"),
+    }
+}
+
+fn resolve_typed<O: Operation>(json: Option<&str>) -> Result<String> {
+    let opts = parse_typed::<O>(json)?;
+    serde_json::to_string(&opts).map_err(|e| Error::internal(format!("options: {e}")))
 }
 
 fn invoke_typed<O: Operation>(
@@ -59,10 +72,7 @@ fn invoke_typed<O: Operation>(
     json: Option<&str>,
     call: &Call,
 ) -> Result<String> {
-    let opts: O::Options = match json {
-        None => O::Options::default(),
-        Some(text) => parse_options(text, "options")?,
-    };
+    let opts = parse_typed::<O>(json)?;
     let out = O::run(store, &opts, call).map_err(|e| call.redact(e))?;
     serde_json::to_string(&out).map_err(|e| Error::internal(format!("serializing the result: {e}")))
 }
@@ -80,6 +90,7 @@ const fn info<O: Operation>() -> OperationInfo {
         needs_store: O::NEEDS_STORE,
         summary: O::SUMMARY,
         invoke: invoke_typed::<O>,
+        resolve: resolve_typed::<O>,
         schema: schema_typed::<O>,
     }
 }
@@ -106,7 +117,46 @@ pub static OPERATIONS: &[OperationInfo] = &[
     info::<TrustCheck>(),
     info::<TrustAdd>(),
     info::<TrustExtract>(),
+    info::<ResolveOptions>(),
 ];
+
+/// Which operation's options to resolve, and the options as a front end would send them.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, serde::Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct ResolveOptionsOptions {
+    pub operation: String,
+    /// The options document (an object); absent: the operation's defaults.
+    pub options: Option<Value>,
+}
+
+/// `resolve_options`: the options an operation would run with, defaults filled in, after the
+/// strict parse. Shows what a front end's options mean to the core (a dry run of the
+/// options, and how every front end's tests see each field arrive).
+pub struct ResolveOptions;
+impl Operation for ResolveOptions {
+    const NAME: &'static str = "resolve_options";
+    const NEEDS_STORE: bool = false;
+    const SUMMARY: &'static str =
+        "The options an operation would run with: strictly parsed, defaults filled in.";
+    type Options = ResolveOptionsOptions;
+    type Output = Value;
+    fn run(_: Option<&Store>, o: &ResolveOptionsOptions, _: &Call) -> Result<Value> {
+        let op = find(&o.operation)?;
+        let text = o.options.as_ref().map(|v| v.to_string());
+        let parsed = (op.resolve)(text.as_deref())?;
+        serde_json::from_str(&parsed).map_err(|e| Error::internal(format!("options: {e}")))
+    }
+}
+
+fn find(name: &str) -> Result<&'static OperationInfo> {
+    OPERATIONS.iter().find(|o| o.name == name).ok_or_else(|| {
+        let names: Vec<&str> = OPERATIONS.iter().map(|o| o.name).collect();
+        Error::invalid(format!(
+            "unknown operation {name:?}; the operations are {}",
+            names.join(", ")
+        ))
+    })
+}
 
 /// Runs the operation `name` with `options_json` (`None`: its defaults) and returns its
 /// result as JSON. The one entry point of the C ABI, Go, Python and Node.
@@ -116,14 +166,7 @@ pub fn invoke(
     options_json: Option<&str>,
     call: &Call,
 ) -> Result<String> {
-    let op = OPERATIONS.iter().find(|o| o.name == name).ok_or_else(|| {
-        let names: Vec<&str> = OPERATIONS.iter().map(|o| o.name).collect();
-        Error::invalid(format!(
-            "unknown operation {name:?}; the operations are {}",
-            names.join(", ")
-        ))
-    })?;
-    (op.invoke)(store, options_json, call)
+    (find(name)?.invoke)(store, options_json, call)
 }
 
 /// The whole contract as one JSON document: each operation's name, summary, options and

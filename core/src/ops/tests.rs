@@ -205,3 +205,25 @@ fn the_checked_in_contract_is_current() {
         "contract/idpkit.json is stale; run `cargo run -p idpkit --example contract > contract/idpkit.json`"
     );
 }
+
+#[test]
+fn resolve_options_shows_what_the_core_would_run_with() {
+    let out = invoke(
+        "resolve_options",
+        None,
+        Some(r#"{"operation":"push","options":{"source":"a/b:1","breaker_threshold":0}}"#),
+        &Call::new(),
+    )
+    .unwrap();
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["source"], "a/b:1");
+    assert_eq!(v["breaker_threshold"], 0);
+    assert_eq!(v["jobs"], RegistryOptions::default().jobs);
+    let e = err(invoke(
+        "resolve_options",
+        None,
+        Some(r#"{"operation":"push","options":{"chunk":1}}"#),
+        &Call::new(),
+    ));
+    assert!(e.message.contains("unknown field `chunk`"), "{}", e.message);
+}
