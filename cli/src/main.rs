@@ -118,6 +118,9 @@ struct BuildArgs {
     /// Re-read every file instead of reusing an unchanged layer.
     #[arg(long)]
     no_cache: bool,
+    /// How a base (--from) that is not in the store is pulled from its registry.
+    #[command(flatten)]
+    remote: registry_cmds::Remote,
 }
 
 fn main() -> ExitCode {
@@ -261,6 +264,7 @@ fn build_options(a: BuildArgs) -> Result<BuildOptions> {
         threads: a.threads,
         source_date_epoch: None,
         no_cache: a.no_cache,
+        pull: a.remote.options(),
     })
 }
 

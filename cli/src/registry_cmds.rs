@@ -30,7 +30,7 @@ impl Remote {
         }
     }
 
-    fn options(&self) -> RegistryOptions {
+    pub(crate) fn options(&self) -> RegistryOptions {
         RegistryOptions {
             trust: self.trust(),
             ..Default::default()
