@@ -2,7 +2,8 @@
 //! auth handshake (Basic or Bearer token per scope, refreshed on 401), retries with
 //! exponential backoff and jitter, and errors that name registry, user and fix.
 
-use super::auth::{parse_challenges, Challenge, Credential};
+use super::auth::Credential;
+use super::challenge::{parse_challenges, Challenge};
 use super::RegistryOptions;
 use crate::error::{Error, ErrorKind, Result};
 use crate::event::{emit, Event, EventSink};

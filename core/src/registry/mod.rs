@@ -6,6 +6,7 @@
 //! [`EventSink`].
 
 pub mod auth;
+mod challenge;
 mod client;
 mod pull;
 mod push;
