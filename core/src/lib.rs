@@ -6,6 +6,7 @@
 pub mod call;
 pub mod cancel;
 pub mod config;
+pub mod digest;
 pub mod error;
 pub mod event;
 mod fsx;

@@ -31,8 +31,8 @@
 //! through a small pool of recycled buffers.
 
 use crate::config::{COMPRESS_BLOCK_SIZE, DEFAULT_GZIP_LEVEL, DEFAULT_ZSTD_LEVEL};
+use crate::digest::{finalize_sha256, HashingWriter};
 use crate::error::{Error, ErrorKind, Result};
-use crate::oci::digest::{finalize_sha256, HashingWriter};
 use crate::oci::Compression;
 use libdeflater::{CompressionLvl, Compressor};
 use sha2::{Digest, Sha256};
@@ -671,7 +671,7 @@ fn to_io_error(err: &Error) -> io::Error {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::oci::digest::sha256_digest;
+    use crate::digest::sha256_digest;
     use flate2::read::MultiGzDecoder;
     use std::io::Read;
 

@@ -3,7 +3,6 @@
 
 mod build;
 pub mod compress;
-mod digest;
 pub mod ignore;
 mod image;
 mod layer;

@@ -32,7 +32,7 @@ impl Reference {
         }
         let (rest, digest) = match input.split_once('@') {
             Some((r, d)) => {
-                crate::oci::digest::parse_sha256(d).map_err(|_| {
+                crate::digest::parse_sha256(d).map_err(|_| {
                     bad(format!(
                         "digest {d:?} must be sha256: followed by 64 lowercase hex digits"
                     ))

@@ -11,8 +11,8 @@
 //! and `gc.lock`, held shared by builds and imports for their whole run and exclusively by
 //! `gc`, so a collection never deletes the blobs of a build that has not tagged them yet.
 
+use crate::digest::{parse_sha256, sha256_digest};
 use crate::error::{Error, ErrorKind, Result};
-use crate::oci::digest::{parse_sha256, sha256_digest};
 use crate::oci::media::{doc_kind, DocKind};
 use crate::oci::reference::Reference;
 use oci_spec::image::{Descriptor, ImageIndex, ImageManifest};

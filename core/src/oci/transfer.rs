@@ -1,8 +1,8 @@
 //! Import from and export to other OCI image layouts (umoci, skopeo `oci:`, buildah), so
 //! idpkit's store interoperates with the tools platform engineers already use.
 
+use crate::digest::{parse_sha256, sha256_digest, HashingWriter};
 use crate::error::{Error, ErrorKind, Result};
-use crate::oci::digest::{parse_sha256, sha256_digest, HashingWriter};
 use crate::oci::media::{doc_kind, is_image_document, DocKind};
 use crate::oci::reference::Reference;
 use crate::oci::store::{canonical_json, ref_name, write_atomic, Store};

@@ -47,23 +47,13 @@ pub(super) async fn head_manifest(
 /// other is refused rather than trusted unchecked.
 /// `sha256` is the digest already computed for the store (`sha256:<hex>`).
 fn verifies(reference: &str, bytes: &[u8], sha256: &str) -> Result<bool> {
-    let Some((algorithm, hex_part)) = reference.split_once(':') else {
+    if !reference.contains(':') {
         return Ok(true);
-    };
-    let got = match algorithm {
-        "sha256" => return Ok(reference == sha256),
-        "sha384" => hex::encode(sha2::Sha384::digest(bytes)),
-        "sha512" => hex::encode(sha2::Sha512::digest(bytes)),
-        other => {
-            return Err(Error::new(
-                ErrorKind::Integrity,
-                format!(
-                    "{reference}: digest algorithm {other:?} is not one idpkit can verify (sha256, sha384, sha512); refused"
-                ),
-            ))
-        }
-    };
-    Ok(got == hex_part)
+    }
+    if reference.starts_with("sha256:") {
+        return Ok(reference == sha256);
+    }
+    Ok(crate::digest::Digest::parse(reference)?.matches(bytes))
 }
 
 /// GET a manifest: its bytes, media type and (computed) digest.

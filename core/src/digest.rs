@@ -1,10 +1,12 @@
-//! sha256 digests in the OCI form `sha256:<64 lowercase hex>`.
+//! Content digests in the OCI form `algorithm:hex`: sha256 for everything idpkit writes,
+//! and [`Digest`] for any algorithm the OCI spec registers (sha256, sha384, sha512), which
+//! registries and GitOps artifacts (Flux's `status.artifact.digest`) may name.
 //!
 //! `sha2` picks SHA-NI (or the best SIMD path) at run time, so hashing keeps up with
 //! compression; callers hash on the thread that already touches the bytes.
 
 use crate::error::{Error, Result};
-use sha2::{Digest, Sha256};
+use sha2::{Digest as _, Sha256};
 use std::io::{self, Read, Write};
 
 /// The algorithm prefix of every digest idpkit writes.
@@ -104,6 +106,129 @@ pub fn parse_sha256(digest: &str) -> Result<&str> {
     })
 }
 
+/// A hash algorithm the OCI image spec registers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Algorithm {
+    Sha256,
+    Sha384,
+    Sha512,
+}
+
+impl Algorithm {
+    pub fn name(self) -> &'static str {
+        match self {
+            Algorithm::Sha256 => "sha256",
+            Algorithm::Sha384 => "sha384",
+            Algorithm::Sha512 => "sha512",
+        }
+    }
+
+    /// Length of the lowercase hex encoding.
+    fn hex_len(self) -> usize {
+        match self {
+            Algorithm::Sha256 => 64,
+            Algorithm::Sha384 => 96,
+            Algorithm::Sha512 => 128,
+        }
+    }
+}
+
+/// A validated `algorithm:hex` digest.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Digest {
+    pub algorithm: Algorithm,
+    /// Lowercase hex, of the algorithm's length.
+    pub hex: String,
+}
+
+impl Digest {
+    /// Parses `algorithm:hex`. An algorithm idpkit cannot verify is refused (an INTEGRITY
+    /// error: content it cannot check must not pass as checked); a malformed value is
+    /// INVALID_INPUT naming it.
+    pub fn parse(s: &str) -> Result<Digest> {
+        let (alg, hex) = s.split_once(':').ok_or_else(|| {
+            Error::invalid(format!("invalid digest {s:?}: expected algorithm:hex"))
+        })?;
+        let algorithm = match alg {
+            "sha256" => Algorithm::Sha256,
+            "sha384" => Algorithm::Sha384,
+            "sha512" => Algorithm::Sha512,
+            other => {
+                return Err(Error::new(
+                    crate::ErrorKind::Integrity,
+                    format!(
+                        "{s}: digest algorithm {other:?} is not one idpkit can verify (sha256, sha384, sha512); refused"
+                    ),
+                ))
+            }
+        };
+        let ok = hex.len() == algorithm.hex_len()
+            && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+        if !ok {
+            return Err(Error::invalid(format!(
+                "invalid digest {s:?}: expected {alg}: followed by {} lowercase hex digits",
+                algorithm.hex_len()
+            )));
+        }
+        Ok(Digest {
+            algorithm,
+            hex: hex.to_string(),
+        })
+    }
+
+    /// The digest of `bytes` with `algorithm`.
+    pub fn of(algorithm: Algorithm, bytes: &[u8]) -> Digest {
+        let mut h = Hasher::new(algorithm);
+        h.update(bytes);
+        h.finish()
+    }
+
+    /// Whether `bytes` hash to this digest.
+    pub fn matches(&self, bytes: &[u8]) -> bool {
+        Digest::of(self.algorithm, bytes) == *self
+    }
+}
+
+impl std::fmt::Display for Digest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.algorithm.name(), self.hex)
+    }
+}
+
+/// A streaming hasher for any [`Algorithm`] (an artifact verified while it is read).
+pub enum Hasher {
+    Sha256(Sha256),
+    Sha384(sha2::Sha384),
+    Sha512(sha2::Sha512),
+}
+
+impl Hasher {
+    pub fn new(algorithm: Algorithm) -> Hasher {
+        match algorithm {
+            Algorithm::Sha256 => Hasher::Sha256(Sha256::new()),
+            Algorithm::Sha384 => Hasher::Sha384(sha2::Sha384::new()),
+            Algorithm::Sha512 => Hasher::Sha512(sha2::Sha512::new()),
+        }
+    }
+
+    pub fn update(&mut self, bytes: &[u8]) {
+        match self {
+            Hasher::Sha256(h) => h.update(bytes),
+            Hasher::Sha384(h) => h.update(bytes),
+            Hasher::Sha512(h) => h.update(bytes),
+        }
+    }
+
+    pub fn finish(self) -> Digest {
+        let (algorithm, hex) = match self {
+            Hasher::Sha256(h) => (Algorithm::Sha256, hex::encode(h.finalize())),
+            Hasher::Sha384(h) => (Algorithm::Sha384, hex::encode(h.finalize())),
+            Hasher::Sha512(h) => (Algorithm::Sha512, hex::encode(h.finalize())),
+        };
+        Digest { algorithm, hex }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -172,6 +297,42 @@ mod tests {
         assert_eq!(out.0, b"abc");
         assert_eq!(d, ABC);
         assert_eq!(n, 3);
+    }
+
+    #[test]
+    fn every_registered_algorithm_parses_hashes_and_prints_back() {
+        let abc384 = "sha384:cb00753f45a35e8bb5a03d699ac65007272c32ab0eded1631a8b605a43ff5bed8086072ba1e7cc2358baeca134c825a7";
+        let abc512 = "sha512:ddaf35a193617abacc417349ae20413112e6fa4e89a97ea20a9eeee64b55d39a2192992a274fc1a836ba3c23a3feebbd454d4423643ce80e2a9ac94fa54ca49f";
+        for (text, alg) in [
+            (ABC, Algorithm::Sha256),
+            (abc384, Algorithm::Sha384),
+            (abc512, Algorithm::Sha512),
+        ] {
+            let d = super::Digest::parse(text).unwrap();
+            assert_eq!(d.algorithm, alg);
+            assert_eq!(d.to_string(), text);
+            assert!(d.matches(b"abc"));
+            assert!(!d.matches(b"abd"));
+            assert_eq!(super::Digest::of(alg, b"abc"), d);
+        }
+        assert_eq!(
+            super::Digest::parse("md5:900150983cd24fb0d6963f7d28e17f72")
+                .unwrap_err()
+                .kind,
+            ErrorKind::Integrity
+        );
+        for bad in [
+            "sha384:abc",
+            "sha512:",
+            "sha256",
+            &ABC.to_uppercase().replace("SHA256", "sha256"),
+        ] {
+            assert_eq!(
+                super::Digest::parse(bad).unwrap_err().kind,
+                ErrorKind::InvalidInput,
+                "{bad}"
+            );
+        }
     }
 
     #[test]
