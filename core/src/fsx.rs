@@ -1,8 +1,27 @@
-//! File-system helpers shared across capabilities.
+//! File-system helpers shared across capabilities (the store, the listing cache, login
+//! files, certs.d, and the coming GitOps cache): atomic replacement through a temporary
+//! sibling, create-if-absent, cross-process file locks, no-follow opens.
 
-use std::fs::File;
-use std::io;
+use crate::error::{Error, Result};
+use std::fs::{self, File};
+use std::io::{self, Write};
 use std::path::Path;
+
+/// A held file lock; released on drop.
+pub(crate) struct LockGuard(#[allow(dead_code)] File);
+
+/// Locks `path` (created when missing), shared or exclusive, blocking until granted.
+pub(crate) fn lock_file(path: &Path, exclusive: bool) -> Result<LockGuard> {
+    let f = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .map_err(|e| Error::io("open lock", path, e))?;
+    let r = if exclusive { f.lock() } else { f.lock_shared() };
+    r.map_err(|e| Error::io("lock", path, e))?;
+    Ok(LockGuard(f))
+}
 
 /// Opens `path` for reading without following a symlink in its last component (ELOOP
 /// instead) and without blocking on a FIFO or device swapped in (O_NONBLOCK, which changes
@@ -25,4 +44,46 @@ pub(crate) fn is_symlink_refusal(e: &io::Error) -> bool {
 /// the rename can forget it even though the file's data was synced.
 pub(crate) fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
+}
+
+/// A complete, flushed temporary sibling of `path` holding `bytes`.
+fn temp_sibling(path: &Path, bytes: &[u8]) -> Result<tempfile::NamedTempFile> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".tmp-")
+        .permissions(readable())
+        .tempfile_in(dir)
+        .map_err(|e| Error::io("create temporary file in", dir, e))?;
+    tmp.write_all(bytes)
+        .and_then(|_| tmp.as_file().sync_data())
+        .map_err(|e| Error::io("write", path, e))?;
+    Ok(tmp)
+}
+
+/// Writes `bytes` to `path` through a temporary sibling and a rename.
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    temp_sibling(path, bytes)?
+        .persist(path)
+        .map_err(|e| Error::io("replace", path, e.error))?;
+    if let Some(dir) = path.parent() {
+        sync_dir(dir).map_err(|e| Error::io("sync", dir, e))?;
+    }
+    Ok(())
+}
+
+/// Writes `bytes` to `path` unless the file exists, atomically: a hard link of a complete
+/// temporary file either lands whole or fails because another process was first.
+pub(crate) fn create_if_absent(path: &Path, bytes: &[u8]) -> Result<()> {
+    let tmp = temp_sibling(path, bytes)?;
+    match fs::hard_link(tmp.path(), path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(Error::io("create", path, e)),
+    }
+}
+
+/// Files in a layout are world-readable like every other tool's (tempfile defaults to 0600).
+pub(crate) fn readable() -> fs::Permissions {
+    use std::os::unix::fs::PermissionsExt;
+    fs::Permissions::from_mode(0o644)
 }

@@ -17,7 +17,7 @@ use crate::oci::media::{doc_kind, DocKind};
 use crate::oci::reference::Reference;
 use oci_spec::image::{Descriptor, ImageIndex, ImageManifest};
 use std::collections::HashMap;
-use std::fs::{self, File};
+use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -34,8 +34,8 @@ pub struct Store {
     root: PathBuf,
 }
 
-/// A held file lock; released on drop.
-pub(crate) struct LockGuard(#[allow(dead_code)] File);
+use crate::fsx::create_if_absent;
+pub(crate) use crate::fsx::{readable, write_atomic, LockGuard};
 
 impl Store {
     /// Opens the store at `root`, creating an empty layout when the directory is missing or
@@ -136,16 +136,7 @@ impl Store {
             "an operation on store {}",
             self.root.display()
         ))?;
-        let path = self.meta_dir().join(name);
-        let f = File::options()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(|e| Error::io("open lock", &path, e))?;
-        let r = if exclusive { f.lock() } else { f.lock_shared() };
-        r.map_err(|e| Error::io("lock", &path, e))?;
-        Ok(LockGuard(f))
+        crate::fsx::lock_file(&self.meta_dir().join(name), exclusive)
     }
 
     /// Held by operations that add blobs before they reference them from the index.
@@ -415,48 +406,6 @@ pub(crate) fn canonical_json<T: serde::Serialize>(value: &T) -> Result<Vec<u8>> 
     }
     let v = serde_json::to_value(value).map_err(|e| Error::internal(format!("serialize: {e}")))?;
     serde_json::to_vec(&sort(v)).map_err(|e| Error::internal(format!("serialize: {e}")))
-}
-
-/// A complete, flushed temporary sibling of `path` holding `bytes`.
-fn temp_sibling(path: &Path, bytes: &[u8]) -> Result<tempfile::NamedTempFile> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".tmp-")
-        .permissions(readable())
-        .tempfile_in(dir)
-        .map_err(|e| Error::io("create temporary file in", dir, e))?;
-    tmp.write_all(bytes)
-        .and_then(|_| tmp.as_file().sync_data())
-        .map_err(|e| Error::io("write", path, e))?;
-    Ok(tmp)
-}
-
-/// Writes `bytes` to `path` through a temporary sibling and a rename.
-pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    temp_sibling(path, bytes)?
-        .persist(path)
-        .map_err(|e| Error::io("replace", path, e.error))?;
-    if let Some(dir) = path.parent() {
-        crate::fsx::sync_dir(dir).map_err(|e| Error::io("sync", dir, e))?;
-    }
-    Ok(())
-}
-
-/// Writes `bytes` to `path` unless the file exists, atomically: a hard link of a complete
-/// temporary file either lands whole or fails because another process was first.
-fn create_if_absent(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = temp_sibling(path, bytes)?;
-    match fs::hard_link(tmp.path(), path) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
-        Err(e) => Err(Error::io("create", path, e)),
-    }
-}
-
-/// Files in a layout are world-readable like every other tool's (tempfile defaults to 0600).
-pub(crate) fn readable() -> fs::Permissions {
-    use std::os::unix::fs::PermissionsExt;
-    fs::Permissions::from_mode(0o644)
 }
 
 /// Annotation maps as oci-spec wants them.
