@@ -45,15 +45,20 @@ pub struct BuildOptions {
     pub context: PathBuf,
     /// References to tag the image with in the store (`registry/repo:tag`).
     pub tags: Vec<String>,
-    /// Base image in the store, or `scratch` / `None` for an image with only this layer.
+    /// Base image: in the store, else pulled from its registry (see `pull`); `scratch` or
+    /// none for an image with only this layer.
     pub from: Option<String>,
     /// Where the context lands inside the image.
     pub prefix: String,
+    /// The config's `Entrypoint` (replaces the base image's).
     pub entrypoint: Option<Vec<String>>,
+    /// The config's `Cmd`, default arguments (replaces the base image's).
     pub cmd: Option<Vec<String>>,
     /// Environment variables; they override the base image's variables of the same name.
     pub env: BTreeMap<String, String>,
+    /// The config's `WorkingDir`.
     pub workdir: Option<String>,
+    /// The config's `User` (`name`, `uid`, `uid:gid`).
     pub user: Option<String>,
     /// Config labels.
     pub labels: BTreeMap<String, String>,
@@ -63,6 +68,7 @@ pub struct BuildOptions {
     pub platform: Option<String>,
     /// Patterns excluded on top of the context's `.dockerignore`.
     pub excludes: Vec<String>,
+    /// Layer compression: `gzip` (what every runtime reads) or `zstd`.
     pub compression: Compression,
     /// Compression level; defaults to gzip 1 / zstd 3.
     pub level: Option<i32>,

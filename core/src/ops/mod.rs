@@ -8,11 +8,13 @@
 //! header's documentation) are generated from [`contract`], the JSON Schema of every
 //! operation, and CI fails when a generated file is stale. See docs/decisions/0009.
 
+mod doc;
 mod image;
 mod registry;
 mod strict;
 mod trust;
 
+pub use doc::markdown;
 pub use image::*;
 pub use registry::*;
 pub use strict::parse_options;

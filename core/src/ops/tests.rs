@@ -227,3 +227,21 @@ fn resolve_options_shows_what_the_core_would_run_with() {
     ));
     assert!(e.message.contains("unknown field `chunk`"), "{}", e.message);
 }
+
+/// `docs/operations.md` is generated from the contract: it must be current.
+#[test]
+fn the_operations_reference_is_current() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/operations.md");
+    let on_disk = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        on_disk == markdown(),
+        "docs/operations.md is stale; run `cargo run -p idpkit --example contract -- --markdown > docs/operations.md`"
+    );
+    for op in OPERATIONS {
+        assert!(
+            on_disk.contains(&format!("## `{}`", op.name)),
+            "{}",
+            op.name
+        );
+    }
+}

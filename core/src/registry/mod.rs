@@ -52,8 +52,11 @@ pub struct RegistryOptions {
     pub attempts: u32,
     /// Longest time one request or blob keeps being retried (first try included).
     pub retry_budget_secs: u64,
+    /// First retry delay; it doubles per attempt, with jitter (a `Retry-After` wins).
     pub backoff_base_ms: u64,
+    /// Longest delay between two tries.
     pub backoff_max_ms: u64,
+    /// Seconds to establish a connection (TCP and TLS).
     pub connect_timeout_secs: u64,
     /// Seconds without any byte from the registry before a request counts as failed.
     pub read_timeout_secs: u64,
