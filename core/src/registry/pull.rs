@@ -1,7 +1,7 @@
 //! Pull: manifest (or index, resolved to one platform), then blobs in parallel, each
 //! streamed into the store through a hash and committed only when its digest matches.
 
-use super::client::{no_body, Client};
+use super::client::{no_body, Client, Try};
 use super::push::{is_index, manifest_blobs};
 use super::{accept_headers, scope_pull, PullResult, RegistryOptions};
 use crate::error::{Error, ErrorKind, Result};
@@ -266,20 +266,21 @@ async fn fetch_blob(
             size,
         },
     );
-    let mut attempt = 0;
-    let since = std::time::Instant::now();
-    loop {
-        attempt += 1;
-        match fetch_once(client, store, &url, scope, digest, size).await {
-            Ok(()) => break,
-            Err(e) if e.kind == ErrorKind::Network && client.can_retry(attempt, since) => {
-                client
-                    .backoff(&format!("GET blob {digest}"), attempt, None, &e.message)
-                    .await;
-            }
-            Err(e) => return Err(e),
-        }
-    }
+    client
+        .retrying(
+            &format!("GET blob {digest}"),
+            false,
+            async |_| match fetch_once(client, store, &url, scope, digest, size).await {
+                Ok(()) => Ok(Try::Done(())),
+                Err(e) if e.kind == ErrorKind::Network => Ok(Try::Failed {
+                    reason: e.message.clone(),
+                    last: Err(e),
+                    retry_after: None,
+                }),
+                Err(e) => Err(e),
+            },
+        )
+        .await?;
     emit(
         sink.as_ref(),
         Event::BlobDone {

@@ -3,7 +3,7 @@
 //! failure, blobs in parallel, then manifests one at a time (Gitea fails on concurrent
 //! manifest PUTs).
 
-use super::client::{no_body, Client};
+use super::client::{no_body, Client, Try};
 use super::{scope_push, PushResult, RegistryOptions};
 use crate::error::{Error, ErrorKind, Result};
 use crate::event::{emit, Event, EventSink};
@@ -334,68 +334,68 @@ async fn push_blob(
     let mut chunked = blob.size > opts.monolithic_max;
     let mut location: Option<String> = None;
     let mut offset = 0u64;
-    let mut attempt = 0u32;
-    let since = std::time::Instant::now();
-    loop {
-        attempt += 1;
-        let step = upload_once(
-            client,
-            repo,
-            scope,
-            blob,
-            opts,
-            &mut location,
-            &mut offset,
-            chunked,
+    // After a failed try, the next one resumes where the server says the upload stands,
+    // or starts over.
+    let mut resume = false;
+    client
+        .retrying(
+            &format!("blob {}", short(&blob.digest)),
+            false,
+            async |attempt| {
+                if std::mem::take(&mut resume) {
+                    if let Some(loc) = location.clone() {
+                        match upload_status(client, &loc, scope).await {
+                            Some((new_loc, next)) if next <= blob.size => {
+                                location = Some(new_loc);
+                                offset = next;
+                                chunked = true;
+                            }
+                            _ => {
+                                location = None;
+                                offset = 0;
+                            }
+                        }
+                    }
+                }
+                let step = upload_once(
+                    client,
+                    repo,
+                    scope,
+                    blob,
+                    opts,
+                    &mut location,
+                    &mut offset,
+                    chunked,
+                )
+                .await;
+                match step {
+                    Ok(()) => Ok(Try::Done(())),
+                    Err(Step::TooLarge) if !chunked => {
+                        chunked = true;
+                        location = None;
+                        offset = 0;
+                        Ok(Try::Again)
+                    }
+                    Err(Step::TooLarge) => Err(Error::invalid(format!(
+                        "{} refused a {}-byte chunk of blob {} as too large; lower the chunk size",
+                        client.registry, opts.chunk_size, blob.digest
+                    ))),
+                    Err(Step::Fatal(e)) => Err(e),
+                    Err(Step::Retry(e, delay)) => {
+                        resume = true;
+                        Ok(Try::Failed {
+                            reason: e.message.clone(),
+                            last: Err(e.context(format!(
+                                "blob {} failed after {attempt} attempts",
+                                blob.digest
+                            ))),
+                            retry_after: delay,
+                        })
+                    }
+                }
+            },
         )
-        .await;
-        let (err, delay) = match step {
-            Ok(()) => break,
-            Err(Step::TooLarge) if !chunked => {
-                chunked = true;
-                location = None;
-                offset = 0;
-                attempt -= 1;
-                continue;
-            }
-            Err(Step::TooLarge) => {
-                return Err(Error::invalid(format!(
-                    "{} refused a {}-byte chunk of blob {} as too large; lower the chunk size",
-                    client.registry, opts.chunk_size, blob.digest
-                )))
-            }
-            Err(Step::Fatal(e)) => return Err(e),
-            Err(Step::Retry(e, d)) => (e, d),
-        };
-        if !client.can_retry(attempt, since) {
-            return Err(err.context(format!(
-                "blob {} failed after {attempt} attempts",
-                blob.digest
-            )));
-        }
-        client
-            .backoff(
-                &format!("blob {}", short(&blob.digest)),
-                attempt,
-                delay,
-                &err.message,
-            )
-            .await;
-        // Resume where the server says the upload stands, or start over.
-        if let Some(loc) = location.clone() {
-            match upload_status(client, &loc, scope).await {
-                Some((new_loc, next)) if next <= blob.size => {
-                    location = Some(new_loc);
-                    offset = next;
-                    chunked = true;
-                }
-                _ => {
-                    location = None;
-                    offset = 0;
-                }
-            }
-        }
-    }
+        .await?;
     emit(
         sink.as_ref(),
         Event::BlobDone {

@@ -26,7 +26,7 @@ mod tokens;
 use errors::is_tls_text;
 pub(crate) use origin::origin_of;
 use origin::{host_port, http_client, parse_base};
-pub(crate) use retry::{is_transient, retry_after, retryable_status};
+pub(crate) use retry::{is_transient, retry_after, retryable_status, Try};
 
 const MAX_REDIRECTS: u32 = 10;
 /// Largest token answer read (JWTs with many claims stay far below).
@@ -137,37 +137,41 @@ impl Client {
     /// (429, 5xx) are retried; a refused connection is not (the registry is down, or speaks
     /// another scheme).
     async fn ping(&self) -> Result<()> {
-        let url = format!("{}/v2/", self.base);
-        let mut attempt = 0;
-        let since = std::time::Instant::now();
-        let mut url = url;
+        let mut url = format!("{}/v2/", self.base);
         let mut redirects = 0;
-        loop {
-            attempt += 1;
+        self.retrying("GET /v2/", false, async |attempt| {
             let resp = match self.http_for(&url)?.0.get(&url).send().await {
                 Ok(r) => r,
-                Err(e) if self.can_retry(attempt, since) && !e.is_connect() && is_transient(&e) => {
-                    self.backoff("GET /v2/", attempt, None, &e.to_string())
-                        .await;
-                    continue;
+                Err(e) if !e.is_connect() && is_transient(&e) => {
+                    return Ok(Try::Failed {
+                        last: Err(self.transport_error(&e, &url)),
+                        retry_after: None,
+                        reason: e.to_string(),
+                    })
                 }
                 Err(e) => return Err(self.transport_error(&e, &url)),
             };
             let status = resp.status();
             if let Some(next) = self.redirect(&url, &resp, &mut redirects)? {
                 url = next;
-                attempt -= 1;
-                continue;
+                return Ok(Try::Again);
             }
             self.learn_challenge(&resp);
             if status.is_success() || status == StatusCode::UNAUTHORIZED {
-                return Ok(());
+                return Ok(Try::Done(()));
             }
-            if retryable_status(status) && self.can_retry(attempt, since) {
-                let ra = retry_after(&resp);
-                self.backoff("GET /v2/", attempt, ra, &format!("HTTP {status}"))
-                    .await;
-                continue;
+            if retryable_status(status) {
+                return Ok(Try::Failed {
+                    last: Err(Error::new(
+                        ErrorKind::Network,
+                        format!(
+                            "{} answered {status} to GET /v2/ {attempt} times; the registry is unavailable, try again later",
+                            self.registry
+                        ),
+                    )),
+                    retry_after: retry_after(&resp),
+                    reason: format!("HTTP {status}"),
+                });
             }
             if status == StatusCode::BAD_REQUEST && url.starts_with("https://") {
                 // A TLS 1.3 server checks the client certificate after the handshake, so a
@@ -181,32 +185,16 @@ impl Client {
                         trust::client_cert_required(&self.registry),
                     ));
                 }
-                return Err(Error::new(
-                    ErrorKind::InvalidInput,
-                    format!(
-                        "{} answered {status} to GET /v2/: not a container registry?",
-                        self.registry
-                    ),
-                ));
             }
-            let kind = if retryable_status(status) {
-                ErrorKind::Network
-            } else {
-                ErrorKind::InvalidInput
-            };
-            return Err(Error::new(
-                kind,
+            Err(Error::new(
+                ErrorKind::InvalidInput,
                 format!(
-                    "{} answered {status} to GET /v2/{}",
-                    self.registry,
-                    if retryable_status(status) {
-                        format!(" {attempt} times; the registry is unavailable, try again later")
-                    } else {
-                        ": not a container registry?".to_string()
-                    }
+                    "{} answered {status} to GET /v2/: not a container registry?",
+                    self.registry
                 ),
-            ));
-        }
+            ))
+        })
+        .await
     }
 
     /// Checks the credentials work (login): authenticates once for `scope` or `/v2/`.
@@ -232,19 +220,17 @@ impl Client {
         body: BodyFn<'_>,
         retry: bool,
     ) -> Result<Response> {
-        let mut attempt = 0u32;
-        let since = std::time::Instant::now();
         let mut reauthed = false;
         let mut redirects = 0;
         let mut current = url.to_string();
-        loop {
-            let url = current.as_str();
-            attempt += 1;
+        let what = format!("{method} {}", strip_host(url));
+        self.retrying(&what, true, async |_| {
+            let url = current.clone();
             self.check_breaker()?;
             // Each origin is spoken to with its own trust (a redirect to a storage host never
             // gets the registry's certs.d CA, client certificate or insecure mark).
-            let (http, own_origin) = self.http_for(url)?;
-            let mut req = http.request(method.clone(), url).headers(headers.clone());
+            let (http, own_origin) = self.http_for(&url)?;
+            let mut req = http.request(method.clone(), &url).headers(headers.clone());
             // Credentials go to the registry's own origin only: an upload Location on another
             // host (a storage front end) is followed without them, as Docker does.
             if own_origin {
@@ -257,24 +243,20 @@ impl Client {
             }
             let resp = match req.send().await {
                 Ok(r) => r,
-                Err(e) if retry && is_transient(&e) && self.failed_try(attempt, since) => {
-                    self.backoff(
-                        &format!("{method} {}", strip_host(url)),
-                        attempt,
-                        None,
-                        &e.to_string(),
-                    )
-                    .await;
-                    continue;
+                Err(e) if retry && is_transient(&e) => {
+                    return Ok(Try::Failed {
+                        last: Err(self.transport_error(&e, &url)),
+                        retry_after: None,
+                        reason: e.to_string(),
+                    })
                 }
-                Err(e) => return Err(self.transport_error(&e, url)),
+                Err(e) => return Err(self.transport_error(&e, &url)),
             };
             let status = resp.status();
             if method == Method::GET || method == Method::HEAD {
-                if let Some(next) = self.redirect(url, &resp, &mut redirects)? {
+                if let Some(next) = self.redirect(&url, &resp, &mut redirects)? {
                     current = next;
-                    attempt -= 1;
-                    continue;
+                    return Ok(Try::Again);
                 }
             }
             if status == StatusCode::UNAUTHORIZED {
@@ -286,25 +268,21 @@ impl Client {
                 if let Ok(mut a) = self.auth.lock() {
                     a.tokens.remove(scope);
                 }
-                attempt -= 1;
-                continue;
+                return Ok(Try::Again);
             }
-            if retry && retryable_status(status) && self.failed_try(attempt, since) {
-                let ra = retry_after(&resp);
-                self.backoff(
-                    &format!("{method} {}", strip_host(url)),
-                    attempt,
-                    ra,
-                    &format!("HTTP {status}"),
-                )
-                .await;
-                continue;
+            if retry && retryable_status(status) {
+                return Ok(Try::Failed {
+                    retry_after: retry_after(&resp),
+                    reason: format!("HTTP {status}"),
+                    last: Ok(resp),
+                });
             }
             if !retryable_status(status) {
                 self.failures_in_a_row.store(0, Ordering::SeqCst);
             }
-            return Ok(resp);
-        }
+            Ok(Try::Done(resp))
+        })
+        .await
     }
 }
 

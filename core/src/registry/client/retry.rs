@@ -4,7 +4,59 @@
 
 use super::*;
 
+/// What one try of a request (or of a whole blob) came to.
+pub(crate) enum Try<T> {
+    /// Finished: the value to return.
+    Done(T),
+    /// Not a failed try: a redirect followed, a token renewed, a switch to chunked upload.
+    /// Go again without counting it.
+    Again,
+    /// Failed transiently: go again after the backoff (or the server's `Retry-After`) while
+    /// the policy allows; when it does not, the request ends with `last`.
+    Failed {
+        last: Result<T>,
+        retry_after: Option<Duration>,
+        reason: String,
+    },
+}
+
 impl Client {
+    /// The one retry loop of the registry client. It runs `attempt` until it is done,
+    /// counting failed tries against the request's attempts and time budget and, with
+    /// `breaker`, against the operation's circuit breaker. Every request (ping, token, send)
+    /// and every blob transfer goes through it, so they all follow one policy.
+    pub(crate) async fn retrying<T>(
+        &self,
+        what: &str,
+        breaker: bool,
+        mut attempt: impl AsyncFnMut(u32) -> Result<Try<T>>,
+    ) -> Result<T> {
+        let since = std::time::Instant::now();
+        let mut n = 0u32;
+        loop {
+            n += 1;
+            match attempt(n).await? {
+                Try::Done(v) => return Ok(v),
+                Try::Again => n -= 1,
+                Try::Failed {
+                    last,
+                    retry_after,
+                    reason,
+                } => {
+                    let more = if breaker {
+                        self.failed_try(n, since)
+                    } else {
+                        self.can_retry(n, since)
+                    };
+                    if !more {
+                        return last;
+                    }
+                    self.backoff(what, n, retry_after, &reason).await;
+                }
+            }
+        }
+    }
+
     /// Counts a transiently failed try and says whether it may be retried: within the
     /// request's attempts and time budget, and while the breaker is closed.
     pub(super) fn failed_try(&self, attempt: u32, since: std::time::Instant) -> bool {
@@ -37,7 +89,7 @@ impl Client {
 
     /// Whether a request first tried at `since` may be tried again: fewer than `attempts`
     /// tries so far and still inside `retry_budget_secs`.
-    pub fn can_retry(&self, attempt: u32, since: std::time::Instant) -> bool {
+    pub(super) fn can_retry(&self, attempt: u32, since: std::time::Instant) -> bool {
         attempt < self.opts.attempts && since.elapsed() < self.retry_budget()
     }
 
@@ -45,7 +97,7 @@ impl Client {
         Duration::from_secs(self.opts.retry_budget_secs.max(1))
     }
 
-    pub async fn backoff(
+    pub(super) async fn backoff(
         &self,
         what: &str,
         attempt: u32,

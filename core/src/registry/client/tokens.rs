@@ -83,10 +83,7 @@ impl Client {
         if let Credential::Basic { username, .. } = &self.cred {
             query.push(("account", username));
         }
-        let mut attempt = 0;
-        let since = std::time::Instant::now();
-        loop {
-            attempt += 1;
+        self.retrying("token", false, async |_| {
             let mut req = self.http_for(realm)?.0.get(realm).query(&query);
             if let (
                 true,
@@ -99,17 +96,23 @@ impl Client {
             }
             let resp = match req.send().await {
                 Ok(r) => r,
-                Err(e) if self.can_retry(attempt, since) && is_transient(&e) => {
-                    self.backoff("token", attempt, None, &e.to_string()).await;
-                    continue;
+                Err(e) if is_transient(&e) => {
+                    return Ok(Try::Failed {
+                        last: Err(self.transport_error(&e, realm)),
+                        retry_after: None,
+                        reason: e.to_string(),
+                    })
                 }
                 Err(e) => return Err(self.transport_error(&e, realm)),
             };
             let status = resp.status();
-            if retryable_status(status) && self.can_retry(attempt, since) {
-                let ra = retry_after(&resp);
-                self.backoff("token", attempt, ra, status.as_str()).await;
-                continue;
+            if retryable_status(status) {
+                let retry_after = retry_after(&resp);
+                return Ok(Try::Failed {
+                    last: Err(self.error_for(resp, "token request").await),
+                    retry_after,
+                    reason: status.as_str().to_string(),
+                });
             }
             if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
                 return Err(self.auth_error(status));
@@ -128,18 +131,18 @@ impl Client {
                         format!("{}: token answer is not JSON: {e}", self.registry),
                     )
                 })?;
-            return v
-                .get("token")
+            v.get("token")
                 .or_else(|| v.get("access_token"))
                 .and_then(|t| t.as_str())
-                .map(String::from)
+                .map(|t| Try::Done(t.to_string()))
                 .ok_or_else(|| {
                     Error::new(
                         ErrorKind::Network,
                         format!("{}: token answer has no token", self.registry),
                     )
-                });
-        }
+                })
+        })
+        .await
     }
 
     /// Decides whether the token realm a challenge names may be asked, and whether the
