@@ -2,6 +2,7 @@
 //! temporary store.
 
 use super::client::{no_body, Client};
+use super::manifest::{index_children, is_index, manifest_blobs};
 use super::{auth, pull, push, scope_push, PushResult, RegistryOptions};
 use crate::error::{Error, Result};
 use crate::event::{EventSink, SinkScope};
@@ -71,16 +72,9 @@ async fn copy_within(
     let (bytes, media, digest) =
         pull::get_manifest(&client, &src.repository, &want, &scope).await?;
     let mut manifests = Vec::new();
-    if push::is_index(&media) {
-        let idx: serde_json::Value = serde_json::from_slice(&bytes)?;
-        for m in idx
-            .get("manifests")
-            .and_then(|m| m.as_array())
-            .cloned()
-            .unwrap_or_default()
-        {
-            let d = m.get("digest").and_then(|x| x.as_str()).unwrap_or_default();
-            manifests.push(pull::get_manifest(&client, &src.repository, d, &scope).await?);
+    if is_index(&media) {
+        for (d, _) in index_children(&bytes, &digest)? {
+            manifests.push(pull::get_manifest(&client, &src.repository, &d, &scope).await?);
         }
     }
     manifests.push((bytes, media, digest.clone()));
@@ -95,10 +89,10 @@ async fn copy_within(
     };
     let mut seen = std::collections::HashSet::new();
     for (b, m, d) in &manifests {
-        if push::is_index(m) {
+        if is_index(m) {
             continue;
         }
-        for (blob, _) in push::manifest_blobs(b, d)? {
+        for (blob, _) in manifest_blobs(b, d)? {
             if !seen.insert(blob.clone()) {
                 continue;
             }

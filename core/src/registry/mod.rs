@@ -10,6 +10,7 @@ mod challenge;
 mod client;
 mod copy;
 mod list;
+mod manifest;
 mod pull;
 mod push;
 mod types;

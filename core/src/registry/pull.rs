@@ -2,7 +2,7 @@
 //! streamed into the store through a hash and committed only when its digest matches.
 
 use super::client::{no_body, Client, Try};
-use super::push::{is_index, manifest_blobs};
+use super::manifest::{declared_media_type, is_index, manifest_blobs, pick_platform};
 use super::{accept_headers, scope_pull, PullResult, RegistryOptions};
 use crate::error::{Error, ErrorKind, Result};
 use crate::event::{emit, Event, EventSink};
@@ -99,83 +99,12 @@ pub(super) async fn get_manifest(
         ));
     }
     let media = if media.is_empty() || media == "application/json" {
-        serde_json::from_slice::<serde_json::Value>(&bytes)
-            .ok()
-            .and_then(|v| {
-                v.get("mediaType")
-                    .and_then(|m| m.as_str())
-                    .map(String::from)
-            })
+        declared_media_type(&bytes)
             .unwrap_or_else(|| "application/vnd.oci.image.manifest.v1+json".into())
     } else {
         media
     };
     Ok((bytes, media, digest))
-}
-
-fn host_platform() -> (String, String) {
-    let arch = match std::env::consts::ARCH {
-        "x86_64" => "amd64",
-        "aarch64" => "arm64",
-        "x86" => "386",
-        "powerpc64" => "ppc64le",
-        other => other,
-    };
-    ("linux".into(), arch.into())
-}
-
-/// Picks the manifest of `platform` (`os/arch[/variant]`) from an index.
-fn pick_platform(index: &[u8], platform: Option<&str>, what: &str) -> Result<String> {
-    let v: serde_json::Value = serde_json::from_slice(index)?;
-    let (os, arch, variant) = match platform {
-        Some(p) => {
-            let mut parts = p.split('/');
-            let os = parts.next().unwrap_or("linux").to_string();
-            let arch = parts.next().ok_or_else(|| {
-                Error::invalid(format!("platform {p:?}: expected os/arch[/variant]"))
-            })?;
-            (os, arch.to_string(), parts.next().map(String::from))
-        }
-        None => {
-            let (o, a) = host_platform();
-            (o, a, None)
-        }
-    };
-    let list = v
-        .get("manifests")
-        .and_then(|m| m.as_array())
-        .cloned()
-        .unwrap_or_default();
-    let found = list.iter().find(|m| {
-        let p = m.get("platform");
-        let get = |k: &str| p.and_then(|p| p.get(k)).and_then(|x| x.as_str());
-        get("os") == Some(os.as_str())
-            && get("architecture") == Some(arch.as_str())
-            && variant
-                .as_deref()
-                .is_none_or(|vv| get("variant") == Some(vv))
-    });
-    // An index without platforms (e.g. one manifest): take the only entry.
-    let found = found.or_else(|| (list.len() == 1).then(|| &list[0]));
-    found
-        .and_then(|m| m.get("digest").and_then(|d| d.as_str()).map(String::from))
-        .ok_or_else(|| {
-            let have: Vec<String> = list
-                .iter()
-                .filter_map(|m| {
-                    let p = m.get("platform")?;
-                    Some(format!(
-                        "{}/{}",
-                        p.get("os")?.as_str()?,
-                        p.get("architecture")?.as_str()?
-                    ))
-                })
-                .collect();
-            Error::not_found(format!(
-                "{what} has no image for {os}/{arch}; it has: {}; pick one with the platform option (--platform)",
-                have.join(", ")
-            ))
-        })
 }
 
 pub(super) async fn pull(
@@ -195,7 +124,7 @@ pub(super) async fn pull(
         .unwrap_or_else(|| "latest".into());
     let (bytes, media, digest) = get_manifest(&client, &repo, &want, &scope).await?;
     let (mbytes, mmedia, mdigest, index_digest) = if is_index(&media) {
-        let child = pick_platform(&bytes, opts.platform.as_deref(), reference)?;
+        let child = pick_platform(&bytes, &digest, opts.platform.as_deref(), reference)?;
         let (b, m, d) = get_manifest(&client, &repo, &child, &scope).await?;
         (b, m, d, Some(digest))
     } else {

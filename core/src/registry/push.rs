@@ -4,6 +4,7 @@
 //! manifest PUTs).
 
 use super::client::{no_body, Client, Try};
+use super::manifest::{declared_media_type, index_children, is_index, manifest_blobs};
 use super::{scope_push, PushResult, RegistryOptions};
 use crate::error::{Error, ErrorKind, Result};
 use crate::event::{emit, Event, EventSink};
@@ -23,36 +24,6 @@ use tokio::io::{AsyncReadExt, AsyncSeekExt};
 const PROGRESS_STEP: u64 = 4 << 20;
 /// Read size of the upload stream.
 const READ_CHUNK: usize = 1 << 20;
-
-pub(crate) fn is_index(media: &str) -> bool {
-    media.contains("image.index") || media.contains("manifest.list")
-}
-
-/// `config` and `layers` digests and sizes of a manifest.
-pub(crate) fn manifest_blobs(bytes: &[u8], digest: &str) -> Result<Vec<(String, u64)>> {
-    let v: serde_json::Value = serde_json::from_slice(bytes)
-        .map_err(|e| Error::invalid(format!("manifest {digest} is not JSON: {e}")))?;
-    let mut out = Vec::new();
-    let entry = |d: &serde_json::Value| -> Result<(String, u64)> {
-        let dg = d.get("digest").and_then(|x| x.as_str());
-        let size = d.get("size").and_then(|x| x.as_u64());
-        match (dg, size) {
-            (Some(dg), Some(s)) => Ok((dg.to_string(), s)),
-            _ => Err(Error::invalid(format!(
-                "manifest {digest}: a descriptor lacks digest or size"
-            ))),
-        }
-    };
-    if let Some(c) = v.get("config") {
-        out.push(entry(c)?);
-    }
-    if let Some(ls) = v.get("layers").and_then(|l| l.as_array()) {
-        for l in ls {
-            out.push(entry(l)?);
-        }
-    }
-    Ok(out)
-}
 
 struct Blob {
     digest: String,
@@ -99,28 +70,14 @@ pub(super) async fn push(
     let mut manifests: Vec<(String, String, Vec<u8>)> = Vec::new();
     let mut blobs: Vec<(String, u64)> = Vec::new();
     if is_index(&root_media) {
-        let idx: serde_json::Value = serde_json::from_slice(&root_bytes)?;
-        for m in idx
-            .get("manifests")
-            .and_then(|m| m.as_array())
-            .cloned()
-            .unwrap_or_default()
-        {
-            let d = m
-                .get("digest")
-                .and_then(|x| x.as_str())
-                .unwrap_or_default()
-                .to_string();
+        for (d, child_media) in index_children(&root_bytes, &root_digest)? {
             if !store.has_blob(&d) {
                 return Err(Error::not_found(format!(
                     "image index {root_digest} lists manifest {d}, which is not in the store; pull every platform first"
                 )));
             }
             let bytes = store.read_blob(&d)?;
-            let media = media_of(
-                m.get("mediaType").and_then(|x| x.as_str()).unwrap_or(""),
-                &bytes,
-            );
+            let media = media_of(&child_media, &bytes);
             blobs.extend(manifest_blobs(&bytes, &d)?);
             manifests.push((d, media, bytes));
         }
@@ -255,13 +212,7 @@ fn media_of(desc_media: &str, bytes: &[u8]) -> String {
     if !desc_media.is_empty() && desc_media.contains('/') {
         return desc_media.to_string();
     }
-    serde_json::from_slice::<serde_json::Value>(bytes)
-        .ok()
-        .and_then(|v| {
-            v.get("mediaType")
-                .and_then(|m| m.as_str())
-                .map(String::from)
-        })
+    declared_media_type(bytes)
         .unwrap_or_else(|| "application/vnd.oci.image.manifest.v1+json".to_string())
 }
 
