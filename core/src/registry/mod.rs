@@ -13,11 +13,13 @@ mod list;
 mod manifest;
 mod pull;
 mod push;
+mod remote;
 mod types;
 
 pub use auth::Credential;
 pub use copy::copy;
 pub use list::{catalog, delete, list_tags};
+pub use remote::{fetch_blob, fetch_manifest, RemoteManifest};
 pub use types::*;
 
 use crate::error::{Error, Result};

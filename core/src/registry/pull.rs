@@ -147,7 +147,11 @@ pub(super) async fn pull(
         }
     }
     let fetched: Vec<u64> = futures_util::stream::iter(missing.iter())
-        .map(|(d, s)| fetch_blob(&client, store, &repo, &scope, d, *s))
+        .map(|(d, s)| async {
+            let file = fetch_blob(&client, &repo, &scope, d, *s, &|| store.temp_file()).await?;
+            store.commit_blob(file, d)?;
+            Ok::<_, Error>(*s)
+        })
         .buffer_unordered(opts.jobs.max(1))
         .try_collect()
         .await?;
@@ -178,14 +182,19 @@ pub(super) async fn pull(
     })
 }
 
-async fn fetch_blob(
+/// A new temporary file for a blob being fetched (in the store's temp dir, or a caller's).
+pub(super) type NewFile<'a> = &'a (dyn Fn() -> Result<tempfile::NamedTempFile> + Sync);
+
+/// Fetches a blob into a fresh temporary file from `new_file`, retried as one unit, and
+/// returns it once its size and digest are verified; the caller decides where it lands.
+pub(super) async fn fetch_blob(
     client: &Client,
-    store: &Store,
     repo: &str,
     scope: &str,
     digest: &str,
     size: u64,
-) -> Result<u64> {
+    new_file: NewFile<'_>,
+) -> Result<tempfile::NamedTempFile> {
     let url = format!("{}/v2/{repo}/blobs/{digest}", client.base);
     let sink = client.sink.clone();
     emit(
@@ -195,12 +204,12 @@ async fn fetch_blob(
             size,
         },
     );
-    client
+    let file = client
         .retrying(
             &format!("GET blob {digest}"),
             false,
-            async |_| match fetch_once(client, store, &url, scope, digest, size).await {
-                Ok(()) => Ok(Try::Done(())),
+            async |_| match fetch_once(client, new_file, &url, scope, digest, size).await {
+                Ok(file) => Ok(Try::Done(file)),
                 Err(e) if e.kind == ErrorKind::Network => Ok(Try::Failed {
                     reason: e.message.clone(),
                     last: Err(e),
@@ -217,24 +226,24 @@ async fn fetch_blob(
             size,
         },
     );
-    Ok(size)
+    Ok(file)
 }
 
 async fn fetch_once(
     client: &Client,
-    store: &Store,
+    new_file: NewFile<'_>,
     url: &str,
     scope: &str,
     digest: &str,
     size: u64,
-) -> Result<()> {
+) -> Result<tempfile::NamedTempFile> {
     let mut resp = client
         .send(Method::GET, url, scope, Default::default(), &no_body, true)
         .await?;
     if !resp.status().is_success() {
         return Err(client.error_for(resp, &format!("GET blob {digest}")).await);
     }
-    let mut tmp = crate::oci::WritebackFile::new(store.temp_file()?);
+    let mut tmp = crate::oci::WritebackFile::new(new_file()?);
     let mut hasher = sha2::Sha256::new();
     let mut got = 0u64;
     let mut last = 0u64;
@@ -278,8 +287,7 @@ async fn fetch_once(
             ),
         ));
     }
-    store.commit_blob(tmp.into_inner(), digest)?;
-    Ok(())
+    Ok(tmp.into_inner())
 }
 
 #[cfg(test)]
