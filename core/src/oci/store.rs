@@ -20,6 +20,7 @@ use std::collections::HashMap;
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::str::FromStr;
 
 pub(crate) const REF_NAME: &str = "org.opencontainers.image.ref.name";
 const LAYOUT_FILE: &str = "oci-layout";
@@ -37,7 +38,57 @@ pub struct Store {
 use crate::fsx::create_if_absent;
 pub(crate) use crate::fsx::{readable, write_atomic, LockGuard};
 
+/// An image arriving from outside the store (a pull): verified blobs first, then one index
+/// update that tags it. Holds the store's writer lock for its whole life, so a `gc` never
+/// collects blobs that are in but not yet tagged. This is the one way the registry client
+/// writes into a store: it never touches the layout's files itself.
+pub(crate) struct Ingest<'a> {
+    store: &'a Store,
+    _writer: LockGuard,
+}
+
+impl Ingest<'_> {
+    pub(crate) fn has_blob(&self, digest: &str) -> bool {
+        self.store.has_blob(digest)
+    }
+
+    /// A temporary file in the store's temp dir, for a blob being received.
+    pub(crate) fn new_blob_file(&self) -> Result<tempfile::NamedTempFile> {
+        self.store.temp_file()
+    }
+
+    /// Moves a received and verified blob into place.
+    pub(crate) fn commit_blob(&self, file: tempfile::NamedTempFile, digest: &str) -> Result<()> {
+        self.store.commit_blob(file, digest)
+    }
+
+    /// Stores a manifest's bytes and tags it `key`; returns the manifest's digest.
+    pub(crate) fn tag_manifest(&self, key: &str, media_type: &str, bytes: &[u8]) -> Result<String> {
+        let digest = self.store.put_blob(bytes)?;
+        let dg = oci_spec::image::Digest::from_str(&digest)
+            .map_err(|e| Error::internal(format!("digest {digest}: {e}")))?;
+        let desc = Descriptor::new(
+            oci_spec::image::MediaType::from(media_type),
+            bytes.len() as u64,
+            dg,
+        );
+        self.store.update_index(|index| {
+            Store::set_tag(index, key, &desc);
+            Ok(())
+        })?;
+        Ok(digest)
+    }
+}
+
 impl Store {
+    /// Starts an [`Ingest`] (takes the writer lock).
+    pub(crate) fn ingest(&self) -> Result<Ingest<'_>> {
+        Ok(Ingest {
+            store: self,
+            _writer: self.writer_lock()?,
+        })
+    }
+
     /// Opens the store at `root`, creating an empty layout when the directory is missing or
     /// empty. A non-empty directory that is not an OCI layout is refused, untouched.
     pub fn open(root: impl AsRef<Path>) -> Result<Store> {

@@ -8,12 +8,10 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::event::{emit, Event, EventSink};
 use crate::oci::{Reference, Store};
 use futures_util::{StreamExt, TryStreamExt};
-use oci_spec::image::{Descriptor, Digest, MediaType};
 use reqwest::header::CONTENT_TYPE;
 use reqwest::{Method, StatusCode};
 use sha2::Digest as _;
 use std::io::Write;
-use std::str::FromStr;
 
 /// Manifests larger than this are refused (Gitea's own limit is 10 MiB).
 const MAX_MANIFEST: usize = 16 << 20;
@@ -131,7 +129,7 @@ pub(super) async fn pull(
         (bytes, media, digest, None)
     };
     let blobs = manifest_blobs(&mbytes, &mdigest)?;
-    let _writer = store.writer_lock()?;
+    let ingest = store.ingest()?;
     let mut present = 0;
     let mut missing = Vec::new();
     let mut seen = std::collections::HashSet::new();
@@ -139,7 +137,7 @@ pub(super) async fn pull(
         if !seen.insert(d.clone()) {
             continue;
         }
-        if store.has_blob(&d) {
+        if ingest.has_blob(&d) {
             present += 1;
             emit(sink, Event::BlobSkipped { digest: d });
         } else {
@@ -148,23 +146,17 @@ pub(super) async fn pull(
     }
     let fetched: Vec<u64> = futures_util::stream::iter(missing.iter())
         .map(|(d, s)| async {
-            let file = fetch_blob(&client, &repo, &scope, d, *s, &|| store.temp_file()).await?;
-            store.commit_blob(file, d)?;
+            let new_file = || ingest.new_blob_file();
+            let file = fetch_blob(&client, &repo, &scope, d, *s, &new_file).await?;
+            ingest.commit_blob(file, d)?;
             Ok::<_, Error>(*s)
         })
         .buffer_unordered(opts.jobs.max(1))
         .try_collect()
         .await?;
-    let stored = store.put_blob(&mbytes)?;
-    debug_assert_eq!(stored, mdigest);
-    let dg = Digest::from_str(&mdigest)
-        .map_err(|e| Error::internal(format!("digest {mdigest}: {e}")))?;
-    let desc = Descriptor::new(MediaType::from(mmedia.as_str()), mbytes.len() as u64, dg);
     let key = r.store_key();
-    store.update_index(|index| {
-        Store::set_tag(index, &key, &desc);
-        Ok(())
-    })?;
+    let stored = ingest.tag_manifest(&key, &mmedia, &mbytes)?;
+    debug_assert_eq!(stored, mdigest);
     emit(
         sink,
         Event::ImageStored {
