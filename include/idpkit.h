@@ -3,7 +3,7 @@
  *
  * Conventions (the style of rustls-ffi):
  *
- * - Handles (idpkit_store, idpkit_cancel) are opaque; create them with *_new and free them
+ * - Handles (idpkit_store, idpkit_cancel, idpkit_credentials) are opaque; create them with *_new and free them
  *   with *_free. Every *_free accepts NULL.
  * - Every fallible function returns an idpkit_result: IDPKIT_RESULT_OK (0) on success.
  *   On failure, when err_out is not NULL, *err_out receives an idpkit_error (result code
@@ -15,8 +15,10 @@
  *   bug) yields IDPKIT_RESULT_PANIC. Nothing unwinds into the caller.
  * - Strings are NUL-terminated UTF-8. Strings the library returns through char ** outputs
  *   are owned by the caller and freed with idpkit_string_free.
- * - Options and results are JSON documents with the core's serde shapes (snake_case field
- *   names), the same as the Python and Node bindings use.
+ * - Every operation is idpkit_call(name, ...) or its typed entry (idpkit_push, ...), with one
+ *   shape: options and result are JSON documents whose schemas are contract/idpkit.json
+ *   (snake_case fields, the same in every binding; unknown fields are refused); secrets go
+ *   in an idpkit_credentials handle, never in JSON.
  * - Functions block until done; run them on a thread of your own to stay responsive, and
  *   pass an idpkit_cancel to stop long ones from another thread.
  *
@@ -136,7 +138,7 @@ typedef uint32_t idpkit_result;
 #endif // __cplusplus
 
 /**
- * A cancellation handle for long calls (`idpkit_store_build`, ...).
+ * A cancellation handle for calls (every operation takes one: `idpkit_build`, `idpkit_push`, ...).
  *
  * Pass it to a call, then call `idpkit_cancel_cancel` from any thread to make that call
  * stop at its next check point and return `IDPKIT_RESULT_CANCELLED`. Once cancelled it
@@ -144,6 +146,18 @@ typedef uint32_t idpkit_result;
  * calls. Thread-safe: every function but `idpkit_cancel_free` may run concurrently.
  */
 typedef struct idpkit_cancel idpkit_cancel;
+
+/**
+ * Registry credentials for one or more calls: a username and password or a token for the
+ * registry the operation talks to, and (for `idpkit_copy`) the same for the source
+ * registry. Secrets never go through options JSON and never appear in an error or event.
+ *
+ * Created by `idpkit_credentials_new` (empty: credentials are looked up, as with a NULL
+ * handle), filled by the `idpkit_credentials_set_*` functions, freed by
+ * `idpkit_credentials_free`, which overwrites the secrets first. A handle may be passed to
+ * many calls, also at once; do not set it while a call that was given it runs.
+ */
+typedef struct idpkit_credentials idpkit_credentials;
 
 /**
  * The details of a failure: a result code and a human-readable UTF-8 message that says
@@ -200,6 +214,23 @@ const char *idpkit_version(void);
 const char *idpkit_result_name(uint32_t result);
 
 /**
+ * Runs the operation named `operation` (`"push"`, `"list_tags"`, ...; the list and every
+ * operation's options and result are in `contract/idpkit.json`).
+ *
+ * `store` is the store of a store operation (`build` ... `pull`), NULL for the others.
+ * `options_json` is a JSON object of the operation's options (NULL: its defaults); unknown
+ * fields and wrong types are `INVALID_INPUT` naming the field. `credentials` (may be NULL:
+ * looked up) holds the secrets, which never go through JSON. `callback` (may be NULL)
+ * receives the call's events with `user_data`; `cancel` (may be NULL) stops it from another
+ * thread with `CANCELLED`, at once when it was raised before the call. On success
+ * `*result_json_out` receives the result as JSON; free it with `idpkit_string_free`.
+ *
+ * Errors: `NULL_ARGUMENT`, `INVALID_INPUT` (unknown operation, bad options, no store for
+ * a store operation), and whatever the operation fails with.
+ */
+idpkit_result idpkit_call(const char *operation, const idpkit_store *store, const char *options_json, const idpkit_credentials *credentials, idpkit_event_callback callback, void *user_data, const idpkit_cancel *cancel, char **result_json_out, idpkit_error **err_out);
+
+/**
  * Creates a new, not yet cancelled handle. Free it with `idpkit_cancel_free`.
  *
  * Returns NULL only if memory allocation failed or idpkit panicked.
@@ -225,6 +256,49 @@ bool idpkit_cancel_is_cancelled(const idpkit_cancel *cancel);
  * use it again.
  */
 void idpkit_cancel_free(idpkit_cancel *cancel);
+
+/**
+ * Creates an empty handle (no credentials: they are looked up). Free it with
+ * `idpkit_credentials_free`. Returns NULL only if allocation failed.
+ */
+idpkit_credentials *idpkit_credentials_new(void);
+
+/**
+ * Sets a username and password (a Gitea token works as the password) for the registry of
+ * the call, replacing what was set. `login` takes its credentials from here.
+ *
+ * Errors: `NULL_ARGUMENT`, `INVALID_INPUT` (not UTF-8).
+ */
+idpkit_result idpkit_credentials_set_basic(idpkit_credentials *credentials, const char *username, const char *password, idpkit_error **err_out);
+
+/**
+ * Sets a registry bearer token (sent as is) for the registry of the call, replacing what
+ * was set.
+ *
+ * Errors: `NULL_ARGUMENT`, `INVALID_INPUT` (not UTF-8).
+ */
+idpkit_result idpkit_credentials_set_token(idpkit_credentials *credentials, const char *token, idpkit_error **err_out);
+
+/**
+ * Sets a username and password for the source registry of `idpkit_copy` (default: its
+ * stored login); never sent to the destination.
+ *
+ * Errors: `NULL_ARGUMENT`, `INVALID_INPUT` (not UTF-8).
+ */
+idpkit_result idpkit_credentials_set_source_basic(idpkit_credentials *credentials, const char *username, const char *password, idpkit_error **err_out);
+
+/**
+ * Sets a bearer token for the source registry of `idpkit_copy`.
+ *
+ * Errors: `NULL_ARGUMENT`, `INVALID_INPUT` (not UTF-8).
+ */
+idpkit_result idpkit_credentials_set_source_token(idpkit_credentials *credentials, const char *token, idpkit_error **err_out);
+
+/**
+ * Overwrites the secrets and frees the handle. NULL is accepted and ignored. Free it once,
+ * after every call that was given it has returned.
+ */
+void idpkit_credentials_free(idpkit_credentials *credentials);
 
 /**
  * The result code of `err` (one of `idpkit_result`, never `IDPKIT_RESULT_OK`): the same
@@ -257,143 +331,130 @@ const char *idpkit_error_message(const idpkit_error *err);
 void idpkit_error_free(idpkit_error *err);
 
 /**
- * Checks `username` and `password` (or token) against `registry` (`host[:port]`) and
- * stores them the way `docker login` does: in `REGISTRY_AUTH_FILE`, else
- * `$DOCKER_CONFIG/config.json` (default `~/.docker/config.json`), or through the
- * credential helper that file configures. Later calls with NULL credentials find them.
- *
- * `options_json` (may be NULL) is as for `idpkit_store_push` (trust, timeouts); it must
- * not hold credentials. On success `*result_json_out` receives a `LoginResult` JSON object
- * (`registry`, `username`, `stored_in`: the file or helper written); free it with
- * `idpkit_string_free`. The password never appears in an error message. Blocks until done.
- *
- * Errors: `NULL_ARGUMENT`, `INVALID_INPUT` (an empty username or password), `AUTH` (the
- * registry refused them; the message names registry and user), `UNTRUSTED`, `NETWORK`, `IO`.
+ * Builds an image from a directory into the store (one layer over an optional base).
+ * Options `$defs/BuildOptions`, result `$defs/BuildResult`; arguments as for `idpkit_call`.
  */
-idpkit_result idpkit_registry_login(const char *registry, const char *username, const char *password, const char *options_json, char **result_json_out, idpkit_error **err_out);
+idpkit_result idpkit_build(const idpkit_store *store, const char *options_json, const idpkit_credentials *credentials, idpkit_event_callback callback, void *user_data, const idpkit_cancel *cancel, char **result_json_out, idpkit_error **err_out);
 
 /**
- * `idpkit_registry_login` with Gitea's credentials read from the cluster: Secret
- * `gitea-credential` in namespace `gitea` (its `token`, else its `password`), as
- * idpbuilder creates it. The credentials go from the cluster to the stored login without
- * passing through the caller.
- *
- * `cluster_json` (may be NULL: the defaults) is a JSON object of the core's
- * `ClusterOptions`: `kubeconfig` (default `$KUBECONFIG`, else `~/.kube/config`), `context`
- * (default the current one), `host`, `certs_d`. `options_json` is as for
- * `idpkit_registry_login`; unknown fields of either are refused. On success
- * `*result_json_out` receives a `LoginResult` JSON object; free it with
- * `idpkit_string_free`. Blocks until done.
- *
- * Errors: `NULL_ARGUMENT`, `INVALID_INPUT` (a bad kubeconfig or Secret), `NOT_FOUND` (no
- * such context or Secret), `AUTH`, `UNTRUSTED`, `NETWORK`, `IO`.
+ * Lists the images of the store with their tags, digest, size.
+ * Options `$defs/NoOptions`, result an array of `$defs/ImageSummary`; arguments as for `idpkit_call`.
  */
-idpkit_result idpkit_registry_login_from_cluster(const char *registry, const char *cluster_json, const char *options_json, char **result_json_out, idpkit_error **err_out);
+idpkit_result idpkit_images(const idpkit_store *store, const char *options_json, const idpkit_credentials *credentials, idpkit_event_callback callback, void *user_data, const idpkit_cancel *cancel, char **result_json_out, idpkit_error **err_out);
 
 /**
- * Removes the stored credentials of `registry` (`host[:port]`) from where
- * `idpkit_registry_login` put them. `*removed_out` (may be NULL) is set to whether there
- * were any.
- *
- * Errors: `NULL_ARGUMENT`, `INVALID_INPUT` (an unreadable Docker config), `IO`.
+ * Points a new reference at an image of the store.
+ * Options `$defs/TagOptions`, result `$defs/ImageSummary`; arguments as for `idpkit_call`.
  */
-idpkit_result idpkit_registry_logout(const char *registry, bool *removed_out, idpkit_error **err_out);
+idpkit_result idpkit_tag(const idpkit_store *store, const char *options_json, const idpkit_credentials *credentials, idpkit_event_callback callback, void *user_data, const idpkit_cancel *cancel, char **result_json_out, idpkit_error **err_out);
 
 /**
- * Pushes the image `source` of the store to a registry, as `destination` (may be NULL:
- * `source` itself, which must then name a registry, `host[:port]/repo:tag`). Blobs the
- * registry has are skipped, the rest are uploaded in parallel. Blocks until done.
- *
- * `options_json` (may be NULL: the defaults) is a JSON object of the core's
- * `RegistryOptions` fields: `ca_files`, `insecure_hosts`, `certs_d`, `no_platform_roots`,
- * `jobs`, `monolithic_max`, `chunk_size`, `attempts`, `backoff_base_ms`, `backoff_max_ms`,
- * `connect_timeout_secs`, `read_timeout_secs`, `retry_budget_secs`, `platform`,
- * `mount_from`; unknown fields are refused. `username` and `password` (both NULL, or both non-NULL) are the registry
- * credentials; when NULL they are looked up (`IDPKIT_REGISTRY_*`, Docker's config, ...).
- * Credentials never go through JSON and never appear in an error message or event.
- * `callback` (may be NULL) receives progress events (`blob_started`, `blob_progress`,
- * `blob_done`, `blob_skipped`, `blob_mounted`, `manifest_pushed`, `retry_scheduled`,
- * `insecure_connection`, ...) with `user_data`. `cancel` (may be NULL) stops the call from
- * another thread (or the callback) soon after `idpkit_cancel_cancel`, with `CANCELLED`; a
- * handle raised before the call makes it fail at once. Blobs already uploaded stay on the
- * registry; nothing half-written stays in the store. On success `*result_json_out` receives a
- * `PushResult` JSON object (`reference`, `digest`, `blobs_uploaded`, `blobs_skipped`,
- * `blobs_mounted`, `bytes_uploaded`, `unchanged`); free it with `idpkit_string_free`.
- *
- * Errors: `NULL_ARGUMENT`, `INVALID_INPUT` (bad JSON, field or reference, a username
- * without a password), `NOT_FOUND` (`source`), `AUTH`, `UNTRUSTED`, `POLICY`, `NETWORK`,
- * `INTEGRITY`, `CANCELLED`, `IO`.
+ * Removes a tag (or every tag of a digest); `gc` frees the blobs. Returns what was untagged.
+ * Options `$defs/ImageRef`, result an array of strings; arguments as for `idpkit_call`.
  */
-idpkit_result idpkit_store_push(const idpkit_store *store, const char *source, const char *destination, const char *options_json, const char *username, const char *password, idpkit_event_callback callback, void *user_data, const idpkit_cancel *cancel, char **result_json_out, idpkit_error **err_out);
+idpkit_result idpkit_remove(const idpkit_store *store, const char *options_json, const idpkit_credentials *credentials, idpkit_event_callback callback, void *user_data, const idpkit_cancel *cancel, char **result_json_out, idpkit_error **err_out);
 
 /**
- * Pulls `reference` (`host[:port]/repo:tag` or `...@sha256:...`) from a registry into the
- * store, verifying every blob against its digest; an image index resolves to the manifest
- * of the `platform` option (default: this machine's). Blocks until done.
- *
- * `options_json`, `username`, `password`, `callback`, `user_data` and `cancel` are as for
- * `idpkit_store_push` (events: `blob_started`, `blob_progress`, `blob_done`, ...). On
- * success `*result_json_out` receives a `PullResult` JSON object (`reference`, `digest`,
- * `index_digest` (null unless an index was resolved), `blobs_fetched`, `blobs_present`,
- * `bytes_fetched`); free it with `idpkit_string_free`.
- *
- * Errors: `NULL_ARGUMENT`, `INVALID_INPUT`, `NOT_FOUND` (the tag, digest or platform),
- * `AUTH`, `UNTRUSTED`, `POLICY`, `NETWORK`, `INTEGRITY`, `CANCELLED`, `IO`.
+ * The manifest and config of an image of the store.
+ * Options `$defs/ImageRef`, result `$defs/ImageInspect`; arguments as for `idpkit_call`.
  */
-idpkit_result idpkit_store_pull(const idpkit_store *store, const char *reference, const char *options_json, const char *username, const char *password, idpkit_event_callback callback, void *user_data, const idpkit_cancel *cancel, char **result_json_out, idpkit_error **err_out);
+idpkit_result idpkit_inspect(const idpkit_store *store, const char *options_json, const idpkit_credentials *credentials, idpkit_event_callback callback, void *user_data, const idpkit_cancel *cancel, char **result_json_out, idpkit_error **err_out);
 
 /**
- * Lists the tags of `repository` (`host[:port]/path`, no tag), following the registry's
- * pagination. `options_json`, `username` and `password` are as for `idpkit_store_push`.
- * It takes no `idpkit_cancel`: bound it with the `attempts` and timeout options.
- * On success `*tags_json_out` receives a JSON array of strings; free it with
- * `idpkit_string_free`. Needs no store. Blocks until done.
- *
- * Errors: `NULL_ARGUMENT`, `INVALID_INPUT`, `NOT_FOUND` (the repository), `AUTH`,
- * `UNTRUSTED`, `POLICY`, `NETWORK`.
+ * Removes blobs no image of the store references.
+ * Options `$defs/NoOptions`, result `$defs/GcReport`; arguments as for `idpkit_call`.
  */
-idpkit_result idpkit_registry_list_tags(const char *repository, const char *options_json, const char *username, const char *password, char **tags_json_out, idpkit_error **err_out);
+idpkit_result idpkit_gc(const idpkit_store *store, const char *options_json, const idpkit_credentials *credentials, idpkit_event_callback callback, void *user_data, const idpkit_cancel *cancel, char **result_json_out, idpkit_error **err_out);
 
 /**
- * Copies the image `source` (`host[:port]/repo:tag` or `...@sha256:...`) to `destination`.
- * Within one registry (a re-tag included) blobs are mounted or already there, so only
- * manifests move; across registries the image streams through a temporary store (an
- * image index resolves to the `platform` option then). Blocks until done.
- *
- * `options_json`, `username`, `password` (the destination's; across registries the source is
- * read with its own stored login, never these), `callback`,
- * `user_data` and `cancel` are as for `idpkit_store_push`. On success `*result_json_out`
- * receives a `PushResult` JSON object (`reference`, `digest`, `blobs_uploaded`,
- * `blobs_skipped`, `blobs_mounted`, `bytes_uploaded`, `unchanged`); free it with
- * `idpkit_string_free`. Needs no store.
- *
- * Errors: `NULL_ARGUMENT`, `INVALID_INPUT`, `NOT_FOUND` (the source), `AUTH`, `UNTRUSTED`,
- * `POLICY`, `NETWORK`, `INTEGRITY`, `CANCELLED`, `IO`.
+ * Imports the images of an OCI image layout into the store.
+ * Options `$defs/ImportOptions`, result an array of `$defs/ImageSummary`; arguments as for `idpkit_call`.
  */
-idpkit_result idpkit_registry_copy(const char *source, const char *destination, const char *options_json, const char *username, const char *password, idpkit_event_callback callback, void *user_data, const idpkit_cancel *cancel, char **result_json_out, idpkit_error **err_out);
+idpkit_result idpkit_import(const idpkit_store *store, const char *options_json, const idpkit_credentials *credentials, idpkit_event_callback callback, void *user_data, const idpkit_cancel *cancel, char **result_json_out, idpkit_error **err_out);
 
 /**
- * Lists the repositories of `registry` (`host[:port]`) from `/v2/_catalog`, following the
- * registry's pagination. `options_json`, `username` and `password` are as for
- * `idpkit_store_push`; like `idpkit_registry_list_tags` it takes no `idpkit_cancel`.
- * On success `*repositories_json_out` receives a JSON array of strings; free it with
- * `idpkit_string_free`. Blocks until done.
- *
- * Errors: `NULL_ARGUMENT`, `INVALID_INPUT`, `AUTH`, `UNTRUSTED`, `POLICY` (the registry
- * does not offer a catalog), `NETWORK`.
+ * Writes an image of the store into an OCI image layout.
+ * Options `$defs/ExportOptions`, result `$defs/ImageSummary`; arguments as for `idpkit_call`.
  */
-idpkit_result idpkit_registry_catalog(const char *registry, const char *options_json, const char *username, const char *password, char **repositories_json_out, idpkit_error **err_out);
+idpkit_result idpkit_export(const idpkit_store *store, const char *options_json, const idpkit_credentials *credentials, idpkit_event_callback callback, void *user_data, const idpkit_cancel *cancel, char **result_json_out, idpkit_error **err_out);
 
 /**
- * Deletes the manifest `reference` names (by tag or `@sha256:` digest) from its registry.
- * `options_json`, `username` and `password` are as for `idpkit_store_push`. On success
- * `*digest_out` receives the digest deleted (`sha256:...`, a plain string; free it with
- * `idpkit_string_free`). Blocks until done.
- *
- * Errors: `NULL_ARGUMENT`, `INVALID_INPUT`, `NOT_FOUND` (no such tag or digest), `AUTH`,
- * `UNTRUSTED`, `POLICY` (the registry does not allow deletes), `NETWORK`.
+ * Pushes an image of the store to a registry; blobs the registry has are skipped.
+ * Options `$defs/PushOptions`, result `$defs/PushResult`; arguments as for `idpkit_call`.
  */
-idpkit_result idpkit_registry_delete(const char *reference, const char *options_json, const char *username, const char *password, char **digest_out, idpkit_error **err_out);
+idpkit_result idpkit_push(const idpkit_store *store, const char *options_json, const idpkit_credentials *credentials, idpkit_event_callback callback, void *user_data, const idpkit_cancel *cancel, char **result_json_out, idpkit_error **err_out);
+
+/**
+ * Pulls an image into the store, verifying every blob; an index resolves to `platform`.
+ * Options `$defs/RemoteRef`, result `$defs/PullResult`; arguments as for `idpkit_call`.
+ */
+idpkit_result idpkit_pull(const idpkit_store *store, const char *options_json, const idpkit_credentials *credentials, idpkit_event_callback callback, void *user_data, const idpkit_cancel *cancel, char **result_json_out, idpkit_error **err_out);
+
+/**
+ * The tags of a repository, following the registry's pages.
+ * Options `$defs/ListTagsOptions`, result an array of strings; arguments as for `idpkit_call`.
+ */
+idpkit_result idpkit_list_tags(const char *options_json, const idpkit_credentials *credentials, idpkit_event_callback callback, void *user_data, const idpkit_cancel *cancel, char **result_json_out, idpkit_error **err_out);
+
+/**
+ * The repositories of a registry (`/v2/_catalog`).
+ * Options `$defs/RegistryHost`, result an array of strings; arguments as for `idpkit_call`.
+ */
+idpkit_result idpkit_catalog(const char *options_json, const idpkit_credentials *credentials, idpkit_event_callback callback, void *user_data, const idpkit_cancel *cancel, char **result_json_out, idpkit_error **err_out);
+
+/**
+ * Copies an image between repositories or registries (mounts within one registry).
+ * Options `$defs/CopyOptions`, result `$defs/PushResult`; arguments as for `idpkit_call`.
+ */
+idpkit_result idpkit_copy(const char *options_json, const idpkit_credentials *credentials, idpkit_event_callback callback, void *user_data, const idpkit_cancel *cancel, char **result_json_out, idpkit_error **err_out);
+
+/**
+ * Deletes a manifest by tag or digest; returns the digest deleted.
+ * Options `$defs/RemoteRef`, result a JSON string; arguments as for `idpkit_call`.
+ */
+idpkit_result idpkit_delete(const char *options_json, const idpkit_credentials *credentials, idpkit_event_callback callback, void *user_data, const idpkit_cancel *cancel, char **result_json_out, idpkit_error **err_out);
+
+/**
+ * Checks the call's username and password against a registry and stores them.
+ * Options `$defs/RegistryHost`, result `$defs/LoginResult`; arguments as for `idpkit_call`.
+ */
+idpkit_result idpkit_login(const char *options_json, const idpkit_credentials *credentials, idpkit_event_callback callback, void *user_data, const idpkit_cancel *cancel, char **result_json_out, idpkit_error **err_out);
+
+/**
+ * Logs in to a registry with Gitea's credentials read from an idpbuilder cluster.
+ * Options `$defs/LoginFromClusterOptions`, result `$defs/LoginResult`; arguments as for `idpkit_call`.
+ */
+idpkit_result idpkit_login_from_cluster(const char *options_json, const idpkit_credentials *credentials, idpkit_event_callback callback, void *user_data, const idpkit_cancel *cancel, char **result_json_out, idpkit_error **err_out);
+
+/**
+ * Removes the stored login of a registry; false when there was none.
+ * Options `$defs/LogoutOptions`, result a JSON boolean; arguments as for `idpkit_call`.
+ */
+idpkit_result idpkit_logout(const char *options_json, const idpkit_credentials *credentials, idpkit_event_callback callback, void *user_data, const idpkit_cancel *cancel, char **result_json_out, idpkit_error **err_out);
+
+/**
+ * Connects to a host and reports its certificate chain and whether it is trusted, and why.
+ * Options `$defs/TrustCheckOptions`, result `$defs/TrustReport`; arguments as for `idpkit_call`.
+ */
+idpkit_result idpkit_trust_check(const char *options_json, const idpkit_credentials *credentials, idpkit_event_callback callback, void *user_data, const idpkit_cancel *cancel, char **result_json_out, idpkit_error **err_out);
+
+/**
+ * Installs a CA for a host in certs.d; returns the file written.
+ * Options `$defs/TrustAddOptions`, result a JSON string; arguments as for `idpkit_call`.
+ */
+idpkit_result idpkit_trust_add(const char *options_json, const idpkit_credentials *credentials, idpkit_event_callback callback, void *user_data, const idpkit_cancel *cancel, char **result_json_out, idpkit_error **err_out);
+
+/**
+ * Reads idpbuilder's CA from the cluster's Secrets and installs it for the Gitea host.
+ * Options `$defs/ClusterOptions`, result `$defs/ExtractResult`; arguments as for `idpkit_call`.
+ */
+idpkit_result idpkit_trust_extract(const char *options_json, const idpkit_credentials *credentials, idpkit_event_callback callback, void *user_data, const idpkit_cancel *cancel, char **result_json_out, idpkit_error **err_out);
+
+/**
+ * The options an operation would run with: strictly parsed, defaults filled in.
+ * Options `$defs/ResolveOptionsOptions`, result any JSON; arguments as for `idpkit_call`.
+ */
+idpkit_result idpkit_resolve_options(const char *options_json, const idpkit_credentials *credentials, idpkit_event_callback callback, void *user_data, const idpkit_cancel *cancel, char **result_json_out, idpkit_error **err_out);
 
 /**
  * Opens the store at `path` (UTF-8), creating an empty OCI image layout when the directory
@@ -428,143 +489,10 @@ void idpkit_store_free(idpkit_store *store);
 idpkit_result idpkit_store_root(const idpkit_store *store, char **path_out, idpkit_error **err_out);
 
 /**
- * Builds an image from a directory and tags it in the store. Blocks until done.
- *
- * `options_json` is a JSON object with the core's `BuildOptions` fields (`context` is the
- * directory; `tags`, `from`, `prefix`, `entrypoint`, `cmd`, `env`, `workdir`, `user`,
- * `labels`, `annotations`, `platform`, `excludes`, `compression` ("gzip" or "zstd"),
- * `level`, `threads`, `source_date_epoch`, `no_cache`); unknown fields are refused.
- * `callback` (may be NULL) receives progress events with `user_data`. `cancel` (may be
- * NULL) stops the build from another thread. On success `*result_json_out` receives a
- * `BuildResult` JSON object (`digest`, `config_digest`, `layer`, `tags`, `cached`, `size`,
- * `entries`) that the caller frees with `idpkit_string_free`.
- *
- * On failure the store is left as it was.
- * Errors: `NULL_ARGUMENT`, `INVALID_INPUT` (bad JSON, field, tag, level or platform),
- * `NOT_FOUND` (context or base image), `CANCELLED`, `IO`, `INTEGRITY`, `INTERNAL`.
- */
-idpkit_result idpkit_store_build(const idpkit_store *store, const char *options_json, idpkit_event_callback callback, void *user_data, const idpkit_cancel *cancel, char **result_json_out, idpkit_error **err_out);
-
-/**
- * Lists the images in the store: `*images_json_out` receives a JSON array of
- * `ImageSummary` objects (`reference` (null when untagged), `digest`, `size`, `created`,
- * `media_type`); free it with `idpkit_string_free`.
- *
- * Errors: `NULL_ARGUMENT`, `IO`, `INVALID_INPUT` (a corrupt `index.json`).
- */
-idpkit_result idpkit_store_images(const idpkit_store *store, char **images_json_out, idpkit_error **err_out);
-
-/**
- * Points the tag `target` at the image `source` (a tag or `name@sha256:...`), replacing
- * what `target` pointed at. `*summary_json_out` receives the new entry's `ImageSummary`
- * JSON object; free it with `idpkit_string_free`.
- *
- * Errors: `NULL_ARGUMENT`, `INVALID_INPUT` (a malformed reference, or `target` without a
- * tag), `NOT_FOUND` (`source`), `IO`.
- */
-idpkit_result idpkit_store_tag(const idpkit_store *store, const char *source, const char *target, char **summary_json_out, idpkit_error **err_out);
-
-/**
- * Removes a tag, or every entry of a digest, from the store (`idpkit_store_gc` frees the
- * space). `*removed_json_out` receives a JSON array of the removed references (strings);
- * free it with `idpkit_string_free`.
- *
- * Errors: `NULL_ARGUMENT`, `INVALID_INPUT`, `NOT_FOUND`, `IO`.
- */
-idpkit_result idpkit_store_remove(const idpkit_store *store, const char *reference, char **removed_json_out, idpkit_error **err_out);
-
-/**
- * Reads an image's manifest and config. `*inspect_json_out` receives an `ImageInspect`
- * JSON object (`reference`, `digest`, `manifest`, `config`); free it with
- * `idpkit_string_free`.
- *
- * Errors: `NULL_ARGUMENT`, `INVALID_INPUT`, `NOT_FOUND`, `INTEGRITY`, `IO`.
- */
-idpkit_result idpkit_store_inspect(const idpkit_store *store, const char *reference, char **inspect_json_out, idpkit_error **err_out);
-
-/**
- * Deletes the blobs no image in the store refers to. `*report_json_out` receives a
- * `GcReport` JSON object (`removed_blobs`, `freed_bytes`); free it with
- * `idpkit_string_free`. Waits for running builds and imports (they hold a shared lock).
- *
- * Errors: `NULL_ARGUMENT`, `IO`.
- */
-idpkit_result idpkit_store_gc(const idpkit_store *store, char **report_json_out, idpkit_error **err_out);
-
-/**
- * Copies images from another OCI image layout (umoci, `skopeo copy ... oci:DIR:TAG`) into
- * the store. `tag` (may be NULL) picks the layout entry whose ref name is `tag`, else every
- * entry is copied; `name` (may be NULL) is the reference to store the image as.
- * `*images_json_out` receives a JSON array of the imported `ImageSummary` objects; free it
- * with `idpkit_string_free`.
- *
- * Errors: `NULL_ARGUMENT`, `INVALID_INPUT`, `NOT_FOUND` (layout or tag), `INTEGRITY`, `IO`.
- */
-idpkit_result idpkit_store_import(const idpkit_store *store, const char *layout_path, const char *tag, const char *name, char **images_json_out, idpkit_error **err_out);
-
-/**
- * Copies the image `reference` from the store into the OCI image layout at `layout_path`
- * (created when missing), under the ref name `tag` (may be NULL: the reference's tag).
- * `*summary_json_out` receives the exported `ImageSummary` JSON object; free it with
- * `idpkit_string_free`.
- *
- * Errors: `NULL_ARGUMENT`, `INVALID_INPUT`, `NOT_FOUND`, `IO`.
- */
-idpkit_result idpkit_store_export(const idpkit_store *store, const char *reference, const char *layout_path, const char *tag, char **summary_json_out, idpkit_error **err_out);
-
-/**
  * Frees a string returned by this library (every `char **..._out`). NULL is accepted and
  * ignored. Do not pass strings from anywhere else, and free each string once.
  */
 void idpkit_string_free(char *s);
-
-/**
- * Connects to `host` (`host[:port]`, default port 443) and reports its certificate chain
- * and whether idpkit trusts it, with the same trust a registry call would use.
- *
- * `trust_json` (may be NULL: the defaults) is a JSON object of the core's `TrustOptions`:
- * `ca_files`, `insecure_hosts`, `certs_d`, `no_platform_roots`; unknown fields are refused.
- * On success `*report_json_out` receives a `TrustReport` JSON object (`host`, `verdict`:
- * `trusted`, `unknown_issuer`, `expired`, `not_yet_valid`, `wrong_host`,
- * `client_cert_required`, `bad_certificate`, `not_tls`, `unreachable`; `trusted`, `insecure`, `chain`
- * (`subject`, `issuer`, `not_before`, `not_after`, `names`, `self_signed`, `sha256`),
- * `sources`, `message` (with the fixing command when not trusted)); free it with
- * `idpkit_string_free`. An untrusted host is a report, not an error. Blocks until done;
- * `cancel` (may be NULL) stops it from another thread within a tenth of a second.
- *
- * Errors: `NULL_ARGUMENT`, `INVALID_INPUT` (bad JSON or host), `IO` (a CA file),
- * `CANCELLED`.
- */
-idpkit_result idpkit_trust_check(const char *host, const char *trust_json, const idpkit_cancel *cancel, char **report_json_out, idpkit_error **err_out);
-
-/**
- * Validates the PEM CA certificate `ca_file` and installs it for `host` (`host[:port]`)
- * as `CERTS_D/HOST/ca.crt`, where every later call to that host trusts it. `certs_d` may
- * be NULL: idpkit's own (`~/.config/idpkit/certs.d`). On success `*path_out` receives the
- * file written (a plain string; free it with `idpkit_string_free`).
- *
- * Errors: `NULL_ARGUMENT`, `INVALID_INPUT` (not a CA certificate, a bad host), `NOT_FOUND`
- * (`ca_file`), `IO`.
- */
-idpkit_result idpkit_trust_add(const char *host, const char *ca_file, const char *certs_d, char **path_out, idpkit_error **err_out);
-
-/**
- * Reads idpbuilder's CA from the cluster of the kubeconfig — Secret `idpbuilder-cert` in
- * namespace `default` (key `ca.crt`), else the TLS Secret `idpbuilder-cert` in
- * `ingress-nginx` (key `tls.crt`) — validates it and installs it for the cluster's Gitea
- * host as `idpkit_trust_add` does.
- *
- * `cluster_json` (may be NULL: the defaults) is as for
- * `idpkit_registry_login_from_cluster` (`host` defaults to `gitea.cnoe.localtest.me:8443`).
- * On success `*result_json_out` receives an `ExtractResult` JSON object (`host`, `path`,
- * `source`, `subject`, `not_after`); free it with `idpkit_string_free`. Blocks until done;
- * `cancel` (may be NULL) stops it from another thread, before anything is installed.
- *
- * Errors: `NULL_ARGUMENT`, `INVALID_INPUT` (bad JSON, kubeconfig or certificate),
- * `NOT_FOUND` (no such context or Secret), `AUTH`, `UNTRUSTED`, `NETWORK`, `IO`,
- * `CANCELLED`.
- */
-idpkit_result idpkit_trust_extract(const char *cluster_json, const idpkit_cancel *cancel, char **result_json_out, idpkit_error **err_out);
 
 #ifdef __cplusplus
 }  // extern "C"

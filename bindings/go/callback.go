@@ -12,7 +12,7 @@ import (
 	"unsafe"
 )
 
-// eventSink is what a build's cgo.Handle points at.
+// eventSink is what a call's cgo.Handle points at.
 type eventSink struct {
 	fn func(Event)
 
@@ -23,14 +23,14 @@ type eventSink struct {
 
 func (s *eventSink) deliver(raw []byte) {
 	// Held for the whole delivery: the library never calls concurrently anyway, and taking it
-	// again in Build orders everything fn did before Build returns (also for -race).
+	// again in the call orders everything fn did before it returns (also for -race).
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.panicked {
 		return
 	}
 	defer func() {
-		// A Go panic must not unwind through the C frames below: keep it for Build.
+		// A Go panic must not unwind through the C frames below: keep it for the call.
 		if v := recover(); v != nil {
 			s.panicked, s.panicVal = true, v
 		}
@@ -53,8 +53,8 @@ func (s *eventSink) finish() {
 	}
 }
 
-// idpkitGoEvent is the idpkit_event_callback behind every Go build (through
-// idpkit_go_event_trampoline in trampoline.c). userData points at the build's cgo.Handle.
+// idpkitGoEvent is the idpkit_event_callback behind every Go call (through
+// idpkit_go_event_trampoline in trampoline.c). userData points at the call's cgo.Handle.
 //
 //export idpkitGoEvent
 func idpkitGoEvent(userData unsafe.Pointer, eventJSON *C.char) {

@@ -120,7 +120,7 @@ func TestOpenStoreRefusesAFile(t *testing.T) {
 func TestBuildWithEvents(t *testing.T) {
 	s := openStore(t)
 	var events []idpkit.Event
-	level := 6
+	level := int32(6)
 	epoch := int64(1700000000)
 	opts := idpkit.BuildOptions{
 		Context:         fixture(t),
@@ -128,12 +128,11 @@ func TestBuildWithEvents(t *testing.T) {
 		Cmd:             []string{"/app/run.sh"},
 		Env:             map[string]string{"GREETING": "hello"},
 		Labels:          map[string]string{"from": "go"},
-		Compression:     idpkit.Gzip,
+		Compression:     idpkit.CompressionGzip,
 		Level:           &level,
 		SourceDateEpoch: &epoch,
-		OnEvent:         func(e idpkit.Event) { events = append(events, e) },
 	}
-	res, err := s.Build(t.Context(), opts)
+	res, err := s.Build(t.Context(), opts, idpkit.OnEvent(func(e idpkit.Event) { events = append(events, e) }))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,7 +150,6 @@ func TestBuildWithEvents(t *testing.T) {
 		t.Fatalf("events %v", types)
 	}
 	// The same build again comes from the layer cache; NoCache re-reads.
-	opts.OnEvent = nil
 	again, err := s.Build(t.Context(), opts)
 	if err != nil || !again.Cached || again.Layer != res.Layer || again.Digest != res.Digest || again.Entries != res.Entries {
 		t.Fatalf("unchanged rebuild: %+v, %v; want cached, the layer and image of %+v", again, err, res)
@@ -161,7 +159,7 @@ func TestBuildWithEvents(t *testing.T) {
 	if err != nil || fresh.Cached || fresh.Layer.Digest != res.Layer.Digest {
 		t.Fatalf("NoCache rebuild: %+v, %v; want not cached, layer %s", fresh, err, res.Layer.Digest)
 	}
-	res2, err := s.Build(t.Context(), idpkit.BuildOptions{Context: fixture(t), Tags: []string{"go-test:v2"}, NoCache: true, Compression: idpkit.Zstd})
+	res2, err := s.Build(t.Context(), idpkit.BuildOptions{Context: fixture(t), Tags: []string{"go-test:v2"}, NoCache: true, Compression: idpkit.CompressionZstd})
 	if err != nil || res2.Cached || !strings.Contains(res2.Layer.MediaType, "zstd") {
 		t.Fatalf("NoCache zstd build: %+v, %v", res2, err)
 	}
@@ -171,7 +169,7 @@ func TestBuildWithEvents(t *testing.T) {
 // blob: every gzip member of it, in order.
 func layerEntries(t *testing.T, s *idpkit.Store, reference string) []string {
 	t.Helper()
-	in, err := s.Inspect(reference)
+	in, err := s.Inspect(t.Context(), idpkit.ImageRef{Reference: reference})
 	if err != nil {
 		t.Fatalf("Inspect %s: %v", reference, err)
 	}
@@ -256,16 +254,16 @@ func TestImagesTagInspectRemoveGC(t *testing.T) {
 	s := openStore(t)
 	res := build(t, s, fixture(t), "go-test:v1")
 
-	tagged, err := s.Tag("go-test:v1", "go-test:v2")
+	tagged, err := s.Tag(t.Context(), idpkit.TagOptions{Source: "go-test:v1", Target: "go-test:v2"})
 	if err != nil || tagged.Digest != res.Digest {
 		t.Fatalf("Tag: %+v, %v", tagged, err)
 	}
-	images, err := s.Images()
+	images, err := s.Images(t.Context())
 	if err != nil || !hasRef(images, "go-test:v1") || !hasRef(images, "go-test:v2") {
 		t.Fatalf("Images: %+v, %v", images, err)
 	}
 
-	in, err := s.Inspect("go-test:v2")
+	in, err := s.Inspect(t.Context(), idpkit.ImageRef{Reference: "go-test:v2"})
 	if err != nil || in.Digest != res.Digest {
 		t.Fatalf("Inspect: %+v, %v", in, err)
 	}
@@ -276,22 +274,22 @@ func TestImagesTagInspectRemoveGC(t *testing.T) {
 		t.Fatalf("manifest %s: %v", in.Manifest, err)
 	}
 
-	removed, err := s.Remove("go-test:v1")
+	removed, err := s.Remove(t.Context(), idpkit.ImageRef{Reference: "go-test:v1"})
 	if err != nil || len(removed) != 1 {
 		t.Fatalf("Remove: %v, %v", removed, err)
 	}
-	if _, err := s.GC(); err != nil {
+	if _, err := s.GC(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	removed, err = s.Remove("go-test:v2")
+	removed, err = s.Remove(t.Context(), idpkit.ImageRef{Reference: "go-test:v2"})
 	if err != nil || len(removed) != 1 {
 		t.Fatalf("Remove: %v, %v", removed, err)
 	}
-	report, err := s.GC()
+	report, err := s.GC(t.Context())
 	if err != nil || report.RemovedBlobs == 0 || report.FreedBytes == 0 {
 		t.Fatalf("GC: %+v, %v", report, err)
 	}
-	if images, _ := s.Images(); len(images) != 0 {
+	if images, _ := s.Images(t.Context()); len(images) != 0 {
 		t.Fatalf("images left: %+v", images)
 	}
 }
@@ -300,20 +298,20 @@ func TestExportImport(t *testing.T) {
 	s := openStore(t)
 	res := build(t, s, fixture(t), "go-test:v1")
 	layout := filepath.Join(t.TempDir(), "layout")
-	sum, err := s.Export("go-test:v1", layout, idpkit.ExportOptions{Tag: "exported"})
+	sum, err := s.Export(t.Context(), idpkit.ExportOptions{Reference: "go-test:v1", Layout: layout, Tag: "exported"})
 	if err != nil || sum.Digest != res.Digest {
 		t.Fatalf("Export: %+v, %v", sum, err)
 	}
 	other := openStore(t)
-	images, err := other.Import(layout, idpkit.ImportOptions{Tag: "exported", Name: "imported:v1"})
+	images, err := other.Import(t.Context(), idpkit.ImportOptions{Layout: layout, Tag: "exported", Name: "imported:v1"})
 	if err != nil || len(images) != 1 || images[0].Digest != res.Digest || !strings.HasSuffix(images[0].Reference, "imported:v1") {
 		t.Fatalf("Import: %+v, %v", images, err)
 	}
 	// Without options: every entry, under the layout's names.
-	if _, err := openStore(t).Import(layout, idpkit.ImportOptions{}); err != nil {
+	if _, err := openStore(t).Import(t.Context(), idpkit.ImportOptions{Layout: layout}); err != nil {
 		t.Fatalf("Import all: %v", err)
 	}
-	if _, err := s.Export("go-test:v1", filepath.Join(t.TempDir(), "l2"), idpkit.ExportOptions{}); err != nil {
+	if _, err := s.Export(t.Context(), idpkit.ExportOptions{Reference: "go-test:v1", Layout: filepath.Join(t.TempDir(), "l2")}); err != nil {
 		t.Fatalf("Export without tag: %v", err)
 	}
 }
@@ -335,31 +333,31 @@ func TestErrorKinds(t *testing.T) {
 			kind idpkit.Kind
 		}{name, err, want, kind})
 	}
-	_, err := s.Inspect("missing:latest")
+	_, err := s.Inspect(t.Context(), idpkit.ImageRef{Reference: "missing:latest"})
 	add("inspect missing", err, idpkit.ErrNotFound, idpkit.KindNotFound)
-	_, err = s.Tag("missing:latest", "other:latest")
+	_, err = s.Tag(t.Context(), idpkit.TagOptions{Source: "missing:latest", Target: "other:latest"})
 	add("tag missing", err, idpkit.ErrNotFound, idpkit.KindNotFound)
-	_, err = s.Remove("missing:latest")
+	_, err = s.Remove(t.Context(), idpkit.ImageRef{Reference: "missing:latest"})
 	add("remove missing", err, idpkit.ErrNotFound, idpkit.KindNotFound)
 	_, err = s.Build(ctx, idpkit.BuildOptions{Context: "/nonexistent/idpkit-go"})
 	add("build missing context", err, idpkit.ErrNotFound, idpkit.KindNotFound)
 	layout := filepath.Join(t.TempDir(), "layout")
 	build(t, s, fixture(t), "go-test:v1")
-	if _, err := s.Export("go-test:v1", layout, idpkit.ExportOptions{}); err != nil {
+	if _, err := s.Export(t.Context(), idpkit.ExportOptions{Reference: "go-test:v1", Layout: layout}); err != nil {
 		t.Fatal(err)
 	}
-	_, err = s.Import(layout, idpkit.ImportOptions{Tag: "no-such-tag"})
+	_, err = s.Import(t.Context(), idpkit.ImportOptions{Layout: layout, Tag: "no-such-tag"})
 	add("import a tag the layout lacks", err, idpkit.ErrNotFound, idpkit.KindNotFound)
 	_, err = s.Build(ctx, idpkit.BuildOptions{Context: fixture(t), Tags: []string{"Bad Tag::"}})
 	add("build bad tag", err, idpkit.ErrInvalidInput, idpkit.KindInvalidInput)
-	level := 99
+	level := int32(99)
 	_, err = s.Build(ctx, idpkit.BuildOptions{Context: fixture(t), Level: &level})
 	add("build bad level", err, idpkit.ErrInvalidInput, idpkit.KindInvalidInput)
 	_, err = s.Build(ctx, idpkit.BuildOptions{Context: fixture(t), Compression: "brotli"})
 	add("build bad compression", err, idpkit.ErrInvalidInput, idpkit.KindInvalidInput)
-	_, err = s.Tag("go:v1", "no tag@sha256:zz")
+	_, err = s.Tag(t.Context(), idpkit.TagOptions{Source: "go:v1", Target: "no tag@sha256:zz"})
 	add("tag malformed target", err, idpkit.ErrInvalidInput, idpkit.KindInvalidInput)
-	_, err = s.Export("missing:latest", t.TempDir(), idpkit.ExportOptions{})
+	_, err = s.Export(t.Context(), idpkit.ExportOptions{Reference: "missing:latest", Layout: t.TempDir()})
 	add("export missing", err, idpkit.ErrNotFound, idpkit.KindNotFound)
 
 	for _, c := range cases {
@@ -426,17 +424,16 @@ func TestBuildCancelledWhileRunning(t *testing.T) {
 		Context: fixture(t),
 		Tags:    []string{"go-test:c"},
 		NoCache: true,
-		OnEvent: func(e idpkit.Event) {
-			if e.Type == "build_started" {
-				cancel()
-				time.Sleep(50 * time.Millisecond) // let the watcher raise the flag
-			}
-		},
-	})
+	}, idpkit.OnEvent(func(e idpkit.Event) {
+		if e.Type == "build_started" {
+			cancel()
+			time.Sleep(50 * time.Millisecond) // let the watcher raise the flag
+		}
+	}))
 	if !errors.Is(err, idpkit.ErrCancelled) || !errors.Is(err, context.Canceled) {
 		t.Fatalf("err = %v", err)
 	}
-	if images, _ := s.Images(); hasRef(images, "go-test:c") {
+	if images, _ := s.Images(t.Context()); hasRef(images, "go-test:c") {
 		t.Fatal("a cancelled build tagged its image")
 	}
 }
@@ -459,14 +456,11 @@ func TestCallbackPanicIsReraised(t *testing.T) {
 			t.Fatalf("recovered %v, want boom", v)
 		}
 		// The store is still usable.
-		if _, err := s.Images(); err != nil {
+		if _, err := s.Images(t.Context()); err != nil {
 			t.Fatal(err)
 		}
 	}()
-	_, _ = s.Build(t.Context(), idpkit.BuildOptions{
-		Context: fixture(t),
-		OnEvent: func(idpkit.Event) { panic("boom") },
-	})
+	_, _ = s.Build(t.Context(), idpkit.BuildOptions{Context: fixture(t)}, idpkit.OnEvent(func(idpkit.Event) { panic("boom") }))
 	t.Fatal("Build did not re-panic")
 }
 
@@ -481,7 +475,7 @@ func TestCloseIsIdempotent(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Images(); !errors.Is(err, idpkit.ErrClosed) {
+	if _, err := s.Images(t.Context()); !errors.Is(err, idpkit.ErrClosed) {
 		t.Fatalf("Images after Close: %v", err)
 	}
 	if _, err := s.Build(t.Context(), idpkit.BuildOptions{Context: "."}); !errors.Is(err, idpkit.ErrClosed) {
@@ -581,8 +575,7 @@ func TestConcurrentBuildsIntoOneStore(t *testing.T) {
 				Tags:    []string{fmt.Sprintf("go-conc:%d", i)},
 				NoCache: i%2 == 0,
 				Labels:  map[string]string{"n": fmt.Sprint(i % 3)},
-				OnEvent: func(idpkit.Event) { events++ },
-			})
+			}, idpkit.OnEvent(func(idpkit.Event) { events++ }))
 			if err != nil {
 				errs <- fmt.Errorf("build %d: %w", i, err)
 				return
@@ -592,7 +585,7 @@ func TestConcurrentBuildsIntoOneStore(t *testing.T) {
 			}
 			digests[i] = res.Digest
 			// Reads interleave with the other goroutines' writes.
-			if _, err := s.Images(); err != nil {
+			if _, err := s.Images(t.Context()); err != nil {
 				errs <- err
 			}
 		}(i)
@@ -602,7 +595,7 @@ func TestConcurrentBuildsIntoOneStore(t *testing.T) {
 	for err := range errs {
 		t.Error(err)
 	}
-	images, err := s.Images()
+	images, err := s.Images(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,6 +3,7 @@ package idpkit_test
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -78,10 +79,10 @@ func TestRegistryPushListTagsPull(t *testing.T) {
 	built := build(t, s, fixture(t), repo+":1")
 
 	var events []idpkit.Event
-	pushed, err := s.Push(ctx, repo+":1", idpkit.PushOptions{
-		Registry: idpkit.RegistryOptions{Jobs: 2},
-		OnEvent:  func(e idpkit.Event) { events = append(events, e) },
-	})
+	pushed, err := s.Push(ctx, idpkit.PushOptions{
+		Source:          repo + ":1",
+		RegistryOptions: idpkit.RegistryOptions{Jobs: idpkit.Ptr[uint](2)},
+	}, idpkit.OnEvent(func(e idpkit.Event) { events = append(events, e) }))
 	if err != nil {
 		t.Fatalf("Push: %v", err)
 	}
@@ -102,14 +103,14 @@ func TestRegistryPushListTagsPull(t *testing.T) {
 		}
 	}
 
-	again, err := s.Push(ctx, repo+":1", idpkit.PushOptions{Destination: repo + ":2"})
+	again, err := s.Push(ctx, idpkit.PushOptions{Source: repo + ":1", Destination: repo + ":2"})
 	if err != nil || again.BlobsUploaded != 0 || again.BlobsSkipped != 2 || again.Digest != built.Digest {
 		t.Fatalf("Push to a second tag: %+v, %v", again, err)
 	}
-	if same, err := s.Push(ctx, repo+":1", idpkit.PushOptions{}); err != nil || !same.Unchanged {
+	if same, err := s.Push(ctx, idpkit.PushOptions{Source: repo + ":1"}); err != nil || !same.Unchanged {
 		t.Fatalf("Push again: %+v, %v", same, err)
 	}
-	tags, err := idpkit.ListTags(ctx, repo, idpkit.ListTagsOptions{})
+	tags, err := idpkit.ListTags(ctx, idpkit.ListTagsOptions{Repository: repo})
 	slices.Sort(tags)
 	if err != nil || !slices.Equal(tags, []string{"1", "2"}) {
 		t.Fatalf("ListTags: %v, %v", tags, err)
@@ -117,25 +118,25 @@ func TestRegistryPushListTagsPull(t *testing.T) {
 
 	other := openStore(t)
 	var fetched int
-	pulled, err := other.Pull(ctx, repo+":2", idpkit.PullOptions{
-		Registry: idpkit.RegistryOptions{Jobs: 2},
-		OnEvent: func(e idpkit.Event) {
-			if e.Type == "blob_done" {
-				fetched++
-			}
-		},
-	})
+	pulled, err := other.Pull(ctx, idpkit.RemoteRef{
+		Reference:       repo + ":2",
+		RegistryOptions: idpkit.RegistryOptions{Jobs: idpkit.Ptr[uint](2)},
+	}, idpkit.OnEvent(func(e idpkit.Event) {
+		if e.Type == "blob_done" {
+			fetched++
+		}
+	}))
 	if err != nil {
 		t.Fatalf("Pull: %v", err)
 	}
 	if pulled.Digest != built.Digest || pulled.BlobsFetched != 2 || pulled.IndexDigest != "" || fetched != 2 {
 		t.Fatalf("Pull result %+v, %d blob_done events", pulled, fetched)
 	}
-	a, err := other.Inspect(pulled.Reference)
+	a, err := other.Inspect(ctx, idpkit.ImageRef{Reference: pulled.Reference})
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := s.Inspect(repo + ":1")
+	b, err := s.Inspect(ctx, idpkit.ImageRef{Reference: repo + ":1"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,7 +144,7 @@ func TestRegistryPushListTagsPull(t *testing.T) {
 		t.Fatalf("pulled manifest differs:\n%s\n%s", a.Manifest, b.Manifest)
 	}
 
-	if _, err := other.Pull(ctx, repo+":missing", idpkit.PullOptions{}); !errors.Is(err, idpkit.ErrNotFound) {
+	if _, err := other.Pull(ctx, idpkit.RemoteRef{Reference: repo + ":missing"}); !errors.Is(err, idpkit.ErrNotFound) {
 		t.Fatalf("Pull of a missing tag: %v", err)
 	}
 }
@@ -158,36 +159,42 @@ func TestRegistryTLSCredentials(t *testing.T) {
 	s := openStore(t)
 	repo := uniqueRepo(registry, "tls")
 	built := build(t, s, fixture(t), repo+":1")
-	reg := idpkit.RegistryOptions{CAFiles: []string{ca}, Attempts: 2}
+	reg := idpkit.RegistryOptions{CAFiles: []string{ca}, Attempts: idpkit.Ptr[uint32](2)}
+	creds := idpkit.Credentials{Username: user, Password: idpkit.Secret(password)}
 
-	pushed, err := s.Push(ctx, repo+":1", idpkit.PushOptions{Registry: reg, Username: user, Password: idpkit.Secret(password)})
+	pushed, err := s.Push(ctx, idpkit.PushOptions{Source: repo + ":1", RegistryOptions: reg}, creds)
 	if err != nil || pushed.Digest != built.Digest {
 		t.Fatalf("Push over TLS with the rig's credentials: %+v, %v", pushed, err)
 	}
-	tags, err := idpkit.ListTags(ctx, repo, idpkit.ListTagsOptions{Registry: reg, Username: user, Password: idpkit.Secret(password)})
+	tags, err := idpkit.ListTags(ctx, idpkit.ListTagsOptions{Repository: repo, RegistryOptions: reg}, creds)
 	if err != nil || !slices.Equal(tags, []string{"1"}) {
 		t.Fatalf("ListTags over TLS: %v, %v", tags, err)
 	}
 
-	wrong := idpkit.Secret("wrong-" + password + "-go-secret")
-	_, err = idpkit.ListTags(ctx, repo, idpkit.ListTagsOptions{Registry: reg, Username: user, Password: wrong})
+	wrong := idpkit.Credentials{Username: user, Password: idpkit.Secret("wrong-" + password + "-go-secret")}
+	_, err = idpkit.ListTags(ctx, idpkit.ListTagsOptions{Repository: repo, RegistryOptions: reg}, wrong)
 	if !errors.Is(err, idpkit.ErrAuth) || strings.Contains(err.Error(), "go-secret") {
 		t.Fatalf("ListTags with a wrong password: %v", err)
 	}
-	opts := idpkit.PushOptions{Registry: reg, Username: user, Password: wrong}
-	_, err = s.Push(ctx, repo+":1", opts)
+	opts := idpkit.PushOptions{Source: repo + ":1", RegistryOptions: reg}
+	_, err = s.Push(ctx, opts, wrong)
 	if !errors.Is(err, idpkit.ErrAuth) || strings.Contains(err.Error(), "go-secret") {
 		t.Fatalf("Push with a wrong password: %v", err)
 	}
-	_, err = s.Pull(ctx, repo+":1", idpkit.PullOptions{Registry: idpkit.RegistryOptions{Attempts: 1}, Username: user, Password: idpkit.Secret(password)})
+	_, err = s.Pull(ctx, idpkit.RemoteRef{Reference: repo + ":1", RegistryOptions: idpkit.RegistryOptions{Attempts: idpkit.Ptr[uint32](1)}}, creds)
 	if !errors.Is(err, idpkit.ErrUntrusted) {
 		t.Fatalf("Pull over TLS without the rig's CA: %v", err)
 	}
-	// The options print without the password.
+	// The credentials print and marshal without the password.
 	for _, format := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x"} {
-		if text := fmt.Sprintf(format, opts); strings.Contains(text, "go-secret") {
-			t.Fatalf("%s shows the password: %s", format, text)
+		for _, v := range []any{wrong, &wrong, wrong.Password} {
+			if text := fmt.Sprintf(format, v); strings.Contains(text, "go-secret") {
+				t.Fatalf("%s shows the password: %s", format, text)
+			}
 		}
+	}
+	if doc, err := json.Marshal(struct{ C idpkit.Credentials }{wrong}); err != nil || strings.Contains(string(doc), "go-secret") {
+		t.Fatalf("json.Marshal shows the password: %s (%v)", doc, err)
 	}
 }
 
@@ -196,60 +203,76 @@ func TestRegistryErrorsWithoutAPeer(t *testing.T) {
 	s := openStore(t)
 	unreachable := "127.0.0.1:9/gotest/app"
 	build(t, s, fixture(t), unreachable+":1")
-	fast := idpkit.RegistryOptions{Attempts: 1, ConnectTimeoutSecs: 2}
+	fast := idpkit.RegistryOptions{Attempts: idpkit.Ptr[uint32](1), ConnectTimeoutSecs: idpkit.Ptr[uint64](2)}
 
-	_, err := s.Push(ctx, unreachable+":1", idpkit.PushOptions{Registry: fast})
+	_, err := s.Push(ctx, idpkit.PushOptions{Source: unreachable + ":1", RegistryOptions: fast})
 	if !errors.Is(err, idpkit.ErrNetwork) {
 		t.Fatalf("Push to an unreachable registry: %v", err)
 	}
-	if _, err := idpkit.ListTags(ctx, unreachable, idpkit.ListTagsOptions{Registry: fast}); !errors.Is(err, idpkit.ErrNetwork) {
+	if _, err := idpkit.ListTags(ctx, idpkit.ListTagsOptions{Repository: unreachable, RegistryOptions: fast}); !errors.Is(err, idpkit.ErrNetwork) {
 		t.Fatalf("ListTags of an unreachable registry: %v", err)
 	}
-	if _, err := s.Push(ctx, "missing:1", idpkit.PushOptions{}); !errors.Is(err, idpkit.ErrNotFound) {
+	if _, err := s.Push(ctx, idpkit.PushOptions{Source: "missing:1"}); !errors.Is(err, idpkit.ErrNotFound) {
 		t.Fatalf("Push of a missing image: %v", err)
 	}
-	if _, err := idpkit.ListTags(ctx, "Not A Repo", idpkit.ListTagsOptions{}); !errors.Is(err, idpkit.ErrInvalidInput) {
+	if _, err := idpkit.ListTags(ctx, idpkit.ListTagsOptions{Repository: "Not A Repo"}); !errors.Is(err, idpkit.ErrInvalidInput) {
 		t.Fatalf("ListTags of a malformed repository: %v", err)
 	}
-	if _, err := s.Pull(ctx, unreachable+":1", idpkit.PullOptions{Username: "u"}); !errors.Is(err, idpkit.ErrInvalidInput) {
+	pull := idpkit.RemoteRef{Reference: unreachable + ":1", RegistryOptions: fast}
+	if _, err := s.Pull(ctx, pull, idpkit.Credentials{Username: "u"}); !errors.Is(err, idpkit.ErrInvalidInput) {
 		t.Fatalf("a username without a password: %v", err)
 	}
-	if _, err := s.Pull(ctx, unreachable+":1", idpkit.PullOptions{Password: "p"}); !errors.Is(err, idpkit.ErrInvalidInput) {
+	if _, err := s.Pull(ctx, pull, idpkit.Credentials{Password: "p"}); !errors.Is(err, idpkit.ErrInvalidInput) {
 		t.Fatalf("a password without a username: %v", err)
 	}
-	_, err = s.Pull(ctx, unreachable+":1", idpkit.PullOptions{Registry: fast, Username: "u", Password: "hunter2-secret"})
+	if _, err := s.Pull(ctx, pull, idpkit.Credentials{Username: "u", Password: "p", Token: "t"}); !errors.Is(err, idpkit.ErrInvalidInput) {
+		t.Fatalf("a password and a token: %v", err)
+	}
+	_, err = s.Pull(ctx, pull, idpkit.Credentials{Username: "u", Password: "hunter2-secret"})
 	if !errors.Is(err, idpkit.ErrNetwork) || strings.Contains(err.Error(), "hunter2") {
 		t.Fatalf("Pull with credentials from an unreachable registry: %v", err)
+	}
+	_, err = s.Pull(ctx, pull, idpkit.Credentials{Token: "tok-hunter3-secret"})
+	if !errors.Is(err, idpkit.ErrNetwork) || strings.Contains(err.Error(), "hunter3") {
+		t.Fatalf("Pull with a token from an unreachable registry: %v", err)
+	}
+
+	// An unknown field is refused by the library, naming it and the allowed ones.
+	_, err = idpkit.ResolveOptions(ctx, idpkit.ResolveOptionsOptions{Operation: "push", Options: map[string]any{"source": "a:1", "job": 2}})
+	if !errors.Is(err, idpkit.ErrInvalidInput) || !strings.Contains(err.Error(), "`job`") || !strings.Contains(err.Error(), "`jobs`") {
+		t.Fatalf("an unknown option: %v", err)
 	}
 
 	// Every field of RegistryOptions is one the library knows (unknown ones are refused).
 	every := idpkit.RegistryOptions{
 		CAFiles: []string{}, InsecureHosts: []string{"example.invalid"}, CertsD: []string{},
-		NoPlatformRoots: true, Jobs: 1, MonolithicMax: 1 << 20, ChunkSize: 1 << 20, Attempts: 1,
-		BackoffBaseMs: 1, BackoffMaxMs: 2, ConnectTimeoutSecs: 2, ReadTimeoutSecs: 5, RetryBudgetSecs: 5,
-		BreakerThreshold: idpkit.BreakerOff, Platform: "linux/amd64", MountFrom: []string{"gotest/other"},
+		NoPlatformRoots: true, Jobs: idpkit.Ptr[uint](1), MonolithicMax: idpkit.Ptr[uint64](1 << 20),
+		ChunkSize: idpkit.Ptr[uint64](1 << 20), Attempts: idpkit.Ptr[uint32](1),
+		BackoffBaseMs: idpkit.Ptr[uint64](1), BackoffMaxMs: idpkit.Ptr[uint64](2), ConnectTimeoutSecs: idpkit.Ptr[uint64](2),
+		ReadTimeoutSecs: idpkit.Ptr[uint64](5), RetryBudgetSecs: idpkit.Ptr[uint64](5),
+		BreakerThreshold: idpkit.Ptr[uint32](0), Platform: "linux/amd64", MountFrom: []string{"gotest/other"},
 	}
-	if _, err := idpkit.ListTags(ctx, unreachable, idpkit.ListTagsOptions{Registry: every}); !errors.Is(err, idpkit.ErrNetwork) {
+	if _, err := idpkit.ListTags(ctx, idpkit.ListTagsOptions{Repository: unreachable, RegistryOptions: every}); !errors.Is(err, idpkit.ErrNetwork) {
 		t.Fatalf("ListTags with every option set: %v", err)
 	}
 
 	// A cancelled context stops the call before it starts.
 	cancelled, cancel := context.WithCancel(ctx)
 	cancel()
-	_, err = s.Pull(cancelled, unreachable+":1", idpkit.PullOptions{})
+	_, err = s.Pull(cancelled, idpkit.RemoteRef{Reference: unreachable + ":1"})
 	if !errors.Is(err, idpkit.ErrCancelled) || !errors.Is(err, context.Canceled) {
 		t.Fatalf("Pull with a cancelled context: %v", err)
 	}
-	if _, err := s.Push(cancelled, unreachable+":1", idpkit.PushOptions{}); !errors.Is(err, idpkit.ErrCancelled) {
+	if _, err := s.Push(cancelled, idpkit.PushOptions{Source: unreachable + ":1"}); !errors.Is(err, idpkit.ErrCancelled) {
 		t.Fatalf("Push with a cancelled context: %v", err)
 	}
-	if _, err := idpkit.ListTags(cancelled, unreachable, idpkit.ListTagsOptions{}); !errors.Is(err, idpkit.ErrCancelled) {
+	if _, err := idpkit.ListTags(cancelled, idpkit.ListTagsOptions{Repository: unreachable}); !errors.Is(err, idpkit.ErrCancelled) {
 		t.Fatalf("ListTags with a cancelled context: %v", err)
 	}
 
 	// A closed store.
 	_ = s.Close()
-	if _, err := s.Push(ctx, unreachable+":1", idpkit.PushOptions{}); !errors.Is(err, idpkit.ErrClosed) {
+	if _, err := s.Push(ctx, idpkit.PushOptions{Source: unreachable + ":1"}); !errors.Is(err, idpkit.ErrClosed) {
 		t.Fatalf("Push on a closed store: %v", err)
 	}
 }
@@ -271,20 +294,20 @@ func TestRegistryCancelledWhileRunning(t *testing.T) {
 		}
 	}
 	ctx, cancel := context.WithCancel(t.Context())
-	_, err := s.Push(ctx, repo+":1", idpkit.PushOptions{OnEvent: cancelOnFirst(cancel)})
+	_, err := s.Push(ctx, idpkit.PushOptions{Source: repo + ":1"}, idpkit.OnEvent(cancelOnFirst(cancel)))
 	if !errors.Is(err, idpkit.ErrCancelled) || !errors.Is(err, context.Canceled) {
 		t.Fatalf("Push cancelled while running: %v", err)
 	}
-	if _, err := s.Push(t.Context(), repo+":1", idpkit.PushOptions{}); err != nil {
+	if _, err := s.Push(t.Context(), idpkit.PushOptions{Source: repo + ":1"}); err != nil {
 		t.Fatalf("Push after the cancelled one: %v", err)
 	}
 	other := openStore(t)
 	ctx, cancel = context.WithCancel(t.Context())
-	_, err = other.Pull(ctx, repo+":1", idpkit.PullOptions{OnEvent: cancelOnFirst(cancel)})
+	_, err = other.Pull(ctx, idpkit.RemoteRef{Reference: repo + ":1"}, idpkit.OnEvent(cancelOnFirst(cancel)))
 	if !errors.Is(err, idpkit.ErrCancelled) || !errors.Is(err, context.Canceled) {
 		t.Fatalf("Pull cancelled while running: %v", err)
 	}
-	if images, err := other.Images(); err != nil || len(images) != 0 {
+	if images, err := other.Images(t.Context()); err != nil || len(images) != 0 {
 		t.Fatalf("a cancelled pull stored %v (%v)", images, err)
 	}
 }
@@ -299,11 +322,11 @@ func TestRegistryPushCallbackPanicIsReraised(t *testing.T) {
 			t.Fatalf("recovered %v", v)
 		}
 		// The push itself went through.
-		tags, err := idpkit.ListTags(t.Context(), repo, idpkit.ListTagsOptions{})
+		tags, err := idpkit.ListTags(t.Context(), idpkit.ListTagsOptions{Repository: repo})
 		if err != nil || !slices.Equal(tags, []string{"1"}) {
 			t.Fatalf("ListTags after the push: %v, %v", tags, err)
 		}
 	}()
-	_, _ = s.Push(t.Context(), repo+":1", idpkit.PushOptions{OnEvent: func(idpkit.Event) { panic("callback broke") }})
+	_, _ = s.Push(t.Context(), idpkit.PushOptions{Source: repo + ":1"}, idpkit.OnEvent(func(idpkit.Event) { panic("callback broke") }))
 	t.Fatal("Push did not re-raise the callback's panic")
 }

@@ -3,7 +3,7 @@
 use crate::boundary::guard_infallible;
 use idpkit::CancelToken;
 
-/// A cancellation handle for long calls (`idpkit_store_build`, ...).
+/// A cancellation handle for calls (every operation takes one: `idpkit_build`, `idpkit_push`, ...).
 ///
 /// Pass it to a call, then call `idpkit_cancel_cancel` from any thread to make that call
 /// stop at its next check point and return `IDPKIT_RESULT_CANCELLED`. Once cancelled it

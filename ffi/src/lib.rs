@@ -2,14 +2,16 @@
 //!
 //! The style is rustls-ffi's:
 //!
-//! - opaque handles (`idpkit_store`, `idpkit_cancel`) created by `*_new` and freed by
+//! - opaque handles (`idpkit_store`, `idpkit_cancel`, `idpkit_credentials`) created by `*_new` and freed by
 //!   `*_free`, which accept NULL;
 //! - every fallible function returns an [`idpkit_result`] and, on failure, stores an
 //!   [`idpkit_error`] in its `err_out` parameter (when that is not NULL); outputs are written
 //!   only on success; there is no thread-local "last error";
 //! - every body runs inside one panic boundary: a panic becomes `IDPKIT_RESULT_PANIC`;
 //! - strings are UTF-8; strings the library returns are freed with [`idpkit_string_free`];
-//! - options and results cross as JSON documents with the core's serde shapes.
+//! - every operation is `idpkit_call` (or its typed entry, `idpkit_push`, ...): options
+//!   and result cross as JSON documents with the shapes of `contract/idpkit.json`, parsed
+//!   strictly by the core; secrets cross in an `idpkit_credentials` handle, never in JSON.
 
 #![allow(non_camel_case_types)]
 // The functions check their pointers for NULL themselves and document the rest; marking
@@ -17,24 +19,24 @@
 #![allow(clippy::not_unsafe_ptr_arg_deref)]
 
 mod boundary;
+mod call;
 mod cancel;
+mod credentials;
 mod error;
-mod login;
-mod registry;
-mod remote;
+// Each typed entry is one call of `call::run`; kept to a few lines each (see the file).
+#[rustfmt::skip]
+mod ops;
 mod store;
 mod strings;
-mod trust;
 
 pub use boundary::idpkit_result;
+pub use call::*;
 pub use cancel::*;
+pub use credentials::*;
 pub use error::*;
-pub use login::*;
-pub use registry::*;
-pub use remote::*;
+pub use ops::*;
 pub use store::*;
 pub use strings::*;
-pub use trust::*;
 
 use std::ffi::c_char;
 
@@ -88,3 +90,6 @@ pub extern "C" fn idpkit_version() -> *const c_char {
     static V: &str = concat!(env!("CARGO_PKG_VERSION"), "\0");
     V.as_ptr().cast()
 }
+
+#[cfg(test)]
+mod tests;

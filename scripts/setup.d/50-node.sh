@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The Node package (bindings/node): `npm ci` when node_modules does not match
-# package-lock.json, then the release build of the addon when its sources changed since the
-# last build (a hash stamp). A fast no-op when both are current.
+# package-lock.json, then the release build of the addon (and its loader native.js, native.d.ts)
+# when its sources changed since the last build (a hash stamp). A fast no-op when both are
+# current. The public index.js / index.d.ts come from scripts/gen.mjs, not from here.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$repo/bindings/node"
@@ -42,6 +43,6 @@ case "$(uname -m)" in
 esac
 if [[ ! -f $addon || ! -f .build-stamp || $(cat .build-stamp) != "$src_hash" ]]; then
   echo "[setup node] building the addon (release)" >&2
-  npx napi build --platform --release --js index.js --dts index.d.ts >&2
+  npx napi build --platform --release --js native.js --dts native.d.ts >&2
   echo "$src_hash" > .build-stamp
 fi

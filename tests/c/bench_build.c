@@ -25,7 +25,7 @@ int main(int argc, char **argv) {
            argv[2], argv[3]);
   char *result = NULL;
   int rc = 0;
-  if (idpkit_store_build(store, opts, NULL, NULL, NULL, &result, &err) != IDPKIT_RESULT_OK) {
+  if (idpkit_build(store, opts, NULL, NULL, NULL, NULL, &result, &err) != IDPKIT_RESULT_OK) {
     fprintf(stderr, "build: %s: %s\n", idpkit_error_code(err), idpkit_error_message(err));
     idpkit_error_free(err);
     rc = 1;

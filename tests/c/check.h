@@ -30,6 +30,14 @@ extern const char SENTINEL[];
 void expect_error(const char *what, idpkit_result got, idpkit_result want, idpkit_error *err,
                   const char *out_sentinel, const char *out);
 
+/* printf into one of 16 rotating static buffers: the options JSON of one call, no free()
+ * (main thread only). */
+const char *J(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* A credentials handle holding a username and password (free it with
+ * idpkit_credentials_free). */
+idpkit_credentials *basic_credentials(const char *username, const char *password);
+
 /* Build options (JSON, free() it) for the fixture context under one tag. */
 char *build_options(const char *context, const char *tag, int no_cache);
 

@@ -14,6 +14,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +34,27 @@ void expect_error(const char *what, idpkit_result got, idpkit_result want, idpki
   CHECK(ok, "%s -> %s (%s)", what, idpkit_result_name(got),
         err ? idpkit_error_message(err) : "no error");
   idpkit_error_free(err);
+}
+
+const char *J(const char *fmt, ...) {
+  static char bufs[16][2048];
+  static int next;
+  char *buf = bufs[next++ % 16];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(buf, sizeof bufs[0], fmt, ap);
+  va_end(ap);
+  return buf;
+}
+
+idpkit_credentials *basic_credentials(const char *username, const char *password) {
+  idpkit_credentials *c = idpkit_credentials_new();
+  idpkit_error *err = NULL;
+  if (idpkit_credentials_set_basic(c, username, password, &err) != IDPKIT_RESULT_OK) {
+    fprintf(stderr, "credentials: %s\n", idpkit_error_message(err));
+    abort();
+  }
+  return c;
 }
 
 struct events {
@@ -73,7 +95,7 @@ static void *build_thread(void *p) {
   char *opts = build_options(a->context, a->tag, 1);
   char *out = NULL;
   idpkit_error *err = NULL;
-  a->result = idpkit_store_build(a->store, opts, NULL, NULL, NULL, &out, &err);
+  a->result = idpkit_build(a->store, opts, NULL, NULL, NULL, NULL, &out, &err);
   if (err) fprintf(stderr, "thread %s: %s\n", a->tag, idpkit_error_message(err));
   idpkit_error_free(err);
   idpkit_string_free(out);
@@ -118,12 +140,106 @@ const char *json_string(const char *json, const char *key, char *buf, size_t len
 
 const char *rig_env(const char *var, const char *peer) {
   const char *v = getenv(var);
-  int secret = strstr(var, "PASSWORD") != NULL;
+  int secret = strstr(var, "PASSWORD") != NULL || strstr(var, "TOKEN") != NULL;
   CHECK(v && *v, "rig peer %s: $%s is %s", peer, var,
         !(v && *v) ? "not set (start the rig: tests/rig/up; 20-c.sh exports it)"
         : secret   ? "set"
                    : v);
   return v && *v ? v : NULL;
+}
+
+/* Every RegistryOptions field of push, each set to a value other than its default. When the
+ * core gains a push option this list lacks, resolve_every_registry_option fails naming it. */
+static const char *const every_push_option[][2] = {
+    {"source", "\"c-test:v1\""},
+    {"destination", "\"127.0.0.1:9/c/app:9\""},
+    {"ca_files", "[\"/nowhere/ca.pem\"]"},
+    {"insecure_hosts", "[\"insecure.example:5000\"]"},
+    {"certs_d", "[\"/nowhere/certs.d\"]"},
+    {"no_platform_roots", "true"},
+    {"jobs", "7"},
+    {"monolithic_max", "1234"},
+    {"chunk_size", "4321"},
+    {"attempts", "9"},
+    {"backoff_base_ms", "11"},
+    {"backoff_max_ms", "22"},
+    {"connect_timeout_secs", "33"},
+    {"read_timeout_secs", "44"},
+    {"retry_budget_secs", "55"},
+    {"breaker_threshold", "0"},
+    {"platform", "\"linux/arm64/v8\""},
+    {"mount_from", "[\"other/repo\"]"},
+};
+#define N_PUSH_OPTIONS (sizeof every_push_option / sizeof every_push_option[0])
+
+/* The top-level keys of the JSON object `json` (at most `max`, 63 bytes each). */
+static int top_level_keys(const char *json, char keys[][64], int max) {
+  int depth = 0, n = 0, expect_key = 0;
+  for (const char *p = json; p && *p; p++) {
+    if (*p == '"') {
+      const char *start = ++p;
+      while (*p && *p != '"') p += (*p == '\\' && p[1]) ? 2 : 1;
+      if (depth == 1 && expect_key && n < max) {
+        size_t len = (size_t)(p - start) < 63 ? (size_t)(p - start) : 63;
+        memcpy(keys[n], start, len);
+        keys[n++][len] = '\0';
+      }
+      expect_key = 0;
+      if (!*p) break;
+    } else if (*p == '{' || *p == '[') {
+      expect_key = ++depth == 1 && *p == '{';
+    } else if (*p == '}' || *p == ']') {
+      depth--;
+    } else if (*p == ',' && depth == 1) {
+      expect_key = 1;
+    }
+  }
+  return n;
+}
+
+/* Each push option set in C arrives in the core: resolve_options hands back the options the
+ * core would run push with, and every non-default value comes back as given. */
+static void resolve_every_registry_option(void) {
+  char *defaults = NULL, *resolved = NULL;
+  idpkit_error *err = NULL;
+  idpkit_result r = idpkit_resolve_options("{\"operation\": \"push\"}", NULL, NULL, NULL, NULL,
+                                           &defaults, &err);
+  CHECK(r == IDPKIT_RESULT_OK && defaults, "resolve_options of push's defaults: %s",
+        defaults ? defaults : idpkit_error_message(err));
+  idpkit_error_free(err);
+  err = NULL;
+  char keys[64][64];
+  int n = top_level_keys(defaults, keys, 64);
+  const char *missing = NULL;
+  for (int i = 0; i < n && !missing; i++) {
+    size_t j = 0;
+    while (j < N_PUSH_OPTIONS && strcmp(every_push_option[j][0], keys[i]) != 0) j++;
+    if (j == N_PUSH_OPTIONS) missing = keys[i];
+  }
+  CHECK(n == (int)N_PUSH_OPTIONS && !missing,
+        "the test sets every one of push's %d options (%zu set; not set: %s)", n,
+        (size_t)N_PUSH_OPTIONS, missing ? missing : "none");
+
+  char opts[2048] = "{\"operation\": \"push\", \"options\": {";
+  for (size_t i = 0; i < N_PUSH_OPTIONS; i++) {
+    size_t used = strlen(opts);
+    snprintf(opts + used, sizeof opts - used, "%s\"%s\": %s", i ? ", " : "",
+             every_push_option[i][0], every_push_option[i][1]);
+  }
+  strncat(opts, "}}", sizeof opts - strlen(opts) - 1);
+  r = idpkit_resolve_options(opts, NULL, NULL, NULL, NULL, &resolved, &err);
+  CHECK(r == IDPKIT_RESULT_OK && resolved, "resolve_options of push with every option: %s",
+        resolved ? resolved : idpkit_error_message(err));
+  idpkit_error_free(err);
+  for (size_t i = 0; i < N_PUSH_OPTIONS; i++) {
+    char want[256];
+    snprintf(want, sizeof want, "\"%s\":%s", every_push_option[i][0], every_push_option[i][1]);
+    CHECK(resolved && strstr(resolved, want) && defaults && !strstr(defaults, want),
+          "push option %s arrives in the core as %s (default differs)", every_push_option[i][0],
+          every_push_option[i][1]);
+  }
+  idpkit_string_free(defaults);
+  idpkit_string_free(resolved);
 }
 
 static void registry_tests(const idpkit_store *store, const char *fixture, const char *tmp) {
@@ -136,29 +252,86 @@ static void registry_tests(const idpkit_store *store, const char *fixture, const
   char *out = (char *)SENTINEL;
   idpkit_result r;
 
-  /* options are checked before anything goes to the network */
-  r = idpkit_registry_list_tags("127.0.0.1:9/c/app", "{\"job\": 2}", NULL, NULL, &out, &err);
+  /* options are checked before anything goes to the network: an unknown field is named,
+   * with the allowed ones, also inside a nested object and through idpkit_call */
+  const char *nowhere = "{\"repository\": \"127.0.0.1:9/c/app\", \"job\": 2}";
+  r = idpkit_list_tags(nowhere, NULL, NULL, NULL, NULL, &out, &err);
+  CHECK(r == IDPKIT_RESULT_INVALID_INPUT && err && strstr(idpkit_error_message(err), "job") &&
+            strstr(idpkit_error_message(err), "jobs") && out == SENTINEL,
+        "list_tags with an unknown option names it and the allowed ones: %s",
+        err ? idpkit_error_message(err) : "no error");
   expect_error("list_tags with an unknown option", r, IDPKIT_RESULT_INVALID_INPUT, err,
                SENTINEL, out);
   err = NULL;
-  r = idpkit_registry_list_tags("127.0.0.1:9/c/app", NULL, "someone", NULL, &out, &err);
-  expect_error("a username without a password", r, IDPKIT_RESULT_INVALID_INPUT, err, SENTINEL,
+  r = idpkit_call("list_tags", NULL, nowhere, NULL, NULL, NULL, NULL, &out, &err);
+  expect_error("idpkit_call list_tags with an unknown option", r, IDPKIT_RESULT_INVALID_INPUT,
+               err, SENTINEL, out);
+  err = NULL;
+  r = idpkit_build(store, J("{\"context\": \"%s\", \"pull\": {\"jbos\": 1}}", fixture), NULL,
+                   NULL, NULL, NULL, &out, &err);
+  CHECK(r == IDPKIT_RESULT_INVALID_INPUT && err && strstr(idpkit_error_message(err), "jbos") &&
+            out == SENTINEL,
+        "build with an unknown field in pull names it: %s",
+        err ? idpkit_error_message(err) : "no error");
+  idpkit_error_free(err);
+  err = NULL;
+  r = idpkit_call("no_such_operation", NULL, NULL, NULL, NULL, NULL, NULL, &out, &err);
+  CHECK(r == IDPKIT_RESULT_INVALID_INPUT && err &&
+            strstr(idpkit_error_message(err), "no_such_operation") &&
+            strstr(idpkit_error_message(err), "list_tags") && out == SENTINEL,
+        "an unknown operation is named, with the operations: %s",
+        err ? idpkit_error_message(err) : "no error");
+  idpkit_error_free(err);
+  err = NULL;
+  r = idpkit_list_tags("{\"repository\": \"127.0.0.1:9/c/app\", \"password\": \"x\"}", NULL,
+                       NULL, NULL, NULL, &out, &err);
+  CHECK(r == IDPKIT_RESULT_INVALID_INPUT && err &&
+            strstr(idpkit_error_message(err), "credentials are separate") && out == SENTINEL,
+        "a password in the options is refused, pointing at the credentials: %s",
+        err ? idpkit_error_message(err) : "no error");
+  idpkit_error_free(err);
+  err = NULL;
+  idpkit_credentials *half = idpkit_credentials_new();
+  r = idpkit_credentials_set_basic(half, "someone", NULL, &err);
+  expect_error("a username without a password", r, IDPKIT_RESULT_NULL_ARGUMENT, err, SENTINEL,
                out);
   err = NULL;
-  r = idpkit_store_push(store, "c-test:absent", "127.0.0.1:9/c/app:1", NULL, NULL, NULL, NULL,
-                        NULL, NULL, &out, &err);
+  r = idpkit_credentials_set_basic(NULL, "someone", "pw", &err);
+  expect_error("credentials on a NULL handle", r, IDPKIT_RESULT_NULL_ARGUMENT, err, SENTINEL,
+               out);
+  err = NULL;
+  idpkit_credentials_free(half);
+  idpkit_credentials_free(NULL);
+  r = idpkit_push(store,
+                  "{\"source\": \"c-test:absent\", \"destination\": \"127.0.0.1:9/c/app:1\"}",
+                  NULL, NULL, NULL, NULL, &out, &err);
   expect_error("push of an absent image", r, IDPKIT_RESULT_NOT_FOUND, err, SENTINEL, out);
   err = NULL;
-  r = idpkit_store_pull(store, NULL, NULL, NULL, NULL, NULL, NULL, NULL, &out, &err);
-  expect_error("pull of a NULL reference", r, IDPKIT_RESULT_NULL_ARGUMENT, err, SENTINEL, out);
+  r = idpkit_pull(NULL, "{\"reference\": \"127.0.0.1:9/c/app:1\"}", NULL, NULL, NULL, NULL, &out,
+                  &err);
+  expect_error("pull into a NULL store", r, IDPKIT_RESULT_NULL_ARGUMENT, err, SENTINEL, out);
+  err = NULL;
+  r = idpkit_call("pull", NULL, "{\"reference\": \"127.0.0.1:9/c/app:1\"}", NULL, NULL, NULL,
+                  NULL, &out, &err);
+  expect_error("idpkit_call pull without a store", r, IDPKIT_RESULT_INVALID_INPUT, err,
+               SENTINEL, out);
+  err = NULL;
+  r = idpkit_pull(store, NULL, NULL, NULL, NULL, NULL, &out, &err);
+  expect_error("pull without a reference", r, IDPKIT_RESULT_INVALID_INPUT, err, SENTINEL, out);
   err = NULL;
   idpkit_cancel *cancel = idpkit_cancel_new();
   idpkit_cancel_cancel(cancel);
-  r = idpkit_store_pull(store, "127.0.0.1:9/c/app:1", NULL, NULL, NULL, NULL, NULL, cancel,
-                        &out, &err);
+  r = idpkit_pull(store, "{\"reference\": \"127.0.0.1:9/c/app:1\"}", NULL, NULL, NULL, cancel,
+                  &out, &err);
   expect_error("pull with a raised cancel", r, IDPKIT_RESULT_CANCELLED, err, SENTINEL, out);
   err = NULL;
+  r = idpkit_list_tags("{\"repository\": \"127.0.0.1:9/c/app\"}", NULL, NULL, NULL, cancel, &out,
+                       &err);
+  expect_error("list_tags with a raised cancel", r, IDPKIT_RESULT_CANCELLED, err, SENTINEL, out);
+  err = NULL;
   idpkit_cancel_free(cancel);
+
+  resolve_every_registry_option();
 
   if (!plain || !tls || !user || !password || !ca) return;
 
@@ -170,7 +343,7 @@ static void registry_tests(const idpkit_store *store, const char *fixture, const
   snprintf(missing, sizeof missing, "%s:missing", repo);
   char *opts = build_options(fixture, ref1, 0);
   char *built = NULL;
-  r = idpkit_store_build(store, opts, NULL, NULL, NULL, &built, &err);
+  r = idpkit_build(store, opts, NULL, NULL, NULL, NULL, &built, &err);
   free(opts);
   char digest[128];
   json_string(built, "digest", digest, sizeof digest);
@@ -179,8 +352,8 @@ static void registry_tests(const idpkit_store *store, const char *fixture, const
 
   struct reg_events ev = {0};
   char *pushed = NULL, got[128];
-  r = idpkit_store_push(store, ref1, NULL, "{\"jobs\": 2}", NULL, NULL, on_registry_event, &ev,
-                        NULL, &pushed, &err);
+  r = idpkit_push(store, J("{\"source\": \"%s\", \"jobs\": 2}", ref1), NULL, on_registry_event,
+                  &ev, NULL, &pushed, &err);
   CHECK(r == IDPKIT_RESULT_OK && pushed && strstr(pushed, "\"blobs_uploaded\":2") &&
             strstr(pushed, "\"unchanged\":false") &&
             strcmp(json_string(pushed, "digest", got, sizeof got), digest) == 0,
@@ -193,7 +366,8 @@ static void registry_tests(const idpkit_store *store, const char *fixture, const
   idpkit_error_free(err);
   err = NULL;
 
-  r = idpkit_store_push(store, ref1, ref2, NULL, NULL, NULL, NULL, NULL, NULL, &pushed, &err);
+  r = idpkit_push(store, J("{\"source\": \"%s\", \"destination\": \"%s\"}", ref1, ref2), NULL,
+                  NULL, NULL, NULL, &pushed, &err);
   CHECK(r == IDPKIT_RESULT_OK && pushed && strstr(pushed, "\"blobs_uploaded\":0") &&
             strstr(pushed, "\"blobs_skipped\":2"),
         "push to a second tag skips the blobs: %s",
@@ -204,7 +378,8 @@ static void registry_tests(const idpkit_store *store, const char *fixture, const
   err = NULL;
 
   char *tags = NULL;
-  r = idpkit_registry_list_tags(repo, NULL, NULL, NULL, &tags, &err);
+  r = idpkit_call("list_tags", NULL, J("{\"repository\": \"%s\"}", repo), NULL, NULL, NULL, NULL,
+                  &tags, &err);
   CHECK(r == IDPKIT_RESULT_OK && tags &&
             (strcmp(tags, "[\"1\",\"2\"]") == 0 || strcmp(tags, "[\"2\",\"1\"]") == 0),
         "list_tags %s -> %s", repo, tags ? tags : idpkit_error_message(err));
@@ -222,8 +397,8 @@ static void registry_tests(const idpkit_store *store, const char *fixture, const
   if (other) {
     ev = (struct reg_events){0};
     char *pulled = NULL;
-    r = idpkit_store_pull(other, ref2, "{\"jobs\": 2}", NULL, NULL, on_registry_event, &ev,
-                          NULL, &pulled, &err);
+    r = idpkit_pull(other, J("{\"reference\": \"%s\", \"jobs\": 2}", ref2), NULL,
+                    on_registry_event, &ev, NULL, &pulled, &err);
     CHECK(r == IDPKIT_RESULT_OK && pulled && strstr(pulled, "\"blobs_fetched\":2") &&
               strstr(pulled, "\"index_digest\":null") &&
               strcmp(json_string(pulled, "digest", got, sizeof got), digest) == 0,
@@ -235,15 +410,17 @@ static void registry_tests(const idpkit_store *store, const char *fixture, const
     idpkit_error_free(err);
     err = NULL;
     char *a = NULL, *b = NULL;
-    idpkit_store_inspect(other, pulled_ref, &a, NULL);
-    idpkit_store_inspect(store, ref1, &b, NULL);
+    idpkit_inspect(other, J("{\"reference\": \"%s\"}", pulled_ref),
+                   NULL, NULL, NULL, NULL, &a, NULL);
+    idpkit_inspect(store, J("{\"reference\": \"%s\"}", ref1), NULL, NULL, NULL, NULL, &b, NULL);
     CHECK(a && b && strstr(a, "GREETING=hello") && strstr(a, digest),
           "the pulled image inspects like the pushed one");
     idpkit_string_free(a);
     idpkit_string_free(b);
 
     out = (char *)SENTINEL;
-    r = idpkit_store_pull(other, missing, NULL, NULL, NULL, NULL, NULL, NULL, &out, &err);
+    r = idpkit_pull(other, J("{\"reference\": \"%s\"}", missing),
+                    NULL, NULL, NULL, NULL, &out, &err);
     expect_error("pull of a missing tag", r, IDPKIT_RESULT_NOT_FOUND, err, SENTINEL, out);
     err = NULL;
     idpkit_store_free(other);
@@ -252,13 +429,14 @@ static void registry_tests(const idpkit_store *store, const char *fixture, const
   /* cancelled while running (from the callback): CANCELLED, and nothing lands in the store */
   char cancel_ref[300];
   snprintf(cancel_ref, sizeof cancel_ref, "%s-cancel:1", repo);
-  r = idpkit_store_tag(store, ref1, cancel_ref, &out, NULL);
+  r = idpkit_tag(store, J("{\"source\": \"%s\", \"target\": \"%s\"}", ref1, cancel_ref), NULL,
+                 NULL, NULL, NULL, &out, NULL);
   if (r == IDPKIT_RESULT_OK) idpkit_string_free(out);
   out = (char *)SENTINEL;
   ev = (struct reg_events){0};
   ev.cancel_on_first = idpkit_cancel_new();
-  r = idpkit_store_push(store, cancel_ref, NULL, NULL, NULL, NULL, on_registry_event, &ev,
-                        ev.cancel_on_first, &out, &err);
+  r = idpkit_push(store, J("{\"source\": \"%s\"}", cancel_ref), NULL, on_registry_event, &ev,
+                  ev.cancel_on_first, &out, &err);
   expect_error("push cancelled from its callback", r, IDPKIT_RESULT_CANCELLED, err, SENTINEL,
                out);
   err = NULL;
@@ -269,14 +447,14 @@ static void registry_tests(const idpkit_store *store, const char *fixture, const
   if (other) {
     ev = (struct reg_events){0};
     ev.cancel_on_first = idpkit_cancel_new();
-    r = idpkit_store_pull(other, ref1, NULL, NULL, NULL, on_registry_event, &ev,
-                          ev.cancel_on_first, &out, &err);
+    r = idpkit_pull(other, J("{\"reference\": \"%s\"}", ref1), NULL, on_registry_event, &ev,
+                    ev.cancel_on_first, &out, &err);
     expect_error("pull cancelled from its callback", r, IDPKIT_RESULT_CANCELLED, err, SENTINEL,
                  out);
     err = NULL;
     idpkit_cancel_free(ev.cancel_on_first);
     char *images = NULL;
-    r = idpkit_store_images(other, &images, NULL);
+    r = idpkit_images(other, NULL, NULL, NULL, NULL, NULL, &images, NULL);
     CHECK(r == IDPKIT_RESULT_OK && images && strcmp(images, "[]") == 0,
           "a cancelled pull stored nothing: %s", images ? images : "(null)");
     idpkit_string_free(images);
@@ -285,19 +463,23 @@ static void registry_tests(const idpkit_store *store, const char *fixture, const
 
   /* the TLS registry: the right password works, a wrong one is AUTH and never shown */
   char tls_opts[700], tls_repo[256], tls_ref[300], wrong[200];
-  snprintf(tls_opts, sizeof tls_opts, "{\"ca_files\": [\"%s\"], \"attempts\": 2}", ca);
+  /* the registry options every TLS call below shares (a JSON object's members) */
+  snprintf(tls_opts, sizeof tls_opts, "\"ca_files\": [\"%s\"], \"attempts\": 2", ca);
+  snprintf(wrong, sizeof wrong, "wrong-%s-c-secret", password);
+  idpkit_credentials *good = basic_credentials(user, password);
+  idpkit_credentials *bad = basic_credentials(user, wrong);
   snprintf(tls_repo, sizeof tls_repo, "%s/ctest/tls-%ld-%ld", tls, (long)getpid(),
            (long)time(NULL));
   snprintf(tls_ref, sizeof tls_ref, "%s:1", tls_repo);
-  snprintf(wrong, sizeof wrong, "wrong-%s-c-secret", password);
-  r = idpkit_store_tag(store, ref1, tls_ref, &out, &err);
+  r = idpkit_tag(store, J("{\"source\": \"%s\", \"target\": \"%s\"}", ref1, tls_ref), NULL,
+                 NULL, NULL, NULL, &out, &err);
   CHECK(r == IDPKIT_RESULT_OK, "tag %s", tls_ref);
   if (r == IDPKIT_RESULT_OK) idpkit_string_free(out);
   idpkit_error_free(err);
   err = NULL;
   pushed = NULL;
-  r = idpkit_store_push(store, tls_ref, NULL, tls_opts, user, password, NULL, NULL, NULL,
-                        &pushed, &err);
+  r = idpkit_push(store, J("{\"source\": \"%s\", %s}", tls_ref, tls_opts), good, NULL, NULL, NULL,
+                  &pushed, &err);
   CHECK(r == IDPKIT_RESULT_OK && pushed && strstr(pushed, digest),
         "push over TLS with the rig's credentials -> %s",
         pushed ? pushed : idpkit_error_message(err));
@@ -305,7 +487,8 @@ static void registry_tests(const idpkit_store *store, const char *fixture, const
   idpkit_error_free(err);
   err = NULL;
   tags = NULL;
-  r = idpkit_registry_list_tags(tls_repo, tls_opts, user, password, &tags, &err);
+  r = idpkit_list_tags(J("{\"repository\": \"%s\", %s}", tls_repo, tls_opts), good, NULL, NULL,
+                       NULL, &tags, &err);
   CHECK(r == IDPKIT_RESULT_OK && tags && strcmp(tags, "[\"1\"]") == 0,
         "list_tags over TLS -> %s", tags ? tags : idpkit_error_message(err));
   idpkit_string_free(tags);
@@ -313,25 +496,28 @@ static void registry_tests(const idpkit_store *store, const char *fixture, const
   err = NULL;
 
   out = (char *)SENTINEL;
-  r = idpkit_registry_list_tags(tls_repo, tls_opts, user, wrong, &out, &err);
+  r = idpkit_list_tags(J("{\"repository\": \"%s\", %s}", tls_repo, tls_opts), bad, NULL, NULL,
+                       NULL, &out, &err);
   CHECK(r == IDPKIT_RESULT_AUTH && err && !strstr(idpkit_error_message(err), wrong) &&
             !strstr(idpkit_error_message(err), "c-secret") && out == SENTINEL,
         "list_tags with a wrong password -> %s: %s", idpkit_result_name(r),
         err ? idpkit_error_message(err) : "no error");
   idpkit_error_free(err);
   err = NULL;
-  r = idpkit_store_push(store, tls_ref, NULL, tls_opts, user, wrong, NULL, NULL, NULL, &out,
-                        &err);
+  r = idpkit_push(store, J("{\"source\": \"%s\", %s}", tls_ref, tls_opts), bad, NULL, NULL, NULL,
+                  &out, &err);
   CHECK(r == IDPKIT_RESULT_AUTH && err && !strstr(idpkit_error_message(err), "c-secret") &&
             out == SENTINEL,
         "push with a wrong password -> %s: %s", idpkit_result_name(r),
         err ? idpkit_error_message(err) : "no error");
   idpkit_error_free(err);
   err = NULL;
-  r = idpkit_store_pull(store, tls_ref, "{\"attempts\": 1}", user, password, NULL, NULL, NULL,
-                        &out, &err);
+  r = idpkit_pull(store, J("{\"reference\": \"%s\", \"attempts\": 1}", tls_ref), good, NULL,
+                  NULL, NULL, &out, &err);
   expect_error("pull over TLS without the rig's CA", r, IDPKIT_RESULT_UNTRUSTED, err, SENTINEL,
                out);
+  idpkit_credentials_free(good);
+  idpkit_credentials_free(bad);
 }
 
 /* ---- excludes: the layer holds exactly what the patterns and .dockerignore leave in ---- */
@@ -385,7 +571,7 @@ static void excludes_tests(const char *tmp) {
                context) < 0)
     abort();
   char *result = NULL;
-  r = idpkit_store_build(store, opts, NULL, NULL, NULL, &result, &err);
+  r = idpkit_build(store, opts, NULL, NULL, NULL, NULL, &result, &err);
   free(opts);
   CHECK(r == IDPKIT_RESULT_OK && result, "excludes: build -> %s",
         result ? result : idpkit_error_message(err));
@@ -395,7 +581,8 @@ static void excludes_tests(const char *tmp) {
   /* the layer's digest from the image's manifest, its blob listed by tar */
   char *inspect = NULL;
   char layer[128] = "";
-  r = idpkit_store_inspect(store, "c-excludes:v1", &inspect, &err);
+  r = idpkit_inspect(store, "{\"reference\": \"c-excludes:v1\"}",
+                     NULL, NULL, NULL, NULL, &inspect, &err);
   const char *layers = inspect ? strstr(inspect, "\"layers\":") : NULL;
   if (layers) json_string(layers, "digest", layer, sizeof layer);
   CHECK(r == IDPKIT_RESULT_OK && strncmp(layer, "sha256:", 7) == 0 && result &&
@@ -482,7 +669,7 @@ int main(int argc, char **argv) {
   struct events ev = {0};
   char *opts = build_options(fixture, "c-test:v1", 0);
   char *result = NULL;
-  r = idpkit_store_build(store, opts, on_event, &ev, NULL, &result, &err);
+  r = idpkit_build(store, opts, NULL, on_event, &ev, NULL, &result, &err);
   CHECK(r == IDPKIT_RESULT_OK && result && strstr(result, "\"digest\":\"sha256:"),
         "build -> %s", result ? result : idpkit_error_message(err));
   CHECK(ev.started == 1 && ev.layer_done == 1 && ev.count >= 3,
@@ -495,7 +682,7 @@ int main(int argc, char **argv) {
 
   /* the same build again comes from the layer cache */
   opts = build_options(fixture, "c-test:v1", 0);
-  r = idpkit_store_build(store, opts, NULL, NULL, NULL, &result, NULL);
+  r = idpkit_build(store, opts, NULL, NULL, NULL, NULL, &result, NULL);
   CHECK(r == IDPKIT_RESULT_OK && result && strstr(result, "\"cached\":true"),
         "rebuild is cached: %s", result ? result : "(null)");
   idpkit_string_free(result);
@@ -506,39 +693,43 @@ int main(int argc, char **argv) {
 
   /* list, tag, inspect */
   char *images = NULL;
-  r = idpkit_store_images(store, &images, &err);
+  r = idpkit_images(store, NULL, NULL, NULL, NULL, NULL, &images, &err);
   CHECK(r == IDPKIT_RESULT_OK && images && strstr(images, "c-test:v1"), "images: %s",
         images ? images : "(null)");
   idpkit_string_free(images);
 
   char *summary = NULL;
-  r = idpkit_store_tag(store, "c-test:v1", "c-test:v2", &summary, &err);
+  r = idpkit_tag(store, "{\"source\": \"c-test:v1\", \"target\": \"c-test:v2\"}", NULL, NULL,
+                 NULL, NULL, &summary, &err);
   CHECK(r == IDPKIT_RESULT_OK && summary && strstr(summary, "c-test:v2"), "tag: %s",
         summary ? summary : "(null)");
   idpkit_string_free(summary);
   summary = NULL;
 
   images = NULL;
-  r = idpkit_store_images(store, &images, &err);
+  r = idpkit_images(store, NULL, NULL, NULL, NULL, NULL, &images, &err);
   CHECK(r == IDPKIT_RESULT_OK && images && strstr(images, "c-test:v1") &&
             strstr(images, "c-test:v2"),
         "images after tag list both tags");
   idpkit_string_free(images);
 
   char *inspect = NULL;
-  r = idpkit_store_inspect(store, "c-test:v2", &inspect, &err);
+  r = idpkit_inspect(store, "{\"reference\": \"c-test:v2\"}",
+                     NULL, NULL, NULL, NULL, &inspect, &err);
   CHECK(r == IDPKIT_RESULT_OK && inspect && strstr(inspect, "GREETING=hello") &&
             strstr(inspect, "/app/run.sh"),
         "inspect has the env and cmd");
   idpkit_string_free(inspect);
 
   /* export, import */
-  r = idpkit_store_export(store, "c-test:v2", layout_dir, NULL, &summary, &err);
+  r = idpkit_export(store, J("{\"reference\": \"c-test:v2\", \"layout\": \"%s\"}", layout_dir),
+                    NULL, NULL, NULL, NULL, &summary, &err);
   CHECK(r == IDPKIT_RESULT_OK && summary, "export to %s", layout_dir);
   idpkit_string_free(summary);
   summary = NULL;
   images = NULL;
-  r = idpkit_store_import(store, layout_dir, NULL, "imported:v1", &images, &err);
+  r = idpkit_import(store, J("{\"layout\": \"%s\", \"name\": \"imported:v1\"}", layout_dir),
+                    NULL, NULL, NULL, NULL, &images, &err);
   CHECK(r == IDPKIT_RESULT_OK && images && strstr(images, "imported:v1"), "import: %s",
         images ? images : (err ? idpkit_error_message(err) : "(null)"));
   idpkit_string_free(images);
@@ -547,18 +738,20 @@ int main(int argc, char **argv) {
 
   /* remove, gc */
   char *removed = NULL;
-  r = idpkit_store_remove(store, "c-test:v2", &removed, &err);
+  r = idpkit_remove(store, "{\"reference\": \"c-test:v2\"}", NULL, NULL, NULL, NULL, &removed,
+                    &err);
   CHECK(r == IDPKIT_RESULT_OK && removed && strstr(removed, "c-test:v2"), "remove: %s",
         removed ? removed : "(null)");
   idpkit_string_free(removed);
   char *report = NULL;
-  r = idpkit_store_gc(store, &report, &err);
+  r = idpkit_gc(store, NULL, NULL, NULL, NULL, NULL, &report, &err);
   CHECK(r == IDPKIT_RESULT_OK && report && strstr(report, "\"removed_blobs\":"), "gc: %s",
         report ? report : "(null)");
   idpkit_string_free(report);
 
   /* two threads building into the one store at once */
-  struct thread_arg args[2] = {{store, fixture, "c-thread:a", 99}, {store, fixture, "c-thread:b", 99}};
+  struct thread_arg args[2] = {{store, fixture, "c-thread:a", 99},
+                               {store, fixture, "c-thread:b", 99}};
   pthread_t threads[2];
   for (int i = 0; i < 2; i++) pthread_create(&threads[i], NULL, build_thread, &args[i]);
   for (int i = 0; i < 2; i++) pthread_join(threads[i], NULL);
@@ -569,40 +762,45 @@ int main(int argc, char **argv) {
   char *out = (char *)SENTINEL;
 
   /* NOT_FOUND */
-  r = idpkit_store_inspect(store, "missing:latest", &out, &err);
+  r = idpkit_inspect(store, "{\"reference\": \"missing:latest\"}",
+                     NULL, NULL, NULL, NULL, &out, &err);
   expect_error("inspect missing:latest", r, IDPKIT_RESULT_NOT_FOUND, err, SENTINEL, out);
   err = NULL;
-  r = idpkit_store_tag(store, "missing:latest", "other:latest", &out, &err);
+  r = idpkit_tag(store, "{\"source\": \"missing:latest\", \"target\": \"other:latest\"}",
+                 NULL, NULL, NULL, NULL, &out, &err);
   expect_error("tag missing:latest", r, IDPKIT_RESULT_NOT_FOUND, err, SENTINEL, out);
   err = NULL;
   opts = build_options("/nonexistent/idpkit-context", "c-test:none", 0);
-  r = idpkit_store_build(store, opts, NULL, NULL, NULL, &out, &err);
+  r = idpkit_build(store, opts, NULL, NULL, NULL, NULL, &out, &err);
   expect_error("build a missing context", r, IDPKIT_RESULT_NOT_FOUND, err, SENTINEL, out);
   err = NULL;
   free(opts);
-  r = idpkit_store_import(store, layout_dir, "no-such-tag", NULL, &out, &err);
+  r = idpkit_import(store, J("{\"layout\": \"%s\", \"tag\": \"no-such-tag\"}", layout_dir),
+                    NULL, NULL, NULL, NULL, &out, &err);
   expect_error("import a tag the layout lacks", r, IDPKIT_RESULT_NOT_FOUND, err, SENTINEL, out);
   err = NULL;
-  r = idpkit_store_remove(store, "missing:latest", &out, &err);
+  r = idpkit_remove(store, "{\"reference\": \"missing:latest\"}",
+                    NULL, NULL, NULL, NULL, &out, &err);
   expect_error("remove missing:latest", r, IDPKIT_RESULT_NOT_FOUND, err, SENTINEL, out);
   err = NULL;
 
   /* INVALID_INPUT */
-  r = idpkit_store_build(store, "{not json", NULL, NULL, NULL, &out, &err);
+  r = idpkit_build(store, "{not json", NULL, NULL, NULL, NULL, &out, &err);
   expect_error("build with malformed JSON", r, IDPKIT_RESULT_INVALID_INPUT, err, SENTINEL, out);
   err = NULL;
-  r = idpkit_store_build(store, "{\"context\": \".\", \"colour\": \"blue\"}", NULL, NULL, NULL,
-                         &out, &err);
+  r = idpkit_build(store, "{\"context\": \".\", \"colour\": \"blue\"}", NULL, NULL, NULL, NULL,
+                   &out, &err);
   expect_error("build with an unknown field", r, IDPKIT_RESULT_INVALID_INPUT, err, SENTINEL,
                out);
   err = NULL;
   opts = build_options(fixture, "Bad Tag::", 0);
-  r = idpkit_store_build(store, opts, NULL, NULL, NULL, &out, &err);
+  r = idpkit_build(store, opts, NULL, NULL, NULL, NULL, &out, &err);
   expect_error("build with a malformed tag", r, IDPKIT_RESULT_INVALID_INPUT, err, SENTINEL,
                out);
   err = NULL;
   free(opts);
-  r = idpkit_store_inspect(store, "\xff\xfe:latest", &out, &err);
+  r = idpkit_inspect(store, "{\"reference\": \"\xff\xfe:latest\"}",
+                     NULL, NULL, NULL, NULL, &out, &err);
   expect_error("inspect a non-UTF-8 reference", r, IDPKIT_RESULT_INVALID_INPUT, err, SENTINEL,
                out);
   err = NULL;
@@ -621,7 +819,7 @@ int main(int argc, char **argv) {
   idpkit_cancel_cancel(cancel); /* idempotent */
   CHECK(idpkit_cancel_is_cancelled(cancel), "cancel_cancel raises the flag");
   opts = build_options(fixture, "c-test:cancelled", 1);
-  r = idpkit_store_build(store, opts, NULL, NULL, cancel, &out, &err);
+  r = idpkit_build(store, opts, NULL, NULL, NULL, cancel, &out, &err);
   expect_error("build with a cancelled handle", r, IDPKIT_RESULT_CANCELLED, err, SENTINEL, out);
   err = NULL;
   idpkit_cancel_free(cancel);
@@ -629,7 +827,7 @@ int main(int argc, char **argv) {
   cancel = idpkit_cancel_new();
   struct events ev2 = {0};
   ev2.cancel_on_first = cancel;
-  r = idpkit_store_build(store, opts, on_event, &ev2, cancel, &out, &err);
+  r = idpkit_build(store, opts, NULL, on_event, &ev2, cancel, &out, &err);
   expect_error("build cancelled from its callback", r, IDPKIT_RESULT_CANCELLED, err, SENTINEL,
                out);
   err = NULL;
@@ -637,26 +835,39 @@ int main(int argc, char **argv) {
   free(opts);
 
   images = NULL;
-  r = idpkit_store_images(store, &images, NULL);
+  r = idpkit_images(store, NULL, NULL, NULL, NULL, NULL, &images, NULL);
   CHECK(r == IDPKIT_RESULT_OK && images && !strstr(images, "c-test:cancelled"),
         "a cancelled build tagged nothing");
   idpkit_string_free(images);
 
   /* NULL_ARGUMENT */
-  r = idpkit_store_images(NULL, &out, &err);
+  r = idpkit_images(NULL, NULL, NULL, NULL, NULL, NULL, &out, &err);
   expect_error("images on a NULL store", r, IDPKIT_RESULT_NULL_ARGUMENT, err, SENTINEL, out);
   err = NULL;
-  r = idpkit_store_images(store, NULL, &err);
+  r = idpkit_images(store, NULL, NULL, NULL, NULL, NULL, NULL, &err);
   expect_error("images with a NULL output", r, IDPKIT_RESULT_NULL_ARGUMENT, err, SENTINEL, out);
   err = NULL;
-  r = idpkit_store_build(store, NULL, NULL, NULL, NULL, &out, &err);
-  expect_error("build with NULL options", r, IDPKIT_RESULT_NULL_ARGUMENT, err, SENTINEL, out);
+  opts = build_options(fixture, "c-test:no-output", 1);
+  r = idpkit_build(store, opts, NULL, NULL, NULL, NULL, NULL, &err);
+  expect_error("build with a NULL result_json_out", r, IDPKIT_RESULT_NULL_ARGUMENT, err,
+               SENTINEL, out);
+  err = NULL;
+  free(opts);
+  /* NULL options are the operation's defaults: a tag of nothing is refused by the core */
+  r = idpkit_tag(store, NULL, NULL, NULL, NULL, NULL, &out, &err);
+  expect_error("tag with NULL options (the defaults)", r, IDPKIT_RESULT_INVALID_INPUT, err,
+               SENTINEL, out);
+  err = NULL;
+  r = idpkit_call(NULL, store, NULL, NULL, NULL, NULL, NULL, &out, &err);
+  expect_error("idpkit_call with a NULL operation", r, IDPKIT_RESULT_NULL_ARGUMENT, err,
+               SENTINEL, out);
   err = NULL;
   r = idpkit_store_new(NULL, &bad, &err);
   expect_error("store_new with a NULL path", r, IDPKIT_RESULT_NULL_ARGUMENT, err, NULL,
                (const char *)bad);
   err = NULL;
-  r = idpkit_store_tag(store, "c-test:v1", NULL, &out, NULL);
+  r = idpkit_tag(NULL, "{\"source\": \"c-test:v1\", \"target\": \"c-test:v3\"}", NULL, NULL, NULL,
+                 NULL, &out, NULL);
   CHECK(r == IDPKIT_RESULT_NULL_ARGUMENT && out == SENTINEL, "a NULL err_out is allowed");
   CHECK(idpkit_error_result(NULL) == IDPKIT_RESULT_NULL_ARGUMENT &&
             idpkit_error_message(NULL) == NULL &&

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Go: the module in bindings/go over the C ABI (cgo, static library): go vet, go test, and
+# Go: the module in bindings/go over the C ABI (cgo, static library): the generated mirror of
+# contract/idpkit.json is up to date, go vet, go test, and
 # go test -race (which includes the many-goroutines-into-one-store test). The registry tests
 # and the push example need the rig's registries (registry-plain, registry-tls): without them
 # this suite fails, naming the peer.
@@ -24,6 +25,15 @@ lib_hash=$(sha256sum target/release/libidpkit_ffi.a | cut -c1-16)
 export CGO_CFLAGS="-O2 -g -DIDPKIT_LIB_HASH_${lib_hash}"
 
 cd bindings/go
+echo "-- contract_gen.go is what internal/gen makes of contract/idpkit.json"
+generated=$(mktemp)
+go run ./internal/gen -out "$generated"
+if ! diff -u contract_gen.go "$generated"; then
+  rm -f "$generated"
+  echo "30-go: bindings/go/contract_gen.go is stale; run go generate in bindings/go and commit it" >&2
+  exit 1
+fi
+rm -f "$generated"
 echo "-- go vet"
 go vet ./...
 echo "-- gofmt"

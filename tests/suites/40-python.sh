@@ -19,6 +19,10 @@ if [ -f "$rig_env" ]; then
 fi
 
 cd "$repo/bindings/python"
+# The typed surface (_types.py, _ops.py, _idpkit.pyi) is generated from the call contract;
+# a stale file fails here, naming the command that regenerates it.
+echo "-- gen_types.py --check (against contract/idpkit.json)"
+"$venv/bin/python" gen_types.py --check
 echo "-- ruff"
 "$venv/bin/ruff" check .
 "$venv/bin/ruff" format --check .

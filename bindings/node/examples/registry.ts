@@ -4,7 +4,7 @@
 import {
   Store,
   copy,
-  extractCa,
+  trustExtract,
   listTags,
   loginFromCluster,
   logout,
@@ -19,7 +19,7 @@ const GITEA = 'gitea.cnoe.localtest.me:8443'
 
 async function main(image: string): Promise<void> {
   // The CA from Secret default/idpbuilder-cert into ~/.config/idpkit/certs.d/GITEA/ca.crt.
-  const ca = await extractCa({ host: GITEA })
+  const ca = await trustExtract({ host: GITEA })
   console.log(`trusting ${ca.subject} (until ${ca.notAfter}) for ${ca.host}: ${ca.path}`)
 
   const report: TrustReport = await trustCheck(GITEA)

@@ -8,7 +8,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { randomUUID } from 'node:crypto'
 import { idpkit, newStore, smallContext, tempDir, rejectsWithCode, record, seen } from './helpers.mjs'
-import { tlsRegistry, cluster, assertNoSecret } from './rig.mjs'
+import { tlsRegistry, plainRegistry, cluster, need, assertNoSecret } from './rig.mjs'
 
 const home = tempDir('idpkit-auth-')
 const authFile = join(home, 'auth.json')
@@ -140,7 +140,7 @@ describe('loginFromCluster', () => {
   test("trusting only the extracted certificate and with the cluster's credentials: push, pull, tags, copy, delete on Gitea", async () => {
     const c = await cluster()
     const certsD = tempDir('idpkit-certs-')
-    const ca = await idpkit.extractCa({ kubeconfig: c.kubeconfig, host: c.giteaRegistry, certsD })
+    const ca = await idpkit.trustExtract({ kubeconfig: c.kubeconfig, host: c.giteaRegistry, certsD })
     assert.equal(ca.path, join(certsD, c.giteaRegistry, 'ca.crt'))
     assert.deepEqual(readFileSync(ca.path), readFileSync(c.ca))
     // Only what was extracted: that certs.d, no CA files, no platform roots.
@@ -189,6 +189,45 @@ describe('loginFromCluster', () => {
     )
     assert.match(e.message, /"nope"/)
     assert.deepEqual(auths(authFile), {})
+  })
+})
+
+describe('credentials of one call', () => {
+  test("a push to Gitea with its token: as the password of the user, or as a bearer token (which Gitea's registry refuses)", async () => {
+    const c = await cluster()
+    const token = need('gitea', 'GITEA_TOKEN')
+    const trust = { caFiles: [c.ca], noPlatformRoots: true, certsD: [] }
+    const ref = `${c.giteaRegistry}/${c.giteaUser.toLowerCase()}/${unique('token').replace('/', '-')}:v1`
+    const store = await storeWith(ref)
+    const { events, onProgress } = record()
+    const pushed = await store.push({ source: ref, ...trust, username: c.giteaUser, password: token, onProgress })
+    assert.equal(pushed.reference, ref)
+    assert.equal(pushed.blobsUploaded, 2)
+    assert.deepEqual(auths(authFile), {}, 'a call with credentials stores no login')
+    for (const e of events) assertNoSecret(JSON.stringify(e), 'a push event')
+    // Nothing stored: without the call's credentials the same registry refuses.
+    await rejectsWithCode(store.push(ref, `${ref}-anonymous`, trust), 'AUTH')
+    // Gitea's /v2 takes its token only through basic auth: sent as a bearer token it is AUTH,
+    // and the message says a token was tried, without it.
+    const e = await rejectsWithCode(store.push({ source: ref, ...trust, token, attempts: 1 }), 'AUTH')
+    assert.match(e.message, /a token/)
+    assertNoSecret(`${e.message}\n${e.stack}`, 'the token AUTH error')
+  })
+
+  test("copy reads its source with the source credentials, and never sends them to the destination", async () => {
+    const tls = await tlsRegistry()
+    const plain = await plainRegistry()
+    const src = `${tls.host}/${unique('src-creds')}:1`
+    const store = await storeWith(src)
+    await store.push(src, null, { caFiles: [tls.ca], username: tls.user, password: tls.password })
+    const dst = `${plain}/${unique('src-creds')}:copied`
+    // Anonymous on the source: AUTH naming the source registry.
+    const e = await rejectsWithCode(idpkit.copy(src, dst, { caFiles: [tls.ca] }), 'AUTH')
+    assert.ok(e.message.includes(tls.host), e.message)
+    const r = await idpkit.copy(src, dst, { caFiles: [tls.ca], sourceUsername: tls.user, sourcePassword: tls.password })
+    assert.equal(r.reference, dst)
+    assert.equal(r.blobsUploaded, 2)
+    assert.equal((await newStore().pull(dst)).digest, (await store.images())[0].digest)
   })
 })
 

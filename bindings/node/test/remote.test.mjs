@@ -190,7 +190,7 @@ describe('errors', () => {
       [() => idpkit.logout('127.0.0.1:9'), (r) => assert.equal(typeof r, 'boolean')],
       [() => idpkit.trustCheck('127.0.0.1:9'), (r) => assert.equal(r.verdict, 'unreachable')],
       [() => idpkit.trustAdd('127.0.0.1:9', '/nonexistent.pem'), 'NOT_FOUND'],
-      [() => idpkit.extractCa({ kubeconfig: '/nonexistent' }), 'NOT_FOUND'],
+      [() => idpkit.trustExtract({ kubeconfig: '/nonexistent' }), 'NOT_FOUND'],
     ]
     for (const [call, outcome] of calls) {
       const p = call()

@@ -315,3 +315,16 @@ describe('export and importLayout', () => {
     await rejectsWithCode(store.importLayout(layout, 1), 'INVALID_INPUT')
   })
 })
+
+describe('tag and tags', () => {
+  test('build takes `tag` (one or a list) and `tags`, as the Python package does', async () => {
+    const store = newStore()
+    const ctx = smallContext()
+    const r = await store.build(ctx, { tag: ['app:one', 'example.com/x/app:two'], tags: ['app:three'] })
+    assert.deepEqual(r.tags, ['docker.io/library/app:one', 'example.com/x/app:two', 'docker.io/library/app:three'])
+    assert.deepEqual((await store.build(ctx, { tag: 'app:four' })).tags, ['docker.io/library/app:four'])
+    assert.deepEqual((await store.build({ context: ctx, tag: 'app:five' })).tags, ['docker.io/library/app:five'])
+    const e = await rejectsWithCode(store.build(ctx, { tag: 'Not A Tag' }), 'INVALID_INPUT')
+    assert.match(e.message, /Not A Tag/)
+  })
+})

@@ -1,4 +1,4 @@
-// trustCheck, trustAdd and extractCa against the rig's TLS peers and kube-apiserver (each test
+// trustCheck, trustAdd and trustExtract against the rig's TLS peers and kube-apiserver (each test
 // fails, naming the peer, without them). Nothing is installed outside temporary directories.
 import { test, describe } from 'node:test'
 import assert from 'node:assert/strict'
@@ -119,8 +119,8 @@ describe('trustAdd', () => {
   })
 })
 
-describe('extractCa', () => {
-  test("Gitea's self-signed certificate is untrusted until extractCa installs it from the cluster, then trusted as a trust anchor", async () => {
+describe('trustExtract', () => {
+  test("Gitea's self-signed certificate is untrusted until trustExtract installs it from the cluster, then trusted as a trust anchor", async () => {
     const c = await cluster()
     const giteaCert = readFileSync(c.ca)
     const giteaSha256 = `sha256:${new X509Certificate(giteaCert).fingerprint256.replaceAll(':', '').toLowerCase()}`
@@ -141,7 +141,7 @@ describe('extractCa', () => {
     assert.ok(e.message.includes(c.giteaRegistry), e.message)
 
     const certsD = tempDir('idpkit-certs-')
-    const r = await idpkit.extractCa({ kubeconfig: c.kubeconfig, host: c.giteaRegistry, certsD })
+    const r = await idpkit.trustExtract({ kubeconfig: c.kubeconfig, host: c.giteaRegistry, certsD })
     assert.equal(r.host, c.giteaRegistry)
     assert.equal(r.source, 'default/idpbuilder-cert ca.crt')
     assert.equal(r.path, join(certsD, c.giteaRegistry, 'ca.crt'))
@@ -161,20 +161,20 @@ describe('extractCa', () => {
   test('a context that does not exist is NOT_FOUND naming it; a missing kubeconfig names the file', async () => {
     const c = await cluster()
     const certsD = tempDir('idpkit-certs-')
-    const e = await rejectsWithCode(idpkit.extractCa({ kubeconfig: c.kubeconfig, context: 'nope', certsD }), 'NOT_FOUND')
+    const e = await rejectsWithCode(idpkit.trustExtract({ kubeconfig: c.kubeconfig, context: 'nope', certsD }), 'NOT_FOUND')
     assert.match(e.message, /"nope"/)
     const missing = join(certsD, 'no-kubeconfig')
-    const m = await rejectsWithCode(idpkit.extractCa({ kubeconfig: missing, certsD }), 'NOT_FOUND')
+    const m = await rejectsWithCode(idpkit.trustExtract({ kubeconfig: missing, certsD }), 'NOT_FOUND')
     assert.ok(m.message.includes(missing), m.message)
   })
 
   test('bad options are INVALID_INPUT, naming the option in camelCase', async () => {
-    const e = await rejectsWithCode(idpkit.extractCa({ kubeConfig: '/x' }), 'INVALID_INPUT')
+    const e = await rejectsWithCode(idpkit.trustExtract({ kubeConfig: '/x' }), 'INVALID_INPUT')
     assert.match(e.message, /unknown field `kubeConfig`/)
     assert.match(e.message, /`kubeconfig`/)
     assert.match(e.message, /`certsD`/)
-    await rejectsWithCode(idpkit.extractCa({ host: 7 }), 'INVALID_INPUT')
-    await rejectsWithCode(idpkit.extractCa('kubeconfig'), 'INVALID_INPUT')
+    await rejectsWithCode(idpkit.trustExtract({ host: 7 }), 'INVALID_INPUT')
+    await rejectsWithCode(idpkit.trustExtract('kubeconfig'), 'INVALID_INPUT')
   })
 })
 
@@ -184,7 +184,7 @@ test('no rig password or token appears in an error message seen here', () => {
 })
 
 describe('cancellation', () => {
-  test('an aborted signal stops trustCheck of a silent host at once, and extractCa before it starts', async () => {
+  test('an aborted signal stops trustCheck of a silent host at once, and trustExtract before it starts', async () => {
     // A host that accepts the connection and never answers the handshake: without the
     // signal trustCheck would wait out its 10 s timeout.
     const { createServer } = await import('node:net')
@@ -205,7 +205,7 @@ describe('cancellation', () => {
     const dir = tempDir()
     const aborted = AbortSignal.abort()
     await rejectsWithCode(
-      idpkit.extractCa({ kubeconfig: join(dir, 'none'), certsD: join(dir, 'certs.d'), signal: aborted }),
+      idpkit.trustExtract({ kubeconfig: join(dir, 'none'), certsD: join(dir, 'certs.d'), signal: aborted }),
       'CANCELLED',
     )
     await rejectsWithCode(idpkit.loginFromCluster('x.example', { signal: aborted }), 'INVALID_INPUT')

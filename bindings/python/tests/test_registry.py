@@ -110,33 +110,6 @@ def test_registry_errors(store: idpkit.Store, context: Path) -> None:
         idpkit.list_tags("127.0.0.1:9/team/app", attempts=1, connect_timeout_secs=2)
 
 
-def test_registry_keywords_are_core_options() -> None:
-    """Every registry keyword names a core RegistryOptions field the options document knows."""
-    import inspect
-    import json
-
-    from idpkit._util import _REGISTRY_FIELDS
-
-    core = set(json.loads(idpkit._idpkit.default_registry_options()))
-    known = set(_REGISTRY_FIELDS)
-    assert known <= core, known - core
-    extra = {"self", "source", "destination", "reference", "repository", "progress", "cancel"}
-    extra |= {"registry", "host", "cluster", "username", "password", "token"}
-    for fn in (
-        idpkit.Store.push,
-        idpkit.Store.pull,
-        idpkit.list_tags,
-        idpkit.copy,
-        idpkit.catalog,
-        idpkit.delete,
-        idpkit.login,
-        idpkit.login_from_cluster,
-        idpkit.trust_check,
-    ):
-        params = set(inspect.signature(fn).parameters) - extra
-        assert params <= known, (fn.__name__, params - known)
-
-
 def test_registry_argument_types_are_checked() -> None:
     """A wrong type raises a TypeError naming the keyword, before any request."""
     with pytest.raises(TypeError, match=r"cancel must be an idpkit\.CancelToken"):

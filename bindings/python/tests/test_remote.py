@@ -18,7 +18,6 @@ import pytest
 
 import idpkit
 from idpkit import _idpkit
-from idpkit._util import _call_args
 
 from .rig import TlsRegistry, assert_no_secret, plain_registry, tls_registry
 
@@ -64,7 +63,7 @@ def test_copy_within_a_registry_mounts_blobs(
     assert copied.blobs_uploaded == 0 and copied.bytes_uploaded == 0
     mounted = [e for e in events if e["type"] == "blob_mounted"]
     assert len(mounted) == 2
-    assert {e["from"] for e in mounted} == {src.split("/", 1)[1]}  # type: ignore[typeddict-item]
+    assert {e["from"] for e in mounted} == {src.split("/", 1)[1]}
     assert idpkit.list_tags(dst) == ["1"]
 
     # In the same repository, a copy re-tags: every blob is already there.
@@ -104,6 +103,20 @@ def test_copy_across_registries_keeps_the_digest(
     )
     assert pulled.digest == built.digest
     assert other.inspect(pulled.reference).manifest == store.inspect(f"{plain}/{name}:1").manifest
+
+    # Back, reading the source with its own credentials (the destination needs none).
+    back = f"{plain}/{unique('copy-back')}:1"
+    with pytest.raises(idpkit.AuthError):
+        idpkit.copy(f"{tls.host}/{name}:1", back, attempts=1, **tls_trust(tls, tmp_path))
+    returned = idpkit.copy(
+        f"{tls.host}/{name}:1",
+        back,
+        source_username=tls.user,
+        source_password=tls.password,
+        **tls_trust(tls, tmp_path),
+    )
+    assert returned.reference == back
+    assert returned.digest == built.digest
 
 
 def test_catalog_lists_a_freshly_pushed_repository(
@@ -258,16 +271,17 @@ def test_logout(store: idpkit.Store, context: Path, tmp_path: Path, tls: TlsRegi
 def test_registry_results_match_the_core(
     store: idpkit.Store, context: Path, tmp_path: Path, plain: str, tls: TlsRegistry
 ) -> None:
-    """A field added to a core result type must be added to the dataclass too."""
+    """Every field of a core registry result arrives in its dataclass."""
     repo = f"{plain}/{unique('fields')}"
     store.build(context, tag=f"{repo}:1")
-    call = _call_args("{}", None, None, None, None, None)
-    pushed = json.loads(store._native.push(f"{repo}:1", None, call))
-    copied = json.loads(_idpkit.copy(f"{repo}:1", f"{repo}:2", call))
-    pulled = json.loads(idpkit.Store(tmp_path / "other")._native.pull(f"{repo}:1", call))
-    trust = json.dumps({"ca_files": [os.fspath(tls.ca)], "certs_d": []})
-    trust_call = _call_args(trust, None, None, None, None, None)
-    login = json.loads(_idpkit.login(tls.host, tls.user, tls.password, trust_call))
+    pushed = json.loads(_idpkit.call("push", store._native, json.dumps({"source": f"{repo}:1"})))
+    copied = json.loads(
+        _idpkit.call("copy", None, json.dumps({"source": f"{repo}:1", "destination": f"{repo}:2"}))
+    )
+    other = idpkit.Store(tmp_path / "other")._native
+    pulled = json.loads(_idpkit.call("pull", other, json.dumps({"reference": f"{repo}:1"})))
+    trust = {"host": tls.host, "ca_files": [os.fspath(tls.ca)], "certs_d": []}
+    login = json.loads(_idpkit.call("login", None, json.dumps(trust), tls.user, tls.password))
     for cls, doc in {
         idpkit.PushResult: pushed,
         idpkit.PullResult: pulled,

@@ -112,6 +112,35 @@ pub fn markdown() -> String {
             "Options: `{opts_name}`. Result: `{}`.\n",
             type_name(&op["output"])
         );
+        let uses: Vec<&str> = [
+            ("events", "progress events"),
+            ("cancel", "cancel"),
+            ("credential", "credentials"),
+            ("source_credential", "source credentials"),
+        ]
+        .iter()
+        .filter(|(k, _)| op["uses"][*k] == true)
+        .map(|(_, v)| *v)
+        .collect();
+        let positional: Vec<String> = op["positional"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|p| p.as_str().map(|p| format!("`{p}`")))
+            .collect();
+        let or_none = |v: Vec<String>, none: &str| {
+            if v.is_empty() {
+                none.to_string()
+            } else {
+                v.join(", ")
+            }
+        };
+        let _ = writeln!(
+            out,
+            "Call: {}. Positional: {}.\n",
+            or_none(uses.iter().map(|s| s.to_string()).collect(), "nothing"),
+            or_none(positional, "none")
+        );
         if let Some(def) = defs.get(&opts_name) {
             fields(&mut out, def);
             for p in def["properties"]

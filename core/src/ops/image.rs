@@ -1,6 +1,6 @@
 //! Operations on the local store: build, images, tag, remove, inspect, gc, import, export.
 
-use super::{need_store, Operation};
+use super::{need_store, Operation, Uses};
 use crate::call::Call;
 use crate::error::Result;
 use crate::oci::{BuildOptions, BuildResult, GcReport, ImageInspect, ImageSummary, Store};
@@ -56,6 +56,8 @@ impl Operation for Build {
     const NEEDS_STORE: bool = true;
     const SUMMARY: &'static str =
         "Builds an image from a directory into the store (one layer over an optional base).";
+    const USES: Uses = Uses::EVENTS_CANCEL_CREDENTIAL;
+    const POSITIONAL: &'static [&'static str] = &["context"];
     type Options = BuildOptions;
     type Output = BuildResult;
     fn run(store: Option<&Store>, opts: &BuildOptions, call: &Call) -> Result<BuildResult> {
@@ -68,6 +70,8 @@ impl Operation for Images {
     const NAME: &'static str = "images";
     const NEEDS_STORE: bool = true;
     const SUMMARY: &'static str = "Lists the images of the store with their tags, digest, size.";
+    const USES: Uses = Uses::NOTHING;
+    const POSITIONAL: &'static [&'static str] = &[];
     type Options = NoOptions;
     type Output = Vec<ImageSummary>;
     fn run(store: Option<&Store>, _: &NoOptions, _: &Call) -> Result<Vec<ImageSummary>> {
@@ -80,6 +84,8 @@ impl Operation for Tag {
     const NAME: &'static str = "tag";
     const NEEDS_STORE: bool = true;
     const SUMMARY: &'static str = "Points a new reference at an image of the store.";
+    const USES: Uses = Uses::NOTHING;
+    const POSITIONAL: &'static [&'static str] = &["source", "target"];
     type Options = TagOptions;
     type Output = ImageSummary;
     fn run(store: Option<&Store>, o: &TagOptions, _: &Call) -> Result<ImageSummary> {
@@ -93,6 +99,8 @@ impl Operation for Remove {
     const NEEDS_STORE: bool = true;
     const SUMMARY: &'static str =
         "Removes a tag (or every tag of a digest); `gc` frees the blobs. Returns what was untagged.";
+    const USES: Uses = Uses::NOTHING;
+    const POSITIONAL: &'static [&'static str] = &["reference"];
     type Options = ImageRef;
     type Output = Vec<String>;
     fn run(store: Option<&Store>, o: &ImageRef, _: &Call) -> Result<Vec<String>> {
@@ -105,6 +113,8 @@ impl Operation for Inspect {
     const NAME: &'static str = "inspect";
     const NEEDS_STORE: bool = true;
     const SUMMARY: &'static str = "The manifest and config of an image of the store.";
+    const USES: Uses = Uses::NOTHING;
+    const POSITIONAL: &'static [&'static str] = &["reference"];
     type Options = ImageRef;
     type Output = ImageInspect;
     fn run(store: Option<&Store>, o: &ImageRef, _: &Call) -> Result<ImageInspect> {
@@ -117,6 +127,8 @@ impl Operation for Gc {
     const NAME: &'static str = "gc";
     const NEEDS_STORE: bool = true;
     const SUMMARY: &'static str = "Removes blobs no image of the store references.";
+    const USES: Uses = Uses::NOTHING;
+    const POSITIONAL: &'static [&'static str] = &[];
     type Options = NoOptions;
     type Output = GcReport;
     fn run(store: Option<&Store>, _: &NoOptions, _: &Call) -> Result<GcReport> {
@@ -129,6 +141,8 @@ impl Operation for Import {
     const NAME: &'static str = "import";
     const NEEDS_STORE: bool = true;
     const SUMMARY: &'static str = "Imports the images of an OCI image layout into the store.";
+    const USES: Uses = Uses::NOTHING;
+    const POSITIONAL: &'static [&'static str] = &["layout"];
     type Options = ImportOptions;
     type Output = Vec<ImageSummary>;
     fn run(store: Option<&Store>, o: &ImportOptions, _: &Call) -> Result<Vec<ImageSummary>> {
@@ -141,6 +155,8 @@ impl Operation for Export {
     const NAME: &'static str = "export";
     const NEEDS_STORE: bool = true;
     const SUMMARY: &'static str = "Writes an image of the store into an OCI image layout.";
+    const USES: Uses = Uses::NOTHING;
+    const POSITIONAL: &'static [&'static str] = &["reference", "layout"];
     type Options = ExportOptions;
     type Output = ImageSummary;
     fn run(store: Option<&Store>, o: &ExportOptions, _: &Call) -> Result<ImageSummary> {

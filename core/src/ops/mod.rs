@@ -37,9 +37,47 @@ pub trait Operation {
     const NEEDS_STORE: bool;
     /// One line for generated documentation.
     const SUMMARY: &'static str;
+    /// What of the [`Call`] it uses; front ends offer exactly that, and [`invoke`] refuses a
+    /// credential given to an operation that would not use it (rather than ignore it).
+    const USES: Uses;
+    /// Option fields a front end may take as positional arguments, in this order
+    /// (`push(source, destination, ...)`); every other field is keyword-only.
+    const POSITIONAL: &'static [&'static str];
     type Options: Default + Serialize + DeserializeOwned + JsonSchema;
     type Output: Serialize + JsonSchema;
     fn run(store: Option<&Store>, opts: &Self::Options, call: &Call) -> Result<Self::Output>;
+}
+
+/// What of the [`Call`] an operation uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Uses {
+    /// It emits progress or audit events.
+    pub events: bool,
+    /// It can be cancelled while it runs.
+    pub cancel: bool,
+    /// It takes the registry's credential (username and password, or a token).
+    pub credential: bool,
+    /// It takes a second credential for a source registry (`copy`).
+    pub source_credential: bool,
+}
+
+impl Uses {
+    pub const NOTHING: Uses = Uses {
+        events: false,
+        cancel: false,
+        credential: false,
+        source_credential: false,
+    };
+    pub const CANCEL: Uses = Uses {
+        cancel: true,
+        ..Uses::NOTHING
+    };
+    pub const EVENTS_CANCEL_CREDENTIAL: Uses = Uses {
+        events: true,
+        cancel: true,
+        credential: true,
+        source_credential: false,
+    };
 }
 
 /// The store of a store operation, or a clear error when the front end passed none.
@@ -52,6 +90,8 @@ pub struct OperationInfo {
     pub name: &'static str,
     pub needs_store: bool,
     pub summary: &'static str,
+    pub uses: Uses,
+    pub positional: &'static [&'static str],
     invoke: fn(Option<&Store>, Option<&str>, &Call) -> Result<String>,
     resolve: fn(Option<&str>) -> Result<String>,
     schema: fn(&mut SchemaGenerator) -> (Value, Value, Value),
@@ -75,8 +115,28 @@ fn invoke_typed<O: Operation>(
     call: &Call,
 ) -> Result<String> {
     let opts = parse_typed::<O>(json)?;
+    refuse_unused_credentials::<O>(call)?;
     let out = O::run(store, &opts, call).map_err(|e| call.redact(e))?;
     serde_json::to_string(&out).map_err(|e| Error::internal(format!("serializing the result: {e}")))
+}
+
+/// A credential given to an operation that takes none would be silently ignored (a login
+/// from the cluster with a token that never goes anywhere): refused instead.
+fn refuse_unused_credentials<O: Operation>(call: &Call) -> Result<()> {
+    let extra = if call.credential().is_some() && !O::USES.credential {
+        Some("credentials")
+    } else if call.source_credential().is_some() && !O::USES.source_credential {
+        Some("source credentials")
+    } else {
+        None
+    };
+    match extra {
+        Some(what) => Err(Error::invalid(format!(
+            "operation {} takes no {what}; leave them out",
+            O::NAME
+        ))),
+        None => Ok(()),
+    }
 }
 
 fn schema_typed<O: Operation>(g: &mut SchemaGenerator) -> (Value, Value, Value) {
@@ -91,6 +151,8 @@ const fn info<O: Operation>() -> OperationInfo {
         name: O::NAME,
         needs_store: O::NEEDS_STORE,
         summary: O::SUMMARY,
+        uses: O::USES,
+        positional: O::POSITIONAL,
         invoke: invoke_typed::<O>,
         resolve: resolve_typed::<O>,
         schema: schema_typed::<O>,
@@ -140,6 +202,8 @@ impl Operation for ResolveOptions {
     const NEEDS_STORE: bool = false;
     const SUMMARY: &'static str =
         "The options an operation would run with: strictly parsed, defaults filled in.";
+    const USES: Uses = Uses::NOTHING;
+    const POSITIONAL: &'static [&'static str] = &["operation", "options"];
     type Options = ResolveOptionsOptions;
     type Output = Value;
     fn run(_: Option<&Store>, o: &ResolveOptionsOptions, _: &Call) -> Result<Value> {
@@ -183,6 +247,8 @@ pub fn contract() -> Value {
             "name": op.name,
             "needs_store": op.needs_store,
             "summary": op.summary,
+            "uses": op.uses,
+            "positional": op.positional,
             "options": options,
             "output": output,
             "defaults": defaults,

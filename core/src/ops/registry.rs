@@ -1,7 +1,7 @@
 //! Registry operations: push, pull, list_tags, catalog, copy, delete, login,
 //! login_from_cluster, logout.
 
-use super::{need_store, Operation};
+use super::{need_store, Operation, Uses};
 use crate::call::Call;
 use crate::error::{Error, Result};
 use crate::oci::Store;
@@ -91,6 +91,8 @@ impl Operation for Push {
     const NEEDS_STORE: bool = true;
     const SUMMARY: &'static str =
         "Pushes an image of the store to a registry; blobs the registry has are skipped.";
+    const USES: Uses = Uses::EVENTS_CANCEL_CREDENTIAL;
+    const POSITIONAL: &'static [&'static str] = &["source", "destination"];
     type Options = PushOptions;
     type Output = PushResult;
     fn run(store: Option<&Store>, o: &PushOptions, call: &Call) -> Result<PushResult> {
@@ -105,6 +107,8 @@ impl Operation for Pull {
     const NEEDS_STORE: bool = true;
     const SUMMARY: &'static str =
         "Pulls an image into the store, verifying every blob; an index resolves to `platform`.";
+    const USES: Uses = Uses::EVENTS_CANCEL_CREDENTIAL;
+    const POSITIONAL: &'static [&'static str] = &["reference"];
     type Options = RemoteRef;
     type Output = PullResult;
     fn run(store: Option<&Store>, o: &RemoteRef, call: &Call) -> Result<PullResult> {
@@ -118,6 +122,8 @@ impl Operation for ListTags {
     const NAME: &'static str = "list_tags";
     const NEEDS_STORE: bool = false;
     const SUMMARY: &'static str = "The tags of a repository, following the registry's pages.";
+    const USES: Uses = Uses::EVENTS_CANCEL_CREDENTIAL;
+    const POSITIONAL: &'static [&'static str] = &["repository"];
     type Options = ListTagsOptions;
     type Output = Vec<String>;
     fn run(_: Option<&Store>, o: &ListTagsOptions, call: &Call) -> Result<Vec<String>> {
@@ -130,6 +136,8 @@ impl Operation for Catalog {
     const NAME: &'static str = "catalog";
     const NEEDS_STORE: bool = false;
     const SUMMARY: &'static str = "The repositories of a registry (`/v2/_catalog`).";
+    const USES: Uses = Uses::EVENTS_CANCEL_CREDENTIAL;
+    const POSITIONAL: &'static [&'static str] = &["host"];
     type Options = RegistryHost;
     type Output = Vec<String>;
     fn run(_: Option<&Store>, o: &RegistryHost, call: &Call) -> Result<Vec<String>> {
@@ -143,6 +151,11 @@ impl Operation for Copy {
     const NEEDS_STORE: bool = false;
     const SUMMARY: &'static str =
         "Copies an image between repositories or registries (mounts within one registry).";
+    const USES: Uses = Uses {
+        source_credential: true,
+        ..Uses::EVENTS_CANCEL_CREDENTIAL
+    };
+    const POSITIONAL: &'static [&'static str] = &["source", "destination"];
     type Options = CopyOptions;
     type Output = PushResult;
     fn run(_: Option<&Store>, o: &CopyOptions, call: &Call) -> Result<PushResult> {
@@ -157,6 +170,8 @@ impl Operation for Delete {
     const NEEDS_STORE: bool = false;
     const SUMMARY: &'static str =
         "Deletes a manifest by tag or digest; returns the digest deleted.";
+    const USES: Uses = Uses::EVENTS_CANCEL_CREDENTIAL;
+    const POSITIONAL: &'static [&'static str] = &["reference"];
     type Options = RemoteRef;
     type Output = String;
     fn run(_: Option<&Store>, o: &RemoteRef, call: &Call) -> Result<String> {
@@ -170,6 +185,8 @@ impl Operation for Login {
     const NEEDS_STORE: bool = false;
     const SUMMARY: &'static str =
         "Checks the call's username and password against a registry and stores them.";
+    const USES: Uses = Uses::EVENTS_CANCEL_CREDENTIAL;
+    const POSITIONAL: &'static [&'static str] = &["host"];
     type Options = RegistryHost;
     type Output = LoginResult;
     fn run(_: Option<&Store>, o: &RegistryHost, call: &Call) -> Result<LoginResult> {
@@ -195,6 +212,11 @@ impl Operation for LoginFromCluster {
     const NEEDS_STORE: bool = false;
     const SUMMARY: &'static str =
         "Logs in to a registry with Gitea's credentials read from an idpbuilder cluster.";
+    const USES: Uses = Uses {
+        credential: false,
+        ..Uses::EVENTS_CANCEL_CREDENTIAL
+    };
+    const POSITIONAL: &'static [&'static str] = &["host"];
     type Options = LoginFromClusterOptions;
     type Output = LoginResult;
     fn run(_: Option<&Store>, o: &LoginFromClusterOptions, call: &Call) -> Result<LoginResult> {
@@ -212,6 +234,8 @@ impl Operation for Logout {
     const NEEDS_STORE: bool = false;
     const SUMMARY: &'static str =
         "Removes the stored login of a registry; false when there was none.";
+    const USES: Uses = Uses::NOTHING;
+    const POSITIONAL: &'static [&'static str] = &["host"];
     type Options = LogoutOptions;
     type Output = bool;
     fn run(_: Option<&Store>, o: &LogoutOptions, _: &Call) -> Result<bool> {

@@ -245,3 +245,52 @@ fn the_operations_reference_is_current() {
         );
     }
 }
+
+#[test]
+fn a_credential_an_operation_would_ignore_is_refused() {
+    let cred = || Some(crate::registry::Credential::basic("u", "p", "test"));
+    let e = err(invoke(
+        "logout",
+        None,
+        Some(r#"{"host":"h"}"#),
+        &Call::new().with_credential(cred()),
+    ));
+    assert!(
+        e.message.contains("operation logout takes no credentials"),
+        "{}",
+        e.message
+    );
+    let e = err(invoke(
+        "push",
+        None,
+        Some(r#"{"source":"a"}"#),
+        &Call::new().with_source_credential(cred()),
+    ));
+    assert!(
+        e.message.contains("takes no source credentials"),
+        "{}",
+        e.message
+    );
+}
+
+#[test]
+fn positional_fields_are_fields_of_the_options() {
+    let c = contract();
+    for op in c["operations"].as_array().unwrap() {
+        let name = op["options"]["$ref"]
+            .as_str()
+            .unwrap()
+            .rsplit('/')
+            .next()
+            .unwrap();
+        let props = &c["$defs"][name]["properties"];
+        for p in op["positional"].as_array().unwrap() {
+            assert!(
+                props.get(p.as_str().unwrap()).is_some(),
+                "{}: {p}",
+                op["name"]
+            );
+        }
+        assert!(op["uses"]["cancel"].is_boolean());
+    }
+}

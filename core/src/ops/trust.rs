@@ -1,6 +1,6 @@
 //! Trust operations: trust_check, trust_add, trust_extract.
 
-use super::Operation;
+use super::{Operation, Uses};
 use crate::call::Call;
 use crate::error::Result;
 use crate::oci::Store;
@@ -35,6 +35,8 @@ impl Operation for TrustCheck {
     const NEEDS_STORE: bool = false;
     const SUMMARY: &'static str =
         "Connects to a host and reports its certificate chain and whether it is trusted, and why.";
+    const USES: Uses = Uses::CANCEL;
+    const POSITIONAL: &'static [&'static str] = &["host"];
     type Options = TrustCheckOptions;
     type Output = TrustReport;
     fn run(_: Option<&Store>, o: &TrustCheckOptions, call: &Call) -> Result<TrustReport> {
@@ -47,6 +49,8 @@ impl Operation for TrustAdd {
     const NAME: &'static str = "trust_add";
     const NEEDS_STORE: bool = false;
     const SUMMARY: &'static str = "Installs a CA for a host in certs.d; returns the file written.";
+    const USES: Uses = Uses::NOTHING;
+    const POSITIONAL: &'static [&'static str] = &["host", "ca_file"];
     type Options = TrustAddOptions;
     type Output = PathBuf;
     fn run(_: Option<&Store>, o: &TrustAddOptions, _: &Call) -> Result<PathBuf> {
@@ -60,6 +64,8 @@ impl Operation for TrustExtract {
     const NEEDS_STORE: bool = false;
     const SUMMARY: &'static str =
         "Reads idpbuilder's CA from the cluster's Secrets and installs it for the Gitea host.";
+    const USES: Uses = Uses::CANCEL;
+    const POSITIONAL: &'static [&'static str] = &[];
     type Options = ClusterOptions;
     type Output = ExtractResult;
     fn run(_: Option<&Store>, o: &ClusterOptions, call: &Call) -> Result<ExtractResult> {

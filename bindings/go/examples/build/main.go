@@ -54,16 +54,17 @@ func main() {
 	if *tag != "" {
 		opts.Tags = []string{*tag}
 	}
+	var call []idpkit.CallOption
 	if !*quiet {
-		opts.OnEvent = func(e idpkit.Event) {
+		call = append(call, idpkit.OnEvent(func(e idpkit.Event) {
 			if e.Type == "layer_done" {
 				fmt.Fprintf(os.Stderr, "layer %s (%d bytes)\n", e.Digest, e.Size)
 			}
-		}
+		}))
 	}
 
 	start := time.Now()
-	res, err := store.Build(ctx, opts)
+	res, err := store.Build(ctx, opts, call...)
 	switch {
 	case errors.Is(err, idpkit.ErrCancelled):
 		fmt.Fprintln(os.Stderr, "cancelled")

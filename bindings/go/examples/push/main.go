@@ -53,27 +53,27 @@ func main() {
 	}
 	fmt.Fprintf(os.Stderr, "built %s (%d entries)\n", built.Digest, built.Entries)
 
-	opts := idpkit.PushOptions{
-		Registry: idpkit.RegistryOptions{Jobs: *jobs},
-		OnEvent: func(e idpkit.Event) {
-			switch e.Type {
-			case "blob_done":
-				fmt.Fprintf(os.Stderr, "uploaded %s (%d bytes)\n", e.Digest, e.Size)
-			case "blob_skipped":
-				fmt.Fprintf(os.Stderr, "already there %s\n", e.Digest)
-			case "retry_scheduled":
-				fmt.Fprintf(os.Stderr, "retrying %s: %s\n", e.What, e.Reason)
-			}
-		},
+	opts := idpkit.PushOptions{Source: ref}
+	if *jobs > 0 {
+		opts.Jobs = idpkit.Ptr(uint(*jobs))
 	}
 	if *caFile != "" {
-		opts.Registry.CAFiles = []string{*caFile}
+		opts.CAFiles = []string{*caFile}
 	}
+	var creds idpkit.Credentials // none: looked up (IDPKIT_REGISTRY_*, Docker's config)
 	if *user != "" {
-		opts.Username = *user
-		opts.Password = idpkit.Secret(os.Getenv("IDPKIT_PUSH_PASSWORD"))
+		creds = idpkit.Credentials{Username: *user, Password: idpkit.Secret(os.Getenv("IDPKIT_PUSH_PASSWORD"))}
 	}
-	pushed, err := store.Push(ctx, ref, opts)
+	pushed, err := store.Push(ctx, opts, creds, idpkit.OnEvent(func(e idpkit.Event) {
+		switch e.Type {
+		case "blob_done":
+			fmt.Fprintf(os.Stderr, "uploaded %s (%d bytes)\n", e.Digest, e.Size)
+		case "blob_skipped":
+			fmt.Fprintf(os.Stderr, "already there %s\n", e.Digest)
+		case "retry_scheduled":
+			fmt.Fprintf(os.Stderr, "retrying %s: %s\n", e.What, e.Reason)
+		}
+	}))
 	if err != nil {
 		fail(err)
 	}

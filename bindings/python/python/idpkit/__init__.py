@@ -6,16 +6,18 @@
     >>> result.digest
     'sha256:...'
 
-Registries: :meth:`Store.push` / :meth:`Store.pull`, and :func:`copy`, :func:`list_tags`,
-:func:`catalog`, :func:`delete`, :func:`login`, :func:`logout`. Trust: :func:`trust_check`,
-:func:`trust_add`, :func:`extract_ca` (idpbuilder's CA from the cluster).
+Every operation of the core is here under its name: the store's as methods of :class:`Store`
+(``build``, ``push``, ``pull``, ...), the others as functions (:func:`list_tags`, :func:`copy`,
+:func:`login`, :func:`trust_check`, :func:`trust_extract`, ...). Their keyword arguments are
+the core's option names with the core's defaults; they are generated from the call contract.
 
 Every call blocks and releases the GIL; errors are subclasses of :class:`IdpkitError`.
 """
 
 from __future__ import annotations
 
-from . import _idpkit
+from . import _idpkit, _ops, _types
+from ._compat import extract_ca
 from ._errors import (
     AuthError,
     CancelledError,
@@ -34,106 +36,40 @@ from ._errors import (
     UntrustedCertificateError,
     error_class,
 )
-from ._registry import catalog, copy, delete, list_tags, login, login_from_cluster, logout
-from ._store import CancelToken, Compression, Store
-from ._trust import extract_ca, trust_add, trust_check
-from ._types import (
-    DEFAULT_GITEA_HOST,
-    BlobDoneEvent,
-    BlobMountedEvent,
-    BlobProgressEvent,
-    BlobSkippedEvent,
-    BlobStartedEvent,
-    BuildResult,
-    BuildStartedEvent,
-    CertInfo,
-    ClusterOptions,
-    Event,
-    ExtractResult,
-    GcReport,
-    ImageInspect,
-    ImageStoredEvent,
-    ImageSummary,
-    InsecureConnectionEvent,
-    LayerCachedEvent,
-    LayerDoneEvent,
-    LayerInfo,
-    LayerProgressEvent,
-    LoginResult,
-    ManifestPushedEvent,
-    PullResult,
-    PushResult,
-    RetryScheduledEvent,
-    StrPath,
-    TrustReport,
-    Verdict,
-    WarningEvent,
-)
-from ._util import ProgressCallback
+from ._ops import *  # noqa: F403 (one function per operation, generated)
+from ._store import Store
+from ._types import *  # noqa: F403 (results, nested options, events, generated)
+from ._util import CancelToken
 
 #: The version of the idpkit core this package was built from.
 __version__: str = _idpkit.VERSION
 
+#: idpbuilder's Gitea host: the default ``host`` of :class:`ClusterOptions` and
+#: :func:`trust_extract`.
+DEFAULT_GITEA_HOST: str = _idpkit.DEFAULT_GITEA_HOST
+
 __all__ = [
     "DEFAULT_GITEA_HOST",
     "AuthError",
-    "BlobDoneEvent",
-    "BlobMountedEvent",
-    "BlobProgressEvent",
-    "BlobSkippedEvent",
-    "BlobStartedEvent",
-    "BuildResult",
-    "BuildStartedEvent",
     "CancelToken",
     "CancelledError",
-    "CertInfo",
-    "ClusterOptions",
-    "Compression",
     "ConflictError",
     "ErrorKind",
-    "Event",
-    "ExtractResult",
-    "GcReport",
     "IdpkitError",
-    "ImageInspect",
-    "ImageStoredEvent",
-    "ImageSummary",
-    "InsecureConnectionEvent",
     "IntegrityError",
     "InternalError",
     "InvalidInputError",
     "IoError",
-    "LayerCachedEvent",
-    "LayerDoneEvent",
-    "LayerInfo",
-    "LayerProgressEvent",
-    "LoginResult",
-    "ManifestPushedEvent",
     "NetworkError",
     "NotFoundError",
     "PolicyError",
-    "ProgressCallback",
-    "PullResult",
-    "PushResult",
-    "RetryScheduledEvent",
     "StorageError",
     "Store",
-    "StrPath",
-    "TrustReport",
     "UnsafeArchiveError",
     "UntrustedCertificateError",
-    "Verdict",
-    "WarningEvent",
     "__version__",
-    "catalog",
-    "copy",
-    "delete",
     "error_class",
     "extract_ca",
-    "list_tags",
-    "login",
-    "login_from_cluster",
-    "logout",
-    "trust_add",
-    "trust_check",
 ]
+__all__ += _ops.__all__
+__all__ += _types.__all__

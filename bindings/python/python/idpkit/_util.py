@@ -1,17 +1,32 @@
-"""Argument checking and the JSON documents handed to the native module (private)."""
+"""How the generated surface (``_ops.py``, ``_types.py``) reaches the native module (private).
+
+Each generated function builds a dict of the core's option names and hands it to
+:func:`_invoke`, which turns it into the options JSON of ``_idpkit.call``. The converters here
+only catch what JSON would silently mangle (a ``str`` where a list belongs would split into
+characters; paths need ``os.fspath``); every other check is the core's strict parser, which
+names the field.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Protocol, TypeVar, Union
 
 from . import _idpkit
-from ._types import Event, StrPath
 
-#: A progress callback: called with each event dict, from a worker thread, with the GIL held.
-ProgressCallback = Callable[[Event], object]
+if TYPE_CHECKING:
+    from ._idpkit import Operation
+
+#: A filesystem path: ``str`` or any ``os.PathLike`` such as :class:`pathlib.Path`.
+StrPath = Union[str, "os.PathLike[str]"]
+
+CancelToken = _idpkit.CancelToken
+"""A cancellation flag: pass it as ``cancel=`` to a build, push, pull or other call, and call
+``cancel()`` from any thread."""
 
 
 def _strings(name: str, value: Iterable[str] | None) -> list[str] | None:
@@ -27,6 +42,22 @@ def _strings(name: str, value: Iterable[str] | None) -> list[str] | None:
     return out
 
 
+def _paths(name: str, value: Sequence[StrPath] | None) -> list[str] | None:
+    if value is None:
+        return None
+    if isinstance(value, (str, bytes, os.PathLike)):
+        raise TypeError(f"{name} must be a list of paths, not a single path")
+    return [os.fspath(p) for p in value]
+
+
+def _path(name: str, value: StrPath | None) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, (str, os.PathLike)):
+        raise TypeError(f"{name} must be a path, got {type(value).__name__}")
+    return os.fspath(value)
+
+
 def _mapping(name: str, value: Mapping[str, str] | None) -> dict[str, str] | None:
     if value is None:
         return None
@@ -34,6 +65,67 @@ def _mapping(name: str, value: Mapping[str, str] | None) -> dict[str, str] | Non
     for k, v in out.items():
         if not isinstance(k, str) or not isinstance(v, str):
             raise TypeError(f"{name} must map strings to strings, got {k!r}: {v!r}")
+    return out
+
+
+def _tags(tag: str | Sequence[str] | None, tags: Sequence[str] | None) -> list[str] | None:
+    """``build``'s tags: ``tag`` (a string or a list) and ``tags`` add up."""
+    if tag is None and tags is None:
+        return None
+    out = [tag] if isinstance(tag, str) else _strings("tag", tag) or []
+    return out + (_strings("tags", tags) or [])
+
+
+class _Options(Protocol):
+    """A generated option dataclass (``ClusterOptions``, ``RegistryOptions``)."""
+
+    def _to_json(self) -> dict[str, Any]: ...
+
+
+_O = TypeVar("_O", bound=_Options)
+
+
+def _nested(name: str, value: _O | None, cls: type[_O]) -> dict[str, Any] | None:
+    """A nested options object: an instance of its dataclass."""
+    if value is None:
+        return None
+    if not isinstance(value, cls):
+        raise TypeError(f"{name} must be an idpkit.{cls.__name__}, got {type(value).__name__}")
+    return value._to_json()
+
+
+def _check_fields(obj: Any, kinds: Mapping[str, str]) -> None:
+    """``__post_init__`` of a generated option dataclass: paths become :class:`Path`, lists
+    tuples (so the instance stays hashable), and a string field is a string."""
+    defaults = {f.name: f.default for f in dataclasses.fields(obj)}
+    for name, kind in kinds.items():
+        value = getattr(obj, name)
+        if value is None:
+            continue
+        if kind == "path":
+            value = Path(_path(name, value) or "")
+        elif kind == "paths":
+            value = tuple(Path(p) for p in _paths(name, value) or [])
+        elif kind == "strings":
+            value = tuple(_strings(name, value) or [])
+        elif kind == "str":
+            if not isinstance(value, str):
+                raise TypeError(f"{name} must be a string, got {type(value).__name__}")
+            default = defaults[name]
+            if not value and isinstance(default, str) and default:
+                raise TypeError(f"{name} must be a non-empty string (default {default!r})")
+        object.__setattr__(obj, name, value)
+
+
+def _fields_to_json(obj: Any, kinds: Mapping[str, str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, kind in kinds.items():
+        value = getattr(obj, name)
+        if value is not None and kind == "path":
+            value = os.fspath(value)
+        elif value is not None and kind in ("paths", "strings"):
+            value = [os.fspath(v) for v in value]
+        out[name] = value
     return out
 
 
@@ -45,7 +137,7 @@ def _secret(name: str, value: str | None) -> str | None:
     return value
 
 
-def _wrap_progress(progress: ProgressCallback | None) -> Callable[[str], None] | None:
+def _wrap_progress(progress: Callable[[Any], object] | None) -> Callable[[str], None] | None:
     """Adapts a callback taking event dicts to the native one taking JSON text."""
     if progress is None:
         return None
@@ -59,67 +151,50 @@ def _wrap_progress(progress: ProgressCallback | None) -> Callable[[str], None] |
     return on_event
 
 
-def _paths(name: str, value: Sequence[StrPath] | None) -> list[str] | None:
-    if value is None:
-        return None
-    if isinstance(value, (str, bytes, os.PathLike)):
-        raise TypeError(f"{name} must be a list of paths, not a single path")
-    return [os.fspath(p) for p in value]
+def _json_default(value: Any) -> Any:
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    raise TypeError(f"{type(value).__name__} is not a JSON value")
 
 
-def _as_is(name: str, value: Any) -> Any:
-    """A scalar option: the core checks it when it reads the JSON document."""
-    return value
-
-
-#: Every registry keyword of the public API and how it becomes its ``RegistryOptions`` field
-#: (the trust fields are the core's ``TrustOptions``, flattened into it).
-_REGISTRY_FIELDS: dict[str, Callable[[str, Any], Any]] = {
-    "insecure_hosts": _strings,
-    "ca_files": _paths,
-    "certs_d": _paths,
-    "no_platform_roots": _as_is,
-    "jobs": _as_is,
-    "attempts": _as_is,
-    "connect_timeout_secs": _as_is,
-    "platform": _as_is,
-    "mount_from": _strings,
-}
-
-
-def _registry_options(**fields: Any) -> str:
-    """The JSON document of core ``RegistryOptions`` from a public call's registry keywords
-    (passed on by name, as in ``_REGISTRY_FIELDS``); ``None`` keeps the core's default.
-    Never holds credentials."""
-    options: dict[str, Any] = {}
-    for name, value in fields.items():
-        convert = _REGISTRY_FIELDS.get(name)
-        if convert is None:  # a keyword passed on under a wrong name: a bug in idpkit
-            raise TypeError(f"{name!r} is not a registry option")
-        checked = convert(name, value)
-        if checked is not None:
-            options[name] = checked
-    return json.dumps(options)
-
-
-def _call_args(
-    doc: str,
-    username: str | None,
-    password: str | None,
-    token: str | None,
-    progress: ProgressCallback | None,
-    cancel: _idpkit.CancelToken | None,
-) -> _idpkit.RegistryCall:
-    """The arguments every native registry call shares, as the one tuple it takes:
-    ``doc`` (from :func:`_registry_options`), the credentials (checked without ever putting
-    one in a message), the progress callback adapted to JSON text, and ``cancel``.
-
-    Each is checked here, in the order the separate native arguments were, so a wrong type
-    raises a :class:`TypeError` naming the keyword rather than a field of the tuple."""
+def _invoke(
+    operation: Operation,
+    store: _idpkit.Store | None,
+    options: Mapping[str, Any],
+    *,
+    username: str | None = None,
+    password: str | None = None,
+    token: str | None = None,
+    source_username: str | None = None,
+    source_password: str | None = None,
+    source_token: str | None = None,
+    progress: Callable[[Any], object] | None = None,
+    cancel: CancelToken | None = None,
+) -> Any:
+    """Runs ``operation`` in the core and returns its result, parsed from JSON. ``None``
+    options are left out, so the core's defaults apply. The credentials go to the native
+    module as arguments of their own, never into the options JSON."""
+    username = _secret("username", username)
     password = _secret("password", password)
     token = _secret("token", token)
+    source_username = _secret("source_username", source_username)
+    source_password = _secret("source_password", source_password)
+    source_token = _secret("source_token", source_token)
     on_event = _wrap_progress(progress)
-    username = _secret("username", username)
-    if cancel is not None and not isinstance(cancel, _idpkit.CancelToken):
+    if cancel is not None and not isinstance(cancel, CancelToken):
         raise TypeError(f"cancel must be an idpkit.CancelToken, got {type(cancel).__name__}")
-    return (doc, username, password, token, on_event, cancel)
+    doc = json.dumps({k: v for k, v in options.items() if v is not None}, default=_json_default)
+    raw = _idpkit.call(
+        operation,
+        store,
+        doc,
+        username,
+        password,
+        token,
+        source_username,
+        source_password,
+        source_token,
+        on_event,
+        cancel,
+    )
+    return json.loads(raw)

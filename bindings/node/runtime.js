@@ -1,0 +1,175 @@
+'use strict'
+// The one path of every call of the package: the generated functions of index.js hand their
+// arguments here, and this turns them into one native `call` (src/lib.rs): the options as the
+// contract's snake_case JSON, credentials, the progress callback and the AbortSignal beside
+// it. Nothing here knows an option: the core parses the JSON strictly and names whatever is
+// wrong; this file only converts key case (in both directions, the one place it happens).
+
+const native = require('./native.js')
+
+/** Values under these keys are data, not idpkit structs: OCI documents and user-chosen maps. */
+const OPAQUE = new Set(['manifest', 'config', 'env', 'labels', 'annotations'])
+/** What a call carries besides its options; never part of the options JSON. */
+const CREDENTIALS = ['username', 'password', 'token']
+const SOURCE_CREDENTIALS = ['sourceUsername', 'sourcePassword', 'sourceToken']
+
+/** `source_date_epoch` → `sourceDateEpoch`; anything not snake_case is left alone. */
+const camel = (key) => (/^[a-z][a-z0-9_]*$/.test(key) ? key.replace(/_([a-z0-9])/g, (_, c) => c.toUpperCase()) : key)
+/** `sourceDateEpoch` → `source_date_epoch`. */
+const snake = (key) => key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)
+
+function error(code, message) {
+  return Object.assign(new Error(message), { code })
+}
+
+const isObject = (v) => typeof v === 'object' && v !== null && !Array.isArray(v)
+
+/** A core result or event as JavaScript sees it: struct keys camelCase, data left alone. */
+function toJs(value) {
+  if (Array.isArray(value)) return value.map(toJs)
+  if (!isObject(value)) return value
+  const out = {}
+  for (const [k, v] of Object.entries(value)) out[camel(k)] = OPAQUE.has(k) ? v : toJs(v)
+  return out
+}
+
+/**
+ * Options as the core reads them: keys snake_case. A key that is not camelCase (`certs_d`)
+ * would reach the core as a valid field under another spelling than the documented one, so it
+ * is refused here, naming it.
+ */
+function fromJs(value, path) {
+  if (Array.isArray(value)) return value.map((v, i) => fromJs(v, `${path}[${i}]`))
+  if (!isObject(value)) return value
+  const out = {}
+  for (const [k, v] of Object.entries(value)) {
+    const s = snake(k)
+    if (camel(s) !== k) {
+      throw error('INVALID_INPUT', `option \`${path ? `${path}.` : ''}${k}\`: unknown field \`${k}\`; options are camelCase (\`${camel(k)}\`)`)
+    }
+    out[s] = OPAQUE.has(s) ? v : fromJs(v, path ? `${path}.${k}` : k)
+  }
+  return out
+}
+
+/** A field path of the core (`pull.ca_files[0]`) as the caller wrote it (`pull.caFiles[0]`). */
+function camelPath(path) {
+  const parts = path.split('.')
+  return parts.map((p, i) => (i > 0 && OPAQUE.has(parts[i - 1]) ? p : p.replace(/^[a-z][a-z0-9_]*/, camel))).join('.')
+}
+
+/**
+ * The core's INVALID_INPUT message with its field names in camelCase: `options.tags: ...` and
+ * `options field \`tags\`: ...` become "option `tags`: ...", and the names of an "unknown
+ * field" message are converted (never a value's, such as an enum variant).
+ */
+function camelMessage(message) {
+  let m = message
+    .replace(/^options\.([^\s:]+):/, (_, p) => `option \`${camelPath(p)}\`:`)
+    .replace(/^options field `([^`]+)`:/, (_, p) => `option \`${camelPath(p)}\`:`)
+  const i = m.indexOf('unknown field `')
+  if (i >= 0) m = m.slice(0, i) + m.slice(i).replace(/`([^`]+)`/g, (_, name) => `\`${camel(name)}\``)
+  return m
+}
+
+/**
+ * The arguments of a generated function as one options object: positional arguments (checked
+ * for their type at once, as any native binding does) merged under their field names.
+ */
+function gather(spec, args) {
+  const fn = spec.js
+  if (spec.positional.length === 0 || isObject(args[0])) return { given: {}, options: args[0] }
+  const given = {}
+  spec.positional.forEach(({ name, type }, i) => {
+    const v = args[i]
+    if (type === 'object') {
+      if (v !== undefined && v !== null && !isObject(v)) throw error('ObjectExpected', `${fn}: \`${name}\` must be an object`)
+    } else if (typeof v !== 'string' && !(type === 'string?' && (v === undefined || v === null))) {
+      // The value itself is not quoted: it may be a password.
+      throw error('StringExpected', `${fn}: \`${name}\` must be a string`)
+    }
+    if (v !== undefined && v !== null) given[name] = v
+  })
+  return { given, options: args[spec.positional.length] }
+}
+
+/** Runs the operation `spec` describes (see index.js) with a generated function's `args`. */
+function invoke(spec, store, args) {
+  const { given, options } = gather(spec, args)
+  try {
+    return run(spec, store, given, options)
+  } catch (e) {
+    return Promise.reject(e)
+  }
+}
+
+function run(spec, store, given, options) {
+  const fn = spec.js
+  if (options !== undefined && options !== null && !isObject(options)) {
+    throw error('INVALID_INPUT', `${fn}: options: expected an object`)
+  }
+  const all = { ...options }
+  for (const [name, v] of Object.entries(given)) {
+    if (all[name] !== undefined) {
+      throw error('INVALID_INPUT', `${fn}: \`${name}\` is one of the arguments of ${fn}; leave it out of the options`)
+    }
+    all[name] = v
+  }
+  for (const [alias, target] of Object.entries(spec.aliases)) {
+    // `tag: 'a:1'` or `tag: ['a:1', 'b:1']`, before `tags`, as in the Python package.
+    if (all[alias] !== undefined) all[target] = [].concat(all[alias], all[target] ?? [])
+    delete all[alias]
+  }
+
+  // What is not data: taken out of the options, checked, and passed beside them.
+  const accepts = {
+    onProgress: spec.parts.includes('events'),
+    signal: spec.parts.includes('signal'),
+    ...Object.fromEntries(CREDENTIALS.map((k) => [k, spec.parts.includes('credentials')])),
+    ...Object.fromEntries(SOURCE_CREDENTIALS.map((k) => [k, spec.parts.includes('source')])),
+  }
+  const side = {}
+  for (const [key, accepted] of Object.entries(accepts)) {
+    const v = all[key]
+    delete all[key]
+    if (v === undefined || v === null) continue
+    if (!accepted) throw error('INVALID_INPUT', `${fn}: \`${key}\` is not an option of ${fn}`)
+    side[key] = v
+  }
+  if (side.onProgress !== undefined && typeof side.onProgress !== 'function') {
+    throw error('INVALID_INPUT', `option \`onProgress\`: expected a function`)
+  }
+  const s = side.signal
+  if (s !== undefined && !(isObject(s) && typeof s.aborted === 'boolean' && typeof s.addEventListener === 'function')) {
+    throw error('INVALID_INPUT', 'option `signal`: expected an AbortSignal')
+  }
+  const credentials = {}
+  for (const key of [...CREDENTIALS, ...SOURCE_CREDENTIALS]) {
+    if (side[key] === undefined) continue
+    // Not quoted: it is a secret pasted where it should not be.
+    if (typeof side[key] !== 'string') throw error('INVALID_INPUT', `option \`${key}\`: expected a string`)
+    credentials[key] = side[key]
+  }
+
+  let json
+  try {
+    json = JSON.stringify(fromJs(all, ''))
+  } catch (e) {
+    if (e.code) throw e
+    throw error('INVALID_INPUT', `${fn}: options: ${e.message}`)
+  }
+  const onEvent = side.onProgress && ((event) => side.onProgress(toJs(event)))
+  return native.call(spec.name, store, json, credentials, onEvent, side.signal).then(
+    (result) => toJs(JSON.parse(result)),
+    (e) => {
+      if (e.code === 'INVALID_INPUT' && typeof e.message === 'string') {
+        const m = camelMessage(e.message)
+        if (typeof e.stack === 'string') e.stack = e.stack.replace(e.message, m)
+        e.message = m
+      }
+      throw e
+    },
+  )
+}
+
+module.exports = { invoke, toJs, fromJs, camelMessage, native }

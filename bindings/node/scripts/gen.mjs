@@ -1,0 +1,266 @@
+// Generates the package's public surface from the call contract (contract/idpkit.json):
+// index.js (the Store class and the module functions, each one `invoke` of runtime.js) and
+// index.d.ts (every operation's options and result types, camelCase, with the contract's
+// documentation). Run `npm run gen`; `--check` (tests/suites/50-node.sh) fails when they are stale.
+// A field or an operation added in core appears here without a hand edit; SHAPE below only
+// says how an operation looks in JavaScript (its positional arguments and name).
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+
+const here = import.meta.dirname
+const pkg = join(here, '..')
+const contract = JSON.parse(readFileSync(join(pkg, '..', '..', 'contract', 'idpkit.json'), 'utf8'))
+const defs = contract.$defs
+
+const REGISTRY = 'events signal credentials'
+/**
+ * How each operation is called from JavaScript, where that is not just "one options object":
+ * `js` its name (default: the operation's in camelCase), `positional` the fields (or
+ * credentials) it also takes as leading arguments, as the package always has (`name?`: may be
+ * null; `name{}`: an object), `parts` what a call carries besides options (progress events,
+ * an AbortSignal, credentials, the source's credentials for copy), `aliases` extra names of a
+ * list field, `deprecated` an old name kept. Not listed: one options object, every part.
+ */
+const SHAPE = {
+  build: { positional: ['context'], parts: REGISTRY, aliases: { tag: 'tags' } },
+  images: { parts: '' },
+  tag: { positional: ['source', 'target'], parts: '' },
+  remove: { positional: ['reference'], parts: '' },
+  inspect: { positional: ['reference'], parts: '' },
+  gc: { parts: '' },
+  import: { js: 'importLayout', positional: ['layout'], parts: '' },
+  export: { positional: ['reference', 'layout'], parts: '' },
+  push: { positional: ['source', 'destination?'], parts: REGISTRY },
+  pull: { positional: ['reference'], parts: REGISTRY },
+  list_tags: { positional: ['repository'], parts: REGISTRY },
+  catalog: { positional: ['host'], parts: REGISTRY },
+  copy: { positional: ['source', 'destination'], parts: `${REGISTRY} source` },
+  // `delete` is a reserved word in JavaScript.
+  delete: { js: 'deleteManifest', positional: ['reference'], parts: REGISTRY },
+  login: { positional: ['host', 'username', 'password'], parts: REGISTRY },
+  // Its credentials come from the cluster.
+  login_from_cluster: { positional: ['host', 'cluster{}'], parts: 'events signal' },
+  logout: { positional: ['host'], parts: '' },
+  trust_check: { positional: ['host'], parts: 'signal' },
+  trust_add: { positional: ['host', 'caFile'], parts: '' },
+  trust_extract: { parts: 'signal', deprecated: 'extractCa' },
+  resolve_options: { parts: '' },
+}
+
+const camel = (k) => k.replace(/_([a-z0-9])/g, (_, c) => c.toUpperCase())
+const snake = (k) => k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)
+const pascal = (k) => camel(k).replace(/^./, (c) => c.toUpperCase())
+/** The contract's `Event` is `IdpkitEvent` here: `Event` is a global type of Node and the DOM. */
+const typeName = (def) => (def === 'Event' ? 'IdpkitEvent' : def)
+const refName = (ref) => typeName(ref.replace('#/$defs/', ''))
+const resolve = (s) => (s && s.$ref ? defs[s.$ref.replace('#/$defs/', '')] : s)
+
+function doc(text, indent = '') {
+  if (!text) return ''
+  const lines = text.trim().split('\n')
+  if (lines.length === 1) return `${indent}/** ${lines[0]} */\n`
+  return `${indent}/**\n${lines.map((l) => `${indent} * ${l}`.trimEnd()).join('\n')}\n${indent} */\n`
+}
+
+/** The TypeScript type of a schema. */
+function ts(s) {
+  if (s === true || s === undefined || (typeof s === 'object' && Object.keys(s).every((k) => k === 'description' || k === 'default'))) return 'any'
+  if (s.$ref) return refName(s.$ref)
+  if (s.const !== undefined) return JSON.stringify(s.const).replaceAll('"', "'")
+  if (s.enum) return s.enum.map((v) => (v === null ? 'null' : `'${v}'`)).join(' | ')
+  const union = s.oneOf ?? s.anyOf
+  if (union) return union.map(ts).join(' | ')
+  const types = [].concat(s.type)
+  return types
+    .map((t) => {
+      switch (t) {
+        case 'null':
+          return 'null'
+        case 'string':
+          return 'string'
+        case 'integer':
+        case 'number':
+          return 'number'
+        case 'boolean':
+          return 'boolean'
+        case 'array':
+          return `Array<${ts(s.items)}>`
+        default:
+          if (s.properties) return `{ ${fields(s, false, '').join('; ')} }`
+          if (typeof s.additionalProperties === 'object') return `Record<string, ${ts(s.additionalProperties)}>`
+          return 'Record<string, any>'
+      }
+    })
+    .join(' | ')
+}
+
+/** The fields of an object schema as TypeScript members; options' fields are all optional. */
+function fields(s, optional, indent) {
+  const required = new Set(s.required ?? [])
+  // An event's `type` first: it is what a reader switches on.
+  const entries = Object.entries(s.properties ?? {}).sort(([a], [b]) => (b === 'type') - (a === 'type'))
+  return entries.map(([k, v]) => {
+    const opt = optional || !required.has(k) ? '?' : ''
+    const comment = indent ? doc(v.description, indent) : ''
+    return `${comment}${indent}${camel(k)}${opt}: ${ts(v)}`
+  })
+}
+
+// Which definitions are options (every field optional) rather than results.
+const optionDefs = new Set()
+function mark(s) {
+  if (!s || typeof s !== 'object') return
+  if (s.$ref) {
+    const name = s.$ref.replace('#/$defs/', '')
+    if (optionDefs.has(name)) return
+    optionDefs.add(name)
+    return mark(defs[name])
+  }
+  for (const v of Object.values(s)) if (typeof v === 'object') mark(v)
+}
+for (const op of contract.operations) mark(op.options)
+
+// Every field name must survive camelCase and back, or the runtime could not map it.
+for (const [name, def] of Object.entries(defs)) {
+  for (const k of Object.keys(def.properties ?? {})) {
+    if (snake(camel(k)) !== k) throw new Error(`${name}.${k} does not round-trip through camelCase`)
+  }
+}
+
+const ops = contract.operations.map((op) => {
+  const shape = SHAPE[op.name] ?? { parts: 'events signal credentials source' }
+  const optionsDef = op.options.$ref ? refName(op.options.$ref) : null
+  const props = resolve(op.options)?.properties ?? {}
+  const positional = (shape.positional ?? []).map((p) => {
+    const name = p.replace(/[?{}]+$/, '')
+    const type = p.endsWith('{}') ? 'object' : p.endsWith('?') ? 'string?' : 'string'
+    return { name, type, schema: props[snake(name)] }
+  })
+  return {
+    name: op.name,
+    js: shape.js ?? camel(op.name),
+    store: op.needs_store,
+    summary: op.summary,
+    optionsType: `${pascal(op.name)}Options`,
+    optionsDef,
+    output: ts(op.output),
+    positional,
+    parts: shape.parts.split(' ').filter(Boolean),
+    aliases: shape.aliases ?? {},
+    deprecated: shape.deprecated,
+  }
+})
+
+const HEADER = '// Generated by scripts/gen.mjs from contract/idpkit.json: do not edit.\n'
+
+// ---- index.js
+let js = `${HEADER}'use strict'\n\nconst { invoke, native } = require('./runtime.js')\n\n`
+js += '/** How each operation is called: see SHAPE in scripts/gen.mjs. */\nconst OPS = {\n'
+for (const o of ops) {
+  const spec = { name: o.name, js: o.js, positional: o.positional.map(({ name, type }) => ({ name, type })), parts: o.parts, aliases: o.aliases }
+  js += `  ${o.name}: ${JSON.stringify(spec)},\n`
+}
+js += '}\n\n'
+js += doc('A local OCI image-layout store.')
+js += 'class Store {\n  #native\n\n'
+js += doc("Opens the store at `path` (created when missing or empty); without `path`, the default\nstore (`$IDPKIT_STORE`, else the XDG data dir). Throws `code` `'INVALID_INPUT'` when `path`\nis not a store.", '  ')
+js += '  constructor(path) {\n    this.#native = new native.Store(path)\n  }\n\n'
+js += "  /** The store's root directory. */\n  get path() {\n    return this.#native.path\n  }\n"
+for (const o of ops.filter((o) => o.store)) {
+  js += `\n${doc(o.summary, '  ')}  ${o.js}(...args) {\n    return invoke(OPS.${o.name}, this.#native, args)\n  }\n`
+}
+js += '}\n'
+for (const o of ops.filter((o) => !o.store)) {
+  js += `\n${doc(o.summary)}function ${o.js}(...args) {\n  return invoke(OPS.${o.name}, null, args)\n}\n`
+}
+const exported = ['Store', ...ops.filter((o) => !o.store).map((o) => o.js)]
+js += '\nmodule.exports = {\n  version: native.version,\n'
+for (const name of exported) js += `  ${name},\n`
+for (const o of ops.filter((o) => o.deprecated)) js += `  ${o.deprecated}: ${o.js},\n`
+js += '}\n'
+
+// ---- index.d.ts
+let dts = `${HEADER}/* eslint-disable */\n\n`
+dts += "/** The idpkit version (the core library's). */\nexport declare const version: string\n\n"
+dts += `/** The \`code\` of every error idpkit rejects with. */\nexport type ErrorCode = ${contract.error_kinds.map((k) => `'${k.code}'`).join(' | ')}\n\n`
+dts += "/** An error of idpkit: `code` says what kind. Wrong argument types throw at once with napi's\n * codes (`'StringExpected'`, `'ObjectExpected'`). */\nexport interface IdpkitError extends Error {\n  code: ErrorCode | 'StringExpected' | 'ObjectExpected'\n}\n\n"
+dts += doc('Credentials of a registry call, instead of the stored login. Never part of the options\ndocument the core sees: a username with its password (a Gitea token works as the password), or a\nregistry bearer token.')
+dts += 'export interface Credentials {\n  username?: string\n  password?: string\n  token?: string\n}\n\n'
+dts += doc("`copy`'s credentials for its source registry (default: the source's stored login).")
+dts += 'export interface SourceCredentials {\n  sourceUsername?: string\n  sourcePassword?: string\n  sourceToken?: string\n}\n\n'
+dts += 'export interface WithProgress {\n'
+dts += doc('Called on the event loop with each progress, retry and audit event (never blocks the\noperation; an exception thrown here is reported as an uncaught exception).', '  ')
+dts += '  onProgress?: (event: IdpkitEvent) => void\n}\n\n'
+dts += "export interface WithSignal {\n  /** Aborting it cancels the call: the promise rejects with `code === 'CANCELLED'`. */\n  signal?: AbortSignal\n}\n\n"
+
+for (const [name, def] of Object.entries(defs).sort(([a], [b]) => a.localeCompare(b))) {
+  dts += doc(def.description)
+  if (name === 'Event') {
+    dts += `export type IdpkitEvent =\n${def.oneOf.map((v) => `${doc(v.description, '  ')}  | ${ts(v)}`).join('\n')}\n\n`
+  } else if (def.properties || (def.type === 'object' && !def.additionalProperties)) {
+    const members = fields(def, optionDefs.has(name), '  ')
+    dts += members.length ? `export interface ${name} {\n${members.join('\n')}\n}\n\n` : `export interface ${name} {}\n\n`
+  } else {
+    dts += `export type ${typeName(name)} = ${ts(def)}\n\n`
+  }
+}
+
+/** The type of one call's options object: the operation's options and what it carries beside. */
+function callType(o, omit) {
+  const base = o.optionsDef ? (omit.length ? `Omit<${o.optionsType}, ${omit.map((n) => `'${n}'`).join(' | ')}>` : o.optionsType) : 'Record<string, any>'
+  const parts = [base]
+  if (o.parts.includes('credentials')) parts.push(omit.includes('username') ? `Omit<Credentials, 'username' | 'password'>` : 'Credentials')
+  if (o.parts.includes('source')) parts.push('SourceCredentials')
+  if (o.parts.includes('events')) parts.push('WithProgress')
+  if (o.parts.includes('signal')) parts.push('WithSignal')
+  for (const [alias, target] of Object.entries(o.aliases)) {
+    const items = ts(resolve(defs[o.optionsDef])?.properties?.[snake(target)]?.items ?? { type: 'string' })
+    parts.push(`{ ${alias}?: ${items} | Array<${items}> }`)
+  }
+  return parts.join(' & ')
+}
+
+function signatures(o, indent, prefix) {
+  const out = []
+  const ret = `Promise<${o.output}>`
+  const comment = doc(o.summary, indent)
+  if (o.positional.length) {
+    const params = o.positional.map(({ name, type, schema }) => {
+      if (type === 'object') return `${name}?: ${schema ? ts(schema) : 'Record<string, any>'} | null`
+      return type === 'string?' ? `${name}?: string | null` : `${name}: string`
+    })
+    const omit = o.positional.map((p) => p.name)
+    out.push(`${comment}${indent}${prefix}${o.js}(${params.join(', ')}, options?: ${callType(o, omit)}): ${ret}`)
+  }
+  out.push(`${comment}${indent}${prefix}${o.js}(options${o.positional.length ? '' : '?'}: ${callType(o, [])}): ${ret}`)
+  return out.join('\n')
+}
+
+dts += '/** The options of each operation, by its name. */\n'
+for (const o of ops) if (o.optionsDef && o.optionsDef !== o.optionsType) dts += `export type ${o.optionsType} = ${o.optionsDef}\n`
+dts += '\n'
+
+dts += doc('A local OCI image-layout store. Every method returns a Promise; the work runs off the\nevent loop.')
+dts += 'export declare class Store {\n'
+dts += doc("Opens the store at `path` (created when missing or empty); without `path`, the default\nstore (`$IDPKIT_STORE`, else the XDG data dir). Throws `code` `'INVALID_INPUT'` when `path`\nis not a store.", '  ')
+dts += '  constructor(path?: string | null)\n'
+dts += "  /** The store's root directory. */\n  get path(): string\n"
+for (const o of ops.filter((o) => o.store)) dts += `${signatures(o, '  ', '')}\n`
+dts += '}\n\n'
+for (const o of ops.filter((o) => !o.store)) dts += `${signatures(o, '', 'export declare function ')}\n\n`
+for (const o of ops.filter((o) => o.deprecated)) {
+  dts += `/** @deprecated Use \`${o.js}\`. */\nexport declare const ${o.deprecated}: typeof ${o.js}\n`
+}
+
+// `--check`: fail, naming the file, when a checked-in file differs from what is generated.
+const check = process.argv.includes('--check')
+let stale = false
+for (const [file, text] of [['index.js', js], ['index.d.ts', dts]]) {
+  const path = join(pkg, file)
+  if (!check) writeFileSync(path, text)
+  else if (!existsSync(path) || readFileSync(path, 'utf8') !== text) {
+    console.error(`${file} is stale against contract/idpkit.json: run 'npm run gen' in bindings/node and commit it`)
+    stale = true
+  }
+}
+if (stale) process.exit(1)

@@ -1,0 +1,243 @@
+//! One typed entry per operation of the contract, each the generic `idpkit_call` with its
+//! operation name fixed (so the header lists them and a typo is a compile error). Written
+//! out plainly because cbindgen does not expand macros; rustfmt is skipped for this file
+//! (lib.rs) so each stays a few lines. Options and results: `contract/idpkit.json`.
+
+use crate::boundary::idpkit_result;
+use crate::call::{idpkit_event_callback, run};
+use crate::cancel::idpkit_cancel;
+use crate::credentials::idpkit_credentials;
+use crate::error::idpkit_error;
+use crate::store::idpkit_store;
+use std::ffi::{c_char, c_void};
+
+/// Builds an image from a directory into the store (one layer over an optional base).
+/// Options `$defs/BuildOptions`, result `$defs/BuildResult`; arguments as for `idpkit_call`.
+#[no_mangle]
+pub extern "C" fn idpkit_build(
+    store: *const idpkit_store, options_json: *const c_char, credentials: *const idpkit_credentials,
+    callback: idpkit_event_callback, user_data: *mut c_void, cancel: *const idpkit_cancel,
+    result_json_out: *mut *mut c_char, err_out: *mut *mut idpkit_error,
+) -> idpkit_result {
+    run("build", Some(store), options_json, credentials, callback, user_data, cancel, result_json_out, err_out)
+}
+
+/// Lists the images of the store with their tags, digest, size.
+/// Options `$defs/NoOptions`, result an array of `$defs/ImageSummary`; arguments as for `idpkit_call`.
+#[no_mangle]
+pub extern "C" fn idpkit_images(
+    store: *const idpkit_store, options_json: *const c_char, credentials: *const idpkit_credentials,
+    callback: idpkit_event_callback, user_data: *mut c_void, cancel: *const idpkit_cancel,
+    result_json_out: *mut *mut c_char, err_out: *mut *mut idpkit_error,
+) -> idpkit_result {
+    run("images", Some(store), options_json, credentials, callback, user_data, cancel, result_json_out, err_out)
+}
+
+/// Points a new reference at an image of the store.
+/// Options `$defs/TagOptions`, result `$defs/ImageSummary`; arguments as for `idpkit_call`.
+#[no_mangle]
+pub extern "C" fn idpkit_tag(
+    store: *const idpkit_store, options_json: *const c_char, credentials: *const idpkit_credentials,
+    callback: idpkit_event_callback, user_data: *mut c_void, cancel: *const idpkit_cancel,
+    result_json_out: *mut *mut c_char, err_out: *mut *mut idpkit_error,
+) -> idpkit_result {
+    run("tag", Some(store), options_json, credentials, callback, user_data, cancel, result_json_out, err_out)
+}
+
+/// Removes a tag (or every tag of a digest); `gc` frees the blobs. Returns what was untagged.
+/// Options `$defs/ImageRef`, result an array of strings; arguments as for `idpkit_call`.
+#[no_mangle]
+pub extern "C" fn idpkit_remove(
+    store: *const idpkit_store, options_json: *const c_char, credentials: *const idpkit_credentials,
+    callback: idpkit_event_callback, user_data: *mut c_void, cancel: *const idpkit_cancel,
+    result_json_out: *mut *mut c_char, err_out: *mut *mut idpkit_error,
+) -> idpkit_result {
+    run("remove", Some(store), options_json, credentials, callback, user_data, cancel, result_json_out, err_out)
+}
+
+/// The manifest and config of an image of the store.
+/// Options `$defs/ImageRef`, result `$defs/ImageInspect`; arguments as for `idpkit_call`.
+#[no_mangle]
+pub extern "C" fn idpkit_inspect(
+    store: *const idpkit_store, options_json: *const c_char, credentials: *const idpkit_credentials,
+    callback: idpkit_event_callback, user_data: *mut c_void, cancel: *const idpkit_cancel,
+    result_json_out: *mut *mut c_char, err_out: *mut *mut idpkit_error,
+) -> idpkit_result {
+    run("inspect", Some(store), options_json, credentials, callback, user_data, cancel, result_json_out, err_out)
+}
+
+/// Removes blobs no image of the store references.
+/// Options `$defs/NoOptions`, result `$defs/GcReport`; arguments as for `idpkit_call`.
+#[no_mangle]
+pub extern "C" fn idpkit_gc(
+    store: *const idpkit_store, options_json: *const c_char, credentials: *const idpkit_credentials,
+    callback: idpkit_event_callback, user_data: *mut c_void, cancel: *const idpkit_cancel,
+    result_json_out: *mut *mut c_char, err_out: *mut *mut idpkit_error,
+) -> idpkit_result {
+    run("gc", Some(store), options_json, credentials, callback, user_data, cancel, result_json_out, err_out)
+}
+
+/// Imports the images of an OCI image layout into the store.
+/// Options `$defs/ImportOptions`, result an array of `$defs/ImageSummary`; arguments as for `idpkit_call`.
+#[no_mangle]
+pub extern "C" fn idpkit_import(
+    store: *const idpkit_store, options_json: *const c_char, credentials: *const idpkit_credentials,
+    callback: idpkit_event_callback, user_data: *mut c_void, cancel: *const idpkit_cancel,
+    result_json_out: *mut *mut c_char, err_out: *mut *mut idpkit_error,
+) -> idpkit_result {
+    run("import", Some(store), options_json, credentials, callback, user_data, cancel, result_json_out, err_out)
+}
+
+/// Writes an image of the store into an OCI image layout.
+/// Options `$defs/ExportOptions`, result `$defs/ImageSummary`; arguments as for `idpkit_call`.
+#[no_mangle]
+pub extern "C" fn idpkit_export(
+    store: *const idpkit_store, options_json: *const c_char, credentials: *const idpkit_credentials,
+    callback: idpkit_event_callback, user_data: *mut c_void, cancel: *const idpkit_cancel,
+    result_json_out: *mut *mut c_char, err_out: *mut *mut idpkit_error,
+) -> idpkit_result {
+    run("export", Some(store), options_json, credentials, callback, user_data, cancel, result_json_out, err_out)
+}
+
+/// Pushes an image of the store to a registry; blobs the registry has are skipped.
+/// Options `$defs/PushOptions`, result `$defs/PushResult`; arguments as for `idpkit_call`.
+#[no_mangle]
+pub extern "C" fn idpkit_push(
+    store: *const idpkit_store, options_json: *const c_char, credentials: *const idpkit_credentials,
+    callback: idpkit_event_callback, user_data: *mut c_void, cancel: *const idpkit_cancel,
+    result_json_out: *mut *mut c_char, err_out: *mut *mut idpkit_error,
+) -> idpkit_result {
+    run("push", Some(store), options_json, credentials, callback, user_data, cancel, result_json_out, err_out)
+}
+
+/// Pulls an image into the store, verifying every blob; an index resolves to `platform`.
+/// Options `$defs/RemoteRef`, result `$defs/PullResult`; arguments as for `idpkit_call`.
+#[no_mangle]
+pub extern "C" fn idpkit_pull(
+    store: *const idpkit_store, options_json: *const c_char, credentials: *const idpkit_credentials,
+    callback: idpkit_event_callback, user_data: *mut c_void, cancel: *const idpkit_cancel,
+    result_json_out: *mut *mut c_char, err_out: *mut *mut idpkit_error,
+) -> idpkit_result {
+    run("pull", Some(store), options_json, credentials, callback, user_data, cancel, result_json_out, err_out)
+}
+
+/// The tags of a repository, following the registry's pages.
+/// Options `$defs/ListTagsOptions`, result an array of strings; arguments as for `idpkit_call`.
+#[no_mangle]
+pub extern "C" fn idpkit_list_tags(
+    options_json: *const c_char, credentials: *const idpkit_credentials,
+    callback: idpkit_event_callback, user_data: *mut c_void, cancel: *const idpkit_cancel,
+    result_json_out: *mut *mut c_char, err_out: *mut *mut idpkit_error,
+) -> idpkit_result {
+    run("list_tags", None, options_json, credentials, callback, user_data, cancel, result_json_out, err_out)
+}
+
+/// The repositories of a registry (`/v2/_catalog`).
+/// Options `$defs/RegistryHost`, result an array of strings; arguments as for `idpkit_call`.
+#[no_mangle]
+pub extern "C" fn idpkit_catalog(
+    options_json: *const c_char, credentials: *const idpkit_credentials,
+    callback: idpkit_event_callback, user_data: *mut c_void, cancel: *const idpkit_cancel,
+    result_json_out: *mut *mut c_char, err_out: *mut *mut idpkit_error,
+) -> idpkit_result {
+    run("catalog", None, options_json, credentials, callback, user_data, cancel, result_json_out, err_out)
+}
+
+/// Copies an image between repositories or registries (mounts within one registry).
+/// Options `$defs/CopyOptions`, result `$defs/PushResult`; arguments as for `idpkit_call`.
+#[no_mangle]
+pub extern "C" fn idpkit_copy(
+    options_json: *const c_char, credentials: *const idpkit_credentials,
+    callback: idpkit_event_callback, user_data: *mut c_void, cancel: *const idpkit_cancel,
+    result_json_out: *mut *mut c_char, err_out: *mut *mut idpkit_error,
+) -> idpkit_result {
+    run("copy", None, options_json, credentials, callback, user_data, cancel, result_json_out, err_out)
+}
+
+/// Deletes a manifest by tag or digest; returns the digest deleted.
+/// Options `$defs/RemoteRef`, result a JSON string; arguments as for `idpkit_call`.
+#[no_mangle]
+pub extern "C" fn idpkit_delete(
+    options_json: *const c_char, credentials: *const idpkit_credentials,
+    callback: idpkit_event_callback, user_data: *mut c_void, cancel: *const idpkit_cancel,
+    result_json_out: *mut *mut c_char, err_out: *mut *mut idpkit_error,
+) -> idpkit_result {
+    run("delete", None, options_json, credentials, callback, user_data, cancel, result_json_out, err_out)
+}
+
+/// Checks the call's username and password against a registry and stores them.
+/// Options `$defs/RegistryHost`, result `$defs/LoginResult`; arguments as for `idpkit_call`.
+#[no_mangle]
+pub extern "C" fn idpkit_login(
+    options_json: *const c_char, credentials: *const idpkit_credentials,
+    callback: idpkit_event_callback, user_data: *mut c_void, cancel: *const idpkit_cancel,
+    result_json_out: *mut *mut c_char, err_out: *mut *mut idpkit_error,
+) -> idpkit_result {
+    run("login", None, options_json, credentials, callback, user_data, cancel, result_json_out, err_out)
+}
+
+/// Logs in to a registry with Gitea's credentials read from an idpbuilder cluster.
+/// Options `$defs/LoginFromClusterOptions`, result `$defs/LoginResult`; arguments as for `idpkit_call`.
+#[no_mangle]
+pub extern "C" fn idpkit_login_from_cluster(
+    options_json: *const c_char, credentials: *const idpkit_credentials,
+    callback: idpkit_event_callback, user_data: *mut c_void, cancel: *const idpkit_cancel,
+    result_json_out: *mut *mut c_char, err_out: *mut *mut idpkit_error,
+) -> idpkit_result {
+    run("login_from_cluster", None, options_json, credentials, callback, user_data, cancel, result_json_out, err_out)
+}
+
+/// Removes the stored login of a registry; false when there was none.
+/// Options `$defs/LogoutOptions`, result a JSON boolean; arguments as for `idpkit_call`.
+#[no_mangle]
+pub extern "C" fn idpkit_logout(
+    options_json: *const c_char, credentials: *const idpkit_credentials,
+    callback: idpkit_event_callback, user_data: *mut c_void, cancel: *const idpkit_cancel,
+    result_json_out: *mut *mut c_char, err_out: *mut *mut idpkit_error,
+) -> idpkit_result {
+    run("logout", None, options_json, credentials, callback, user_data, cancel, result_json_out, err_out)
+}
+
+/// Connects to a host and reports its certificate chain and whether it is trusted, and why.
+/// Options `$defs/TrustCheckOptions`, result `$defs/TrustReport`; arguments as for `idpkit_call`.
+#[no_mangle]
+pub extern "C" fn idpkit_trust_check(
+    options_json: *const c_char, credentials: *const idpkit_credentials,
+    callback: idpkit_event_callback, user_data: *mut c_void, cancel: *const idpkit_cancel,
+    result_json_out: *mut *mut c_char, err_out: *mut *mut idpkit_error,
+) -> idpkit_result {
+    run("trust_check", None, options_json, credentials, callback, user_data, cancel, result_json_out, err_out)
+}
+
+/// Installs a CA for a host in certs.d; returns the file written.
+/// Options `$defs/TrustAddOptions`, result a JSON string; arguments as for `idpkit_call`.
+#[no_mangle]
+pub extern "C" fn idpkit_trust_add(
+    options_json: *const c_char, credentials: *const idpkit_credentials,
+    callback: idpkit_event_callback, user_data: *mut c_void, cancel: *const idpkit_cancel,
+    result_json_out: *mut *mut c_char, err_out: *mut *mut idpkit_error,
+) -> idpkit_result {
+    run("trust_add", None, options_json, credentials, callback, user_data, cancel, result_json_out, err_out)
+}
+
+/// Reads idpbuilder's CA from the cluster's Secrets and installs it for the Gitea host.
+/// Options `$defs/ClusterOptions`, result `$defs/ExtractResult`; arguments as for `idpkit_call`.
+#[no_mangle]
+pub extern "C" fn idpkit_trust_extract(
+    options_json: *const c_char, credentials: *const idpkit_credentials,
+    callback: idpkit_event_callback, user_data: *mut c_void, cancel: *const idpkit_cancel,
+    result_json_out: *mut *mut c_char, err_out: *mut *mut idpkit_error,
+) -> idpkit_result {
+    run("trust_extract", None, options_json, credentials, callback, user_data, cancel, result_json_out, err_out)
+}
+
+/// The options an operation would run with: strictly parsed, defaults filled in.
+/// Options `$defs/ResolveOptionsOptions`, result any JSON; arguments as for `idpkit_call`.
+#[no_mangle]
+pub extern "C" fn idpkit_resolve_options(
+    options_json: *const c_char, credentials: *const idpkit_credentials,
+    callback: idpkit_event_callback, user_data: *mut c_void, cancel: *const idpkit_cancel,
+    result_json_out: *mut *mut c_char, err_out: *mut *mut idpkit_error,
+) -> idpkit_result {
+    run("resolve_options", None, options_json, credentials, callback, user_data, cancel, result_json_out, err_out)
+}
