@@ -42,6 +42,7 @@ impl std::str::FromStr for Compression {
 #[serde(default, deny_unknown_fields)]
 pub struct BuildOptions {
     /// The directory whose contents become the new layer.
+    #[schemars(extend("x-path" = true))]
     pub context: PathBuf,
     /// References to tag the image with in the store (`registry/repo:tag`).
     pub tags: Vec<String>,

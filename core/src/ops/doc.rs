@@ -4,8 +4,18 @@
 use serde_json::Value;
 use std::fmt::Write;
 
-/// A short type name for a property schema (`string`, `integer`, `string[]`, `RegistryOptions`).
+/// A short type name for a property schema (`string`, `integer`, `string[]`, `path`,
+/// `RegistryOptions`).
 fn type_name(s: &Value) -> String {
+    let name = schema_type_name(s);
+    if s.get("x-path") == Some(&Value::Bool(true)) {
+        // Fields holding file-system paths (`x-path`): strings on the wire, paths to users.
+        return name.replacen("string", "path", 1);
+    }
+    name
+}
+
+fn schema_type_name(s: &Value) -> String {
     if let Some(r) = s.get("$ref").and_then(Value::as_str) {
         return r.rsplit('/').next().unwrap_or(r).to_string();
     }

@@ -33,6 +33,7 @@ pub struct TagOptions {
 #[serde(default, deny_unknown_fields)]
 pub struct ImportOptions {
     /// An OCI image layout directory (umoci, skopeo `oci:`, buildah).
+    #[schemars(extend("x-path" = true))]
     pub layout: PathBuf,
     /// Import only the image with this `org.opencontainers.image.ref.name`.
     pub tag: Option<String>,
@@ -45,6 +46,7 @@ pub struct ImportOptions {
 pub struct ExportOptions {
     pub reference: String,
     /// The OCI image layout directory to write (created or added to).
+    #[schemars(extend("x-path" = true))]
     pub layout: PathBuf,
     /// `org.opencontainers.image.ref.name` in the layout (default: the reference's tag).
     pub tag: Option<String>,

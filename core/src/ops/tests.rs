@@ -294,3 +294,27 @@ fn positional_fields_are_fields_of_the_options() {
         assert!(op["uses"]["cancel"].is_boolean());
     }
 }
+
+/// Fields holding paths say so (`x-path`), so each front end can take its path type there.
+#[test]
+fn path_fields_are_marked_in_the_contract() {
+    let c = contract();
+    let defs = &c["$defs"];
+    for (def, field) in [
+        ("BuildOptions", "context"),
+        ("PushOptions", "ca_files"),
+        ("PushOptions", "certs_d"),
+        ("ImportOptions", "layout"),
+        ("TrustAddOptions", "ca_file"),
+        ("ClusterOptions", "kubeconfig"),
+        ("ExtractResult", "path"),
+    ] {
+        assert_eq!(
+            defs[def]["properties"][field]["x-path"], true,
+            "{def}.{field}"
+        );
+    }
+    assert!(defs["PushOptions"]["properties"]["source"]
+        .get("x-path")
+        .is_none());
+}

@@ -24,8 +24,10 @@ pub struct TrustAddOptions {
     /// `host[:port]` the CA is trusted for.
     pub host: String,
     /// The CA certificate(s), PEM.
+    #[schemars(extend("x-path" = true))]
     pub ca_file: PathBuf,
     /// certs.d root to install into (default idpkit's, `~/.config/idpkit/certs.d`).
+    #[schemars(extend("x-path" = true))]
     pub certs_d: Option<PathBuf>,
 }
 

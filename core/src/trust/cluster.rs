@@ -20,12 +20,14 @@ use std::path::{Path, PathBuf};
 #[serde(default)]
 pub struct ClusterOptions {
     /// Kubeconfig file; default `$KUBECONFIG` (first entry), else `~/.kube/config`.
+    #[schemars(extend("x-path" = true))]
     pub kubeconfig: Option<PathBuf>,
     /// Context; default the kubeconfig's `current-context`.
     pub context: Option<String>,
     /// The host (`host[:port]`) the CA is installed for.
     pub host: String,
     /// certs.d root to install into; default idpkit's (`~/.config/idpkit/certs.d`).
+    #[schemars(extend("x-path" = true))]
     pub certs_d: Option<PathBuf>,
 }
 
@@ -48,6 +50,7 @@ impl Default for ClusterOptions {
 pub struct ExtractResult {
     pub host: String,
     /// The file written (`…/certs.d/HOST/ca.crt`).
+    #[schemars(extend("x-path" = true))]
     pub path: PathBuf,
     /// `namespace/name key` of the Secret it came from.
     pub source: String,

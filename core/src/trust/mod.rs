@@ -41,11 +41,13 @@ use verifier::{Anchors, Verifier};
 #[serde(default)]
 pub struct TrustOptions {
     /// Extra CA files (PEM) trusted for every host of the operation.
+    #[schemars(extend("x-path" = true))]
     pub ca_files: Vec<PathBuf>,
     /// Hosts (`host` or `host:port`) whose certificate is not verified and which may be
     /// spoken to over plain HTTP. Every use emits an `insecure_connection` event.
     pub insecure_hosts: Vec<String>,
     /// certs.d roots to search; `None` means the defaults (see `config::certs_d_roots`).
+    #[schemars(extend("x-path" = true))]
     pub certs_d: Option<Vec<PathBuf>>,
     /// Leave out the platform's roots and `SSL_CERT_*` (tests, air-gapped setups).
     pub no_platform_roots: bool,

@@ -143,11 +143,7 @@ impl Client {
             let resp = match self.http_for(&url)?.0.get(&url).send().await {
                 Ok(r) => r,
                 Err(e) if !e.is_connect() && is_transient(&e) => {
-                    return Ok(Try::Failed {
-                        last: Err(self.transport_error(&e, &url)),
-                        retry_after: None,
-                        reason: e.to_string(),
-                    })
+                    return Ok(self.transport_failed(&e, &url))
                 }
                 Err(e) => return Err(self.transport_error(&e, &url)),
             };
@@ -243,13 +239,7 @@ impl Client {
             }
             let resp = match req.send().await {
                 Ok(r) => r,
-                Err(e) if retry && is_transient(&e) => {
-                    return Ok(Try::Failed {
-                        last: Err(self.transport_error(&e, &url)),
-                        retry_after: None,
-                        reason: e.to_string(),
-                    })
-                }
+                Err(e) if retry && is_transient(&e) => return Ok(self.transport_failed(&e, &url)),
                 Err(e) => return Err(self.transport_error(&e, &url)),
             };
             let status = resp.status();

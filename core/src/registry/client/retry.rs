@@ -21,6 +21,15 @@ pub(crate) enum Try<T> {
 }
 
 impl Client {
+    /// A transient transport failure as a failed try (retried while the policy allows).
+    pub(super) fn transport_failed<T>(&self, e: &reqwest::Error, url: &str) -> Try<T> {
+        Try::Failed {
+            last: Err(self.transport_error(e, url)),
+            retry_after: None,
+            reason: e.to_string(),
+        }
+    }
+
     /// The one retry loop of the registry client. It runs `attempt` until it is done,
     /// counting failed tries against the request's attempts and time budget and, with
     /// `breaker`, against the operation's circuit breaker. Every request (ping, token, send)

@@ -96,13 +96,7 @@ impl Client {
             }
             let resp = match req.send().await {
                 Ok(r) => r,
-                Err(e) if is_transient(&e) => {
-                    return Ok(Try::Failed {
-                        last: Err(self.transport_error(&e, realm)),
-                        retry_after: None,
-                        reason: e.to_string(),
-                    })
-                }
+                Err(e) if is_transient(&e) => return Ok(self.transport_failed(&e, realm)),
                 Err(e) => return Err(self.transport_error(&e, realm)),
             };
             let status = resp.status();
