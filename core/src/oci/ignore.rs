@@ -28,8 +28,8 @@
 //! Known divergences, all for patterns Docker only handles by accident: a pattern whose
 //! regexp does not compile is rejected here when parsing, where Docker fails on the first
 //! path it tries (and never, for an exception that no earlier pattern gives a chance to
-//! apply); Unicode classes (`\p{Greek}`, reachable as `\p` in a pattern) are rejected for
-//! want of Unicode tables; and a pattern whose regexp would need more than 20,000
+//! apply); Unicode classes (`\p{Greek}`) know regex-syntax's names, a few more than Go's
+//! tables; and a pattern whose regexp would need more than 20,000
 //! instructions (dozens of `{1000}` repeats) is rejected as too complex.
 
 use crate::error::{Error, Result};
@@ -277,7 +277,7 @@ enum Kind {
     /// the text starts with `/`, equal the rest of it.
     Suffix(Box<str>),
     /// Anything else: a regexp.
-    Regex(re::Regex),
+    Regex(Box<re::Regex>),
 }
 
 impl Pattern {
@@ -393,7 +393,7 @@ fn compile(text: &str) -> std::result::Result<Kind, String> {
         Detected::Suffix => Kind::Suffix(text[2..].into()),
         Detected::Regex => {
             regex.push('$');
-            Kind::Regex(re::Regex::new(&regex)?)
+            Kind::Regex(Box::new(re::Regex::new(&regex)?))
         }
     })
 }
@@ -551,19 +551,29 @@ fn class_char(chunk: &str) -> std::result::Result<(char, &str), &'static str> {
 }
 
 /// The subset of Go's regexp syntax (RE2, Perl flags) that moby's conversion can produce,
-/// parsed the way Go parses it and run by a bit-state backtracker, RE2's engine for small
-/// inputs: every (instruction, position) pair is tried at most once, so matching takes at
-/// most program length x input length steps whatever the pattern.
+/// parsed the way Go parses it (with Go's errors and Go's meanings: ASCII `\d \s \w \b`,
+/// `{` that starts no repeat is text, no nested repetition) into a small tree, which becomes
+/// regex-syntax's HIR and is run by regex-automata: linear time in the input whatever the
+/// pattern, no engine of our own (decision 0009).
 mod re {
-    use std::cell::RefCell;
+    use regex_automata::nfa::thompson;
+    use regex_automata::{hybrid, meta, Anchored, Input};
+    use regex_syntax::hir::{
+        Class as HirClass, ClassUnicode, ClassUnicodeRange, Dot, Hir, Look, Repetition,
+    };
 
-    /// The largest program we build; Go allows far more, but no sane pattern gets near.
+    /// The largest automaton we build (in NFA states); no sane pattern gets near.
     pub const MAX_PROGRAM: usize = 20_000;
+    /// Memory bound of one pattern's NFA while it is built (before the state count check).
+    const NFA_BYTES: usize = 8 << 20;
 
+    /// A pattern's Go regexp, matched by regex-automata (a meta regex for matches, a lazy
+    /// DFA for "could a longer path still match"), with cheap literal pre-checks.
     #[derive(Debug, Clone)]
     pub struct Regex {
-        program: Vec<Inst>,
-        classes: Vec<Class>,
+        matcher: meta::Regex,
+        prefix_dfa: hybrid::dfa::DFA,
+        states: usize,
         /// The match can only start at position 0 (a top-level leading `^`).
         anchored: bool,
         /// Text every match starts with / ends with / contains (empty when unknown), for
@@ -571,21 +581,6 @@ mod re {
         prefix: Box<str>,
         suffix: Box<str>,
         required: Box<str>,
-    }
-
-    #[derive(Debug, Clone, Copy)]
-    enum Inst {
-        /// One character, as a code point (`\x{D800}` is valid in Go and matches nothing).
-        Char(u32),
-        /// One character from `classes[i]`.
-        Class(u32),
-        /// `.`: any character but a newline.
-        AnyNotNl,
-        Assert(Assertion),
-        /// Try both.
-        Split(u32, u32),
-        Jmp(u32),
-        Match,
     }
 
     #[derive(Debug, Clone, Copy, PartialEq)]
@@ -604,13 +599,6 @@ mod re {
     struct Class {
         negated: bool,
         ranges: Vec<(u32, u32)>,
-    }
-
-    impl Class {
-        fn matches(&self, c: char) -> bool {
-            let c = c as u32;
-            self.ranges.iter().any(|&(lo, hi)| lo <= c && c <= hi) != self.negated
-        }
     }
 
     enum Node {
@@ -636,22 +624,36 @@ mod re {
                 Node::Concat(items) => literals(items),
                 _ => Literals::default(),
             };
-            let mut regex = Regex {
-                program: Vec::new(),
-                classes: Vec::new(),
+            let hir = to_hir(&node);
+            let too_complex = || "the pattern is too complex (its regular expression is too large)";
+            let nfa = thompson::Compiler::new()
+                .configure(thompson::Config::new().nfa_size_limit(Some(NFA_BYTES)))
+                .build_from_hir(&hir)
+                .map_err(|_| too_complex())?;
+            let states = nfa.states().len();
+            if states > MAX_PROGRAM {
+                return Err(too_complex().into());
+            }
+            let matcher = meta::Builder::new()
+                .build_from_hir(&hir)
+                .map_err(|e| format!("the regular expression does not compile: {e}"))?;
+            let prefix_dfa = hybrid::dfa::DFA::builder()
+                .build_from_nfa(nfa)
+                .map_err(|e| format!("the regular expression does not compile: {e}"))?;
+            Ok(Regex {
+                matcher,
+                prefix_dfa,
+                states,
                 anchored: literals.anchored,
                 prefix: literals.prefix.into(),
                 suffix: literals.suffix.into(),
                 required: literals.longest.into(),
-            };
-            regex.emit(&node)?;
-            regex.push(Inst::Match)?;
-            Ok(regex)
+            })
         }
 
-        /// Instructions in the compiled program (its matching cost per input byte).
+        /// States of the compiled automaton (its matching cost per input byte).
         pub fn program_len(&self) -> usize {
-            self.program.len()
+            self.states
         }
 
         /// A cheap necessary condition for `is_match` on `path` or on any prefix of it.
@@ -664,181 +666,77 @@ mod re {
             input.starts_with(&*self.prefix)
                 && input.ends_with(&*self.suffix)
                 && input.contains(&*self.required)
-                && self.search(input, false)
+                && self.matcher.is_match(input)
         }
 
         /// Whether some string starting with `prefix` might match; may be wrongly true.
         pub fn could_match_extension_of(&self, prefix: &str) -> bool {
             // An unanchored alternative can match text after the prefix.
-            !self.anchored || self.search(prefix, true)
-        }
-
-        /// With `partial`, running out of input while the match is still alive counts as a
-        /// match, since the real input continues.
-        fn search(&self, input: &str, partial: bool) -> bool {
-            thread_local! {
-                static SCRATCH: RefCell<Scratch> = RefCell::default();
+            if !self.anchored {
+                return true;
             }
-            SCRATCH.with(|scratch| match scratch.try_borrow_mut() {
-                Ok(mut scratch) => self.backtrack(input, partial, &mut scratch),
-                Err(_) => self.backtrack(input, partial, &mut Scratch::default()),
-            })
-        }
-
-        fn backtrack(&self, input: &str, partial: bool, scratch: &mut Scratch) -> bool {
-            let width = input.len() + 1;
-            scratch.visited.clear();
-            scratch
-                .visited
-                .resize((self.program.len() * width).div_ceil(64), 0);
-            let last_start = if self.anchored { 0 } else { input.len() };
-            for start in (0..=last_start).filter(|&s| input.is_char_boundary(s)) {
-                scratch.jobs.clear();
-                scratch.jobs.push((0, start));
-                while let Some((mut pc, mut pos)) = scratch.jobs.pop() {
-                    loop {
-                        let state = pc as usize * width + pos;
-                        let (word, bit) = (state / 64, 1u64 << (state % 64));
-                        if scratch.visited[word] & bit != 0 {
-                            break;
-                        }
-                        scratch.visited[word] |= bit;
-                        let next = input[pos..].chars().next();
-                        let ok = match self.program[pc as usize] {
-                            Inst::Match => return true,
-                            Inst::Split(first, second) => {
-                                scratch.jobs.push((second, pos));
-                                pc = first;
-                                continue;
-                            }
-                            Inst::Jmp(to) => {
-                                pc = to;
-                                continue;
-                            }
-                            Inst::Assert(assertion) => {
-                                if (partial && next.is_none()) || holds(assertion, input, pos) {
-                                    pc += 1;
-                                    continue;
-                                }
-                                break;
-                            }
-                            _ if partial && next.is_none() => return true,
-                            Inst::Char(want) => next.is_some_and(|c| c as u32 == want),
-                            Inst::Class(i) => {
-                                next.is_some_and(|c| self.classes[i as usize].matches(c))
-                            }
-                            Inst::AnyNotNl => next.is_some_and(|c| c != '\n'),
-                        };
-                        match next {
-                            Some(c) if ok => {
-                                pc += 1;
-                                pos += c.len_utf8();
-                            }
-                            _ => break,
-                        }
-                    }
+            // Walk the lazy DFA over the prefix from the anchored start: only a dead state
+            // proves no extension can match. Anything the DFA cannot answer counts as maybe.
+            let dfa = &self.prefix_dfa;
+            let mut cache = dfa.create_cache();
+            let input = Input::new(prefix).anchored(Anchored::Yes);
+            let Ok(mut state) = dfa.start_state_forward(&mut cache, &input) else {
+                return true;
+            };
+            for &byte in prefix.as_bytes() {
+                match dfa.next_state(&mut cache, state, byte) {
+                    Ok(next) if next.is_dead() => return false,
+                    Ok(next) => state = next,
+                    Err(_) => return true,
                 }
             }
-            false
-        }
-
-        fn push(&mut self, inst: Inst) -> Result<u32, String> {
-            if self.program.len() >= MAX_PROGRAM {
-                return Err(
-                    "the pattern is too complex (its regular expression is too large)".into(),
-                );
-            }
-            self.program.push(inst);
-            Ok(self.program.len() as u32 - 1)
-        }
-
-        fn here(&self) -> u32 {
-            self.program.len() as u32
-        }
-
-        /// Thompson's construction.
-        fn emit(&mut self, node: &Node) -> Result<(), String> {
-            match node {
-                Node::Char(c) => {
-                    self.push(Inst::Char(*c))?;
-                }
-                Node::Class(class) => {
-                    self.classes.push(class.clone());
-                    self.push(Inst::Class(self.classes.len() as u32 - 1))?;
-                }
-                Node::AnyNotNl => {
-                    self.push(Inst::AnyNotNl)?;
-                }
-                Node::Assert(assertion) => {
-                    self.push(Inst::Assert(*assertion))?;
-                }
-                Node::Concat(items) => {
-                    for item in items {
-                        self.emit(item)?;
-                    }
-                }
-                Node::Alternate(branches) => {
-                    let mut exits = Vec::new();
-                    for (i, branch) in branches.iter().enumerate() {
-                        if i + 1 == branches.len() {
-                            self.emit(branch)?;
-                        } else {
-                            let split = self.push(Inst::Split(0, 0))?;
-                            self.emit(branch)?;
-                            exits.push(self.push(Inst::Jmp(0))?);
-                            self.program[split as usize] = Inst::Split(split + 1, self.here());
-                        }
-                    }
-                    let end = self.here();
-                    for exit in exits {
-                        self.program[exit as usize] = Inst::Jmp(end);
-                    }
-                }
-                Node::Repeat { node, min, max } => {
-                    for _ in 0..*min {
-                        self.emit(node)?;
-                    }
-                    match max {
-                        None => {
-                            let split = self.push(Inst::Split(0, 0))?;
-                            self.emit(node)?;
-                            self.push(Inst::Jmp(split))?;
-                            self.program[split as usize] = Inst::Split(split + 1, self.here());
-                        }
-                        Some(max) => {
-                            let mut splits = Vec::new();
-                            for _ in *min..*max {
-                                splits.push(self.push(Inst::Split(0, 0))?);
-                                self.emit(node)?;
-                            }
-                            let end = self.here();
-                            for split in splits {
-                                self.program[split as usize] = Inst::Split(split + 1, end);
-                            }
-                        }
-                    }
-                }
-            }
-            Ok(())
+            true
         }
     }
 
-    /// Reused across searches on a thread so matching does not allocate.
-    #[derive(Default)]
-    struct Scratch {
-        visited: Vec<u64>,
-        jobs: Vec<(u32, usize)>,
-    }
-
-    fn holds(assertion: Assertion, input: &str, pos: usize) -> bool {
-        let word = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_');
-        let boundary =
-            || word(input[..pos].chars().next_back()) != word(input[pos..].chars().next());
-        match assertion {
-            Assertion::BeginText => pos == 0,
-            Assertion::EndText => pos == input.len(),
-            Assertion::WordBoundary => boundary(),
-            Assertion::NotWordBoundary => !boundary(),
+    /// The parsed Go regexp as regex-syntax's HIR, with Go's meanings spelt out: `.` is any
+    /// character but a newline, `\b` is an ASCII word boundary, classes are the exact sets
+    /// the parser computed (Go's ASCII `\d \s \w` and POSIX classes included).
+    fn to_hir(node: &Node) -> Hir {
+        match node {
+            Node::Char(c) => match char::from_u32(*c) {
+                Some(c) => Hir::literal(c.to_string().into_bytes()),
+                // `\x{D800}` is a valid escape in Go that no text can contain.
+                None => Hir::fail(),
+            },
+            Node::Class(class) => {
+                let mut ranges = Vec::new();
+                for &(lo, hi) in &class.ranges {
+                    // Surrogate code points are not characters: keep what is around them.
+                    for (lo, hi) in [(lo, hi.min(0xd7ff)), (lo.max(0xe000), hi)] {
+                        if let (Some(lo), Some(hi)) = (char::from_u32(lo), char::from_u32(hi)) {
+                            if lo <= hi {
+                                ranges.push(ClassUnicodeRange::new(lo, hi));
+                            }
+                        }
+                    }
+                }
+                let mut set = ClassUnicode::new(ranges);
+                if class.negated {
+                    set.negate();
+                }
+                Hir::class(HirClass::Unicode(set))
+            }
+            Node::AnyNotNl => Hir::dot(Dot::AnyCharExceptLF),
+            Node::Assert(a) => Hir::look(match a {
+                Assertion::BeginText => Look::Start,
+                Assertion::EndText => Look::End,
+                Assertion::WordBoundary => Look::WordAscii,
+                Assertion::NotWordBoundary => Look::WordAsciiNegate,
+            }),
+            Node::Concat(items) => Hir::concat(items.iter().map(to_hir).collect()),
+            Node::Alternate(branches) => Hir::alternation(branches.iter().map(to_hir).collect()),
+            Node::Repeat { node, min, max } => Hir::repetition(Repetition {
+                min: *min,
+                max: *max,
+                greedy: true,
+                sub: Box::new(to_hir(node)),
+            }),
         }
     }
 
@@ -1051,13 +949,11 @@ mod re {
             Ok(())
         }
 
-        /// `\d \D \s \S \w \W` (ASCII, as in Go); `\p`/`\P` are refused. `self.rest` is
-        /// just after the `\`.
+        /// `\d \D \s \S \w \W` (ASCII, as in Go) and Unicode classes (`\pL`, `\p{Greek}`,
+        /// `\P{Lu}`, `\p{^Greek}`). `self.rest` is just after the `\`.
         fn perl_or_unicode_class(&mut self) -> Result<Option<Class>, String> {
             let ranges: &[(u32, u32)] = match self.rest.chars().next() {
-                Some('p' | 'P') => {
-                    return Err("Unicode classes (`\\p`) in a pattern are not supported".into())
-                }
+                Some('p' | 'P') => return self.unicode_class().map(Some),
                 Some('d' | 'D') => DIGIT,
                 Some('s' | 'S') => PERL_SPACE,
                 Some('w' | 'W') => WORD,
@@ -1069,6 +965,50 @@ mod re {
                 negated,
                 ranges: ranges.to_vec(),
             }))
+        }
+
+        /// `\p` or `\P` and its name, as Go's `parseUnicodeClass` reads them; the code points
+        /// come from regex-syntax's Unicode tables (general categories and scripts, as Go's).
+        fn unicode_class(&mut self) -> Result<Class, String> {
+            let mut negated = self.rest.starts_with('P');
+            let after = &self.rest[1..];
+            let (name, rest) = if let Some(body) = after.strip_prefix('{') {
+                let end = body
+                    .find('}')
+                    .ok_or_else(|| format!("invalid character class range `\\{}`", self.rest))?;
+                (&body[..end], &body[end + 1..])
+            } else {
+                let c = after
+                    .chars()
+                    .next()
+                    .ok_or("invalid character class range `\\p`")?;
+                (&after[..c.len_utf8()], &after[c.len_utf8()..])
+            };
+            let spelled = &self.rest[..self.rest.len() - rest.len()];
+            let bare = match name.strip_prefix('^') {
+                Some(bare) => {
+                    negated = !negated;
+                    bare
+                }
+                None => name,
+            };
+            let invalid = || format!("invalid character class range `\\{spelled}`");
+            if bare.is_empty() || !bare.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                return Err(invalid());
+            }
+            let hir = regex_syntax::ParserBuilder::new()
+                .build()
+                .parse(&format!("\\p{{{bare}}}"))
+                .map_err(|_| invalid())?;
+            let regex_syntax::hir::HirKind::Class(HirClass::Unicode(set)) = hir.kind() else {
+                return Err(invalid());
+            };
+            let ranges = set
+                .iter()
+                .map(|r| (r.start() as u32, r.end() as u32))
+                .collect();
+            self.rest = rest;
+            Ok(Class { negated, ranges })
         }
 
         /// After a `[`: Go's `parseClass`.
@@ -1490,6 +1430,38 @@ mod tests {
             (&["a*\\"], "ab$tail", true),
             (&["a*\\"], "ab", false),
         ]);
+    }
+
+    /// Unicode classes as Go's `\p`; Perl classes stay ASCII as in Go.
+    #[test]
+    fn unicode_classes_and_ascii_perl_classes() {
+        check(&[
+            (&["\\p{Greek}*.txt"], "αβγ.txt", true),
+            (&["\\p{Greek}*.txt"], "abc.txt", false),
+            (&["\\pL*"], "日本", true),
+            (&["\\pL*"], "1日本", false),
+            (&["\\P{Greek}x"], "ax", true),
+            (&["\\P{Greek}x"], "αx", false),
+            (&["\\p{^Greek}x"], "αx", false),
+            (&["[\\p{Lu}0-9]*"], "Ä1", true),
+            (&["[\\p{Lu}0-9]*"], "ä1", false),
+            (&["\\w*"], "é", false),
+            (&["\\d*"], "٣", false),
+            (&["a\\bb*"], "ab", false),
+        ]);
+        for bad in ["\\p{Klingon}*", "\\p{Gre", "x*\\p"] {
+            let err = IgnoreMatcher::new(&[bad]).expect_err(bad);
+            assert!(
+                err.message.contains("invalid character class range"),
+                "{bad}: {}",
+                err.message
+            );
+            assert!(
+                err.message.contains(&format!("{bad:?}")),
+                "{bad}: {}",
+                err.message
+            );
+        }
     }
 
     #[test]
