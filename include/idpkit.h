@@ -415,6 +415,12 @@ idpkit_result idpkit_copy(const char *options_json, const idpkit_credentials *cr
 idpkit_result idpkit_delete(const char *options_json, const idpkit_credentials *credentials, idpkit_event_callback callback, void *user_data, const idpkit_cancel *cancel, char **result_json_out, idpkit_error **err_out);
 
 /**
+ * Reads a remote image's manifest and config without pulling it (an index resolves to `platform`).
+ * Options `$defs/RemoteRef`, result `$defs/RemoteInspect`; arguments as for `idpkit_call`.
+ */
+idpkit_result idpkit_inspect_remote(const char *options_json, const idpkit_credentials *credentials, idpkit_event_callback callback, void *user_data, const idpkit_cancel *cancel, char **result_json_out, idpkit_error **err_out);
+
+/**
  * Checks the call's username and password against a registry and stores them.
  * Options `$defs/RegistryHost`, result `$defs/LoginResult`; arguments as for `idpkit_call`.
  */

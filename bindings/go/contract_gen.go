@@ -138,6 +138,16 @@ func Delete(ctx context.Context, opts RemoteRef, call ...CallOption) (string, er
 	return out, err
 }
 
+// InspectRemote runs "inspect_remote": Reads a remote image's manifest and config without pulling it (an index resolves to `platform`).
+// Options RemoteRef, result RemoteInspect; call may hold Credentials and OnEvent.
+func InspectRemote(ctx context.Context, opts RemoteRef, call ...CallOption) (*RemoteInspect, error) {
+	var out RemoteInspect
+	if err := invoke(ctx, nil, "inspect_remote", opts, &out, call); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
 // Login runs "login": Checks the call's username and password against a registry and stores them.
 // Options RegistryHost, result LoginResult; call may hold Credentials and OnEvent.
 func Login(ctx context.Context, opts RegistryHost, call ...CallOption) (*LoginResult, error) {
@@ -538,6 +548,24 @@ type RegistryOptions struct {
 	// Longest time one request or blob keeps being retried (first try included).
 	// Default: 120 (unset takes it).
 	RetryBudgetSecs *uint64 `json:"retry_budget_secs,omitempty"`
+}
+
+// RemoteInspect: What `inspect_remote` reads of an image without pulling it (`crane manifest` + `crane
+// config`, `skopeo inspect docker://`).
+type RemoteInspect struct {
+	// The image config (verified against the manifest's digest); none for an artifact
+	// whose config is not JSON.
+	Config json.RawMessage `json:"config"`
+	// The digest of the manifest described (for an index: the chosen platform's).
+	Digest string `json:"digest"`
+	// When the reference names an index: its digest, and the platforms it offers.
+	IndexDigest string `json:"index_digest"`
+	// The manifest, as the registry serves it.
+	Manifest  json.RawMessage `json:"manifest"`
+	MediaType string          `json:"media_type"`
+	Platforms []string        `json:"platforms"`
+	// The reference as given.
+	Reference string `json:"reference"`
 }
 
 // RemoteRef: One remote reference (`host[:port]/repo:tag` or `...@sha256:...`) and how to reach it.

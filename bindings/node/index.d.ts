@@ -543,6 +543,28 @@ export interface RegistryOptions {
   retryBudgetSecs?: number
 }
 
+/**
+ * What `inspect_remote` reads of an image without pulling it (`crane manifest` + `crane
+ * config`, `skopeo inspect docker://`).
+ */
+export interface RemoteInspect {
+  /**
+   * The image config (verified against the manifest's digest); none for an artifact
+   * whose config is not JSON.
+   */
+  config?: any
+  /** The digest of the manifest described (for an index: the chosen platform's). */
+  digest: string
+  /** When the reference names an index: its digest, and the platforms it offers. */
+  indexDigest?: string | null
+  /** The manifest, as the registry serves it. */
+  manifest: any
+  mediaType: string
+  platforms: Array<string>
+  /** The reference as given. */
+  reference: string
+}
+
 /** One remote reference (`host[:port]/repo:tag` or `...@sha256:...`) and how to reach it. */
 export interface RemoteRef {
   /** Attempts per request or blob (first try included). */
@@ -654,6 +676,7 @@ export type GcOptions = NoOptions
 export type PullOptions = RemoteRef
 export type CatalogOptions = RegistryHost
 export type DeleteOptions = RemoteRef
+export type InspectRemoteOptions = RemoteRef
 export type LoginOptions = RegistryHost
 export type TrustExtractOptions = ClusterOptions
 
@@ -727,6 +750,11 @@ export declare function copy(options: CopyOptions & Credentials & SourceCredenti
 export declare function deleteManifest(reference: string, options?: Omit<DeleteOptions, 'reference'> & Credentials & WithProgress & WithSignal): Promise<string>
 /** Deletes a manifest by tag or digest; returns the digest deleted. */
 export declare function deleteManifest(options: DeleteOptions & Credentials & WithProgress & WithSignal): Promise<string>
+
+/** Reads a remote image's manifest and config without pulling it (an index resolves to `platform`). */
+export declare function inspectRemote(reference: string, options?: Omit<InspectRemoteOptions, 'reference'> & Credentials & WithProgress & WithSignal): Promise<RemoteInspect>
+/** Reads a remote image's manifest and config without pulling it (an index resolves to `platform`). */
+export declare function inspectRemote(options: InspectRemoteOptions & Credentials & WithProgress & WithSignal): Promise<RemoteInspect>
 
 /** Checks the call's username and password against a registry and stores them. */
 export declare function login(host: string, username: string, password: string, options?: Omit<LoginOptions, 'host' | 'username' | 'password'> & Omit<Credentials, 'username' | 'password'> & WithProgress & WithSignal): Promise<LoginResult>

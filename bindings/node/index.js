@@ -3,7 +3,7 @@
 
 const { invoke, native } = require('./runtime.js')
 
-/** How each operation is called: see SHAPE in scripts/gen.mjs. */
+/** How each operation is called (its positional arguments, what it carries besides options). */
 const OPS = {
   build: {"name":"build","js":"build","positional":[{"name":"context","type":"string"}],"parts":["events","signal","credentials"],"aliases":{"tag":"tags"}},
   images: {"name":"images","js":"images","positional":[],"parts":[],"aliases":{}},
@@ -19,6 +19,7 @@ const OPS = {
   catalog: {"name":"catalog","js":"catalog","positional":[{"name":"host","type":"string"}],"parts":["events","signal","credentials"],"aliases":{}},
   copy: {"name":"copy","js":"copy","positional":[{"name":"source","type":"string"},{"name":"destination","type":"string"}],"parts":["events","signal","credentials","source"],"aliases":{}},
   delete: {"name":"delete","js":"deleteManifest","positional":[{"name":"reference","type":"string"}],"parts":["events","signal","credentials"],"aliases":{}},
+  inspect_remote: {"name":"inspect_remote","js":"inspectRemote","positional":[{"name":"reference","type":"string"}],"parts":["events","signal","credentials"],"aliases":{}},
   login: {"name":"login","js":"login","positional":[{"name":"host","type":"string"},{"name":"username","type":"string"},{"name":"password","type":"string"}],"parts":["events","signal","credentials"],"aliases":{}},
   login_from_cluster: {"name":"login_from_cluster","js":"loginFromCluster","positional":[{"name":"host","type":"string"},{"name":"cluster","type":"object"}],"parts":["events","signal"],"aliases":{}},
   logout: {"name":"logout","js":"logout","positional":[{"name":"host","type":"string"}],"parts":[],"aliases":{}},
@@ -117,6 +118,11 @@ function deleteManifest(...args) {
   return invoke(OPS.delete, null, args)
 }
 
+/** Reads a remote image's manifest and config without pulling it (an index resolves to `platform`). */
+function inspectRemote(...args) {
+  return invoke(OPS.inspect_remote, null, args)
+}
+
 /** Checks the call's username and password against a registry and stores them. */
 function login(...args) {
   return invoke(OPS.login, null, args)
@@ -159,6 +165,7 @@ module.exports = {
   catalog,
   copy,
   deleteManifest,
+  inspectRemote,
   login,
   loginFromCluster,
   logout,

@@ -48,8 +48,19 @@ enum Command {
         #[arg(required = true)]
         references: Vec<String>,
     },
-    /// Show an image's manifest and config as JSON.
-    Inspect { reference: String },
+    /// Show an image's manifest and config as JSON; with --remote, read them from the
+    /// registry without pulling (e.g. `idpkit inspect --remote gitea.cnoe.localtest.me:8443/giteaadmin/app:dev`).
+    Inspect {
+        reference: String,
+        /// Read the image from its registry instead of the store (nothing is pulled).
+        #[arg(long)]
+        remote: bool,
+        /// With --remote: os/arch[/variant] to pick from an index (default: this machine's).
+        #[arg(long, requires = "remote")]
+        platform: Option<String>,
+        #[command(flatten)]
+        trust: registry_cmds::Remote,
+    },
     /// Delete blobs no image references, and leftovers of interrupted builds.
     Gc,
     /// Copy images from another OCI layout (umoci, skopeo oci:) into the store: DIR[:TAG].
@@ -185,7 +196,22 @@ fn run(cli: Cli, out: &Output) -> Result<()> {
                     .join("\n")
             });
         }
-        Command::Inspect { reference } => {
+        Command::Inspect {
+            reference,
+            remote: true,
+            platform,
+            trust,
+        } => {
+            let opts = idpkit::registry::RegistryOptions {
+                platform,
+                ..trust.options()
+            };
+            let info = idpkit::registry::inspect_remote(&reference, &opts, None)?;
+            let pretty =
+                serde_json::to_string_pretty(&info).map_err(|e| Error::internal(e.to_string()))?;
+            out.result(&info, || pretty.clone());
+        }
+        Command::Inspect { reference, .. } => {
             let info = store()?.inspect(&reference)?;
             let pretty =
                 serde_json::to_string_pretty(&info).map_err(|e| Error::internal(e.to_string()))?;

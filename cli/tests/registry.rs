@@ -935,3 +935,43 @@ fn trust_extract_and_login_with_a_client_certificate_kubeconfig() {
         "{out}"
     );
 }
+
+#[test]
+fn inspect_remote_reads_the_registry_and_pulls_nothing() {
+    let (rig, env, image) = built_on_plain_registry("remoteinspect", "insp", 20_000);
+    let mut c = env.cmd("store");
+    c.args(["push", &image]);
+    env.ok(c, None);
+    let mut c = env.cmd("store");
+    c.args(["--json", "inspect", &image]);
+    let local: serde_json::Value = serde_json::from_str(&env.ok(c, None)).unwrap();
+
+    // A store that never saw the image reads it from the registry; nothing lands in it.
+    let mut c = env.cmd("empty-store");
+    c.args(["--json", "inspect", "--remote", &image]);
+    let remote: serde_json::Value = serde_json::from_str(&env.ok(c, None)).unwrap();
+    assert_eq!(remote["digest"], local["digest"]);
+    assert_eq!(remote["manifest"], local["manifest"]);
+    assert_eq!(remote["config"], local["config"]);
+    let mut c = env.cmd("empty-store");
+    c.args(["--json", "images"]);
+    assert_eq!(env.ok(c, None).trim(), "[]");
+
+    // A tag the registry does not have is NOT_FOUND, naming it.
+    let missing = format!(
+        "{}/idpkit-test/{}:none",
+        rig["REGISTRY_PLAIN"],
+        unique("noinsp")
+    );
+    let mut c = env.cmd("empty-store");
+    c.args(["inspect", "--remote", &missing]);
+    let err = env.fails(c, None);
+    assert!(
+        err.contains("error[NOT_FOUND]") && err.contains("does not exist"),
+        "{err}"
+    );
+    // --platform only with --remote.
+    let mut c = env.cmd("empty-store");
+    c.args(["inspect", "--platform", "linux/arm64", &image]);
+    env.fails(c, None);
+}

@@ -98,3 +98,50 @@ fn a_manifest_and_a_layer_arrive_verified_without_a_store() {
     .unwrap_err();
     assert_eq!(e.kind, ErrorKind::NotFound, "{}", e.message);
 }
+
+#[test]
+fn inspect_remote_reads_manifest_and_config_without_pulling() {
+    let rig = common::rig(&["REGISTRY_TLS"]);
+    let tmp = tempfile::tempdir().unwrap();
+    let store = Store::open(tmp.path().join("store")).unwrap();
+    let built = common::build_one_file(&store, tmp.path(), "localhost/insp:1", b"inspect me\n");
+    let reference = format!(
+        "{}/remote/inspect-{}:1",
+        rig["REGISTRY_TLS"],
+        std::process::id()
+    );
+    let opts = RegistryOptions {
+        trust: idpkit::trust::TrustOptions {
+            ca_files: vec![rig["CA"].clone().into()],
+            ..Default::default()
+        },
+        credential: Some(registry::Credential::basic(
+            &rig["REGISTRY_USER"],
+            &rig["REGISTRY_PASSWORD"],
+            "test",
+        )),
+        ..Default::default()
+    };
+    store
+        .push("localhost/insp:1", Some(&reference), &opts, None)
+        .unwrap();
+
+    let seen = registry::inspect_remote(&reference, &opts, None).unwrap();
+    let local = store.inspect("localhost/insp:1").unwrap();
+    assert_eq!(seen.digest, built.digest);
+    assert_eq!(seen.manifest, local.manifest);
+    assert_eq!(seen.config.as_ref(), Some(&local.config));
+    assert_eq!(seen.index_digest, None);
+    assert!(seen.platforms.is_empty());
+    // Nothing was pulled anywhere: a fresh store stays empty.
+    let other = Store::open(tmp.path().join("other")).unwrap();
+    assert!(other.images().unwrap().is_empty());
+
+    // Without credentials the TLS registry refuses: AUTH, naming the registry.
+    let anonymous = RegistryOptions {
+        credential: Some(registry::Credential::Anonymous),
+        ..opts.clone()
+    };
+    let e = registry::inspect_remote(&reference, &anonymous, None).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Auth, "{}", e.message);
+}

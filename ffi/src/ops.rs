@@ -165,6 +165,17 @@ pub extern "C" fn idpkit_delete(
     run("delete", None, options_json, credentials, callback, user_data, cancel, result_json_out, err_out)
 }
 
+/// Reads a remote image's manifest and config without pulling it (an index resolves to `platform`).
+/// Options `$defs/RemoteRef`, result `$defs/RemoteInspect`; arguments as for `idpkit_call`.
+#[no_mangle]
+pub extern "C" fn idpkit_inspect_remote(
+    options_json: *const c_char, credentials: *const idpkit_credentials,
+    callback: idpkit_event_callback, user_data: *mut c_void, cancel: *const idpkit_cancel,
+    result_json_out: *mut *mut c_char, err_out: *mut *mut idpkit_error,
+) -> idpkit_result {
+    run("inspect_remote", None, options_json, credentials, callback, user_data, cancel, result_json_out, err_out)
+}
+
 /// Checks the call's username and password against a registry and stores them.
 /// Options `$defs/RegistryHost`, result `$defs/LoginResult`; arguments as for `idpkit_call`.
 #[no_mangle]

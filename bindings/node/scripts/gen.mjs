@@ -2,8 +2,9 @@
 // index.js (the Store class and the module functions, each one `invoke` of runtime.js) and
 // index.d.ts (every operation's options and result types, camelCase, with the contract's
 // documentation). Run `npm run gen`; `--check` (tests/suites/50-node.sh) fails when they are stale.
-// A field or an operation added in core appears here without a hand edit; SHAPE below only
-// says how an operation looks in JavaScript (its positional arguments and name).
+// A field or an operation added in core appears here without a hand edit: each operation's
+// positional arguments and what a call carries besides its options (`positional`, `uses`) come
+// from the contract too; JS below holds only what is JavaScript's own.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 
@@ -12,39 +13,28 @@ const pkg = join(here, '..')
 const contract = JSON.parse(readFileSync(join(pkg, '..', '..', 'contract', 'idpkit.json'), 'utf8'))
 const defs = contract.$defs
 
-const REGISTRY = 'events signal credentials'
 /**
- * How each operation is called from JavaScript, where that is not just "one options object":
- * `js` its name (default: the operation's in camelCase), `positional` the fields (or
- * credentials) it also takes as leading arguments, as the package always has (`name?`: may be
- * null; `name{}`: an object), `parts` what a call carries besides options (progress events,
- * an AbortSignal, credentials, the source's credentials for copy), `aliases` extra names of a
- * list field, `deprecated` an old name kept. Not listed: one options object, every part.
+ * Where an operation looks different in JavaScript than the contract says, each with why:
+ * `js` its name (default: camelCase), `positional` its leading arguments instead of the
+ * contract's, `extra` leading arguments after the contract's (a field of the options, or a
+ * credential), `aliases` extra names of a list field, `deprecated` an old name kept.
  */
-const SHAPE = {
-  build: { positional: ['context'], parts: REGISTRY, aliases: { tag: 'tags' } },
-  images: { parts: '' },
-  tag: { positional: ['source', 'target'], parts: '' },
-  remove: { positional: ['reference'], parts: '' },
-  inspect: { positional: ['reference'], parts: '' },
-  gc: { parts: '' },
-  import: { js: 'importLayout', positional: ['layout'], parts: '' },
-  export: { positional: ['reference', 'layout'], parts: '' },
-  push: { positional: ['source', 'destination?'], parts: REGISTRY },
-  pull: { positional: ['reference'], parts: REGISTRY },
-  list_tags: { positional: ['repository'], parts: REGISTRY },
-  catalog: { positional: ['host'], parts: REGISTRY },
-  copy: { positional: ['source', 'destination'], parts: `${REGISTRY} source` },
-  // `delete` is a reserved word in JavaScript.
-  delete: { js: 'deleteManifest', positional: ['reference'], parts: REGISTRY },
-  login: { positional: ['host', 'username', 'password'], parts: REGISTRY },
-  // Its credentials come from the cluster.
-  login_from_cluster: { positional: ['host', 'cluster{}'], parts: 'events signal' },
-  logout: { positional: ['host'], parts: '' },
-  trust_check: { positional: ['host'], parts: 'signal' },
-  trust_add: { positional: ['host', 'caFile'], parts: '' },
-  trust_extract: { parts: 'signal', deprecated: 'extractCa' },
-  resolve_options: { parts: '' },
+const JS = {
+  // `tag: 'a:1'` or `tag: ['a:1', 'b:1']` beside `tags`, as in the Python package.
+  build: { aliases: { tag: 'tags' } },
+  // `import` and `delete` are reserved words in JavaScript.
+  import: { js: 'importLayout' },
+  delete: { js: 'deleteManifest' },
+  // login(host, username, password): the package has always taken the call's credentials
+  // positionally here (they are not options, so the contract cannot list them).
+  login: { extra: ['username', 'password'] },
+  // loginFromCluster(host, cluster): the package has always taken the cluster positionally.
+  login_from_cluster: { extra: ['cluster'] },
+  // The name trustExtract had before the contract, kept for existing callers.
+  trust_extract: { deprecated: 'extractCa' },
+  // resolveOptions({ operation, options }) only, as today: a positional `options`
+  // object would read as the call's own options.
+  resolve_options: { positional: [] },
 }
 
 const camel = (k) => k.replace(/_([a-z0-9])/g, (_, c) => c.toUpperCase())
@@ -127,14 +117,27 @@ for (const [name, def] of Object.entries(defs)) {
   }
 }
 
+/** What a call carries besides its options (runtime.js), from the contract's `uses`. */
+const PARTS = { events: 'events', cancel: 'signal', credential: 'credentials', source_credential: 'source' }
+
+// An override of an operation the contract no longer has would silently do nothing.
+for (const name of Object.keys(JS)) {
+  if (!contract.operations.some((op) => op.name === name)) throw new Error(`JS.${name}: no such operation in the contract`)
+}
+
 const ops = contract.operations.map((op) => {
-  const shape = SHAPE[op.name] ?? { parts: 'events signal credentials source' }
+  const shape = JS[op.name] ?? {}
   const optionsDef = op.options.$ref ? refName(op.options.$ref) : null
   const props = resolve(op.options)?.properties ?? {}
-  const positional = (shape.positional ?? []).map((p) => {
-    const name = p.replace(/[?{}]+$/, '')
-    const type = p.endsWith('{}') ? 'object' : p.endsWith('?') ? 'string?' : 'string'
-    return { name, type, schema: props[snake(name)] }
+  const positional = [...(shape.positional ?? op.positional), ...(shape.extra ?? [])].map((field) => {
+    const schema = props[field]
+    if (!schema && !(op.uses.credential && ['username', 'password'].includes(field))) {
+      throw new Error(`JS.${op.name}: \`${field}\` is neither an option field nor a credential of ${op.name}`)
+    }
+    const object = schema && (resolve(schema)?.type === 'object' || resolve(schema)?.properties)
+    // A field that is not an option is a credential: a string.
+    const type = object ? 'object' : [].concat(schema?.type).includes('null') ? 'string?' : 'string'
+    return { name: camel(field), type, schema }
   })
   return {
     name: op.name,
@@ -145,7 +148,7 @@ const ops = contract.operations.map((op) => {
     optionsDef,
     output: ts(op.output),
     positional,
-    parts: shape.parts.split(' ').filter(Boolean),
+    parts: Object.entries(PARTS).filter(([use]) => op.uses[use]).map(([, part]) => part),
     aliases: shape.aliases ?? {},
     deprecated: shape.deprecated,
   }
@@ -155,7 +158,7 @@ const HEADER = '// Generated by scripts/gen.mjs from contract/idpkit.json: do no
 
 // ---- index.js
 let js = `${HEADER}'use strict'\n\nconst { invoke, native } = require('./runtime.js')\n\n`
-js += '/** How each operation is called: see SHAPE in scripts/gen.mjs. */\nconst OPS = {\n'
+js += '/** How each operation is called (its positional arguments, what it carries besides options). */\nconst OPS = {\n'
 for (const o of ops) {
   const spec = { name: o.name, js: o.js, positional: o.positional.map(({ name, type }) => ({ name, type })), parts: o.parts, aliases: o.aliases }
   js += `  ${o.name}: ${JSON.stringify(spec)},\n`

@@ -214,6 +214,30 @@ describe('credentials of one call', () => {
     assertNoSecret(`${e.message}\n${e.stack}`, 'the token AUTH error')
   })
 
+  test("a push to Gitea with a registry token Gitea issued, as a bearer token; the same call's credentials reach pull and listTags", async () => {
+    const c = await cluster()
+    // Issued by Gitea's /v2/token for the rig user at every tests/rig/up (it expires after a day):
+    // what `skopeo --registry-token` sends.
+    const token = need('gitea', 'GITEA_REGISTRY_TOKEN')
+    const trust = { caFiles: [c.ca], noPlatformRoots: true, certsD: [] }
+    const repo = `${c.giteaRegistry}/${c.giteaUser.toLowerCase()}/${unique('bearer').replace('/', '-')}`
+    const ref = `${repo}:v1`
+    const store = await storeWith(ref)
+    const [built] = await store.images()
+    const { events, onProgress } = record()
+    const pushed = await store.push(ref, null, { ...trust, token, onProgress })
+    assert.equal(pushed.reference, ref)
+    assert.equal(pushed.digest, built.digest)
+    assert.equal(pushed.blobsUploaded, 2)
+    assert.deepEqual(auths(authFile), {}, 'a call with a token stores no login')
+    for (const e of events) assertNoSecret(JSON.stringify(e), 'a push event')
+    // The image is there: read back with the same token, in a store of its own.
+    assert.deepEqual(await idpkit.listTags(repo, { ...trust, token }), ['v1'])
+    assert.equal((await newStore().pull(ref, { ...trust, token })).digest, built.digest)
+    // Without it the same registry refuses: nothing was stored.
+    await rejectsWithCode(store.push(ref, `${repo}:anonymous`, trust), 'AUTH')
+  })
+
   test("copy reads its source with the source credentials, and never sends them to the destination", async () => {
     const tls = await tlsRegistry()
     const plain = await plainRegistry()

@@ -118,7 +118,7 @@ export async function cluster() {
  */
 export function secrets() {
   const out = {}
-  for (const name of ['REGISTRY_PASSWORD', 'GITEA_PASSWORD', 'GITEA_TOKEN', 'KUBE_TOKEN', 'GIT_PASSWORD']) {
+  for (const name of ['REGISTRY_PASSWORD', 'GITEA_PASSWORD', 'GITEA_TOKEN', 'GITEA_REGISTRY_TOKEN', 'KUBE_TOKEN', 'GIT_PASSWORD']) {
     if (env[name]) out[`IDPKIT_RIG_${name}`] = env[name]
   }
   for (const [user, secret] of [

@@ -175,6 +175,7 @@ pub static OPERATIONS: &[OperationInfo] = &[
     info::<Catalog>(),
     info::<Copy>(),
     info::<Delete>(),
+    info::<InspectRemote>(),
     info::<Login>(),
     info::<LoginFromCluster>(),
     info::<Logout>(),

@@ -5,7 +5,9 @@ use super::{need_store, Operation, Uses};
 use crate::call::Call;
 use crate::error::{Error, Result};
 use crate::oci::Store;
-use crate::registry::{self, Credential, LoginResult, PullResult, PushResult, RegistryOptions};
+use crate::registry::{
+    self, Credential, LoginResult, PullResult, PushResult, RegistryOptions, RemoteInspect,
+};
 use crate::trust::ClusterOptions;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -240,5 +242,20 @@ impl Operation for Logout {
     type Output = bool;
     fn run(_: Option<&Store>, o: &LogoutOptions, _: &Call) -> Result<bool> {
         registry::logout(&o.host)
+    }
+}
+
+pub struct InspectRemote;
+impl Operation for InspectRemote {
+    const NAME: &'static str = "inspect_remote";
+    const NEEDS_STORE: bool = false;
+    const SUMMARY: &'static str =
+        "Reads a remote image's manifest and config without pulling it (an index resolves to `platform`).";
+    const USES: Uses = Uses::EVENTS_CANCEL_CREDENTIAL;
+    const POSITIONAL: &'static [&'static str] = &["reference"];
+    type Options = RemoteRef;
+    type Output = RemoteInspect;
+    fn run(_: Option<&Store>, o: &RemoteRef, call: &Call) -> Result<RemoteInspect> {
+        registry::inspect_remote(&o.reference, &with_call(&o.registry, call), call.sink())
     }
 }

@@ -19,7 +19,7 @@ mod types;
 pub use auth::Credential;
 pub use copy::copy;
 pub use list::{catalog, delete, list_tags};
-pub use remote::{fetch_blob, fetch_manifest, RemoteManifest};
+pub use remote::{fetch_blob, fetch_manifest, inspect_remote, RemoteInspect, RemoteManifest};
 pub use types::*;
 
 use crate::error::{Error, Result};

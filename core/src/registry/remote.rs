@@ -2,9 +2,10 @@
 //! do, and what a Flux `OCIRepository` fetch needs (the artifact's manifest, then one layer
 //! streamed into a file and verified before it appears).
 
-use super::client::Client;
+use super::client::{no_body, Client};
+use super::manifest::{is_index, parse_index, parse_manifest, pick_platform};
 use super::{pull, scope_pull, RegistryOptions};
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::event::{EventSink, SinkScope};
 use crate::oci::Reference;
 use std::path::Path;
@@ -87,4 +88,105 @@ pub fn fetch_blob(
     file.persist(dest)
         .map_err(|e| Error::io("write", dest, e.error))?;
     Ok(size)
+}
+
+/// Configs larger than this are refused (a real image config is a few KiB).
+const MAX_CONFIG: usize = 4 << 20;
+
+/// What `inspect_remote` reads of an image without pulling it (`crane manifest` + `crane
+/// config`, `skopeo inspect docker://`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+pub struct RemoteInspect {
+    /// The reference as given.
+    pub reference: String,
+    /// The digest of the manifest described (for an index: the chosen platform's).
+    pub digest: String,
+    pub media_type: String,
+    /// When the reference names an index: its digest, and the platforms it offers.
+    pub index_digest: Option<String>,
+    pub platforms: Vec<String>,
+    /// The manifest, as the registry serves it.
+    pub manifest: serde_json::Value,
+    /// The image config (verified against the manifest's digest); none for an artifact
+    /// whose config is not JSON.
+    pub config: Option<serde_json::Value>,
+}
+
+/// Reads a remote image's manifest and config without a store: an index resolves to
+/// `opts.platform` (default: this machine's).
+pub fn inspect_remote(
+    reference: &str,
+    opts: &RegistryOptions,
+    sink: Option<&EventSink>,
+) -> Result<RemoteInspect> {
+    let scope = SinkScope::new(sink);
+    let r = Reference::parse(reference)?;
+    crate::runtime::block_on_cancellable(opts.cancel.as_ref(), async {
+        let client = Client::connect(&r.registry, opts, scope.sink()).await?;
+        let repo = &r.repository;
+        let pull_scope = scope_pull(repo);
+        let (bytes, media_type, digest) =
+            pull::get_manifest(&client, repo, &tag_or_digest(&r), &pull_scope).await?;
+        let (bytes, media_type, digest, index_digest, platforms) = if is_index(&media_type) {
+            let platforms = parse_index(&bytes, &digest)?
+                .manifests()
+                .iter()
+                .filter_map(|m| m.platform().as_ref())
+                .map(|p| match p.variant() {
+                    Some(v) => format!("{}/{}/{v}", p.os(), p.architecture()),
+                    None => format!("{}/{}", p.os(), p.architecture()),
+                })
+                .collect();
+            let child = pick_platform(&bytes, &digest, opts.platform.as_deref(), reference)?;
+            let (b, m, d) = pull::get_manifest(&client, repo, &child, &pull_scope).await?;
+            (b, m, d, Some(digest), platforms)
+        } else {
+            (bytes, media_type, digest, None, Vec::new())
+        };
+        let manifest_doc = parse_manifest(&bytes, &digest)?;
+        let config_desc = manifest_doc.config();
+        let config = if config_desc.media_type().to_string().ends_with("json") {
+            let url = format!("{}/v2/{repo}/blobs/{}", client.base, config_desc.digest());
+            let resp = client
+                .send(
+                    reqwest::Method::GET,
+                    &url,
+                    &pull_scope,
+                    Default::default(),
+                    &no_body,
+                    true,
+                )
+                .await?;
+            if !resp.status().is_success() {
+                return Err(client.error_for(resp, "GET config").await);
+            }
+            let body = client
+                .read_limited(resp, MAX_CONFIG, "config", &url)
+                .await?;
+            let want = config_desc.digest().to_string();
+            if !crate::digest::Digest::parse(&want)?.matches(&body) {
+                return Err(Error::new(
+                    ErrorKind::Integrity,
+                    format!(
+                        "{}: config {want} arrived with another digest",
+                        client.registry
+                    ),
+                ));
+            }
+            Some(serde_json::from_slice(&body).map_err(|e| {
+                Error::invalid(format!("{reference}: the config {want} is not JSON: {e}"))
+            })?)
+        } else {
+            None
+        };
+        Ok(RemoteInspect {
+            reference: reference.to_string(),
+            digest,
+            media_type,
+            index_digest,
+            platforms,
+            manifest: serde_json::from_slice(&bytes)?,
+            config,
+        })
+    })
 }

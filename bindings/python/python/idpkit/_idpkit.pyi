@@ -24,6 +24,7 @@ Operation: TypeAlias = Literal[
     "catalog",
     "copy",
     "delete",
+    "inspect_remote",
     "login",
     "login_from_cluster",
     "logout",

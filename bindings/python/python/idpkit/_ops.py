@@ -23,6 +23,7 @@ from ._types import (
     PullResult,
     PushResult,
     RegistryOptions,
+    RemoteInspect,
     TrustReport,
 )
 from ._util import (
@@ -799,6 +800,97 @@ def delete(
     return result
 
 
+def inspect_remote(
+    reference: str,
+    *,
+    username: str | None = None,
+    password: str | None = None,
+    token: str | None = None,
+    attempts: int = 5,
+    backoff_base_ms: int = 500,
+    backoff_max_ms: int = 10000,
+    breaker_threshold: int = 10,
+    ca_files: Sequence[StrPath] | None = None,
+    certs_d: Sequence[StrPath] | None = None,
+    chunk_size: int = 268435456,
+    connect_timeout_secs: int = 15,
+    insecure_hosts: Sequence[str] | None = None,
+    jobs: int = 4,
+    monolithic_max: int = 536870912,
+    mount_from: Sequence[str] | None = None,
+    no_platform_roots: bool = False,
+    platform: str | None = None,
+    read_timeout_secs: int = 120,
+    retry_budget_secs: int = 120,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+) -> RemoteInspect:
+    """Reads a remote image's manifest and config without pulling it (an index resolves to
+    `platform`).
+
+    ``attempts``: Attempts per request or blob (first try included).
+    ``backoff_base_ms``: First retry delay; it doubles per attempt, with jitter (a `Retry-After`
+        wins).
+    ``backoff_max_ms``: Longest delay between two tries.
+    ``breaker_threshold``: Failed tries in a row, across all requests of one operation, after
+        which it stops sending (the circuit breaker); 0 disables it.
+    ``ca_files``: Extra CA files (PEM) trusted for every host of the operation.
+    ``certs_d``: certs.d roots to search; `None` means the defaults (see
+        `config::certs_d_roots`).
+    ``chunk_size``: Size of one PATCH of a chunked upload.
+    ``connect_timeout_secs``: Seconds to establish a connection (TCP and TLS).
+    ``insecure_hosts``: Hosts (`host` or `host:port`) whose certificate is not verified and
+        which may be spoken to over plain HTTP. Every use emits an `insecure_connection` event.
+    ``jobs``: Parallel blob transfers.
+    ``monolithic_max``: Blobs up to this size are uploaded in one request.
+    ``mount_from``: Repositories of the same registry to try a cross-repository mount from.
+    ``no_platform_roots``: Leave out the platform's roots and `SSL_CERT_*` (tests, air-gapped
+        setups).
+    ``platform``: `os/arch[/variant]` picked from an image index on pull (default: this
+        machine's).
+    ``read_timeout_secs``: Seconds without any byte from the registry before a request counts as
+        failed.
+    ``retry_budget_secs``: Longest time one request or blob keeps being retried (first try
+        included).
+
+    ``username`` + ``password``, or ``token``: the registry's credentials (default: the stored
+        login).
+    ``progress``: called with each event (:data:`idpkit.Event`); if it raises, the call is
+        cancelled and its exception propagates.
+    ``cancel``: a :class:`CancelToken` that stops the call (:class:`CancelledError`); Ctrl-C
+        stops it too.
+    """
+    raw = _invoke(
+        "inspect_remote",
+        None,
+        {
+            "reference": reference,
+            "attempts": attempts,
+            "backoff_base_ms": backoff_base_ms,
+            "backoff_max_ms": backoff_max_ms,
+            "breaker_threshold": breaker_threshold,
+            "ca_files": _paths("ca_files", ca_files),
+            "certs_d": _paths("certs_d", certs_d),
+            "chunk_size": chunk_size,
+            "connect_timeout_secs": connect_timeout_secs,
+            "insecure_hosts": _strings("insecure_hosts", insecure_hosts),
+            "jobs": jobs,
+            "monolithic_max": monolithic_max,
+            "mount_from": _strings("mount_from", mount_from),
+            "no_platform_roots": no_platform_roots,
+            "platform": platform,
+            "read_timeout_secs": read_timeout_secs,
+            "retry_budget_secs": retry_budget_secs,
+        },
+        username=username,
+        password=password,
+        token=token,
+        progress=progress,
+        cancel=cancel,
+    )
+    return RemoteInspect._from_json(raw)
+
+
 def login(
     host: str,
     *,
@@ -1108,6 +1200,7 @@ OPERATIONS: dict[str, bool] = {
     "catalog": False,
     "copy": False,
     "delete": False,
+    "inspect_remote": False,
     "login": False,
     "login_from_cluster": False,
     "logout": False,
@@ -1121,6 +1214,7 @@ __all__ = [
     "catalog",
     "copy",
     "delete",
+    "inspect_remote",
     "list_tags",
     "login",
     "login_from_cluster",

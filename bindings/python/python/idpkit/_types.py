@@ -180,6 +180,40 @@ class PullResult:
 
 
 @dataclass(frozen=True)
+class RemoteInspect:
+    """What `inspect_remote` reads of an image without pulling it (`crane manifest` + `crane
+    config`, `skopeo inspect docker://`).
+    """
+
+    reference: str
+    """The reference as given."""
+    digest: str
+    """The digest of the manifest described (for an index: the chosen platform's)."""
+    media_type: str
+    platforms: tuple[str, ...]
+    manifest: Any
+    """The manifest, as the registry serves it."""
+    config: Any | None = None
+    """The image config (verified against the manifest's digest); none for an artifact
+    whose config is not JSON.
+    """
+    index_digest: str | None = None
+    """When the reference names an index: its digest, and the platforms it offers."""
+
+    @classmethod
+    def _from_json(cls, data: Mapping[str, Any]) -> RemoteInspect:
+        return cls(
+            reference=data["reference"],
+            digest=data["digest"],
+            media_type=data["media_type"],
+            platforms=tuple(data["platforms"]),
+            manifest=data["manifest"],
+            config=data.get("config"),
+            index_digest=data.get("index_digest"),
+        )
+
+
+@dataclass(frozen=True)
 class LoginResult:
     """Result of `login`."""
 
@@ -564,6 +598,7 @@ __all__ = [
     "PullResult",
     "PushResult",
     "RegistryOptions",
+    "RemoteInspect",
     "RetryScheduledEvent",
     "StrPath",
     "TrustReport",
