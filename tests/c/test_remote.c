@@ -614,6 +614,142 @@ static void token_push(const idpkit_store *store, const char *fixture, const cha
   unsetenv("DOCKER_CONFIG");
 }
 
+/* Skips the JSON value at p (the library wrote it: no validation) and returns what follows. */
+static const char *skip_json(const char *p) {
+  int depth = 0;
+  do {
+    if (*p == '"') {
+      for (p++; *p && *p != '"'; p++)
+        if (*p == '\\' && p[1]) p++;
+      if (*p) p++;
+    } else if (*p == '{' || *p == '[') {
+      depth++;
+      p++;
+    } else if (*p == '}' || *p == ']') {
+      depth--;
+      p++;
+    } else if (depth == 0) { /* a scalar at the top: up to the next delimiter */
+      while (*p && *p != ',' && *p != '}' && *p != ']') p++;
+    } else {
+      p++;
+    }
+  } while (*p && depth > 0);
+  return p;
+}
+
+/* The raw text of the top-level member "key" of a JSON object, or NULL. Only the top level
+ * counts: a manifest holds a "config" descriptor of its own. */
+static const char *json_member(const char *json, const char *key, size_t *len) {
+  const char *p = (json && json != SENTINEL) ? strchr(json, '{') : NULL;
+  if (!p) return NULL;
+  p++;
+  size_t klen = strlen(key);
+  for (;;) {
+    while (*p == ',' || isspace((unsigned char)*p)) p++;
+    if (*p != '"') return NULL;
+    const char *name = p + 1;
+    p = skip_json(p);
+    int match = (size_t)(p - name - 1) == klen && strncmp(name, key, klen) == 0;
+    while (*p == ':' || isspace((unsigned char)*p)) p++;
+    const char *value = p;
+    p = skip_json(p);
+    if (match) {
+      *len = (size_t)(p - value);
+      return value;
+    }
+  }
+}
+
+/* The two members are present in both documents and byte for byte the same (the library
+ * writes both with the same serializer, keys sorted). */
+static int same_member(const char *a, const char *b, const char *key) {
+  size_t alen = 0, blen = 0;
+  const char *av = json_member(a, key, &alen), *bv = json_member(b, key, &blen);
+  return av && bv && alen > 2 && alen == blen && memcmp(av, bv, alen) == 0;
+}
+
+static int member_is(const char *json, const char *key, const char *want) {
+  size_t len = 0;
+  const char *v = json_member(json, key, &len);
+  return v && len == strlen(want) && strncmp(v, want, len) == 0;
+}
+
+/* inspect_remote reads a pushed image's manifest and config straight from the registry: no
+ * store is involved (the call takes none), and what it reads is what the local store's
+ * inspect shows. Without credentials the TLS registry refuses: AUTH, no secret shown. */
+static void inspect_remote(const idpkit_store *store, const char *fixture, const char *tmp,
+                           const char *tls, const char *user, const char *password,
+                           const char *ca) {
+  char *out = (char *)SENTINEL;
+  idpkit_error *err = NULL;
+  idpkit_result r;
+  char ref[300], digest[128], got[300];
+  long stamp = (long)getpid() * 100000L + (long)(time(NULL) % 100000);
+  snprintf(ref, sizeof ref, "%s/ctest/inspect-remote-%ld:1", tls, stamp);
+  const char *trust = J("\"ca_files\": [\"%s\"], \"attempts\": 1", ca);
+
+  char *build = build_options(fixture, ref, 0);
+  r = idpkit_build(store, build, NULL, NULL, NULL, NULL, &out, &err);
+  free(build);
+  json_string(out, "digest", digest, sizeof digest);
+  reset(&out, &err);
+  idpkit_credentials *creds = basic_credentials(user, password);
+  r = idpkit_push(store, J("{\"source\": \"%s\", %s}", ref, trust), creds, NULL, NULL, NULL, &out,
+                  &err);
+  CHECK(r == IDPKIT_RESULT_OK && digest[0] &&
+            strcmp(json_string(out, "digest", got, sizeof got), digest) == 0,
+        "push %s for inspect_remote -> %s: %s", ref, digest, msg(out, err));
+  reset(&out, &err);
+  char *local = NULL;
+  r = idpkit_inspect(store, J("{\"reference\": \"%s\"}", ref), NULL, NULL, NULL, NULL, &local,
+                     &err);
+  CHECK(r == IDPKIT_RESULT_OK && local, "inspect %s in the store: %s", ref, msg(local, err));
+  reset(&out, &err);
+
+  const char *remote_opts = J("{\"reference\": \"%s\", %s}", ref, trust);
+  r = idpkit_inspect_remote(remote_opts, creds, NULL, NULL, NULL, &out, &err);
+  CHECK(r == IDPKIT_RESULT_OK &&
+            strcmp(json_string(out, "reference", got, sizeof got), ref) == 0 &&
+            strcmp(json_string(out, "digest", got, sizeof got), digest) == 0,
+        "inspect_remote %s without a store -> the pushed digest %s: %s", ref, digest,
+        msg(out, err));
+  CHECK(r == IDPKIT_RESULT_OK && same_member(out, local, "manifest") &&
+            same_member(out, local, "config"),
+        "inspect_remote's manifest and config are the store's inspect's");
+  CHECK(r == IDPKIT_RESULT_OK && member_is(out, "index_digest", "null") &&
+            member_is(out, "platforms", "[]") &&
+            strcmp(json_string(out, "media_type", got, sizeof got),
+                   "application/vnd.oci.image.manifest.v1+json") == 0,
+        "an image manifest: no index_digest, no platforms, its media type: %s", msg(out, err));
+  reset(&out, &err);
+  idpkit_string_free(local);
+
+  /* no stored login either: the credentials handle is the only way in */
+  char docker[512];
+  snprintf(docker, sizeof docker, "%s/docker-inspect-remote", tmp);
+  setenv("DOCKER_CONFIG", docker, 1);
+  unsetenv("REGISTRY_AUTH_FILE");
+  r = idpkit_inspect_remote(remote_opts, NULL, NULL, NULL, NULL, &out, &err);
+  CHECK(r == IDPKIT_RESULT_AUTH && err && idpkit_error_result(err) == IDPKIT_RESULT_AUTH &&
+            strstr(idpkit_error_message(err), tls) &&
+            !strstr(idpkit_error_message(err), password) && out == SENTINEL,
+        "inspect_remote without credentials -> %s, names the registry, no password: %s",
+        idpkit_result_name(r), msg(NULL, err));
+  reset(&out, &err);
+  char wrong[200];
+  snprintf(wrong, sizeof wrong, "wrong-%s-c-inspect", password);
+  idpkit_credentials *bad = basic_credentials(user, wrong);
+  r = idpkit_inspect_remote(remote_opts, bad, NULL, NULL, NULL, &out, &err);
+  idpkit_credentials_free(bad);
+  CHECK(r == IDPKIT_RESULT_AUTH && err && !strstr(idpkit_error_message(err), password) &&
+            !strstr(idpkit_error_message(err), "c-inspect") && out == SENTINEL,
+        "inspect_remote with a wrong password -> %s, the password never shown: %s",
+        idpkit_result_name(r), msg(NULL, err));
+  reset(&out, &err);
+  unsetenv("DOCKER_CONFIG");
+  idpkit_credentials_free(creds);
+}
+
 void remote_tests(const idpkit_store *store, const char *fixture, const char *tmp) {
   const char *plain = rig_env("IDPKIT_RIG_REGISTRY_PLAIN", "registry-plain");
   const char *tls = rig_env("IDPKIT_RIG_REGISTRY_TLS", "registry-tls");
@@ -628,6 +764,7 @@ void remote_tests(const idpkit_store *store, const char *fixture, const char *tm
   const char *gitea_token = rig_env("IDPKIT_RIG_GITEA_TOKEN", "gitea");
   if (!plain || !tls || !user || !password || !ca) return;
   copy_catalog_delete(store, fixture, tmp, plain, tls, user, password, ca);
+  inspect_remote(store, fixture, tmp, tls, user, password, ca);
   login_logout(tmp, tls, user, password, ca);
   if (expired) trust(tmp, tls, ca, host_of(expired), fixture);
   trust_check_cancelled();

@@ -92,6 +92,39 @@ describe('copy', () => {
   })
 })
 
+describe('inspectRemote', () => {
+  test('reads the pushed manifest and config from the TLS registry without a store', async () => {
+    const tls = await tlsRegistry()
+    const auth = { caFiles: [tls.ca], username: tls.user, password: tls.password }
+    const ref = `${tls.host}/${unique('inspect-remote')}:1`
+    const store = newStore()
+    await store.build(smallContext({ 'id.txt': `${ref}\n` }), { tags: [ref], labels: { some_label: 'v' } })
+    const pushedImage = await store.push(ref, null, auth)
+    const local = await store.inspect(ref)
+
+    const fresh = newStore()
+    const r = await idpkit.inspectRemote(ref, auth)
+    assert.equal(r.reference, ref)
+    assert.equal(r.digest, pushedImage.digest)
+    assert.equal(r.digest, local.digest)
+    assert.equal(r.mediaType, 'application/vnd.oci.image.manifest.v1+json')
+    // The manifest and config are data: their own field names, not camelCased.
+    assert.deepEqual(r.manifest, local.manifest)
+    assert.deepEqual(r.config, local.config)
+    assert.ok(Array.isArray(r.config.rootfs.diff_ids), JSON.stringify(r.config))
+    assert.deepEqual(r.config.config.Labels, { some_label: 'v' })
+    assert.equal(r.indexDigest, null)
+    assert.deepEqual(r.platforms, [])
+    assert.deepEqual(await fresh.images(), []) // nothing was pulled anywhere
+    assertNoSecret(JSON.stringify(r), 'the inspectRemote result')
+
+    const e = await rejectsWithCode(idpkit.inspectRemote(ref, { caFiles: [tls.ca], attempts: 1 }), 'AUTH')
+    assert.ok(e.message.includes(tls.host), e.message)
+    assert.ok(!e.message.includes(tls.password))
+    assertNoSecret(`${e.message}\n${e.stack}`, 'the AUTH error')
+  })
+})
+
 describe('catalog', () => {
   test('lists a freshly pushed repository', async () => {
     const reg = await plainRegistry()

@@ -119,6 +119,37 @@ def test_copy_across_registries_keeps_the_digest(
     assert returned.digest == built.digest
 
 
+def test_inspect_remote_reads_what_was_pushed_without_pulling(
+    store: idpkit.Store, context: Path, tmp_path: Path, tls: TlsRegistry, leak_guard: list[str]
+) -> None:
+    trust = tls_trust(tls, tmp_path)
+    repo = f"{tls.host}/{unique('inspect-remote')}"
+    store.build(context, tag=f"{repo}:1")
+    pushed = store.push(f"{repo}:1", username=tls.user, password=tls.password, **trust)
+    local = store.inspect(f"{repo}:1")
+
+    # A fresh store stays empty: the call needs no store and writes none.
+    fresh = idpkit.Store(tmp_path / "fresh")
+    remote = idpkit.inspect_remote(f"{repo}:1", username=tls.user, password=tls.password, **trust)
+    assert isinstance(remote, idpkit.RemoteInspect)
+    assert remote.reference == f"{repo}:1"
+    assert remote.digest == pushed.digest == local.digest
+    assert remote.media_type == "application/vnd.oci.image.manifest.v1+json"
+    assert remote.manifest == local.manifest
+    assert remote.config == local.config
+    assert remote.index_digest is None
+    assert remote.platforms == ()
+    assert fresh.images() == []
+    assert_no_secret(repr(remote), "RemoteInspect")
+
+    with pytest.raises(idpkit.AuthError) as err:
+        idpkit.inspect_remote(f"{repo}:1", attempts=1, **trust)
+    assert err.value.kind == "AUTH"
+    assert tls.host in str(err.value)
+    assert tls.password not in str(err.value) and tls.password not in repr(err.value)
+    assert str(err.value) in leak_guard  # the guard checked it for every rig secret too
+
+
 def test_catalog_lists_a_freshly_pushed_repository(
     store: idpkit.Store, context: Path, plain: str
 ) -> None:
