@@ -1,10 +1,11 @@
 //! `idpkit`: the command line over the idpkit core.
 
+mod creds;
 mod output;
 mod registry_cmds;
 
-use clap::{Args, Parser, Subcommand};
-use idpkit::{BuildOptions, Compression, Error, Result, Store};
+use clap::{Args, CommandFactory, Parser, Subcommand};
+use idpkit::{BuildOptions, Compression, Error, ErrorKind, Result, Store};
 use output::Output;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -14,7 +15,15 @@ use std::process::ExitCode;
 #[command(
     name = "idpkit",
     version,
-    about = "Daemonless OCI images and platform plumbing"
+    about = "Daemonless OCI images and platform plumbing",
+    after_help = "Examples:
+  idpkit build ./app -t gitea.cnoe.localtest.me:8443/giteaadmin/app:dev
+  idpkit push gitea.cnoe.localtest.me:8443/giteaadmin/app:dev
+  idpkit completions bash > /etc/bash_completion.d/idpkit
+
+Exit codes: 0 success, 1 internal error, 2 invalid input or usage, 3 not found, 4 auth,
+5 untrusted, 6 integrity, 7 unsafe archive, 8 policy, 9 network, 10 conflict,
+11 cancelled, 12 local I/O (see docs/cli.md)."
 )]
 struct Cli {
     /// The local image store (an OCI image layout). Default: $IDPKIT_STORE, else
@@ -27,7 +36,7 @@ struct Cli {
     /// Print progress events and warnings.
     #[arg(short, long, global = true)]
     verbose: bool,
-    /// Print only results and errors.
+    /// Print only results and errors (`images -q`: only references, one per line).
     #[arg(short, long, global = true, conflicts_with = "verbose")]
     quiet: bool,
     #[command(subcommand)]
@@ -38,32 +47,54 @@ struct Cli {
 #[allow(clippy::large_enum_variant)]
 enum Command {
     /// Build an OCI image from a directory into the local store (no daemon, no Dockerfile).
+    #[command(after_help = "Examples:
+  idpkit build ./site -t localhost/site:1 --from nginx:1.27 --prefix /usr/share/nginx/html
+  idpkit build ./bin -t gitea.cnoe.localtest.me:8443/giteaadmin/app:dev \\
+      --entrypoint '[\"/app/server\",\"--port\",\"80\"]' -e MODE=prod")]
     Build(BuildArgs),
-    /// List images in the store.
+    /// List images in the store (-q: only their references, one per line).
+    #[command(after_help = "Examples:
+  idpkit images
+  idpkit images -q | xargs idpkit rmi")]
     Images,
     /// Point a new tag at an image in the store.
+    #[command(after_help = "Example:
+  idpkit tag localhost/app:dev gitea.cnoe.localtest.me:8443/giteaadmin/app:1.0")]
     Tag { source: String, target: String },
     /// Remove a tag (or every entry of a digest) from the store; `gc` frees the space.
+    #[command(after_help = "Examples:
+  idpkit rmi localhost/app:dev
+  idpkit rmi sha256:3f1c... && idpkit gc")]
     Rmi {
         #[arg(required = true)]
         references: Vec<String>,
     },
     /// Show an image's manifest and config as JSON; with --remote, read them from the
-    /// registry without pulling (e.g. `idpkit inspect --remote gitea.cnoe.localtest.me:8443/giteaadmin/app:dev`).
+    /// registry without pulling.
+    #[command(after_help = "Examples:
+  idpkit inspect localhost/app:dev
+  idpkit inspect --remote gitea.cnoe.localtest.me:8443/giteaadmin/app:dev --platform linux/arm64")]
     Inspect {
         reference: String,
         /// Read the image from its registry instead of the store (nothing is pulled).
         #[arg(long)]
         remote: bool,
         /// With --remote: os/arch[/variant] to pick from an index (default: this machine's).
-        #[arg(long, requires = "remote")]
+        #[arg(long, requires = "remote", help_heading = "Registry options")]
         platform: Option<String>,
         #[command(flatten)]
         trust: registry_cmds::Remote,
+        #[command(flatten)]
+        creds: creds::Creds,
     },
     /// Delete blobs no image references, and leftovers of interrupted builds.
+    #[command(after_help = "Example:
+  idpkit gc")]
     Gc,
     /// Copy images from another OCI layout (umoci, skopeo oci:) into the store: DIR[:TAG].
+    #[command(after_help = "Examples:
+  idpkit import ./layout
+  idpkit import ./layout:v1 --as localhost/app:v1")]
     Import {
         source: String,
         /// Store the image under this reference (default: its own name, or localhost/DIR:TAG).
@@ -71,12 +102,27 @@ enum Command {
         name: Option<String>,
     },
     /// Copy an image from the store into an OCI layout directory: REF DIR[:TAG].
+    #[command(after_help = "Example:
+  idpkit export localhost/app:dev ./layout:dev && skopeo inspect oci:./layout:dev")]
     Export {
         reference: String,
         destination: String,
     },
     #[command(flatten)]
     Registry(registry_cmds::RegistryCommand),
+    /// Print a shell completion script to standard output.
+    #[command(after_help = "Examples:
+  source <(idpkit completions bash)
+  idpkit completions zsh > \"${fpath[1]}/_idpkit\"
+  idpkit completions fish > ~/.config/fish/completions/idpkit.fish")]
+    Completions {
+        /// The shell to complete for.
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff) to standard output.
+    #[command(after_help = "Example:
+  idpkit man | man -l -")]
+    Man,
 }
 
 #[derive(Args)]
@@ -141,8 +187,29 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             out.error(&e);
-            ExitCode::FAILURE
+            ExitCode::from(exit_code(e.kind))
         }
+    }
+}
+
+/// One exit code per error kind, so scripts can tell "not there" from "not allowed" from
+/// "not trusted" without parsing messages: the kind's number in the contract plus one, so
+/// INVALID_INPUT is 2 like clap's own usage errors, and 1 stays "internal/anything else".
+/// The table is in docs/cli.md and `idpkit --help`.
+fn exit_code(kind: ErrorKind) -> u8 {
+    match kind {
+        ErrorKind::Internal => 1,
+        ErrorKind::InvalidInput => 2,
+        ErrorKind::NotFound => 3,
+        ErrorKind::Auth => 4,
+        ErrorKind::Untrusted => 5,
+        ErrorKind::Integrity => 6,
+        ErrorKind::UnsafeArchive => 7,
+        ErrorKind::Policy => 8,
+        ErrorKind::Network => 9,
+        ErrorKind::Conflict => 10,
+        ErrorKind::Cancelled => 11,
+        ErrorKind::Io => 12,
     }
 }
 
@@ -170,7 +237,26 @@ fn run(cli: Cli, out: &Output) -> Result<()> {
         }
         Command::Images => {
             let images = store()?.images()?;
-            out.result(&images, || output::images_table(&images));
+            if cli.quiet {
+                // `-q`: what `rmi` takes, one per line (an untagged image by its digest).
+                out.result(&images, || {
+                    images
+                        .iter()
+                        .map(|i| i.reference.clone().unwrap_or_else(|| i.digest.clone()))
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                });
+            } else {
+                out.result(&images, || output::images_table(&images));
+            }
+        }
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "idpkit", &mut std::io::stdout());
+        }
+        Command::Man => {
+            clap_mangen::Man::new(Cli::command())
+                .render(&mut std::io::stdout())
+                .map_err(|e| Error::new(ErrorKind::Io, format!("write the manual page: {e}")))?;
         }
         Command::Tag { source, target } => {
             let img = store()?.tag(&source, &target)?;
@@ -201,17 +287,26 @@ fn run(cli: Cli, out: &Output) -> Result<()> {
             remote: true,
             platform,
             trust,
+            creds,
         } => {
             let opts = idpkit::registry::RegistryOptions {
                 platform,
-                ..trust.options()
+                ..trust.with(&creds)?
             };
             let info = idpkit::registry::inspect_remote(&reference, &opts, None)?;
             let pretty =
                 serde_json::to_string_pretty(&info).map_err(|e| Error::internal(e.to_string()))?;
             out.result(&info, || pretty.clone());
         }
-        Command::Inspect { reference, .. } => {
+        Command::Inspect {
+            reference, creds, ..
+        } => {
+            if creds.given() {
+                return Err(Error::invalid(
+                    "--username, --password-stdin, --token-stdin and --creds-file apply to \
+                     `inspect --remote` only; the store needs no credentials",
+                ));
+            }
             let info = store()?.inspect(&reference)?;
             let pretty =
                 serde_json::to_string_pretty(&info).map_err(|e| Error::internal(e.to_string()))?;

@@ -975,3 +975,310 @@ fn inspect_remote_reads_the_registry_and_pulls_nothing() {
     c.args(["inspect", "--platform", "linux/arm64", &image]);
     env.fails(c, None);
 }
+
+/// The exit code of a failed run, and its stderr.
+fn exit_code(env: &Env, c: Command, stdin: Option<&str>) -> (Option<i32>, String) {
+    let out = env.run(c, stdin);
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).to_string(),
+    )
+}
+
+#[test]
+fn per_command_credentials_from_stdin_and_files_with_no_stored_login() {
+    let rig = rig(&["registry-tls"]);
+    let env = Env::new(&rig);
+    let reg = &rig["REGISTRY_TLS"];
+    let (user, password) = (&rig["REGISTRY_USER"], &rig["REGISTRY_PASSWORD"]);
+    let repo = format!("{reg}/idpkit-test/{}", unique("creds"));
+    let image = format!("{repo}:v1");
+    env.build(&image, 50_000);
+    // Trust through a certs.d root given on the command line (HOST:PORT/ca.crt, as
+    // containers' certs.d), with the system's roots left out: the rig's CA is the only anchor.
+    let certs_d = env.path("my-certs.d");
+    std::fs::create_dir_all(certs_d.join(reg)).unwrap();
+    std::fs::copy(&rig["CA"], certs_d.join(reg).join("ca.crt")).unwrap();
+    let trust = [
+        "--certs-d",
+        certs_d.to_str().unwrap(),
+        "--no-platform-roots",
+    ];
+    let stdin_pw = format!("{password}\n");
+    let creds_file = env.path("rig.creds");
+    std::fs::write(&creds_file, format!("{user}:{password}\n")).unwrap();
+    let file = creds_file.to_str().unwrap();
+
+    // Nobody logged in: AUTH, exit 4, naming the registry.
+    let mut c = env.cmd("store");
+    c.args(["push", &image]).args(trust);
+    let (code, err) = exit_code(&env, c, None);
+    assert_eq!(code, Some(4), "{err}");
+    assert!(
+        err.contains("error[AUTH]") && err.contains(reg.as_str()),
+        "{err}"
+    );
+
+    // push with --username/--password-stdin.
+    let mut c = env.cmd("store");
+    c.args([
+        "--json",
+        "push",
+        &image,
+        "--username",
+        user,
+        "--password-stdin",
+    ])
+    .args(trust);
+    let digest = json_field(&env.ok(c, Some(&stdin_pw)), "digest");
+    assert!(digest.starts_with("sha256:"));
+
+    // tags, catalog, inspect --remote and pull with a credentials file.
+    let mut c = env.cmd("store");
+    c.args(["tags", &repo, "--creds-file", file]).args(trust);
+    assert_eq!(env.ok(c, None), "v1");
+    let mut c = env.cmd("store");
+    c.args(["catalog", reg, "--creds-file", file]).args(trust);
+    let repos = env.ok(c, None);
+    assert!(
+        repos.lines().any(|l| repo.ends_with(l)),
+        "{repo} not in {repos}"
+    );
+    let mut c = env.cmd("empty");
+    c.args([
+        "--json",
+        "inspect",
+        "--remote",
+        &image,
+        "--creds-file",
+        file,
+    ])
+    .args(trust);
+    assert_eq!(json_field(&env.ok(c, None), "digest"), digest);
+    let mut c = env.cmd("pulled");
+    c.args([
+        "--json",
+        "pull",
+        &image,
+        "--username",
+        user,
+        "--password-stdin",
+    ])
+    .args(trust)
+    .args(["--jobs", "2", "--attempts", "2", "--connect-timeout", "5"]);
+    assert_eq!(json_field(&env.ok(c, Some(&stdin_pw)), "digest"), digest);
+    assert_same_blobs(&env.path("store"), &env.path("pulled"));
+
+    // Nothing of this was stored.
+    assert!(!env.path("docker/config.json").exists());
+
+    // A wrong password is AUTH, exit 4, naming the user and where the password came from.
+    let mut c = env.cmd("store");
+    c.args(["tags", &repo, "--username", user, "--password-stdin"])
+        .args(trust);
+    let (code, err) = exit_code(&env, c, Some(&format!("{WRONG_PASSWORD}\n")));
+    assert_eq!(code, Some(4), "{err}");
+    assert!(
+        err.contains(&format!("user {user}")) && err.contains("--password-stdin"),
+        "{err}"
+    );
+    let bad_file = env.path("wrong.creds");
+    std::fs::write(&bad_file, format!("{user}:{WRONG_PASSWORD}\n")).unwrap();
+    let mut c = env.cmd("store");
+    c.args(["pull", &image, "--creds-file"])
+        .arg(&bad_file)
+        .args(trust);
+    let (code, err) = exit_code(&env, c, None);
+    assert_eq!(code, Some(4), "{err}");
+    assert!(err.contains("--creds-file"), "{err}");
+
+    // Without the rig's certs.d (and no system roots) the registry is UNTRUSTED: exit 5.
+    let empty_certs = env.path("no-certs.d");
+    std::fs::create_dir_all(&empty_certs).unwrap();
+    let mut c = env.cmd("store");
+    c.args([
+        "tags",
+        &repo,
+        "--creds-file",
+        file,
+        "--no-platform-roots",
+        "--certs-d",
+    ])
+    .arg(&empty_certs);
+    let (code, err) = exit_code(&env, c, None);
+    assert_eq!(code, Some(5), "{err}");
+    assert!(err.contains("error[UNTRUSTED]"), "{err}");
+
+    // delete with credentials; then the tag is NOT_FOUND: exit 3.
+    let mut c = env.cmd("store");
+    c.args(["delete", &image, "--creds-file", file]).args(trust);
+    assert!(env.ok(c, None).contains(&digest));
+    let mut c = env.cmd("empty");
+    c.args(["inspect", "--remote", &image, "--creds-file", file])
+        .args(trust);
+    let (code, err) = exit_code(&env, c, None);
+    assert_eq!(code, Some(3), "{err}");
+}
+
+#[test]
+fn token_stdin_and_copy_with_source_credentials() {
+    let rig = rig(&["registry-tls", "nginx", "gitea"]);
+    let env = Env::new(&rig);
+    let mut secrets = env.secrets.clone();
+    secrets.push(rig["GITEA_REGISTRY_TOKEN"].clone());
+    let env = Env { secrets, ..env };
+    let tls = &rig["REGISTRY_TLS"];
+    let gitea = &rig["GITEA_REGISTRY"];
+    let token = format!("{}\n", rig["GITEA_REGISTRY_TOKEN"]);
+    let trust = [
+        "--ca-file",
+        rig["CA"].as_str(),
+        "--ca-file",
+        rig["GITEA_CA"].as_str(),
+        "--no-platform-roots",
+    ];
+    let src = format!("{tls}/idpkit-test/{}:v1", unique("copysrc"));
+    env.build(&src, 30_000);
+    let creds_file = env.path("tls.creds");
+    std::fs::write(
+        &creds_file,
+        format!("{}:{}\n", rig["REGISTRY_USER"], rig["REGISTRY_PASSWORD"]),
+    )
+    .unwrap();
+    let mut c = env.cmd("store");
+    c.args(["--json", "push", &src, "--creds-file"])
+        .arg(&creds_file)
+        .args(trust);
+    let digest = json_field(&env.ok(c, None), "digest");
+
+    // A registry token on standard input.
+    let pushed = format!(
+        "{gitea}/{}/{}:v1",
+        rig["GITEA_USER"].to_lowercase(),
+        unique("tokenstdin")
+    );
+    let mut c = env.cmd("store");
+    c.args(["tag", &src, &pushed]);
+    env.ok(c, None);
+    let mut c = env.cmd("store");
+    c.args(["--json", "push", &pushed, "--token-stdin"])
+        .args(trust);
+    assert_eq!(json_field(&env.ok(c, Some(&token)), "digest"), digest);
+    let mut c = env.cmd("store");
+    c.args(["tags", pushed.rsplit_once(':').unwrap().0, "--token-stdin"])
+        .args(trust);
+    assert_eq!(env.ok(c, Some(&token)), "v1");
+    let mut c = env.cmd("store");
+    c.args(["tags", pushed.rsplit_once(':').unwrap().0, "--token-stdin"])
+        .args(trust);
+    let (code, err) = exit_code(&env, c, Some("not-a-valid-token-55aa\n"));
+    assert_eq!(code, Some(4), "{err}");
+    assert!(!err.contains("not-a-valid-token-55aa"), "{err}");
+
+    // copy across registries: the source's credentials from a file, the destination's
+    // token from standard input; neither goes to the other registry.
+    let dst = format!(
+        "{gitea}/{}/{}:v1",
+        rig["GITEA_USER"].to_lowercase(),
+        unique("copydst")
+    );
+    let mut c = env.cmd("store");
+    c.args([
+        "--json",
+        "copy",
+        &src,
+        &dst,
+        "--token-stdin",
+        "--source-creds-file",
+    ])
+    .arg(&creds_file)
+    .args(trust);
+    let out = env.ok(c, Some(&token));
+    assert_eq!(json_field(&out, "digest"), digest, "{out}");
+
+    // The other way round: the source's password on standard input, the destination's
+    // token in a file.
+    let token_file = env.path("gitea.creds");
+    std::fs::write(&token_file, format!("token:{token}")).unwrap();
+    let dst2 = format!(
+        "{gitea}/{}/{}:v1",
+        rig["GITEA_USER"].to_lowercase(),
+        unique("copydst2")
+    );
+    let mut c = env.cmd("store");
+    c.args([
+        "--json",
+        "copy",
+        &src,
+        &dst2,
+        "--source-username",
+        &rig["REGISTRY_USER"],
+        "--source-password-stdin",
+        "--creds-file",
+    ])
+    .arg(&token_file)
+    .args(trust);
+    let out = env.ok(c, Some(&format!("{}\n", rig["REGISTRY_PASSWORD"])));
+    assert_eq!(json_field(&out, "digest"), digest, "{out}");
+
+    // Without the source's credentials the source refuses: AUTH.
+    let mut c = env.cmd("store");
+    c.args(["copy", &src, &dst2, "--token-stdin"]).args(trust);
+    let (code, err) = exit_code(&env, c, Some(&token));
+    assert_eq!(code, Some(4), "{err}");
+    assert!(err.contains(tls.as_str()), "{err}");
+}
+
+#[test]
+fn login_asks_a_terminal_for_the_password() {
+    let rig = rig(&["registry-tls"]);
+    let env = Env::new(&rig);
+    let reg = &rig["REGISTRY_TLS"];
+    // `script` gives idpkit a pseudo-terminal; the password is typed once the prompt shows,
+    // with echo off, so it never appears on the screen.
+    let command = format!(
+        "{} login {reg} -u {} --ca-file {}",
+        env!("CARGO_BIN_EXE_idpkit"),
+        rig["REGISTRY_USER"],
+        rig["CA"]
+    );
+    let c = env.cmd("store");
+    let mut script = Command::new("script");
+    script.envs(c.get_envs().filter_map(|(k, v)| v.map(|v| (k, v))));
+    script
+        .args(["-qec", &command, "/dev/null"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = script.spawn().expect("script (util-linux) is installed");
+    let mut stdout = child.stdout.take().unwrap();
+    let mut screen = Vec::new();
+    let mut buf = [0u8; 256];
+    use std::io::Read;
+    while !String::from_utf8_lossy(&screen).contains("Password for") {
+        let n = stdout.read(&mut buf).unwrap();
+        assert!(n > 0, "no prompt: {}", String::from_utf8_lossy(&screen));
+        screen.extend_from_slice(&buf[..n]);
+    }
+    // Let rpassword turn echo off after printing the prompt.
+    std::thread::sleep(Duration::from_millis(500));
+    let mut stdin = child.stdin.take().unwrap();
+    stdin
+        .write_all(format!("{}\n", rig["REGISTRY_PASSWORD"]).as_bytes())
+        .unwrap();
+    stdout.read_to_end(&mut screen).unwrap();
+    drop(stdin);
+    let status = child.wait().unwrap();
+    let screen = String::from_utf8_lossy(&screen);
+    for s in &env.secrets {
+        assert!(!screen.contains(s.as_str()), "the password was echoed");
+    }
+    assert!(status.success(), "{screen}");
+    assert!(
+        screen.contains(&format!("Password for {} at {reg}", rig["REGISTRY_USER"]))
+            && screen.contains("logged in"),
+        "{screen}"
+    );
+    let cfg = std::fs::read_to_string(env.path("docker/config.json")).unwrap();
+    assert!(cfg.contains(reg.as_str()), "{cfg}");
+}
