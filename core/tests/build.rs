@@ -727,3 +727,27 @@ fn files_of_another_owner_are_stored_as_root_without_names() {
     }
     assert_eq!(seen, 3, "dir, dir/file.txt and dir/link");
 }
+
+/// A base that is neither in the store nor reachable is NOT_FOUND either way: `localhost/…`
+/// names an image of the store as often as a registry on this machine, and nothing listens
+/// there in this test (the network detail stays in the message).
+#[test]
+fn a_missing_base_is_not_found_even_when_its_registry_is_unreachable() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path().join("store")).unwrap();
+    let ctx = dir.path().join("ctx");
+    std::fs::create_dir_all(&ctx).unwrap();
+    std::fs::write(ctx.join("a"), b"a").unwrap();
+    for from in [
+        "localhost/never-built:1",
+        "127.0.0.1:9/team/base:1",
+        "never-built:1",
+    ] {
+        let mut o = opts(&ctx, "x/app:1");
+        o.from = Some(from.to_string());
+        o.pull.attempts = 1;
+        let e = store.build(&o, None, None).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::NotFound, "{from}: {}", e.message);
+        assert!(e.message.contains(from), "{from}: {}", e.message);
+    }
+}

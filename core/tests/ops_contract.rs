@@ -132,3 +132,21 @@ fn build_pulls_its_base_with_the_trust_and_credentials_it_was_given() {
         ]
     );
 }
+
+#[test]
+fn trust_check_of_a_plain_http_registry_on_loopback_does_not_advise_insecure() {
+    let rig = common::rig(&["REGISTRY_PLAIN"]);
+    let report = run(
+        "trust_check",
+        None,
+        json!({"host": rig["REGISTRY_PLAIN"]}),
+        &Call::new(),
+    )
+    .unwrap();
+    assert_eq!(report["verdict"], "not_tls", "{report}");
+    let message = report["message"].as_str().unwrap();
+    assert!(
+        !message.contains("--insecure") && message.contains("loopback"),
+        "{message}"
+    );
+}

@@ -182,9 +182,21 @@ impl Store {
                     ..pull.clone()
                 };
                 self.pull(from, &opts, call.sink()).map_err(|e| {
-                    e.context(format!(
-                        "base image {from} (--from) is not in the store; pulling it"
-                    ))
+                    // The image is missing either way: a registry that cannot be reached
+                    // (`localhost/app:1` meant for the store, a host that is down) leaves it
+                    // as missing as a tag the registry lacks. The network detail stays in the
+                    // message; cancellation and trust or credential failures keep their kind.
+                    let kind = match e.kind {
+                        crate::ErrorKind::Network => crate::ErrorKind::NotFound,
+                        k => k,
+                    };
+                    Error::new(
+                        kind,
+                        format!(
+                            "base image {from} (--from) is not in the store, and pulling it failed: {}",
+                            e.message
+                        ),
+                    )
                 })?;
                 Ok(self.resolve(from)?.1)
             }

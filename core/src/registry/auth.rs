@@ -79,8 +79,15 @@ impl Credential {
                 password,
                 source: source.to_string(),
             })),
+            (Some(_), None, None) => Err(crate::Error::invalid(format!(
+                "{source}: the password is missing (a username needs its password; a Gitea token \
+                 works as the password)"
+            ))),
+            (None, Some(_), None) => Err(crate::Error::invalid(format!(
+                "{source}: the username is missing (a password needs its username)"
+            ))),
             _ => Err(crate::Error::invalid(format!(
-                "{source}: give username and password together, or a token, not both"
+                "{source}: give a username and password, or a token, not both"
             ))),
         }
     }
@@ -444,16 +451,30 @@ mod tests {
         assert!(matches!(basic, Some(Credential::Basic { ref username, .. }) if username == "u"));
         let token = Credential::from_arguments(None, None, s("t0k3n"), "args").unwrap();
         assert!(matches!(token, Some(Credential::Token { ref source, .. }) if source == "args"));
-        for (u, p, t) in [
-            (s("u"), None, None),
-            (None, s("hunter2"), None),
-            (s("u"), s("hunter2"), s("t0k3n")),
+        for (u, p, t, want) in [
+            (s("u"), None, None, "the arguments: the password is missing"),
+            (
+                None,
+                s("hunter2"),
+                None,
+                "the arguments: the username is missing",
+            ),
+            (
+                s("u"),
+                s("hunter2"),
+                s("t0k3n"),
+                "the arguments: give a username and password, or a token, not both",
+            ),
+            (
+                None,
+                s("hunter2"),
+                s("t0k3n"),
+                "the arguments: give a username and password, or a token, not both",
+            ),
         ] {
             let e = Credential::from_arguments(u, p, t, "the arguments").unwrap_err();
             assert_eq!(e.kind, crate::ErrorKind::InvalidInput);
-            assert!(e
-                .message
-                .starts_with("the arguments: give username and password together"));
+            assert!(e.message.starts_with(want), "{}", e.message);
             assert!(!e.message.contains("hunter2") && !e.message.contains("t0k3n"));
         }
     }

@@ -434,6 +434,12 @@ fn explain(host: &str, probe: &Probe) -> String {
         Verdict::BadCertificate => {
             format!("TLS: {host} presented {subject}, which was rejected: {detail}; {add_fix}")
         }
+        // A registry on loopback is spoken to in plain HTTP without being marked (the
+        // registry client falls back by itself), so advising --insecure there is wrong.
+        Verdict::NotTls if matches!(super::host_name(host), "localhost" | "127.0.0.1" | "::1") => format!(
+            "{host} does not speak TLS (a plain-HTTP server?); there is no certificate to trust: \
+             idpkit speaks plain HTTP to a registry on loopback without being told"
+        ),
         Verdict::NotTls => format!(
             "{host} does not speak TLS (a plain-HTTP server?); to use plain HTTP for this host only, mark it insecure (--insecure {host}, the insecure_hosts option)"
         ),
