@@ -130,8 +130,12 @@ func setCredential(h *C.idpkit_credentials, cs *cstrings, username string, passw
 		} else {
 			r = C.idpkit_credentials_set_basic(h, u, p, &cerr)
 		}
+	case token == "" && username != "":
+		return &Error{Kind: KindInvalidInput, Message: fmt.Sprintf("credentials: %sPassword is missing (a %sUsername needs its password; a Gitea token works as the password)", what, what)}
+	case token == "" && password != "":
+		return &Error{Kind: KindInvalidInput, Message: fmt.Sprintf("credentials: %sUsername is missing (a %sPassword needs its username)", what, what)}
 	default:
-		return &Error{Kind: KindInvalidInput, Message: fmt.Sprintf("credentials: give %sUsername and %sPassword together, or a %sToken", what, what, what)}
+		return &Error{Kind: KindInvalidInput, Message: fmt.Sprintf("credentials: give %sUsername and %sPassword, or a %sToken, not both", what, what, what)}
 	}
 	if r != C.IDPKIT_RESULT_OK {
 		return takeError(r, cerr)

@@ -219,10 +219,10 @@ func TestRegistryErrorsWithoutAPeer(t *testing.T) {
 		t.Fatalf("ListTags of a malformed repository: %v", err)
 	}
 	pull := idpkit.RemoteRef{Reference: unreachable + ":1", RegistryOptions: fast}
-	if _, err := s.Pull(ctx, pull, idpkit.Credentials{Username: "u"}); !errors.Is(err, idpkit.ErrInvalidInput) {
+	if _, err := s.Pull(ctx, pull, idpkit.Credentials{Username: "u"}); !errors.Is(err, idpkit.ErrInvalidInput) || !strings.Contains(err.Error(), "Password is missing") {
 		t.Fatalf("a username without a password: %v", err)
 	}
-	if _, err := s.Pull(ctx, pull, idpkit.Credentials{Password: "p"}); !errors.Is(err, idpkit.ErrInvalidInput) {
+	if _, err := s.Pull(ctx, pull, idpkit.Credentials{Password: "p"}); !errors.Is(err, idpkit.ErrInvalidInput) || !strings.Contains(err.Error(), "Username is missing") {
 		t.Fatalf("a password without a username: %v", err)
 	}
 	if _, err := s.Pull(ctx, pull, idpkit.Credentials{Username: "u", Password: "p", Token: "t"}); !errors.Is(err, idpkit.ErrInvalidInput) {
