@@ -131,8 +131,8 @@ func Copy(ctx context.Context, opts CopyOptions, call ...CallOption) (*PushResul
 }
 
 // Delete runs "delete": Deletes a manifest by tag or digest; returns the digest deleted.
-// Options RemoteRef, result string; call may hold Credentials and OnEvent.
-func Delete(ctx context.Context, opts RemoteRef, call ...CallOption) (string, error) {
+// Options DeleteOptions, result string; call may hold Credentials and OnEvent.
+func Delete(ctx context.Context, opts DeleteOptions, call ...CallOption) (string, error) {
 	var out string
 	err := invoke(ctx, nil, "delete", opts, &out, call)
 	return out, err
@@ -317,6 +317,14 @@ type CopyOptions struct {
 	RegistryOptions
 	Destination string `json:"destination,omitempty"`
 	Source      string `json:"source,omitempty"`
+}
+
+// DeleteOptions: A manifest to delete, by tag or digest.
+type DeleteOptions struct {
+	RegistryOptions
+	// Delete by tag even when other tags point at the same manifest (they go too).
+	Force     bool   `json:"force,omitempty"`
+	Reference string `json:"reference,omitempty"`
 }
 
 // Event is one progress or audit event of a call, the contract's Event union flattened:

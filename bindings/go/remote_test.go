@@ -90,11 +90,11 @@ func TestCopyCatalogDelete(t *testing.T) {
 		t.Fatalf("Catalog of %s lacks %s or %s: %v, %v", plain, name(src), name(dst), len(repos), err)
 	}
 
-	deleted, err := idpkit.Delete(ctx, idpkit.RemoteRef{Reference: dst + ":2"})
+	deleted, err := idpkit.Delete(ctx, idpkit.DeleteOptions{Reference: dst + ":2"})
 	if err != nil || deleted != built.Digest {
 		t.Fatalf("Delete: %q, %v", deleted, err)
 	}
-	if _, err := idpkit.Delete(ctx, idpkit.RemoteRef{Reference: dst + ":2"}); !errors.Is(err, idpkit.ErrNotFound) {
+	if _, err := idpkit.Delete(ctx, idpkit.DeleteOptions{Reference: dst + ":2"}); !errors.Is(err, idpkit.ErrNotFound) {
 		t.Fatalf("Delete of a deleted tag: %v", err)
 	}
 	other := openStore(t)
@@ -278,11 +278,15 @@ func TestClusterCAAndLogin(t *testing.T) {
 
 	// Delete the copy's manifest: its digest comes back and the tag is gone. A manifest
 	// delete is by digest: Gitea drops the manifest with every tag on it (v1 too).
-	deleted, err := idpkit.Delete(ctx, idpkit.RemoteRef{Reference: copyRef, RegistryOptions: reg})
+	// Refused without Force: v1 shares the manifest and would go too.
+	if _, err := idpkit.Delete(ctx, idpkit.DeleteOptions{Reference: copyRef, RegistryOptions: reg}); !errors.Is(err, idpkit.ErrConflict) || !strings.Contains(err.Error(), "also tagged v1") {
+		t.Fatalf("Delete of a shared manifest without Force: %v", err)
+	}
+	deleted, err := idpkit.Delete(ctx, idpkit.DeleteOptions{Reference: copyRef, Force: true, RegistryOptions: reg})
 	if err != nil || deleted != built.Digest {
 		t.Fatalf("Delete %s: %q, %v", copyRef, deleted, err)
 	}
-	if _, err := idpkit.Delete(ctx, idpkit.RemoteRef{Reference: copyRef, RegistryOptions: reg}); !errors.Is(err, idpkit.ErrNotFound) {
+	if _, err := idpkit.Delete(ctx, idpkit.DeleteOptions{Reference: copyRef, RegistryOptions: reg}); !errors.Is(err, idpkit.ErrNotFound) {
 		t.Fatalf("Delete of the deleted copy: %v", err)
 	}
 	tags, err = idpkit.ListTags(ctx, idpkit.ListTagsOptions{Repository: repo, RegistryOptions: reg})

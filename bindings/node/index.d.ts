@@ -7,10 +7,14 @@ export declare const version: string
 /** The `code` of every error idpkit rejects with. */
 export type ErrorCode = 'INVALID_INPUT' | 'NOT_FOUND' | 'AUTH' | 'UNTRUSTED' | 'INTEGRITY' | 'UNSAFE_ARCHIVE' | 'POLICY' | 'NETWORK' | 'CONFLICT' | 'CANCELLED' | 'IO' | 'INTERNAL'
 
-/** An error of idpkit: `code` says what kind. Wrong argument types throw at once with napi's
- * codes (`'StringExpected'`, `'ObjectExpected'`). */
-export interface IdpkitError extends Error {
-  code: ErrorCode | 'StringExpected' | 'ObjectExpected'
+/**
+ * Every error of idpkit: every rejected call and the `Store` constructor's throw (`instanceof
+ * IdpkitError` holds). `code` says what kind; the stack is the caller's; `cause`, where there is
+ * one, what led to it (for `CANCELLED`, the signal's `reason`).
+ */
+export declare class IdpkitError extends Error {
+  readonly code: ErrorCode
+  cause?: unknown
 }
 
 /**
@@ -181,6 +185,51 @@ export interface CopyOptions {
   /** Longest time one request or blob keeps being retried (first try included). */
   retryBudgetSecs?: number
   source?: string
+}
+
+/** A manifest to delete, by tag or digest. */
+export interface DeleteOptions {
+  /** Attempts per request or blob (first try included). */
+  attempts?: number
+  /** First retry delay; it doubles per attempt, with jitter (a `Retry-After` wins). */
+  backoffBaseMs?: number
+  /** Longest delay between two tries. */
+  backoffMaxMs?: number
+  /**
+   * Failed tries in a row, across all requests of one operation, after which it stops
+   * sending (the circuit breaker); 0 disables it.
+   */
+  breakerThreshold?: number
+  /** Extra CA files (PEM) trusted for every host of the operation. */
+  caFiles?: Array<string>
+  /** certs.d roots to search; `None` means the defaults (see `config::certs_d_roots`). */
+  certsD?: Array<string> | null
+  /** Size of one PATCH of a chunked upload. */
+  chunkSize?: number
+  /** Seconds to establish a connection (TCP and TLS). */
+  connectTimeoutSecs?: number
+  /** Delete by tag even when other tags point at the same manifest (they go too). */
+  force?: boolean
+  /**
+   * Hosts (`host` or `host:port`) whose certificate is not verified and which may be
+   * spoken to over plain HTTP. Every use emits an `insecure_connection` event.
+   */
+  insecureHosts?: Array<string>
+  /** Parallel blob transfers. */
+  jobs?: number
+  /** Blobs up to this size are uploaded in one request. */
+  monolithicMax?: number
+  /** Repositories of the same registry to try a cross-repository mount from. */
+  mountFrom?: Array<string>
+  /** Leave out the platform's roots and `SSL_CERT_*` (tests, air-gapped setups). */
+  noPlatformRoots?: boolean
+  /** `os/arch[/variant]` picked from an image index on pull (default: this machine's). */
+  platform?: string | null
+  /** Seconds without any byte from the registry before a request counts as failed. */
+  readTimeoutSecs?: number
+  reference?: string
+  /** Longest time one request or blob keeps being retried (first try included). */
+  retryBudgetSecs?: number
 }
 
 export type IdpkitEvent =
@@ -675,7 +724,6 @@ export type InspectOptions = ImageRef
 export type GcOptions = NoOptions
 export type PullOptions = RemoteRef
 export type CatalogOptions = RegistryHost
-export type DeleteOptions = RemoteRef
 export type InspectRemoteOptions = RemoteRef
 export type LoginOptions = RegistryHost
 export type TrustExtractOptions = ClusterOptions
@@ -700,15 +748,15 @@ export declare class Store {
   /** Lists the images of the store with their tags, digest, size. */
   images(options?: ImagesOptions): Promise<Array<ImageSummary>>
   /** Points a new reference at an image of the store. */
-  tag(source: string, target: string, options?: Omit<TagOptions, 'source' | 'target'>): Promise<ImageSummary>
+  tag(source: string, target: string): Promise<ImageSummary>
   /** Points a new reference at an image of the store. */
   tag(options: TagOptions): Promise<ImageSummary>
   /** Removes a tag (or every tag of a digest); `gc` frees the blobs. Returns what was untagged. */
-  remove(reference: string, options?: Omit<RemoveOptions, 'reference'>): Promise<Array<string>>
+  remove(reference: string): Promise<Array<string>>
   /** Removes a tag (or every tag of a digest); `gc` frees the blobs. Returns what was untagged. */
   remove(options: RemoveOptions): Promise<Array<string>>
   /** The manifest and config of an image of the store. */
-  inspect(reference: string, options?: Omit<InspectOptions, 'reference'>): Promise<ImageInspect>
+  inspect(reference: string): Promise<ImageInspect>
   /** The manifest and config of an image of the store. */
   inspect(options: InspectOptions): Promise<ImageInspect>
   /** Removes blobs no image of the store references. */
@@ -757,9 +805,9 @@ export declare function inspectRemote(reference: string, options?: Omit<InspectR
 export declare function inspectRemote(options: InspectRemoteOptions & Credentials & WithProgress & WithSignal): Promise<RemoteInspect>
 
 /** Checks the call's username and password against a registry and stores them. */
-export declare function login(host: string, username: string, password: string, options?: Omit<LoginOptions, 'host' | 'username' | 'password'> & Omit<Credentials, 'username' | 'password'> & WithProgress & WithSignal): Promise<LoginResult>
+export declare function login(host: string, username: string, password: string, options?: Omit<LoginOptions, 'host' | 'username' | 'password'> & WithProgress & WithSignal): Promise<LoginResult>
 /** Checks the call's username and password against a registry and stores them. */
-export declare function login(options: LoginOptions & Credentials & WithProgress & WithSignal): Promise<LoginResult>
+export declare function login(options: LoginOptions & Omit<Credentials, 'token'> & WithProgress & WithSignal): Promise<LoginResult>
 
 /** Logs in to a registry with Gitea's credentials read from an idpbuilder cluster. */
 export declare function loginFromCluster(host: string, cluster?: ClusterOptions | null, options?: Omit<LoginFromClusterOptions, 'host' | 'cluster'> & WithProgress & WithSignal): Promise<LoginResult>
@@ -767,7 +815,7 @@ export declare function loginFromCluster(host: string, cluster?: ClusterOptions 
 export declare function loginFromCluster(options: LoginFromClusterOptions & WithProgress & WithSignal): Promise<LoginResult>
 
 /** Removes the stored login of a registry; false when there was none. */
-export declare function logout(host: string, options?: Omit<LogoutOptions, 'host'>): Promise<boolean>
+export declare function logout(host: string): Promise<boolean>
 /** Removes the stored login of a registry; false when there was none. */
 export declare function logout(options: LogoutOptions): Promise<boolean>
 

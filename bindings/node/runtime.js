@@ -18,8 +18,42 @@ const camel = (key) => (/^[a-z][a-z0-9_]*$/.test(key) ? key.replace(/_([a-z0-9])
 /** `sourceDateEpoch` → `source_date_epoch`. */
 const snake = (key) => key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)
 
-function error(code, message) {
-  return Object.assign(new Error(message), { code })
+/**
+ * The one error class of the package: every rejection (and the Store constructor's throw) is
+ * one. `code` is the core's `ErrorKind` code; `cause`, where there is one, what led to it
+ * (for `CANCELLED`, the signal's `reason`).
+ */
+class IdpkitError extends Error {
+  constructor(code, message, options) {
+    super(message, options)
+    this.code = code
+  }
+
+  get name() {
+    return 'IdpkitError'
+  }
+}
+
+function error(code, message, options) {
+  return new IdpkitError(code, message, options)
+}
+
+/**
+ * `e` (the addon's Error, or one of this file) as an IdpkitError whose stack is `site`'s: the
+ * addon rejects from the thread pool, with no JavaScript frame to show, so the stack is the
+ * one captured when the caller made the call.
+ */
+function wrap(e, site, signal) {
+  const code = typeof e?.code === 'string' ? e.code : 'INTERNAL'
+  let out = e
+  if (!(e instanceof IdpkitError)) {
+    const cause = code === 'CANCELLED' ? undefined : e instanceof Error && e.code === undefined ? e : undefined
+    out = error(code, e instanceof Error ? e.message : String(e), cause === undefined ? undefined : { cause })
+  }
+  // Aborted: the reason the caller gave (an AbortError or TimeoutError DOMException, or theirs).
+  if (code === 'CANCELLED' && signal?.aborted && out.cause === undefined) out.cause = signal.reason
+  if (site?.stack) out.stack = `${out.name}: ${out.message}\n${site.stack.slice(site.stack.indexOf('\n') + 1)}`
+  return out
 }
 
 const isObject = (v) => typeof v === 'object' && v !== null && !Array.isArray(v)
@@ -83,27 +117,37 @@ function gather(spec, args) {
   spec.positional.forEach(({ name, type }, i) => {
     const v = args[i]
     if (type === 'object') {
-      if (v !== undefined && v !== null && !isObject(v)) throw error('ObjectExpected', `${fn}: \`${name}\` must be an object`)
+      if (v !== undefined && v !== null && !isObject(v)) throw error('INVALID_INPUT', `${fn}: \`${name}\` must be an object`)
     } else if (typeof v !== 'string' && !(type === 'string?' && (v === undefined || v === null))) {
       // The value itself is not quoted: it may be a password.
-      throw error('StringExpected', `${fn}: \`${name}\` must be a string`)
+      throw error('INVALID_INPUT', `${fn}: \`${name}\` must be a string`)
     }
     if (v !== undefined && v !== null) given[name] = v
   })
   return { given, options: args[spec.positional.length] }
 }
 
-/** Runs the operation `spec` describes (see index.js) with a generated function's `args`. */
-function invoke(spec, store, args) {
-  const { given, options } = gather(spec, args)
+/**
+ * Runs the operation `spec` describes (see index.js) with a generated function's `args`;
+ * `caller` is that function, where the stack of its errors starts. Never throws: a bad
+ * argument rejects, as everything else does.
+ */
+function invoke(spec, store, args, caller) {
+  const site = { stack: '' }
+  Error.captureStackTrace(site, caller ?? invoke)
+  const side = {}
   try {
-    return run(spec, store, given, options)
+    const { given, options } = gather(spec, args)
+    return run(spec, store, given, options, side).then(undefined, (e) => {
+      throw wrap(e, site, side.signal)
+    })
   } catch (e) {
-    return Promise.reject(e)
+    return Promise.reject(wrap(e, site, side.signal))
   }
 }
 
-function run(spec, store, given, options) {
+/** `side` receives what the call carries besides its options (its `signal` for `invoke`). */
+function run(spec, store, given, options, side) {
   const fn = spec.js
   if (options !== undefined && options !== null && !isObject(options)) {
     throw error('INVALID_INPUT', `${fn}: options: expected an object`)
@@ -128,7 +172,6 @@ function run(spec, store, given, options) {
     ...Object.fromEntries(CREDENTIALS.map((k) => [k, spec.parts.includes('credentials')])),
     ...Object.fromEntries(SOURCE_CREDENTIALS.map((k) => [k, spec.parts.includes('source')])),
   }
-  const side = {}
   for (const [key, accepted] of Object.entries(accepts)) {
     const v = all[key]
     delete all[key]
@@ -156,20 +199,27 @@ function run(spec, store, given, options) {
     json = JSON.stringify(fromJs(all, ''))
   } catch (e) {
     if (e.code) throw e
-    throw error('INVALID_INPUT', `${fn}: options: ${e.message}`)
+    throw error('INVALID_INPUT', `${fn}: options: ${e.message}`, { cause: e })
   }
   const onEvent = side.onProgress && ((event) => side.onProgress(toJs(event)))
   return native.call(spec.name, store, json, credentials, onEvent, side.signal).then(
     (result) => toJs(JSON.parse(result)),
     (e) => {
-      if (e.code === 'INVALID_INPUT' && typeof e.message === 'string') {
-        const m = camelMessage(e.message)
-        if (typeof e.stack === 'string') e.stack = e.stack.replace(e.message, m)
-        e.message = m
-      }
+      if (e.code === 'INVALID_INPUT' && typeof e.message === 'string') e.message = camelMessage(e.message)
       throw e
     },
   )
 }
 
-module.exports = { invoke, toJs, fromJs, camelMessage, native }
+/** Opens a native store; its errors are IdpkitErrors too, with the caller's stack. */
+function openStore(path, caller) {
+  try {
+    return new native.Store(path)
+  } catch (e) {
+    const site = { stack: '' }
+    Error.captureStackTrace(site, caller)
+    throw wrap(e, site)
+  }
+}
+
+module.exports = { invoke, openStore, IdpkitError, toJs, fromJs, camelMessage, native }

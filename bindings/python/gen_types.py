@@ -11,6 +11,8 @@ Reads ``contract/idpkit.json`` (the JSON Schema of every core operation, written
   TypedDicts, ``Verdict`` and ``Compression``;
 - ``python/idpkit/_ops.py``: one function per operation with keyword arguments named and
   defaulted as the core's options (store operations as methods of ``Store``);
+- ``python/idpkit/_aio_ops.py``: the same operations as coroutines (``idpkit.aio``), each
+  running the blocking call on a thread and cancelling it with its task;
 - ``python/idpkit/_idpkit.pyi``: the stub of the native module (one ``call`` function).
 
 An operation or field added in core appears here by re-running this script; the tests suite
@@ -321,13 +323,16 @@ class Gen:
                         (f, {"string": "str", "integer": "int", "boolean": "bool"}[s["type"]])
                     )
             out += ["", ""]
+            # Every public class has a docstring (help(), IDEs): the contract's, else its tag.
+            text = alt.get("description") or f"The ``{tag}`` progress event."
             if any(keyword.iskeyword(f) for f, _ in fields):
-                out.append(f"#: {alt.get('description', '')}")
+                out.append(f"#: {text}")
                 body = ", ".join(f'"{f}": {t}' for f, t in fields)
                 out.append(f'{cls} = TypedDict("{cls}", {{{body}}})')
+                out.append(f"{cls}.__doc__ = {text!r}")
             else:
                 out.append(f"class {cls}(TypedDict):")
-                out += doc(alt.get("description"), "    ")
+                out += doc(text, "    ")
                 out.append("")
                 out += [f"    {f}: {t}" for f, t in fields]
         out += [
@@ -416,7 +421,9 @@ class Gen:
             return "Path", "Path(raw)"
         return {"string": "str", "boolean": "bool", "integer": "int"}[next(iter(kinds))], ""
 
-    def function(self, op: dict[str, Any], method: bool) -> list[str]:
+    def function(self, op: dict[str, Any], method: bool, aio: bool = False) -> list[str]:
+        """One operation as a function (or ``Store`` method); ``aio``: as a coroutine that runs
+        the blocking native call on a thread and cancels it when its task is cancelled."""
         name = op["name"]
         opts = self.resolve(op["options"])
         owner = self.ref(op["options"]) or name
@@ -506,7 +513,7 @@ class Gen:
             params.pop()
         ret, conv = self.output(op)
         fname = py_name(name)
-        head = f"def {fname}(" + ", ".join(params) + f") -> {ret}:"
+        head = ("async def " if aio else "def ") + f"{fname}(" + ", ".join(params) + f") -> {ret}:"
         out = ["", f"    {head}" if method else head]
         ind = "        " if method else "    "
         text = op["summary"]
@@ -525,7 +532,15 @@ class Gen:
             extra.append(
                 "``progress``: called with each event (:data:`idpkit.Event`); if it raises, the call is cancelled and its exception propagates."
             )
-        if "x" in call:
+        if "p" in call and aio:
+            extra.append(
+                "The ``progress`` callback runs on the event loop's thread, between the call's other work."
+            )
+        if "x" in call and aio:
+            extra.append(
+                "Cancelling the awaiting task (``task.cancel()``, ``asyncio.timeout``) cancels the call in the core, waits for it to clean up and raises :class:`asyncio.CancelledError`; ``cancel``: a :class:`CancelToken` that stops it too (:class:`CancelledError`), and is cancelled with the task."
+            )
+        elif "x" in call:
             extra.append(
                 "``cancel``: a :class:`CancelToken` that stops the call (:class:`CancelledError`); Ctrl-C stops it too."
             )
@@ -544,7 +559,7 @@ class Gen:
             if letter in call:
                 args += [f"{a}={a}" for a in creds[letter]]
         store = "self._native" if method else "None"
-        out.append(f"{ind}raw = _invoke(")
+        out.append(f"{ind}raw = await _ainvoke(" if aio else f"{ind}raw = _invoke(")
         out.append(f'{ind}    "{name}",')
         out.append(f"{ind}    {store},")
         out.append(f"{ind}    {{")
@@ -559,13 +574,28 @@ class Gen:
             out.append(f"{ind}return result")
         return out
 
-    def ops_module(self) -> str:
+    def ops_module(self, aio: bool = False) -> str:
+        """``_ops.py`` (blocking functions), or with ``aio`` ``_aio_ops.py`` (coroutines)."""
         uses = set(self.results) | set(self.nested)
+        doc_lines = (
+            [
+                '"""One coroutine per core operation (store operations as methods of',
+                "``idpkit.aio.Store``), with the same keyword arguments as the blocking ones: each runs",
+                "the native call on a thread, and cancelling its task cancels the call in the core.",
+                '"""',
+            ]
+            if aio
+            else [
+                '"""One function per core operation (store operations as methods of ``Store``), with the',
+                "core's option names and defaults as keyword arguments. ``None`` leaves an option at the",
+                'core\'s default (for lists and maps: empty)."""',
+            ]
+        )
+        cls = "_AsyncStoreOperations" if aio else "_StoreOperations"
+        owner = ":class:`idpkit.aio.Store`" if aio else ":class:`idpkit.Store`"
         out = [
             HEADER.rstrip(),
-            '"""One function per core operation (store operations as methods of ``Store``), with the',
-            "core's option names and defaults as keyword arguments. ``None`` leaves an option at the",
-            'core\'s default (for lists and maps: empty)."""',
+            *doc_lines,
             "",
             "from __future__ import annotations",
             "",
@@ -580,7 +610,7 @@ class Gen:
             "from ._util import (",
             "    CancelToken,",
             "    StrPath,",
-            "    _invoke,",
+            "    _ainvoke," if aio else "    _invoke,",
             "    _mapping,",
             "    _nested,",
             "    _path,",
@@ -590,29 +620,34 @@ class Gen:
             ")",
             "",
             "",
-            "class _StoreOperations:",
-            '    """The operations on a local store; :class:`idpkit.Store` has them as methods."""',
+            f"class {cls}:",
+            f'    """The operations on a local store; {owner} has them as methods."""',
             "",
             "    __slots__ = ()",
-            "    _native: _idpkit.Store",
+            "",
+            "    @property",
+            "    def _native(self) -> _idpkit.Store:",
+            '        """The open native store (the subclass says how it is kept and closed)."""',
+            "        raise NotImplementedError",
         ]
         free = []
         for op in self.c["operations"]:
             if op["needs_store"]:
-                out += self.function(op, method=True)
+                out += self.function(op, method=True, aio=aio)
         for op in self.c["operations"]:
             if not op["needs_store"]:
-                out += ["", "", *self.function(op, method=False)]
+                out += ["", "", *self.function(op, method=False, aio=aio)]
                 free.append(py_name(op["name"]))
-        out += [
-            "",
-            "",
-            "#: Every operation of the contract: its name and whether it works on a store.",
-        ]
-        out.append("OPERATIONS: dict[str, bool] = {")
-        out += [f'    "{op["name"]}": {op["needs_store"]},' for op in self.c["operations"]]
-        out += ["}", ""]
-        out += ["__all__ = [", *[f'    "{n}",' for n in sorted(free)], "]"]
+        if not aio:
+            out += [
+                "",
+                "",
+                "#: Every operation of the contract: its name and whether it works on a store.",
+            ]
+            out.append("OPERATIONS: dict[str, bool] = {")
+            out += [f'    "{op["name"]}": {op["needs_store"]},' for op in self.c["operations"]]
+            out += ["}"]
+        out += ["", "__all__ = [", *[f'    "{n}",' for n in sorted(free)], "]"]
         return "\n".join(out) + "\n"
 
     # -- _idpkit.pyi ---------------------------------------------------------------------
@@ -699,6 +734,7 @@ def main(argv: list[str]) -> int:
     files = {
         "_types.py": gen.types_module(),
         "_ops.py": gen.ops_module(),
+        "_aio_ops.py": gen.ops_module(aio=True),
         "_idpkit.pyi": gen.stub(),
     }
     stale = []

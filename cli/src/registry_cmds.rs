@@ -233,6 +233,10 @@ pub enum RegistryCommand {
   idpkit delete registry.example.com/team/app@sha256:0123... --creds-file admin.creds")]
     Delete {
         reference: String,
+        /// Delete by tag even when other tags point at the same manifest (registries delete
+        /// manifests, so those tags go too); without it such a deletion is refused, naming them.
+        #[arg(long)]
+        force: bool,
         #[command(flatten)]
         remote: Remote,
         #[command(flatten)]
@@ -461,12 +465,13 @@ pub fn run(cmd: RegistryCommand, store: &dyn Fn() -> Result<Store>, out: &Output
         }
         RegistryCommand::Delete {
             reference,
+            force,
             remote,
             creds,
         } => {
             let opts = remote.with(&creds)?;
             let progress = out.progress();
-            let d = registry::delete(&reference, &opts, Some(&progress.sink()));
+            let d = registry::delete(&reference, force, &opts, Some(&progress.sink()));
             progress.finish();
             let d = d?;
             let doc = serde_json::json!({"reference": reference, "digest": d});

@@ -659,8 +659,20 @@ fn cluster_ca_and_gitea_login_from_the_kube_apiserver() {
     let mut tags: Vec<String> = env.ok(c, None).lines().map(String::from).collect();
     tags.sort();
     assert_eq!(tags, ["v1", "v2"]);
+    // v1 and v2 are one manifest: deleting v2 would delete v1 too, so it is refused,
+    // naming v1, unless --force.
     let mut c = env.cmd("store");
     c.args(["delete", &copy]);
+    let err = env.fails(c, None);
+    assert!(
+        err.contains("error[CONFLICT]") && err.contains("v1") && err.contains("--force"),
+        "{err}"
+    );
+    let mut c = env.cmd("store");
+    c.args(["tags", &repo]);
+    assert_eq!(env.ok(c, None).lines().count(), 2, "nothing was deleted");
+    let mut c = env.cmd("store");
+    c.args(["delete", "--force", &copy]);
     let out = env.ok(c, None);
     assert!(out.contains(&digest), "{out}");
     let mut c = env.cmd("other");

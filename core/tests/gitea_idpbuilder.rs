@@ -105,7 +105,15 @@ fn gitea_behind_idpbuilders_certificate_from_extract_to_delete() {
     tags.sort();
     assert_eq!(tags, ["v1", "v2"]);
 
-    let deleted = registry::delete(&v2, &opts, None).unwrap();
+    // v1 and v2 are one manifest: deleting v2 alone is refused, naming v1; forced, both go.
+    let shared = registry::delete(&v2, false, &opts, None).unwrap_err();
+    assert_eq!(shared.kind, ErrorKind::Conflict, "{}", shared.message);
+    assert!(
+        shared.message.contains("also tagged v1"),
+        "{}",
+        shared.message
+    );
+    let deleted = registry::delete(&v2, true, &opts, None).unwrap();
     assert_eq!(deleted, built.digest);
     let gone = other.pull(&v2, &opts, None).unwrap_err();
     assert_eq!(gone.kind, ErrorKind::NotFound, "{}", gone.message);

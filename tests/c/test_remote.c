@@ -500,8 +500,14 @@ static void cluster(const idpkit_store *store, const char *fixture, const char *
   /* delete the copy's manifest: its digest comes back and the tag is gone */
   char quoted[140];
   snprintf(quoted, sizeof quoted, "\"%s\"", digest); /* the result is a JSON string */
+  /* refused without force: v1 shares the manifest and would go too */
   r = idpkit_delete(J("{\"reference\": \"%s\", %s}", copy_ref, opts), NULL, NULL, NULL, NULL, &out,
                     &err);
+  CHECK(r == IDPKIT_RESULT_CONFLICT && err && strstr(idpkit_error_message(err), "also tagged v1"),
+        "delete %s without force -> %s", copy_ref, msg(out, err));
+  reset(&out, &err);
+  r = idpkit_delete(J("{\"reference\": \"%s\", \"force\": true, %s}", copy_ref, opts), NULL, NULL,
+                    NULL, NULL, &out, &err);
   CHECK(r == IDPKIT_RESULT_OK && strcmp(out, quoted) == 0, "delete %s -> %s: %s", copy_ref,
         digest, msg(out, err));
   reset(&out, &err);

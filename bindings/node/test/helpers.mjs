@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import { createHash, randomBytes } from 'node:crypto'
 import { gunzipSync } from 'node:zlib'
 import { createRequire } from 'node:module'
+import { createServer } from 'node:net'
 
 const require = createRequire(import.meta.url)
 /** The package under test, loaded the way a user loads it. */
@@ -71,13 +72,13 @@ export function record() {
   return { events, onProgress }
 }
 
-/** Asserts that `promise` rejects with an Error whose code is `code`; returns the error. */
+/** Asserts that `promise` rejects with an IdpkitError whose code is `code`; returns the error. */
 export async function rejectsWithCode(promise, code) {
   try {
     await promise
   } catch (e) {
     seen.errors.push(e)
-    if (!(e instanceof Error)) throw new Error(`rejected with a non-Error: ${e}`)
+    if (!(e instanceof idpkit.IdpkitError)) throw new Error(`rejected with a non-IdpkitError: ${e}`)
     if (e.code !== code) throw new Error(`expected code ${code}, got ${e.code}: ${e.message}`)
     return e
   }
@@ -137,4 +138,18 @@ export function gzipLayerEntries(store, digest, diffId) {
     if (actual !== diffId) throw new Error(`layer ${digest} uncompresses to ${actual}, not its diffId ${diffId}`)
   }
   return tarEntries(tar)
+}
+
+/** A TCP server that accepts connections and never answers: only cancellation ends a call. */
+export async function silentServer() {
+  const held = []
+  const server = createServer((socket) => held.push(socket))
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve))
+  return {
+    host: `127.0.0.1:${server.address().port}`,
+    close() {
+      held.forEach((s) => s.destroy())
+      server.close()
+    },
+  }
 }

@@ -4,9 +4,8 @@
 import { test, describe } from 'node:test'
 import assert from 'node:assert/strict'
 import { randomUUID } from 'node:crypto'
-import { createServer } from 'node:net'
 import { setImmediate as tick } from 'node:timers/promises'
-import { idpkit, newStore, smallContext, rejectsWithCode, record, seen } from './helpers.mjs'
+import { idpkit, newStore, smallContext, rejectsWithCode, record, seen, silentServer } from './helpers.mjs'
 import { plainRegistry, tlsRegistry, assertNoSecret } from './rig.mjs'
 
 /** A repository name of its own: the rig's registries are shared by every suite. */
@@ -18,20 +17,6 @@ async function pushed(reference, options = {}, files = undefined) {
   const built = await store.build(smallContext(files ?? { 'id.txt': `${reference}\n` }), { tags: [reference] })
   await store.push(reference, null, options)
   return built
-}
-
-/** A TCP server that accepts connections and never answers: only cancellation ends a call. */
-async function silentServer() {
-  const held = []
-  const server = createServer((socket) => held.push(socket))
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve))
-  return {
-    host: `127.0.0.1:${server.address().port}`,
-    close() {
-      held.forEach((s) => s.destroy())
-      server.close()
-    },
-  }
 }
 
 describe('copy', () => {

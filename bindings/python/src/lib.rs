@@ -43,7 +43,8 @@ fn to_py_err(py: Python<'_>, err: Error) -> PyErr {
 }
 
 /// A cancellation flag a call can be handed; `cancel()` may be called from any thread.
-#[pyclass(module = "idpkit._idpkit", name = "CancelToken", frozen)]
+// Shown (repr, tracebacks, pickling) as `idpkit.CancelToken`, where users import it from.
+#[pyclass(module = "idpkit", name = "CancelToken", frozen)]
 struct PyCancelToken {
     token: CancelToken,
 }

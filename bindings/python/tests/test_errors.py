@@ -60,3 +60,55 @@ def test_unknown_kind_is_kept_in_the_message() -> None:
     err = _errors._from_native("SOMETHING_NEW", "boom")
     assert isinstance(err, idpkit.InternalError)
     assert "SOMETHING_NEW" in str(err)
+
+
+def test_errors_are_shown_as_idpkits() -> None:
+    import traceback
+
+    assert repr(idpkit.NetworkError) == "<class 'idpkit.NetworkError'>"
+    assert idpkit.NetworkError.__module__ == "idpkit"
+    assert idpkit.StorageError.__module__ == "idpkit"
+    assert repr(idpkit.CancelToken) == "<class 'idpkit.CancelToken'>"
+    assert repr(idpkit.BuildResult) == "<class 'idpkit.BuildResult'>"
+    try:
+        idpkit.list_tags("Not A Repository!")
+    except idpkit.InvalidInputError as err:
+        shown = "".join(traceback.format_exception(type(err), err, err.__traceback__))
+    assert "\nidpkit.InvalidInputError: " in shown
+    assert "_errors" not in shown.splitlines()[-1]
+
+
+def test_no_internal_names_in_dir() -> None:
+    names = dir(idpkit)
+    assert names == sorted(idpkit.__all__)
+    assert [n for n in names if n.startswith("_")] == ["__version__"]
+    assert "annotations" not in names and "aio" in names
+    assert len(set(idpkit.__all__)) == len(idpkit.__all__)
+    for name in idpkit.__all__:
+        assert hasattr(idpkit, name), name
+
+
+def test_every_public_name_has_a_docstring() -> None:
+    import inspect
+
+    for name in idpkit.__all__:
+        obj = getattr(idpkit, name)
+        if not (inspect.isclass(obj) or inspect.isfunction(obj) or inspect.ismodule(obj)):
+            continue  # constants and type aliases: documented by `#:` comments and the docs
+        text = inspect.getdoc(obj) or ""
+        # A dataclass without one gets its signature ("Name(field: type, ...)").
+        assert text and not text.startswith(f"{name}("), name
+        if inspect.isclass(obj) and obj.__module__ == "idpkit":
+            assert obj.__doc__, f"{name} inherits its docstring"
+
+
+def test_a_bad_enum_value_names_the_field_and_the_choices(tmp_path: object) -> None:
+    """serde's text reaches users as the core's strict parser words it: the option's name, the
+    value and every allowed one; no Rust type or module name."""
+    with pytest.raises(idpkit.InvalidInputError) as err:
+        idpkit.resolve_options("build", {"compression": "brotli"})
+    text = str(err.value)
+    for word in ("compression", "brotli", "gzip", "zstd"):
+        assert word in text, text
+    for internal in ("idpkit::", "serde", "Compression", "BuildOptions", "::"):
+        assert internal not in text, text

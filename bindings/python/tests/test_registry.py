@@ -102,8 +102,9 @@ def test_registry_errors(store: idpkit.Store, context: Path) -> None:
     assert err.value.kind == "NETWORK"
     with pytest.raises(idpkit.NotFoundError):
         store.push("missing:1", "127.0.0.1:9/team/app:1")
-    with pytest.raises(idpkit.InvalidInputError, match="username and password"):
+    with pytest.raises(idpkit.InvalidInputError, match="the password is missing") as missing:
         store.pull("127.0.0.1:9/team/app:1", username="only-a-user")
+    assert "a username needs its password" in str(missing.value)
     with pytest.raises(TypeError, match="list of paths"):
         store.pull("127.0.0.1:9/team/app:1", ca_files=Path("/etc/ssl/ca.pem"))  # type: ignore[arg-type]
     with pytest.raises(idpkit.NetworkError, match=r"127\.0\.0\.1:9"):

@@ -304,3 +304,26 @@ def test_result_fields_match_the_core(store: idpkit.Store, context: Path) -> Non
     }
     for cls, doc in expected.items():
         assert {f.name for f in dataclasses.fields(cls)} == set(doc), cls.__name__
+
+
+def test_store_as_a_context_manager(tmp_path: Path, context: Path) -> None:
+    with idpkit.Store(tmp_path / "s") as store:
+        assert not store.closed
+        store.build(context, tag="app:1")
+    assert store.closed
+    assert repr(store) == f"Store({str(tmp_path / 's')!r}, closed)"
+    assert store.path == tmp_path / "s"  # still known, for messages
+    closed = r"is closed; open it again with idpkit\.Store\("
+    with pytest.raises(idpkit.InvalidInputError, match=closed) as e:
+        store.images()
+    assert isinstance(e.value, ValueError)
+    with pytest.raises(idpkit.InvalidInputError, match="closed"), store:
+        pass
+    store.close()  # twice is harmless
+    # An exception in the block still closes it, and propagates.
+    with pytest.raises(RuntimeError, match="inside"), idpkit.Store(tmp_path / "s") as again:
+        raise RuntimeError("inside")
+    assert again.closed
+    # The image it built is there for the next one.
+    with idpkit.Store(tmp_path / "s") as reopened:
+        assert [i.reference for i in reopened.images()] == ["docker.io/library/app:1"]

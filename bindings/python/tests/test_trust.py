@@ -229,8 +229,11 @@ def test_trust_extract_and_login_from_cluster(
     assert copied.bytes_uploaded == 0  # same repository: only the manifest moves
     assert sorted(idpkit.list_tags(repo, **trust)) == ["copy", "v1"]
 
-    # Deleting the copy deletes its manifest, and with it every tag pointing at it.
-    assert idpkit.delete(copy_ref, **trust) == built.digest
+    # Deleting the copy deletes its manifest, and with it every tag pointing at it: refused
+    # without force, naming v1; forced, both tags go.
+    with pytest.raises(idpkit.ConflictError, match="also tagged v1"):
+        idpkit.delete(copy_ref, **trust)
+    assert idpkit.delete(copy_ref, force=True, **trust) == built.digest
     assert idpkit.list_tags(repo, **trust) == []
     with pytest.raises(idpkit.NotFoundError):
         idpkit.Store(tmp_path / "after-delete").pull(copy_ref, **trust)

@@ -166,6 +166,17 @@ impl Operation for Copy {
     }
 }
 
+/// A manifest to delete, by tag or digest.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(default)]
+pub struct DeleteOptions {
+    pub reference: String,
+    /// Delete by tag even when other tags point at the same manifest (they go too).
+    pub force: bool,
+    #[serde(flatten)]
+    pub registry: RegistryOptions,
+}
+
 pub struct Delete;
 impl Operation for Delete {
     const NAME: &'static str = "delete";
@@ -174,10 +185,15 @@ impl Operation for Delete {
         "Deletes a manifest by tag or digest; returns the digest deleted.";
     const USES: Uses = Uses::EVENTS_CANCEL_CREDENTIAL;
     const POSITIONAL: &'static [&'static str] = &["reference"];
-    type Options = RemoteRef;
+    type Options = DeleteOptions;
     type Output = String;
-    fn run(_: Option<&Store>, o: &RemoteRef, call: &Call) -> Result<String> {
-        registry::delete(&o.reference, &with_call(&o.registry, call), call.sink())
+    fn run(_: Option<&Store>, o: &DeleteOptions, call: &Call) -> Result<String> {
+        registry::delete(
+            &o.reference,
+            o.force,
+            &with_call(&o.registry, call),
+            call.sink(),
+        )
     }
 }
 

@@ -116,8 +116,20 @@ pub fn catalog(
     })
 }
 
+/// Other tags checked for sharing the manifest a tag deletion would remove.
+const MAX_SHARING_CHECK: usize = 200;
+
 /// Deletes a manifest by tag or digest; returns the digest deleted.
-pub fn delete(reference: &str, opts: &RegistryOptions, sink: Option<&EventSink>) -> Result<String> {
+///
+/// Registries delete manifests, not tags: deleting `app:v1` removes every tag that points at
+/// the same manifest. Unless `force`, a deletion by tag first looks at the repository's
+/// other tags and refuses (`CONFLICT`, naming them) when any shares the manifest.
+pub fn delete(
+    reference: &str,
+    force: bool,
+    opts: &RegistryOptions,
+    sink: Option<&EventSink>,
+) -> Result<String> {
     let scope = SinkScope::new(sink);
     let sink = scope.sink();
     let r = Reference::parse(reference)?;
@@ -135,6 +147,11 @@ pub fn delete(reference: &str, opts: &RegistryOptions, sink: Option<&EventSink>)
                     })?
             }
         };
+        if let (Some(tag), false) = (&r.tag, force) {
+            if r.digest.is_none() {
+                refuse_shared(&client, &r.repository, tag, &digest, &scope, reference).await?;
+            }
+        }
         let url = format!("{}/v2/{}/manifests/{digest}", client.base, r.repository);
         let resp = client
             .send(
@@ -155,6 +172,52 @@ pub fn delete(reference: &str, opts: &RegistryOptions, sink: Option<&EventSink>)
         }
         Err(e)
     })
+}
+
+/// `CONFLICT` when another tag of `repo` points at `digest`, which deleting `tag` would
+/// remove with it.
+async fn refuse_shared(
+    client: &Client,
+    repo: &str,
+    tag: &str,
+    digest: &str,
+    scope: &str,
+    reference: &str,
+) -> Result<()> {
+    let url = format!("{}/v2/{repo}/tags/list?n=1000", client.base);
+    let tags = paginate(client, url, scope, "tags").await?;
+    let others: Vec<&String> = tags.iter().filter(|t| t.as_str() != tag).collect();
+    if others.len() > MAX_SHARING_CHECK {
+        return Err(Error::new(
+            crate::ErrorKind::Conflict,
+            format!(
+                "{reference}: the repository has {} other tags, more than idpkit checks ({MAX_SHARING_CHECK}) for \
+                 sharing the manifest that would be deleted; delete by digest or pass force (--force)",
+                others.len()
+            ),
+        ));
+    }
+    let mut sharing = Vec::new();
+    for other in others {
+        if pull::head_manifest(client, repo, other, scope)
+            .await?
+            .as_deref()
+            == Some(digest)
+        {
+            sharing.push(other.as_str());
+        }
+    }
+    if sharing.is_empty() {
+        return Ok(());
+    }
+    Err(Error::new(
+        crate::ErrorKind::Conflict,
+        format!(
+            "{reference}: deleting it deletes manifest {digest}, which is also tagged {}; those tags \
+             would go too. Pass force (--force) to delete them all, or re-tag them first",
+            sharing.join(", ")
+        ),
+    ))
 }
 
 #[cfg(test)]

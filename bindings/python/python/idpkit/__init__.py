@@ -12,11 +12,11 @@ Every operation of the core is here under its name: the store's as methods of :c
 the core's option names with the core's defaults; they are generated from the call contract.
 
 Every call blocks and releases the GIL; errors are subclasses of :class:`IdpkitError`.
+:mod:`idpkit.aio` has the same operations as coroutines for asyncio.
 """
 
-from __future__ import annotations
-
-from . import _idpkit, _ops, _types
+# No `from __future__ import annotations` here: it would add `annotations` to the namespace.
+from . import _idpkit, _ops, _types, aio
 from ._compat import extract_ca
 from ._errors import (
     AuthError,
@@ -68,8 +68,33 @@ __all__ = [
     "UnsafeArchiveError",
     "UntrustedCertificateError",
     "__version__",
+    "aio",
     "error_class",
     "extract_ca",
 ]
 __all__ += _ops.__all__
 __all__ += _types.__all__
+
+
+def _publish() -> None:
+    """Names the public classes and functions after the package users import them from, so
+    reprs, tracebacks and pickles say ``idpkit.NetworkError``, not ``idpkit._errors...``."""
+    for name in __all__:
+        obj = globals()[name]
+        if isinstance(obj, type) or callable(obj):
+            module = getattr(obj, "__module__", "")
+            if module.startswith("idpkit._") and module != "idpkit._idpkit":
+                obj.__module__ = __name__
+    for name in aio.__all__:
+        obj = getattr(aio, name)
+        if getattr(obj, "__module__", "").startswith("idpkit._"):
+            obj.__module__ = aio.__name__
+
+
+_publish()
+del _publish
+
+
+def __dir__() -> list[str]:
+    """``dir(idpkit)``: the public names only (the private submodules and helpers stay out)."""
+    return sorted(__all__)

@@ -43,7 +43,11 @@ class _StoreOperations:
     """The operations on a local store; :class:`idpkit.Store` has them as methods."""
 
     __slots__ = ()
-    _native: _idpkit.Store
+
+    @property
+    def _native(self) -> _idpkit.Store:
+        """The open native store (the subclass says how it is kept and closed)."""
+        raise NotImplementedError
 
     def build(
         self,
@@ -723,6 +727,7 @@ def delete(
     certs_d: Sequence[StrPath] | None = None,
     chunk_size: int = 268435456,
     connect_timeout_secs: int = 15,
+    force: bool = False,
     insecure_hosts: Sequence[str] | None = None,
     jobs: int = 4,
     monolithic_max: int = 536870912,
@@ -747,6 +752,7 @@ def delete(
         `config::certs_d_roots`).
     ``chunk_size``: Size of one PATCH of a chunked upload.
     ``connect_timeout_secs``: Seconds to establish a connection (TCP and TLS).
+    ``force``: Delete by tag even when other tags point at the same manifest (they go too).
     ``insecure_hosts``: Hosts (`host` or `host:port`) whose certificate is not verified and
         which may be spoken to over plain HTTP. Every use emits an `insecure_connection` event.
     ``jobs``: Parallel blob transfers.
@@ -781,6 +787,7 @@ def delete(
             "certs_d": _paths("certs_d", certs_d),
             "chunk_size": chunk_size,
             "connect_timeout_secs": connect_timeout_secs,
+            "force": force,
             "insecure_hosts": _strings("insecure_hosts", insecure_hosts),
             "jobs": jobs,
             "monolithic_max": monolithic_max,

@@ -520,6 +520,9 @@ class BlobSkippedEvent(TypedDict):
 BlobMountedEvent = TypedDict(
     "BlobMountedEvent", {"type": Literal["blob_mounted"], "digest": str, "from": str}
 )
+BlobMountedEvent.__doc__ = (
+    "The registry linked the blob from another repository instead of an upload."
+)
 
 
 class ManifestPushedEvent(TypedDict):

@@ -1,7 +1,8 @@
 """How the generated surface (``_ops.py``, ``_types.py``) reaches the native module (private).
 
 Each generated function builds a dict of the core's option names and hands it to
-:func:`_invoke`, which turns it into the options JSON of ``_idpkit.call``. The converters here
+:func:`_invoke` (the coroutines of ``idpkit.aio``: :func:`_ainvoke`), which turns it into the
+options JSON of ``_idpkit.call``. The converters here
 only catch what JSON would silently mangle (a ``str`` where a list belongs would split into
 characters; paths need ``os.fspath``); every other check is the core's strict parser, which
 names the field.
@@ -9,7 +10,9 @@ names the field.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import functools
 import json
 import os
 from collections.abc import Iterable, Mapping, Sequence
@@ -198,3 +201,79 @@ def _invoke(
         cancel,
     )
     return json.loads(raw)
+
+
+async def _ainvoke(
+    operation: Operation,
+    store: _idpkit.Store | None,
+    options: Mapping[str, Any],
+    *,
+    username: str | None = None,
+    password: str | None = None,
+    token: str | None = None,
+    source_username: str | None = None,
+    source_password: str | None = None,
+    source_token: str | None = None,
+    progress: Callable[[Any], object] | None = None,
+    cancel: CancelToken | None = None,
+) -> Any:
+    """:func:`_invoke` for ``idpkit.aio``: runs the blocking call on the loop's default
+    executor so the loop keeps turning. Cancelling the awaiting task cancels the call's token,
+    waits for the core to stop (it removes what it half wrote) and re-raises
+    :class:`asyncio.CancelledError`. Progress events are handed to the loop's thread, so a
+    callback may touch loop-bound objects; if it raises, the call is cancelled and its
+    exception propagates, as with the blocking functions."""
+    if cancel is not None and not isinstance(cancel, CancelToken):
+        raise TypeError(f"cancel must be an idpkit.CancelToken, got {type(cancel).__name__}")
+    if progress is not None and not callable(progress):
+        raise TypeError(f"progress must be callable, got {type(progress).__name__}")
+    # Every call gets a token, so a cancelled task can stop even one the caller gave none.
+    call_token = cancel if cancel is not None else CancelToken()
+    loop = asyncio.get_running_loop()
+    failed: list[BaseException] = []
+
+    def deliver(event: Any) -> None:  # on the loop's thread
+        if failed or progress is None:
+            return
+        try:
+            progress(event)
+        except BaseException as e:  # re-raised from the awaiting task
+            failed.append(e)
+            call_token.cancel()
+
+    def on_event(event: Any) -> None:  # on the call's worker thread
+        loop.call_soon_threadsafe(deliver, event)
+
+    job = functools.partial(
+        _invoke,
+        operation,
+        store,
+        options,
+        username=username,
+        password=password,
+        token=token,
+        source_username=source_username,
+        source_password=source_password,
+        source_token=source_token,
+        progress=None if progress is None else on_event,
+        cancel=call_token,
+    )
+    worker = loop.run_in_executor(None, job)
+    # Its outcome is read below, or dropped when the task was cancelled: never "unretrieved".
+    worker.add_done_callback(lambda f: f.cancelled() or f.exception())
+    try:
+        # shield: cancelling the task must not drop the worker, which would run on unseen.
+        result = await asyncio.shield(worker)
+    except asyncio.CancelledError:
+        call_token.cancel()
+        # The core stops at its next check point and cleans up; wait for that, so when the
+        # task's CancelledError arrives the store holds nothing half-written.
+        await asyncio.wait([worker])
+        raise
+    except BaseException:
+        if failed:
+            raise failed[0] from None
+        raise
+    if failed:
+        raise failed[0]
+    return result
