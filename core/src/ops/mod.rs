@@ -17,7 +17,7 @@ mod trust;
 pub use doc::markdown;
 pub use image::*;
 pub use registry::*;
-pub use strict::parse_options;
+pub use strict::{parse_options, parse_value};
 pub use trust::*;
 
 use crate::call::Call;
@@ -43,7 +43,7 @@ pub trait Operation {
     /// Option fields a front end may take as positional arguments, in this order
     /// (`push(source, destination, ...)`); every other field is keyword-only.
     const POSITIONAL: &'static [&'static str];
-    type Options: Default + Serialize + DeserializeOwned + JsonSchema;
+    type Options: Default + Serialize + DeserializeOwned + JsonSchema + 'static;
     type Output: Serialize + JsonSchema;
     fn run(store: Option<&Store>, opts: &Self::Options, call: &Call) -> Result<Self::Output>;
 }
@@ -93,7 +93,7 @@ pub struct OperationInfo {
     pub uses: Uses,
     pub positional: &'static [&'static str],
     invoke: fn(Option<&Store>, Option<&str>, &Call) -> Result<String>,
-    resolve: fn(Option<&str>) -> Result<String>,
+    resolve: fn(Option<Value>) -> Result<Value>,
     schema: fn(&mut SchemaGenerator) -> (Value, Value, Value),
 }
 
@@ -104,9 +104,12 @@ fn parse_typed<O: Operation>(json: Option<&str>) -> Result<O::Options> {
     }
 }
 
-fn resolve_typed<O: Operation>(json: Option<&str>) -> Result<String> {
-    let opts = parse_typed::<O>(json)?;
-    serde_json::to_string(&opts).map_err(|e| Error::internal(format!("options: {e}")))
+fn resolve_typed<O: Operation>(options: Option<Value>) -> Result<Value> {
+    let opts: O::Options = match options {
+        None => O::Options::default(),
+        Some(v) => parse_value(v, "options")?,
+    };
+    serde_json::to_value(&opts).map_err(|e| Error::internal(format!("options: {e}")))
 }
 
 fn invoke_typed<O: Operation>(
@@ -208,10 +211,7 @@ impl Operation for ResolveOptions {
     type Options = ResolveOptionsOptions;
     type Output = Value;
     fn run(_: Option<&Store>, o: &ResolveOptionsOptions, _: &Call) -> Result<Value> {
-        let op = find(&o.operation)?;
-        let text = o.options.as_ref().map(|v| v.to_string());
-        let parsed = (op.resolve)(text.as_deref())?;
-        serde_json::from_str(&parsed).map_err(|e| Error::internal(format!("options: {e}")))
+        (find(&o.operation)?.resolve)(o.options.clone())
     }
 }
 

@@ -8,12 +8,25 @@ use crate::error::{Error, Result};
 use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
-use std::collections::BTreeMap;
+use std::any::TypeId;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, OnceLock};
 
 /// Parses `text` as `T`, refusing unknown fields; `what` names the document in errors.
-pub fn parse_options<T: DeserializeOwned + JsonSchema>(text: &str, what: &str) -> Result<T> {
+pub fn parse_options<T: DeserializeOwned + JsonSchema + 'static>(
+    text: &str,
+    what: &str,
+) -> Result<T> {
     let value: Value = serde_json::from_str(text)
         .map_err(|e| Error::invalid(format!("{what}: not a JSON document: {e}")))?;
+    parse_value(value, what)
+}
+
+/// [`parse_options`] of a document already parsed as JSON.
+pub fn parse_value<T: DeserializeOwned + JsonSchema + 'static>(
+    value: Value,
+    what: &str,
+) -> Result<T> {
     if !value.is_object() {
         return Err(Error::invalid(format!("{what}: expected a JSON object")));
     }
@@ -30,9 +43,21 @@ pub fn parse_options<T: DeserializeOwned + JsonSchema>(text: &str, what: &str) -
 }
 
 /// Checks that every key of `value` is a field of `T` (recursively).
-pub fn check_fields<T: JsonSchema>(value: &Value, what: &str) -> Result<()> {
-    let schema = schemars::schema_for!(T).to_value();
+pub fn check_fields<T: JsonSchema + 'static>(value: &Value, what: &str) -> Result<()> {
+    let schema = schema_of::<T>();
     check(value, &schema, &schema, what)
+}
+
+/// `T`'s JSON Schema, generated once per type: every call of every front end parses its
+/// options through here, and generating a schema walks the whole type.
+fn schema_of<T: JsonSchema + 'static>() -> Arc<Value> {
+    static SCHEMAS: OnceLock<Mutex<HashMap<TypeId, Arc<Value>>>> = OnceLock::new();
+    let cache = SCHEMAS.get_or_init(Default::default);
+    let mut cache = cache.lock().unwrap_or_else(|p| p.into_inner());
+    cache
+        .entry(TypeId::of::<T>())
+        .or_insert_with(|| Arc::new(schemars::schema_for!(T).to_value()))
+        .clone()
 }
 
 /// The allowed keys of an object schema, each with its value schema, and the schema of
