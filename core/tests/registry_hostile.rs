@@ -749,3 +749,108 @@ fn retry_after_is_waited_for_in_both_forms() {
         );
     }
 }
+
+/// What a hostile registry does with the config blob `inspect_remote` reads.
+#[derive(Clone, Copy)]
+enum ConfigTrick {
+    /// Serves other bytes than the manifest's digest names.
+    Swapped,
+    /// Serves a config without end.
+    Endless,
+    /// Redirects the config to another host (which serves the right bytes).
+    Redirect,
+}
+
+/// A plain-HTTP loopback registry asking for Basic credentials, serving one manifest whose
+/// config it then plays `trick` with; returns its address and the foreign host's heads.
+fn config_trick_registry(trick: ConfigTrick) -> (String, Arc<Mutex<Vec<String>>>) {
+    use sha2::Digest as _;
+    const CONFIG: &str =
+        r#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}"#;
+    let digest = format!("sha256:{}", hex::encode(sha2::Sha256::digest(CONFIG)));
+    let foreign_heads = Arc::new(Mutex::new(Vec::new()));
+    let seen = foreign_heads.clone();
+    let foreign = raw_server(move |c, head| {
+        seen.lock().unwrap().push(head.to_ascii_lowercase());
+        let _ = write!(
+            c,
+            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{CONFIG}",
+            CONFIG.len()
+        );
+    });
+    let manifest = format!(
+        r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{digest}","size":{}}},"layers":[]}}"#,
+        CONFIG.len()
+    );
+    let addr = raw_server(move |c, head| {
+        if !head
+            .to_ascii_lowercase()
+            .contains("\r\nauthorization: basic ")
+        {
+            let _ = c.write_all(b"HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"hostile\"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+            return;
+        }
+        if head.starts_with("GET /v2/ ") {
+            let _ = c.write_all(V2_OK);
+        } else if head.contains("/manifests/") {
+            let _ = write!(
+                c,
+                "HTTP/1.1 200 OK\r\nContent-Type: application/vnd.oci.image.manifest.v1+json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{manifest}",
+                manifest.len()
+            );
+        } else {
+            match trick {
+                ConfigTrick::Swapped => {
+                    let evil = r#"{"architecture":"evil","os":"linux"}"#;
+                    let _ = write!(
+                        c,
+                        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{evil}",
+                        evil.len()
+                    );
+                }
+                ConfigTrick::Endless => {
+                    let _ = c.write_all(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n");
+                    let chunk = vec![b' '; 1 << 20];
+                    for _ in 0..64 {
+                        if c.write_all(&chunk).is_err() {
+                            break;
+                        }
+                    }
+                }
+                ConfigTrick::Redirect => {
+                    let _ = write!(
+                        c,
+                        "HTTP/1.1 307 Temporary Redirect\r\nLocation: http://{foreign}/storage/config\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                    );
+                }
+            }
+        }
+    });
+    (addr, foreign_heads)
+}
+
+#[test]
+fn inspect_remote_verifies_the_config_bounds_it_and_keeps_credentials_home() {
+    let opts = creds();
+    // Other bytes than the manifest names: INTEGRITY, nothing returned.
+    let (addr, _) = config_trick_registry(ConfigTrick::Swapped);
+    let e = registry::inspect_remote(&format!("{addr}/h/app:v1"), &opts, None).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Integrity, "{}", e.message);
+    assert!(!e.message.contains(SECRET));
+    // A config without end is refused at its limit.
+    let (addr, _) = config_trick_registry(ConfigTrick::Endless);
+    let e = registry::inspect_remote(&format!("{addr}/h/app:v1"), &opts, None).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::InvalidInput, "{}", e.message);
+    assert!(e.message.contains("config larger than"), "{}", e.message);
+    // A redirect to another host is followed without the registry's credentials.
+    let (addr, foreign) = config_trick_registry(ConfigTrick::Redirect);
+    let seen = registry::inspect_remote(&format!("{addr}/h/app:v1"), &opts, None).unwrap();
+    assert_eq!(seen.config.unwrap()["architecture"], "amd64");
+    let heads = foreign.lock().unwrap().clone();
+    assert_eq!(heads.len(), 1, "{heads:?}");
+    assert!(
+        !heads[0].contains("authorization:") && !has_password(&heads[0]),
+        "the foreign host got credentials: {}",
+        heads[0]
+    );
+}
