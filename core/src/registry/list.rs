@@ -1,9 +1,9 @@
 //! Paginated lists (tags, catalog) and manifest deletion.
 
 use super::client::{self, no_body, Client};
-use super::{pull, registry_of, scope_pull, RegistryOptions};
+use super::{pull, registry_of, scope_pull, with_client, RegistryOptions};
 use crate::error::{Error, Result};
-use crate::event::{EventSink, SinkScope};
+use crate::event::EventSink;
 use crate::oci::Reference;
 use reqwest::header::{HeaderMap, LINK};
 use reqwest::Method;
@@ -90,13 +90,10 @@ pub fn list_tags(
     opts: &RegistryOptions,
     sink: Option<&EventSink>,
 ) -> Result<Vec<String>> {
-    let scope = SinkScope::new(sink);
-    let sink = scope.sink();
     let r = Reference::parse(repository)?;
-    crate::runtime::block_on_cancellable(opts.cancel.as_ref(), async {
-        let client = Client::connect(&r.registry, opts, sink).await?;
+    with_client(&r.registry, opts, sink, async |client| {
         let url = format!("{}/v2/{}/tags/list?n=1000", client.base, r.repository);
-        paginate(&client, url, &scope_pull(&r.repository), "tags").await
+        paginate(client, url, &scope_pull(&r.repository), "tags").await
     })
 }
 
@@ -106,13 +103,9 @@ pub fn catalog(
     opts: &RegistryOptions,
     sink: Option<&EventSink>,
 ) -> Result<Vec<String>> {
-    let scope = SinkScope::new(sink);
-    let sink = scope.sink();
-    let reg = registry_of(registry);
-    crate::runtime::block_on_cancellable(opts.cancel.as_ref(), async {
-        let client = Client::connect(&reg, opts, sink).await?;
+    with_client(&registry_of(registry), opts, sink, async |client| {
         let url = format!("{}/v2/_catalog?n=1000", client.base);
-        paginate(&client, url, "registry:catalog:*", "repositories").await
+        paginate(client, url, "registry:catalog:*", "repositories").await
     })
 }
 
@@ -130,17 +123,14 @@ pub fn delete(
     opts: &RegistryOptions,
     sink: Option<&EventSink>,
 ) -> Result<String> {
-    let scope = SinkScope::new(sink);
-    let sink = scope.sink();
     let r = Reference::parse(reference)?;
-    crate::runtime::block_on_cancellable(opts.cancel.as_ref(), async {
-        let client = Client::connect(&r.registry, opts, sink).await?;
+    with_client(&r.registry, opts, sink, async |client| {
         let scope = format!("repository:{}:pull,push,delete", r.repository);
         let digest = match &r.digest {
             Some(d) => d.clone(),
             None => {
                 let tag = r.tag.clone().unwrap_or_default();
-                pull::head_manifest(&client, &r.repository, &tag, &scope)
+                pull::head_manifest(client, &r.repository, &tag, &scope)
                     .await?
                     .ok_or_else(|| {
                         Error::not_found(format!("{reference}: no such tag on {}", r.registry))
@@ -149,7 +139,7 @@ pub fn delete(
         };
         if let (Some(tag), false) = (&r.tag, force) {
             if r.digest.is_none() {
-                refuse_shared(&client, &r.repository, tag, &digest, &scope, reference).await?;
+                refuse_shared(client, &r.repository, tag, &digest, &scope, reference).await?;
             }
         }
         let url = format!("{}/v2/{}/manifests/{digest}", client.base, r.repository);

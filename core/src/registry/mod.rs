@@ -126,6 +126,22 @@ pub fn logout(registry: &str) -> Result<bool> {
     auth::remove_login(&registry_of(registry))
 }
 
+/// Runs `work` with a client connected to `registry` on the shared runtime: cancellable
+/// through `opts.cancel`, with events scoped to the call (they end when it returns). The
+/// frame of every one-registry call (tags, catalog, delete, manifest, blob, inspect).
+fn with_client<T>(
+    registry: &str,
+    opts: &RegistryOptions,
+    sink: Option<&EventSink>,
+    work: impl AsyncFnOnce(&Client) -> Result<T>,
+) -> Result<T> {
+    let scope = SinkScope::new(sink);
+    crate::runtime::block_on_cancellable(opts.cancel.as_ref(), async {
+        let client = Client::connect(registry, opts, scope.sink()).await?;
+        work(&client).await
+    })
+}
+
 pub(crate) fn accept_manifests() -> HeaderValue {
     HeaderValue::from_static(
         "application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, \

@@ -2,11 +2,11 @@
 //! do, and what a Flux `OCIRepository` fetch needs (the artifact's manifest, then one layer
 //! streamed into a file and verified before it appears).
 
-use super::client::{no_body, Client};
+use super::client::no_body;
 use super::manifest::{is_index, parse_index, parse_manifest, pick_platform};
-use super::{pull, scope_pull, RegistryOptions};
+use super::{pull, scope_pull, with_client, RegistryOptions};
 use crate::error::{Error, ErrorKind, Result};
-use crate::event::{EventSink, SinkScope};
+use crate::event::EventSink;
 use crate::oci::Reference;
 use std::path::Path;
 
@@ -36,12 +36,10 @@ pub fn fetch_manifest(
     opts: &RegistryOptions,
     sink: Option<&EventSink>,
 ) -> Result<RemoteManifest> {
-    let scope = SinkScope::new(sink);
     let r = Reference::parse(reference)?;
-    crate::runtime::block_on_cancellable(opts.cancel.as_ref(), async {
-        let client = Client::connect(&r.registry, opts, scope.sink()).await?;
+    with_client(&r.registry, opts, sink, async |client| {
         let (bytes, media_type, digest) = pull::get_manifest(
-            &client,
+            client,
             &r.repository,
             &tag_or_digest(&r),
             &scope_pull(&r.repository),
@@ -68,7 +66,6 @@ pub fn fetch_blob(
     sink: Option<&EventSink>,
 ) -> Result<u64> {
     crate::digest::parse_sha256(digest)?;
-    let scope = SinkScope::new(sink);
     let r = Reference::parse(reference)?;
     let dir = match dest.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
@@ -80,10 +77,9 @@ pub fn fetch_blob(
             .tempfile_in(&dir)
             .map_err(|e| Error::io("create a temporary file in", &dir, e))
     };
-    let file = crate::runtime::block_on_cancellable(opts.cancel.as_ref(), async {
-        let client = Client::connect(&r.registry, opts, scope.sink()).await?;
+    let file = with_client(&r.registry, opts, sink, async |client| {
         let scope = scope_pull(&r.repository);
-        pull::fetch_blob(&client, &r.repository, &scope, digest, size, &new_file).await
+        pull::fetch_blob(client, &r.repository, &scope, digest, size, &new_file).await
     })?;
     file.persist(dest)
         .map_err(|e| Error::io("write", dest, e.error))?;
@@ -119,14 +115,12 @@ pub fn inspect_remote(
     opts: &RegistryOptions,
     sink: Option<&EventSink>,
 ) -> Result<RemoteInspect> {
-    let scope = SinkScope::new(sink);
     let r = Reference::parse(reference)?;
-    crate::runtime::block_on_cancellable(opts.cancel.as_ref(), async {
-        let client = Client::connect(&r.registry, opts, scope.sink()).await?;
+    with_client(&r.registry, opts, sink, async |client| {
         let repo = &r.repository;
         let pull_scope = scope_pull(repo);
         let (bytes, media_type, digest) =
-            pull::get_manifest(&client, repo, &tag_or_digest(&r), &pull_scope).await?;
+            pull::get_manifest(client, repo, &tag_or_digest(&r), &pull_scope).await?;
         let (bytes, media_type, digest, index_digest, platforms) = if is_index(&media_type) {
             let platforms = parse_index(&bytes, &digest)?
                 .manifests()
@@ -138,7 +132,7 @@ pub fn inspect_remote(
                 })
                 .collect();
             let child = pick_platform(&bytes, &digest, opts.platform.as_deref(), reference)?;
-            let (b, m, d) = pull::get_manifest(&client, repo, &child, &pull_scope).await?;
+            let (b, m, d) = pull::get_manifest(client, repo, &child, &pull_scope).await?;
             (b, m, d, Some(digest), platforms)
         } else {
             (bytes, media_type, digest, None, Vec::new())
