@@ -9,8 +9,8 @@ use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 use std::any::TypeId;
-use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
 
 /// Parses `text` as `T`, refusing unknown fields; `what` names the document in errors.
 pub fn parse_options<T: DeserializeOwned + JsonSchema + 'static>(
@@ -49,15 +49,19 @@ pub fn check_fields<T: JsonSchema + 'static>(value: &Value, what: &str) -> Resul
 }
 
 /// `T`'s JSON Schema, generated once per type: every call of every front end parses its
-/// options through here, and generating a schema walks the whole type.
+/// options through here, and generating a schema walks the whole type. A plain list (two
+/// dozen options types): a hash table's interior pointers would make leak checkers such as
+/// valgrind report the cache as possibly lost.
 fn schema_of<T: JsonSchema + 'static>() -> Arc<Value> {
-    static SCHEMAS: OnceLock<Mutex<HashMap<TypeId, Arc<Value>>>> = OnceLock::new();
-    let cache = SCHEMAS.get_or_init(Default::default);
-    let mut cache = cache.lock().unwrap_or_else(|p| p.into_inner());
-    cache
-        .entry(TypeId::of::<T>())
-        .or_insert_with(|| Arc::new(schemars::schema_for!(T).to_value()))
-        .clone()
+    static SCHEMAS: Mutex<Vec<(TypeId, Arc<Value>)>> = Mutex::new(Vec::new());
+    let mut cache = SCHEMAS.lock().unwrap_or_else(|p| p.into_inner());
+    let id = TypeId::of::<T>();
+    if let Some((_, schema)) = cache.iter().find(|(t, _)| *t == id) {
+        return schema.clone();
+    }
+    let schema = Arc::new(schemars::schema_for!(T).to_value());
+    cache.push((id, schema.clone()));
+    schema
 }
 
 /// The allowed keys of an object schema, each with its value schema, and the schema of
