@@ -41,7 +41,8 @@
             inherit version;
             src = rustSrc;
             cargoLock.lockFile = ./Cargo.lock;
-            nativeBuildInputs = [ pkgs.pkg-config ];
+            # perl: openssl-src builds the OpenSSL libssh2 uses (git over SSH, core's git2).
+            nativeBuildInputs = [ pkgs.pkg-config pkgs.perl ];
             doCheck = false;
           } // args);
 

@@ -457,6 +457,26 @@ idpkit_result idpkit_trust_add(const char *options_json, const idpkit_credential
 idpkit_result idpkit_trust_extract(const char *options_json, const idpkit_credentials *credentials, idpkit_event_callback callback, void *user_data, const idpkit_cancel *cancel, char **result_json_out, idpkit_error **err_out);
 
 /**
+ * Fetches a tarball by URL and digest into the source cache (verified while streaming,
+ * extracted safely, published whole); returns its directory.
+ * Options `$defs/FetchArtifactOptions`, result `$defs/SourceFetched`; arguments as for `idpkit_call`.
+ */
+idpkit_result idpkit_source_fetch_artifact(const char *options_json, const idpkit_credentials *credentials, idpkit_event_callback callback, void *user_data, const idpkit_cancel *cancel, char **result_json_out, idpkit_error **err_out);
+
+/**
+ * Lists the entries of the source cache, newest first, with their age and last use.
+ * Options `$defs/CacheOptions`, result an array of `$defs/SourceListing`; arguments as for `idpkit_call`.
+ */
+idpkit_result idpkit_source_list(const char *options_json, const idpkit_credentials *credentials, idpkit_event_callback callback, void *user_data, const idpkit_cancel *cancel, char **result_json_out, idpkit_error **err_out);
+
+/**
+ * Removes source cache entries by policy (newest N per source, age, size budget); never an
+ * entry in use, never a file that is not an entry.
+ * Options `$defs/SourceGcOptions`, result `$defs/GcResult`; arguments as for `idpkit_call`.
+ */
+idpkit_result idpkit_source_gc(const char *options_json, const idpkit_credentials *credentials, idpkit_event_callback callback, void *user_data, const idpkit_cancel *cancel, char **result_json_out, idpkit_error **err_out);
+
+/**
  * The options an operation would run with: strictly parsed, defaults filled in.
  * Options `$defs/ResolveOptionsOptions`, result any JSON; arguments as for `idpkit_call`.
  */

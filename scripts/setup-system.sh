@@ -4,8 +4,10 @@
 # apt-get update only when something is missing).
 set -euo pipefail
 
+# perl + make: the vendored OpenSSL that libssh2 (git over SSH, core's git2) is built with.
 PKGS=(skopeo umoci docker-registry nginx etcd-server age openssh-server
-  apache2-utils fcgiwrap hyperfine pkg-config jq git openssl curl valgrind nix-bin)
+  apache2-utils fcgiwrap hyperfine pkg-config jq git openssl curl valgrind nix-bin
+  perl make)
 
 missing=()
 declare -A st=()

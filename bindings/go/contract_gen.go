@@ -204,6 +204,34 @@ func TrustExtract(ctx context.Context, opts ClusterOptions, call ...CallOption) 
 	return &out, nil
 }
 
+// SourceFetchArtifact runs "source_fetch_artifact": Fetches a tarball by URL and digest into the source cache (verified while streaming, extracted safely, published whole); returns its directory.
+// Options FetchArtifactOptions, result SourceFetched; call may hold Credentials and OnEvent.
+func SourceFetchArtifact(ctx context.Context, opts FetchArtifactOptions, call ...CallOption) (*SourceFetched, error) {
+	var out SourceFetched
+	if err := invoke(ctx, nil, "source_fetch_artifact", opts, &out, call); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// SourceList runs "source_list": Lists the entries of the source cache, newest first, with their age and last use.
+// Options CacheOptions, result []SourceListing; call may hold Credentials and OnEvent.
+func SourceList(ctx context.Context, opts CacheOptions, call ...CallOption) ([]SourceListing, error) {
+	var out []SourceListing
+	err := invoke(ctx, nil, "source_list", opts, &out, call)
+	return out, err
+}
+
+// SourceGC runs "source_gc": Removes source cache entries by policy (newest N per source, age, size budget); never an entry in use, never a file that is not an entry.
+// Options SourceGcOptions, result GcResult; call may hold Credentials and OnEvent.
+func SourceGC(ctx context.Context, opts SourceGcOptions, call ...CallOption) (*GcResult, error) {
+	var out GcResult
+	if err := invoke(ctx, nil, "source_gc", opts, &out, call); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
 // ResolveOptions runs "resolve_options": The options an operation would run with: strictly parsed, defaults filled in.
 // Options ResolveOptionsOptions, result json.RawMessage; call may hold Credentials and OnEvent.
 func ResolveOptions(ctx context.Context, opts ResolveOptionsOptions, call ...CallOption) (json.RawMessage, error) {
@@ -276,6 +304,12 @@ type BuildResult struct {
 	Size uint64 `json:"size"`
 	// Tags now pointing at this image (normalized references).
 	Tags []string `json:"tags"`
+}
+
+// CacheOptions: Where the cache is: `cache`, else `$IDPKIT_CACHE`, else the XDG cache directory.
+type CacheOptions struct {
+	// The cache root.
+	Cache string `json:"cache,omitempty"`
 }
 
 // CertInfo: One certificate of a presented chain.
@@ -385,10 +419,66 @@ type ExtractResult struct {
 	Subject string `json:"subject"`
 }
 
+// FetchArtifactOptions: `source fetch artifact URL --digest ALGO:HEX`.
+type FetchArtifactOptions struct {
+	// Tries per download (first included) on 5xx, 408, 429 and broken connections.
+	// Default: 4 (unset takes it).
+	Attempts *uint32 `json:"attempts,omitempty"`
+	// Extra CA files (PEM) trusted for every host of the operation.
+	CAFiles []string `json:"ca_files,omitempty"`
+	// The cache root.
+	Cache string `json:"cache,omitempty"`
+	// certs.d roots to search; `None` means the defaults (see `config::certs_d_roots`).
+	CertsD []string `json:"certs_d"`
+	// Seconds to establish a connection (TCP and TLS).
+	// Default: 30 (unset takes it).
+	ConnectTimeoutSecs *uint64 `json:"connect_timeout_secs,omitempty"`
+	// Its digest, `sha256:…`, `sha384:…` or `sha512:…`: verified before anything is cached.
+	Digest string `json:"digest,omitempty"`
+	// Replaces the URL's `host[:port]` (source-controller's in-cluster address, seen from
+	// outside through a port-forward or an ingress).
+	HostOverride string `json:"host_override,omitempty"`
+	// Hosts (`host` or `host:port`) whose certificate is not verified and which may be
+	// spoken to over plain HTTP. Every use emits an `insecure_connection` event.
+	InsecureHosts []string `json:"insecure_hosts,omitempty"`
+	// Keep symlinks whose target stays inside the tree (relative, `..` only as a leading
+	// prefix that does not climb above the root); default skip every symlink.
+	KeepInnerSymlinks bool `json:"keep_inner_symlinks,omitempty"`
+	// Bytes downloaded at most (0: no limit); default 100 MiB.
+	// Default: 104857600 (unset takes it).
+	MaxDownloadSize *uint64 `json:"max_download_size,omitempty"`
+	// Entries at most (0: no limit); default one million.
+	// Default: 1000000 (unset takes it).
+	MaxEntries *uint64 `json:"max_entries,omitempty"`
+	// Bytes of file content extracted at most (0: no limit); default 100 MiB as Flux.
+	// Default: 104857600 (unset takes it).
+	MaxUntarSize *uint64 `json:"max_untar_size,omitempty"`
+	// Leave out the platform's roots and `SSL_CERT_*` (tests, air-gapped setups).
+	NoPlatformRoots bool `json:"no_platform_roots,omitempty"`
+	// Seconds without a byte from the server before a try counts as failed.
+	// Default: 60 (unset takes it).
+	ReadTimeoutSecs *uint64 `json:"read_timeout_secs,omitempty"`
+	// The tarball's URL (http or https, gzipped tar).
+	URL string `json:"url,omitempty"`
+}
+
 // GcReport: `gc`: what was removed.
 type GcReport struct {
 	FreedBytes   uint64 `json:"freed_bytes"`
 	RemovedBlobs uint64 `json:"removed_blobs"`
+}
+
+// GcResult: What `source gc` did.
+type GcResult struct {
+	// Bytes of the removed entries.
+	FreedBytes uint64 `json:"freed_bytes"`
+	// Entries a rule selected but that were in use (being filled or updated), kept.
+	InUse uint64 `json:"in_use"`
+	// Entries kept.
+	Kept uint64 `json:"kept"`
+	// Temporary directories of writers that died, removed.
+	LeftoversRemoved uint64          `json:"leftovers_removed"`
+	Removed          []SourceListing `json:"removed"`
 }
 
 // ImageInspect: `inspect`: the parsed manifest and config as JSON values.
@@ -587,6 +677,56 @@ type ResolveOptionsOptions struct {
 	Operation string `json:"operation,omitempty"`
 	// The options document (an object); absent: the operation's defaults.
 	Options any `json:"options,omitempty"`
+}
+
+// SourceFetched: What a fetch gives: the entry's directory and what is in it.
+type SourceFetched struct {
+	// Bytes of file content in the entry.
+	Bytes  uint64 `json:"bytes"`
+	Digest string `json:"digest"`
+	Files  uint64 `json:"files"`
+	// Whether the entry was already in the cache (nothing was downloaded).
+	Hit bool `json:"hit"`
+	// The entry's directory: the source's files.
+	Path     string `json:"path"`
+	Revision string `json:"revision"`
+	// Bytes downloaded when it was filled.
+	Size uint64 `json:"size"`
+	// Symlinks not created (`name -> target`).
+	SkippedSymlinks []string `json:"skipped_symlinks"`
+	// `artifact`, `GitRepository namespace/name`, …
+	Source string `json:"source"`
+	URL    string `json:"url"`
+}
+
+// SourceGcOptions: Where the cache is: `cache`, else `$IDPKIT_CACHE`, else the XDG cache directory.
+type SourceGcOptions struct {
+	// The cache root.
+	Cache string `json:"cache,omitempty"`
+	// Say what would go, remove nothing.
+	DryRun bool `json:"dry_run,omitempty"`
+	// Keep the newest N entries of each source (0: no such rule).
+	Keep uint32 `json:"keep,omitempty"`
+	// Remove entries not used for this many seconds (0: no such rule).
+	MaxAgeSecs uint64 `json:"max_age_secs,omitempty"`
+	// Remove the least recently used entries until the cache holds at most this many bytes
+	// (0: no such rule).
+	MaxBytes uint64 `json:"max_bytes,omitempty"`
+}
+
+// SourceListing: One entry, as `source ls` shows it.
+type SourceListing struct {
+	// Seconds since it was published.
+	AgeSecs uint64 `json:"age_secs"`
+	// Bytes in the entry.
+	Bytes  uint64 `json:"bytes"`
+	Digest string `json:"digest"`
+	// Seconds since it was last fetched (a hit or the fill).
+	LastUsedSecs uint64 `json:"last_used_secs"`
+	Path         string `json:"path"`
+	Revision     string `json:"revision"`
+	Source       string `json:"source"`
+	URL          string `json:"url"`
 }
 
 // TagOptions mirrors the contract's $defs/TagOptions.

@@ -116,6 +116,12 @@ export interface BuildResult {
   tags: Array<string>
 }
 
+/** Where the cache is: `cache`, else `$IDPKIT_CACHE`, else the XDG cache directory. */
+export interface CacheOptions {
+  /** The cache root. */
+  cache?: string | null
+}
+
 /** One certificate of a presented chain. */
 export interface CertInfo {
   issuer: string
@@ -281,10 +287,66 @@ export interface ExtractResult {
   subject: string
 }
 
+/** `source fetch artifact URL --digest ALGO:HEX`. */
+export interface FetchArtifactOptions {
+  /** Tries per download (first included) on 5xx, 408, 429 and broken connections. */
+  attempts?: number
+  /** Extra CA files (PEM) trusted for every host of the operation. */
+  caFiles?: Array<string>
+  /** The cache root. */
+  cache?: string | null
+  /** certs.d roots to search; `None` means the defaults (see `config::certs_d_roots`). */
+  certsD?: Array<string> | null
+  /** Seconds to establish a connection (TCP and TLS). */
+  connectTimeoutSecs?: number
+  /** Its digest, `sha256:…`, `sha384:…` or `sha512:…`: verified before anything is cached. */
+  digest?: string
+  /**
+   * Replaces the URL's `host[:port]` (source-controller's in-cluster address, seen from
+   * outside through a port-forward or an ingress).
+   */
+  hostOverride?: string | null
+  /**
+   * Hosts (`host` or `host:port`) whose certificate is not verified and which may be
+   * spoken to over plain HTTP. Every use emits an `insecure_connection` event.
+   */
+  insecureHosts?: Array<string>
+  /**
+   * Keep symlinks whose target stays inside the tree (relative, `..` only as a leading
+   * prefix that does not climb above the root); default skip every symlink.
+   */
+  keepInnerSymlinks?: boolean
+  /** Bytes downloaded at most (0: no limit); default 100 MiB. */
+  maxDownloadSize?: number
+  /** Entries at most (0: no limit); default one million. */
+  maxEntries?: number
+  /** Bytes of file content extracted at most (0: no limit); default 100 MiB as Flux. */
+  maxUntarSize?: number
+  /** Leave out the platform's roots and `SSL_CERT_*` (tests, air-gapped setups). */
+  noPlatformRoots?: boolean
+  /** Seconds without a byte from the server before a try counts as failed. */
+  readTimeoutSecs?: number
+  /** The tarball's URL (http or https, gzipped tar). */
+  url?: string
+}
+
 /** `gc`: what was removed. */
 export interface GcReport {
   freedBytes: number
   removedBlobs: number
+}
+
+/** What `source gc` did. */
+export interface GcResult {
+  /** Bytes of the removed entries. */
+  freedBytes: number
+  /** Entries a rule selected but that were in use (being filled or updated), kept. */
+  inUse: number
+  /** Entries kept. */
+  kept: number
+  /** Temporary directories of writers that died, removed. */
+  leftoversRemoved: number
+  removed: Array<SourceListing>
 }
 
 /** `inspect`: the parsed manifest and config as JSON values. */
@@ -664,6 +726,58 @@ export interface ResolveOptionsOptions {
   options?: any
 }
 
+/** What a fetch gives: the entry's directory and what is in it. */
+export interface SourceFetched {
+  /** Bytes of file content in the entry. */
+  bytes: number
+  digest: string
+  files: number
+  /** Whether the entry was already in the cache (nothing was downloaded). */
+  hit: boolean
+  /** The entry's directory: the source's files. */
+  path: string
+  revision: string
+  /** Bytes downloaded when it was filled. */
+  size: number
+  /** Symlinks not created (`name -> target`). */
+  skippedSymlinks: Array<string>
+  /** `artifact`, `GitRepository namespace/name`, … */
+  source: string
+  url: string
+}
+
+/** Where the cache is: `cache`, else `$IDPKIT_CACHE`, else the XDG cache directory. */
+export interface SourceGcOptions {
+  /** The cache root. */
+  cache?: string | null
+  /** Say what would go, remove nothing. */
+  dryRun?: boolean
+  /** Keep the newest N entries of each source (0: no such rule). */
+  keep?: number
+  /** Remove entries not used for this many seconds (0: no such rule). */
+  maxAgeSecs?: number
+  /**
+   * Remove the least recently used entries until the cache holds at most this many bytes
+   * (0: no such rule).
+   */
+  maxBytes?: number
+}
+
+/** One entry, as `source ls` shows it. */
+export interface SourceListing {
+  /** Seconds since it was published. */
+  ageSecs: number
+  /** Bytes in the entry. */
+  bytes: number
+  digest: string
+  /** Seconds since it was last fetched (a hit or the fill). */
+  lastUsedSecs: number
+  path: string
+  revision: string
+  source: string
+  url: string
+}
+
 export interface TagOptions {
   /** The image to tag (reference or digest). */
   source?: string
@@ -727,6 +841,8 @@ export type CatalogOptions = RegistryHost
 export type InspectRemoteOptions = RemoteRef
 export type LoginOptions = RegistryHost
 export type TrustExtractOptions = ClusterOptions
+export type SourceFetchArtifactOptions = FetchArtifactOptions
+export type SourceListOptions = CacheOptions
 
 /**
  * A local OCI image-layout store. Every method returns a Promise; the work runs off the
@@ -831,6 +947,17 @@ export declare function trustAdd(options: TrustAddOptions): Promise<string>
 
 /** Reads idpbuilder's CA from the cluster's Secrets and installs it for the Gitea host. */
 export declare function trustExtract(options?: TrustExtractOptions & WithSignal): Promise<ExtractResult>
+
+/** Fetches a tarball by URL and digest into the source cache (verified while streaming, extracted safely, published whole); returns its directory. */
+export declare function sourceFetchArtifact(url: string, digest: string, options?: Omit<SourceFetchArtifactOptions, 'url' | 'digest'> & WithProgress & WithSignal): Promise<SourceFetched>
+/** Fetches a tarball by URL and digest into the source cache (verified while streaming, extracted safely, published whole); returns its directory. */
+export declare function sourceFetchArtifact(options: SourceFetchArtifactOptions & WithProgress & WithSignal): Promise<SourceFetched>
+
+/** Lists the entries of the source cache, newest first, with their age and last use. */
+export declare function sourceList(options?: SourceListOptions): Promise<Array<SourceListing>>
+
+/** Removes source cache entries by policy (newest N per source, age, size budget); never an entry in use, never a file that is not an entry. */
+export declare function sourceGc(options?: SourceGcOptions): Promise<GcResult>
 
 /** The options an operation would run with: strictly parsed, defaults filled in. */
 export declare function resolveOptions(options?: ResolveOptionsOptions): Promise<any>

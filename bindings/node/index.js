@@ -26,6 +26,9 @@ const OPS = {
   trust_check: {"name":"trust_check","js":"trustCheck","positional":[{"name":"host","type":"string"}],"parts":["signal"],"aliases":{}},
   trust_add: {"name":"trust_add","js":"trustAdd","positional":[{"name":"host","type":"string"},{"name":"caFile","type":"string"}],"parts":[],"aliases":{}},
   trust_extract: {"name":"trust_extract","js":"trustExtract","positional":[],"parts":["signal"],"aliases":{}},
+  source_fetch_artifact: {"name":"source_fetch_artifact","js":"sourceFetchArtifact","positional":[{"name":"url","type":"string"},{"name":"digest","type":"string"}],"parts":["events","signal"],"aliases":{}},
+  source_list: {"name":"source_list","js":"sourceList","positional":[],"parts":[],"aliases":{}},
+  source_gc: {"name":"source_gc","js":"sourceGc","positional":[],"parts":[],"aliases":{}},
   resolve_options: {"name":"resolve_options","js":"resolveOptions","positional":[],"parts":[],"aliases":{}},
 }
 
@@ -153,6 +156,21 @@ function trustExtract(...args) {
   return invoke(OPS.trust_extract, null, args, trustExtract)
 }
 
+/** Fetches a tarball by URL and digest into the source cache (verified while streaming, extracted safely, published whole); returns its directory. */
+function sourceFetchArtifact(...args) {
+  return invoke(OPS.source_fetch_artifact, null, args, sourceFetchArtifact)
+}
+
+/** Lists the entries of the source cache, newest first, with their age and last use. */
+function sourceList(...args) {
+  return invoke(OPS.source_list, null, args, sourceList)
+}
+
+/** Removes source cache entries by policy (newest N per source, age, size budget); never an entry in use, never a file that is not an entry. */
+function sourceGc(...args) {
+  return invoke(OPS.source_gc, null, args, sourceGc)
+}
+
 /** The options an operation would run with: strictly parsed, defaults filled in. */
 function resolveOptions(...args) {
   return invoke(OPS.resolve_options, null, args, resolveOptions)
@@ -173,6 +191,9 @@ module.exports = {
   trustCheck,
   trustAdd,
   trustExtract,
+  sourceFetchArtifact,
+  sourceList,
+  sourceGc,
   resolveOptions,
   extractCa: trustExtract,
 }

@@ -16,6 +16,9 @@ export const {
   trustCheck,
   trustAdd,
   trustExtract,
+  sourceFetchArtifact,
+  sourceList,
+  sourceGc,
   resolveOptions,
   extractCa,
 } = idpkit

@@ -3,6 +3,7 @@
 mod creds;
 mod output;
 mod registry_cmds;
+mod source_cmds;
 
 use clap::{Args, CommandFactory, Parser, Subcommand};
 use idpkit::{BuildOptions, Compression, Error, ErrorKind, Result, Store};
@@ -30,6 +31,10 @@ struct Cli {
     /// $XDG_DATA_HOME/idpkit/store.
     #[arg(long, global = true, env = "IDPKIT_STORE", value_name = "DIR")]
     store: Option<PathBuf>,
+    /// The GitOps source cache. Default: $IDPKIT_CACHE, else $XDG_CACHE_HOME/idpkit, else
+    /// ~/.cache/idpkit.
+    #[arg(long, global = true, env = "IDPKIT_CACHE", value_name = "DIR")]
+    cache: Option<PathBuf>,
     /// Machine-readable output: results as JSON on stdout, events as JSON lines on stderr.
     #[arg(long, global = true)]
     json: bool,
@@ -110,6 +115,9 @@ enum Command {
     },
     #[command(flatten)]
     Registry(registry_cmds::RegistryCommand),
+    /// GitOps sources (Flux artifacts, tarballs by URL) in a safe local cache.
+    #[command(subcommand)]
+    Source(source_cmds::SourceCommand),
     /// Print a shell completion script to standard output.
     #[command(after_help = "Examples:
   source <(idpkit completions bash)
@@ -227,6 +235,7 @@ fn run(cli: Cli, out: &Output) -> Result<()> {
     let store = move || open_store(path.clone());
     match cli.command {
         Command::Registry(c) => registry_cmds::run(c, &store, out)?,
+        Command::Source(c) => source_cmds::run(c, cli.cache.clone(), out)?,
         Command::Build(args) => {
             let opts = build_options(args)?;
             let progress = out.progress();

@@ -31,7 +31,7 @@ pub struct TrustArgs {
 }
 
 impl TrustArgs {
-    fn options(&self) -> TrustOptions {
+    pub(crate) fn options(&self) -> TrustOptions {
         TrustOptions {
             ca_files: self.ca_files.clone(),
             insecure_hosts: self.insecure.clone(),

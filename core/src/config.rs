@@ -26,6 +26,18 @@ pub fn default_store_dir() -> PathBuf {
     data_home().join("idpkit").join("store")
 }
 
+/// The GitOps source cache: `$IDPKIT_CACHE`, else `$XDG_CACHE_HOME/idpkit`, else
+/// `~/.cache/idpkit`.
+pub fn default_cache_dir() -> PathBuf {
+    if let Some(p) = std::env::var_os("IDPKIT_CACHE").filter(|v| !v.is_empty()) {
+        return PathBuf::from(p);
+    }
+    if let Some(p) = std::env::var_os("XDG_CACHE_HOME").filter(|v| !v.is_empty()) {
+        return PathBuf::from(p).join("idpkit");
+    }
+    home_dir().join(".cache").join("idpkit")
+}
+
 fn data_home() -> PathBuf {
     if let Some(p) = std::env::var_os("XDG_DATA_HOME").filter(|v| !v.is_empty()) {
         return PathBuf::from(p);

@@ -3,6 +3,7 @@
 //! Every public function blocks (see [`runtime`]); options, results and events are serde
 //! types shared by the C ABI, Go, Python and Node bindings.
 
+pub mod archive;
 pub mod call;
 pub mod cancel;
 pub mod config;
@@ -10,6 +11,7 @@ pub mod digest;
 pub mod error;
 pub mod event;
 mod fsx;
+pub mod gitops;
 pub mod oci;
 pub mod ops;
 pub mod registry;

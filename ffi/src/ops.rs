@@ -242,6 +242,41 @@ pub extern "C" fn idpkit_trust_extract(
     run("trust_extract", None, options_json, credentials, callback, user_data, cancel, result_json_out, err_out)
 }
 
+/// Fetches a tarball by URL and digest into the source cache (verified while streaming,
+/// extracted safely, published whole); returns its directory.
+/// Options `$defs/FetchArtifactOptions`, result `$defs/SourceFetched`; arguments as for `idpkit_call`.
+#[no_mangle]
+pub extern "C" fn idpkit_source_fetch_artifact(
+    options_json: *const c_char, credentials: *const idpkit_credentials,
+    callback: idpkit_event_callback, user_data: *mut c_void, cancel: *const idpkit_cancel,
+    result_json_out: *mut *mut c_char, err_out: *mut *mut idpkit_error,
+) -> idpkit_result {
+    run("source_fetch_artifact", None, options_json, credentials, callback, user_data, cancel, result_json_out, err_out)
+}
+
+/// Lists the entries of the source cache, newest first, with their age and last use.
+/// Options `$defs/CacheOptions`, result an array of `$defs/SourceListing`; arguments as for `idpkit_call`.
+#[no_mangle]
+pub extern "C" fn idpkit_source_list(
+    options_json: *const c_char, credentials: *const idpkit_credentials,
+    callback: idpkit_event_callback, user_data: *mut c_void, cancel: *const idpkit_cancel,
+    result_json_out: *mut *mut c_char, err_out: *mut *mut idpkit_error,
+) -> idpkit_result {
+    run("source_list", None, options_json, credentials, callback, user_data, cancel, result_json_out, err_out)
+}
+
+/// Removes source cache entries by policy (newest N per source, age, size budget); never an
+/// entry in use, never a file that is not an entry.
+/// Options `$defs/SourceGcOptions`, result `$defs/GcResult`; arguments as for `idpkit_call`.
+#[no_mangle]
+pub extern "C" fn idpkit_source_gc(
+    options_json: *const c_char, credentials: *const idpkit_credentials,
+    callback: idpkit_event_callback, user_data: *mut c_void, cancel: *const idpkit_cancel,
+    result_json_out: *mut *mut c_char, err_out: *mut *mut idpkit_error,
+) -> idpkit_result {
+    run("source_gc", None, options_json, credentials, callback, user_data, cancel, result_json_out, err_out)
+}
+
 /// The options an operation would run with: strictly parsed, defaults filled in.
 /// Options `$defs/ResolveOptionsOptions`, result any JSON; arguments as for `idpkit_call`.
 #[no_mangle]

@@ -11,12 +11,14 @@
 mod doc;
 mod image;
 mod registry;
+mod source;
 mod strict;
 mod trust;
 
 pub use doc::markdown;
 pub use image::*;
 pub use registry::*;
+pub use source::*;
 pub use strict::{parse_options, parse_value};
 pub use trust::*;
 
@@ -185,6 +187,9 @@ pub static OPERATIONS: &[OperationInfo] = &[
     info::<TrustCheck>(),
     info::<TrustAdd>(),
     info::<TrustExtract>(),
+    info::<SourceFetchArtifact>(),
+    info::<SourceList>(),
+    info::<SourceGc>(),
     info::<ResolveOptions>(),
 ];
 

@@ -31,6 +31,9 @@ Operation: TypeAlias = Literal[
     "trust_check",
     "trust_add",
     "trust_extract",
+    "source_fetch_artifact",
+    "source_list",
+    "source_gc",
     "resolve_options",
 ]
 

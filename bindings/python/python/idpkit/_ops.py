@@ -16,6 +16,7 @@ from ._types import (
     Compression,
     ExtractResult,
     GcReport,
+    GcResult,
     ImageInspect,
     ImageSummary,
     LoginResult,
@@ -24,6 +25,8 @@ from ._types import (
     PushResult,
     RegistryOptions,
     RemoteInspect,
+    SourceFetched,
+    SourceListing,
     TrustReport,
 )
 from ._util import (
@@ -1175,6 +1178,131 @@ def trust_extract(
     return ExtractResult._from_json(raw)
 
 
+def source_fetch_artifact(
+    url: str,
+    digest: str,
+    *,
+    attempts: int = 4,
+    ca_files: Sequence[StrPath] | None = None,
+    cache: StrPath | None = None,
+    certs_d: Sequence[StrPath] | None = None,
+    connect_timeout_secs: int = 30,
+    host_override: str | None = None,
+    insecure_hosts: Sequence[str] | None = None,
+    keep_inner_symlinks: bool = False,
+    max_download_size: int = 104857600,
+    max_entries: int = 1000000,
+    max_untar_size: int = 104857600,
+    no_platform_roots: bool = False,
+    read_timeout_secs: int = 60,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+) -> SourceFetched:
+    """Fetches a tarball by URL and digest into the source cache (verified while streaming,
+    extracted safely, published whole); returns its directory.
+
+    ``url``: The tarball's URL (http or https, gzipped tar).
+    ``digest``: Its digest, `sha256:…`, `sha384:…` or `sha512:…`: verified before anything is
+        cached.
+    ``attempts``: Tries per download (first included) on 5xx, 408, 429 and broken connections.
+    ``ca_files``: Extra CA files (PEM) trusted for every host of the operation.
+    ``cache``: The cache root.
+    ``certs_d``: certs.d roots to search; `None` means the defaults (see
+        `config::certs_d_roots`).
+    ``connect_timeout_secs``: Seconds to establish a connection (TCP and TLS).
+    ``host_override``: Replaces the URL's `host[:port]` (source-controller's in-cluster address,
+        seen from outside through a port-forward or an ingress).
+    ``insecure_hosts``: Hosts (`host` or `host:port`) whose certificate is not verified and
+        which may be spoken to over plain HTTP. Every use emits an `insecure_connection` event.
+    ``keep_inner_symlinks``: Keep symlinks whose target stays inside the tree (relative, `..`
+        only as a leading prefix that does not climb above the root); default skip every
+        symlink.
+    ``max_download_size``: Bytes downloaded at most (0: no limit); default 100 MiB.
+    ``max_entries``: Entries at most (0: no limit); default one million.
+    ``max_untar_size``: Bytes of file content extracted at most (0: no limit); default 100 MiB
+        as Flux.
+    ``no_platform_roots``: Leave out the platform's roots and `SSL_CERT_*` (tests, air-gapped
+        setups).
+    ``read_timeout_secs``: Seconds without a byte from the server before a try counts as failed.
+
+    ``progress``: called with each event (:data:`idpkit.Event`); if it raises, the call is
+        cancelled and its exception propagates.
+    ``cancel``: a :class:`CancelToken` that stops the call (:class:`CancelledError`); Ctrl-C
+        stops it too.
+    """
+    raw = _invoke(
+        "source_fetch_artifact",
+        None,
+        {
+            "url": url,
+            "digest": digest,
+            "attempts": attempts,
+            "ca_files": _paths("ca_files", ca_files),
+            "cache": _path("cache", cache),
+            "certs_d": _paths("certs_d", certs_d),
+            "connect_timeout_secs": connect_timeout_secs,
+            "host_override": host_override,
+            "insecure_hosts": _strings("insecure_hosts", insecure_hosts),
+            "keep_inner_symlinks": keep_inner_symlinks,
+            "max_download_size": max_download_size,
+            "max_entries": max_entries,
+            "max_untar_size": max_untar_size,
+            "no_platform_roots": no_platform_roots,
+            "read_timeout_secs": read_timeout_secs,
+        },
+        progress=progress,
+        cancel=cancel,
+    )
+    return SourceFetched._from_json(raw)
+
+
+def source_list(*, cache: StrPath | None = None) -> list[SourceListing]:
+    """Lists the entries of the source cache, newest first, with their age and last use.
+
+    ``cache``: The cache root.
+    """
+    raw = _invoke(
+        "source_list",
+        None,
+        {
+            "cache": _path("cache", cache),
+        },
+    )
+    return [SourceListing._from_json(x) for x in raw]
+
+
+def source_gc(
+    *,
+    cache: StrPath | None = None,
+    dry_run: bool = False,
+    keep: int = 0,
+    max_age_secs: int = 0,
+    max_bytes: int = 0,
+) -> GcResult:
+    """Removes source cache entries by policy (newest N per source, age, size budget); never an
+    entry in use, never a file that is not an entry.
+
+    ``cache``: The cache root.
+    ``dry_run``: Say what would go, remove nothing.
+    ``keep``: Keep the newest N entries of each source (0: no such rule).
+    ``max_age_secs``: Remove entries not used for this many seconds (0: no such rule).
+    ``max_bytes``: Remove the least recently used entries until the cache holds at most this
+        many bytes (0: no such rule).
+    """
+    raw = _invoke(
+        "source_gc",
+        None,
+        {
+            "cache": _path("cache", cache),
+            "dry_run": dry_run,
+            "keep": keep,
+            "max_age_secs": max_age_secs,
+            "max_bytes": max_bytes,
+        },
+    )
+    return GcResult._from_json(raw)
+
+
 def resolve_options(operation: str, options: Any = None) -> Any:
     """The options an operation would run with: strictly parsed, defaults filled in.
 
@@ -1214,6 +1342,9 @@ OPERATIONS: dict[str, bool] = {
     "trust_check": False,
     "trust_add": False,
     "trust_extract": False,
+    "source_fetch_artifact": False,
+    "source_list": False,
+    "source_gc": False,
     "resolve_options": False,
 }
 
@@ -1227,6 +1358,9 @@ __all__ = [
     "login_from_cluster",
     "logout",
     "resolve_options",
+    "source_fetch_artifact",
+    "source_gc",
+    "source_list",
     "trust_add",
     "trust_check",
     "trust_extract",

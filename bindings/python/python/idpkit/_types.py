@@ -337,6 +337,98 @@ class ExtractResult:
 
 
 @dataclass(frozen=True)
+class SourceFetched:
+    """What a fetch gives: the entry's directory and what is in it."""
+
+    path: Path
+    """The entry's directory: the source's files."""
+    source: str
+    """`artifact`, `GitRepository namespace/name`, …"""
+    url: str
+    revision: str
+    digest: str
+    size: int
+    """Bytes downloaded when it was filled."""
+    files: int
+    bytes: int
+    """Bytes of file content in the entry."""
+    hit: bool
+    """Whether the entry was already in the cache (nothing was downloaded)."""
+    skipped_symlinks: tuple[str, ...]
+    """Symlinks not created (`name -> target`)."""
+
+    @classmethod
+    def _from_json(cls, data: Mapping[str, Any]) -> SourceFetched:
+        return cls(
+            path=Path(data["path"]),
+            source=data["source"],
+            url=data["url"],
+            revision=data["revision"],
+            digest=data["digest"],
+            size=data["size"],
+            files=data["files"],
+            bytes=data["bytes"],
+            hit=data["hit"],
+            skipped_symlinks=tuple(data["skipped_symlinks"]),
+        )
+
+
+@dataclass(frozen=True)
+class SourceListing:
+    """One entry, as `source ls` shows it."""
+
+    path: Path
+    source: str
+    url: str
+    revision: str
+    digest: str
+    bytes: int
+    """Bytes in the entry."""
+    age_secs: int
+    """Seconds since it was published."""
+    last_used_secs: int
+    """Seconds since it was last fetched (a hit or the fill)."""
+
+    @classmethod
+    def _from_json(cls, data: Mapping[str, Any]) -> SourceListing:
+        return cls(
+            path=Path(data["path"]),
+            source=data["source"],
+            url=data["url"],
+            revision=data["revision"],
+            digest=data["digest"],
+            bytes=data["bytes"],
+            age_secs=data["age_secs"],
+            last_used_secs=data["last_used_secs"],
+        )
+
+
+@dataclass(frozen=True)
+class GcResult:
+    """What `source gc` did."""
+
+    removed: tuple[SourceListing, ...]
+    freed_bytes: int
+    """Bytes of the removed entries."""
+    kept: int
+    """Entries kept."""
+    in_use: int
+    """Entries a rule selected but that were in use (being filled or updated), kept."""
+    leftovers_removed: int
+    """Temporary directories of writers that died, removed."""
+
+    @classmethod
+    def _from_json(cls, data: Mapping[str, Any]) -> GcResult:
+        return cls(
+            removed=tuple(SourceListing._from_json(x) for x in data["removed"]),
+            freed_bytes=data["freed_bytes"],
+            kept=data["kept"],
+            in_use=data["in_use"],
+            leftovers_removed=data["leftovers_removed"],
+        )
+
+
+@dataclass(frozen=True)
 class ClusterOptions:
     """Where the cluster is and which host its CA is for.
 
@@ -587,6 +679,7 @@ __all__ = [
     "Event",
     "ExtractResult",
     "GcReport",
+    "GcResult",
     "ImageInspect",
     "ImageStoredEvent",
     "ImageSummary",
@@ -603,6 +696,8 @@ __all__ = [
     "RegistryOptions",
     "RemoteInspect",
     "RetryScheduledEvent",
+    "SourceFetched",
+    "SourceListing",
     "StrPath",
     "TrustReport",
     "Verdict",

@@ -1,0 +1,200 @@
+//! `idpkit source …`: GitOps sources into the local source cache.
+
+use crate::output::{self, Output};
+use crate::registry_cmds::TrustArgs;
+use clap::{Args, Subcommand};
+use idpkit::gitops::artifact::ArtifactLimits;
+use idpkit::gitops::cache::gc::GcPolicy;
+use idpkit::gitops::cache::Cache;
+use idpkit::gitops::{self, CacheOptions, FetchArtifactOptions, SourceFetched};
+use idpkit::{Call, Result};
+use std::path::PathBuf;
+
+#[derive(Subcommand)]
+pub enum SourceCommand {
+    /// Fetch a source into the cache and print its directory (--json: path, source,
+    /// revision, digest, size, whether it was a hit).
+    #[command(subcommand)]
+    Fetch(FetchCommand),
+    /// List the cache's entries: source, revision, size, age, last use.
+    #[command(after_help = "Example:
+  idpkit --cache /tmp/smc source ls")]
+    Ls,
+    /// Remove entries by policy; never one in use, never a file that is not an entry.
+    #[command(after_help = "Examples:
+  idpkit source gc --keep 2
+  idpkit source gc --max-age 7d --max-size 2GiB --dry-run")]
+    Gc {
+        /// Keep the newest N entries of each source.
+        #[arg(long, value_name = "N", default_value_t = 0)]
+        keep: u32,
+        /// Remove entries not used for this long (`90m`, `7d`).
+        #[arg(long, value_name = "AGE", value_parser = humantime::parse_duration)]
+        max_age: Option<std::time::Duration>,
+        /// Remove the least recently used entries until the cache holds at most this many
+        /// bytes (`500MiB`, `2GiB` or a number).
+        #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+        max_size: Option<u64>,
+        /// Say what would be removed, remove nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum FetchCommand {
+    /// A gzipped tarball by URL, verified against its digest before anything is cached.
+    #[command(after_help = "Example:
+  idpkit source fetch artifact https://host/app.tar.gz --digest sha256:2c26b4…")]
+    Artifact {
+        url: String,
+        /// sha256:HEX, sha384:HEX or sha512:HEX.
+        #[arg(long, value_name = "ALGO:HEX")]
+        digest: String,
+        #[command(flatten)]
+        fetch: FetchArgs,
+    },
+}
+
+/// How an artifact is fetched: limits, retries, host override and trust.
+#[derive(Args, Debug, Clone)]
+pub struct FetchArgs {
+    /// Replace the URL's host[:port] (source-controller's in-cluster address, reached from
+    /// outside through a port-forward or an ingress).
+    #[arg(long, value_name = "HOST[:PORT]")]
+    host_override: Option<String>,
+    /// Largest download in bytes (`100MiB`); 0: no limit.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size,
+          default_value_t = ArtifactLimits::default().max_download_size)]
+    max_download_size: u64,
+    /// Largest total of extracted file content (`100MiB`, Flux's default); 0: no limit.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size,
+          default_value_t = ArtifactLimits::default().untar.max_untar_size)]
+    max_untar_size: u64,
+    /// Keep symlinks that stay inside the tree (default: skip every symlink).
+    #[arg(long)]
+    keep_inner_symlinks: bool,
+    /// Tries per download, the first included (on 5xx, 408, 429 and broken connections).
+    #[arg(long, value_name = "N", default_value_t = ArtifactLimits::default().attempts,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    attempts: u32,
+    #[command(flatten)]
+    trust: TrustArgs,
+}
+
+impl FetchArgs {
+    fn limits(&self) -> ArtifactLimits {
+        let mut l = ArtifactLimits {
+            max_download_size: self.max_download_size,
+            attempts: self.attempts,
+            ..Default::default()
+        };
+        l.untar.max_untar_size = self.max_untar_size;
+        l.untar.keep_inner_symlinks = self.keep_inner_symlinks;
+        l
+    }
+}
+
+/// `100`, `100MiB`, `2GiB`, `500MB`.
+fn parse_size(s: &str) -> std::result::Result<u64, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (n, unit) = s.split_at(split);
+    let n: u64 = n
+        .parse()
+        .map_err(|_| format!("{s:?} is not a size (100MiB, 2GiB, 500)"))?;
+    let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" => 1000,
+        "kib" => 1 << 10,
+        "m" | "mb" => 1_000_000,
+        "mib" => 1 << 20,
+        "g" | "gb" => 1_000_000_000,
+        "gib" => 1 << 30,
+        other => return Err(format!("unknown size unit {other:?} (use KiB, MiB, GiB)")),
+    };
+    n.checked_mul(mult)
+        .ok_or_else(|| format!("{s:?} is too large"))
+}
+
+pub fn run(cmd: SourceCommand, cache: Option<PathBuf>, out: &Output) -> Result<()> {
+    let cache_opts = CacheOptions { cache };
+    match cmd {
+        SourceCommand::Fetch(FetchCommand::Artifact { url, digest, fetch }) => {
+            let opts = FetchArtifactOptions {
+                url,
+                digest,
+                host_override: fetch.host_override.clone(),
+                cache: cache_opts,
+                limits: fetch.limits(),
+                trust: fetch.trust.options(),
+            };
+            let progress = out.progress();
+            let call = Call::new().with_sink(Some(progress.sink()));
+            let r = gitops::fetch_artifact(&opts, &call);
+            progress.finish();
+            print_fetched(&r?, out);
+        }
+        SourceCommand::Ls => {
+            let entries = Cache::open(cache_opts.cache.as_deref())?.list()?;
+            out.result(&entries, || {
+                let mut t = String::from("SOURCE\tREVISION\tSIZE\tAGE\tLAST USE\tPATH");
+                for e in &entries {
+                    t.push_str(&format!(
+                        "\n{}\t{}\t{}\t{}\t{}\t{}",
+                        e.source,
+                        e.revision,
+                        output::human_size(e.bytes),
+                        ago(e.age_secs),
+                        ago(e.last_used_secs),
+                        e.path.display()
+                    ));
+                }
+                t
+            });
+        }
+        SourceCommand::Gc {
+            keep,
+            max_age,
+            max_size,
+            dry_run,
+        } => {
+            let policy = GcPolicy {
+                keep,
+                max_age_secs: max_age.map(|d| d.as_secs().max(1)).unwrap_or(0),
+                max_bytes: max_size.unwrap_or(0),
+                dry_run,
+            };
+            let r = Cache::open(cache_opts.cache.as_deref())?.gc(&policy)?;
+            out.result(&r, || {
+                let verb = if dry_run { "would remove" } else { "removed" };
+                let mut t = format!(
+                    "{verb} {} entries, {}; kept {} ({} in use)",
+                    r.removed.len(),
+                    output::human_size(r.freed_bytes),
+                    r.kept,
+                    r.in_use
+                );
+                for e in &r.removed {
+                    t.push_str(&format!("\n  {} {}", e.source, e.path.display()));
+                }
+                t
+            });
+        }
+    }
+    Ok(())
+}
+
+fn print_fetched(r: &SourceFetched, out: &Output) {
+    out.result(r, || r.path.display().to_string());
+}
+
+fn ago(secs: u64) -> String {
+    let d = std::time::Duration::from_secs(secs);
+    match secs {
+        0..=59 => format!("{secs}s"),
+        60..=3599 => format!("{}m", d.as_secs() / 60),
+        3600..=86399 => format!("{}h", d.as_secs() / 3600),
+        _ => format!("{}d", d.as_secs() / 86400),
+    }
+}

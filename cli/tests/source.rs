@@ -1,0 +1,270 @@
+//! `idpkit source …` end to end against the rig's nginx (artifacts this test writes into the
+//! directory it serves, at full speed and at 1 MiB/s): fetch, hit, ls, gc, eight processes
+//! at once, and a kill -9 in the middle of an extraction. Fails when the rig is not up.
+
+use serde_json::Value;
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::Duration;
+
+fn rig_dir() -> PathBuf {
+    std::env::var_os("IDPKIT_RIG_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../.rig"))
+}
+
+fn rig() -> HashMap<String, String> {
+    let file = rig_dir().join("rig.env");
+    let text = std::fs::read_to_string(&file).unwrap_or_else(|e| {
+        panic!(
+            "the test rig is not up ({}: {e}); start it with tests/rig/up",
+            file.display()
+        )
+    });
+    text.lines()
+        .filter_map(|l| l.strip_prefix("export IDPKIT_RIG_"))
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.trim_matches('\'').to_string()))
+        .collect()
+}
+
+fn idpkit(cache: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_idpkit"));
+    c.arg("--cache").arg(cache).env_remove("IDPKIT_CACHE");
+    c
+}
+
+fn json(out: &Output) -> Value {
+    assert!(
+        out.status.success(),
+        "idpkit failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// A gzipped tar of `files` (name, bytes), as the rig serves it; returns its URLs (full
+/// speed, throttled) and sha256 digest.
+fn serve(name: &str, files: &[(&str, Vec<u8>)]) -> (String, String, String) {
+    let mut b = tar::Builder::new(Vec::new());
+    for (n, data) in files {
+        let mut h = tar::Header::new_gnu();
+        h.set_path(n).unwrap();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        h.set_cksum();
+        b.append(&h, &data[..]).unwrap();
+    }
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(&b.into_inner().unwrap()).unwrap();
+    let body = gz.finish().unwrap();
+    let name = format!("cli-{}-{name}.tar.gz", std::process::id());
+    let dir = rig_dir().join("artifacts");
+    std::fs::write(dir.join(format!(".{name}")), &body).unwrap();
+    std::fs::rename(dir.join(format!(".{name}")), dir.join(&name)).unwrap();
+    let env = rig();
+    let base = env["ARTIFACT_URL"]
+        .rsplit_once("/artifacts/")
+        .unwrap()
+        .0
+        .to_string();
+    let digest = idpkit::digest::Digest::of(idpkit::digest::Algorithm::Sha256, &body);
+    (
+        format!("{base}/artifacts/{name}"),
+        format!("{base}/artifacts-slow/{name}"),
+        digest.to_string(),
+    )
+}
+
+fn noise(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+fn fetch(cache: &Path, url: &str, digest: &str) -> Command {
+    let mut c = idpkit(cache);
+    c.args([
+        "--json", "source", "fetch", "artifact", url, "--digest", digest,
+    ])
+    .arg("--ca-file")
+    .arg(&rig()["CA"]);
+    c
+}
+
+/// Requests nginx logged for `path`.
+fn downloads(path: &str) -> usize {
+    let log = std::fs::read_to_string(rig_dir().join("logs/nginx-access.log")).unwrap_or_default();
+    log.lines()
+        .filter(|l| l.contains(&format!("GET {path} ")))
+        .count()
+}
+
+#[test]
+fn fetch_hit_ls_and_gc_through_the_cli() {
+    let cache = tempfile::tempdir().unwrap();
+    let (url, _, digest) = serve("basic", &[("a/b.txt", b"hello".to_vec())]);
+    let first = json(&fetch(cache.path(), &url, &digest).output().unwrap());
+    assert_eq!(first["hit"], false);
+    let path = PathBuf::from(first["path"].as_str().unwrap());
+    assert!(path.starts_with(cache.path().join("artifact")));
+    assert_eq!(std::fs::read(path.join("a/b.txt")).unwrap(), b"hello");
+    let second = json(&fetch(cache.path(), &url, &digest).output().unwrap());
+    assert_eq!(second["hit"], true);
+    // Without --json, the path alone (for `cd "$(idpkit source fetch …)"`).
+    let plain = idpkit(cache.path())
+        .args([
+            "source",
+            "fetch",
+            "artifact",
+            &url,
+            "--digest",
+            &digest,
+            "--ca-file",
+            &rig()["CA"],
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8(plain.stdout).unwrap().trim(),
+        path.display().to_string()
+    );
+
+    let ls = json(
+        &idpkit(cache.path())
+            .args(["--json", "source", "ls"])
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(ls.as_array().unwrap().len(), 1);
+    assert_eq!(ls[0]["url"], url.as_str());
+    let gc = json(
+        &idpkit(cache.path())
+            .args(["--json", "source", "gc", "--max-size", "1"])
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(gc["removed"].as_array().unwrap().len(), 1);
+    assert!(!path.exists());
+    let none = idpkit(cache.path())
+        .args(["source", "gc"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        none.status.code(),
+        Some(2),
+        "a gc without a rule is a usage error"
+    );
+}
+
+#[test]
+fn a_wrong_digest_exits_with_the_integrity_code_and_caches_nothing() {
+    let cache = tempfile::tempdir().unwrap();
+    let (url, _, _) = serve("wrong", &[("x", b"x".to_vec())]);
+    let out = fetch(cache.path(), &url, &format!("sha256:{}", "1".repeat(64)))
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(6),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let ls = json(
+        &idpkit(cache.path())
+            .args(["--json", "source", "ls"])
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(ls.as_array().unwrap().len(), 0);
+}
+
+#[test]
+fn eight_processes_fetching_one_revision_download_it_once() {
+    let cache = tempfile::tempdir().unwrap();
+    // Served at 1 MiB/s, so the eight overlap while the first downloads.
+    let (_, slow, digest) = serve("eight", &[("data.bin", noise(1 << 20, 8))]);
+    let path = slow.split_once("38446").unwrap().1.to_string();
+    let children: Vec<_> = (0..8)
+        .map(|_| {
+            fetch(cache.path(), &slow, &digest)
+                .stdout(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let outs: Vec<Value> = children
+        .into_iter()
+        .map(|c| json(&c.wait_with_output().unwrap()))
+        .collect();
+    assert_eq!(downloads(&path), 1, "one download for eight processes");
+    let paths: Vec<&str> = outs.iter().map(|o| o["path"].as_str().unwrap()).collect();
+    assert!(paths.iter().all(|p| *p == paths[0]));
+    assert_eq!(outs.iter().filter(|o| o["hit"] == false).count(), 1);
+    assert_eq!(
+        std::fs::read(Path::new(paths[0]).join("data.bin")).unwrap(),
+        noise(1 << 20, 8)
+    );
+}
+
+#[test]
+fn a_kill_during_extraction_is_followed_by_a_correct_fetch() {
+    let cache = tempfile::tempdir().unwrap();
+    let files = [
+        ("one.bin", noise(2 << 20, 1)),
+        ("two.bin", noise(2 << 20, 2)),
+    ];
+    let (url, slow, digest) = serve("killed", &files);
+    let mut child = fetch(cache.path(), &slow, &digest).spawn().unwrap();
+    // Part way through (4 MiB at 1 MiB/s): the first file is being written.
+    std::thread::sleep(Duration::from_millis(1500));
+    let partial: Vec<_> = std::fs::read_dir(cache.path().join("artifact"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with(".tmp-")
+        })
+        .collect();
+    assert_eq!(
+        partial.len(),
+        1,
+        "the fetch is mid-extraction when it is killed"
+    );
+    assert!(partial[0].join("one.bin").exists());
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let ls = json(
+        &idpkit(cache.path())
+            .args(["--json", "source", "ls"])
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(
+        ls.as_array().unwrap().len(),
+        0,
+        "nothing looks complete: {ls}"
+    );
+    let r = json(&fetch(cache.path(), &url, &digest).output().unwrap());
+    assert_eq!(r["hit"], false);
+    let dir = PathBuf::from(r["path"].as_str().unwrap());
+    for (name, data) in &files {
+        assert_eq!(&std::fs::read(dir.join(name)).unwrap(), data, "{name}");
+    }
+    let leftovers: Vec<_> = std::fs::read_dir(dir.parent().unwrap())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".tmp-"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}

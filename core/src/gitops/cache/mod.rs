@@ -1,0 +1,105 @@
+//! The source cache: a tree of entries under one root, each a directory published whole.
+//!
+//! ```text
+//! {root}/flux-artifact/{namespace}/{name}/{pointer}-sha-{7hex}/   a Flux artifact, extracted
+//! {root}/flux-artifact/{namespace}/{name}/{pointer}-sha-{7hex}.json   what it is (url, digest, …)
+//! {root}/flux-artifact/{namespace}/{name}/{pointer}-sha-{7hex}.lock   its writers' lock
+//! {root}/artifact/{algorithm}-{hex}/ (.json, .lock)                    a plain artifact by digest
+//! ```
+//!
+//! The Flux layout is the Secret Manager Controller's, so its users can point idpkit at the
+//! same root. An entry is a hit only when its directory and its record both exist and the
+//! record's digest is the one asked for (see `entry`).
+
+pub(crate) mod entry;
+pub mod gc;
+
+use crate::digest::Digest;
+use crate::error::{Error, Result};
+use crate::gitops::revision::Revision;
+use std::path::{Path, PathBuf};
+
+pub use entry::EntryRecord;
+
+/// The kinds of entry, as top-level directories of the root.
+pub(crate) const FLUX_DIR: &str = "flux-artifact";
+pub(crate) const ARGO_DIR: &str = "argocd-repo";
+pub(crate) const ARTIFACT_DIR: &str = "artifact";
+pub(crate) const GIT_DIR: &str = "git";
+
+/// A cache root.
+#[derive(Debug, Clone)]
+pub struct Cache {
+    root: PathBuf,
+}
+
+impl Cache {
+    /// The cache at `root`, else `$IDPKIT_CACHE`, else the XDG cache directory; created when
+    /// missing.
+    pub fn open(root: Option<&Path>) -> Result<Cache> {
+        let root = root
+            .map(Path::to_path_buf)
+            .unwrap_or_else(crate::config::default_cache_dir);
+        std::fs::create_dir_all(&root).map_err(|e| Error::io("create cache", &root, e))?;
+        Ok(Cache { root })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// `{root}/flux-artifact/{namespace}/{name}/{entry name}` of a Flux artifact.
+    pub fn flux_entry(
+        &self,
+        namespace: &str,
+        name: &str,
+        revision: &Revision,
+        digest: &Digest,
+    ) -> Result<PathBuf> {
+        check_kube_name("namespace", namespace)?;
+        check_kube_name("name", name)?;
+        Ok(self
+            .root
+            .join(FLUX_DIR)
+            .join(namespace)
+            .join(name)
+            .join(revision.entry_name(digest)))
+    }
+
+    /// `{root}/artifact/{algorithm}-{hex}` of a plain artifact: its digest is its identity.
+    pub fn artifact_entry(&self, digest: &Digest) -> PathBuf {
+        self.root
+            .join(ARTIFACT_DIR)
+            .join(format!("{}-{}", digest.algorithm.name(), digest.hex))
+    }
+}
+
+/// A Kubernetes object name or namespace (RFC 1123 subdomain: lower-case alphanumerics, `-`
+/// and `.`, at most 253): anything else cannot come from the API server and must not become
+/// a path component.
+pub(crate) fn check_kube_name(what: &str, value: &str) -> Result<()> {
+    let ok = !value.is_empty()
+        && value.len() <= 253
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
+        && value
+            .bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_alphanumeric())
+        && value
+            .bytes()
+            .last()
+            .is_some_and(|b| b.is_ascii_alphanumeric());
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::invalid(format!(
+            "{what} {value:?} is not a Kubernetes name (lower-case letters, digits, '-' and \
+             '.', starting and ending with a letter or digit)"
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests;

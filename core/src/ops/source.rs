@@ -1,0 +1,73 @@
+//! GitOps source operations: source_fetch_artifact, source_list, source_gc.
+
+use super::{Operation, Uses};
+use crate::call::Call;
+use crate::error::Result;
+use crate::gitops::cache::gc::{GcPolicy, GcResult, SourceListing};
+use crate::gitops::cache::Cache;
+use crate::gitops::{self, CacheOptions, FetchArtifactOptions, SourceFetched};
+use crate::oci::Store;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// Uses of a fetch: events (retries, audit of insecure hosts) and cancel.
+const FETCH: Uses = Uses {
+    events: true,
+    cancel: true,
+    credential: false,
+    source_credential: false,
+};
+
+pub struct SourceFetchArtifact;
+impl Operation for SourceFetchArtifact {
+    const NAME: &'static str = "source_fetch_artifact";
+    const NEEDS_STORE: bool = false;
+    const SUMMARY: &'static str = "Fetches a tarball by URL and digest into the source cache \
+        (verified while streaming, extracted safely, published whole); returns its directory.";
+    const USES: Uses = FETCH;
+    const POSITIONAL: &'static [&'static str] = &["url", "digest"];
+    type Options = FetchArtifactOptions;
+    type Output = SourceFetched;
+    fn run(_: Option<&Store>, o: &FetchArtifactOptions, call: &Call) -> Result<SourceFetched> {
+        gitops::fetch_artifact(o, call)
+    }
+}
+
+pub struct SourceList;
+impl Operation for SourceList {
+    const NAME: &'static str = "source_list";
+    const NEEDS_STORE: bool = false;
+    const SUMMARY: &'static str =
+        "Lists the entries of the source cache, newest first, with their age and last use.";
+    const USES: Uses = Uses::NOTHING;
+    const POSITIONAL: &'static [&'static str] = &[];
+    type Options = CacheOptions;
+    type Output = Vec<SourceListing>;
+    fn run(_: Option<&Store>, o: &CacheOptions, _: &Call) -> Result<Vec<SourceListing>> {
+        Cache::open(o.cache.as_deref())?.list()
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(default)]
+pub struct SourceGcOptions {
+    #[serde(flatten)]
+    pub cache: CacheOptions,
+    #[serde(flatten)]
+    pub policy: GcPolicy,
+}
+
+pub struct SourceGc;
+impl Operation for SourceGc {
+    const NAME: &'static str = "source_gc";
+    const NEEDS_STORE: bool = false;
+    const SUMMARY: &'static str = "Removes source cache entries by policy (newest N per source, \
+        age, size budget); never an entry in use, never a file that is not an entry.";
+    const USES: Uses = Uses::NOTHING;
+    const POSITIONAL: &'static [&'static str] = &[];
+    type Options = SourceGcOptions;
+    type Output = GcResult;
+    fn run(_: Option<&Store>, o: &SourceGcOptions, _: &Call) -> Result<GcResult> {
+        Cache::open(o.cache.cache.as_deref())?.gc(&o.policy)
+    }
+}
