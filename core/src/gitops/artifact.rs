@@ -158,34 +158,66 @@ fn try_once(d: &Download, url: &reqwest::Url, dest: &Path) -> Result<Fetched, Fa
     if max > 0 && resp.content_length().is_some_and(|n| n > max) {
         return Err(Failure::Final(over_download(d.url, max)));
     }
+    // The feeder hashes and counts on the runtime while this thread inflates and writes:
+    // the two halves of the work overlap on two cores.
     let (tx, rx) = tokio::sync::mpsc::channel::<io::Result<Bytes>>(64);
     let mut stream = resp.bytes_stream();
+    let mut hasher = Hasher::new(d.digest.algorithm);
     let feeder = crate::runtime::handle().spawn(async move {
+        let mut total = 0u64;
         while let Some(chunk) = stream.next().await {
-            let item = chunk.map_err(io::Error::other);
+            let item = match chunk {
+                Ok(c) => {
+                    total += c.len() as u64;
+                    if max > 0 && total > max {
+                        let _ = tx.send(Err(io::ErrorKind::FileTooLarge.into())).await;
+                        return Err(Over);
+                    }
+                    hasher.update(&c);
+                    Ok(c)
+                }
+                Err(e) => Err(io::Error::other(e)),
+            };
             let stop = item.is_err();
             if tx.send(item).await.is_err() || stop {
                 break;
             }
         }
+        Ok((hasher.finish(), total))
     });
-    let state = Rc::new(RefCell::new(BodyState::default()));
-    let body = Body {
+    let failure = Rc::new(RefCell::new(None));
+    let mut body = Body {
         rx,
         chunk: Bytes::new(),
-        hasher: Some(Hasher::new(d.digest.algorithm)),
-        max,
         url: d.url,
-        state: state.clone(),
+        max,
+        failure: failure.clone(),
     };
-    let result = extract(body, d, dest);
-    feeder.abort();
-    let st = state.take();
+    let extracted = untar_gz(&mut body, dest, d.url, &d.limits.untar, d.cancel).and_then(|r| {
+        // The rest of the body (past the gzip end) still counts towards the digest.
+        io::copy(&mut body, &mut io::sink()).map_err(|_| body.broke())?;
+        Ok(r)
+    });
+    drop(body);
+    let fed = if extracted.is_ok() {
+        Some(crate::runtime::block_on(feeder))
+    } else {
+        feeder.abort();
+        None
+    };
     // A failure of the transfer explains a broken archive better than the archive does.
-    if let Some(e) = st.failure {
+    if let Some(e) = failure.take() {
         return Err(e);
     }
-    let (report, digest, size) = result?;
+    let report = extracted?;
+    let (digest, size) = match fed {
+        Some(Ok(Ok(v))) => v,
+        _ => {
+            return Err(Failure::Final(Error::internal(
+                "the download task ended early",
+            )))
+        }
+    };
     if digest != *d.digest {
         return Err(Failure::Final(Error::new(
             ErrorKind::Integrity,
@@ -200,39 +232,25 @@ fn try_once(d: &Download, url: &reqwest::Url, dest: &Path) -> Result<Fetched, Fa
     Ok(Fetched { size, report })
 }
 
-fn extract(mut body: Body, d: &Download, dest: &Path) -> Result<(UntarReport, Digest, u64)> {
-    let report = untar_gz(&mut body, dest, d.url, &d.limits.untar, d.cancel)?;
-    // The rest of the body (past the gzip end) still counts towards the digest.
-    io::copy(&mut body, &mut io::sink()).map_err(|e| body.fail(e))?;
-    let size = body.state.borrow().read;
-    let digest = body
-        .hasher
-        .take()
-        .map(Hasher::finish)
-        .unwrap_or_else(|| d.digest.clone());
-    Ok((report, digest, size))
-}
+/// The download went over its limit.
+struct Over;
 
-#[derive(Default)]
-struct BodyState {
-    read: u64,
-    failure: Option<Failure>,
-}
-
-/// The response body as a `Read`, hashing and counting as it goes. A transfer failure is
-/// kept aside (the archive reader only sees an I/O error) so the download can be retried.
+/// The response body as a `Read`. A transfer failure is kept aside (the archive reader
+/// only sees an I/O error) so the download can be retried.
 struct Body<'a> {
     rx: tokio::sync::mpsc::Receiver<io::Result<Bytes>>,
     chunk: Bytes,
-    hasher: Option<Hasher>,
-    max: u64,
     url: &'a str,
-    state: Rc<RefCell<BodyState>>,
+    max: u64,
+    failure: Rc<RefCell<Option<Failure>>>,
 }
 
 impl Body<'_> {
-    fn fail(&self, e: io::Error) -> Error {
-        Error::new(ErrorKind::Network, format!("artifact {}: {e}", self.url))
+    fn broke(&self) -> Error {
+        Error::new(
+            ErrorKind::Network,
+            format!("artifact {}: the download broke off", self.url),
+        )
     }
 }
 
@@ -243,11 +261,14 @@ impl Read for Body<'_> {
                 None => return Ok(0),
                 Some(Ok(c)) => self.chunk = c,
                 Some(Err(e)) => {
-                    let err = Error::new(
-                        ErrorKind::Network,
-                        format!("artifact {}: the download broke off: {e}", self.url),
-                    );
-                    self.state.borrow_mut().failure = Some(Failure::Transient(err));
+                    *self.failure.borrow_mut() = Some(if e.kind() == io::ErrorKind::FileTooLarge {
+                        Failure::Final(over_download(self.url, self.max))
+                    } else {
+                        Failure::Transient(Error::new(
+                            ErrorKind::Network,
+                            format!("artifact {}: the download broke off: {e}", self.url),
+                        ))
+                    });
                     return Err(io::Error::new(
                         io::ErrorKind::UnexpectedEof,
                         "transfer failed",
@@ -256,17 +277,7 @@ impl Read for Body<'_> {
             }
         }
         let n = buf.len().min(self.chunk.len());
-        let part = self.chunk.split_to(n);
-        let mut st = self.state.borrow_mut();
-        st.read += n as u64;
-        if self.max > 0 && st.read > self.max {
-            st.failure = Some(Failure::Final(over_download(self.url, self.max)));
-            return Err(io::Error::other("over the download limit"));
-        }
-        if let Some(h) = self.hasher.as_mut() {
-            h.update(&part);
-        }
-        buf[..n].copy_from_slice(&part);
+        buf[..n].copy_from_slice(&self.chunk.split_to(n));
         Ok(n)
     }
 }
