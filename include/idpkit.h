@@ -464,6 +464,13 @@ idpkit_result idpkit_trust_extract(const char *options_json, const idpkit_creden
 idpkit_result idpkit_source_fetch_artifact(const char *options_json, const idpkit_credentials *credentials, idpkit_event_callback callback, void *user_data, const idpkit_cancel *cancel, char **result_json_out, idpkit_error **err_out);
 
 /**
+ * Fetches the artifact of a Flux source (GitRepository, OCIRepository, Bucket, HelmChart) read
+ * from the cluster into the source cache; returns its directory.
+ * Options `$defs/FetchFluxOptions`, result `$defs/SourceFetched`; arguments as for `idpkit_call`.
+ */
+idpkit_result idpkit_source_fetch_flux(const char *options_json, const idpkit_credentials *credentials, idpkit_event_callback callback, void *user_data, const idpkit_cancel *cancel, char **result_json_out, idpkit_error **err_out);
+
+/**
  * Lists the entries of the source cache, newest first, with their age and last use.
  * Options `$defs/CacheOptions`, result an array of `$defs/SourceListing`; arguments as for `idpkit_call`.
  */

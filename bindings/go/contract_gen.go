@@ -214,6 +214,16 @@ func SourceFetchArtifact(ctx context.Context, opts FetchArtifactOptions, call ..
 	return &out, nil
 }
 
+// SourceFetchFlux runs "source_fetch_flux": Fetches the artifact of a Flux source (GitRepository, OCIRepository, Bucket, HelmChart) read from the cluster into the source cache; returns its directory.
+// Options FetchFluxOptions, result SourceFetched; call may hold Credentials and OnEvent.
+func SourceFetchFlux(ctx context.Context, opts FetchFluxOptions, call ...CallOption) (*SourceFetched, error) {
+	var out SourceFetched
+	if err := invoke(ctx, nil, "source_fetch_flux", opts, &out, call); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
 // SourceList runs "source_list": Lists the entries of the source cache, newest first, with their age and last use.
 // Options CacheOptions, result []SourceListing; call may hold Credentials and OnEvent.
 func SourceList(ctx context.Context, opts CacheOptions, call ...CallOption) ([]SourceListing, error) {
@@ -462,6 +472,52 @@ type FetchArtifactOptions struct {
 	URL string `json:"url,omitempty"`
 }
 
+// FetchFluxOptions: `source fetch flux KIND NAMESPACE/NAME`: a Flux source's artifact, read from the cluster.
+type FetchFluxOptions struct {
+	// Tries per download (first included) on 5xx, 408, 429 and broken connections.
+	// Default: 4 (unset takes it).
+	Attempts *uint32 `json:"attempts,omitempty"`
+	// Extra CA files (PEM) trusted for every host of the operation.
+	CAFiles []string `json:"ca_files,omitempty"`
+	// The cache root.
+	Cache string `json:"cache,omitempty"`
+	// certs.d roots to search; `None` means the defaults (see `config::certs_d_roots`).
+	CertsD []string `json:"certs_d"`
+	// Where the cluster is.
+	// Default: {"context":null,"kubeconfig":null} (unset takes it).
+	Cluster KubeOptions `json:"cluster,omitzero"`
+	// Seconds to establish a connection (TCP and TLS).
+	// Default: 30 (unset takes it).
+	ConnectTimeoutSecs *uint64 `json:"connect_timeout_secs,omitempty"`
+	// Replaces the artifact URL's `host[:port]` (source-controller's in-cluster address,
+	// reached from outside through a port-forward or an ingress).
+	HostOverride string `json:"host_override,omitempty"`
+	// Hosts (`host` or `host:port`) whose certificate is not verified and which may be
+	// spoken to over plain HTTP. Every use emits an `insecure_connection` event.
+	InsecureHosts []string `json:"insecure_hosts,omitempty"`
+	// Keep symlinks whose target stays inside the tree (relative, `..` only as a leading
+	// prefix that does not climb above the root); default skip every symlink.
+	KeepInnerSymlinks bool `json:"keep_inner_symlinks,omitempty"`
+	// `GitRepository`, `OCIRepository`, `Bucket` or `HelmChart` (or their plurals).
+	Kind string `json:"kind,omitempty"`
+	// Bytes downloaded at most (0: no limit); default 100 MiB.
+	// Default: 104857600 (unset takes it).
+	MaxDownloadSize *uint64 `json:"max_download_size,omitempty"`
+	// Entries at most (0: no limit); default one million.
+	// Default: 1000000 (unset takes it).
+	MaxEntries *uint64 `json:"max_entries,omitempty"`
+	// Bytes of file content extracted at most (0: no limit); default 100 MiB as Flux.
+	// Default: 104857600 (unset takes it).
+	MaxUntarSize *uint64 `json:"max_untar_size,omitempty"`
+	Name         string  `json:"name,omitempty"`
+	Namespace    string  `json:"namespace,omitempty"`
+	// Leave out the platform's roots and `SSL_CERT_*` (tests, air-gapped setups).
+	NoPlatformRoots bool `json:"no_platform_roots,omitempty"`
+	// Seconds without a byte from the server before a try counts as failed.
+	// Default: 60 (unset takes it).
+	ReadTimeoutSecs *uint64 `json:"read_timeout_secs,omitempty"`
+}
+
 // GcReport: `gc`: what was removed.
 type GcReport struct {
 	FreedBytes   uint64 `json:"freed_bytes"`
@@ -514,6 +570,16 @@ type ImportOptions struct {
 	Name string `json:"name,omitempty"`
 	// Import only the image with this `org.opencontainers.image.ref.name`.
 	Tag string `json:"tag,omitempty"`
+}
+
+// KubeOptions: Which cluster to talk to. Serde: the same fields in every binding.
+type KubeOptions struct {
+	// Context; default the kubeconfig's `current-context`.
+	Context string `json:"context,omitempty"`
+	// Kubeconfig file; default the files `$KUBECONFIG` lists (merged as kubectl merges
+	// them), else `~/.kube/config`, else the pod's service account when running in a
+	// cluster (`KUBERNETES_SERVICE_HOST` set).
+	Kubeconfig string `json:"kubeconfig,omitempty"`
 }
 
 // LayerInfo: One layer as stored.

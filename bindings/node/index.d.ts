@@ -330,6 +330,51 @@ export interface FetchArtifactOptions {
   url?: string
 }
 
+/** `source fetch flux KIND NAMESPACE/NAME`: a Flux source's artifact, read from the cluster. */
+export interface FetchFluxOptions {
+  /** Tries per download (first included) on 5xx, 408, 429 and broken connections. */
+  attempts?: number
+  /** Extra CA files (PEM) trusted for every host of the operation. */
+  caFiles?: Array<string>
+  /** The cache root. */
+  cache?: string | null
+  /** certs.d roots to search; `None` means the defaults (see `config::certs_d_roots`). */
+  certsD?: Array<string> | null
+  /** Where the cluster is. */
+  cluster?: KubeOptions
+  /** Seconds to establish a connection (TCP and TLS). */
+  connectTimeoutSecs?: number
+  /**
+   * Replaces the artifact URL's `host[:port]` (source-controller's in-cluster address,
+   * reached from outside through a port-forward or an ingress).
+   */
+  hostOverride?: string | null
+  /**
+   * Hosts (`host` or `host:port`) whose certificate is not verified and which may be
+   * spoken to over plain HTTP. Every use emits an `insecure_connection` event.
+   */
+  insecureHosts?: Array<string>
+  /**
+   * Keep symlinks whose target stays inside the tree (relative, `..` only as a leading
+   * prefix that does not climb above the root); default skip every symlink.
+   */
+  keepInnerSymlinks?: boolean
+  /** `GitRepository`, `OCIRepository`, `Bucket` or `HelmChart` (or their plurals). */
+  kind?: string
+  /** Bytes downloaded at most (0: no limit); default 100 MiB. */
+  maxDownloadSize?: number
+  /** Entries at most (0: no limit); default one million. */
+  maxEntries?: number
+  /** Bytes of file content extracted at most (0: no limit); default 100 MiB as Flux. */
+  maxUntarSize?: number
+  name?: string
+  namespace?: string
+  /** Leave out the platform's roots and `SSL_CERT_*` (tests, air-gapped setups). */
+  noPlatformRoots?: boolean
+  /** Seconds without a byte from the server before a try counts as failed. */
+  readTimeoutSecs?: number
+}
+
 /** `gc`: what was removed. */
 export interface GcReport {
   freedBytes: number
@@ -381,6 +426,18 @@ export interface ImportOptions {
   name?: string | null
   /** Import only the image with this `org.opencontainers.image.ref.name`. */
   tag?: string | null
+}
+
+/** Which cluster to talk to. Serde: the same fields in every binding. */
+export interface KubeOptions {
+  /** Context; default the kubeconfig's `current-context`. */
+  context?: string | null
+  /**
+   * Kubeconfig file; default the files `$KUBECONFIG` lists (merged as kubectl merges
+   * them), else `~/.kube/config`, else the pod's service account when running in a
+   * cluster (`KUBERNETES_SERVICE_HOST` set).
+   */
+  kubeconfig?: string | null
 }
 
 /** One layer as stored. */
@@ -842,6 +899,7 @@ export type InspectRemoteOptions = RemoteRef
 export type LoginOptions = RegistryHost
 export type TrustExtractOptions = ClusterOptions
 export type SourceFetchArtifactOptions = FetchArtifactOptions
+export type SourceFetchFluxOptions = FetchFluxOptions
 export type SourceListOptions = CacheOptions
 
 /**
@@ -952,6 +1010,11 @@ export declare function trustExtract(options?: TrustExtractOptions & WithSignal)
 export declare function sourceFetchArtifact(url: string, digest: string, options?: Omit<SourceFetchArtifactOptions, 'url' | 'digest'> & WithProgress & WithSignal): Promise<SourceFetched>
 /** Fetches a tarball by URL and digest into the source cache (verified while streaming, extracted safely, published whole); returns its directory. */
 export declare function sourceFetchArtifact(options: SourceFetchArtifactOptions & WithProgress & WithSignal): Promise<SourceFetched>
+
+/** Fetches the artifact of a Flux source (GitRepository, OCIRepository, Bucket, HelmChart) read from the cluster into the source cache; returns its directory. */
+export declare function sourceFetchFlux(kind: string, namespace: string, name: string, options?: Omit<SourceFetchFluxOptions, 'kind' | 'namespace' | 'name'> & WithProgress & WithSignal): Promise<SourceFetched>
+/** Fetches the artifact of a Flux source (GitRepository, OCIRepository, Bucket, HelmChart) read from the cluster into the source cache; returns its directory. */
+export declare function sourceFetchFlux(options: SourceFetchFluxOptions & WithProgress & WithSignal): Promise<SourceFetched>
 
 /** Lists the entries of the source cache, newest first, with their age and last use. */
 export declare function sourceList(options?: SourceListOptions): Promise<Array<SourceListing>>

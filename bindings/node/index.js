@@ -27,6 +27,7 @@ const OPS = {
   trust_add: {"name":"trust_add","js":"trustAdd","positional":[{"name":"host","type":"string"},{"name":"caFile","type":"string"}],"parts":[],"aliases":{}},
   trust_extract: {"name":"trust_extract","js":"trustExtract","positional":[],"parts":["signal"],"aliases":{}},
   source_fetch_artifact: {"name":"source_fetch_artifact","js":"sourceFetchArtifact","positional":[{"name":"url","type":"string"},{"name":"digest","type":"string"}],"parts":["events","signal"],"aliases":{}},
+  source_fetch_flux: {"name":"source_fetch_flux","js":"sourceFetchFlux","positional":[{"name":"kind","type":"string"},{"name":"namespace","type":"string"},{"name":"name","type":"string"}],"parts":["events","signal"],"aliases":{}},
   source_list: {"name":"source_list","js":"sourceList","positional":[],"parts":[],"aliases":{}},
   source_gc: {"name":"source_gc","js":"sourceGc","positional":[],"parts":[],"aliases":{}},
   resolve_options: {"name":"resolve_options","js":"resolveOptions","positional":[],"parts":[],"aliases":{}},
@@ -161,6 +162,11 @@ function sourceFetchArtifact(...args) {
   return invoke(OPS.source_fetch_artifact, null, args, sourceFetchArtifact)
 }
 
+/** Fetches the artifact of a Flux source (GitRepository, OCIRepository, Bucket, HelmChart) read from the cluster into the source cache; returns its directory. */
+function sourceFetchFlux(...args) {
+  return invoke(OPS.source_fetch_flux, null, args, sourceFetchFlux)
+}
+
 /** Lists the entries of the source cache, newest first, with their age and last use. */
 function sourceList(...args) {
   return invoke(OPS.source_list, null, args, sourceList)
@@ -192,6 +198,7 @@ module.exports = {
   trustAdd,
   trustExtract,
   sourceFetchArtifact,
+  sourceFetchFlux,
   sourceList,
   sourceGc,
   resolveOptions,

@@ -17,6 +17,7 @@ export const {
   trustAdd,
   trustExtract,
   sourceFetchArtifact,
+  sourceFetchFlux,
   sourceList,
   sourceGc,
   resolveOptions,

@@ -12,6 +12,7 @@ pub mod error;
 pub mod event;
 mod fsx;
 pub mod gitops;
+pub mod kube;
 pub mod oci;
 pub mod ops;
 pub mod registry;

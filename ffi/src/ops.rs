@@ -254,6 +254,18 @@ pub extern "C" fn idpkit_source_fetch_artifact(
     run("source_fetch_artifact", None, options_json, credentials, callback, user_data, cancel, result_json_out, err_out)
 }
 
+/// Fetches the artifact of a Flux source (GitRepository, OCIRepository, Bucket, HelmChart) read
+/// from the cluster into the source cache; returns its directory.
+/// Options `$defs/FetchFluxOptions`, result `$defs/SourceFetched`; arguments as for `idpkit_call`.
+#[no_mangle]
+pub extern "C" fn idpkit_source_fetch_flux(
+    options_json: *const c_char, credentials: *const idpkit_credentials,
+    callback: idpkit_event_callback, user_data: *mut c_void, cancel: *const idpkit_cancel,
+    result_json_out: *mut *mut c_char, err_out: *mut *mut idpkit_error,
+) -> idpkit_result {
+    run("source_fetch_flux", None, options_json, credentials, callback, user_data, cancel, result_json_out, err_out)
+}
+
 /// Lists the entries of the source cache, newest first, with their age and last use.
 /// Options `$defs/CacheOptions`, result an array of `$defs/SourceListing`; arguments as for `idpkit_call`.
 #[no_mangle]

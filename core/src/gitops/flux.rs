@@ -204,3 +204,55 @@ mod tests {
         );
     }
 }
+
+/// `source fetch flux KIND NAMESPACE/NAME`: a Flux source's artifact, read from the cluster.
+#[derive(
+    Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
+#[serde(default)]
+pub struct FetchFluxOptions {
+    /// `GitRepository`, `OCIRepository`, `Bucket` or `HelmChart` (or their plurals).
+    pub kind: String,
+    pub namespace: String,
+    pub name: String,
+    /// Where the cluster is.
+    pub cluster: crate::kube::KubeOptions,
+    /// Replaces the artifact URL's `host[:port]` (source-controller's in-cluster address,
+    /// reached from outside through a port-forward or an ingress).
+    pub host_override: Option<String>,
+    #[serde(flatten)]
+    pub cache: super::CacheOptions,
+    #[serde(flatten)]
+    pub limits: super::artifact::ArtifactLimits,
+    /// Trust for the artifact server (the API server's comes from the kubeconfig).
+    #[serde(flatten)]
+    pub trust: crate::trust::TrustOptions,
+}
+
+/// Reads the object (v1, else v1beta2), checks it is Ready with an artifact, and fetches the
+/// artifact into `{cache}/flux-artifact/{namespace}/{name}/{pointer}-sha-{7hex}`.
+pub fn fetch_flux(o: &FetchFluxOptions, call: &crate::Call) -> Result<super::SourceFetched> {
+    let kind = FluxKind::parse(&o.kind)?;
+    super::cache::check_kube_name("namespace", &o.namespace)?;
+    super::cache::check_kube_name("name", &o.name)?;
+    let what = format!("{} {}/{}", kind.kind, o.namespace, o.name);
+    let client =
+        crate::kube::KubeClient::connect(&o.cluster, call.sink())?.with_cancel(call.cancel());
+    let (_, object) = client.custom_object(GROUP, &VERSIONS, kind.plural, &o.namespace, &o.name)?;
+    let artifact = artifact_of(&object, &what)?;
+    let revision = super::revision::Revision::parse(&artifact.revision)
+        .map_err(|e| e.context(format!("{what}: status.artifact.revision")))?;
+    let cache = super::cache::Cache::open(o.cache.cache.as_deref())?;
+    let entry = cache.flux_entry(&o.namespace, &o.name, &revision, &artifact.digest)?;
+    super::fetch_to_entry(
+        &entry,
+        &artifact.digest,
+        what,
+        &artifact.url,
+        &artifact.revision,
+        o.host_override.as_deref(),
+        &o.limits,
+        &o.trust,
+        call,
+    )
+}

@@ -188,6 +188,7 @@ pub static OPERATIONS: &[OperationInfo] = &[
     info::<TrustAdd>(),
     info::<TrustExtract>(),
     info::<SourceFetchArtifact>(),
+    info::<SourceFetchFlux>(),
     info::<SourceList>(),
     info::<SourceGc>(),
     info::<ResolveOptions>(),

@@ -71,3 +71,23 @@ impl Operation for SourceGc {
         Cache::open(o.cache.cache.as_deref())?.gc(&o.policy)
     }
 }
+
+pub struct SourceFetchFlux;
+impl Operation for SourceFetchFlux {
+    const NAME: &'static str = "source_fetch_flux";
+    const NEEDS_STORE: bool = false;
+    const SUMMARY: &'static str = "Fetches the artifact of a Flux source (GitRepository, \
+        OCIRepository, Bucket, HelmChart) read from the cluster into the source cache; returns \
+        its directory.";
+    const USES: Uses = FETCH;
+    const POSITIONAL: &'static [&'static str] = &["kind", "namespace", "name"];
+    type Options = crate::gitops::flux::FetchFluxOptions;
+    type Output = SourceFetched;
+    fn run(
+        _: Option<&Store>,
+        o: &crate::gitops::flux::FetchFluxOptions,
+        call: &Call,
+    ) -> Result<SourceFetched> {
+        crate::gitops::flux::fetch_flux(o, call)
+    }
+}

@@ -352,7 +352,7 @@ impl Write for Watched<'_> {
     }
 }
 
-fn verdict_of(e: &rustls::Error) -> Verdict {
+pub(crate) fn verdict_of(e: &rustls::Error) -> Verdict {
     match e {
         rustls::Error::InvalidCertificate(c) => match c {
             CertificateError::UnknownIssuer => Verdict::UnknownIssuer,

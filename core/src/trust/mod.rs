@@ -11,16 +11,17 @@
 //! Insecure is per host only: the verifier skips verification for that host name alone and
 //! emits [`Event::InsecureConnection`] every time it does.
 
-mod cluster;
 mod diagnose;
 mod verifier;
 
-pub use cluster::{
+// Reading the CA and Gitea's credentials from the cluster is the Kubernetes client's work
+// (kube/idpbuilder.rs); their public path stays here.
+pub use crate::kube::{
     extract_ca, gitea_credential, ClusterCredential, ClusterOptions, ExtractResult,
     DEFAULT_GITEA_HOST,
 };
+pub(crate) use diagnose::{cert_info, classify_transport_error, client_cert_required, verdict_of};
 pub use diagnose::{check, CertInfo, TrustReport, Verdict};
-pub(crate) use diagnose::{classify_transport_error, client_cert_required};
 
 use crate::error::{Error, Result};
 use crate::event::EventSink;

@@ -32,6 +32,7 @@ Operation: TypeAlias = Literal[
     "trust_add",
     "trust_extract",
     "source_fetch_artifact",
+    "source_fetch_flux",
     "source_list",
     "source_gc",
     "resolve_options",

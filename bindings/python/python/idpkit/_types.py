@@ -460,6 +460,34 @@ class ClusterOptions:
 
 
 @dataclass(frozen=True)
+class KubeOptions:
+    """Which cluster to talk to. Serde: the same fields in every binding.
+
+    Fields, defaults and their meaning are the core's; paths may be ``str`` or ``os.PathLike``
+    (kept as :class:`pathlib.Path`), lists any sequence (kept as tuples).
+    """
+
+    context: str | None = None
+    """Context; default the kubeconfig's `current-context`."""
+    kubeconfig: StrPath | None = None
+    """Kubeconfig file; default the files `$KUBECONFIG` lists (merged as kubectl merges
+    them), else `~/.kube/config`, else the pod's service account when running in a
+    cluster (`KUBERNETES_SERVICE_HOST` set).
+    """
+
+    _KINDS: ClassVar[dict[str, str]] = {
+        "context": "str",
+        "kubeconfig": "path",
+    }
+
+    def __post_init__(self) -> None:
+        _check_fields(self, self._KINDS)
+
+    def _to_json(self) -> dict[str, Any]:
+        return _fields_to_json(self, self._KINDS)
+
+
+@dataclass(frozen=True)
 class RegistryOptions:
     """Options of every registry operation. Serde: the same fields in every binding.
 
@@ -684,6 +712,7 @@ __all__ = [
     "ImageStoredEvent",
     "ImageSummary",
     "InsecureConnectionEvent",
+    "KubeOptions",
     "LayerCachedEvent",
     "LayerDoneEvent",
     "LayerInfo",
