@@ -268,3 +268,59 @@ fn a_kill_during_extraction_is_followed_by_a_correct_fetch() {
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }
+
+#[test]
+fn a_flux_source_from_the_cluster_through_the_cli() {
+    let env = rig();
+    let cache = tempfile::tempdir().unwrap();
+    let name = format!("cli-flux-{}", std::process::id());
+    // The object and its status as source-controller leaves them, through kubectl's own API.
+    let kube = idpkit::kube::KubeClient::connect(
+        &idpkit::kube::KubeOptions {
+            kubeconfig: Some(env["KUBECONFIG"].clone().into()),
+            context: None,
+        },
+        None,
+    )
+    .unwrap();
+    kube.apply(
+        &serde_json::json!({"apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "GitRepository",
+            "metadata": {"name": name, "namespace": "flux-system"}, "spec": {"url": "https://example.invalid/x.git"}}),
+        "idpkit-test",
+    )
+    .unwrap();
+    let sha = "0123456789abcdef0123456789abcdef01234567";
+    kube.patch_status(
+        "source.toolkit.fluxcd.io",
+        "v1",
+        "gitrepositories",
+        "flux-system",
+        &name,
+        &serde_json::json!({
+            "artifact": {"url": env["ARTIFACT_URL"], "revision": format!("feature/x@sha1:{sha}"),
+                         "digest": format!("sha256:{}", env["ARTIFACT_SHA256"])},
+            "conditions": [{"type": "Ready", "status": "True", "reason": "Succeeded", "message": "stored",
+                            "lastTransitionTime": "2026-12-03T00:00:00Z"}],
+        }),
+    )
+    .unwrap();
+    let out = idpkit(cache.path())
+        .args(["--json", "source", "fetch", "flux", "GitRepository", &format!("flux-system/{name}")])
+        .arg("--kubeconfig")
+        .arg(&env["KUBECONFIG"])
+        .arg("--ca-file")
+        .arg(&env["CA"])
+        .output()
+        .unwrap();
+    let r = json(&out);
+    assert_eq!(
+        PathBuf::from(r["path"].as_str().unwrap()),
+        cache.path().join(format!("flux-artifact/flux-system/{name}/feature_x-sha-0123456"))
+    );
+    let bad = idpkit(cache.path())
+        .args(["source", "fetch", "flux", "GitRepository", "no-slash"])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("NAMESPACE/NAME"));
+}
