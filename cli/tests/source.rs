@@ -305,7 +305,14 @@ fn a_flux_source_from_the_cluster_through_the_cli() {
     )
     .unwrap();
     let out = idpkit(cache.path())
-        .args(["--json", "source", "fetch", "flux", "GitRepository", &format!("flux-system/{name}")])
+        .args([
+            "--json",
+            "source",
+            "fetch",
+            "flux",
+            "GitRepository",
+            &format!("flux-system/{name}"),
+        ])
         .arg("--kubeconfig")
         .arg(&env["KUBECONFIG"])
         .arg("--ca-file")
@@ -315,7 +322,9 @@ fn a_flux_source_from_the_cluster_through_the_cli() {
     let r = json(&out);
     assert_eq!(
         PathBuf::from(r["path"].as_str().unwrap()),
-        cache.path().join(format!("flux-artifact/flux-system/{name}/feature_x-sha-0123456"))
+        cache.path().join(format!(
+            "flux-artifact/flux-system/{name}/feature_x-sha-0123456"
+        ))
     );
     let bad = idpkit(cache.path())
         .args(["source", "fetch", "flux", "GitRepository", "no-slash"])

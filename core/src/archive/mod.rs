@@ -15,6 +15,7 @@
 //! nothing is followed through a symlink because none exists until the very end.
 
 mod untar;
+mod writer;
 
 pub use untar::{untar_gz, UntarLimits, UntarReport};
 

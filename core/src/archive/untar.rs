@@ -1,12 +1,14 @@
 //! `untar_gz`: a gzipped tar stream into a fresh directory, refusing what could escape it.
 
+use super::writer::Writer;
 use crate::cancel::{self, CancelToken};
 use crate::error::{Error, ErrorKind, Result};
 use serde::{Deserialize, Serialize};
 use std::cell::Cell;
+use std::collections::HashSet;
 use std::fs;
-use std::io::{self, Read, Write};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::io::{self, Read};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use tar::EntryType;
@@ -21,6 +23,8 @@ const MAX_DEPTH: usize = 256;
 /// at most this much of PAX records and GNU long names in all (Go's archive/tar caps one
 /// such header at 1 MiB).
 const HEADER_ALLOWANCE: u64 = 1 << 20;
+/// Largest piece of file content handed to the writer at once.
+const CHUNK: usize = 64 << 10;
 /// Skipped symlinks named in the report; the rest are counted.
 const REPORTED_MAX: usize = 100;
 
@@ -89,7 +93,9 @@ pub fn untar_gz(
         limits,
         report: UntarReport::default(),
         links: Vec::new(),
-        buf: vec![0u8; 256 << 10],
+        writer: Writer::start(),
+        dirs: HashSet::new(),
+        files: HashSet::new(),
     };
     let mut archive = tar::Archive::new(stream);
     let entries = archive.entries().map_err(|e| x.broken(&e))?;
@@ -112,6 +118,7 @@ pub fn untar_gz(
     // Read the gzip trailer (and any further member): a CRC or length mismatch there is a
     // corrupt body even when the tar part ended cleanly.
     io::copy(&mut rest, &mut io::sink()).map_err(|e| x.broken(&e))?;
+    x.writer.finish()?;
     x.create_links()?;
     Ok(x.report)
 }
@@ -123,7 +130,11 @@ struct Extraction<'a> {
     report: UntarReport,
     /// Symlinks to create once every file is written (so no file is written through one).
     links: Vec<(PathBuf, PathBuf)>,
-    buf: Vec<u8>,
+    writer: Writer,
+    /// Directories known to exist (created here or checked): no stat per file per level.
+    dirs: HashSet<PathBuf>,
+    /// Names written as files (the writer may not have created them yet).
+    files: HashSet<PathBuf>,
 }
 
 impl Extraction<'_> {
@@ -228,35 +239,29 @@ impl Extraction<'_> {
         if let Some(parent) = rel.parent() {
             self.parents(parent)?;
         }
-        let path = self.dest.join(rel);
-        // O_NOFOLLOW: never write through a symlink (none exists yet, but say so in code);
-        // truncate: a later entry of the same name wins, as with tar.
-        let mut f = fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(file_mode(mode))
-            .custom_flags(libc::O_NOFOLLOW)
-            .open(&path)
-            .map_err(|e| self.io(&path, e))?;
+        if self.dirs.contains(rel) {
+            return Err(self.unsafe_(format!("uses {rel:?} both as a directory and as a file")));
+        }
+        self.files.insert(rel.to_path_buf());
+        self.writer.open(self.dest.join(rel), file_mode(mode))?;
         let mut written = 0u64;
         loop {
-            let n = match entry.read(&mut self.buf) {
+            let want = (size - written.min(size)).clamp(1, CHUNK as u64) as usize;
+            let mut chunk = vec![0u8; want];
+            let n = match entry.read(&mut chunk) {
                 Ok(0) => break,
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(self.broken(&e)),
             };
-            f.write_all(&self.buf[..n])
-                .map_err(|e| Error::io("write", &path, e))?;
+            chunk.truncate(n);
+            self.writer.data(chunk)?;
             written += n as u64;
         }
         if written != size {
             return Err(self.truncated());
         }
-        // The umask may have cut bits the archive set; permission bits are what it meant.
-        f.set_permissions(fs::Permissions::from_mode(file_mode(mode)))
-            .map_err(|e| self.io(&path, e))?;
+        self.writer.close()?;
         self.report.files += 1;
         self.report.bytes += written;
         Ok(())
@@ -272,11 +277,29 @@ impl Extraction<'_> {
     /// Creates every directory of `rel` that is missing; an existing one must be a real
     /// directory (a file of that name from an earlier entry is a conflict).
     fn parents(&mut self, rel: &Path) -> Result<()> {
+        if self.dirs.contains(rel) {
+            return Ok(());
+        }
         let mut path = self.dest.to_path_buf();
+        let mut sub = PathBuf::new();
         for c in rel.components() {
             path.push(c);
+            sub.push(c);
+            if self.dirs.contains(&sub) {
+                continue;
+            }
+            // Files are written by the writer thread, maybe not yet: the names sent are the
+            // truth, not the disk.
+            let is_file = self.files.contains(&sub);
             match fs::symlink_metadata(&path) {
-                Ok(m) if m.is_dir() => continue,
+                Ok(m) if m.is_dir() && !is_file => {
+                    self.dirs.insert(sub.clone());
+                }
+                _ if is_file => {
+                    return Err(
+                        self.unsafe_(format!("uses {sub:?} both as a file and as a directory"))
+                    )
+                }
                 Ok(_) => {
                     return Err(self.unsafe_(format!(
                         "uses {:?} both as a file and as a directory",
@@ -286,6 +309,7 @@ impl Extraction<'_> {
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {
                     fs::create_dir(&path).map_err(|e| self.io(&path, e))?;
                     self.report.directories += 1;
+                    self.dirs.insert(sub.clone());
                 }
                 Err(e) => return Err(self.io(&path, e)),
             }
