@@ -51,4 +51,7 @@ const char *rig_env(const char *var, const char *peer);
 /* test_remote.c: copy, catalog, delete, login/logout and trust against the rig. */
 void remote_tests(const idpkit_store *store, const char *fixture, const char *tmp);
 
+/* test_source.c: GitOps sources (fetch an artifact, list, gc) against the rig's nginx. */
+void source_tests(const char *tmp);
+
 #endif

@@ -366,7 +366,7 @@ def flags_only(s, code):
             words = m.group(1).split()
             sub = []
             for w in words:
-                if w.startswith("-") or not re.match(r"^[a-z]+$", w) or len(sub) == 2:
+                if w.startswith("-") or not re.match(r"^[a-z]+$", w) or len(sub) == 3:
                     break
                 sub.append(w)
             helptext = ""

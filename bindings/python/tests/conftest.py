@@ -29,6 +29,9 @@ RESULT_TYPES: tuple[type[Any], ...] = (
     idpkit.CertInfo,
     idpkit.TrustReport,
     idpkit.ExtractResult,
+    idpkit.SourceFetched,
+    idpkit.SourceListing,
+    idpkit.GcResult,
 )
 
 
