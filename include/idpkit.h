@@ -471,6 +471,20 @@ idpkit_result idpkit_source_fetch_artifact(const char *options_json, const idpki
 idpkit_result idpkit_source_fetch_flux(const char *options_json, const idpkit_credentials *credentials, idpkit_event_callback callback, void *user_data, const idpkit_cancel *cancel, char **result_json_out, idpkit_error **err_out);
 
 /**
+ * Fetches a git revision (shallow, exactly one commit) into the source cache; returns its
+ * directory.
+ * Options `$defs/FetchGitOptions`, result `$defs/SourceFetched`; arguments as for `idpkit_call`.
+ */
+idpkit_result idpkit_source_fetch_git(const char *options_json, const idpkit_credentials *credentials, idpkit_event_callback callback, void *user_data, const idpkit_cancel *cancel, char **result_json_out, idpkit_error **err_out);
+
+/**
+ * Fetches every git source of an Argo CD Application, with the credentials and host keys Argo
+ * CD would use, into the source cache.
+ * Options `$defs/FetchArgoOptions`, result `$defs/ArgoFetched`; arguments as for `idpkit_call`.
+ */
+idpkit_result idpkit_source_fetch_argo(const char *options_json, const idpkit_credentials *credentials, idpkit_event_callback callback, void *user_data, const idpkit_cancel *cancel, char **result_json_out, idpkit_error **err_out);
+
+/**
  * Lists the entries of the source cache, newest first, with their age and last use.
  * Options `$defs/CacheOptions`, result an array of `$defs/SourceListing`; arguments as for `idpkit_call`.
  */

@@ -224,6 +224,26 @@ func SourceFetchFlux(ctx context.Context, opts FetchFluxOptions, call ...CallOpt
 	return &out, nil
 }
 
+// SourceFetchGit runs "source_fetch_git": Fetches a git revision (shallow, exactly one commit) into the source cache; returns its directory.
+// Options FetchGitOptions, result SourceFetched; call may hold Credentials and OnEvent.
+func SourceFetchGit(ctx context.Context, opts FetchGitOptions, call ...CallOption) (*SourceFetched, error) {
+	var out SourceFetched
+	if err := invoke(ctx, nil, "source_fetch_git", opts, &out, call); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// SourceFetchArgo runs "source_fetch_argo": Fetches every git source of an Argo CD Application, with the credentials and host keys Argo CD would use, into the source cache.
+// Options FetchArgoOptions, result ArgoFetched; call may hold Credentials and OnEvent.
+func SourceFetchArgo(ctx context.Context, opts FetchArgoOptions, call ...CallOption) (*ArgoFetched, error) {
+	var out ArgoFetched
+	if err := invoke(ctx, nil, "source_fetch_argo", opts, &out, call); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
 // SourceList runs "source_list": Lists the entries of the source cache, newest first, with their age and last use.
 // Options CacheOptions, result []SourceListing; call may hold Credentials and OnEvent.
 func SourceList(ctx context.Context, opts CacheOptions, call ...CallOption) ([]SourceListing, error) {
@@ -248,6 +268,37 @@ func ResolveOptions(ctx context.Context, opts ResolveOptionsOptions, call ...Cal
 	var out json.RawMessage
 	err := invoke(ctx, nil, "resolve_options", opts, &out, call)
 	return out, err
+}
+
+// ArgoFetched: What `source fetch argo` gives: one item per source of the Application, in its order.
+type ArgoFetched struct {
+	// `Application namespace/name`.
+	Application string              `json:"application"`
+	Sources     []ArgoSourceFetched `json:"sources"`
+}
+
+// ArgoSourceFetched: One source of an Application.
+type ArgoSourceFetched struct {
+	// The commit fetched.
+	Commit string `json:"commit"`
+	// Where its credentials came from (`Secret argocd/repo-x (repository)`); none when
+	// it was fetched anonymously.
+	Credentials string `json:"credentials"`
+	// The source's directory: `path` inside the entry.
+	Dir string `json:"dir"`
+	// The cache entry (the whole checkout).
+	Fetched *SourceFetched `json:"fetched"`
+	// Its place in `spec.sources` (0 for `spec.source`).
+	Index uint32 `json:"index"`
+	// Its `path` in the repository (`""` for the root).
+	Path string `json:"path"`
+	// Its `ref` (multi-source Applications).
+	RefName string `json:"ref_name"`
+	RepoURL string `json:"repo_url"`
+	// The revision asked for: the synced one from the status, else `targetRevision`.
+	Revision string `json:"revision"`
+	// Why it was not fetched (a Helm repository source).
+	Skipped string `json:"skipped"`
 }
 
 // BuildOptions: What `build` needs. Every field but `context` has a default.
@@ -429,6 +480,36 @@ type ExtractResult struct {
 	Subject string `json:"subject"`
 }
 
+// FetchArgoOptions: `source fetch argo NAMESPACE/NAME`: the git sources of an Argo CD Application.
+type FetchArgoOptions struct {
+	// Argo CD's namespace, holding its `repository` and `repo-creds` Secrets and
+	// `argocd-ssh-known-hosts-cm`; default `argocd`.
+	ArgocdNamespace string `json:"argocd_namespace,omitempty"`
+	// Extra CA files (PEM) trusted for every host of the operation.
+	CAFiles []string `json:"ca_files,omitempty"`
+	// The cache root.
+	Cache string `json:"cache,omitempty"`
+	// certs.d roots to search; `None` means the defaults (see `config::certs_d_roots`).
+	CertsD []string `json:"certs_d"`
+	// Where the cluster is.
+	// Default: {"context":null,"kubeconfig":null} (unset takes it).
+	Cluster KubeOptions `json:"cluster,omitzero"`
+	// Hosts (`host` or `host:port`) whose certificate is not verified and which may be
+	// spoken to over plain HTTP. Every use emits an `insecure_connection` event.
+	InsecureHosts []string `json:"insecure_hosts,omitempty"`
+	// known_hosts used when Argo CD's namespace has no `argocd-ssh-known-hosts-cm`;
+	// default `~/.ssh/known_hosts`.
+	KnownHostsFile string `json:"known_hosts_file,omitempty"`
+	Name           string `json:"name,omitempty"`
+	// The Application's namespace.
+	Namespace string `json:"namespace,omitempty"`
+	// Leave out the platform's roots and `SSL_CERT_*` (tests, air-gapped setups).
+	NoPlatformRoots bool `json:"no_platform_roots,omitempty"`
+	// A Secret `namespace/name` with `username` and `password`, `token`, or
+	// `sshPrivateKey`, used for every git source instead of Argo CD's own Secrets.
+	Secret string `json:"secret,omitempty"`
+}
+
 // FetchArtifactOptions: `source fetch artifact URL --digest ALGO:HEX`.
 type FetchArtifactOptions struct {
 	// Tries per download (first included) on 5xx, 408, 429 and broken connections.
@@ -516,6 +597,34 @@ type FetchFluxOptions struct {
 	// Seconds without a byte from the server before a try counts as failed.
 	// Default: 60 (unset takes it).
 	ReadTimeoutSecs *uint64 `json:"read_timeout_secs,omitempty"`
+}
+
+// FetchGitOptions: `source fetch git URL [--rev REV]`.
+type FetchGitOptions struct {
+	// Extra CA files (PEM) trusted for every host of the operation.
+	CAFiles []string `json:"ca_files,omitempty"`
+	// The cache root.
+	Cache string `json:"cache,omitempty"`
+	// certs.d roots to search; `None` means the defaults (see `config::certs_d_roots`).
+	CertsD []string `json:"certs_d"`
+	// Commits of history to fetch; 0 is the whole history.
+	// Default: 1 (unset takes it).
+	Depth *uint32 `json:"depth,omitempty"`
+	// Hosts (`host` or `host:port`) whose certificate is not verified and which may be
+	// spoken to over plain HTTP. Every use emits an `insecure_connection` event.
+	InsecureHosts []string `json:"insecure_hosts,omitempty"`
+	// known_hosts for SSH; default `~/.ssh/known_hosts`, then `/etc/ssh/ssh_known_hosts`.
+	KnownHostsFile string `json:"known_hosts_file,omitempty"`
+	// Leave out the platform's roots and `SSL_CERT_*` (tests, air-gapped setups).
+	NoPlatformRoots bool `json:"no_platform_roots,omitempty"`
+	// A branch, tag, full ref, commit id or `HEAD`; none is the repository's HEAD.
+	Revision string `json:"revision,omitempty"`
+	// An SSH private key file (OpenSSH or PEM, unencrypted), read into memory for an SSH
+	// URL.
+	SshKeyFile string `json:"ssh_key_file,omitempty"`
+	// `https://…`, `ssh://[user@]host[:port]/path` or `user@host:path`, without a password
+	// (credentials are the call's: username and password, or a token).
+	URL string `json:"url,omitempty"`
 }
 
 // GcReport: `gc`: what was removed.

@@ -48,6 +48,39 @@ export interface WithSignal {
   signal?: AbortSignal
 }
 
+/** What `source fetch argo` gives: one item per source of the Application, in its order. */
+export interface ArgoFetched {
+  /** `Application namespace/name`. */
+  application: string
+  sources: Array<ArgoSourceFetched>
+}
+
+/** One source of an Application. */
+export interface ArgoSourceFetched {
+  /** The commit fetched. */
+  commit?: string | null
+  /**
+   * Where its credentials came from (`Secret argocd/repo-x (repository)`); none when
+   * it was fetched anonymously.
+   */
+  credentials?: string | null
+  /** The source's directory: `path` inside the entry. */
+  dir?: string | null
+  /** The cache entry (the whole checkout). */
+  fetched?: SourceFetched | null
+  /** Its place in `spec.sources` (0 for `spec.source`). */
+  index: number
+  /** Its `path` in the repository (`""` for the root). */
+  path: string
+  /** Its `ref` (multi-source Applications). */
+  refName?: string | null
+  repoUrl: string
+  /** The revision asked for: the synced one from the status, else `targetRevision`. */
+  revision?: string | null
+  /** Why it was not fetched (a Helm repository source). */
+  skipped?: string | null
+}
+
 /** What `build` needs. Every field but `context` has a default. */
 export interface BuildOptions {
   /** Manifest annotations. */
@@ -287,6 +320,43 @@ export interface ExtractResult {
   subject: string
 }
 
+/** `source fetch argo NAMESPACE/NAME`: the git sources of an Argo CD Application. */
+export interface FetchArgoOptions {
+  /**
+   * Argo CD's namespace, holding its `repository` and `repo-creds` Secrets and
+   * `argocd-ssh-known-hosts-cm`; default `argocd`.
+   */
+  argocdNamespace?: string | null
+  /** Extra CA files (PEM) trusted for every host of the operation. */
+  caFiles?: Array<string>
+  /** The cache root. */
+  cache?: string | null
+  /** certs.d roots to search; `None` means the defaults (see `config::certs_d_roots`). */
+  certsD?: Array<string> | null
+  /** Where the cluster is. */
+  cluster?: KubeOptions
+  /**
+   * Hosts (`host` or `host:port`) whose certificate is not verified and which may be
+   * spoken to over plain HTTP. Every use emits an `insecure_connection` event.
+   */
+  insecureHosts?: Array<string>
+  /**
+   * known_hosts used when Argo CD's namespace has no `argocd-ssh-known-hosts-cm`;
+   * default `~/.ssh/known_hosts`.
+   */
+  knownHostsFile?: string | null
+  name?: string
+  /** The Application's namespace. */
+  namespace?: string
+  /** Leave out the platform's roots and `SSL_CERT_*` (tests, air-gapped setups). */
+  noPlatformRoots?: boolean
+  /**
+   * A Secret `namespace/name` with `username` and `password`, `token`, or
+   * `sshPrivateKey`, used for every git source instead of Argo CD's own Secrets.
+   */
+  secret?: string | null
+}
+
 /** `source fetch artifact URL --digest ALGO:HEX`. */
 export interface FetchArtifactOptions {
   /** Tries per download (first included) on 5xx, 408, 429 and broken connections. */
@@ -373,6 +443,39 @@ export interface FetchFluxOptions {
   noPlatformRoots?: boolean
   /** Seconds without a byte from the server before a try counts as failed. */
   readTimeoutSecs?: number
+}
+
+/** `source fetch git URL [--rev REV]`. */
+export interface FetchGitOptions {
+  /** Extra CA files (PEM) trusted for every host of the operation. */
+  caFiles?: Array<string>
+  /** The cache root. */
+  cache?: string | null
+  /** certs.d roots to search; `None` means the defaults (see `config::certs_d_roots`). */
+  certsD?: Array<string> | null
+  /** Commits of history to fetch; 0 is the whole history. */
+  depth?: number
+  /**
+   * Hosts (`host` or `host:port`) whose certificate is not verified and which may be
+   * spoken to over plain HTTP. Every use emits an `insecure_connection` event.
+   */
+  insecureHosts?: Array<string>
+  /** known_hosts for SSH; default `~/.ssh/known_hosts`, then `/etc/ssh/ssh_known_hosts`. */
+  knownHostsFile?: string | null
+  /** Leave out the platform's roots and `SSL_CERT_*` (tests, air-gapped setups). */
+  noPlatformRoots?: boolean
+  /** A branch, tag, full ref, commit id or `HEAD`; none is the repository's HEAD. */
+  revision?: string | null
+  /**
+   * An SSH private key file (OpenSSH or PEM, unencrypted), read into memory for an SSH
+   * URL.
+   */
+  sshKeyFile?: string | null
+  /**
+   * `https://…`, `ssh://[user@]host[:port]/path` or `user@host:path`, without a password
+   * (credentials are the call's: username and password, or a token).
+   */
+  url?: string
 }
 
 /** `gc`: what was removed. */
@@ -900,6 +1003,8 @@ export type LoginOptions = RegistryHost
 export type TrustExtractOptions = ClusterOptions
 export type SourceFetchArtifactOptions = FetchArtifactOptions
 export type SourceFetchFluxOptions = FetchFluxOptions
+export type SourceFetchGitOptions = FetchGitOptions
+export type SourceFetchArgoOptions = FetchArgoOptions
 export type SourceListOptions = CacheOptions
 
 /**
@@ -1015,6 +1120,16 @@ export declare function sourceFetchArtifact(options: SourceFetchArtifactOptions 
 export declare function sourceFetchFlux(kind: string, namespace: string, name: string, options?: Omit<SourceFetchFluxOptions, 'kind' | 'namespace' | 'name'> & WithProgress & WithSignal): Promise<SourceFetched>
 /** Fetches the artifact of a Flux source (GitRepository, OCIRepository, Bucket, HelmChart) read from the cluster into the source cache; returns its directory. */
 export declare function sourceFetchFlux(options: SourceFetchFluxOptions & WithProgress & WithSignal): Promise<SourceFetched>
+
+/** Fetches a git revision (shallow, exactly one commit) into the source cache; returns its directory. */
+export declare function sourceFetchGit(url: string, revision?: string | null, options?: Omit<SourceFetchGitOptions, 'url' | 'revision'> & Credentials & WithProgress & WithSignal): Promise<SourceFetched>
+/** Fetches a git revision (shallow, exactly one commit) into the source cache; returns its directory. */
+export declare function sourceFetchGit(options: SourceFetchGitOptions & Credentials & WithProgress & WithSignal): Promise<SourceFetched>
+
+/** Fetches every git source of an Argo CD Application, with the credentials and host keys Argo CD would use, into the source cache. */
+export declare function sourceFetchArgo(namespace: string, name: string, options?: Omit<SourceFetchArgoOptions, 'namespace' | 'name'> & WithProgress & WithSignal): Promise<ArgoFetched>
+/** Fetches every git source of an Argo CD Application, with the credentials and host keys Argo CD would use, into the source cache. */
+export declare function sourceFetchArgo(options: SourceFetchArgoOptions & WithProgress & WithSignal): Promise<ArgoFetched>
 
 /** Lists the entries of the source cache, newest first, with their age and last use. */
 export declare function sourceList(options?: SourceListOptions): Promise<Array<SourceListing>>

@@ -28,6 +28,8 @@ const OPS = {
   trust_extract: {"name":"trust_extract","js":"trustExtract","positional":[],"parts":["signal"],"aliases":{}},
   source_fetch_artifact: {"name":"source_fetch_artifact","js":"sourceFetchArtifact","positional":[{"name":"url","type":"string"},{"name":"digest","type":"string"}],"parts":["events","signal"],"aliases":{}},
   source_fetch_flux: {"name":"source_fetch_flux","js":"sourceFetchFlux","positional":[{"name":"kind","type":"string"},{"name":"namespace","type":"string"},{"name":"name","type":"string"}],"parts":["events","signal"],"aliases":{}},
+  source_fetch_git: {"name":"source_fetch_git","js":"sourceFetchGit","positional":[{"name":"url","type":"string"},{"name":"revision","type":"string?"}],"parts":["events","signal","credentials"],"aliases":{}},
+  source_fetch_argo: {"name":"source_fetch_argo","js":"sourceFetchArgo","positional":[{"name":"namespace","type":"string"},{"name":"name","type":"string"}],"parts":["events","signal"],"aliases":{}},
   source_list: {"name":"source_list","js":"sourceList","positional":[],"parts":[],"aliases":{}},
   source_gc: {"name":"source_gc","js":"sourceGc","positional":[],"parts":[],"aliases":{}},
   resolve_options: {"name":"resolve_options","js":"resolveOptions","positional":[],"parts":[],"aliases":{}},
@@ -167,6 +169,16 @@ function sourceFetchFlux(...args) {
   return invoke(OPS.source_fetch_flux, null, args, sourceFetchFlux)
 }
 
+/** Fetches a git revision (shallow, exactly one commit) into the source cache; returns its directory. */
+function sourceFetchGit(...args) {
+  return invoke(OPS.source_fetch_git, null, args, sourceFetchGit)
+}
+
+/** Fetches every git source of an Argo CD Application, with the credentials and host keys Argo CD would use, into the source cache. */
+function sourceFetchArgo(...args) {
+  return invoke(OPS.source_fetch_argo, null, args, sourceFetchArgo)
+}
+
 /** Lists the entries of the source cache, newest first, with their age and last use. */
 function sourceList(...args) {
   return invoke(OPS.source_list, null, args, sourceList)
@@ -199,6 +211,8 @@ module.exports = {
   trustExtract,
   sourceFetchArtifact,
   sourceFetchFlux,
+  sourceFetchGit,
+  sourceFetchArgo,
   sourceList,
   sourceGc,
   resolveOptions,

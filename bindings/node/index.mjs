@@ -18,6 +18,8 @@ export const {
   trustExtract,
   sourceFetchArtifact,
   sourceFetchFlux,
+  sourceFetchGit,
+  sourceFetchArgo,
   sourceList,
   sourceGc,
   resolveOptions,

@@ -106,6 +106,15 @@ class Gen:
             return str(schema["$ref"]).rsplit("/", 1)[-1]
         return None
 
+    def nullable_ref(self, schema: Any) -> str | None:
+        """The def name of ``{"anyOf": [{"$ref": X}, {"type": "null"}]}`` (``Option<X>``)."""
+        alts = schema.get("anyOf") if isinstance(schema, dict) else None
+        if not isinstance(alts, list) or len(alts) != 2:
+            return None
+        refs = [self.ref(a) for a in alts if self.ref(a)]
+        nulls = [a for a in alts if isinstance(a, dict) and a.get("type") == "null"]
+        return refs[0] if len(refs) == 1 and len(nulls) == 1 else None
+
     def resolve(self, schema: Any) -> Any:
         name = self.ref(schema)
         return self.defs[name] if name else schema
@@ -161,6 +170,11 @@ class Gen:
         """(annotation, expression converting ``data``) of a result field."""
         if schema is True:
             return "Any", data
+        inner = self.nullable_ref(schema)
+        if inner:
+            ann, expr = self.result_field({"$ref": f"#/$defs/{inner}"}, data)
+            # The caller treats it as optional: None stays None.
+            return f"{ann} | None", expr
         name = self.ref(schema)
         if name:
             return name, f"{name}({data})" if "oneOf" in self.defs[name] or "enum" in self.defs[
@@ -193,7 +207,7 @@ class Gen:
         required: list[str] = d.get("required", [])
         for schema in props.values():  # nested types first
             for s in (schema, schema.get("items") if isinstance(schema, dict) else None):
-                if (n := self.ref(s)) is not None:
+                if (n := self.ref(s) or self.nullable_ref(s)) is not None:
                     self.result_class(n, out, done)
         order = required + sorted(k for k in props if k not in required)
         out += ["", "", "@dataclass(frozen=True)", f"class {name}:"]
@@ -201,7 +215,7 @@ class Gen:
         conv: list[str] = []
         for f in order:
             schema = props[f]
-            optional = f not in required
+            optional = f not in required or self.nullable_ref(schema) is not None
             ann, expr = self.result_field(schema, f'data["{f}"]')
             if optional:
                 if "None" not in ann:

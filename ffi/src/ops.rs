@@ -266,6 +266,30 @@ pub extern "C" fn idpkit_source_fetch_flux(
     run("source_fetch_flux", None, options_json, credentials, callback, user_data, cancel, result_json_out, err_out)
 }
 
+/// Fetches a git revision (shallow, exactly one commit) into the source cache; returns its
+/// directory.
+/// Options `$defs/FetchGitOptions`, result `$defs/SourceFetched`; arguments as for `idpkit_call`.
+#[no_mangle]
+pub extern "C" fn idpkit_source_fetch_git(
+    options_json: *const c_char, credentials: *const idpkit_credentials,
+    callback: idpkit_event_callback, user_data: *mut c_void, cancel: *const idpkit_cancel,
+    result_json_out: *mut *mut c_char, err_out: *mut *mut idpkit_error,
+) -> idpkit_result {
+    run("source_fetch_git", None, options_json, credentials, callback, user_data, cancel, result_json_out, err_out)
+}
+
+/// Fetches every git source of an Argo CD Application, with the credentials and host keys Argo
+/// CD would use, into the source cache.
+/// Options `$defs/FetchArgoOptions`, result `$defs/ArgoFetched`; arguments as for `idpkit_call`.
+#[no_mangle]
+pub extern "C" fn idpkit_source_fetch_argo(
+    options_json: *const c_char, credentials: *const idpkit_credentials,
+    callback: idpkit_event_callback, user_data: *mut c_void, cancel: *const idpkit_cancel,
+    result_json_out: *mut *mut c_char, err_out: *mut *mut idpkit_error,
+) -> idpkit_result {
+    run("source_fetch_argo", None, options_json, credentials, callback, user_data, cancel, result_json_out, err_out)
+}
+
 /// Lists the entries of the source cache, newest first, with their age and last use.
 /// Options `$defs/CacheOptions`, result an array of `$defs/SourceListing`; arguments as for `idpkit_call`.
 #[no_mangle]

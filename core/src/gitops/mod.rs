@@ -1,10 +1,12 @@
 //! GitOps source caching: what a Flux source or a URL points at, as a local directory that
 //! is fast when cached, never half-written, never written outside the cache.
 
+pub mod argo;
 pub mod artifact;
 pub mod cache;
 pub mod flux;
 pub mod git;
+pub mod git_cache;
 pub mod revision;
 
 use crate::call::Call;

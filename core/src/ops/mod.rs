@@ -189,6 +189,8 @@ pub static OPERATIONS: &[OperationInfo] = &[
     info::<TrustExtract>(),
     info::<SourceFetchArtifact>(),
     info::<SourceFetchFlux>(),
+    info::<SourceFetchGit>(),
+    info::<SourceFetchArgo>(),
     info::<SourceList>(),
     info::<SourceGc>(),
     info::<ResolveOptions>(),

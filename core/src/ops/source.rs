@@ -91,3 +91,44 @@ impl Operation for SourceFetchFlux {
         crate::gitops::flux::fetch_flux(o, call)
     }
 }
+
+pub struct SourceFetchGit;
+impl Operation for SourceFetchGit {
+    const NAME: &'static str = "source_fetch_git";
+    const NEEDS_STORE: bool = false;
+    const SUMMARY: &'static str = "Fetches a git revision (shallow, exactly one commit) into the \
+        source cache; returns its directory.";
+    const USES: Uses = Uses {
+        credential: true,
+        ..FETCH
+    };
+    const POSITIONAL: &'static [&'static str] = &["url", "revision"];
+    type Options = crate::gitops::git_cache::FetchGitOptions;
+    type Output = SourceFetched;
+    fn run(
+        _: Option<&Store>,
+        o: &crate::gitops::git_cache::FetchGitOptions,
+        call: &Call,
+    ) -> Result<SourceFetched> {
+        crate::gitops::git_cache::fetch_git(o, call)
+    }
+}
+
+pub struct SourceFetchArgo;
+impl Operation for SourceFetchArgo {
+    const NAME: &'static str = "source_fetch_argo";
+    const NEEDS_STORE: bool = false;
+    const SUMMARY: &'static str = "Fetches every git source of an Argo CD Application, with the \
+        credentials and host keys Argo CD would use, into the source cache.";
+    const USES: Uses = FETCH;
+    const POSITIONAL: &'static [&'static str] = &["namespace", "name"];
+    type Options = crate::gitops::argo::FetchArgoOptions;
+    type Output = crate::gitops::argo::ArgoFetched;
+    fn run(
+        _: Option<&Store>,
+        o: &crate::gitops::argo::FetchArgoOptions,
+        call: &Call,
+    ) -> Result<crate::gitops::argo::ArgoFetched> {
+        crate::gitops::argo::fetch_argo(o, call)
+    }
+}

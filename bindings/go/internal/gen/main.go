@@ -84,6 +84,23 @@ func refName(s any) string {
 	return strings.TrimPrefix(r, "#/$defs/")
 }
 
+// nullableRef is the def name of {"anyOf": [{"$ref": X}, {"type": "null"}]}, or "".
+func nullableRef(m schema) string {
+	alts, ok := m["anyOf"].([]any)
+	if !ok || len(alts) != 2 {
+		return ""
+	}
+	name := ""
+	for _, a := range alts {
+		if r := refName(a); r != "" {
+			name = r
+		} else if t, _ := a.(schema); t == nil || t["type"] != "null" {
+			return ""
+		}
+	}
+	return name
+}
+
 // walkOptions marks every def reachable from s as an options def.
 func (g *gen) walkOptions(s any, nested bool) {
 	m, ok := s.(schema)
@@ -146,6 +163,10 @@ func types(s schema) (string, bool) {
 // goType is the Go type of a schema and whether it may be null.
 func (g *gen) goType(s any, output bool) (string, bool) {
 	m, ok := s.(schema)
+	if name := nullableRef(m); name != "" {
+		// Option<Struct> in core: a pointer, nil when the library sent null.
+		return "*" + name, true
+	}
 	if !ok || len(m) == 0 || (m["type"] == nil && m["$ref"] == nil) {
 		if output {
 			return "json.RawMessage", false

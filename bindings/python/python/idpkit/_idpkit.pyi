@@ -33,6 +33,8 @@ Operation: TypeAlias = Literal[
     "trust_extract",
     "source_fetch_artifact",
     "source_fetch_flux",
+    "source_fetch_git",
+    "source_fetch_argo",
     "source_list",
     "source_gc",
     "resolve_options",

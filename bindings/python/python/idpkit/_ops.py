@@ -11,6 +11,7 @@ from typing import Any
 
 from . import _idpkit
 from ._types import (
+    ArgoFetched,
     BuildResult,
     ClusterOptions,
     Compression,
@@ -1338,6 +1339,138 @@ def source_fetch_flux(
     return SourceFetched._from_json(raw)
 
 
+def source_fetch_git(
+    url: str,
+    revision: str | None = None,
+    *,
+    username: str | None = None,
+    password: str | None = None,
+    token: str | None = None,
+    ca_files: Sequence[StrPath] | None = None,
+    cache: StrPath | None = None,
+    certs_d: Sequence[StrPath] | None = None,
+    depth: int = 1,
+    insecure_hosts: Sequence[str] | None = None,
+    known_hosts_file: StrPath | None = None,
+    no_platform_roots: bool = False,
+    ssh_key_file: StrPath | None = None,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+) -> SourceFetched:
+    """Fetches a git revision (shallow, exactly one commit) into the source cache; returns its
+    directory.
+
+    ``url``: `https://…`, `ssh://[user@]host[:port]/path` or `user@host:path`, without a
+        password (credentials are the call's: username and password, or a token).
+    ``revision``: A branch, tag, full ref, commit id or `HEAD`; none is the repository's HEAD.
+    ``ca_files``: Extra CA files (PEM) trusted for every host of the operation.
+    ``cache``: The cache root.
+    ``certs_d``: certs.d roots to search; `None` means the defaults (see
+        `config::certs_d_roots`).
+    ``depth``: Commits of history to fetch; 0 is the whole history.
+    ``insecure_hosts``: Hosts (`host` or `host:port`) whose certificate is not verified and
+        which may be spoken to over plain HTTP. Every use emits an `insecure_connection` event.
+    ``known_hosts_file``: known_hosts for SSH; default `~/.ssh/known_hosts`, then
+        `/etc/ssh/ssh_known_hosts`.
+    ``no_platform_roots``: Leave out the platform's roots and `SSL_CERT_*` (tests, air-gapped
+        setups).
+    ``ssh_key_file``: An SSH private key file (OpenSSH or PEM, unencrypted), read into memory
+        for an SSH URL.
+
+    ``username`` + ``password``, or ``token``: the registry's credentials (default: the stored
+        login).
+    ``progress``: called with each event (:data:`idpkit.Event`); if it raises, the call is
+        cancelled and its exception propagates.
+    ``cancel``: a :class:`CancelToken` that stops the call (:class:`CancelledError`); Ctrl-C
+        stops it too.
+    """
+    raw = _invoke(
+        "source_fetch_git",
+        None,
+        {
+            "url": url,
+            "revision": revision,
+            "ca_files": _paths("ca_files", ca_files),
+            "cache": _path("cache", cache),
+            "certs_d": _paths("certs_d", certs_d),
+            "depth": depth,
+            "insecure_hosts": _strings("insecure_hosts", insecure_hosts),
+            "known_hosts_file": _path("known_hosts_file", known_hosts_file),
+            "no_platform_roots": no_platform_roots,
+            "ssh_key_file": _path("ssh_key_file", ssh_key_file),
+        },
+        username=username,
+        password=password,
+        token=token,
+        progress=progress,
+        cancel=cancel,
+    )
+    return SourceFetched._from_json(raw)
+
+
+def source_fetch_argo(
+    namespace: str,
+    name: str,
+    *,
+    argocd_namespace: str | None = None,
+    ca_files: Sequence[StrPath] | None = None,
+    cache: StrPath | None = None,
+    certs_d: Sequence[StrPath] | None = None,
+    cluster: KubeOptions | None = None,
+    insecure_hosts: Sequence[str] | None = None,
+    known_hosts_file: StrPath | None = None,
+    no_platform_roots: bool = False,
+    secret: str | None = None,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+) -> ArgoFetched:
+    """Fetches every git source of an Argo CD Application, with the credentials and host keys Argo
+    CD would use, into the source cache.
+
+    ``namespace``: The Application's namespace.
+    ``argocd_namespace``: Argo CD's namespace, holding its `repository` and `repo-creds` Secrets
+        and `argocd-ssh-known-hosts-cm`; default `argocd`.
+    ``ca_files``: Extra CA files (PEM) trusted for every host of the operation.
+    ``cache``: The cache root.
+    ``certs_d``: certs.d roots to search; `None` means the defaults (see
+        `config::certs_d_roots`).
+    ``cluster``: Where the cluster is.
+    ``insecure_hosts``: Hosts (`host` or `host:port`) whose certificate is not verified and
+        which may be spoken to over plain HTTP. Every use emits an `insecure_connection` event.
+    ``known_hosts_file``: known_hosts used when Argo CD's namespace has no
+        `argocd-ssh-known-hosts-cm`; default `~/.ssh/known_hosts`.
+    ``no_platform_roots``: Leave out the platform's roots and `SSL_CERT_*` (tests, air-gapped
+        setups).
+    ``secret``: A Secret `namespace/name` with `username` and `password`, `token`, or
+        `sshPrivateKey`, used for every git source instead of Argo CD's own Secrets.
+
+    ``progress``: called with each event (:data:`idpkit.Event`); if it raises, the call is
+        cancelled and its exception propagates.
+    ``cancel``: a :class:`CancelToken` that stops the call (:class:`CancelledError`); Ctrl-C
+        stops it too.
+    """
+    raw = _invoke(
+        "source_fetch_argo",
+        None,
+        {
+            "namespace": namespace,
+            "name": name,
+            "argocd_namespace": argocd_namespace,
+            "ca_files": _paths("ca_files", ca_files),
+            "cache": _path("cache", cache),
+            "certs_d": _paths("certs_d", certs_d),
+            "cluster": _nested("cluster", cluster, KubeOptions),
+            "insecure_hosts": _strings("insecure_hosts", insecure_hosts),
+            "known_hosts_file": _path("known_hosts_file", known_hosts_file),
+            "no_platform_roots": no_platform_roots,
+            "secret": secret,
+        },
+        progress=progress,
+        cancel=cancel,
+    )
+    return ArgoFetched._from_json(raw)
+
+
 def source_list(*, cache: StrPath | None = None) -> list[SourceListing]:
     """Lists the entries of the source cache, newest first, with their age and last use.
 
@@ -1426,6 +1559,8 @@ OPERATIONS: dict[str, bool] = {
     "trust_extract": False,
     "source_fetch_artifact": False,
     "source_fetch_flux": False,
+    "source_fetch_git": False,
+    "source_fetch_argo": False,
     "source_list": False,
     "source_gc": False,
     "resolve_options": False,
@@ -1441,8 +1576,10 @@ __all__ = [
     "login_from_cluster",
     "logout",
     "resolve_options",
+    "source_fetch_argo",
     "source_fetch_artifact",
     "source_fetch_flux",
+    "source_fetch_git",
     "source_gc",
     "source_list",
     "trust_add",

@@ -374,6 +374,66 @@ class SourceFetched:
 
 
 @dataclass(frozen=True)
+class ArgoSourceFetched:
+    """One source of an Application."""
+
+    index: int
+    """Its place in `spec.sources` (0 for `spec.source`)."""
+    repo_url: str
+    path: str
+    """Its `path` in the repository (`""` for the root)."""
+    commit: str | None = None
+    """The commit fetched."""
+    credentials: str | None = None
+    """Where its credentials came from (`Secret argocd/repo-x (repository)`); none when
+    it was fetched anonymously.
+    """
+    dir: Path | None = None
+    """The source's directory: `path` inside the entry."""
+    fetched: SourceFetched | None = None
+    """The cache entry (the whole checkout)."""
+    ref_name: str | None = None
+    """Its `ref` (multi-source Applications)."""
+    revision: str | None = None
+    """The revision asked for: the synced one from the status, else `targetRevision`."""
+    skipped: str | None = None
+    """Why it was not fetched (a Helm repository source)."""
+
+    @classmethod
+    def _from_json(cls, data: Mapping[str, Any]) -> ArgoSourceFetched:
+        return cls(
+            index=data["index"],
+            repo_url=data["repo_url"],
+            path=data["path"],
+            commit=data.get("commit"),
+            credentials=data.get("credentials"),
+            dir=None if data.get("dir") is None else Path(data["dir"]),
+            fetched=None
+            if data.get("fetched") is None
+            else SourceFetched._from_json(data["fetched"]),
+            ref_name=data.get("ref_name"),
+            revision=data.get("revision"),
+            skipped=data.get("skipped"),
+        )
+
+
+@dataclass(frozen=True)
+class ArgoFetched:
+    """What `source fetch argo` gives: one item per source of the Application, in its order."""
+
+    application: str
+    """`Application namespace/name`."""
+    sources: tuple[ArgoSourceFetched, ...]
+
+    @classmethod
+    def _from_json(cls, data: Mapping[str, Any]) -> ArgoFetched:
+        return cls(
+            application=data["application"],
+            sources=tuple(ArgoSourceFetched._from_json(x) for x in data["sources"]),
+        )
+
+
+@dataclass(frozen=True)
 class SourceListing:
     """One entry, as `source ls` shows it."""
 
@@ -694,6 +754,8 @@ Event = Union[
 ProgressCallback = Callable[[Event], object]
 
 __all__ = [
+    "ArgoFetched",
+    "ArgoSourceFetched",
     "BlobDoneEvent",
     "BlobMountedEvent",
     "BlobProgressEvent",
