@@ -72,6 +72,71 @@ pub enum FetchCommand {
         #[command(flatten)]
         fetch: FetchArgs,
     },
+    /// A git revision (shallow, exactly one commit): a branch or tag is resolved with one
+    /// ls-remote, so a cached commit costs no download; a full commit id, no request at all.
+    #[command(after_help = "Examples:
+  idpkit source fetch git https://gitea.cnoe.localtest.me:8443/giteaAdmin/app.git --rev main \\
+      --username giteaAdmin --password-stdin < password.txt
+  idpkit source fetch git ssh://git@github.com/org/repo.git --rev v1.2.0 --ssh-key ~/.ssh/id_ed25519")]
+    Git {
+        url: String,
+        /// Branch, tag, full ref, commit id or HEAD (default: the repository's HEAD).
+        #[arg(long, value_name = "REV")]
+        rev: Option<String>,
+        /// Commits of history to fetch; 0: the whole history.
+        #[arg(long, value_name = "N", default_value_t = 1)]
+        depth: u32,
+        /// SSH private key file for an SSH URL (read into memory, never copied).
+        #[arg(long, value_name = "FILE")]
+        ssh_key: Option<PathBuf>,
+        /// known_hosts file (default: ~/.ssh/known_hosts, then /etc/ssh/ssh_known_hosts).
+        #[arg(long, value_name = "FILE")]
+        known_hosts: Option<PathBuf>,
+        #[command(flatten)]
+        creds: crate::creds::Creds,
+        #[command(flatten)]
+        trust: TrustArgs,
+    },
+    /// Every git source of an Argo CD Application, with the credentials Argo CD would use
+    /// (its repository and repo-creds Secrets, or --secret) and its known hosts ConfigMap.
+    /// Prints each source's directory.
+    #[command(after_help = "Examples:
+  idpkit source fetch argo argocd/my-app --ca-file idpbuilder-ca.crt
+  idpkit source fetch argo team-a/api --argocd-namespace argocd --secret team-a/deploy-key --json")]
+    Argo {
+        /// NAMESPACE/NAME of the Application.
+        object: String,
+        /// Kubeconfig file (default: $KUBECONFIG, else ~/.kube/config, else in-cluster).
+        #[arg(long, value_name = "FILE")]
+        kubeconfig: Option<PathBuf>,
+        /// Kubeconfig context (default: its current-context).
+        #[arg(long)]
+        context: Option<String>,
+        /// Argo CD's namespace (its Secrets and argocd-ssh-known-hosts-cm).
+        #[arg(long, value_name = "NS", default_value = "argocd")]
+        argocd_namespace: String,
+        /// A Secret NAMESPACE/NAME with username+password, token or sshPrivateKey, used
+        /// instead of Argo CD's own Secrets.
+        #[arg(long, value_name = "NS/NAME")]
+        secret: Option<String>,
+        /// known_hosts file when Argo CD's namespace has no argocd-ssh-known-hosts-cm.
+        #[arg(long, value_name = "FILE")]
+        known_hosts: Option<PathBuf>,
+        #[command(flatten)]
+        trust: TrustArgs,
+    },
+}
+
+/// `NAMESPACE/NAME` of a command-line argument.
+fn namespaced(object: &str) -> Result<(String, String)> {
+    object
+        .split_once('/')
+        .map(|(ns, n)| (ns.to_string(), n.to_string()))
+        .ok_or_else(|| {
+            idpkit::Error::invalid(format!(
+                "{object:?} is not NAMESPACE/NAME (e.g. flux-system/podinfo)"
+            ))
+        })
 }
 
 /// How an artifact is fetched: limits, retries, host override and trust.
@@ -160,15 +225,11 @@ pub fn run(cmd: SourceCommand, cache: Option<PathBuf>, out: &Output) -> Result<(
             context,
             fetch,
         }) => {
-            let (namespace, name) = object.split_once('/').ok_or_else(|| {
-                idpkit::Error::invalid(format!(
-                    "{object:?} is not NAMESPACE/NAME (e.g. flux-system/podinfo)"
-                ))
-            })?;
+            let (namespace, name) = namespaced(&object)?;
             let opts = idpkit::gitops::flux::FetchFluxOptions {
                 kind,
-                namespace: namespace.to_string(),
-                name: name.to_string(),
+                namespace,
+                name,
                 cluster: idpkit::kube::KubeOptions {
                     kubeconfig,
                     context,
@@ -183,6 +244,73 @@ pub fn run(cmd: SourceCommand, cache: Option<PathBuf>, out: &Output) -> Result<(
             let r = idpkit::gitops::flux::fetch_flux(&opts, &call);
             progress.finish();
             print_fetched(&r?, out);
+        }
+        SourceCommand::Fetch(FetchCommand::Git {
+            url,
+            rev,
+            depth,
+            ssh_key,
+            known_hosts,
+            creds,
+            trust,
+        }) => {
+            let opts = idpkit::gitops::git_cache::FetchGitOptions {
+                url,
+                revision: rev,
+                depth,
+                ssh_key_file: ssh_key,
+                known_hosts_file: known_hosts,
+                cache: cache_opts,
+                trust: trust.options(),
+            };
+            let progress = out.progress();
+            let call = Call::new()
+                .with_sink(Some(progress.sink()))
+                .with_credential(creds.credential()?);
+            let r = idpkit::gitops::git_cache::fetch_git(&opts, &call);
+            progress.finish();
+            print_fetched(&r?, out);
+        }
+        SourceCommand::Fetch(FetchCommand::Argo {
+            object,
+            kubeconfig,
+            context,
+            argocd_namespace,
+            secret,
+            known_hosts,
+            trust,
+        }) => {
+            let (namespace, name) = namespaced(&object)?;
+            let opts = idpkit::gitops::argo::FetchArgoOptions {
+                namespace,
+                name,
+                cluster: idpkit::kube::KubeOptions {
+                    kubeconfig,
+                    context,
+                },
+                argocd_namespace: Some(argocd_namespace),
+                secret,
+                known_hosts_file: known_hosts,
+                cache: cache_opts,
+                trust: trust.options(),
+            };
+            let progress = out.progress();
+            let call = Call::new().with_sink(Some(progress.sink()));
+            let r = idpkit::gitops::argo::fetch_argo(&opts, &call);
+            progress.finish();
+            let r = r?;
+            out.result(&r, || {
+                let lines: Vec<String> = r
+                    .sources
+                    .iter()
+                    .map(|s| match (&s.dir, &s.skipped) {
+                        (Some(dir), _) => dir.display().to_string(),
+                        (None, Some(why)) => format!("# source {} skipped: {why}", s.index),
+                        (None, None) => format!("# source {} not fetched", s.index),
+                    })
+                    .collect();
+                lines.join("\n")
+            });
         }
         SourceCommand::Ls => {
             let entries = Cache::open(cache_opts.cache.as_deref())?.list()?;

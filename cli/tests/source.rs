@@ -333,3 +333,132 @@ fn a_flux_source_from_the_cluster_through_the_cli() {
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("NAMESPACE/NAME"));
 }
+
+/// `idpkit` with `input` on standard input.
+fn with_stdin(mut c: Command, input: &str) -> Output {
+    c.stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn a_git_revision_through_the_cli_with_the_password_on_stdin() {
+    let env = rig();
+    let cache = tempfile::tempdir().unwrap();
+    let git = |password: &str| {
+        let mut c = idpkit(cache.path());
+        c.args([
+            "--json",
+            "source",
+            "fetch",
+            "git",
+            &env["GIT_FIXTURE_HTTPS"],
+        ])
+        .args([
+            "--rev",
+            "v0.2.0",
+            "--username",
+            &env["GIT_USER"],
+            "--password-stdin",
+        ])
+        .arg("--ca-file")
+        .arg(&env["CA"]);
+        with_stdin(c, &format!("{password}\n"))
+    };
+    let r = json(&git(&env["GIT_PASSWORD"]));
+    assert_eq!(r["hit"], false);
+    let dir = PathBuf::from(r["path"].as_str().unwrap());
+    assert_eq!(dir.parent().unwrap(), cache.path().join("git"));
+    assert!(dir.join("README.md").is_file());
+    assert!(
+        r["revision"]
+            .as_str()
+            .unwrap()
+            .starts_with("refs/tags/v0.2.0@sha1:"),
+        "{r}"
+    );
+    assert_eq!(json(&git(&env["GIT_PASSWORD"]))["hit"], true);
+    let config = std::fs::read_to_string(dir.join(".git/config")).unwrap();
+    assert!(!config.contains(&env["GIT_PASSWORD"]), "{config}");
+    // A wrong password: the AUTH exit code, and the password is not echoed.
+    let bad = git("pw-wrong-cli-4711");
+    assert_eq!(
+        bad.status.code(),
+        Some(4),
+        "{}",
+        String::from_utf8_lossy(&bad.stderr)
+    );
+    assert!(!String::from_utf8_lossy(&bad.stderr).contains("pw-wrong-cli-4711"));
+}
+
+#[test]
+fn an_argo_application_through_the_cli_prints_each_source_directory() {
+    let env = rig();
+    let cache = tempfile::tempdir().unwrap();
+    let kube = idpkit::kube::KubeClient::connect(
+        &idpkit::kube::KubeOptions {
+            kubeconfig: Some(env["KUBECONFIG"].clone().into()),
+            context: None,
+        },
+        None,
+    )
+    .unwrap();
+    let ns = format!("argocd-cli-{}", std::process::id());
+    let app = format!("cli-argo-{}", std::process::id());
+    for object in [
+        serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}),
+        serde_json::json!({"apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": "fixture", "namespace": ns,
+                         "labels": {"argocd.argoproj.io/secret-type": "repository"}},
+            "stringData": {"url": env["GIT_FIXTURE_HTTPS"], "username": env["GIT_USER"],
+                           "password": env["GIT_PASSWORD"]}}),
+        serde_json::json!({"apiVersion": "argoproj.io/v1alpha1", "kind": "Application",
+            "metadata": {"name": app, "namespace": "argocd"},
+            "spec": {"project": "default", "sources": [
+                {"repoURL": env["GIT_FIXTURE_HTTPS"], "path": "log", "targetRevision": "main"},
+                {"repoURL": "https://charts.example.invalid", "chart": "nginx", "targetRevision": "1.0.0"}],
+                "destination": {"server": "https://kubernetes.default.svc", "namespace": "x"}}}),
+    ] {
+        kube.apply(&object, "idpkit-test").unwrap();
+    }
+    let out = idpkit(cache.path())
+        .args(["source", "fetch", "argo", &format!("argocd/{app}")])
+        .args([
+            "--argocd-namespace",
+            &ns,
+            "--kubeconfig",
+            &env["KUBECONFIG"],
+        ])
+        .args(["--ca-file", &env["CA"]])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{stdout}");
+    let dir = PathBuf::from(lines[0]);
+    assert!(
+        dir.starts_with(cache.path().join("argocd-repo/argocd").join(&app)),
+        "{stdout}"
+    );
+    assert!(
+        dir.ends_with("log") && dir.join("001.txt").is_file(),
+        "{stdout}"
+    );
+    assert!(
+        lines[1].contains("skipped") && lines[1].contains("Helm"),
+        "{stdout}"
+    );
+}
