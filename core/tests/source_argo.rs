@@ -489,3 +489,57 @@ fn a_plain_git_source_is_resolved_cached_and_hit_by_commit_without_the_network()
     assert_eq!(e.kind, ErrorKind::Auth, "{e}");
     assert_eq!(any_file_contains(cache.path(), &env["GIT_PASSWORD"]), None);
 }
+
+#[test]
+fn an_insecure_repository_secret_skips_verification_of_that_host_only_and_is_audited() {
+    let env = common::rig(&[]);
+    let ns = argocd_namespace(&env, "insecure");
+    let gitea = env["GITEA_GIT_URL"].clone();
+    let app = name("insecure");
+    application(
+        &env,
+        &app,
+        json!({"project": "default", "source": {"repoURL": gitea, "targetRevision": "main"},
+               "destination": {"server": "https://kubernetes.default.svc", "namespace": "x"}}),
+        json!({}),
+    );
+    let cache = tempfile::tempdir().unwrap();
+    // Trusting only the rig's CA, not idpbuilder's certificate: Gitea is untrusted...
+    let mut o = options(&env, cache.path(), &app, &ns);
+    o.trust.ca_files = vec![env["CA"].clone().into()];
+    let repo_secret = |insecure: &str| {
+        secret(
+            &env,
+            &ns,
+            "gitea",
+            Some("repository"),
+            json!({"url": gitea, "username": env["GITEA_USER"], "password": env["GITEA_PASSWORD"],
+                   "insecure": insecure}),
+        )
+    };
+    repo_secret("false");
+    let e = fetch_argo(&o, &Call::new()).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Untrusted, "{e}");
+    // ...unless its repository Secret says `insecure: "true"`, which is audited per use.
+    repo_secret("true");
+    let events = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = events.clone();
+    let sink: idpkit::EventSink =
+        std::sync::Arc::new(move |e: &idpkit::Event| seen.lock().unwrap().push(e.clone()));
+    let r = fetch_argo(&o, &Call::new().with_sink(Some(sink))).unwrap();
+    assert!(r.sources[0].fetched.is_some());
+    let audits: Vec<String> = events
+        .lock()
+        .unwrap()
+        .iter()
+        .filter_map(|e| match e {
+            idpkit::Event::InsecureConnection { host, .. } => Some(host.clone()),
+            _ => None,
+        })
+        .collect();
+    assert!(!audits.is_empty(), "no audit event");
+    assert!(
+        audits.iter().all(|h| h == "gitea.cnoe.localtest.me:38443"),
+        "{audits:?}"
+    );
+}
