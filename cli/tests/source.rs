@@ -36,6 +36,18 @@ fn idpkit(cache: &Path) -> Command {
     c
 }
 
+/// The rig's API server, as the tests' own client (to create objects and set status).
+fn rig_kube(env: &HashMap<String, String>) -> idpkit::kube::KubeClient {
+    idpkit::kube::KubeClient::connect(
+        &idpkit::kube::KubeOptions {
+            kubeconfig: Some(env["KUBECONFIG"].clone().into()),
+            context: None,
+        },
+        None,
+    )
+    .unwrap()
+}
+
 fn json(out: &Output) -> Value {
     assert!(
         out.status.success(),
@@ -275,14 +287,7 @@ fn a_flux_source_from_the_cluster_through_the_cli() {
     let cache = tempfile::tempdir().unwrap();
     let name = format!("cli-flux-{}", std::process::id());
     // The object and its status as source-controller leaves them, through kubectl's own API.
-    let kube = idpkit::kube::KubeClient::connect(
-        &idpkit::kube::KubeOptions {
-            kubeconfig: Some(env["KUBECONFIG"].clone().into()),
-            context: None,
-        },
-        None,
-    )
-    .unwrap();
+    let kube = rig_kube(&env);
     kube.apply(
         &serde_json::json!({"apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "GitRepository",
             "metadata": {"name": name, "namespace": "flux-system"}, "spec": {"url": "https://example.invalid/x.git"}}),
@@ -403,14 +408,7 @@ fn a_git_revision_through_the_cli_with_the_password_on_stdin() {
 fn an_argo_application_through_the_cli_prints_each_source_directory() {
     let env = rig();
     let cache = tempfile::tempdir().unwrap();
-    let kube = idpkit::kube::KubeClient::connect(
-        &idpkit::kube::KubeOptions {
-            kubeconfig: Some(env["KUBECONFIG"].clone().into()),
-            context: None,
-        },
-        None,
-    )
-    .unwrap();
+    let kube = rig_kube(&env);
     let ns = format!("argocd-cli-{}", std::process::id());
     let app = format!("cli-argo-{}", std::process::id());
     for object in [
