@@ -6,12 +6,17 @@ import (
 	"compress/gzip"
 	"context"
 	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
+	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -244,5 +249,210 @@ func TestSourceOptionsAndCancel(t *testing.T) {
 	}
 	if listed, err := idpkit.SourceList(ctx, idpkit.CacheOptions{Cache: cache}); err != nil || len(listed) != 0 {
 		t.Fatalf("SourceList after the cancelled fetch: %+v, %v", listed, err)
+	}
+}
+
+// gitRig is the rig's git http-backend behind nginx (basic auth, a certificate from the rig
+// CA) with its fixture repository, and the kube-apiserver the Argo CD tests apply objects to.
+type gitRig struct {
+	url, gitDir, user, password, ca string
+}
+
+func newGitRig(t *testing.T) gitRig {
+	t.Helper()
+	r := gitRig{
+		url: rigEnv("IDPKIT_RIG_GIT_FIXTURE_HTTPS"), gitDir: rigEnv("IDPKIT_RIG_GIT_FIXTURE_DIR"),
+		user: rigEnv("IDPKIT_RIG_GIT_USER"), password: rigEnv("IDPKIT_RIG_GIT_PASSWORD"), ca: rigEnv("IDPKIT_RIG_CA"),
+	}
+	if r.url == "" || r.gitDir == "" || r.user == "" || r.password == "" || r.ca == "" {
+		t.Fatalf("peer nginx: IDPKIT_RIG_GIT_FIXTURE_HTTPS, _GIT_FIXTURE_DIR, _GIT_USER, _GIT_PASSWORD or _CA is missing: start the rig with tests/rig/up")
+	}
+	requirePeer(t, "nginx", "IDPKIT_RIG_GIT_FIXTURE_HTTPS")
+	return r
+}
+
+// commit is the commit rev names in the fixture repository.
+func (r gitRig) commit(t *testing.T, rev string) string {
+	t.Helper()
+	out, err := exec.Command("git", "--git-dir", r.gitDir, "rev-parse", rev+"^{commit}").Output()
+	if err != nil {
+		t.Fatalf("git rev-parse %s in %s: %v", rev, r.gitDir, err)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// basic is the call's credentials: the rig's git user and password.
+func (r gitRig) basic(password string) idpkit.Credentials {
+	return idpkit.Credentials{Username: r.user, Password: idpkit.Secret(password)}
+}
+
+// fileHolding is the first regular file under root that holds needle, or "": what someone
+// reading the cache from the disk would find.
+func fileHolding(t *testing.T, root, needle string) string {
+	t.Helper()
+	found := ""
+	_ = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || found != "" || !d.Type().IsRegular() {
+			return nil
+		}
+		if b, err := os.ReadFile(p); err == nil && bytes.Contains(b, []byte(needle)) {
+			found = p
+		}
+		return nil
+	})
+	return found
+}
+
+// kubeApply server-side applies obj at path of the rig's kube-apiserver (as tests/rig/up
+// does, with its bearer token), trusting the rig CA.
+func kubeApply(t *testing.T, path string, obj map[string]any) {
+	t.Helper()
+	base, token, ca := rigEnv("IDPKIT_RIG_KUBE_URL"), rigEnv("IDPKIT_RIG_KUBE_TOKEN"), rigEnv("IDPKIT_RIG_CA")
+	if base == "" || token == "" || ca == "" {
+		t.Fatalf("peer kube-apiserver: IDPKIT_RIG_KUBE_URL, _KUBE_TOKEN or _CA is missing: start the rig with tests/rig/up")
+	}
+	pem, err := os.ReadFile(ca)
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(pem)
+	client := http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}}}
+	body, _ := json.Marshal(obj)
+	req, _ := http.NewRequestWithContext(t.Context(), http.MethodPatch, base+path+"?fieldManager=idpkit-test&force=true", bytes.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/apply-patch+yaml")
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatalf("peer kube-apiserver: apply %s: %v", path, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusCreated {
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 600))
+		t.Fatalf("apply %s: HTTP %d: %s", path, resp.StatusCode, msg)
+	}
+}
+
+// A git revision over HTTPS with the call's username and password lands in <cache>/git/<hash>
+// with the branch's tree and its resolved revision; the second fetch is a hit on the same
+// directory, and the password is in no file of the cache.
+func TestSourceFetchGitBasicAuthThenHit(t *testing.T) {
+	r := newGitRig(t)
+	ctx := t.Context()
+	cache := filepath.Join(t.TempDir(), "cache")
+	opts := idpkit.FetchGitOptions{URL: r.url, Revision: "develop", Cache: cache, CAFiles: []string{r.ca}, NoPlatformRoots: true, CertsD: []string{}}
+	first, err := idpkit.SourceFetchGit(ctx, opts, r.basic(r.password))
+	if err != nil {
+		t.Fatalf("SourceFetchGit %s develop: %v", r.url, err)
+	}
+	develop := r.commit(t, "develop")
+	if first.Hit || filepath.Dir(first.Path) != filepath.Join(cache, "git") || first.Source != "git" || first.URL != r.url ||
+		first.Revision != "refs/heads/develop@sha1:"+develop || first.Digest != "sha1:"+develop || first.Files == 0 {
+		t.Fatalf("first fetch: %+v, want a new entry under %s/git at develop's commit %s", first, cache, develop)
+	}
+	if _, err := os.Stat(filepath.Join(first.Path, "DEVELOP.md")); err != nil {
+		t.Fatalf("the entry lacks develop's DEVELOP.md: %v", err)
+	}
+	second, err := idpkit.SourceFetchGit(ctx, opts, r.basic(r.password))
+	if err != nil || !second.Hit || second.Path != first.Path {
+		t.Fatalf("second fetch: %+v, %v; want a hit on %s", second, err, first.Path)
+	}
+	if f := fileHolding(t, cache, r.password); f != "" {
+		t.Fatalf("the password is on disk in %s", f)
+	}
+}
+
+// A wrong password is ErrAuth naming the URL, without the password in the error's text, and
+// nothing is cached.
+func TestSourceFetchGitWrongPassword(t *testing.T) {
+	r := newGitRig(t)
+	cache := filepath.Join(t.TempDir(), "cache")
+	const wrong = "pw-wrong-go-4711"
+	opts := idpkit.FetchGitOptions{URL: r.url, Revision: "main", Cache: cache, CAFiles: []string{r.ca}, NoPlatformRoots: true, CertsD: []string{}}
+	got, err := idpkit.SourceFetchGit(t.Context(), opts, r.basic(wrong))
+	var e *idpkit.Error
+	if !errors.Is(err, idpkit.ErrAuth) || !errors.As(err, &e) || e.Kind != idpkit.KindAuth || got != nil {
+		t.Fatalf("a wrong password: want ErrAuth, got %+v, %v", got, err)
+	}
+	if !strings.Contains(err.Error(), r.url) {
+		t.Fatalf("the error does not name %s: %v", r.url, err)
+	}
+	if text := fmt.Sprintf("%v %+v %#v", err, err, e); strings.Contains(text, wrong) {
+		t.Fatalf("the error shows the password: %s", strings.ReplaceAll(text, wrong, "<password>"))
+	}
+	if listed, err := idpkit.SourceList(t.Context(), idpkit.CacheOptions{Cache: cache}); err != nil || len(listed) != 0 {
+		t.Fatalf("SourceList after the wrong password: %+v, %v", listed, err)
+	}
+}
+
+// An Argo CD Application (a git source with a path, and a Helm repository source) whose
+// credentials are a `repository` Secret in a namespace of this test, standing for Argo CD's:
+// the git source's directory is the entry's `log`, fetched at main's commit with the
+// Secret's credentials; the Helm source is skipped with the reason and a warning event; the
+// second fetch is a hit.
+func TestSourceFetchArgoApplication(t *testing.T) {
+	r := newGitRig(t)
+	requirePeer(t, "kube-apiserver", "IDPKIT_RIG_KUBE_URL")
+	kubeconfig := rigEnv("IDPKIT_RIG_KUBECONFIG")
+	if kubeconfig == "" {
+		t.Fatalf("peer kube-apiserver: IDPKIT_RIG_KUBECONFIG is missing: start the rig with tests/rig/up")
+	}
+	ns := fmt.Sprintf("argocd-go-%d", os.Getpid())
+	app := fmt.Sprintf("go-argo-%d-%d", os.Getpid(), time.Now().UnixNano()%1_000_000)
+	kubeApply(t, "/api/v1/namespaces/"+ns, map[string]any{"apiVersion": "v1", "kind": "Namespace", "metadata": map[string]any{"name": ns}})
+	kubeApply(t, "/api/v1/namespaces/"+ns+"/secrets/fixture", map[string]any{
+		"apiVersion": "v1", "kind": "Secret",
+		"metadata":   map[string]any{"name": "fixture", "namespace": ns, "labels": map[string]any{"argocd.argoproj.io/secret-type": "repository"}},
+		"stringData": map[string]any{"url": r.url, "username": r.user, "password": r.password},
+	})
+	kubeApply(t, "/apis/argoproj.io/v1alpha1/namespaces/argocd/applications/"+app, map[string]any{
+		"apiVersion": "argoproj.io/v1alpha1", "kind": "Application",
+		"metadata": map[string]any{"name": app, "namespace": "argocd"},
+		"spec": map[string]any{"project": "default", "sources": []any{
+			map[string]any{"repoURL": r.url, "path": "log", "targetRevision": "main"},
+			map[string]any{"repoURL": "https://charts.example.invalid", "chart": "nginx", "targetRevision": "1.0.0"},
+		}, "destination": map[string]any{"server": "https://kubernetes.default.svc", "namespace": "x"}},
+	})
+
+	cache := filepath.Join(t.TempDir(), "cache")
+	opts := idpkit.FetchArgoOptions{
+		Namespace: "argocd", Name: app, Cluster: idpkit.KubeOptions{Kubeconfig: kubeconfig}, ArgocdNamespace: ns,
+		Cache: cache, CAFiles: []string{r.ca}, NoPlatformRoots: true, CertsD: []string{},
+	}
+	var events []idpkit.Event
+	got, err := idpkit.SourceFetchArgo(t.Context(), opts, idpkit.OnEvent(func(e idpkit.Event) { events = append(events, e) }))
+	if err != nil {
+		t.Fatalf("SourceFetchArgo argocd/%s: %v", app, err)
+	}
+	if got.Application != "Application argocd/"+app || len(got.Sources) != 2 {
+		t.Fatalf("SourceFetchArgo: %+v, want Application argocd/%s with two sources", got, app)
+	}
+	git, helm := got.Sources[0], got.Sources[1]
+	if git.Fetched == nil || git.Fetched.Hit || git.Index != 0 || git.RepoURL != r.url || git.Path != "log" ||
+		git.Commit != r.commit(t, "main") || git.Credentials != "Secret "+ns+"/fixture (repository)" {
+		t.Fatalf("the git source: %+v (fetched %+v)", git, git.Fetched)
+	}
+	if filepath.Dir(git.Fetched.Path) != filepath.Join(cache, "argocd-repo", "argocd", app) || git.Dir != filepath.Join(git.Fetched.Path, "log") {
+		t.Fatalf("the git source's entry %s and directory %s, want <cache>/argocd-repo/argocd/%s/<hash>/log", git.Fetched.Path, git.Dir, app)
+	}
+	if _, err := os.Stat(filepath.Join(git.Dir, "001.txt")); err != nil {
+		t.Fatalf("the source's directory lacks log/001.txt: %v", err)
+	}
+	if helm.Index != 1 || helm.Fetched != nil || helm.Dir != "" || !strings.Contains(helm.Skipped, "Helm") {
+		t.Fatalf("the Helm source: %+v, want it skipped with the reason", helm)
+	}
+	warned := false
+	for _, e := range events {
+		warned = warned || (e.Type == "warning" && strings.Contains(e.Message, "charts.example.invalid"))
+	}
+	if !warned {
+		t.Fatalf("no warning event naming the skipped Helm source: %+v", events)
+	}
+	again, err := idpkit.SourceFetchArgo(t.Context(), opts)
+	if err != nil || again.Sources[0].Fetched == nil || !again.Sources[0].Fetched.Hit || again.Sources[0].Dir != git.Dir {
+		t.Fatalf("second SourceFetchArgo: %+v, %v; want a hit on %s", again, err, git.Dir)
+	}
+	if f := fileHolding(t, cache, r.password); f != "" {
+		t.Fatalf("the Secret's password is on disk in %s", f)
 	}
 }

@@ -54,4 +54,7 @@ void remote_tests(const idpkit_store *store, const char *fixture, const char *tm
 /* test_source.c: GitOps sources (fetch an artifact, list, gc) against the rig's nginx. */
 void source_tests(const char *tmp);
 
+/* test_source.c: git over HTTPS and an Argo CD Application against the rig. */
+void source_git_argo_tests(const char *tmp);
+
 #endif

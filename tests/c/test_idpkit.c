@@ -895,6 +895,7 @@ int main(int argc, char **argv) {
   registry_tests(store, fixture, tmp);
   remote_tests(store, fixture, tmp);
   source_tests(tmp);
+  source_git_argo_tests(tmp);
 
   idpkit_store_free(store);
 

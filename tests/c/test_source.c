@@ -4,11 +4,18 @@
  * and then hit, a wrong digest is INTEGRITY with nothing cached, a tarball this test serves
  * with a `../evil` entry is UNSAFE_ARCHIVE with nothing written outside the cache, the cache
  * lists and collects its entry, and bad options are INVALID_INPUT naming the field.
+ *
+ * Git and Argo CD (source_git_argo_tests): the rig's fixture repository over HTTPS with basic
+ * credentials is fetched and then hit, a wrong password is AUTH without the password in the
+ * message, and an Argo CD Application this test applies to the rig's kube-apiserver (a git
+ * source and a Helm one, a `repository` Secret in a namespace of its own standing for Argo CD's)
+ * gives its git source's directory and says why the Helm source was skipped.
  */
 #define _GNU_SOURCE
 #include "check.h"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -329,4 +336,259 @@ void source_tests(const char *tmp) {
   CHECK(r == IDPKIT_RESULT_OK && strcmp(out, "[]") == 0, "nothing cached by the cancelled fetch: %s",
         msg(out, err));
   reset(&out, &err);
+}
+
+/* ---- git and Argo CD sources (the rig's git over HTTPS, its kube-apiserver) ---- */
+
+/* Whether any regular file under `dir` (at any depth, symlinks not followed) holds `needle`:
+ * what someone reading the cache from the disk would find. */
+static int any_file_contains(const char *dir, const char *needle) {
+  DIR *d = opendir(dir);
+  if (!d) return 0;
+  int found = 0;
+  size_t n = strlen(needle);
+  struct dirent *e;
+  while (!found && (e = readdir(d))) {
+    if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
+    char sub[1024];
+    snprintf(sub, sizeof sub, "%s/%s", dir, e->d_name);
+    struct stat st;
+    if (lstat(sub, &st) != 0) continue;
+    if (S_ISDIR(st.st_mode)) {
+      found = any_file_contains(sub, needle);
+    } else if (S_ISREG(st.st_mode) && st.st_size > 0) {
+      FILE *f = fopen(sub, "rb");
+      char *buf = f ? malloc((size_t)st.st_size) : NULL;
+      size_t got = buf ? fread(buf, 1, (size_t)st.st_size, f) : 0;
+      for (size_t i = 0; !found && n > 0 && i + n <= got; i++) found = memcmp(buf + i, needle, n) == 0;
+      free(buf);
+      if (f) fclose(f);
+    }
+  }
+  closedir(d);
+  return found;
+}
+
+/* The commit `rev` names in the rig's fixture repository (git rev-parse). */
+static const char *fixture_commit(const char *git_dir, const char *rev, char out[41]) {
+  char cmd[1200];
+  snprintf(cmd, sizeof cmd, "git --git-dir '%s' rev-parse '%s^{commit}'", git_dir, rev);
+  out[0] = '\0';
+  FILE *p = popen(cmd, "r");
+  if (p) {
+    if (fscanf(p, "%40s", out) != 1) out[0] = '\0';
+    pclose(p);
+  }
+  return out;
+}
+
+/* Server-side applies the JSON `body` at `api_path` of the rig's kube-apiserver with curl, as
+ * tests/rig/up applies its objects. The bearer token reaches curl in a config file (mode 0600,
+ * removed afterwards), never in its arguments. Returns the HTTP status (200 or 201: applied). */
+static int kube_apply(const char *tmp, const char *api_path, const char *body) {
+  const char *url = getenv("IDPKIT_RIG_KUBE_URL"), *token = getenv("IDPKIT_RIG_KUBE_TOKEN");
+  const char *ca = getenv("IDPKIT_RIG_CA");
+  if (!url || !token || !ca) return 0;
+  char cfg[700], data[700], cmd[3000];
+  snprintf(cfg, sizeof cfg, "%s/kube-apply.curlrc", tmp);
+  snprintf(data, sizeof data, "%s/kube-apply.json", tmp);
+  int fd = open(cfg, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+  if (!f) return 0;
+  fprintf(f, "header = \"Authorization: Bearer %s\"\n", token);
+  fclose(f);
+  f = fopen(data, "w");
+  if (!f) return 0;
+  fputs(body, f);
+  fclose(f);
+  snprintf(cmd, sizeof cmd,
+           "curl -sS -m 30 -o /dev/null -w '%%{http_code}' --cacert '%s' -K '%s' -X PATCH "
+           "-H 'Content-Type: application/apply-patch+yaml' --data-binary @'%s' "
+           "'%s%s?fieldManager=idpkit-test&force=true'",
+           ca, cfg, data, url, api_path);
+  int code = 0;
+  FILE *p = popen(cmd, "r");
+  if (p) {
+    if (fscanf(p, "%d", &code) != 1) code = 0;
+    pclose(p);
+  }
+  unlink(cfg);
+  unlink(data);
+  return code;
+}
+
+struct warnings {
+  int naming_chart; /* warnings that name the Helm source's repository */
+};
+
+static void on_warning(void *user_data, const char *event_json) {
+  struct warnings *w = user_data;
+  if (strstr(event_json, "\"type\":\"warning\"") && strstr(event_json, "charts.example.invalid"))
+    w->naming_chart++;
+}
+
+void source_git_argo_tests(const char *tmp) {
+  const char *git_url = rig_env("IDPKIT_RIG_GIT_FIXTURE_HTTPS", "nginx");
+  const char *git_dir = rig_env("IDPKIT_RIG_GIT_FIXTURE_DIR", "nginx");
+  const char *user = rig_env("IDPKIT_RIG_GIT_USER", "nginx");
+  const char *password = rig_env("IDPKIT_RIG_GIT_PASSWORD", "nginx");
+  const char *ca = rig_env("IDPKIT_RIG_CA", "nginx");
+  const char *kubeconfig = rig_env("IDPKIT_RIG_KUBECONFIG", "kube-apiserver");
+  const char *kube_url = rig_env("IDPKIT_RIG_KUBE_URL", "kube-apiserver");
+  const char *kube_token = rig_env("IDPKIT_RIG_KUBE_TOKEN", "kube-apiserver");
+  if (!git_url || !git_dir || !user || !password || !ca || !kubeconfig || !kube_url || !kube_token)
+    return;
+  char *out = (char *)SENTINEL;
+  idpkit_error *err = NULL;
+  idpkit_result r;
+  char cache[600], prefix[700], path[800], got[800], file[900], develop[41], main_commit[41];
+  char trust[700], opts[2048];
+  snprintf(trust, sizeof trust, "\"ca_files\": [\"%s\"], \"no_platform_roots\": true, \"certs_d\": []",
+           ca);
+  fixture_commit(git_dir, "develop", develop);
+  fixture_commit(git_dir, "main", main_commit);
+  CHECK(strlen(develop) == 40 && strlen(main_commit) == 40,
+        "git rev-parse develop and main in %s", git_dir);
+
+  /* git over HTTPS with basic credentials: <cache>/git/<hash> holding develop's tree, then a hit */
+  snprintf(cache, sizeof cache, "%s/git-cache", tmp);
+  snprintf(opts, sizeof opts, "{\"url\": \"%s\", \"revision\": \"develop\", \"cache\": \"%s\", %s}",
+           git_url, cache, trust);
+  idpkit_credentials *creds = basic_credentials(user, password);
+  r = idpkit_source_fetch_git(opts, creds, NULL, NULL, NULL, &out, &err);
+  snprintf(prefix, sizeof prefix, "%s/git/", cache);
+  json_string(out, "path", path, sizeof path);
+  CHECK(r == IDPKIT_RESULT_OK && strncmp(path, prefix, strlen(prefix)) == 0 &&
+            strstr(out, "\"hit\":false"),
+        "source_fetch_git of develop with a username and password: a new entry under %s: %s",
+        prefix, msg(out, err));
+  snprintf(file, sizeof file, "%s/DEVELOP.md", path);
+  CHECK(is_dir(path) && is_file(file), "the entry %s holds develop's DEVELOP.md", path);
+  char want_rev[100];
+  snprintf(want_rev, sizeof want_rev, "refs/heads/develop@sha1:%s", develop);
+  CHECK(r == IDPKIT_RESULT_OK &&
+            strcmp(json_string(out, "revision", got, sizeof got), want_rev) == 0 &&
+            strcmp(json_string(out, "url", got, sizeof got), git_url) == 0 &&
+            strcmp(json_string(out, "source", got, sizeof got), "git") == 0,
+        "the result names the resolved revision %s and the URL: %s", want_rev, msg(out, err));
+  reset(&out, &err);
+  r = idpkit_source_fetch_git(opts, creds, NULL, NULL, NULL, &out, &err);
+  CHECK(r == IDPKIT_RESULT_OK && strstr(out, "\"hit\":true") &&
+            strcmp(json_string(out, "path", got, sizeof got), path) == 0,
+        "the second source_fetch_git is a hit on the same directory: %s", msg(out, err));
+  reset(&out, &err);
+  r = idpkit_call("source_fetch_git", NULL, opts, creds, NULL, NULL, NULL, &out, &err);
+  CHECK(r == IDPKIT_RESULT_OK && strstr(out, "\"hit\":true"),
+        "idpkit_call source_fetch_git: %s", msg(out, err));
+  reset(&out, &err);
+  idpkit_credentials_free(creds);
+  CHECK(!any_file_contains(cache, password), "the password is in no file of the cache");
+
+  /* a wrong password: AUTH naming the URL, the password nowhere in the message */
+  const char *wrong = "pw-wrong-c-4711";
+  char wrong_cache[600];
+  snprintf(wrong_cache, sizeof wrong_cache, "%s/git-cache-wrong", tmp);
+  creds = basic_credentials(user, wrong);
+  r = idpkit_source_fetch_git(
+      J("{\"url\": \"%s\", \"revision\": \"develop\", \"cache\": \"%s\", %s}", git_url,
+        wrong_cache, trust),
+      creds, NULL, NULL, NULL, &out, &err);
+  idpkit_credentials_free(creds);
+  CHECK(r == IDPKIT_RESULT_AUTH && err && strstr(idpkit_error_message(err), git_url) &&
+            !strstr(idpkit_error_message(err), wrong),
+        "a wrong password -> %s naming the URL, not the password: %s", idpkit_result_name(r),
+        msg(NULL, err));
+  expect_error("source_fetch_git with a wrong password", r, IDPKIT_RESULT_AUTH, err, SENTINEL,
+               out);
+  err = NULL;
+
+  /* An Argo CD Application with a git source and a Helm source, and a `repository` Secret in a
+   * namespace of this test standing for Argo CD's own */
+  char ns[64], app[64], body[4096], api[300];
+  snprintf(ns, sizeof ns, "argocd-c-%ld", (long)getpid());
+  snprintf(app, sizeof app, "c-argo-%ld", (long)getpid());
+  snprintf(api, sizeof api, "/api/v1/namespaces/%s", ns);
+  snprintf(body, sizeof body,
+           "{\"apiVersion\": \"v1\", \"kind\": \"Namespace\", \"metadata\": {\"name\": \"%s\"}}", ns);
+  int code = kube_apply(tmp, api, body);
+  CHECK(code == 200 || code == 201, "apply Namespace %s: HTTP %d", ns, code);
+  snprintf(api, sizeof api, "/api/v1/namespaces/%s/secrets/fixture", ns);
+  snprintf(body, sizeof body,
+           "{\"apiVersion\": \"v1\", \"kind\": \"Secret\", \"metadata\": {\"name\": \"fixture\", "
+           "\"namespace\": \"%s\", \"labels\": {\"argocd.argoproj.io/secret-type\": "
+           "\"repository\"}}, \"stringData\": {\"url\": \"%s\", \"username\": \"%s\", "
+           "\"password\": \"%s\"}}",
+           ns, git_url, user, password);
+  code = kube_apply(tmp, api, body);
+  memset(body, 0, sizeof body);
+  CHECK(code == 200 || code == 201, "apply Secret %s/fixture: HTTP %d", ns, code);
+  snprintf(api, sizeof api, "/apis/argoproj.io/v1alpha1/namespaces/argocd/applications/%s", app);
+  snprintf(body, sizeof body,
+           "{\"apiVersion\": \"argoproj.io/v1alpha1\", \"kind\": \"Application\", "
+           "\"metadata\": {\"name\": \"%s\", \"namespace\": \"argocd\"}, "
+           "\"spec\": {\"project\": \"default\", \"sources\": ["
+           "{\"repoURL\": \"%s\", \"path\": \"log\", \"targetRevision\": \"main\"}, "
+           "{\"repoURL\": \"https://charts.example.invalid\", \"chart\": \"nginx\", "
+           "\"targetRevision\": \"1.0.0\"}], "
+           "\"destination\": {\"server\": \"https://kubernetes.default.svc\", \"namespace\": "
+           "\"x\"}}}",
+           app, git_url);
+  code = kube_apply(tmp, api, body);
+  CHECK(code == 200 || code == 201, "apply Application argocd/%s: HTTP %d", app, code);
+
+  char argo_cache[600];
+  snprintf(argo_cache, sizeof argo_cache, "%s/argo-cache", tmp);
+  snprintf(opts, sizeof opts,
+           "{\"namespace\": \"argocd\", \"name\": \"%s\", \"cluster\": {\"kubeconfig\": \"%s\"}, "
+           "\"argocd_namespace\": \"%s\", \"cache\": \"%s\", %s}",
+           app, kubeconfig, ns, argo_cache, trust);
+  struct warnings warned = {0};
+  r = idpkit_source_fetch_argo(opts, NULL, on_warning, &warned, NULL, &out, &err);
+  char want[800], secret_name[200];
+  snprintf(want, sizeof want, "Application argocd/%s", app);
+  CHECK(r == IDPKIT_RESULT_OK &&
+            strcmp(json_string(out, "application", got, sizeof got), want) == 0,
+        "source_fetch_argo of %s: %s", want, msg(out, err));
+  /* the first source: the synced-or-target commit, its `path` inside the entry, the Secret */
+  snprintf(prefix, sizeof prefix, "%s/argocd-repo/argocd/%s/", argo_cache, app);
+  json_string(out, "dir", path, sizeof path);
+  size_t len = strlen(path);
+  snprintf(file, sizeof file, "%s/001.txt", path);
+  CHECK(r == IDPKIT_RESULT_OK && strncmp(path, prefix, strlen(prefix)) == 0 && len > 4 &&
+            strcmp(path + len - 4, "/log") == 0 && is_file(file),
+        "the git source's directory is <entry>/log under %s, holding 001.txt: %s", prefix, path);
+  snprintf(secret_name, sizeof secret_name, "Secret %s/fixture (repository)", ns);
+  CHECK(r == IDPKIT_RESULT_OK &&
+            strcmp(json_string(out, "commit", got, sizeof got), main_commit) == 0 &&
+            strcmp(json_string(out, "credentials", got, sizeof got), secret_name) == 0 &&
+            strstr(out, "\"hit\":false"),
+        "fetched main's commit %s with the credentials of %s: %s", main_commit, secret_name,
+        msg(out, err));
+  /* the second: a Helm repository, skipped and said so */
+  const char *second = r == IDPKIT_RESULT_OK ? strstr(out, "\"index\":1") : NULL;
+  CHECK(second && strstr(second, "\"fetched\":null") &&
+            strstr(json_string(second, "skipped", got, sizeof got), "Helm") &&
+            warned.naming_chart > 0,
+        "the Helm source is skipped (fetched null, the reason given, a warning event): %s",
+        msg(out, err));
+  reset(&out, &err);
+  r = idpkit_source_fetch_argo(opts, NULL, NULL, NULL, NULL, &out, &err);
+  CHECK(r == IDPKIT_RESULT_OK && strstr(out, "\"hit\":true") &&
+            strcmp(json_string(out, "dir", got, sizeof got), path) == 0,
+        "the second source_fetch_argo is a hit on the same directory: %s", msg(out, err));
+  reset(&out, &err);
+  CHECK(!any_file_contains(argo_cache, password),
+        "the Secret's password is in no file of the cache");
+
+  /* an Application that is not there: NOT_FOUND naming it */
+  r = idpkit_source_fetch_argo(
+      J("{\"namespace\": \"argocd\", \"name\": \"c-no-such-app\", \"cluster\": {\"kubeconfig\": "
+        "\"%s\"}, \"argocd_namespace\": \"%s\", \"cache\": \"%s\", %s}",
+        kubeconfig, ns, argo_cache, trust),
+      NULL, NULL, NULL, NULL, &out, &err);
+  CHECK(r == IDPKIT_RESULT_NOT_FOUND && err && strstr(idpkit_error_message(err), "c-no-such-app"),
+        "a missing Application -> %s naming it: %s", idpkit_result_name(r), msg(NULL, err));
+  expect_error("source_fetch_argo of a missing Application", r, IDPKIT_RESULT_NOT_FOUND, err,
+               SENTINEL, out);
+  err = NULL;
 }

@@ -4,13 +4,15 @@
 // directory; sourceList and sourceGc; option checks; promises run concurrently; AbortSignal.
 import { test, describe, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { existsSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { existsSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { dirname, join } from 'node:path'
 import { createHash, randomUUID } from 'node:crypto'
 import { gzipSync } from 'node:zlib'
 import { idpkit, tempDir, rejectsWithCode, record, seen } from './helpers.mjs'
-import { need, needFile, hostPort, assertNoSecret } from './rig.mjs'
+import { need, needFile, hostPort, assertNoSecret, requirePeers } from './rig.mjs'
 import { connect } from 'node:net'
+import { execFileSync } from 'node:child_process'
+import { request as httpsRequest } from 'node:https'
 
 /** The rig's nginx serving Flux-style artifacts; fails the test, naming the peer, when it is down. */
 async function artifacts() {
@@ -208,4 +210,163 @@ test('no rig password or token appears in an error message or event seen here', 
   assert.ok(seen.errors.length >= 8, `only ${seen.errors.length} errors seen`)
   for (const e of seen.errors) assertNoSecret(`${e.code} ${e.message}\n${e.stack}`, 'an error')
   for (const ev of seen.events) assertNoSecret(JSON.stringify(ev), 'an event')
+})
+
+// ---- git and Argo CD sources: the rig's git over HTTPS, its kube-apiserver ----
+
+/** The rig's git http-backend behind nginx (basic auth, a certificate from the rig CA) and its fixture repository. */
+async function gitRig() {
+  const url = need('nginx', 'GIT_FIXTURE_HTTPS')
+  await requirePeers('nginx')
+  const gitDir = need('nginx', 'GIT_FIXTURE_DIR')
+  return {
+    url,
+    user: need('nginx', 'GIT_USER'),
+    password: need('nginx', 'GIT_PASSWORD'),
+    // The rig's CA and nothing else: no platform roots, no certs.d.
+    trust: { caFiles: [needFile('nginx', 'CA')], noPlatformRoots: true, certsD: [] },
+    commit: (rev) => execFileSync('git', ['--git-dir', gitDir, 'rev-parse', `${rev}^{commit}`], { encoding: 'utf8' }).trim(),
+  }
+}
+
+/** The first file under `root` holding `needle`: what someone reading the cache from the disk would find. */
+function fileHolding(root, needle) {
+  for (const e of readdirSync(root, { withFileTypes: true })) {
+    const p = join(root, e.name)
+    if (e.isDirectory()) {
+      const found = fileHolding(p, needle)
+      if (found) return found
+    } else if (e.isFile() && readFileSync(p).includes(needle)) {
+      return p
+    }
+  }
+  return null
+}
+
+/** Server-side applies `obj` at `path` of the rig's kube-apiserver, as tests/rig/up does (its bearer token, the rig CA). */
+async function kubeApply(path, obj) {
+  await requirePeers('kube-apiserver')
+  const url = new URL(`${need('kube-apiserver', 'KUBE_URL')}${path}?fieldManager=idpkit-test&force=true`)
+  const body = JSON.stringify(obj)
+  const { status, text } = await new Promise((resolve, reject) => {
+    const req = httpsRequest(
+      url,
+      {
+        method: 'PATCH',
+        ca: readFileSync(needFile('kube-apiserver', 'CA')),
+        timeout: 30_000,
+        headers: {
+          authorization: `Bearer ${need('kube-apiserver', 'KUBE_TOKEN')}`,
+          'content-type': 'application/apply-patch+yaml',
+          'content-length': Buffer.byteLength(body),
+        },
+      },
+      (res) => {
+        let text = ''
+        res.setEncoding('utf8')
+        res.on('data', (c) => (text += c))
+        res.on('end', () => resolve({ status: res.statusCode, text }))
+      },
+    )
+    req.on('timeout', () => req.destroy(new Error('timed out')))
+    req.on('error', reject)
+    req.end(body)
+  })
+  if (status !== 200 && status !== 201) assert.fail(`apply ${path}: HTTP ${status}: ${text.slice(0, 600)}`)
+}
+
+describe('sourceFetchGit and sourceFetchArgo', () => {
+  test('git over HTTPS with a username and password lands in <cache>/git/<hash>, then is a hit', async () => {
+    const rig = await gitRig()
+    const cache = join(tempDir(), 'cache')
+    const creds = { username: rig.user, password: rig.password }
+    const first = await idpkit.sourceFetchGit(rig.url, 'develop', { cache, ...creds, ...rig.trust })
+    assert.equal(first.hit, false)
+    assert.equal(dirname(first.path), join(cache, 'git'))
+    assert.ok(statSync(join(first.path, 'DEVELOP.md')).isFile())
+    assert.equal(first.source, 'git')
+    assert.equal(first.url, rig.url)
+    assert.equal(first.revision, `refs/heads/develop@sha1:${rig.commit('develop')}`)
+    assert.ok(first.files > 0, JSON.stringify(first))
+
+    // The options-object form, the same entry.
+    const second = await idpkit.sourceFetchGit({ url: rig.url, revision: 'develop', cache, ...creds, ...rig.trust })
+    assert.equal(second.hit, true)
+    assert.equal(second.path, first.path)
+    assert.equal(fileHolding(cache, rig.password), null, 'the password is on disk')
+    assertNoSecret(JSON.stringify([first, second]), 'the fetch results')
+  })
+
+  test('a wrong password is AUTH naming the URL, without the password, and nothing is cached', async () => {
+    const rig = await gitRig()
+    const cache = join(tempDir(), 'cache')
+    const wrong = 'pw-wrong-node-4711'
+    const e = await rejectsWithCode(
+      idpkit.sourceFetchGit(rig.url, 'main', { cache, username: rig.user, password: wrong, ...rig.trust }),
+      'AUTH',
+    )
+    assert.ok(e.message.includes(rig.url), e.message)
+    assertNoSecret(`${e.code} ${e.message}\n${e.stack}`, 'the AUTH error', { wrong })
+    assert.deepEqual(await idpkit.sourceList({ cache }), [])
+  })
+
+  test('an Argo CD Application gives its git source directory and skips its Helm source', async () => {
+    const rig = await gitRig()
+    const kubeconfig = needFile('kube-apiserver', 'KUBECONFIG')
+    // A namespace of this test standing for Argo CD's, holding a `repository` Secret.
+    const ns = `argocd-node-${process.pid}`
+    const app = `node-argo-${process.pid}-${randomUUID().slice(0, 6)}`
+    await kubeApply(`/api/v1/namespaces/${ns}`, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } })
+    await kubeApply(`/api/v1/namespaces/${ns}/secrets/fixture`, {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: 'fixture', namespace: ns, labels: { 'argocd.argoproj.io/secret-type': 'repository' } },
+      stringData: { url: rig.url, username: rig.user, password: rig.password },
+    })
+    await kubeApply(`/apis/argoproj.io/v1alpha1/namespaces/argocd/applications/${app}`, {
+      apiVersion: 'argoproj.io/v1alpha1',
+      kind: 'Application',
+      metadata: { name: app, namespace: 'argocd' },
+      spec: {
+        project: 'default',
+        sources: [
+          { repoURL: rig.url, path: 'log', targetRevision: 'main' },
+          { repoURL: 'https://charts.example.invalid', chart: 'nginx', targetRevision: '1.0.0' },
+        ],
+        destination: { server: 'https://kubernetes.default.svc', namespace: 'x' },
+      },
+    })
+
+    const cache = join(tempDir(), 'cache')
+    const { events, onProgress } = record()
+    const opts = { cluster: { kubeconfig }, argocdNamespace: ns, cache, ...rig.trust }
+    const got = await idpkit.sourceFetchArgo('argocd', app, { ...opts, onProgress })
+    assert.equal(got.application, `Application argocd/${app}`)
+    assert.equal(got.sources.length, 2, JSON.stringify(got))
+    const [git, helm] = got.sources
+    assert.equal(git.index, 0)
+    assert.equal(git.repoUrl, rig.url)
+    assert.equal(git.path, 'log')
+    assert.equal(git.commit, rig.commit('main'))
+    assert.equal(git.credentials, `Secret ${ns}/fixture (repository)`)
+    assert.equal(git.fetched.hit, false)
+    assert.equal(dirname(git.fetched.path), join(cache, 'argocd-repo', 'argocd', app))
+    assert.equal(git.dir, join(git.fetched.path, 'log'))
+    assert.ok(statSync(join(git.dir, '001.txt')).isFile())
+    assert.equal(helm.index, 1)
+    assert.equal(helm.fetched, null)
+    assert.equal(helm.dir, null)
+    assert.match(helm.skipped, /Helm/)
+    assert.ok(
+      events.some((e) => e.type === 'warning' && e.message.includes('charts.example.invalid')),
+      JSON.stringify(events),
+    )
+
+    // The options-object form, a hit on the same directory.
+    const again = await idpkit.sourceFetchArgo({ namespace: 'argocd', name: app, ...opts })
+    assert.equal(again.sources[0].fetched.hit, true)
+    assert.equal(again.sources[0].dir, git.dir)
+    assert.equal(fileHolding(cache, rig.password), null, "the Secret's password is on disk")
+    assertNoSecret(JSON.stringify([got, again, events]), 'the Argo CD results and events')
+  })
 })

@@ -13,8 +13,13 @@ import asyncio
 import gzip
 import hashlib
 import io
+import json
 import os
+import ssl
+import subprocess
 import tarfile
+import urllib.error
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -224,3 +229,216 @@ def test_aio_fetch_list_gc_and_cancel(rig: Artifacts, tmp_path: Path) -> None:
         assert await idpkit.aio.source_list(cache=cache) == []
 
     asyncio.run(main())
+
+
+# ---- git and Argo CD sources: the rig's git over HTTPS, its kube-apiserver ----
+
+
+@dataclass(frozen=True)
+class GitRig:
+    """The rig's git http-backend behind nginx (basic auth, a certificate from the rig CA) and
+    its fixture repository."""
+
+    url: str
+    git_dir: Path
+    user: str
+    password: str
+    ca: Path
+
+    def __repr__(self) -> str:  # the password stays out of test output
+        return f"GitRig(url={self.url!r}, user={self.user!r})"
+
+    def trust(self) -> dict[str, Any]:
+        """The rig CA and nothing else: no platform roots, no certs.d."""
+        return {"ca_files": [self.ca], "no_platform_roots": True, "certs_d": []}
+
+    def commit(self, rev: str) -> str:
+        out = subprocess.run(
+            ["git", "--git-dir", str(self.git_dir), "rev-parse", f"{rev}^{{commit}}"],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        return out.stdout.strip()
+
+
+@pytest.fixture
+def git_rig() -> GitRig:
+    url = need("nginx", "IDPKIT_RIG_GIT_FIXTURE_HTTPS")
+    need_listening("nginx", url)
+    return GitRig(
+        url=url,
+        git_dir=Path(need("nginx", "IDPKIT_RIG_GIT_FIXTURE_DIR")),
+        user=need("nginx", "IDPKIT_RIG_GIT_USER"),
+        password=need("nginx", "IDPKIT_RIG_GIT_PASSWORD"),
+        ca=need_file("nginx", "IDPKIT_RIG_CA"),
+    )
+
+
+def file_holding(root: Path, needle: str) -> Path | None:
+    """The first file under ``root`` holding ``needle``: what someone reading the cache from
+    the disk would find."""
+    data = needle.encode()
+    for p in root.rglob("*"):
+        if p.is_file() and not p.is_symlink() and data in p.read_bytes():
+            return p
+    return None
+
+
+def kube_apply(path: str, obj: dict[str, Any]) -> None:
+    """Server-side applies ``obj`` at ``path`` of the rig's kube-apiserver, as tests/rig/up
+    does (its bearer token, the rig CA)."""
+    base = need("kube-apiserver", "IDPKIT_RIG_KUBE_URL")
+    need_listening("kube-apiserver", base)
+    token = need("kube-apiserver", "IDPKIT_RIG_KUBE_TOKEN")
+    context = ssl.create_default_context(cafile=str(need_file("kube-apiserver", "IDPKIT_RIG_CA")))
+    request = urllib.request.Request(
+        f"{base}{path}?fieldManager=idpkit-test&force=true",
+        data=json.dumps(obj).encode(),
+        method="PATCH",
+        headers={
+            "Authorization": f"Bearer {token}",
+            "Content-Type": "application/apply-patch+yaml",
+        },
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30, context=context) as response:
+            assert response.status in (200, 201), f"apply {path}: HTTP {response.status}"
+    except urllib.error.HTTPError as e:
+        pytest.fail(f"apply {path}: HTTP {e.code}: {e.read()[:600]!r}", pytrace=False)
+
+
+def test_git_over_https_with_a_password_then_a_hit(git_rig: GitRig, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    creds: dict[str, Any] = {"username": git_rig.user, "password": git_rig.password}
+    first = idpkit.source_fetch_git(git_rig.url, "develop", cache=cache, **creds, **git_rig.trust())
+    assert isinstance(first, idpkit.SourceFetched)
+    develop = git_rig.commit("develop")
+    assert first.hit is False
+    assert first.path.parent == cache / "git"
+    assert (first.path / "DEVELOP.md").is_file()
+    assert (first.source, first.url) == ("git", git_rig.url)
+    assert first.revision == f"refs/heads/develop@sha1:{develop}"
+    assert first.files > 0
+
+    second = idpkit.source_fetch_git(
+        git_rig.url, "develop", cache=cache, **creds, **git_rig.trust()
+    )
+    assert second.hit is True and second.path == first.path
+    assert file_holding(cache, git_rig.password) is None, "the password is on disk"
+
+
+def test_git_with_a_wrong_password_is_an_auth_error_without_it(
+    git_rig: GitRig, tmp_path: Path
+) -> None:
+    cache = tmp_path / "cache"
+    wrong = "pw-wrong-py-4711"
+    with pytest.raises(idpkit.AuthError) as err:
+        idpkit.source_fetch_git(
+            git_rig.url,
+            "main",
+            cache=cache,
+            username=git_rig.user,
+            password=wrong,
+            **git_rig.trust(),
+        )
+    assert err.value.kind == idpkit.ErrorKind.AUTH
+    assert git_rig.url in str(err.value)
+    assert wrong not in f"{err.value} {err.value!r} {err.value.args}"
+    assert idpkit.source_list(cache=cache) == []
+
+
+def test_an_argo_application_gives_typed_sources_and_skips_helm(
+    git_rig: GitRig, tmp_path: Path
+) -> None:
+    """A git source with a path and a Helm repository source; credentials from a
+    ``repository`` Secret in a namespace of this test standing for Argo CD's."""
+    kubeconfig = need_file("kube-apiserver", "IDPKIT_RIG_KUBECONFIG")
+    ns = f"argocd-py-{os.getpid()}"
+    app = f"py-argo-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+    kube_apply(
+        f"/api/v1/namespaces/{ns}",
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}},
+    )
+    kube_apply(
+        f"/api/v1/namespaces/{ns}/secrets/fixture",
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {
+                "name": "fixture",
+                "namespace": ns,
+                "labels": {"argocd.argoproj.io/secret-type": "repository"},
+            },
+            "stringData": {
+                "url": git_rig.url,
+                "username": git_rig.user,
+                "password": git_rig.password,
+            },
+        },
+    )
+    kube_apply(
+        f"/apis/argoproj.io/v1alpha1/namespaces/argocd/applications/{app}",
+        {
+            "apiVersion": "argoproj.io/v1alpha1",
+            "kind": "Application",
+            "metadata": {"name": app, "namespace": "argocd"},
+            "spec": {
+                "project": "default",
+                "sources": [
+                    {"repoURL": git_rig.url, "path": "log", "targetRevision": "main"},
+                    {
+                        "repoURL": "https://charts.example.invalid",
+                        "chart": "nginx",
+                        "targetRevision": "1.0.0",
+                    },
+                ],
+                "destination": {"server": "https://kubernetes.default.svc", "namespace": "x"},
+            },
+        },
+    )
+
+    cache = tmp_path / "cache"
+    events: list[idpkit.Event] = []
+    got = idpkit.source_fetch_argo(
+        "argocd",
+        app,
+        cluster=idpkit.KubeOptions(kubeconfig=kubeconfig),
+        argocd_namespace=ns,
+        cache=cache,
+        progress=events.append,
+        **git_rig.trust(),
+    )
+    assert isinstance(got, idpkit.ArgoFetched)
+    assert got.application == f"Application argocd/{app}"
+    assert len(got.sources) == 2
+    git, helm = got.sources
+    assert isinstance(git, idpkit.ArgoSourceFetched)
+    # `fetched` is the same typed SourceFetched a plain fetch gives, not a dict.
+    assert isinstance(git.fetched, idpkit.SourceFetched)
+    assert git.fetched.hit is False
+    assert git.fetched.path.parent == cache / "argocd-repo" / "argocd" / app
+    assert git.dir == git.fetched.path / "log" and isinstance(git.dir, Path)
+    assert (git.dir / "001.txt").is_file()
+    assert (git.index, git.repo_url, git.path) == (0, git_rig.url, "log")
+    assert git.commit == git_rig.commit("main")
+    assert git.credentials == f"Secret {ns}/fixture (repository)"
+    assert git.skipped is None
+
+    assert helm.index == 1
+    assert helm.fetched is None and helm.dir is None and helm.commit is None
+    assert helm.skipped is not None and "Helm" in helm.skipped
+    warnings = [e for e in events if e["type"] == "warning"]
+    assert any("charts.example.invalid" in str(e.get("message")) for e in warnings), events
+
+    again = idpkit.source_fetch_argo(
+        "argocd",
+        app,
+        cluster=idpkit.KubeOptions(kubeconfig=kubeconfig),
+        argocd_namespace=ns,
+        cache=cache,
+        **git_rig.trust(),
+    )
+    hit = again.sources[0].fetched
+    assert hit is not None and hit.hit is True and hit.path == git.fetched.path
+    assert file_holding(cache, git_rig.password) is None, "the Secret's password is on disk"
