@@ -536,7 +536,9 @@ class Gen:
         extra = []
         if "c" in call or "l" in call:
             extra.append(
-                "``username`` + ``password``, or ``token``: the registry's credentials (default: the stored login)."
+                "``username`` + ``password``, or ``token`` (a personal access token): the git host's credentials."
+                if op["name"].startswith("source_")
+                else "``username`` + ``password``, or ``token``: the registry's credentials (default: the stored login)."
             )
         if "s" in call:
             extra.append(

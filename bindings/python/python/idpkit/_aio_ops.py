@@ -1421,8 +1421,8 @@ async def source_fetch_git(
     ``ssh_key_file``: An SSH private key file (OpenSSH or PEM, unencrypted), read into memory
         for an SSH URL.
 
-    ``username`` + ``password``, or ``token``: the registry's credentials (default: the stored
-        login).
+    ``username`` + ``password``, or ``token`` (a personal access token): the git host's
+        credentials.
     ``progress``: called with each event (:data:`idpkit.Event`); if it raises, the call is
         cancelled and its exception propagates.
     The ``progress`` callback runs on the event loop's thread, between the call's other work.

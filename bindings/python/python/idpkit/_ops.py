@@ -1377,8 +1377,8 @@ def source_fetch_git(
     ``ssh_key_file``: An SSH private key file (OpenSSH or PEM, unencrypted), read into memory
         for an SSH URL.
 
-    ``username`` + ``password``, or ``token``: the registry's credentials (default: the stored
-        login).
+    ``username`` + ``password``, or ``token`` (a personal access token): the git host's
+        credentials.
     ``progress``: called with each event (:data:`idpkit.Event`); if it raises, the call is
         cancelled and its exception propagates.
     ``cancel``: a :class:`CancelToken` that stops the call (:class:`CancelledError`); Ctrl-C
