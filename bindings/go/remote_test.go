@@ -299,8 +299,8 @@ func TestClusterCAAndLogin(t *testing.T) {
 	}
 
 	_, err = idpkit.TrustExtract(ctx, idpkit.ClusterOptions{Kubeconfig: kubeconfig, Context: "nope"})
-	if err == nil || !strings.Contains(err.Error(), `"nope"`) {
-		t.Fatalf("TrustExtract of an unknown context: %v", err)
+	if !errors.Is(err, idpkit.ErrNotFound) || !strings.Contains(err.Error(), `"nope"`) {
+		t.Fatalf("TrustExtract of an unknown context: %v; want NOT_FOUND naming it", err)
 	}
 }
 

@@ -985,7 +985,11 @@ fn inspect_remote_reads_the_registry_and_pulls_nothing() {
     // --platform only with --remote.
     let mut c = env.cmd("empty-store");
     c.args(["inspect", "--platform", "linux/arm64", &image]);
-    env.fails(c, None);
+    let err = env.fails(c, None);
+    assert!(
+        err.contains("--remote") && err.contains("required"),
+        "--platform without --remote: {err}"
+    );
 }
 
 /// The exit code of a failed run, and its stderr.

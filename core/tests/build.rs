@@ -526,25 +526,23 @@ fn bad_input_names_the_problem_and_leaves_the_store_unchanged() {
     let e = store
         .build(&opts(&loop_dir.path().join("a"), "x/app:2"), None, None)
         .unwrap_err();
+    assert_eq!(e.kind, ErrorKind::InvalidInput, "{}", e.message);
     assert!(e.message.contains("symbolic links"), "{}", e.message);
 
     let mut o = opts(ctx.path(), "x/app:2");
     o.platform = Some("linux".into());
-    assert!(store
-        .build(&o, None, None)
-        .unwrap_err()
-        .message
-        .contains("os/arch"));
+    let e = store.build(&o, None, None).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::InvalidInput, "{}", e.message);
+    assert!(e.message.contains("os/arch"), "{}", e.message);
     let mut o = opts(ctx.path(), "x/app:2");
     o.level = Some(42);
-    assert!(store
-        .build(&o, None, None)
-        .unwrap_err()
-        .message
-        .contains("level 42"));
+    let e = store.build(&o, None, None).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::InvalidInput, "{}", e.message);
+    assert!(e.message.contains("level 42"), "{}", e.message);
     let mut o = opts(ctx.path(), "x/app:2");
     o.excludes = vec!["[unclosed".into()];
     let e = store.build(&o, None, None).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::InvalidInput, "{}", e.message);
     assert!(e.message.contains("[unclosed"), "{}", e.message);
 
     let cancel = CancelToken::new();

@@ -5,6 +5,7 @@
 //! Fails (never skips) when the rig's CA is missing (tests/rig/up creates it).
 
 use idpkit::trust::{self, TrustOptions, Verdict};
+use idpkit::ErrorKind;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use std::io::{Read, Write};
@@ -156,6 +157,7 @@ fn client_certificates_come_from_the_hosts_certs_d_folder() {
     let (cert, key) = client_cert(&pki, tmp.path());
     std::fs::copy(&cert, dir.join("client.cert")).unwrap();
     let err = trust::check(&host, &opts, None).unwrap_err();
+    assert_eq!(err.kind, ErrorKind::InvalidInput, "{err}");
     assert!(err.message.contains("client.key"), "{err}");
 
     std::fs::copy(&key, dir.join("client.key")).unwrap();

@@ -41,6 +41,10 @@ if [ -z "$oldest" ]; then
   done
 fi
 venv_oldest="$venv/py39"
+if [ -z "$oldest" ] && [ ! -x "$venv_oldest/bin/pytest" ]; then
+  echo "setup(python): no CPython 3.9 found (python3.9 on PATH, pyenv's 3.9.x or IDPKIT_PYTHON_OLDEST);" \
+    "tests/suites/40-python.sh tests the requires-python floor and fails without it: pyenv install 3.9" >&2
+fi
 if [ -n "$oldest" ] && [ ! -x "$venv_oldest/bin/pytest" ]; then
   echo "setup(python): creating $venv_oldest for the Python 3.9 test run"
   "$oldest" -m venv "$venv_oldest"

@@ -529,9 +529,9 @@ static void cluster(const idpkit_store *store, const char *fixture, const char *
 
   snprintf(json, sizeof json, "{\"kubeconfig\": \"%s\", \"context\": \"nope\"}", kubeconfig);
   r = idpkit_trust_extract(json, NULL, NULL, NULL, NULL, &out, &err);
-  CHECK(r != IDPKIT_RESULT_OK && err && strstr(idpkit_error_message(err), "\"nope\"") &&
+  CHECK(r == IDPKIT_RESULT_NOT_FOUND && err && strstr(idpkit_error_message(err), "\"nope\"") &&
             out == SENTINEL,
-        "an unknown kubeconfig context is named: %s", msg(NULL, err));
+        "an unknown kubeconfig context is NOT_FOUND, named: %d %s", (int)r, msg(NULL, err));
   reset(&out, &err);
   r = idpkit_trust_extract("{\"kube_config\": \"x\"}", NULL, NULL, NULL, NULL, &out, &err);
   expect_error("trust_extract with an unknown field", r, IDPKIT_RESULT_INVALID_INPUT, err,

@@ -70,3 +70,5 @@ grep -q '^FAIL' "$repo/target/go-test.log" && exit 1
 [ "$failed" -eq 0 ]
 . "$repo/tests/counts.sh"
 require_tests go "$passed"
+# shellcheck disable=SC2046
+require_go_tests "$repo/target/go-test.log" $(find . -name '*_test.go' | LC_ALL=C sort)
