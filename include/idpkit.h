@@ -498,6 +498,15 @@ idpkit_result idpkit_source_list(const char *options_json, const idpkit_credenti
 idpkit_result idpkit_source_gc(const char *options_json, const idpkit_credentials *credentials, idpkit_event_callback callback, void *user_data, const idpkit_cancel *cancel, char **result_json_out, idpkit_error **err_out);
 
 /**
+ * Keeps a Flux source's entry in the source cache current: fetches its artifact, then each
+ * new revision as the object changes (a watch), each reported by a `source_fetched` event,
+ * until cancelled; cancel ends it normally, with how many revisions it fetched and the last.
+ * Options `$defs/FetchFluxOptions`, result `$defs/SourceWatched`; arguments as for `idpkit_call`.
+ * Blocks until `cancel` fires (then returns `IDPKIT_RESULT_OK`) or the watch fails.
+ */
+idpkit_result idpkit_source_watch_flux(const char *options_json, const idpkit_credentials *credentials, idpkit_event_callback callback, void *user_data, const idpkit_cancel *cancel, char **result_json_out, idpkit_error **err_out);
+
+/**
  * The options an operation would run with: strictly parsed, defaults filled in.
  * Options `$defs/ResolveOptionsOptions`, result any JSON; arguments as for `idpkit_call`.
  */

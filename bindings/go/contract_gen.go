@@ -262,6 +262,16 @@ func SourceGC(ctx context.Context, opts SourceGcOptions, call ...CallOption) (*G
 	return &out, nil
 }
 
+// SourceWatchFlux runs "source_watch_flux": Keeps a Flux source's entry in the source cache current: fetches its artifact, then each new revision as the object changes (a watch), each reported by a `source_fetched` event, until cancelled; cancel ends it normally, with how many revisions it fetched and the last.
+// Options FetchFluxOptions, result SourceWatched; call may hold Credentials and OnEvent.
+func SourceWatchFlux(ctx context.Context, opts FetchFluxOptions, call ...CallOption) (*SourceWatched, error) {
+	var out SourceWatched
+	if err := invoke(ctx, nil, "source_watch_flux", opts, &out, call); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
 // ResolveOptions runs "resolve_options": The options an operation would run with: strictly parsed, defaults filled in.
 // Options ResolveOptionsOptions, result json.RawMessage; call may hold Credentials and OnEvent.
 func ResolveOptions(ctx context.Context, opts ResolveOptionsOptions, call ...CallOption) (json.RawMessage, error) {
@@ -439,23 +449,30 @@ type DeleteOptions struct {
 //	manifest_pushed      Digest, Reference: A manifest was accepted by the registry.
 //	retry_scheduled      Attempt, DelayMs, Reason, What: A request failed transiently and will be tried again after `delay_ms`.
 //	insecure_connection  Host, Reason: Audit: TLS verification was skipped, or plain HTTP used, for a host marked insecure.
+//	source_fetched       Bytes, Digest, Files, Hit, Path, Revision, Size, SkippedSymlinks, Source, URL: A watched source's revision is in the cache (the first, then each new one).
 type Event struct {
-	Type      string   `json:"type"`
-	Context   string   `json:"context,omitempty"`
-	Bytes     uint64   `json:"bytes,omitempty"`
-	Files     uint64   `json:"files,omitempty"`
-	Digest    string   `json:"digest,omitempty"`
-	DiffID    string   `json:"diff_id,omitempty"`
-	Size      uint64   `json:"size,omitempty"`
-	Tags      []string `json:"tags,omitempty"`
-	Message   string   `json:"message,omitempty"`
-	From      string   `json:"from,omitempty"`
-	Reference string   `json:"reference,omitempty"`
-	Attempt   uint32   `json:"attempt,omitempty"`
-	DelayMs   uint64   `json:"delay_ms,omitempty"`
-	Reason    string   `json:"reason,omitempty"`
-	What      string   `json:"what,omitempty"`
-	Host      string   `json:"host,omitempty"`
+	Type            string   `json:"type"`
+	Context         string   `json:"context,omitempty"`
+	Bytes           uint64   `json:"bytes,omitempty"`
+	Files           uint64   `json:"files,omitempty"`
+	Digest          string   `json:"digest,omitempty"`
+	DiffID          string   `json:"diff_id,omitempty"`
+	Size            uint64   `json:"size,omitempty"`
+	Tags            []string `json:"tags,omitempty"`
+	Message         string   `json:"message,omitempty"`
+	From            string   `json:"from,omitempty"`
+	Reference       string   `json:"reference,omitempty"`
+	Attempt         uint32   `json:"attempt,omitempty"`
+	DelayMs         uint64   `json:"delay_ms,omitempty"`
+	Reason          string   `json:"reason,omitempty"`
+	What            string   `json:"what,omitempty"`
+	Host            string   `json:"host,omitempty"`
+	Hit             bool     `json:"hit,omitempty"`
+	Path            string   `json:"path,omitempty"`
+	Revision        string   `json:"revision,omitempty"`
+	SkippedSymlinks []string `json:"skipped_symlinks,omitempty"`
+	Source          string   `json:"source,omitempty"`
+	URL             string   `json:"url,omitempty"`
 	// Raw is the event's JSON document as the library sent it.
 	Raw json.RawMessage `json:"-"`
 }
@@ -902,6 +919,18 @@ type SourceListing struct {
 	Revision     string `json:"revision"`
 	Source       string `json:"source"`
 	URL          string `json:"url"`
+}
+
+// SourceWatched: What a watch did, when it ends (cancelled).
+type SourceWatched struct {
+	// New revisions that could not be fetched (each reported by a `warning` event).
+	Failed uint64 `json:"failed"`
+	// Revisions put in the cache while the watch ran (the first included), each reported
+	// by a `source_fetched` event. A revision already in the cache counts (a hit).
+	Fetched uint64 `json:"fetched"`
+	// The last revision fetched: the entry that was current when the watch ended; `null`
+	// when the source never became Ready.
+	Last *SourceFetched `json:"last"`
 }
 
 // TagOptions mirrors the contract's $defs/TagOptions.

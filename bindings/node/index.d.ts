@@ -300,6 +300,12 @@ export type IdpkitEvent =
   | { type: 'retry_scheduled'; attempt: number; delayMs: number; reason: string; what: string }
   /** Audit: TLS verification was skipped, or plain HTTP used, for a host marked insecure. */
   | { type: 'insecure_connection'; host: string; reason: string }
+  /**
+   * A watched source's revision is in the cache (the first, then each new one).
+   * `source_watch_flux` sends it; its fields are those of the `SourceFetched` a fetch
+   * returns.
+   */
+  | { type: 'source_fetched'; bytes: number; digest: string; files: number; hit: boolean; path: string; revision: string; size: number; skippedSymlinks: Array<string>; source: string; url: string }
 
 export interface ExportOptions {
   /** The OCI image layout directory to write (created or added to). */
@@ -938,6 +944,22 @@ export interface SourceListing {
   url: string
 }
 
+/** What a watch did, when it ends (cancelled). */
+export interface SourceWatched {
+  /** New revisions that could not be fetched (each reported by a `warning` event). */
+  failed: number
+  /**
+   * Revisions put in the cache while the watch ran (the first included), each reported
+   * by a `source_fetched` event. A revision already in the cache counts (a hit).
+   */
+  fetched: number
+  /**
+   * The last revision fetched: the entry that was current when the watch ended; `null`
+   * when the source never became Ready.
+   */
+  last?: SourceFetched | null
+}
+
 export interface TagOptions {
   /** The image to tag (reference or digest). */
   source?: string
@@ -1006,6 +1028,7 @@ export type SourceFetchFluxOptions = FetchFluxOptions
 export type SourceFetchGitOptions = FetchGitOptions
 export type SourceFetchArgoOptions = FetchArgoOptions
 export type SourceListOptions = CacheOptions
+export type SourceWatchFluxOptions = FetchFluxOptions
 
 /**
  * A local OCI image-layout store. Every method returns a Promise; the work runs off the
@@ -1137,8 +1160,26 @@ export declare function sourceList(options?: SourceListOptions): Promise<Array<S
 /** Removes source cache entries by policy (newest N per source, age, size budget); never an entry in use, never a file that is not an entry. */
 export declare function sourceGc(options?: SourceGcOptions): Promise<GcResult>
 
+/** Keeps a Flux source's entry in the source cache current: fetches its artifact, then each new revision as the object changes (a watch), each reported by a `source_fetched` event, until cancelled; cancel ends it normally, with how many revisions it fetched and the last. */
+export declare function sourceWatchFlux(kind: string, namespace: string, name: string, options?: Omit<SourceWatchFluxOptions, 'kind' | 'namespace' | 'name'> & WithProgress & WithSignal): Promise<SourceWatched>
+/** Keeps a Flux source's entry in the source cache current: fetches its artifact, then each new revision as the object changes (a watch), each reported by a `source_fetched` event, until cancelled; cancel ends it normally, with how many revisions it fetched and the last. */
+export declare function sourceWatchFlux(options: SourceWatchFluxOptions & WithProgress & WithSignal): Promise<SourceWatched>
+
 /** The options an operation would run with: strictly parsed, defaults filled in. */
 export declare function resolveOptions(options?: ResolveOptionsOptions): Promise<any>
+
+/**
+ * Keeps a Flux source's entry in the source cache current: fetches its artifact, then each new revision as the object changes (a watch), each reported by a `source_fetched` event, until cancelled; cancel ends it normally, with how many revisions it fetched and the last.
+ * As an async iterator of each `source_fetched` event's SourceFetched; `break` (or the
+ * caller's `signal`) aborts the call, and the iterator's return value is its result.
+ */
+export declare function watchFlux(kind: string, namespace: string, name: string, options?: Omit<SourceWatchFluxOptions, 'kind' | 'namespace' | 'name'> & WithProgress & WithSignal): AsyncGenerator<SourceFetched, SourceWatched, undefined>
+/**
+ * Keeps a Flux source's entry in the source cache current: fetches its artifact, then each new revision as the object changes (a watch), each reported by a `source_fetched` event, until cancelled; cancel ends it normally, with how many revisions it fetched and the last.
+ * As an async iterator of each `source_fetched` event's SourceFetched; `break` (or the
+ * caller's `signal`) aborts the call, and the iterator's return value is its result.
+ */
+export declare function watchFlux(options: SourceWatchFluxOptions & WithProgress & WithSignal): AsyncGenerator<SourceFetched, SourceWatched, undefined>
 
 /** @deprecated Use `trustExtract`. */
 export declare const extractCa: typeof trustExtract

@@ -22,7 +22,9 @@ export const {
   sourceFetchArgo,
   sourceList,
   sourceGc,
+  sourceWatchFlux,
   resolveOptions,
+  watchFlux,
   extractCa,
 } = idpkit
 

@@ -211,6 +211,78 @@ function run(spec, store, given, options, side) {
   )
 }
 
+/**
+ * Runs the operation `spec` describes as `invoke` does, as an async iterator of the payloads of
+ * its `type` events (the event without its `type`, camelCase): a watch that runs until it is
+ * aborted. The caller's `onProgress` still gets every event and its `signal` still aborts the
+ * call; leaving the loop (`break`, `return`, an exception) aborts it too, and waits for it to
+ * end. The iterator's return value is the call's result; its error is the call's. Events may
+ * reach the event loop after the call's promise settles: the result's `fetched` count (how
+ * many `type` events the core sent) says how many to wait for.
+ */
+async function* iterate(spec, store, args, caller, type) {
+  const at = spec.positional.length === 0 || isObject(args[0]) ? 0 : spec.positional.length
+  const given = args[at]
+  const options = isObject(given) ? { ...given } : {}
+  const { onProgress, signal } = options
+  const controller = new AbortController()
+  const forward = () => controller.abort(signal.reason)
+  const listening = isObject(signal) && typeof signal.addEventListener === 'function'
+  if (listening) {
+    if (signal.aborted) forward()
+    else signal.addEventListener('abort', forward, { once: true })
+  }
+  const items = []
+  let wake = null
+  const notify = () => {
+    const w = wake
+    wake = null
+    w?.()
+  }
+  options.onProgress = (event) => {
+    if (event.type === type) {
+      const { type: _, ...item } = event
+      items.push(item)
+      notify()
+    }
+    if (typeof onProgress === 'function') onProgress(event)
+  }
+  options.signal = controller.signal
+  const callArgs = [...args]
+  // Not an object: left as given, for invoke to reject as it would.
+  callArgs[at] = given === undefined || given === null || isObject(given) ? options : given
+  let settled = null
+  const call = invoke(spec, store, callArgs, caller).then(
+    (value) => {
+      settled = { value }
+      notify()
+    },
+    (error) => {
+      settled = { error }
+      notify()
+    },
+  )
+  let yielded = 0
+  try {
+    for (;;) {
+      if (items.length) {
+        yielded++
+        yield items.shift()
+        continue
+      }
+      if (settled?.error) throw settled.error
+      if (settled && !(yielded < (settled.value?.fetched ?? 0))) return settled.value
+      await new Promise((resolve) => {
+        wake = resolve
+      })
+    }
+  } finally {
+    controller.abort()
+    await call
+    if (listening) signal.removeEventListener('abort', forward)
+  }
+}
+
 /** Opens a native store; its errors are IdpkitErrors too, with the caller's stack. */
 function openStore(path, caller) {
   try {
@@ -222,4 +294,4 @@ function openStore(path, caller) {
   }
 }
 
-module.exports = { invoke, openStore, IdpkitError, toJs, fromJs, camelMessage, native }
+module.exports = { invoke, iterate, openStore, IdpkitError, toJs, fromJs, camelMessage, native }

@@ -106,15 +106,6 @@ class Gen:
             return str(schema["$ref"]).rsplit("/", 1)[-1]
         return None
 
-    def nullable_ref(self, schema: Any) -> str | None:
-        """The def name of ``{"anyOf": [{"$ref": X}, {"type": "null"}]}`` (``Option<X>``)."""
-        alts = schema.get("anyOf") if isinstance(schema, dict) else None
-        if not isinstance(alts, list) or len(alts) != 2:
-            return None
-        refs = [self.ref(a) for a in alts if self.ref(a)]
-        nulls = [a for a in alts if isinstance(a, dict) and a.get("type") == "null"]
-        return refs[0] if len(refs) == 1 and len(nulls) == 1 else None
-
     def resolve(self, schema: Any) -> Any:
         name = self.ref(schema)
         return self.defs[name] if name else schema
@@ -124,6 +115,14 @@ class Gen:
         kinds = {t} if isinstance(t, str) else set(t or [])
         nullable = "null" in kinds
         return kinds - {"null"}, nullable
+
+    def nullable_ref(self, schema: Any) -> str | None:
+        """The definition an optional struct refers to (``Option<T>``: ``anyOf`` of a
+        ``$ref`` and null), else ``None``."""
+        alts = schema.get("anyOf") if isinstance(schema, dict) else None
+        if not isinstance(alts, list) or len(alts) != 2 or {"type": "null"} not in alts:
+            return None
+        return next((n for a in alts if (n := self.ref(a))), None)
 
     def is_path(self, schema: Any) -> bool:
         """Whether a field's schema holds a file-system path (the contract's ``x-path``)."""
@@ -170,11 +169,8 @@ class Gen:
         """(annotation, expression converting ``data``) of a result field."""
         if schema is True:
             return "Any", data
-        inner = self.nullable_ref(schema)
-        if inner:
-            ann, expr = self.result_field({"$ref": f"#/$defs/{inner}"}, data)
-            # The caller treats it as optional: None stays None.
-            return f"{ann} | None", expr
+        if (opt := self.nullable_ref(schema)) is not None:
+            return f"{opt} | None", f"None if {data} is None else {opt}._from_json({data})"
         name = self.ref(schema)
         if name:
             return name, f"{name}({data})" if "oneOf" in self.defs[name] or "enum" in self.defs[
@@ -221,7 +217,10 @@ class Gen:
                 if "None" not in ann:
                     ann += " | None"
                 raw = f'data.get("{f}")'
-                expr = raw if expr == f'data["{f}"]' else f"None if {raw} is None else {expr}"
+                if (opt := self.nullable_ref(schema)) is not None:
+                    expr = f'None if {raw} is None else {opt}._from_json(data["{f}"])'
+                else:
+                    expr = raw if expr == f'data["{f}"]' else f"None if {raw} is None else {expr}"
             line = f"    {f}: {ann}"
             if schema is True:  # whole JSON documents: kept out of repr and hash
                 line += (

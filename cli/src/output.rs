@@ -46,6 +46,27 @@ impl Output {
         }
     }
 
+    /// Events without a progress display (no spinner), for a command that runs until it is
+    /// stopped (`source watch`): JSON lines with `--json`, warnings always (unless
+    /// `--quiet`), other events with `--verbose`.
+    pub fn events(&self) -> Progress {
+        Progress {
+            bar: None,
+            multi: None,
+            blobs: Arc::new(Mutex::new(HashMap::new())),
+            json: self.json,
+            verbose: self.verbose,
+            quiet: self.quiet,
+        }
+    }
+
+    /// A line for people on stderr (not with `--json` or `--quiet`).
+    pub fn note(&self, line: &str) {
+        if !self.json && !self.quiet {
+            eprintln!("{line}");
+        }
+    }
+
     /// A progress display for a long operation: on a terminal a spinner plus one bar per
     /// blob being transferred, JSON lines with `--json`, warnings always (unless `--quiet`),
     /// other events with `--verbose`.
@@ -194,6 +215,16 @@ fn describe(e: &Event) -> String {
         Event::Warning { message } => format!("warning: {message}"),
         other => crate::registry_cmds::describe(other),
     }
+}
+
+/// Writes `value` as one JSON line to stdout and flushes it (a line of a stream another
+/// program reads as it comes). Fails when stdout is gone (a closed pipe).
+pub fn print_json_line<T: Serialize>(value: &T) -> std::io::Result<()> {
+    use std::io::Write;
+    let s = serde_json::to_string(value).map_err(std::io::Error::other)?;
+    let mut o = std::io::stdout().lock();
+    writeln!(o, "{s}")?;
+    o.flush()
 }
 
 /// Writes a line to stdout; a closed pipe (`idpkit images | head`) is not an error.

@@ -16,6 +16,10 @@ pub enum SourceCommand {
     /// revision, digest, size, whether it was a hit).
     #[command(subcommand)]
     Fetch(FetchCommand),
+    /// Keep a source's entry current as its revision changes (a watch): one JSON line per
+    /// revision fetched on stdout, the first included; Ctrl-C or SIGTERM ends it (exit 0).
+    #[command(subcommand)]
+    Watch(WatchCommand),
     /// List the cache's entries: source, revision, size, age, last use.
     #[command(after_help = "Example:
   idpkit --cache /tmp/smc source ls")]
@@ -137,6 +141,33 @@ fn namespaced(object: &str) -> Result<(String, String)> {
                 "{object:?} is not NAMESPACE/NAME (e.g. flux-system/podinfo)"
             ))
         })
+}
+
+#[derive(Subcommand)]
+pub enum WatchCommand {
+    /// A Flux source (GitRepository, OCIRepository, Bucket, HelmChart): its artifact, then
+    /// each new one. States in between (reconciling, not Ready) print nothing; a revision that
+    /// cannot be fetched is a warning on stderr and the watch goes on (the first one ends it
+    /// with its error, as `source fetch flux` would).
+    #[command(after_help = "Examples:
+  idpkit source watch flux GitRepository flux-system/podinfo --host-override localhost:9090
+  idpkit --cache /tmp/smc source watch flux ocirepository apps/manifests --context kind-localdev
+
+Each line is what `source fetch flux --json` prints: path, source, url, revision, digest,
+size, files, bytes, hit, skipped_symlinks.")]
+    Flux {
+        kind: String,
+        /// NAMESPACE/NAME of the object.
+        object: String,
+        /// Kubeconfig file (default: $KUBECONFIG, else ~/.kube/config, else in-cluster).
+        #[arg(long, value_name = "FILE")]
+        kubeconfig: Option<PathBuf>,
+        /// Kubeconfig context (default: its current-context).
+        #[arg(long)]
+        context: Option<String>,
+        #[command(flatten)]
+        fetch: FetchArgs,
+    },
 }
 
 /// How an artifact is fetched: limits, retries, host override and trust.
@@ -312,6 +343,16 @@ pub fn run(cmd: SourceCommand, cache: Option<PathBuf>, out: &Output) -> Result<(
                 lines.join("\n")
             });
         }
+        SourceCommand::Watch(WatchCommand::Flux {
+            kind,
+            object,
+            kubeconfig,
+            context,
+            fetch,
+        }) => {
+            let opts = flux_options(kind, &object, kubeconfig, context, &fetch, cache_opts)?;
+            watch_flux(&opts, out)?;
+        }
         SourceCommand::Ls => {
             let entries = Cache::open(cache_opts.cache.as_deref())?.list()?;
             out.result(&entries, || {
@@ -374,4 +415,126 @@ fn ago(secs: u64) -> String {
         3600..=86399 => format!("{}h", d.as_secs() / 3600),
         _ => format!("{}d", d.as_secs() / 86400),
     }
+}
+
+/// `FetchFluxOptions` from the arguments of `source watch flux`.
+fn flux_options(
+    kind: String,
+    object: &str,
+    kubeconfig: Option<PathBuf>,
+    context: Option<String>,
+    fetch: &FetchArgs,
+    cache: CacheOptions,
+) -> Result<idpkit::gitops::flux::FetchFluxOptions> {
+    let (namespace, name) = object.split_once('/').ok_or_else(|| {
+        idpkit::Error::invalid(format!(
+            "{object:?} is not NAMESPACE/NAME (e.g. flux-system/podinfo)"
+        ))
+    })?;
+    Ok(idpkit::gitops::flux::FetchFluxOptions {
+        kind,
+        namespace: namespace.to_string(),
+        name: name.to_string(),
+        cluster: idpkit::kube::KubeOptions {
+            kubeconfig,
+            context,
+        },
+        host_override: fetch.host_override.clone(),
+        cache,
+        limits: fetch.limits(),
+        trust: fetch.trust.options(),
+    })
+}
+
+/// `source watch flux`: each revision fetched as one JSON line on stdout (flushed), other
+/// events as every command shows them (stderr); SIGINT or SIGTERM cancels the watch, which
+/// then ends normally.
+fn watch_flux(opts: &idpkit::gitops::flux::FetchFluxOptions, out: &Output) -> Result<()> {
+    let cancel = idpkit::CancelToken::new();
+    cancel_on_signals(cancel.clone())?;
+    cancel_when_stdout_closes(cancel.clone());
+    let events = out.events().sink();
+    let reader_gone = cancel.clone();
+    let sink: idpkit::EventSink = std::sync::Arc::new(move |e: &idpkit::Event| {
+        match SourceFetched::from_event(e) {
+            // Nobody reads the lines any more (`| head -1` exited): the watch ends.
+            Some(f) => {
+                if output::print_json_line(&f).is_err() {
+                    reader_gone.cancel();
+                }
+            }
+            None => events(e),
+        }
+    });
+    let call = Call::new().with_sink(Some(sink)).with_cancel(Some(cancel));
+    let r = idpkit::gitops::watch::watch_flux(opts, &call)?;
+    out.note(&format!(
+        "watch of {} {}/{} ended: {} revisions fetched, {} failed",
+        opts.kind, opts.namespace, opts.name, r.fetched, r.failed
+    ));
+    Ok(())
+}
+
+/// Cancels the watch when nobody reads its lines any more (`… | head -1` has exited): a write
+/// would only notice at the next revision, which may be days away. A pipe whose reader is gone
+/// polls as POLLERR; a terminal or a file never does.
+fn cancel_when_stdout_closes(cancel: idpkit::CancelToken) {
+    let _ = std::thread::Builder::new()
+        .name("idpkit-stdout".into())
+        .spawn(move || {
+            while !cancel.is_cancelled() {
+                let mut fd = libc::pollfd {
+                    fd: libc::STDOUT_FILENO,
+                    events: 0,
+                    revents: 0,
+                };
+                // SAFETY: one valid pollfd, for the length given.
+                let n = unsafe { libc::poll(&mut fd, 1, 250) };
+                if n > 0 && fd.revents & (libc::POLLERR | libc::POLLHUP | libc::POLLNVAL) != 0 {
+                    cancel.cancel();
+                }
+            }
+        });
+}
+
+/// Turns the first SIGINT or SIGTERM into `cancel`; a second one exits at once (130). The
+/// signals are blocked in this thread before any other starts (the runtime's threads and
+/// the sigwait thread inherit the mask), so they reach only the sigwait thread; child
+/// processes get a clean mask from std.
+fn cancel_on_signals(cancel: idpkit::CancelToken) -> Result<()> {
+    // SAFETY: plain libc calls on a zeroed sigset_t owned here.
+    let set = unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGINT);
+        libc::sigaddset(&mut set, libc::SIGTERM);
+        let rc = libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+        if rc != 0 {
+            return Err(idpkit::Error::internal(format!(
+                "cannot block SIGINT and SIGTERM to handle them: {}",
+                std::io::Error::from_raw_os_error(rc)
+            )));
+        }
+        set
+    };
+    std::thread::Builder::new()
+        .name("idpkit-signals".into())
+        .spawn(move || {
+            let mut seen = 0;
+            loop {
+                let mut signal = 0;
+                // SAFETY: `set` is a valid, initialized sigset_t.
+                if unsafe { libc::sigwait(&set, &mut signal) } != 0 {
+                    return;
+                }
+                seen += 1;
+                if seen == 1 {
+                    cancel.cancel();
+                } else {
+                    std::process::exit(130);
+                }
+            }
+        })
+        .map_err(|e| idpkit::Error::internal(format!("cannot start the signal thread: {e}")))?;
+    Ok(())
 }

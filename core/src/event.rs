@@ -48,6 +48,28 @@ pub enum Event {
     },
     /// Audit: TLS verification was skipped, or plain HTTP used, for a host marked insecure.
     InsecureConnection { host: String, reason: String },
+    /// A watched source's revision is in the cache (the first, then each new one).
+    /// `source_watch_flux` sends it; its fields are those of the `SourceFetched` a fetch
+    /// returns.
+    SourceFetched {
+        /// The entry's directory: the source's files.
+        #[schemars(extend("x-path" = true))]
+        path: std::path::PathBuf,
+        /// `GitRepository namespace/name`, …
+        source: String,
+        url: String,
+        revision: String,
+        digest: String,
+        /// Bytes downloaded when it was filled.
+        size: u64,
+        files: u64,
+        /// Bytes of file content in the entry.
+        bytes: u64,
+        /// Whether the entry was already in the cache (nothing was downloaded).
+        hit: bool,
+        /// Symlinks not created (`name -> target`).
+        skipped_symlinks: Vec<String>,
+    },
 }
 
 /// A progress sink. Cheap to clone; called from worker threads.

@@ -896,6 +896,7 @@ int main(int argc, char **argv) {
   remote_tests(store, fixture, tmp);
   source_tests(tmp);
   source_git_argo_tests(tmp);
+  source_watch_tests(tmp);
 
   idpkit_store_free(store);
 

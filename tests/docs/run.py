@@ -318,6 +318,9 @@ SETUPS = {
         f"cp {REPO}/tests/docs/fixtures/app.c app.c && ln -sfn {REPO}/target target",
     ),
     "go-module": ([], "go mod init example.com/app >/dev/null 2>&1"),
+    # GitRepository flux-system/podinfo, Ready with the rig's fixture tarball: what the watch
+    # examples watch
+    "flux-podinfo": ([], f"bash {REPO}/tests/docs/fixtures/flux-podinfo.sh"),
 }
 
 

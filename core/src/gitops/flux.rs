@@ -240,14 +240,26 @@ pub fn fetch_flux(o: &FetchFluxOptions, call: &crate::Call) -> Result<super::Sou
         crate::kube::KubeClient::connect(&o.cluster, call.sink())?.with_cancel(call.cancel());
     let (_, object) = client.custom_object(GROUP, &VERSIONS, kind.plural, &o.namespace, &o.name)?;
     let artifact = artifact_of(&object, &what)?;
+    let cache = super::cache::Cache::open(o.cache.cache.as_deref())?;
+    fetch_artifact_of(o, &cache, &artifact, &what, call)
+}
+
+/// Fetches `artifact` (read from the object `what` names) into its entry of `cache`, or hits
+/// it. Shared by `fetch_flux` and `watch_flux`.
+pub(crate) fn fetch_artifact_of(
+    o: &FetchFluxOptions,
+    cache: &super::cache::Cache,
+    artifact: &Artifact,
+    what: &str,
+    call: &crate::Call,
+) -> Result<super::SourceFetched> {
     let revision = super::revision::Revision::parse(&artifact.revision)
         .map_err(|e| e.context(format!("{what}: status.artifact.revision")))?;
-    let cache = super::cache::Cache::open(o.cache.cache.as_deref())?;
     let entry = cache.flux_entry(&o.namespace, &o.name, &revision, &artifact.digest)?;
     super::fetch_to_entry(
         &entry,
         &artifact.digest,
-        what,
+        what.to_string(),
         &artifact.url,
         &artifact.revision,
         o.host_override.as_deref(),

@@ -8,6 +8,7 @@ pub mod flux;
 pub mod git;
 pub mod git_cache;
 pub mod revision;
+pub mod watch;
 
 use crate::call::Call;
 use crate::digest::Digest;

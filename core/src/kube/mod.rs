@@ -65,6 +65,9 @@ pub struct KubeClient {
     recorder: Arc<Recorder>,
     sink: Option<EventSink>,
     cancel: Option<CancelToken>,
+    /// Seconds each watch request lasts before the API server ends it (and the watch
+    /// resumes from where it was); `None`: kube-rs's default, 290.
+    watch_timeout: Option<u32>,
 }
 
 impl fmt::Debug for KubeClient {
@@ -93,12 +96,22 @@ impl KubeClient {
             recorder,
             sink: sink.cloned(),
             cancel: None,
+            watch_timeout: None,
         })
     }
 
     /// The same client, whose calls stop with `CANCELLED` soon after `cancel` fires.
     pub fn with_cancel(mut self, cancel: Option<&CancelToken>) -> KubeClient {
         self.cancel = cancel.cloned();
+        self
+    }
+
+    /// The same client, whose watches ask the API server to end each watch request after
+    /// `secs` seconds (a watch then resumes from the last resourceVersion it saw, as it does
+    /// when a server or proxy closes the stream). For tests of that resumption; the default
+    /// (290 s) suits real use.
+    pub fn with_watch_timeout(mut self, secs: u32) -> KubeClient {
+        self.watch_timeout = Some(secs);
         self
     }
 

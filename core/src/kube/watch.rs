@@ -17,7 +17,10 @@ impl KubeClient {
     /// `resourceVersion`; a re-list that shows nothing new is not a change), and returns
     /// whether to go on: `Ok(false)` ends the watch with `Ok(())`, an error ends it with
     /// that error. `NOT_FOUND` when the object does not exist or is deleted; `CANCELLED`
-    /// soon after `cancel` fires. A lost connection is retried with backoff (a `warning`
+    /// soon after `cancel` fires. A stream the API server ends (each watch request times
+    /// out) is resumed from the last resourceVersion, silently; a resourceVersion that has
+    /// been compacted away (410 Gone) makes it re-list, silently too (a change made
+    /// meanwhile is delivered then). A lost connection is retried with backoff (a `warning`
     /// event says so); credentials or trust that stop working end it.
     #[allow(clippy::too_many_arguments)]
     pub fn watch_custom(
@@ -35,7 +38,10 @@ impl KubeClient {
             "{} {ns}/{name}",
             super::objects::resource_name(group, plural)
         );
-        let config = watcher::Config::default().fields(&format!("metadata.name={name}"));
+        let mut config = watcher::Config::default().fields(&format!("metadata.name={name}"));
+        if let Some(secs) = self.watch_timeout {
+            config = config.timeout(secs);
+        }
         let mut stream = watcher(api, config).default_backoff().boxed();
         // The object of the current (re-)list, delivered once the list is complete.
         let mut listed: Option<serde_json::Value> = None;
@@ -51,6 +57,10 @@ impl KubeClient {
                         format!("the watch of {what} on {} ended", self.target.server),
                     ))
                 }
+                // 410 Gone: the resourceVersion the watch resumes from has been compacted
+                // away (it was disconnected for long). The watcher re-lists, and a change
+                // made meanwhile comes with the list: routine, not worth a warning.
+                Some(Err(watcher::Error::WatchError(s))) if s.code == 410 => continue,
                 Some(Err(e)) => {
                     let (inner, during) = match e {
                         watcher::Error::InitialListFailed(k) => (k, "listing"),

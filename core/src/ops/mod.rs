@@ -193,6 +193,7 @@ pub static OPERATIONS: &[OperationInfo] = &[
     info::<SourceFetchArgo>(),
     info::<SourceList>(),
     info::<SourceGc>(),
+    info::<SourceWatchFlux>(),
     info::<ResolveOptions>(),
 ];
 

@@ -132,3 +132,24 @@ impl Operation for SourceFetchArgo {
         crate::gitops::argo::fetch_argo(o, call)
     }
 }
+
+pub struct SourceWatchFlux;
+impl Operation for SourceWatchFlux {
+    const NAME: &'static str = "source_watch_flux";
+    const NEEDS_STORE: bool = false;
+    const SUMMARY: &'static str = "Keeps a Flux source's entry in the source cache current: \
+        fetches its artifact, then each new revision as the object changes (a watch), each \
+        reported by a `source_fetched` event, until cancelled; cancel ends it normally, with \
+        how many revisions it fetched and the last.";
+    const USES: Uses = FETCH;
+    const POSITIONAL: &'static [&'static str] = &["kind", "namespace", "name"];
+    type Options = crate::gitops::flux::FetchFluxOptions;
+    type Output = crate::gitops::watch::SourceWatched;
+    fn run(
+        _: Option<&Store>,
+        o: &crate::gitops::flux::FetchFluxOptions,
+        call: &Call,
+    ) -> Result<crate::gitops::watch::SourceWatched> {
+        crate::gitops::watch::watch_flux(o, call)
+    }
+}

@@ -84,23 +84,6 @@ func refName(s any) string {
 	return strings.TrimPrefix(r, "#/$defs/")
 }
 
-// nullableRef is the def name of {"anyOf": [{"$ref": X}, {"type": "null"}]}, or "".
-func nullableRef(m schema) string {
-	alts, ok := m["anyOf"].([]any)
-	if !ok || len(alts) != 2 {
-		return ""
-	}
-	name := ""
-	for _, a := range alts {
-		if r := refName(a); r != "" {
-			name = r
-		} else if t, _ := a.(schema); t == nil || t["type"] != "null" {
-			return ""
-		}
-	}
-	return name
-}
-
 // walkOptions marks every def reachable from s as an options def.
 func (g *gen) walkOptions(s any, nested bool) {
 	m, ok := s.(schema)
@@ -160,12 +143,34 @@ func types(s schema) (string, bool) {
 	return "", false
 }
 
+// nullableRef is the definition an optional struct refers to (`Option<T>`: `anyOf` of a
+// $ref and null), else "".
+func nullableRef(m schema) string {
+	alts, _ := m["anyOf"].([]any)
+	if len(alts) != 2 {
+		return ""
+	}
+	ref, null := "", false
+	for _, a := range alts {
+		if as, ok := a.(schema); ok {
+			if n := refName(as); n != "" {
+				ref = n
+			} else if as["type"] == "null" {
+				null = true
+			}
+		}
+	}
+	if !null {
+		return ""
+	}
+	return ref
+}
+
 // goType is the Go type of a schema and whether it may be null.
 func (g *gen) goType(s any, output bool) (string, bool) {
 	m, ok := s.(schema)
-	if name := nullableRef(m); name != "" {
-		// Option<Struct> in core: a pointer, nil when the library sent null.
-		return "*" + name, true
+	if ref := nullableRef(m); ok && ref != "" {
+		return ref, true
 	}
 	if !ok || len(m) == 0 || (m["type"] == nil && m["$ref"] == nil) {
 		if output {
@@ -270,6 +275,10 @@ func (g *gen) field(name string, s any, output bool) {
 		g.comment("\t", d)
 	}
 	tag := name
+	if output && null && nullableRef(m) != "" {
+		// An optional struct of a result: nil when the core sent null.
+		typ = "*" + typ
+	}
 	if !output {
 		def, hasDefault := m["default"]
 		ref := refName(m)

@@ -37,6 +37,7 @@ Operation: TypeAlias = Literal[
     "source_fetch_argo",
     "source_list",
     "source_gc",
+    "source_watch_flux",
     "resolve_options",
 ]
 

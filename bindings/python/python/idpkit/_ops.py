@@ -29,6 +29,7 @@ from ._types import (
     RemoteInspect,
     SourceFetched,
     SourceListing,
+    SourceWatched,
     TrustReport,
 )
 from ._util import (
@@ -1518,6 +1519,88 @@ def source_gc(
     return GcResult._from_json(raw)
 
 
+def source_watch_flux(
+    kind: str,
+    namespace: str,
+    name: str,
+    *,
+    attempts: int = 4,
+    ca_files: Sequence[StrPath] | None = None,
+    cache: StrPath | None = None,
+    certs_d: Sequence[StrPath] | None = None,
+    cluster: KubeOptions | None = None,
+    connect_timeout_secs: int = 30,
+    host_override: str | None = None,
+    insecure_hosts: Sequence[str] | None = None,
+    keep_inner_symlinks: bool = False,
+    max_download_size: int = 104857600,
+    max_entries: int = 1000000,
+    max_untar_size: int = 104857600,
+    no_platform_roots: bool = False,
+    read_timeout_secs: int = 60,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+) -> SourceWatched:
+    """Keeps a Flux source's entry in the source cache current: fetches its artifact, then each new
+    revision as the object changes (a watch), each reported by a `source_fetched` event, until
+    cancelled; cancel ends it normally, with how many revisions it fetched and the last.
+
+    ``kind``: `GitRepository`, `OCIRepository`, `Bucket` or `HelmChart` (or their plurals).
+    ``attempts``: Tries per download (first included) on 5xx, 408, 429 and broken connections.
+    ``ca_files``: Extra CA files (PEM) trusted for every host of the operation.
+    ``cache``: The cache root.
+    ``certs_d``: certs.d roots to search; `None` means the defaults (see
+        `config::certs_d_roots`).
+    ``cluster``: Where the cluster is.
+    ``connect_timeout_secs``: Seconds to establish a connection (TCP and TLS).
+    ``host_override``: Replaces the artifact URL's `host[:port]` (source-controller's in-cluster
+        address, reached from outside through a port-forward or an ingress).
+    ``insecure_hosts``: Hosts (`host` or `host:port`) whose certificate is not verified and
+        which may be spoken to over plain HTTP. Every use emits an `insecure_connection` event.
+    ``keep_inner_symlinks``: Keep symlinks whose target stays inside the tree (relative, `..`
+        only as a leading prefix that does not climb above the root); default skip every
+        symlink.
+    ``max_download_size``: Bytes downloaded at most (0: no limit); default 100 MiB.
+    ``max_entries``: Entries at most (0: no limit); default one million.
+    ``max_untar_size``: Bytes of file content extracted at most (0: no limit); default 100 MiB
+        as Flux.
+    ``no_platform_roots``: Leave out the platform's roots and `SSL_CERT_*` (tests, air-gapped
+        setups).
+    ``read_timeout_secs``: Seconds without a byte from the server before a try counts as failed.
+
+    ``progress``: called with each event (:data:`idpkit.Event`); if it raises, the call is
+        cancelled and its exception propagates.
+    ``cancel``: a :class:`CancelToken` that stops the call (:class:`CancelledError`); Ctrl-C
+        stops it too.
+    """
+    raw = _invoke(
+        "source_watch_flux",
+        None,
+        {
+            "kind": kind,
+            "namespace": namespace,
+            "name": name,
+            "attempts": attempts,
+            "ca_files": _paths("ca_files", ca_files),
+            "cache": _path("cache", cache),
+            "certs_d": _paths("certs_d", certs_d),
+            "cluster": _nested("cluster", cluster, KubeOptions),
+            "connect_timeout_secs": connect_timeout_secs,
+            "host_override": host_override,
+            "insecure_hosts": _strings("insecure_hosts", insecure_hosts),
+            "keep_inner_symlinks": keep_inner_symlinks,
+            "max_download_size": max_download_size,
+            "max_entries": max_entries,
+            "max_untar_size": max_untar_size,
+            "no_platform_roots": no_platform_roots,
+            "read_timeout_secs": read_timeout_secs,
+        },
+        progress=progress,
+        cancel=cancel,
+    )
+    return SourceWatched._from_json(raw)
+
+
 def resolve_options(operation: str, options: Any = None) -> Any:
     """The options an operation would run with: strictly parsed, defaults filled in.
 
@@ -1563,6 +1646,7 @@ OPERATIONS: dict[str, bool] = {
     "source_fetch_argo": False,
     "source_list": False,
     "source_gc": False,
+    "source_watch_flux": False,
     "resolve_options": False,
 }
 
@@ -1582,6 +1666,7 @@ __all__ = [
     "source_fetch_git",
     "source_gc",
     "source_list",
+    "source_watch_flux",
     "trust_add",
     "trust_check",
     "trust_extract",

@@ -489,6 +489,30 @@ class GcResult:
 
 
 @dataclass(frozen=True)
+class SourceWatched:
+    """What a watch did, when it ends (cancelled)."""
+
+    fetched: int
+    """Revisions put in the cache while the watch ran (the first included), each reported
+    by a `source_fetched` event. A revision already in the cache counts (a hit).
+    """
+    failed: int
+    """New revisions that could not be fetched (each reported by a `warning` event)."""
+    last: SourceFetched | None = None
+    """The last revision fetched: the entry that was current when the watch ended; `null`
+    when the source never became Ready.
+    """
+
+    @classmethod
+    def _from_json(cls, data: Mapping[str, Any]) -> SourceWatched:
+        return cls(
+            fetched=data["fetched"],
+            failed=data["failed"],
+            last=None if data.get("last") is None else SourceFetched._from_json(data["last"]),
+        )
+
+
+@dataclass(frozen=True)
 class ClusterOptions:
     """Where the cluster is and which host its CA is for.
 
@@ -731,6 +755,25 @@ class InsecureConnectionEvent(TypedDict):
     reason: str
 
 
+class SourceFetchedEvent(TypedDict):
+    """A watched source's revision is in the cache (the first, then each new one).
+    `source_watch_flux` sends it; its fields are those of the `SourceFetched` a fetch
+    returns.
+    """
+
+    type: Literal["source_fetched"]
+    path: str
+    source: str
+    url: str
+    revision: str
+    digest: str
+    size: int
+    files: int
+    bytes: int
+    hit: bool
+    skipped_symlinks: list[str]
+
+
 #: A progress event as passed to a ``progress`` callback: a dict whose ``type`` says which.
 #: Later versions add event types; a callback should ignore types it does not know.
 Event = Union[
@@ -748,6 +791,7 @@ Event = Union[
     ManifestPushedEvent,
     RetryScheduledEvent,
     InsecureConnectionEvent,
+    SourceFetchedEvent,
 ]
 
 #: A progress callback: called with each event dict, from a worker thread, with the GIL held.
@@ -788,7 +832,9 @@ __all__ = [
     "RemoteInspect",
     "RetryScheduledEvent",
     "SourceFetched",
+    "SourceFetchedEvent",
     "SourceListing",
+    "SourceWatched",
     "StrPath",
     "TrustReport",
     "Verdict",
