@@ -507,6 +507,16 @@ idpkit_result idpkit_source_gc(const char *options_json, const idpkit_credential
 idpkit_result idpkit_source_watch_flux(const char *options_json, const idpkit_credentials *credentials, idpkit_event_callback callback, void *user_data, const idpkit_cancel *cancel, char **result_json_out, idpkit_error **err_out);
 
 /**
+ * Keeps an Argo CD Application's git sources current in the source cache: fetches them, then
+ * again whenever their sources or synced revisions change, each source reported by a
+ * `source_fetched` event, until cancelled; cancel ends it normally, with how many it fetched and
+ * the last.
+ * Options `$defs/FetchArgoOptions`, result `$defs/SourceWatched`; arguments as for `idpkit_call`.
+ * Blocks until `cancel` fires (then returns `IDPKIT_RESULT_OK`) or the watch fails.
+ */
+idpkit_result idpkit_source_watch_argo(const char *options_json, const idpkit_credentials *credentials, idpkit_event_callback callback, void *user_data, const idpkit_cancel *cancel, char **result_json_out, idpkit_error **err_out);
+
+/**
  * The options an operation would run with: strictly parsed, defaults filled in.
  * Options `$defs/ResolveOptionsOptions`, result any JSON; arguments as for `idpkit_call`.
  */

@@ -272,6 +272,16 @@ func SourceWatchFlux(ctx context.Context, opts FetchFluxOptions, call ...CallOpt
 	return &out, nil
 }
 
+// SourceWatchArgo runs "source_watch_argo": Keeps an Argo CD Application's git sources current in the source cache: fetches them, then again whenever their sources or synced revisions change, each source reported by a `source_fetched` event, until cancelled; cancel ends it normally, with how many it fetched and the last.
+// Options FetchArgoOptions, result SourceWatched; call may hold Credentials and OnEvent.
+func SourceWatchArgo(ctx context.Context, opts FetchArgoOptions, call ...CallOption) (*SourceWatched, error) {
+	var out SourceWatched
+	if err := invoke(ctx, nil, "source_watch_argo", opts, &out, call); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
 // ResolveOptions runs "resolve_options": The options an operation would run with: strictly parsed, defaults filled in.
 // Options ResolveOptionsOptions, result json.RawMessage; call may hold Credentials and OnEvent.
 func ResolveOptions(ctx context.Context, opts ResolveOptionsOptions, call ...CallOption) (json.RawMessage, error) {

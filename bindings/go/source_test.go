@@ -456,3 +456,73 @@ func TestSourceFetchArgoApplication(t *testing.T) {
 		t.Fatalf("the Secret's password is on disk in %s", f)
 	}
 }
+
+// WatchArgo calls back with the Application's git source at its synced revision, then again
+// when Argo CD's status moves to another commit; cancelling the context ends it cleanly.
+func TestWatchArgoCallsBackPerSyncedRevision(t *testing.T) {
+	r := newGitRig(t)
+	requirePeer(t, "kube-apiserver", "IDPKIT_RIG_KUBE_URL")
+	kubeconfig := rigEnv("IDPKIT_RIG_KUBECONFIG")
+	ns := fmt.Sprintf("argocd-gow-%d", os.Getpid())
+	app := fmt.Sprintf("go-watch-argo-%d-%d", os.Getpid(), time.Now().UnixNano()%1_000_000)
+	kubeApply(t, "/api/v1/namespaces/"+ns, map[string]any{"apiVersion": "v1", "kind": "Namespace", "metadata": map[string]any{"name": ns}})
+	kubeApply(t, "/api/v1/namespaces/"+ns+"/secrets/fixture", map[string]any{
+		"apiVersion": "v1", "kind": "Secret",
+		"metadata":   map[string]any{"name": "fixture", "namespace": ns, "labels": map[string]any{"argocd.argoproj.io/secret-type": "repository"}},
+		"stringData": map[string]any{"url": r.url, "username": r.user, "password": r.password},
+	})
+	synced := func(revision string) {
+		kubeApply(t, "/apis/argoproj.io/v1alpha1/namespaces/argocd/applications/"+app, map[string]any{
+			"apiVersion": "argoproj.io/v1alpha1", "kind": "Application",
+			"metadata": map[string]any{"name": app, "namespace": "argocd"},
+			"spec": map[string]any{"project": "default",
+				"source":      map[string]any{"repoURL": r.url, "targetRevision": "main"},
+				"destination": map[string]any{"server": "https://kubernetes.default.svc", "namespace": "x"}},
+			"status": map[string]any{"sync": map[string]any{"revision": revision}},
+		})
+	}
+	develop, main := r.commit(t, "develop"), r.commit(t, "main")
+	synced(develop)
+	opts := idpkit.FetchArgoOptions{
+		Namespace: "argocd", Name: app, Cluster: idpkit.KubeOptions{Kubeconfig: kubeconfig}, ArgocdNamespace: ns,
+		Cache: filepath.Join(t.TempDir(), "cache"), CAFiles: []string{r.ca}, NoPlatformRoots: true, CertsD: []string{},
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	revisions := make(chan idpkit.SourceFetched, 8)
+	done := make(chan error, 1)
+	var summary *idpkit.SourceWatched
+	go func() {
+		var err error
+		summary, err = idpkit.WatchArgo(ctx, opts, func(f idpkit.SourceFetched) { revisions <- f })
+		done <- err
+	}()
+	next := func(want string) idpkit.SourceFetched {
+		t.Helper()
+		select {
+		case f := <-revisions:
+			if !strings.HasSuffix(f.Revision, want) {
+				t.Fatalf("revision %s, want one ending in %s", f.Revision, want)
+			}
+			return f
+		case err := <-done:
+			t.Fatalf("the watch ended while waiting for %s: %v", want, err)
+		case <-time.After(30 * time.Second):
+			t.Fatalf("no revision within 30 s while waiting for %s", want)
+		}
+		panic("unreachable")
+	}
+	first := next(develop)
+	synced(main)
+	second := next(main)
+	if first.Path == second.Path {
+		t.Fatalf("both revisions in one entry %s", first.Path)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("a cancelled watch returns no error, got %v", err)
+	}
+	if summary == nil || summary.Fetched != 2 {
+		t.Fatalf("summary %+v, want 2 fetched", summary)
+	}
+}

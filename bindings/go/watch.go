@@ -18,6 +18,15 @@ func WatchFlux(ctx context.Context, opts FetchFluxOptions, onRevision func(Sourc
 	return SourceWatchFlux(ctx, opts, append(call[:len(call):len(call)], hook)...)
 }
 
+// WatchArgo keeps an Argo CD Application's git sources current in the source cache:
+// SourceWatchArgo with onRevision called for each source it puts in the cache, first all of
+// them, then again whenever the Application's sources or synced revisions change. As
+// WatchFlux: onRevision runs on a library thread, and ctx ending is the watch's normal end.
+func WatchArgo(ctx context.Context, opts FetchArgoOptions, onRevision func(SourceFetched), call ...CallOption) (*SourceWatched, error) {
+	hook := revisions{fn: onRevision}
+	return SourceWatchArgo(ctx, opts, append(call[:len(call):len(call)], hook)...)
+}
+
 // revisions is a CallOption applied after the caller's: it wraps their OnEvent.
 type revisions struct{ fn func(SourceFetched) }
 

@@ -1029,6 +1029,7 @@ export type SourceFetchGitOptions = FetchGitOptions
 export type SourceFetchArgoOptions = FetchArgoOptions
 export type SourceListOptions = CacheOptions
 export type SourceWatchFluxOptions = FetchFluxOptions
+export type SourceWatchArgoOptions = FetchArgoOptions
 
 /**
  * A local OCI image-layout store. Every method returns a Promise; the work runs off the
@@ -1165,6 +1166,11 @@ export declare function sourceWatchFlux(kind: string, namespace: string, name: s
 /** Keeps a Flux source's entry in the source cache current: fetches its artifact, then each new revision as the object changes (a watch), each reported by a `source_fetched` event, until cancelled; cancel ends it normally, with how many revisions it fetched and the last. */
 export declare function sourceWatchFlux(options: SourceWatchFluxOptions & WithProgress & WithSignal): Promise<SourceWatched>
 
+/** Keeps an Argo CD Application's git sources current in the source cache: fetches them, then again whenever their sources or synced revisions change, each source reported by a `source_fetched` event, until cancelled; cancel ends it normally, with how many it fetched and the last. */
+export declare function sourceWatchArgo(namespace: string, name: string, options?: Omit<SourceWatchArgoOptions, 'namespace' | 'name'> & WithProgress & WithSignal): Promise<SourceWatched>
+/** Keeps an Argo CD Application's git sources current in the source cache: fetches them, then again whenever their sources or synced revisions change, each source reported by a `source_fetched` event, until cancelled; cancel ends it normally, with how many it fetched and the last. */
+export declare function sourceWatchArgo(options: SourceWatchArgoOptions & WithProgress & WithSignal): Promise<SourceWatched>
+
 /** The options an operation would run with: strictly parsed, defaults filled in. */
 export declare function resolveOptions(options?: ResolveOptionsOptions): Promise<any>
 
@@ -1180,6 +1186,19 @@ export declare function watchFlux(kind: string, namespace: string, name: string,
  * caller's `signal`) aborts the call, and the iterator's return value is its result.
  */
 export declare function watchFlux(options: SourceWatchFluxOptions & WithProgress & WithSignal): AsyncGenerator<SourceFetched, SourceWatched, undefined>
+
+/**
+ * Keeps an Argo CD Application's git sources current in the source cache: fetches them, then again whenever their sources or synced revisions change, each source reported by a `source_fetched` event, until cancelled; cancel ends it normally, with how many it fetched and the last.
+ * As an async iterator of each `source_fetched` event's SourceFetched; `break` (or the
+ * caller's `signal`) aborts the call, and the iterator's return value is its result.
+ */
+export declare function watchArgo(namespace: string, name: string, options?: Omit<SourceWatchArgoOptions, 'namespace' | 'name'> & WithProgress & WithSignal): AsyncGenerator<SourceFetched, SourceWatched, undefined>
+/**
+ * Keeps an Argo CD Application's git sources current in the source cache: fetches them, then again whenever their sources or synced revisions change, each source reported by a `source_fetched` event, until cancelled; cancel ends it normally, with how many it fetched and the last.
+ * As an async iterator of each `source_fetched` event's SourceFetched; `break` (or the
+ * caller's `signal`) aborts the call, and the iterator's return value is its result.
+ */
+export declare function watchArgo(options: SourceWatchArgoOptions & WithProgress & WithSignal): AsyncGenerator<SourceFetched, SourceWatched, undefined>
 
 /** @deprecated Use `trustExtract`. */
 export declare const extractCa: typeof trustExtract

@@ -33,6 +33,7 @@ const OPS = {
   source_list: {"name":"source_list","js":"sourceList","positional":[],"parts":[],"aliases":{}},
   source_gc: {"name":"source_gc","js":"sourceGc","positional":[],"parts":[],"aliases":{}},
   source_watch_flux: {"name":"source_watch_flux","js":"sourceWatchFlux","positional":[{"name":"kind","type":"string"},{"name":"namespace","type":"string"},{"name":"name","type":"string"}],"parts":["events","signal"],"aliases":{}},
+  source_watch_argo: {"name":"source_watch_argo","js":"sourceWatchArgo","positional":[{"name":"namespace","type":"string"},{"name":"name","type":"string"}],"parts":["events","signal"],"aliases":{}},
   resolve_options: {"name":"resolve_options","js":"resolveOptions","positional":[],"parts":[],"aliases":{}},
 }
 
@@ -195,6 +196,11 @@ function sourceWatchFlux(...args) {
   return invoke(OPS.source_watch_flux, null, args, sourceWatchFlux)
 }
 
+/** Keeps an Argo CD Application's git sources current in the source cache: fetches them, then again whenever their sources or synced revisions change, each source reported by a `source_fetched` event, until cancelled; cancel ends it normally, with how many it fetched and the last. */
+function sourceWatchArgo(...args) {
+  return invoke(OPS.source_watch_argo, null, args, sourceWatchArgo)
+}
+
 /** The options an operation would run with: strictly parsed, defaults filled in. */
 function resolveOptions(...args) {
   return invoke(OPS.resolve_options, null, args, resolveOptions)
@@ -207,6 +213,15 @@ function resolveOptions(...args) {
  */
 function watchFlux(...args) {
   return iterate(OPS.source_watch_flux, null, args, watchFlux, 'source_fetched')
+}
+
+/**
+ * Keeps an Argo CD Application's git sources current in the source cache: fetches them, then again whenever their sources or synced revisions change, each source reported by a `source_fetched` event, until cancelled; cancel ends it normally, with how many it fetched and the last.
+ * As an async iterator of each `source_fetched` event's SourceFetched; `break` (or the
+ * caller's `signal`) aborts the call, and the iterator's return value is its result.
+ */
+function watchArgo(...args) {
+  return iterate(OPS.source_watch_argo, null, args, watchArgo, 'source_fetched')
 }
 
 module.exports = {
@@ -231,7 +246,9 @@ module.exports = {
   sourceList,
   sourceGc,
   sourceWatchFlux,
+  sourceWatchArgo,
   resolveOptions,
   watchFlux,
+  watchArgo,
   extractCa: trustExtract,
 }

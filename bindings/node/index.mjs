@@ -23,8 +23,10 @@ export const {
   sourceList,
   sourceGc,
   sourceWatchFlux,
+  sourceWatchArgo,
   resolveOptions,
   watchFlux,
+  watchArgo,
   extractCa,
 } = idpkit
 

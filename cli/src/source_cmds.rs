@@ -107,28 +107,51 @@ pub enum FetchCommand {
     #[command(after_help = "Examples:
   idpkit source fetch argo argocd/my-app --ca-file idpbuilder-ca.crt
   idpkit source fetch argo team-a/api --argocd-namespace argocd --secret team-a/deploy-key --json")]
-    Argo {
-        /// NAMESPACE/NAME of the Application.
-        object: String,
-        /// Kubeconfig file (default: $KUBECONFIG, else ~/.kube/config, else in-cluster).
-        #[arg(long, value_name = "FILE")]
-        kubeconfig: Option<PathBuf>,
-        /// Kubeconfig context (default: its current-context).
-        #[arg(long)]
-        context: Option<String>,
-        /// Argo CD's namespace (its Secrets and argocd-ssh-known-hosts-cm).
-        #[arg(long, value_name = "NS", default_value = "argocd")]
-        argocd_namespace: String,
-        /// A Secret NAMESPACE/NAME with username+password, token or sshPrivateKey, used
-        /// instead of Argo CD's own Secrets.
-        #[arg(long, value_name = "NS/NAME")]
-        secret: Option<String>,
-        /// known_hosts file when Argo CD's namespace has no argocd-ssh-known-hosts-cm.
-        #[arg(long, value_name = "FILE")]
-        known_hosts: Option<PathBuf>,
-        #[command(flatten)]
-        trust: TrustArgs,
-    },
+    Argo(ArgoArgs),
+}
+
+/// Which Application, where, and how its sources are reached (`fetch argo`, `watch argo`).
+#[derive(Args, Debug, Clone)]
+pub struct ArgoArgs {
+    /// NAMESPACE/NAME of the Application.
+    object: String,
+    /// Kubeconfig file (default: $KUBECONFIG, else ~/.kube/config, else in-cluster).
+    #[arg(long, value_name = "FILE")]
+    kubeconfig: Option<PathBuf>,
+    /// Kubeconfig context (default: its current-context).
+    #[arg(long)]
+    context: Option<String>,
+    /// Argo CD's namespace (its Secrets and argocd-ssh-known-hosts-cm).
+    #[arg(long, value_name = "NS", default_value = "argocd")]
+    argocd_namespace: String,
+    /// A Secret NAMESPACE/NAME with username+password, token or sshPrivateKey, used
+    /// instead of Argo CD's own Secrets.
+    #[arg(long, value_name = "NS/NAME")]
+    secret: Option<String>,
+    /// known_hosts file when Argo CD's namespace has no argocd-ssh-known-hosts-cm.
+    #[arg(long, value_name = "FILE")]
+    known_hosts: Option<PathBuf>,
+    #[command(flatten)]
+    trust: TrustArgs,
+}
+
+impl ArgoArgs {
+    fn options(self, cache: CacheOptions) -> Result<idpkit::gitops::argo::FetchArgoOptions> {
+        let (namespace, name) = namespaced(&self.object)?;
+        Ok(idpkit::gitops::argo::FetchArgoOptions {
+            namespace,
+            name,
+            cluster: idpkit::kube::KubeOptions {
+                kubeconfig: self.kubeconfig,
+                context: self.context,
+            },
+            argocd_namespace: Some(self.argocd_namespace),
+            secret: self.secret,
+            known_hosts_file: self.known_hosts,
+            cache,
+            trust: self.trust.options(),
+        })
+    }
 }
 
 /// `NAMESPACE/NAME` of a command-line argument.
@@ -168,6 +191,16 @@ size, files, bytes, hit, skipped_symlinks.")]
         #[command(flatten)]
         fetch: FetchArgs,
     },
+    /// An Argo CD Application's git sources: each fetched, then again whenever the
+    /// Application's sources or synced revisions (status.sync) change; one line per source
+    /// fetched.
+    #[command(after_help = "Examples:
+  idpkit source watch argo argocd/my-app --ca-file idpbuilder-ca.crt
+  idpkit source watch argo team-a/api --secret team-a/deploy-key | while read -r line; do …; done
+
+Each line is a SourceFetched document: path, source, url, revision, digest, size, files,
+bytes, hit, skipped_symlinks.")]
+    Argo(ArgoArgs),
 }
 
 /// How an artifact is fetched: limits, retries, host override and trust.
@@ -302,29 +335,8 @@ pub fn run(cmd: SourceCommand, cache: Option<PathBuf>, out: &Output) -> Result<(
             progress.finish();
             print_fetched(&r?, out);
         }
-        SourceCommand::Fetch(FetchCommand::Argo {
-            object,
-            kubeconfig,
-            context,
-            argocd_namespace,
-            secret,
-            known_hosts,
-            trust,
-        }) => {
-            let (namespace, name) = namespaced(&object)?;
-            let opts = idpkit::gitops::argo::FetchArgoOptions {
-                namespace,
-                name,
-                cluster: idpkit::kube::KubeOptions {
-                    kubeconfig,
-                    context,
-                },
-                argocd_namespace: Some(argocd_namespace),
-                secret,
-                known_hosts_file: known_hosts,
-                cache: cache_opts,
-                trust: trust.options(),
-            };
+        SourceCommand::Fetch(FetchCommand::Argo(args)) => {
+            let opts = args.options(cache_opts)?;
             let progress = out.progress();
             let call = Call::new().with_sink(Some(progress.sink()));
             let r = idpkit::gitops::argo::fetch_argo(&opts, &call);
@@ -351,7 +363,17 @@ pub fn run(cmd: SourceCommand, cache: Option<PathBuf>, out: &Output) -> Result<(
             fetch,
         }) => {
             let opts = flux_options(kind, &object, kubeconfig, context, &fetch, cache_opts)?;
-            watch_flux(&opts, out)?;
+            let what = format!("{} {}/{}", opts.kind, opts.namespace, opts.name);
+            watch(&what, out, |call| {
+                idpkit::gitops::watch::watch_flux(&opts, call)
+            })?;
+        }
+        SourceCommand::Watch(WatchCommand::Argo(args)) => {
+            let opts = args.options(cache_opts)?;
+            let what = format!("Application {}/{}", opts.namespace, opts.name);
+            watch(&what, out, |call| {
+                idpkit::gitops::watch::watch_argo(&opts, call)
+            })?;
         }
         SourceCommand::Ls => {
             let entries = Cache::open(cache_opts.cache.as_deref())?.list()?;
@@ -426,15 +448,11 @@ fn flux_options(
     fetch: &FetchArgs,
     cache: CacheOptions,
 ) -> Result<idpkit::gitops::flux::FetchFluxOptions> {
-    let (namespace, name) = object.split_once('/').ok_or_else(|| {
-        idpkit::Error::invalid(format!(
-            "{object:?} is not NAMESPACE/NAME (e.g. flux-system/podinfo)"
-        ))
-    })?;
+    let (namespace, name) = namespaced(object)?;
     Ok(idpkit::gitops::flux::FetchFluxOptions {
         kind,
-        namespace: namespace.to_string(),
-        name: name.to_string(),
+        namespace,
+        name,
         cluster: idpkit::kube::KubeOptions {
             kubeconfig,
             context,
@@ -449,7 +467,12 @@ fn flux_options(
 /// `source watch flux`: each revision fetched as one JSON line on stdout (flushed), other
 /// events as every command shows them (stderr); SIGINT or SIGTERM cancels the watch, which
 /// then ends normally.
-fn watch_flux(opts: &idpkit::gitops::flux::FetchFluxOptions, out: &Output) -> Result<()> {
+/// Runs a watch until a signal (or a reader gone), one JSON line per revision on stdout.
+fn watch(
+    what: &str,
+    out: &Output,
+    run: impl FnOnce(&Call) -> Result<idpkit::gitops::watch::SourceWatched>,
+) -> Result<()> {
     let cancel = idpkit::CancelToken::new();
     cancel_on_signals(cancel.clone())?;
     cancel_when_stdout_closes(cancel.clone());
@@ -467,10 +490,10 @@ fn watch_flux(opts: &idpkit::gitops::flux::FetchFluxOptions, out: &Output) -> Re
         }
     });
     let call = Call::new().with_sink(Some(sink)).with_cancel(Some(cancel));
-    let r = idpkit::gitops::watch::watch_flux(opts, &call)?;
+    let r = run(&call)?;
     out.note(&format!(
-        "watch of {} {}/{} ended: {} revisions fetched, {} failed",
-        opts.kind, opts.namespace, opts.name, r.fetched, r.failed
+        "watch of {what} ended: {} revisions fetched, {} failed",
+        r.fetched, r.failed
     ));
     Ok(())
 }

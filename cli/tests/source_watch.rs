@@ -74,17 +74,21 @@ struct Watcher {
 }
 
 fn watch(env: &HashMap<String, String>, cache: &Path, name: &str) -> Watcher {
+    watch_args(
+        env,
+        cache,
+        &["flux", "GitRepository", &format!("flux-system/{name}")],
+    )
+}
+
+/// `idpkit source watch ARGS…` against the rig's API server and CA.
+fn watch_args(env: &HashMap<String, String>, cache: &Path, args: &[&str]) -> Watcher {
     let mut child = Command::new(env!("CARGO_BIN_EXE_idpkit"))
         .arg("--cache")
         .arg(cache)
         .env_remove("IDPKIT_CACHE")
-        .args([
-            "source",
-            "watch",
-            "flux",
-            "GitRepository",
-            &format!("flux-system/{name}"),
-        ])
+        .args(["source", "watch"])
+        .args(args)
         .arg("--kubeconfig")
         .arg(&env["KUBECONFIG"])
         .arg("--ca-file")
@@ -262,4 +266,72 @@ fn source_watch_prints_a_line_per_revision_and_stops_on_sigterm() {
     };
     assert_eq!(code, Some(0));
     let _ = std::fs::remove_file(rig_dir().join(format!("artifacts/{name}.tar.gz")));
+}
+
+#[test]
+fn source_watch_argo_prints_a_line_per_git_source_and_again_when_the_sync_revision_moves() {
+    let env = rig();
+    let cache = tempfile::tempdir().unwrap();
+    let kube = idpkit::kube::KubeClient::connect(
+        &idpkit::kube::KubeOptions {
+            kubeconfig: Some(env["KUBECONFIG"].clone().into()),
+            context: None,
+        },
+        None,
+    )
+    .unwrap();
+    let ns = format!("argocd-cliw-{}", std::process::id());
+    let app = format!("cli-watch-argo-{}", std::process::id());
+    let commit = |rev: &str| {
+        let out = Command::new("git")
+            .args(["--git-dir", &env["GIT_FIXTURE_DIR"], "rev-parse", rev])
+            .output()
+            .unwrap();
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    };
+    let application = |revision: &str| {
+        serde_json::json!({"apiVersion": "argoproj.io/v1alpha1", "kind": "Application",
+            "metadata": {"name": app, "namespace": "argocd"},
+            "spec": {"project": "default", "source": {"repoURL": env["GIT_FIXTURE_HTTPS"], "targetRevision": "main"},
+                     "destination": {"server": "https://kubernetes.default.svc", "namespace": "x"}},
+            "status": {"sync": {"revision": revision}}})
+    };
+    for object in [
+        serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}),
+        serde_json::json!({"apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": "fixture", "namespace": ns,
+                         "labels": {"argocd.argoproj.io/secret-type": "repository"}},
+            "stringData": {"url": env["GIT_FIXTURE_HTTPS"], "username": env["GIT_USER"],
+                           "password": env["GIT_PASSWORD"]}}),
+        application(&commit("develop")),
+    ] {
+        kube.apply(&object, "idpkit-test").unwrap();
+    }
+    let w = watch_args(
+        &env,
+        cache.path(),
+        &["argo", &format!("argocd/{app}"), "--argocd-namespace", &ns],
+    );
+    let first = w.line("the synced revision");
+    assert!(
+        first["revision"]
+            .as_str()
+            .unwrap()
+            .ends_with(&commit("develop")),
+        "{first}"
+    );
+    kube.apply(&application(&commit("main")), "idpkit-test")
+        .unwrap();
+    let second = w.line("the new synced revision");
+    assert!(
+        second["revision"]
+            .as_str()
+            .unwrap()
+            .ends_with(&commit("main")),
+        "{second}"
+    );
+    let (code, stderr, rest) = w.stop("-TERM");
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(rest.is_empty(), "{rest:?}");
+    assert!(!stderr.contains(&env["GIT_PASSWORD"]));
 }

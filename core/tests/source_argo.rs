@@ -543,3 +543,60 @@ fn an_insecure_repository_secret_skips_verification_of_that_host_only_and_is_aud
         "{audits:?}"
     );
 }
+
+#[test]
+fn a_watched_application_is_fetched_again_when_its_synced_revision_changes() {
+    let env = common::rig(&[]);
+    let ns = argocd_namespace(&env, "watch");
+    secret(
+        &env,
+        &ns,
+        "fixture",
+        Some("repository"),
+        json!({"url": env["GIT_FIXTURE_HTTPS"], "username": env["GIT_USER"], "password": env["GIT_PASSWORD"]}),
+    );
+    let app = name("watch");
+    let spec = json!({"project": "default",
+        "source": {"repoURL": env["GIT_FIXTURE_HTTPS"], "path": "log", "targetRevision": "main"},
+        "destination": {"server": "https://kubernetes.default.svc", "namespace": "x"}});
+    let develop = commit_of(&env, "develop");
+    let main = commit_of(&env, "main");
+    application(
+        &env,
+        &app,
+        spec.clone(),
+        json!({"sync": {"revision": develop}}),
+    );
+    let cache = tempfile::tempdir().unwrap();
+    let o = options(&env, cache.path(), &app, &ns);
+    let (tx, rx) = std::sync::mpsc::channel();
+    let sink: idpkit::EventSink = std::sync::Arc::new(move |e: &idpkit::Event| {
+        if let Some(f) = idpkit::gitops::SourceFetched::from_event(e) {
+            let _ = tx.send(f);
+        }
+    });
+    let cancel = idpkit::CancelToken::new();
+    let call = Call::new()
+        .with_sink(Some(sink))
+        .with_cancel(Some(cancel.clone()));
+    let watch = std::thread::spawn(move || idpkit::gitops::watch::watch_argo(&o, &call));
+    let wait = std::time::Duration::from_secs(30);
+    let first = rx.recv_timeout(wait).expect("the first revision");
+    assert!(first.revision.ends_with(&develop), "{first:?}");
+    // A change that is not about the sources (health) fetches nothing; a new synced revision does.
+    application(
+        &env,
+        &app,
+        spec.clone(),
+        json!({"sync": {"revision": develop}, "health": {"status": "Healthy"}}),
+    );
+    application(&env, &app, spec, json!({"sync": {"revision": main}}));
+    let second = rx.recv_timeout(wait).expect("the new revision");
+    assert!(second.revision.ends_with(&main), "{second:?}");
+    assert_ne!(second.path, first.path);
+    cancel.cancel();
+    let summary = watch.join().unwrap().expect("cancel ends a watch normally");
+    assert_eq!((summary.fetched, summary.failed), (2, 0));
+    assert_eq!(summary.last.unwrap().path, second.path);
+    assert!(rx.try_recv().is_err(), "the health change fetched nothing");
+}

@@ -327,6 +327,21 @@ pub extern "C" fn idpkit_source_watch_flux(
     run("source_watch_flux", None, options_json, credentials, callback, user_data, cancel, result_json_out, err_out)
 }
 
+/// Keeps an Argo CD Application's git sources current in the source cache: fetches them, then
+/// again whenever their sources or synced revisions change, each source reported by a
+/// `source_fetched` event, until cancelled; cancel ends it normally, with how many it fetched and
+/// the last.
+/// Options `$defs/FetchArgoOptions`, result `$defs/SourceWatched`; arguments as for `idpkit_call`.
+/// Blocks until `cancel` fires (then returns `IDPKIT_RESULT_OK`) or the watch fails.
+#[no_mangle]
+pub extern "C" fn idpkit_source_watch_argo(
+    options_json: *const c_char, credentials: *const idpkit_credentials,
+    callback: idpkit_event_callback, user_data: *mut c_void, cancel: *const idpkit_cancel,
+    result_json_out: *mut *mut c_char, err_out: *mut *mut idpkit_error,
+) -> idpkit_result {
+    run("source_watch_argo", None, options_json, credentials, callback, user_data, cancel, result_json_out, err_out)
+}
+
 /// The options an operation would run with: strictly parsed, defaults filled in.
 /// Options `$defs/ResolveOptionsOptions`, result any JSON; arguments as for `idpkit_call`.
 #[no_mangle]

@@ -40,6 +40,7 @@ const JS = {
   // its summary (`sourceWatchFlux`, events through `onProgress`), an async iterator of those
   // events' payloads (`for await (const fetched of watchFlux(...))`); `break` aborts it.
   source_watch_flux: { iterate: { js: 'watchFlux', event: 'source_fetched', item: 'SourceFetched' } },
+  source_watch_argo: { iterate: { js: 'watchArgo', event: 'source_fetched', item: 'SourceFetched' } },
 }
 
 const camel = (k) => k.replace(/_([a-z0-9])/g, (_, c) => c.toUpperCase())

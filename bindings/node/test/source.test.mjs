@@ -370,3 +370,47 @@ describe('sourceFetchGit and sourceFetchArgo', () => {
     assertNoSecret(JSON.stringify([got, again, events]), 'the Argo CD results and events')
   })
 })
+
+describe('watchArgo', () => {
+  test('yields the synced revision, then the next one Argo CD writes; break aborts the watch', async () => {
+    const rig = await gitRig()
+    const kubeconfig = needFile('kube-apiserver', 'KUBECONFIG')
+    const ns = `argocd-nodew-${process.pid}`
+    const app = `node-watch-argo-${process.pid}-${randomUUID().slice(0, 6)}`
+    await kubeApply(`/api/v1/namespaces/${ns}`, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } })
+    await kubeApply(`/api/v1/namespaces/${ns}/secrets/fixture`, {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: 'fixture', namespace: ns, labels: { 'argocd.argoproj.io/secret-type': 'repository' } },
+      stringData: { url: rig.url, username: rig.user, password: rig.password },
+    })
+    const synced = (revision) =>
+      kubeApply(`/apis/argoproj.io/v1alpha1/namespaces/argocd/applications/${app}`, {
+        apiVersion: 'argoproj.io/v1alpha1',
+        kind: 'Application',
+        metadata: { name: app, namespace: 'argocd' },
+        spec: {
+          project: 'default',
+          source: { repoURL: rig.url, targetRevision: 'main' },
+          destination: { server: 'https://kubernetes.default.svc', namespace: 'x' },
+        },
+        status: { sync: { revision } },
+      })
+    const develop = rig.commit('develop')
+    const main = rig.commit('main')
+    await synced(develop)
+    const seen = []
+    const guard = AbortSignal.timeout(60_000)
+    const opts = { cluster: { kubeconfig }, argocdNamespace: ns, cache: join(tempDir(), 'cache'), ...rig.trust, signal: guard }
+    for await (const fetched of idpkit.watchArgo('argocd', app, opts)) {
+      seen.push(fetched)
+      if (seen.length === 1) await synced(main)
+      else break
+    }
+    assert.deepEqual(
+      seen.map((f) => f.revision.split(':').pop()),
+      [develop, main],
+    )
+    assert.notEqual(seen[0].path, seen[1].path)
+  })
+})

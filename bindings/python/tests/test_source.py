@@ -442,3 +442,70 @@ def test_an_argo_application_gives_typed_sources_and_skips_helm(
     hit = again.sources[0].fetched
     assert hit is not None and hit.hit is True and hit.path == git.fetched.path
     assert file_holding(cache, git_rig.password) is None, "the Secret's password is on disk"
+
+
+def test_watch_argo_yields_each_synced_revision_and_break_cancels(
+    git_rig: GitRig, tmp_path: Path
+) -> None:
+    """``idpkit.watch_argo``: the Application's git source at its synced revision, then again
+    when Argo CD's status moves to another; leaving the loop ends the watch."""
+    kubeconfig = need_file("kube-apiserver", "IDPKIT_RIG_KUBECONFIG")
+    ns = f"argocd-pyw-{os.getpid()}"
+    app = f"py-watch-argo-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+    kube_apply(
+        f"/api/v1/namespaces/{ns}",
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}},
+    )
+    kube_apply(
+        f"/api/v1/namespaces/{ns}/secrets/fixture",
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {
+                "name": "fixture",
+                "namespace": ns,
+                "labels": {"argocd.argoproj.io/secret-type": "repository"},
+            },
+            "stringData": {
+                "url": git_rig.url,
+                "username": git_rig.user,
+                "password": git_rig.password,
+            },
+        },
+    )
+
+    def synced(revision: str) -> None:
+        kube_apply(
+            f"/apis/argoproj.io/v1alpha1/namespaces/argocd/applications/{app}",
+            {
+                "apiVersion": "argoproj.io/v1alpha1",
+                "kind": "Application",
+                "metadata": {"name": app, "namespace": "argocd"},
+                "spec": {
+                    "project": "default",
+                    "source": {"repoURL": git_rig.url, "targetRevision": "main"},
+                    "destination": {"server": "https://kubernetes.default.svc", "namespace": "x"},
+                },
+                "status": {"sync": {"revision": revision}},
+            },
+        )
+
+    develop, main = git_rig.commit("develop"), git_rig.commit("main")
+    synced(develop)
+    seen: list[idpkit.SourceFetched] = []
+    for fetched in idpkit.watch_argo(
+        "argocd",
+        app,
+        cluster=idpkit.KubeOptions(kubeconfig=kubeconfig),
+        argocd_namespace=ns,
+        cache=tmp_path / "cache",
+        **git_rig.trust(),
+    ):
+        assert isinstance(fetched, idpkit.SourceFetched)
+        seen.append(fetched)
+        if len(seen) == 1:
+            synced(main)
+        else:
+            break
+    assert [f.revision.rsplit(":", 1)[-1] for f in seen] == [develop, main]
+    assert seen[0].path != seen[1].path

@@ -226,6 +226,90 @@ impl Watch<'_> {
     }
 }
 
+/// `source watch argo`: fetches the Application's git sources, then again whenever what they
+/// resolve to changes (a source, a path, or the synced revisions Argo CD writes into its
+/// status), until cancelled. One `source_fetched` event per git source fetched; errors are
+/// handled as the Flux watch handles them (the first fetch's ends the watch, a later one is a
+/// warning and the entries of the previous revisions stay).
+pub fn watch_argo(o: &super::argo::FetchArgoOptions, call: &Call) -> Result<SourceWatched> {
+    use super::argo::{app, fetch_sources, Target};
+    let target = Target::check(o)?;
+    let client =
+        crate::kube::KubeClient::connect(&o.cluster, call.sink())?.with_cancel(call.cancel());
+    let mut result = SourceWatched::default();
+    let mut current: Option<Vec<(String, String, Option<String>)>> = None;
+    let watched = client
+        .custom_object(
+            app::GROUP,
+            &app::VERSIONS,
+            app::PLURAL,
+            &o.namespace,
+            &o.name,
+        )
+        .and_then(|(version, _)| {
+            client.watch_custom(
+                app::GROUP,
+                &version,
+                app::PLURAL,
+                &o.namespace,
+                &o.name,
+                call.cancel(),
+                |object| {
+                    // What the sources resolve to; anything else (health, operation state)
+                    // changing fetches nothing.
+                    let key = app::sources_of(&object, &target.what).map(|sources| {
+                        sources
+                            .into_iter()
+                            .map(|s| (s.repo_url, s.path, s.revision))
+                            .collect::<Vec<_>>()
+                    });
+                    if let Ok(k) = &key {
+                        if current.as_ref() == Some(k) {
+                            return Ok(true);
+                        }
+                    }
+                    let fetched = key.and_then(|k| {
+                        fetch_sources(&client, &target, &object, o, call).map(|f| (k, f))
+                    });
+                    match fetched {
+                        Ok((k, f)) => {
+                            current = Some(k);
+                            for s in f.sources.into_iter().filter_map(|s| s.fetched) {
+                                result.fetched += 1;
+                                result.last = Some(s.clone());
+                                emit(call.sink(), s.into());
+                            }
+                            Ok(true)
+                        }
+                        Err(e) if e.kind == ErrorKind::Cancelled || result.fetched == 0 => Err(e),
+                        Err(e) => {
+                            result.failed += 1;
+                            emit(
+                                call.sink(),
+                                Event::Warning {
+                                    message: format!(
+                                        "a new revision of {} was not fetched [{}]: {}; the cache \
+                                         keeps the previous revisions, and the watch tries again \
+                                         when the Application next changes",
+                                        target.what,
+                                        e.kind.code(),
+                                        e.message
+                                    ),
+                                },
+                            );
+                            Ok(true)
+                        }
+                    }
+                },
+            )
+        });
+    match watched {
+        Ok(()) => Ok(result),
+        Err(e) if e.kind == ErrorKind::Cancelled && cancelled(call) => Ok(result),
+        Err(e) => Err(e),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

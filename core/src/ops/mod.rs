@@ -194,6 +194,7 @@ pub static OPERATIONS: &[OperationInfo] = &[
     info::<SourceList>(),
     info::<SourceGc>(),
     info::<SourceWatchFlux>(),
+    info::<SourceWatchArgo>(),
     info::<ResolveOptions>(),
 ];
 

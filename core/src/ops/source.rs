@@ -153,3 +153,24 @@ impl Operation for SourceWatchFlux {
         crate::gitops::watch::watch_flux(o, call)
     }
 }
+
+pub struct SourceWatchArgo;
+impl Operation for SourceWatchArgo {
+    const NAME: &'static str = "source_watch_argo";
+    const NEEDS_STORE: bool = false;
+    const SUMMARY: &'static str = "Keeps an Argo CD Application's git sources current in the \
+        source cache: fetches them, then again whenever their sources or synced revisions \
+        change, each source reported by a `source_fetched` event, until cancelled; cancel ends \
+        it normally, with how many it fetched and the last.";
+    const USES: Uses = FETCH;
+    const POSITIONAL: &'static [&'static str] = &["namespace", "name"];
+    type Options = crate::gitops::argo::FetchArgoOptions;
+    type Output = crate::gitops::watch::SourceWatched;
+    fn run(
+        _: Option<&Store>,
+        o: &crate::gitops::argo::FetchArgoOptions,
+        call: &Call,
+    ) -> Result<crate::gitops::watch::SourceWatched> {
+        crate::gitops::watch::watch_argo(o, call)
+    }
+}

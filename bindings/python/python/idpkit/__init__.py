@@ -40,7 +40,7 @@ from ._ops import *  # noqa: F403 (one function per operation, generated)
 from ._store import Store
 from ._types import *  # noqa: F403 (results, nested options, events, generated)
 from ._util import CancelToken
-from ._watch import watch_flux
+from ._watch import watch_argo, watch_flux
 
 #: The version of the idpkit core this package was built from.
 __version__: str = _idpkit.VERSION
@@ -72,6 +72,7 @@ __all__ = [
     "aio",
     "error_class",
     "extract_ca",
+    "watch_argo",
     "watch_flux",
 ]
 __all__ += _ops.__all__

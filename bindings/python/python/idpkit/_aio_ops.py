@@ -1654,6 +1654,74 @@ async def source_watch_flux(
     return SourceWatched._from_json(raw)
 
 
+async def source_watch_argo(
+    namespace: str,
+    name: str,
+    *,
+    argocd_namespace: str | None = None,
+    ca_files: Sequence[StrPath] | None = None,
+    cache: StrPath | None = None,
+    certs_d: Sequence[StrPath] | None = None,
+    cluster: KubeOptions | None = None,
+    insecure_hosts: Sequence[str] | None = None,
+    known_hosts_file: StrPath | None = None,
+    no_platform_roots: bool = False,
+    secret: str | None = None,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+) -> SourceWatched:
+    """Keeps an Argo CD Application's git sources current in the source cache: fetches them, then
+    again whenever their sources or synced revisions change, each source reported by a
+    `source_fetched` event, until cancelled; cancel ends it normally, with how many it fetched
+    and the last.
+
+    ``namespace``: The Application's namespace.
+    ``argocd_namespace``: Argo CD's namespace, holding its `repository` and `repo-creds` Secrets
+        and `argocd-ssh-known-hosts-cm`; default `argocd`.
+    ``ca_files``: Extra CA files (PEM) trusted for every host of the operation.
+    ``cache``: The cache root.
+    ``certs_d``: certs.d roots to search; `None` means the defaults (see
+        `config::certs_d_roots`).
+    ``cluster``: Where the cluster is.
+    ``insecure_hosts``: Hosts (`host` or `host:port`) whose certificate is not verified and
+        which may be spoken to over plain HTTP. Every use emits an `insecure_connection` event.
+    ``known_hosts_file``: known_hosts used when Argo CD's namespace has no
+        `argocd-ssh-known-hosts-cm`; default `~/.ssh/known_hosts`.
+    ``no_platform_roots``: Leave out the platform's roots and `SSL_CERT_*` (tests, air-gapped
+        setups).
+    ``secret``: A Secret `namespace/name` with `username` and `password`, `token`, or
+        `sshPrivateKey`, used for every git source instead of Argo CD's own Secrets.
+
+    ``progress``: called with each event (:data:`idpkit.Event`); if it raises, the call is
+        cancelled and its exception propagates.
+    The ``progress`` callback runs on the event loop's thread, between the call's other work.
+    Cancelling the awaiting task (``task.cancel()``, ``asyncio.timeout``) cancels the call in
+    the core, waits for it to clean up and raises :class:`asyncio.CancelledError`; ``cancel``: a
+    :class:`CancelToken` that stops it too (:class:`CancelledError`), and is cancelled with the
+    task.
+    """
+    raw = await _ainvoke(
+        "source_watch_argo",
+        None,
+        {
+            "namespace": namespace,
+            "name": name,
+            "argocd_namespace": argocd_namespace,
+            "ca_files": _paths("ca_files", ca_files),
+            "cache": _path("cache", cache),
+            "certs_d": _paths("certs_d", certs_d),
+            "cluster": _nested("cluster", cluster, KubeOptions),
+            "insecure_hosts": _strings("insecure_hosts", insecure_hosts),
+            "known_hosts_file": _path("known_hosts_file", known_hosts_file),
+            "no_platform_roots": no_platform_roots,
+            "secret": secret,
+        },
+        progress=progress,
+        cancel=cancel,
+    )
+    return SourceWatched._from_json(raw)
+
+
 async def resolve_options(operation: str, options: Any = None) -> Any:
     """The options an operation would run with: strictly parsed, defaults filled in.
 
@@ -1686,6 +1754,7 @@ __all__ = [
     "source_fetch_git",
     "source_gc",
     "source_list",
+    "source_watch_argo",
     "source_watch_flux",
     "trust_add",
     "trust_check",

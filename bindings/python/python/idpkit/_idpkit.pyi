@@ -38,6 +38,7 @@ Operation: TypeAlias = Literal[
     "source_list",
     "source_gc",
     "source_watch_flux",
+    "source_watch_argo",
     "resolve_options",
 ]
 

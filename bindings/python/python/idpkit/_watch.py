@@ -1,4 +1,4 @@
-"""Watches as iterators: :func:`watch_flux` (private module; the names are in ``idpkit``).
+"""Watches as iterators: :func:`watch_flux`, :func:`watch_argo` (names in ``idpkit``).
 
 The operation (``source_watch_flux``) blocks until it is cancelled and reports each revision
 as a ``source_fetched`` event. Here it runs on a thread of its own and the events come out of
@@ -14,7 +14,7 @@ import threading
 from collections.abc import Generator
 from typing import TYPE_CHECKING, Any, Callable, cast
 
-from ._ops import source_watch_flux
+from ._ops import source_watch_argo, source_watch_flux
 from ._types import SourceFetched, SourceWatched
 from ._util import CancelToken
 
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
     _P = ParamSpec("_P")
 
-__all__ = ["watch_flux"]
+__all__ = ["watch_argo", "watch_flux"]
 
 
 def _revisions(
@@ -87,5 +87,20 @@ watch_flux = _revisions(
 
     >>> for fetched in idpkit.watch_flux("GitRepository", "flux-system", "podinfo"):
     ...     deploy(fetched.path)
+    """,
+)
+
+
+watch_argo = _revisions(
+    source_watch_argo,
+    "watch_argo",
+    """Keeps an Argo CD Application's git sources current in the source cache, as a
+    generator: yields a :class:`SourceFetched` for each git source, then again for each source
+    whenever the Application's sources or synced revisions change, as ``source_watch_argo``
+    fetches them (same arguments). ``break`` cancels the watch; the return value is the
+    :class:`SourceWatched` summary.
+
+    >>> for fetched in idpkit.watch_argo("argocd", "my-app"):
+    ...     render(fetched.path)
     """,
 )

@@ -83,11 +83,7 @@ pub struct ArgoSourceFetched {
 
 /// Reads the Application and fetches each git source into the cache.
 pub fn fetch_argo(o: &FetchArgoOptions, call: &Call) -> Result<ArgoFetched> {
-    cache::check_kube_name("namespace", &o.namespace)?;
-    cache::check_kube_name("name", &o.name)?;
-    let argocd_ns = o.argocd_namespace.as_deref().unwrap_or(DEFAULT_NAMESPACE);
-    cache::check_kube_name("argocd_namespace", argocd_ns)?;
-    let what = format!("Application {}/{}", o.namespace, o.name);
+    let target = Target::check(o)?;
     let client = KubeClient::connect(&o.cluster, call.sink())?.with_cancel(call.cancel());
     let (_, object) = client.custom_object(
         app::GROUP,
@@ -96,7 +92,38 @@ pub fn fetch_argo(o: &FetchArgoOptions, call: &Call) -> Result<ArgoFetched> {
         &o.namespace,
         &o.name,
     )?;
-    let sources = app::sources_of(&object, &what)?;
+    fetch_sources(&client, &target, &object, o, call)
+}
+
+/// The Application and Argo CD's namespace, checked to be Kubernetes names.
+pub(crate) struct Target {
+    pub(crate) what: String,
+    pub(crate) argocd_ns: String,
+}
+
+impl Target {
+    pub(crate) fn check(o: &FetchArgoOptions) -> Result<Target> {
+        cache::check_kube_name("namespace", &o.namespace)?;
+        cache::check_kube_name("name", &o.name)?;
+        let argocd_ns = o.argocd_namespace.as_deref().unwrap_or(DEFAULT_NAMESPACE);
+        cache::check_kube_name("argocd_namespace", argocd_ns)?;
+        Ok(Target {
+            what: format!("Application {}/{}", o.namespace, o.name),
+            argocd_ns: argocd_ns.to_string(),
+        })
+    }
+}
+
+/// Fetches each git source of `object` (the Application as read or watched).
+pub(crate) fn fetch_sources(
+    client: &KubeClient,
+    target: &Target,
+    object: &serde_json::Value,
+    o: &FetchArgoOptions,
+    call: &Call,
+) -> Result<ArgoFetched> {
+    let what = &target.what;
+    let sources = app::sources_of(object, what)?;
     let cache = cache::Cache::open(o.cache.cache.as_deref())?;
     let dir = cache
         .root()
@@ -134,7 +161,7 @@ pub fn fetch_argo(o: &FetchArgoOptions, call: &Call) -> Result<ArgoFetched> {
         }
         let secrets = match &mut secrets {
             Some(s) => s,
-            None => secrets.insert(Secrets::read(&client, argocd_ns, o)?),
+            None => secrets.insert(Secrets::read(client, &target.argocd_ns, o)?),
         };
         let chosen = creds::choose(
             &s.repo_url,
@@ -171,7 +198,7 @@ pub fn fetch_argo(o: &FetchArgoOptions, call: &Call) -> Result<ArgoFetched> {
         out.push(item);
     }
     Ok(ArgoFetched {
-        application: what,
+        application: what.clone(),
         sources: out,
     })
 }
