@@ -517,6 +517,13 @@ idpkit_result idpkit_source_watch_flux(const char *options_json, const idpkit_cr
 idpkit_result idpkit_source_watch_argo(const char *options_json, const idpkit_credentials *credentials, idpkit_event_callback callback, void *user_data, const idpkit_cancel *cancel, char **result_json_out, idpkit_error **err_out);
 
 /**
+ * Decrypts a SOPS file (dotenv, YAML, JSON; age recipients) natively, verifying every value
+ * and the file's MAC; returns its values.
+ * Options `$defs/SecretsDecryptOptions`, result `$defs/SecretsDecrypted`; arguments as for `idpkit_call`.
+ */
+idpkit_result idpkit_secrets_decrypt(const char *options_json, const idpkit_credentials *credentials, idpkit_event_callback callback, void *user_data, const idpkit_cancel *cancel, char **result_json_out, idpkit_error **err_out);
+
+/**
  * The options an operation would run with: strictly parsed, defaults filled in.
  * Options `$defs/ResolveOptionsOptions`, result any JSON; arguments as for `idpkit_call`.
  */

@@ -282,6 +282,16 @@ func SourceWatchArgo(ctx context.Context, opts FetchArgoOptions, call ...CallOpt
 	return &out, nil
 }
 
+// SecretsDecrypt runs "secrets_decrypt": Decrypts a SOPS file (dotenv, YAML, JSON; age recipients) natively, verifying every value and the file's MAC; returns its values.
+// Options SecretsDecryptOptions, result SecretsDecrypted; call may hold Credentials and OnEvent.
+func SecretsDecrypt(ctx context.Context, opts SecretsDecryptOptions, call ...CallOption) (*SecretsDecrypted, error) {
+	var out SecretsDecrypted
+	if err := invoke(ctx, nil, "secrets_decrypt", opts, &out, call); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
 // ResolveOptions runs "resolve_options": The options an operation would run with: strictly parsed, defaults filled in.
 // Options ResolveOptionsOptions, result json.RawMessage; call may hold Credentials and OnEvent.
 func ResolveOptions(ctx context.Context, opts ResolveOptionsOptions, call ...CallOption) (json.RawMessage, error) {
@@ -654,6 +664,17 @@ type FetchGitOptions struct {
 	URL string `json:"url,omitempty"`
 }
 
+// FileFormat: A secrets file's format.
+type FileFormat string
+
+// The values of FileFormat.
+const (
+	FileFormatDotenv FileFormat = "dotenv"
+	FileFormatYaml   FileFormat = "yaml"
+	FileFormatJSON   FileFormat = "json"
+	FileFormatAuto   FileFormat = "auto"
+)
+
 // GcReport: `gc`: what was removed.
 type GcReport struct {
 	FreedBytes   uint64 `json:"freed_bytes"`
@@ -879,6 +900,34 @@ type ResolveOptionsOptions struct {
 	Operation string `json:"operation,omitempty"`
 	// The options document (an object); absent: the operation's defaults.
 	Options any `json:"options,omitempty"`
+}
+
+// SecretsDecryptOptions mirrors the contract's $defs/SecretsDecryptOptions.
+type SecretsDecryptOptions struct {
+	// The age identities file. Default: what sops reads, `SOPS_AGE_KEY`,
+	// `SOPS_AGE_KEY_FILE` and `$XDG_CONFIG_HOME/sops/age/keys.txt`.
+	AgeKeyFile string `json:"age_key_file,omitempty"`
+	// Read a file without sops metadata as plain (dotenv by dotenv's rules) instead of
+	// refusing it.
+	AllowPlaintext bool `json:"allow_plaintext,omitempty"`
+	// Its format; `auto` decides by the name (`.env`, `.yaml`/`.yml`, `.json`), then the
+	// content.
+	// Default: "auto" (unset takes it).
+	InputType FileFormat `json:"input_type,omitempty"`
+	// The secrets file: SOPS-encrypted dotenv, YAML or JSON (age recipients).
+	Path string `json:"path,omitempty"`
+}
+
+// SecretsDecrypted: The decrypted values of a secrets file.
+type SecretsDecrypted struct {
+	// Whether the file was SOPS-encrypted (false: a plain file, read because
+	// `allow_plaintext` was set).
+	Encrypted bool `json:"encrypted"`
+	// The format the file was read as (`dotenv`, `yaml` or `json`).
+	Format FileFormat `json:"format"`
+	// The values: a map of strings for dotenv, the document for YAML and JSON; keys in
+	// the file's order.
+	Values json.RawMessage `json:"values"`
 }
 
 // SourceFetched: What a fetch gives: the entry's directory and what is in it.

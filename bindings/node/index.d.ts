@@ -484,6 +484,9 @@ export interface FetchGitOptions {
   url?: string
 }
 
+/** A secrets file's format. */
+export type FileFormat = 'dotenv' | 'yaml' | 'json' | 'auto'
+
 /** `gc`: what was removed. */
 export interface GcReport {
   freedBytes: number
@@ -892,6 +895,42 @@ export interface ResolveOptionsOptions {
   options?: any
 }
 
+/** The decrypted values of a secrets file. */
+export interface SecretsDecrypted {
+  /**
+   * Whether the file was SOPS-encrypted (false: a plain file, read because
+   * `allow_plaintext` was set).
+   */
+  encrypted: boolean
+  /** The format the file was read as (`dotenv`, `yaml` or `json`). */
+  format: FileFormat
+  /**
+   * The values: a map of strings for dotenv, the document for YAML and JSON; keys in
+   * the file's order.
+   */
+  values: any
+}
+
+export interface SecretsDecryptOptions {
+  /**
+   * The age identities file. Default: what sops reads, `SOPS_AGE_KEY`,
+   * `SOPS_AGE_KEY_FILE` and `$XDG_CONFIG_HOME/sops/age/keys.txt`.
+   */
+  ageKeyFile?: string | null
+  /**
+   * Read a file without sops metadata as plain (dotenv by dotenv's rules) instead of
+   * refusing it.
+   */
+  allowPlaintext?: boolean
+  /**
+   * Its format; `auto` decides by the name (`.env`, `.yaml`/`.yml`, `.json`), then the
+   * content.
+   */
+  inputType?: FileFormat
+  /** The secrets file: SOPS-encrypted dotenv, YAML or JSON (age recipients). */
+  path?: string
+}
+
 /** What a fetch gives: the entry's directory and what is in it. */
 export interface SourceFetched {
   /** Bytes of file content in the entry. */
@@ -1170,6 +1209,11 @@ export declare function sourceWatchFlux(options: SourceWatchFluxOptions & WithPr
 export declare function sourceWatchArgo(namespace: string, name: string, options?: Omit<SourceWatchArgoOptions, 'namespace' | 'name'> & WithProgress & WithSignal): Promise<SourceWatched>
 /** Keeps an Argo CD Application's git sources current in the source cache: fetches them, then again whenever their sources or synced revisions change, each source reported by a `source_fetched` event, until cancelled; cancel ends it normally, with how many it fetched and the last. */
 export declare function sourceWatchArgo(options: SourceWatchArgoOptions & WithProgress & WithSignal): Promise<SourceWatched>
+
+/** Decrypts a SOPS file (dotenv, YAML, JSON; age recipients) natively, verifying every value and the file's MAC; returns its values. */
+export declare function secretsDecrypt(path: string, options?: Omit<SecretsDecryptOptions, 'path'>): Promise<SecretsDecrypted>
+/** Decrypts a SOPS file (dotenv, YAML, JSON; age recipients) natively, verifying every value and the file's MAC; returns its values. */
+export declare function secretsDecrypt(options: SecretsDecryptOptions): Promise<SecretsDecrypted>
 
 /** The options an operation would run with: strictly parsed, defaults filled in. */
 export declare function resolveOptions(options?: ResolveOptionsOptions): Promise<any>

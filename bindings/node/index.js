@@ -34,6 +34,7 @@ const OPS = {
   source_gc: {"name":"source_gc","js":"sourceGc","positional":[],"parts":[],"aliases":{}},
   source_watch_flux: {"name":"source_watch_flux","js":"sourceWatchFlux","positional":[{"name":"kind","type":"string"},{"name":"namespace","type":"string"},{"name":"name","type":"string"}],"parts":["events","signal"],"aliases":{}},
   source_watch_argo: {"name":"source_watch_argo","js":"sourceWatchArgo","positional":[{"name":"namespace","type":"string"},{"name":"name","type":"string"}],"parts":["events","signal"],"aliases":{}},
+  secrets_decrypt: {"name":"secrets_decrypt","js":"secretsDecrypt","positional":[{"name":"path","type":"string"}],"parts":[],"aliases":{}},
   resolve_options: {"name":"resolve_options","js":"resolveOptions","positional":[],"parts":[],"aliases":{}},
 }
 
@@ -201,6 +202,11 @@ function sourceWatchArgo(...args) {
   return invoke(OPS.source_watch_argo, null, args, sourceWatchArgo)
 }
 
+/** Decrypts a SOPS file (dotenv, YAML, JSON; age recipients) natively, verifying every value and the file's MAC; returns its values. */
+function secretsDecrypt(...args) {
+  return invoke(OPS.secrets_decrypt, null, args, secretsDecrypt)
+}
+
 /** The options an operation would run with: strictly parsed, defaults filled in. */
 function resolveOptions(...args) {
   return invoke(OPS.resolve_options, null, args, resolveOptions)
@@ -247,6 +253,7 @@ module.exports = {
   sourceGc,
   sourceWatchFlux,
   sourceWatchArgo,
+  secretsDecrypt,
   resolveOptions,
   watchFlux,
   watchArgo,

@@ -24,6 +24,7 @@ export const {
   sourceGc,
   sourceWatchFlux,
   sourceWatchArgo,
+  secretsDecrypt,
   resolveOptions,
   watchFlux,
   watchArgo,

@@ -3,6 +3,7 @@
 mod creds;
 mod output;
 mod registry_cmds;
+mod secrets_cmds;
 mod source_cmds;
 
 use clap::{Args, CommandFactory, Parser, Subcommand};
@@ -118,6 +119,9 @@ enum Command {
     /// GitOps sources (Flux artifacts, tarballs by URL) in a safe local cache.
     #[command(subcommand)]
     Source(source_cmds::SourceCommand),
+    /// Secrets files: SOPS-encrypted dotenv, YAML and JSON decrypted natively (age).
+    #[command(subcommand)]
+    Secrets(secrets_cmds::SecretsCommand),
     /// Print a shell completion script to standard output.
     #[command(after_help = "Examples:
   source <(idpkit completions bash)
@@ -236,6 +240,7 @@ fn run(cli: Cli, out: &Output) -> Result<()> {
     match cli.command {
         Command::Registry(c) => registry_cmds::run(c, &store, out)?,
         Command::Source(c) => source_cmds::run(c, cli.cache.clone(), out)?,
+        Command::Secrets(c) => secrets_cmds::run(c, out, cli.json)?,
         Command::Build(args) => {
             let opts = build_options(args)?;
             let progress = out.progress();

@@ -17,6 +17,7 @@ pub mod oci;
 pub mod ops;
 pub mod registry;
 pub mod runtime;
+pub mod secrets;
 pub mod trust;
 
 pub use call::Call;

@@ -342,6 +342,18 @@ pub extern "C" fn idpkit_source_watch_argo(
     run("source_watch_argo", None, options_json, credentials, callback, user_data, cancel, result_json_out, err_out)
 }
 
+/// Decrypts a SOPS file (dotenv, YAML, JSON; age recipients) natively, verifying every value
+/// and the file's MAC; returns its values.
+/// Options `$defs/SecretsDecryptOptions`, result `$defs/SecretsDecrypted`; arguments as for `idpkit_call`.
+#[no_mangle]
+pub extern "C" fn idpkit_secrets_decrypt(
+    options_json: *const c_char, credentials: *const idpkit_credentials,
+    callback: idpkit_event_callback, user_data: *mut c_void, cancel: *const idpkit_cancel,
+    result_json_out: *mut *mut c_char, err_out: *mut *mut idpkit_error,
+) -> idpkit_result {
+    run("secrets_decrypt", None, options_json, credentials, callback, user_data, cancel, result_json_out, err_out)
+}
+
 /// The options an operation would run with: strictly parsed, defaults filled in.
 /// Options `$defs/ResolveOptionsOptions`, result any JSON; arguments as for `idpkit_call`.
 #[no_mangle]

@@ -11,6 +11,7 @@
 mod doc;
 mod image;
 mod registry;
+mod secrets;
 mod source;
 mod strict;
 mod trust;
@@ -18,6 +19,7 @@ mod trust;
 pub use doc::markdown;
 pub use image::*;
 pub use registry::*;
+pub use secrets::*;
 pub use source::*;
 pub use strict::{parse_options, parse_value};
 pub use trust::*;
@@ -195,6 +197,7 @@ pub static OPERATIONS: &[OperationInfo] = &[
     info::<SourceGc>(),
     info::<SourceWatchFlux>(),
     info::<SourceWatchArgo>(),
+    info::<SecretsDecrypt>(),
     info::<ResolveOptions>(),
 ];
 

@@ -308,6 +308,8 @@ fn path_fields_are_marked_in_the_contract() {
         ("TrustAddOptions", "ca_file"),
         ("ClusterOptions", "kubeconfig"),
         ("ExtractResult", "path"),
+        ("SecretsDecryptOptions", "path"),
+        ("SecretsDecryptOptions", "age_key_file"),
     ] {
         assert_eq!(
             defs[def]["properties"][field]["x-path"], true,

@@ -39,6 +39,7 @@ Operation: TypeAlias = Literal[
     "source_gc",
     "source_watch_flux",
     "source_watch_argo",
+    "secrets_decrypt",
     "resolve_options",
 ]
 

@@ -16,6 +16,7 @@ from ._types import (
     ClusterOptions,
     Compression,
     ExtractResult,
+    FileFormat,
     GcReport,
     GcResult,
     ImageInspect,
@@ -27,6 +28,7 @@ from ._types import (
     PushResult,
     RegistryOptions,
     RemoteInspect,
+    SecretsDecrypted,
     SourceFetched,
     SourceListing,
     SourceWatched,
@@ -1666,6 +1668,37 @@ def source_watch_argo(
     return SourceWatched._from_json(raw)
 
 
+def secrets_decrypt(
+    path: StrPath,
+    *,
+    age_key_file: StrPath | None = None,
+    allow_plaintext: bool = False,
+    input_type: FileFormat | None = None,
+) -> SecretsDecrypted:
+    """Decrypts a SOPS file (dotenv, YAML, JSON; age recipients) natively, verifying every value
+    and the file's MAC; returns its values.
+
+    ``path``: The secrets file: SOPS-encrypted dotenv, YAML or JSON (age recipients).
+    ``age_key_file``: The age identities file. Default: what sops reads, `SOPS_AGE_KEY`,
+        `SOPS_AGE_KEY_FILE` and `$XDG_CONFIG_HOME/sops/age/keys.txt`.
+    ``allow_plaintext``: Read a file without sops metadata as plain (dotenv by dotenv's rules)
+        instead of refusing it.
+    ``input_type``: Its format; `auto` decides by the name (`.env`, `.yaml`/`.yml`, `.json`),
+        then the content.
+    """
+    raw = _invoke(
+        "secrets_decrypt",
+        None,
+        {
+            "path": _path("path", path),
+            "age_key_file": _path("age_key_file", age_key_file),
+            "allow_plaintext": allow_plaintext,
+            "input_type": _nested("input_type", input_type, FileFormat),
+        },
+    )
+    return SecretsDecrypted._from_json(raw)
+
+
 def resolve_options(operation: str, options: Any = None) -> Any:
     """The options an operation would run with: strictly parsed, defaults filled in.
 
@@ -1713,6 +1746,7 @@ OPERATIONS: dict[str, bool] = {
     "source_gc": False,
     "source_watch_flux": False,
     "source_watch_argo": False,
+    "secrets_decrypt": False,
     "resolve_options": False,
 }
 
@@ -1726,6 +1760,7 @@ __all__ = [
     "login_from_cluster",
     "logout",
     "resolve_options",
+    "secrets_decrypt",
     "source_fetch_argo",
     "source_fetch_artifact",
     "source_fetch_flux",

@@ -512,6 +512,46 @@ class SourceWatched:
         )
 
 
+class FileFormat(str, enum.Enum):
+    """A secrets file's format.
+
+    Members are strings too: ``x == "dotenv"`` holds.
+    """
+
+    DOTENV = "dotenv"
+    YAML = "yaml"
+    JSON = "json"
+    AUTO = "auto"
+    """By the name (`*.json`, `*.yaml`/`*.yml`, `.env*`/`*.env`), else the content."""
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass(frozen=True)
+class SecretsDecrypted:
+    """The decrypted values of a secrets file."""
+
+    format: FileFormat
+    """The format the file was read as (`dotenv`, `yaml` or `json`)."""
+    encrypted: bool
+    """Whether the file was SOPS-encrypted (false: a plain file, read because
+    `allow_plaintext` was set).
+    """
+    values: Any
+    """The values: a map of strings for dotenv, the document for YAML and JSON; keys in
+    the file's order.
+    """
+
+    @classmethod
+    def _from_json(cls, data: Mapping[str, Any]) -> SecretsDecrypted:
+        return cls(
+            format=FileFormat(data["format"]),
+            encrypted=data["encrypted"],
+            values=data["values"],
+        )
+
+
 @dataclass(frozen=True)
 class ClusterOptions:
     """Where the cluster is and which host its CA is for.
@@ -812,6 +852,7 @@ __all__ = [
     "Compression",
     "Event",
     "ExtractResult",
+    "FileFormat",
     "GcReport",
     "GcResult",
     "ImageInspect",
@@ -831,6 +872,7 @@ __all__ = [
     "RegistryOptions",
     "RemoteInspect",
     "RetryScheduledEvent",
+    "SecretsDecrypted",
     "SourceFetched",
     "SourceFetchedEvent",
     "SourceListing",
