@@ -371,3 +371,99 @@ fn cancel_stops_extraction() {
     let e = untar_gz(&gz[..], &sb.dest(), "t", &UntarLimits::default(), Some(&c)).unwrap_err();
     assert_eq!(e.kind, ErrorKind::Cancelled);
 }
+
+fn mode_of(p: &std::path::Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::symlink_metadata(p).unwrap().permissions().mode() & 0o7777
+}
+
+#[test]
+fn many_files_in_many_directories_land_whole_across_the_writers() {
+    let sb = Sandbox::new();
+    let mut t = RawTar::new();
+    let mut want = Vec::new();
+    for i in 0..600 {
+        let name = format!("d{}/e{}/f{i}.txt", i % 7, i % 13);
+        // Sizes around the chunk size, so some files take several buffers.
+        let len = (i * 977) % (3 * super::writer::CHUNK);
+        let data: Vec<u8> = (0..len).map(|j| (i + j) as u8).collect();
+        t = t.file(&name, &data);
+        want.push((name, data));
+    }
+    let r = sb.run(&t.gz(), &UntarLimits::default()).unwrap();
+    assert_eq!(r.files, 600);
+    // d0..d6, and e0..e12 below each (i % 7 and i % 13 meet in every pair over 600 files).
+    assert_eq!(r.directories, 7 + 7 * 13);
+    for (name, data) in want {
+        assert_eq!(
+            std::fs::read(sb.dest().join(&name)).unwrap(),
+            data,
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn a_later_entry_of_one_name_wins_content_and_mode() {
+    let sb = Sandbox::new();
+    let mut t = RawTar::new().file("f", &[1u8; 100_000]);
+    let mut h = RawTar::header(b"f", EntryType::Regular, 2);
+    h.set_mode(0o751);
+    h.set_cksum();
+    t.0.append(&h, &b"ok"[..]).unwrap();
+    sb.run(&t.gz(), &UntarLimits::default()).unwrap();
+    assert_eq!(std::fs::read(sb.dest().join("f")).unwrap(), b"ok");
+    assert_eq!(mode_of(&sb.dest().join("f")), 0o751);
+}
+
+#[test]
+fn a_directory_entry_sets_its_bits_whether_it_comes_before_or_after_its_files() {
+    let sb = Sandbox::new();
+    let mut t = RawTar::new();
+    for (name, mode) in [("before/", 0o750), ("after/x/", 0o705)] {
+        let mut h = RawTar::header(name.as_bytes(), EntryType::Directory, 0);
+        h.set_mode(mode);
+        h.set_cksum();
+        if name == "before/" {
+            t.0.append(&h, &b""[..]).unwrap();
+            t = t.file("before/f", b"1");
+        } else {
+            t = t.file("after/x/y/f", b"2");
+            t.0.append(&h, &b""[..]).unwrap();
+        }
+    }
+    let r = sb.run(&t.gz(), &UntarLimits::default()).unwrap();
+    assert_eq!(r.directories, 4);
+    assert_eq!(mode_of(&sb.dest().join("before")), 0o750);
+    assert_eq!(mode_of(&sb.dest().join("after/x")), 0o705);
+    assert_eq!(std::fs::read(sb.dest().join("after/x/y/f")).unwrap(), b"2");
+}
+
+#[test]
+fn only_a_fresh_directory_is_extracted_into() {
+    let sb = Sandbox::new();
+    std::os::unix::fs::symlink("../outside", sb.dest().join("a")).unwrap();
+    let err = sb
+        .run(
+            &RawTar::new().file("a/evil", b"x").gz(),
+            &UntarLimits::default(),
+        )
+        .unwrap_err();
+    assert_eq!(err.kind, ErrorKind::InvalidInput, "{err}");
+    assert!(err.message.contains("not empty"), "{err}");
+    assert_eq!(sb.outside_entries(), vec!["outside".to_string()]);
+}
+
+#[test]
+fn a_write_that_fails_names_the_file_and_stops_the_extraction() {
+    let sb = Sandbox::new();
+    // A name component longer than the file system allows (255 bytes): open fails.
+    let long = format!("d/{}", "n".repeat(300));
+    let mut t = RawTar::new().pax_path(&long).file("short", b"x");
+    for i in 0..50 {
+        t = t.file(&format!("later/{i}"), b"y");
+    }
+    let err = sb.run(&t.gz(), &UntarLimits::default()).unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Io, "{err}");
+    assert!(err.message.contains(&"n".repeat(300)), "{err}");
+}

@@ -1,14 +1,12 @@
 //! `untar_gz`: a gzipped tar stream into a fresh directory, refusing what could escape it.
 
-use super::writer::Writer;
+use super::writer::{make_parents, Chunk, Writers, CHUNK};
 use crate::cancel::{self, CancelToken};
 use crate::error::{Error, ErrorKind, Result};
 use serde::{Deserialize, Serialize};
 use std::cell::Cell;
 use std::collections::HashSet;
-use std::fs;
 use std::io::{self, Read};
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use tar::EntryType;
@@ -23,8 +21,6 @@ const MAX_DEPTH: usize = 256;
 /// at most this much of PAX records and GNU long names in all (Go's archive/tar caps one
 /// such header at 1 MiB).
 const HEADER_ALLOWANCE: u64 = 1 << 20;
-/// Largest piece of file content handed to the writer at once.
-const CHUNK: usize = 64 << 10;
 /// Skipped symlinks named in the report; the rest are counted.
 const REPORTED_MAX: usize = 100;
 
@@ -76,6 +72,15 @@ pub fn untar_gz(
     limits: &UntarLimits,
     cancel: Option<&CancelToken>,
 ) -> Result<UntarReport> {
+    // Every decision below is made from the names in the archive, so the directory must
+    // hold nothing else (in particular no symlink a name could lead through).
+    let mut listing = std::fs::read_dir(dest).map_err(|e| Error::io("read", dest, e))?;
+    if listing.next().is_some() {
+        return Err(Error::invalid(format!(
+            "{} is not empty; an archive is only extracted into a fresh directory",
+            dest.display()
+        )));
+    }
     let mut gz = flate2::read::MultiGzDecoder::new(reader);
     // Read the first bytes here so "not gzip" is told apart from a broken tar.
     let mut first = [0u8; 1];
@@ -93,9 +98,10 @@ pub fn untar_gz(
         limits,
         report: UntarReport::default(),
         links: Vec::new(),
-        writer: Writer::start(),
+        writers: Writers::start(dest),
         dirs: HashSet::new(),
         files: HashSet::new(),
+        link_names: HashSet::new(),
     };
     let mut archive = tar::Archive::new(stream);
     let entries = archive.entries().map_err(|e| x.broken(&e))?;
@@ -118,7 +124,7 @@ pub fn untar_gz(
     // Read the gzip trailer (and any further member): a CRC or length mismatch there is a
     // corrupt body even when the tar part ended cleanly.
     io::copy(&mut rest, &mut io::sink()).map_err(|e| x.broken(&e))?;
-    x.writer.finish()?;
+    x.writers.finish()?;
     x.create_links()?;
     Ok(x.report)
 }
@@ -130,11 +136,15 @@ struct Extraction<'a> {
     report: UntarReport,
     /// Symlinks to create once every file is written (so no file is written through one).
     links: Vec<(PathBuf, PathBuf)>,
-    writer: Writer,
-    /// Directories known to exist (created here or checked): no stat per file per level.
+    writers: Writers,
+    /// Names that are directories (the destination starts empty and only this thread
+    /// decides what is created in it, so the names are the truth; the writers may not have
+    /// created them yet).
     dirs: HashSet<PathBuf>,
-    /// Names written as files (the writer may not have created them yet).
+    /// Names written as files.
     files: HashSet<PathBuf>,
+    /// Kept symlinks created so far (at the end): a later one may not lead through one.
+    link_names: HashSet<PathBuf>,
 }
 
 impl Extraction<'_> {
@@ -243,76 +253,72 @@ impl Extraction<'_> {
             return Err(self.unsafe_(format!("uses {rel:?} both as a directory and as a file")));
         }
         self.files.insert(rel.to_path_buf());
-        self.writer.open(self.dest.join(rel), file_mode(mode))?;
+        let mode = file_mode(mode);
+        // Whole buffers (the last one partly) until the entry's size: a small file is one
+        // message, a large one a run of them on the same writer.
         let mut written = 0u64;
+        let mut first = true;
         loop {
-            let want = (size - written.min(size)).clamp(1, CHUNK as u64) as usize;
-            let mut chunk = vec![0u8; want];
-            let n = match entry.read(&mut chunk) {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(self.broken(&e)),
-            };
-            chunk.truncate(n);
-            self.writer.data(chunk)?;
+            let want = (size - written).min(CHUNK as u64) as usize;
+            let mut buf = self.writers.buffer();
+            let n = self.fill(entry, &mut buf[..want])?;
             written += n as u64;
+            if n < want {
+                return Err(self.truncated());
+            }
+            let end = written == size;
+            let data = Chunk { buf, len: n };
+            if first {
+                self.writers.file(rel, mode, data, end)?;
+                first = false;
+            } else {
+                self.writers.data(data, end)?;
+            }
+            if end {
+                break;
+            }
         }
-        if written != size {
-            return Err(self.truncated());
-        }
-        self.writer.close()?;
         self.report.files += 1;
         self.report.bytes += written;
         Ok(())
     }
 
-    fn directory(&mut self, rel: &Path, mode: u32) -> Result<()> {
-        self.parents(rel)?;
-        let path = self.dest.join(rel);
-        fs::set_permissions(&path, fs::Permissions::from_mode(dir_mode(mode)))
-            .map_err(|e| self.io(&path, e))
+    /// Reads until `buf` is full or the entry ends; how much was read.
+    fn fill<R: Read>(&self, entry: &mut tar::Entry<R>, buf: &mut [u8]) -> Result<usize> {
+        let mut n = 0;
+        while n < buf.len() {
+            match entry.read(&mut buf[n..]) {
+                Ok(0) => break,
+                Ok(k) => n += k,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(self.broken(&e)),
+            }
+        }
+        Ok(n)
     }
 
-    /// Creates every directory of `rel` that is missing; an existing one must be a real
-    /// directory (a file of that name from an earlier entry is a conflict).
+    fn directory(&mut self, rel: &Path, mode: u32) -> Result<()> {
+        self.parents(rel)?;
+        self.writers.dir(rel, dir_mode(mode))
+    }
+
+    /// Records every directory of `rel` as one (a writer creates those missing when it
+    /// first needs them); a name used as a file is a conflict.
     fn parents(&mut self, rel: &Path) -> Result<()> {
         if self.dirs.contains(rel) {
             return Ok(());
         }
-        let mut path = self.dest.to_path_buf();
         let mut sub = PathBuf::new();
         for c in rel.components() {
-            path.push(c);
             sub.push(c);
             if self.dirs.contains(&sub) {
                 continue;
             }
-            // Files are written by the writer thread, maybe not yet: the names sent are the
-            // truth, not the disk.
-            let is_file = self.files.contains(&sub);
-            match fs::symlink_metadata(&path) {
-                Ok(m) if m.is_dir() && !is_file => {
-                    self.dirs.insert(sub.clone());
-                }
-                _ if is_file => {
-                    return Err(
-                        self.unsafe_(format!("uses {sub:?} both as a file and as a directory"))
-                    )
-                }
-                Ok(_) => {
-                    return Err(self.unsafe_(format!(
-                        "uses {:?} both as a file and as a directory",
-                        path.strip_prefix(self.dest).unwrap_or(&path)
-                    )))
-                }
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                    fs::create_dir(&path).map_err(|e| self.io(&path, e))?;
-                    self.report.directories += 1;
-                    self.dirs.insert(sub.clone());
-                }
-                Err(e) => return Err(self.io(&path, e)),
+            if self.files.contains(&sub) || self.link_names.contains(&sub) {
+                return Err(self.unsafe_(format!("uses {sub:?} both as a file and as a directory")));
             }
+            self.report.directories += 1;
+            self.dirs.insert(sub.clone());
         }
         Ok(())
     }
@@ -343,8 +349,12 @@ impl Extraction<'_> {
                 self.parents(parent)?;
             }
             let path = self.dest.join(&rel);
+            make_parents(self.dest, &path).map_err(|e| self.io(&path, e))?;
             match std::os::unix::fs::symlink(&target, &path) {
-                Ok(()) => self.report.symlinks += 1,
+                Ok(()) => {
+                    self.report.symlinks += 1;
+                    self.link_names.insert(rel);
+                }
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
                     self.report.skipped_symlink_count += 1;
                     if self.report.skipped_symlinks.len() < REPORTED_MAX {

@@ -1,0 +1,3 @@
+module idpkit.invalid/rig/flux-archive
+
+go 1.21
