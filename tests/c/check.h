@@ -59,5 +59,7 @@ void source_git_argo_tests(const char *tmp);
 
 /* test_watch.c: source_watch_flux against the rig's kube-apiserver and nginx. */
 void source_watch_tests(const char *tmp);
+/* test_watch.c: source_watch_argo, an Application synced to a new commit. */
+void source_watch_argo_tests(const char *tmp);
 
 #endif

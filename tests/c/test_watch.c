@@ -20,6 +20,9 @@
 struct watch_state {
   idpkit_cancel *cancel;
   const char *kube_url, *token, *ca, *name;
+  /* what the callback PATCHes after the first revision: by default the Flux object's status
+   * (merge patch); the argo test applies its Application instead */
+  const char *patch_path, *patch_type;
   char status_b[2048];
   int revisions;
   int patched; /* the status change to B succeeded */
@@ -75,8 +78,12 @@ static void on_event(void *user_data, const char *event_json) {
   s->revisions++;
   if (s->revisions == 1) {
     char path[512];
-    snprintf(path, sizeof path, "%s%s/status", FLUX, s->name);
-    s->patched = kube_patch(s->kube_url, s->token, s->ca, path, "application/merge-patch+json",
+    if (s->patch_path)
+      snprintf(path, sizeof path, "%s", s->patch_path);
+    else
+      snprintf(path, sizeof path, "%s%s/status", FLUX, s->name);
+    s->patched = kube_patch(s->kube_url, s->token, s->ca, path,
+                            s->patch_type ? s->patch_type : "application/merge-patch+json",
                             s->status_b);
   } else {
     idpkit_cancel_cancel(s->cancel);
@@ -182,4 +189,100 @@ void source_watch_tests(const char *tmp) {
   idpkit_error_free(err);
   idpkit_cancel_free(s.cancel);
   unlink(served);
+}
+
+/* The fixture's commit `rev` (40 hex), or "" when git cannot say. */
+static void fixture_rev(const char *git_dir, const char *rev, char out[41]) {
+  char cmd[800];
+  snprintf(cmd, sizeof cmd, "git --git-dir '%s' rev-parse '%s^{commit}'", git_dir, rev);
+  out[0] = '\0';
+  FILE *p = popen(cmd, "r");
+  if (p) {
+    if (fscanf(p, "%40s", out) != 1) out[0] = '\0';
+    pclose(p);
+  }
+}
+
+/* An Argo CD Application: idpkit_source_watch_argo reports its git source at the synced
+ * revision (develop), the callback applies the Application synced to main, and the second
+ * report cancels the watch. */
+void source_watch_argo_tests(const char *tmp) {
+  const char *kube_url = rig_env("IDPKIT_RIG_KUBE_URL", "kube-apiserver");
+  const char *token = rig_env("IDPKIT_RIG_KUBE_TOKEN", "kube-apiserver");
+  const char *kubeconfig = rig_env("IDPKIT_RIG_KUBECONFIG", "kube-apiserver");
+  const char *git_url = rig_env("IDPKIT_RIG_GIT_FIXTURE_HTTPS", "nginx");
+  const char *git_dir = rig_env("IDPKIT_RIG_GIT_FIXTURE_DIR", "nginx");
+  const char *user = rig_env("IDPKIT_RIG_GIT_USER", "nginx");
+  const char *password = rig_env("IDPKIT_RIG_GIT_PASSWORD", "nginx");
+  const char *ca = rig_env("IDPKIT_RIG_CA", "nginx");
+  if (!kube_url || !token || !kubeconfig || !git_url || !git_dir || !user || !password || !ca) return;
+
+  struct watch_state s;
+  memset(&s, 0, sizeof s);
+  char ns[64], app[96], develop[41], main_[41];
+  snprintf(ns, sizeof ns, "argocd-cw-%d", (int)getpid());
+  snprintf(app, sizeof app, "c-watch-argo-%d-%ld", (int)getpid(), (long)time(NULL));
+  fixture_rev(git_dir, "develop", develop);
+  fixture_rev(git_dir, "main", main_);
+  CHECK(strlen(develop) == 40 && strlen(main_) == 40, "the fixture's develop and main commits");
+
+  char path[512], body[2048], app_path[512];
+  snprintf(path, sizeof path, "/api/v1/namespaces/%s?fieldManager=idpkit-c-test&force=true", ns);
+  snprintf(body, sizeof body,
+           "{\"apiVersion\": \"v1\", \"kind\": \"Namespace\", \"metadata\": {\"name\": \"%s\"}}", ns);
+  int ok = kube_patch(kube_url, token, ca, path, "application/apply-patch+yaml", body);
+  snprintf(path, sizeof path,
+           "/api/v1/namespaces/%s/secrets/fixture?fieldManager=idpkit-c-test&force=true", ns);
+  snprintf(body, sizeof body,
+           "{\"apiVersion\": \"v1\", \"kind\": \"Secret\", \"metadata\": {\"name\": \"fixture\", "
+           "\"namespace\": \"%s\", \"labels\": {\"argocd.argoproj.io/secret-type\": \"repository\"}}, "
+           "\"stringData\": {\"url\": \"%s\", \"username\": \"%s\", \"password\": \"%s\"}}",
+           ns, git_url, user, password);
+  ok = ok && kube_patch(kube_url, token, ca, path, "application/apply-patch+yaml", body);
+  snprintf(app_path, sizeof app_path,
+           "/apis/argoproj.io/v1alpha1/namespaces/argocd/applications/%s"
+           "?fieldManager=idpkit-c-test&force=true",
+           app);
+  const char *application =
+      "{\"apiVersion\": \"argoproj.io/v1alpha1\", \"kind\": \"Application\", "
+      "\"metadata\": {\"name\": \"%s\", \"namespace\": \"argocd\"}, "
+      "\"spec\": {\"project\": \"default\", \"source\": {\"repoURL\": \"%s\", "
+      "\"targetRevision\": \"main\"}, \"destination\": {\"server\": "
+      "\"https://kubernetes.default.svc\", \"namespace\": \"x\"}}, "
+      "\"status\": {\"sync\": {\"revision\": \"%s\"}}}";
+  snprintf(body, sizeof body, application, app, git_url, develop);
+  ok = ok && kube_patch(kube_url, token, ca, app_path, "application/apply-patch+yaml", body);
+  CHECK(ok, "namespace %s, its repository Secret and Application argocd/%s applied", ns, app);
+  snprintf(s.status_b, sizeof s.status_b, application, app, git_url, main_);
+  s.kube_url = kube_url, s.token = token, s.ca = ca, s.name = app;
+  s.patch_path = app_path, s.patch_type = "application/apply-patch+yaml";
+
+  char cache[600];
+  snprintf(cache, sizeof cache, "%s/watch-argo-cache", tmp);
+  s.cancel = idpkit_cancel_new();
+  pthread_t dog;
+  pthread_create(&dog, NULL, watchdog, &s);
+  char *out = (char *)SENTINEL;
+  idpkit_error *err = NULL;
+  idpkit_result r = idpkit_source_watch_argo(
+      J("{\"namespace\": \"argocd\", \"name\": \"%s\", \"argocd_namespace\": \"%s\", "
+        "\"cluster\": {\"kubeconfig\": \"%s\"}, \"cache\": \"%s\", \"ca_files\": [\"%s\"], "
+        "\"no_platform_roots\": true, \"certs_d\": []}",
+        app, ns, kubeconfig, cache, ca),
+      NULL, on_event, &s, s.cancel, &out, &err);
+  atomic_store(&s.done, 1);
+  pthread_join(dog, NULL);
+  CHECK(r == IDPKIT_RESULT_OK, "an Argo CD watch cancelled after two revisions returns OK: %s",
+        r == IDPKIT_RESULT_OK ? out : idpkit_error_message(err));
+  size_t n0 = strlen(s.revision[0]), n1 = strlen(s.revision[1]);
+  CHECK(s.revisions == 2 && s.patched && n0 > 40 && n1 > 40 &&
+            strcmp(s.revision[0] + n0 - 40, develop) == 0 &&
+            strcmp(s.revision[1] + n1 - 40, main_) == 0 && strcmp(s.path[0], s.path[1]) != 0,
+        "develop's entry, then main's once the Application is synced to it: %s, %s",
+        s.revision[0], s.revision[1]);
+  CHECK(r == IDPKIT_RESULT_OK && strstr(out, "\"fetched\":2") && !strstr(out, password),
+        "the summary: 2 fetched, no password: %s", r == IDPKIT_RESULT_OK ? out : "");
+  if (r == IDPKIT_RESULT_OK) idpkit_string_free(out);
+  idpkit_error_free(err);
+  idpkit_cancel_free(s.cancel);
 }
