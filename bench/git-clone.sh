@@ -3,8 +3,10 @@
 # core/examples/git_clone.rs) against `git clone --depth 1` of the same URL, over the rig's
 # git http-backend (HTTPS, basic auth) and its sshd. Two repositories: the rig's fixture
 # (120 small commits) and a generated one (4,000 files, 88 MiB of text, a 30 MiB pack; made once, kept in
-# the rig as bench-clone.git). Each run clones into an empty directory; the removal of the
-# previous clone is not timed. Prints medians and the ratio.
+# the rig as bench-clone.git). The two tools take turns (bench/alternate.py), each run cloning
+# into a fresh directory of its own, all removed at the end: removing the previous clone just
+# before a run charges the next tool for the kernel's scan of freed inodes (see
+# bench/source.sh). Prints medians and the ratio.
 #
 # Usage: bench/git-clone.sh   (RUNS=5; BENCH_WORK=~/.cache/idpkit-bench;
 #        GIT_CLONE_BIN=path/to/git_clone to measure another build)
@@ -59,24 +61,27 @@ export IDPKIT_RIG_GIT_USER
 export GIT_SSH_KEY=$IDPKIT_RIG_SSH_KEY GIT_KNOWN_HOSTS=$IDPKIT_RIG_SSH_KNOWN_HOSTS
 export GIT_SSH_COMMAND=$IDPKIT_RIG_GIT_SSH_COMMAND
 
-m() { python3 "$repo/bench/measure.py" "$runs" "rm -rf $work/out" "$1"; }
+pair() { python3 "$repo/bench/alternate.py" "$runs" "$1" "$2"; }
 field() { python3 -c "import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])" "$1" "$2"; }
-idp_https() { echo "$bin '$1' $work/out --user $IDPKIT_RIG_GIT_USER --ca-file $IDPKIT_RIG_CA >/dev/null"; }
-git_https() { echo "GIT_SSL_CAINFO=$IDPKIT_RIG_CA git -c credential.helper='$helper' clone -q --depth 1 '$1' $work/out"; }
-idp_ssh() { echo "$bin '$1' $work/out >/dev/null"; }
-git_ssh() { echo "git clone -q --depth 1 '$1' $work/out"; }
+idp_https() { echo "$bin '$1' $work/out/idp-$2-{run} --user $IDPKIT_RIG_GIT_USER --ca-file $IDPKIT_RIG_CA >/dev/null"; }
+git_https() { echo "GIT_SSL_CAINFO=$IDPKIT_RIG_CA git -c credential.helper='$helper' clone -q --depth 1 '$1' $work/out/git-$2-{run}"; }
+idp_ssh() { echo "$bin '$1' $work/out/idp-$2-{run} >/dev/null"; }
+git_ssh() { echo "git clone -q --depth 1 '$1' $work/out/git-$2-{run}"; }
 
 echo "runs: $runs, cores: $(nproc), git $(git --version | cut -d' ' -f3)"
 printf '%-34s %10s %10s %8s\n' "" "idpkit" "git" "ratio"
 row() {
-  local name=$1 idp git i g
-  idp=$(m "$2"); git=$(m "$3")
+  local name=$1 both idp git i g
+  both=$(pair "$2" "$3")
+  idp=$(sed -n 1p <<<"$both"); git=$(sed -n 2p <<<"$both")
   i=$(field "$idp" median_s); g=$(field "$git" median_s)
   python3 -c "import sys; i,g=float(sys.argv[2]),float(sys.argv[3]); print(f'{sys.argv[1]:<34} {i:9.3f}s {g:9.3f}s {i/g:7.2f}x')" "$name" "$i" "$g"
 }
-row "fixture, HTTPS (median)" "$(idp_https "$IDPKIT_RIG_GIT_FIXTURE_HTTPS")" "$(git_https "$IDPKIT_RIG_GIT_FIXTURE_HTTPS")"
-row "bench-clone 88 MiB, HTTPS" "$(idp_https "$big_https")" "$(git_https "$big_https")"
-row "fixture, SSH (median)" "$(idp_ssh "$IDPKIT_RIG_GIT_FIXTURE_SSH")" "$(git_ssh "$IDPKIT_RIG_GIT_FIXTURE_SSH")"
-row "bench-clone 88 MiB, SSH" "$(idp_ssh "$big_ssh")" "$(git_ssh "$big_ssh")"
+rm -rf "$work/out"
+mkdir -p "$work/out"
+row "fixture, HTTPS (median)" "$(idp_https "$IDPKIT_RIG_GIT_FIXTURE_HTTPS" fh)" "$(git_https "$IDPKIT_RIG_GIT_FIXTURE_HTTPS" fh)"
+row "bench-clone 88 MiB, HTTPS" "$(idp_https "$big_https" bh)" "$(git_https "$big_https" bh)"
+row "fixture, SSH (median)" "$(idp_ssh "$IDPKIT_RIG_GIT_FIXTURE_SSH" fs)" "$(git_ssh "$IDPKIT_RIG_GIT_FIXTURE_SSH" fs)"
+row "bench-clone 88 MiB, SSH" "$(idp_ssh "$big_ssh" bs)" "$(git_ssh "$big_ssh" bs)"
 echo "goal: idpkit <= 1.2x git clone --depth 1"
 rm -rf "$work/out"
