@@ -172,6 +172,11 @@ fn a_single_source_over_https_uses_its_repository_secret_the_synced_revision_and
     );
     let fetched = s.fetched.as_ref().unwrap();
     assert!(!fetched.hit);
+    assert_eq!(
+        fetched.revision,
+        format!("sha1:{develop}"),
+        "Flux's form for a bare commit"
+    );
     let argo_dir = cache.path().join("argocd-repo/argocd").join(&app);
     assert_eq!(fetched.path.parent().unwrap(), argo_dir);
     assert_eq!(s.dir.as_deref(), Some(fetched.path.join("log").as_path()));

@@ -143,17 +143,19 @@ pub(crate) fn fetch_into_cache(
             }
         }
         let (files, bytes) = count_files(tmp)?;
+        // Flux's forms: `refs/heads/main@sha1:…` for a named revision, `sha1:…` for a commit.
         let pointer = out
             .resolved_ref
             .clone()
             .or(resolved_ref.clone())
-            .unwrap_or_else(|| asked.to_string());
-        let mut r = EntryRecord::new(
-            label,
-            source.url.clone(),
-            format!("{pointer}@sha1:{}", out.commit),
-            key.clone(),
-        );
+            .or_else(|| {
+                (!out.commit.starts_with(&asked.to_ascii_lowercase())).then(|| asked.to_string())
+            });
+        let revision = match pointer {
+            Some(p) => format!("{p}@sha1:{}", out.commit),
+            None => format!("sha1:{}", out.commit),
+        };
+        let mut r = EntryRecord::new(label, source.url.clone(), revision, key.clone());
         r.files = files;
         r.bytes = bytes;
         r.skipped_symlinks = out
@@ -165,7 +167,7 @@ pub(crate) fn fetch_into_cache(
     })?;
     let commit = record
         .revision
-        .rsplit_once("@sha1:")
+        .rsplit_once("sha1:")
         .map(|(_, c)| c.to_string())
         .unwrap_or_default();
     Ok((SourceFetched::new(entry, record, hit), commit))
