@@ -142,8 +142,12 @@ class Gen:
         name = self.ref(schema)
         if name:
             target = self.defs[name]
+            alternatives = target.get("oneOf", [])
             if "enum" in target:
                 return name, "str"
+            if alternatives and all(a.get("type") == "string" for a in alternatives):
+                # Documented string variants become a str Enum; its values are plain strings.
+                return f"{name} | str", "str"
             return name, "nested"
         kinds, nullable = self.types(schema)
         opt = " | None" if nullable else ""

@@ -63,19 +63,7 @@ pub enum FetchCommand {
     #[command(after_help = "Examples:
   idpkit source fetch flux GitRepository flux-system/podinfo --host-override localhost:9090
   idpkit --cache /tmp/smc source fetch flux ocirepository apps/manifests --context kind-localdev")]
-    Flux {
-        kind: String,
-        /// NAMESPACE/NAME of the object.
-        object: String,
-        /// Kubeconfig file (default: $KUBECONFIG, else ~/.kube/config, else in-cluster).
-        #[arg(long, value_name = "FILE")]
-        kubeconfig: Option<PathBuf>,
-        /// Kubeconfig context (default: its current-context).
-        #[arg(long)]
-        context: Option<String>,
-        #[command(flatten)]
-        fetch: FetchArgs,
-    },
+    Flux(FluxArgs),
     /// A git revision (shallow, exactly one commit): a branch or tag is resolved with one
     /// ls-remote, so a cached commit costs no download; a full commit id, no request at all.
     #[command(after_help = "Examples:
@@ -108,6 +96,42 @@ pub enum FetchCommand {
   idpkit source fetch argo argocd/my-app --ca-file idpbuilder-ca.crt
   idpkit source fetch argo team-a/api --argocd-namespace argocd --secret team-a/deploy-key --json")]
     Argo(ArgoArgs),
+}
+
+/// Which Flux source, where, and how its artifact is fetched (`fetch flux`, `watch flux`).
+#[derive(Args, Debug, Clone)]
+pub struct FluxArgs {
+    /// GitRepository, OCIRepository, Bucket or HelmChart (any case, or the plural).
+    kind: String,
+    /// NAMESPACE/NAME of the object.
+    object: String,
+    /// Kubeconfig file (default: $KUBECONFIG, else ~/.kube/config, else in-cluster).
+    #[arg(long, value_name = "FILE")]
+    kubeconfig: Option<PathBuf>,
+    /// Kubeconfig context (default: its current-context).
+    #[arg(long)]
+    context: Option<String>,
+    #[command(flatten)]
+    fetch: FetchArgs,
+}
+
+impl FluxArgs {
+    fn options(self, cache: CacheOptions) -> Result<idpkit::gitops::flux::FetchFluxOptions> {
+        let (namespace, name) = namespaced(&self.object)?;
+        Ok(idpkit::gitops::flux::FetchFluxOptions {
+            kind: self.kind,
+            namespace,
+            name,
+            cluster: idpkit::kube::KubeOptions {
+                kubeconfig: self.kubeconfig,
+                context: self.context,
+            },
+            host_override: self.fetch.host_override.clone(),
+            cache,
+            limits: self.fetch.limits(),
+            trust: self.fetch.trust.options(),
+        })
+    }
 }
 
 /// Which Application, where, and how its sources are reached (`fetch argo`, `watch argo`).
@@ -178,19 +202,7 @@ pub enum WatchCommand {
 
 Each line is what `source fetch flux --json` prints: path, source, url, revision, digest,
 size, files, bytes, hit, skipped_symlinks.")]
-    Flux {
-        kind: String,
-        /// NAMESPACE/NAME of the object.
-        object: String,
-        /// Kubeconfig file (default: $KUBECONFIG, else ~/.kube/config, else in-cluster).
-        #[arg(long, value_name = "FILE")]
-        kubeconfig: Option<PathBuf>,
-        /// Kubeconfig context (default: its current-context).
-        #[arg(long)]
-        context: Option<String>,
-        #[command(flatten)]
-        fetch: FetchArgs,
-    },
+    Flux(FluxArgs),
     /// An Argo CD Application's git sources: each fetched, then again whenever the
     /// Application's sources or synced revisions (status.sync) change; one line per source
     /// fetched.
@@ -282,27 +294,8 @@ pub fn run(cmd: SourceCommand, cache: Option<PathBuf>, out: &Output) -> Result<(
             progress.finish();
             print_fetched(&r?, out);
         }
-        SourceCommand::Fetch(FetchCommand::Flux {
-            kind,
-            object,
-            kubeconfig,
-            context,
-            fetch,
-        }) => {
-            let (namespace, name) = namespaced(&object)?;
-            let opts = idpkit::gitops::flux::FetchFluxOptions {
-                kind,
-                namespace,
-                name,
-                cluster: idpkit::kube::KubeOptions {
-                    kubeconfig,
-                    context,
-                },
-                host_override: fetch.host_override.clone(),
-                cache: cache_opts,
-                limits: fetch.limits(),
-                trust: fetch.trust.options(),
-            };
+        SourceCommand::Fetch(FetchCommand::Flux(args)) => {
+            let opts = args.options(cache_opts)?;
             let progress = out.progress();
             let call = Call::new().with_sink(Some(progress.sink()));
             let r = idpkit::gitops::flux::fetch_flux(&opts, &call);
@@ -355,14 +348,8 @@ pub fn run(cmd: SourceCommand, cache: Option<PathBuf>, out: &Output) -> Result<(
                 lines.join("\n")
             });
         }
-        SourceCommand::Watch(WatchCommand::Flux {
-            kind,
-            object,
-            kubeconfig,
-            context,
-            fetch,
-        }) => {
-            let opts = flux_options(kind, &object, kubeconfig, context, &fetch, cache_opts)?;
+        SourceCommand::Watch(WatchCommand::Flux(args)) => {
+            let opts = args.options(cache_opts)?;
             let what = format!("{} {}/{}", opts.kind, opts.namespace, opts.name);
             watch(&what, out, |call| {
                 idpkit::gitops::watch::watch_flux(&opts, call)
@@ -439,35 +426,9 @@ fn ago(secs: u64) -> String {
     }
 }
 
-/// `FetchFluxOptions` from the arguments of `source watch flux`.
-fn flux_options(
-    kind: String,
-    object: &str,
-    kubeconfig: Option<PathBuf>,
-    context: Option<String>,
-    fetch: &FetchArgs,
-    cache: CacheOptions,
-) -> Result<idpkit::gitops::flux::FetchFluxOptions> {
-    let (namespace, name) = namespaced(object)?;
-    Ok(idpkit::gitops::flux::FetchFluxOptions {
-        kind,
-        namespace,
-        name,
-        cluster: idpkit::kube::KubeOptions {
-            kubeconfig,
-            context,
-        },
-        host_override: fetch.host_override.clone(),
-        cache,
-        limits: fetch.limits(),
-        trust: fetch.trust.options(),
-    })
-}
-
-/// `source watch flux`: each revision fetched as one JSON line on stdout (flushed), other
-/// events as every command shows them (stderr); SIGINT or SIGTERM cancels the watch, which
-/// then ends normally.
-/// Runs a watch until a signal (or a reader gone), one JSON line per revision on stdout.
+/// `source watch …`: each revision fetched as one JSON line on stdout (flushed), other events
+/// as every command shows them (stderr); SIGINT or SIGTERM cancels the watch, which then ends
+/// normally, and so does its reader going away.
 fn watch(
     what: &str,
     out: &Output,

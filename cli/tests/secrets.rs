@@ -2,27 +2,11 @@
 //! the real age-keygen; every key lookup sops has; stdout only unless --output (0600); exit
 //! codes by kind. Fails (never skips) when the rig or its tools are missing.
 
-use std::collections::HashMap;
+mod common;
+use common::*;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-
-fn rig() -> HashMap<String, String> {
-    let dir = std::env::var_os("IDPKIT_RIG_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../.rig"));
-    let file = dir.join("rig.env");
-    let text = std::fs::read_to_string(&file).unwrap_or_else(|e| {
-        panic!(
-            "the test rig is not up ({}: {e}); start it with tests/rig/up",
-            file.display()
-        )
-    });
-    text.lines()
-        .filter_map(|l| l.strip_prefix("export IDPKIT_RIG_"))
-        .filter_map(|l| l.split_once('='))
-        .map(|(k, v)| (k.to_string(), v.trim_matches('\'').to_string()))
-        .collect()
-}
 
 /// An identity from the real age-keygen: (file, recipient, secret line).
 fn keygen(dir: &Path, name: &str) -> (PathBuf, String, String) {

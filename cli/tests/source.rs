@@ -2,50 +2,19 @@
 //! directory it serves, at full speed and at 1 MiB/s): fetch, hit, ls, gc, eight processes
 //! at once, and a kill -9 in the middle of an extraction. Fails when the rig is not up.
 
+mod common;
+use common::*;
+
 use serde_json::Value;
-use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;
 
-fn rig_dir() -> PathBuf {
-    std::env::var_os("IDPKIT_RIG_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../.rig"))
-}
-
-fn rig() -> HashMap<String, String> {
-    let file = rig_dir().join("rig.env");
-    let text = std::fs::read_to_string(&file).unwrap_or_else(|e| {
-        panic!(
-            "the test rig is not up ({}: {e}); start it with tests/rig/up",
-            file.display()
-        )
-    });
-    text.lines()
-        .filter_map(|l| l.strip_prefix("export IDPKIT_RIG_"))
-        .filter_map(|l| l.split_once('='))
-        .map(|(k, v)| (k.to_string(), v.trim_matches('\'').to_string()))
-        .collect()
-}
-
 fn idpkit(cache: &Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_idpkit"));
     c.arg("--cache").arg(cache).env_remove("IDPKIT_CACHE");
     c
-}
-
-/// The rig's API server, as the tests' own client (to create objects and set status).
-fn rig_kube(env: &HashMap<String, String>) -> idpkit::kube::KubeClient {
-    idpkit::kube::KubeClient::connect(
-        &idpkit::kube::KubeOptions {
-            kubeconfig: Some(env["KUBECONFIG"].clone().into()),
-            context: None,
-        },
-        None,
-    )
-    .unwrap()
 }
 
 fn json(out: &Output) -> Value {

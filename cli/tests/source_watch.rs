@@ -2,6 +2,9 @@
 //! status this test changes, artifacts served by the rig's nginx; one JSON line per revision
 //! on stdout as it comes, SIGTERM and SIGINT end it with exit 0. Fails when the rig is not up.
 
+mod common;
+use common::*;
+
 use serde_json::Value;
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
@@ -11,27 +14,6 @@ use std::sync::mpsc::{channel, Receiver};
 use std::time::{Duration, Instant};
 
 const STEP: Duration = Duration::from_secs(30);
-
-fn rig_dir() -> PathBuf {
-    std::env::var_os("IDPKIT_RIG_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../.rig"))
-}
-
-fn rig() -> HashMap<String, String> {
-    let file = rig_dir().join("rig.env");
-    let text = std::fs::read_to_string(&file).unwrap_or_else(|e| {
-        panic!(
-            "the test rig is not up ({}: {e}); start it with tests/rig/up",
-            file.display()
-        )
-    });
-    text.lines()
-        .filter_map(|l| l.strip_prefix("export IDPKIT_RIG_"))
-        .filter_map(|l| l.split_once('='))
-        .map(|(k, v)| (k.to_string(), v.trim_matches('\'').to_string()))
-        .collect()
-}
 
 /// A gzipped tar holding `b.txt`, served by the rig's nginx: its URL and sha256 digest.
 fn serve(name: &str, content: &[u8]) -> (String, String) {
@@ -161,14 +143,7 @@ fn source_watch_prints_a_line_per_revision_and_stops_on_sigterm() {
             .unwrap()
             .subsec_nanos()
     );
-    let kube = idpkit::kube::KubeClient::connect(
-        &idpkit::kube::KubeOptions {
-            kubeconfig: Some(env["KUBECONFIG"].clone().into()),
-            context: None,
-        },
-        None,
-    )
-    .unwrap();
+    let kube = rig_kube(&env);
     kube.apply(
         &serde_json::json!({"apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "GitRepository",
             "metadata": {"name": name, "namespace": "flux-system"}, "spec": {"url": "https://example.invalid/x.git"}}),
@@ -272,14 +247,7 @@ fn source_watch_prints_a_line_per_revision_and_stops_on_sigterm() {
 fn source_watch_argo_prints_a_line_per_git_source_and_again_when_the_sync_revision_moves() {
     let env = rig();
     let cache = tempfile::tempdir().unwrap();
-    let kube = idpkit::kube::KubeClient::connect(
-        &idpkit::kube::KubeOptions {
-            kubeconfig: Some(env["KUBECONFIG"].clone().into()),
-            context: None,
-        },
-        None,
-    )
-    .unwrap();
+    let kube = rig_kube(&env);
     let ns = format!("argocd-cliw-{}", std::process::id());
     let app = format!("cli-watch-argo-{}", std::process::id());
     let commit = |rev: &str| {

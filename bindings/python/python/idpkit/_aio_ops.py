@@ -1729,7 +1729,7 @@ async def secrets_decrypt(
     *,
     age_key_file: StrPath | None = None,
     allow_plaintext: bool = False,
-    input_type: FileFormat | None = None,
+    input_type: FileFormat | str = "auto",
 ) -> SecretsDecrypted:
     """Decrypts a SOPS file (dotenv, YAML, JSON; age recipients) natively, verifying every value
     and the file's MAC; returns its values.
@@ -1749,7 +1749,7 @@ async def secrets_decrypt(
             "path": _path("path", path),
             "age_key_file": _path("age_key_file", age_key_file),
             "allow_plaintext": allow_plaintext,
-            "input_type": _nested("input_type", input_type, FileFormat),
+            "input_type": input_type,
         },
     )
     return SecretsDecrypted._from_json(raw)
