@@ -202,9 +202,17 @@ function run(spec, store, given, options, side) {
     throw error('INVALID_INPUT', `${fn}: options: ${e.message}`, { cause: e })
   }
   const onEvent = side.onProgress && ((event) => side.onProgress(toJs(event)))
+  // Events travel through a threadsafe function whose queue libuv may serve just after the
+  // call's completion in the same loop turn: one turn more (setImmediate runs after the poll
+  // phase) delivers every event the call sent before its promise settles.
+  const drained = () => (onEvent ? new Promise((resolve) => setImmediate(resolve)) : undefined)
   return native.call(spec.name, store, json, credentials, onEvent, side.signal).then(
-    (result) => toJs(JSON.parse(result)),
-    (e) => {
+    async (result) => {
+      await drained()
+      return toJs(JSON.parse(result))
+    },
+    async (e) => {
+      await drained()
       if (e.code === 'INVALID_INPUT' && typeof e.message === 'string') e.message = camelMessage(e.message)
       throw e
     },
