@@ -539,7 +539,7 @@ impl SmartSubtransport for Subtransport {
             url: format!("{base}{suffix}"),
             suffix,
             request: Vec::new(),
-            response: None,
+            body: None,
             chunk: Bytes::new(),
             done: false,
         }))
@@ -550,8 +550,16 @@ impl SmartSubtransport for Subtransport {
     }
 }
 
+/// Chunks of an answer read ahead, at most this many (TLS records: up to 16 KiB each): the
+/// download goes on while libgit2 indexes what it has, as git's separate remote-https process
+/// lets it.
+const READ_AHEAD: usize = 512;
+
+/// One chunk of the answer, `None` at its end.
+type Chunk = Result<Option<Bytes>>;
+
 /// One request: what libgit2 writes is the body (sent on the first read), what it reads is
-/// the answer, streamed.
+/// the answer, streamed by a task on the runtime into a bounded channel.
 struct Stream {
     ctx: Arc<HttpContext>,
     base: Arc<Mutex<Option<String>>>,
@@ -559,7 +567,7 @@ struct Stream {
     url: String,
     suffix: &'static str,
     request: Vec<u8>,
-    response: Option<Response>,
+    body: Option<tokio::sync::mpsc::Receiver<Chunk>>,
     chunk: Bytes,
     /// The answer was read to its end.
     done: bool,
@@ -580,32 +588,49 @@ impl Stream {
                 }
             }
         }
-        self.response = Some(resp);
+        let (tx, rx) = tokio::sync::mpsc::channel::<Chunk>(READ_AHEAD);
+        let ctx = self.ctx.clone();
+        let url = reqwest::Url::parse(&self.url).ok();
+        crate::runtime::handle().spawn(async move {
+            let mut resp: Response = resp;
+            loop {
+                let next = resp.chunk().await.map_err(|e| match &url {
+                    Some(u) => ctx.transport_error(&e, u),
+                    None => Error::new(ErrorKind::Network, e.to_string()),
+                });
+                let more = matches!(next, Ok(Some(_)));
+                // The reader gone (a failed or cancelled fetch) ends the download too.
+                if tx.send(next).await.is_err() || !more {
+                    break;
+                }
+            }
+        });
+        self.body = Some(rx);
         Ok(())
     }
 }
 
 impl Read for Stream {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if self.response.is_none() && !self.done {
+        if self.body.is_none() && !self.done {
             self.start()?;
         }
         while self.chunk.is_empty() {
-            let Some(resp) = self.response.as_mut() else {
+            let Some(body) = self.body.as_mut() else {
                 return Ok(0);
             };
-            let ctx = self.ctx.clone();
-            let url = reqwest::Url::parse(&self.url).ok();
             let next = self.ctx.run(async {
-                resp.chunk().await.map_err(|e| match &url {
-                    Some(u) => ctx.transport_error(&e, u),
-                    None => Error::new(ErrorKind::Network, e.to_string()),
+                body.recv().await.unwrap_or_else(|| {
+                    Err(Error::new(
+                        ErrorKind::Network,
+                        "the git server's answer ended before its end was read",
+                    ))
                 })
             })?;
             match next {
                 Some(c) => self.chunk = c,
                 None => {
-                    self.response = None;
+                    self.body = None;
                     self.done = true;
                     return Ok(0);
                 }
@@ -620,7 +645,7 @@ impl Read for Stream {
 
 impl Write for Stream {
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
-        if self.response.is_some() || self.done {
+        if self.body.is_some() || self.done {
             return Err(io::Error::other("git wrote after reading the answer"));
         }
         self.request.extend_from_slice(data);
