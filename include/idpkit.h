@@ -517,6 +517,21 @@ idpkit_result idpkit_source_watch_flux(const char *options_json, const idpkit_cr
 idpkit_result idpkit_source_watch_argo(const char *options_json, const idpkit_credentials *credentials, idpkit_event_callback callback, void *user_data, const idpkit_cancel *cancel, char **result_json_out, idpkit_error **err_out);
 
 /**
+ * Decides whether a git command may run (allow, warn or block) under the push guard's policy:
+ * forced pushes, deletes and mirrors of protected branches in every spelling, aliases and
+ * config included.
+ * Options `$defs/GitGuardCheckOptions`, result `$defs/GuardVerdict`; arguments as for `idpkit_call`.
+ */
+idpkit_result idpkit_git_guard_check(const char *options_json, const idpkit_credentials *credentials, idpkit_event_callback callback, void *user_data, const idpkit_cancel *cancel, char **result_json_out, idpkit_error **err_out);
+
+/**
+ * Decides a push from the ref updates git gives a pre-push hook: deleting or rewriting
+ * (non-fast-forward) a protected ref is blocked.
+ * Options `$defs/GitGuardHookOptions`, result `$defs/GuardVerdict`; arguments as for `idpkit_call`.
+ */
+idpkit_result idpkit_git_guard_hook(const char *options_json, const idpkit_credentials *credentials, idpkit_event_callback callback, void *user_data, const idpkit_cancel *cancel, char **result_json_out, idpkit_error **err_out);
+
+/**
  * Decrypts a SOPS file (dotenv, YAML, JSON; age recipients) natively, verifying every value
  * and the file's MAC; returns its values.
  * Options `$defs/SecretsDecryptOptions`, result `$defs/SecretsDecrypted`; arguments as for `idpkit_call`.

@@ -282,6 +282,26 @@ func SourceWatchArgo(ctx context.Context, opts FetchArgoOptions, call ...CallOpt
 	return &out, nil
 }
 
+// GitGuardCheck runs "git_guard_check": Decides whether a git command may run (allow, warn or block) under the push guard's policy: forced pushes, deletes and mirrors of protected branches in every spelling, aliases and config included.
+// Options GitGuardCheckOptions, result GuardVerdict; call may hold Credentials and OnEvent.
+func GitGuardCheck(ctx context.Context, opts GitGuardCheckOptions, call ...CallOption) (*GuardVerdict, error) {
+	var out GuardVerdict
+	if err := invoke(ctx, nil, "git_guard_check", opts, &out, call); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// GitGuardHook runs "git_guard_hook": Decides a push from the ref updates git gives a pre-push hook: deleting or rewriting (non-fast-forward) a protected ref is blocked.
+// Options GitGuardHookOptions, result GuardVerdict; call may hold Credentials and OnEvent.
+func GitGuardHook(ctx context.Context, opts GitGuardHookOptions, call ...CallOption) (*GuardVerdict, error) {
+	var out GuardVerdict
+	if err := invoke(ctx, nil, "git_guard_hook", opts, &out, call); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
 // SecretsDecrypt runs "secrets_decrypt": Decrypts a SOPS file (dotenv, YAML, JSON; age recipients) natively, verifying every value and the file's MAC; returns its values.
 // Options SecretsDecryptOptions, result SecretsDecrypted; call may hold Credentials and OnEvent.
 func SecretsDecrypt(ctx context.Context, opts SecretsDecryptOptions, call ...CallOption) (*SecretsDecrypted, error) {
@@ -443,6 +463,16 @@ type CopyOptions struct {
 	Destination string `json:"destination,omitempty"`
 	Source      string `json:"source,omitempty"`
 }
+
+// Decision: What the guard answers, as the exit code `git-guard check` ends with.
+type Decision string
+
+// The values of Decision.
+const (
+	DecisionAllow Decision = "allow"
+	DecisionWarn  Decision = "warn"
+	DecisionBlock Decision = "block"
+)
 
 // DeleteOptions: A manifest to delete, by tag or digest.
 type DeleteOptions struct {
@@ -675,6 +705,16 @@ const (
 	FileFormatAuto   FileFormat = "auto"
 )
 
+// Finding: One reason for the decision.
+type Finding struct {
+	Decision Decision `json:"decision"`
+	// What was found and what to do instead.
+	Message string `json:"message"`
+	// The ref it is about (`refs/heads/main`), when it is about one.
+	Reference string `json:"reference"`
+	Rule      Rule   `json:"rule"`
+}
+
 // GcReport: `gc`: what was removed.
 type GcReport struct {
 	FreedBytes   uint64 `json:"freed_bytes"`
@@ -692,6 +732,45 @@ type GcResult struct {
 	// Temporary directories of writers that died, removed.
 	LeftoversRemoved uint64          `json:"leftovers_removed"`
 	Removed          []SourceListing `json:"removed"`
+}
+
+// GitGuardCheckOptions mirrors the contract's $defs/GitGuardCheckOptions.
+type GitGuardCheckOptions struct {
+	// git's arguments, after `git` (`["push", "-f", "origin", "main"]`).
+	Args []string `json:"args,omitempty"`
+	// The sandbox config whose `[git_guard]` table is the policy. Default:
+	// `$IDPKIT_SANDBOX_CONFIG`, else `idpkit-sandbox.toml` at the repository's root, else
+	// the defaults (main, master and production protected).
+	Config string `json:"config,omitempty"`
+	// The directory git would run in. Default: the current directory.
+	Dir string `json:"dir,omitempty"`
+}
+
+// GitGuardHookOptions mirrors the contract's $defs/GitGuardHookOptions.
+type GitGuardHookOptions struct {
+	// The sandbox config, as for git_guard_check.
+	Config string `json:"config,omitempty"`
+	// The repository. Default: the current directory (`$GIT_DIR` wins, as in a hook).
+	Dir string `json:"dir,omitempty"`
+	// The ref updates git gives a pre-push hook on stdin, one per line:
+	// `<local ref> <local oid> <remote ref> <remote oid>`.
+	Updates string `json:"updates,omitempty"`
+}
+
+// GuardVerdict: What `git-guard check` and the hook decide.
+type GuardVerdict struct {
+	// Aliases expanded to reach it, in order.
+	Aliases []string `json:"aliases"`
+	// The git subcommand after aliases (`push`), when there is one.
+	Command string `json:"command"`
+	// The strongest finding's decision (`allow` when there is none).
+	Decision Decision `json:"decision"`
+	// The exit code `idpkit git-guard check` ends with: 0 allow, 1 block, 2 warn.
+	ExitCode int32 `json:"exit_code"`
+	// Findings of warn or block level, in the order found.
+	Findings []Finding `json:"findings"`
+	// The sandbox config the policy came from (none: the defaults).
+	PolicyFile string `json:"policy_file"`
 }
 
 // ImageInspect: `inspect`: the parsed manifest and config as JSON values.
@@ -901,6 +980,28 @@ type ResolveOptionsOptions struct {
 	// The options document (an object); absent: the operation's defaults.
 	Options any `json:"options,omitempty"`
 }
+
+// Rule: Which rule a finding comes from (stable names, for scripts and tests).
+type Rule string
+
+// The values of Rule.
+const (
+	RuleForcePush      Rule = "force-push"
+	RuleForceWithLease Rule = "force-with-lease"
+	RuleMirror         Rule = "mirror"
+	RuleDelete         Rule = "delete"
+	RulePrune          Rule = "prune"
+	RuleDirectPush     Rule = "direct-push"
+	RuleNonFastForward Rule = "non-fast-forward"
+	RuleResetHard      Rule = "reset-hard"
+	RuleBranchRewrite  Rule = "branch-rewrite"
+	RuleUpdateRef      Rule = "update-ref"
+	RuleSendPack       Rule = "send-pack"
+	RuleOpaqueAlias    Rule = "opaque-alias"
+	RuleAliasLoop      Rule = "alias-loop"
+	RuleUnknownOption  Rule = "unknown-option"
+	RuleUnreadable     Rule = "unreadable"
+)
 
 // SecretsDecryptOptions mirrors the contract's $defs/SecretsDecryptOptions.
 type SecretsDecryptOptions struct {

@@ -226,6 +226,9 @@ export interface CopyOptions {
   source?: string
 }
 
+/** What the guard answers, as the exit code `git-guard check` ends with. */
+export type Decision = 'allow' | 'warn' | 'block'
+
 /** A manifest to delete, by tag or digest. */
 export interface DeleteOptions {
   /** Attempts per request or blob (first try included). */
@@ -487,6 +490,16 @@ export interface FetchGitOptions {
 /** A secrets file's format. */
 export type FileFormat = 'dotenv' | 'yaml' | 'json' | 'auto'
 
+/** One reason for the decision. */
+export interface Finding {
+  decision: Decision
+  /** What was found and what to do instead. */
+  message: string
+  /** The ref it is about (`refs/heads/main`), when it is about one. */
+  reference?: string | null
+  rule: Rule
+}
+
 /** `gc`: what was removed. */
 export interface GcReport {
   freedBytes: number
@@ -504,6 +517,47 @@ export interface GcResult {
   /** Temporary directories of writers that died, removed. */
   leftoversRemoved: number
   removed: Array<SourceListing>
+}
+
+export interface GitGuardCheckOptions {
+  /** git's arguments, after `git` (`["push", "-f", "origin", "main"]`). */
+  args?: Array<string>
+  /**
+   * The sandbox config whose `[git_guard]` table is the policy. Default:
+   * `$IDPKIT_SANDBOX_CONFIG`, else `idpkit-sandbox.toml` at the repository's root, else
+   * the defaults (main, master and production protected).
+   */
+  config?: string | null
+  /** The directory git would run in. Default: the current directory. */
+  dir?: string | null
+}
+
+export interface GitGuardHookOptions {
+  /** The sandbox config, as for git_guard_check. */
+  config?: string | null
+  /** The repository. Default: the current directory (`$GIT_DIR` wins, as in a hook). */
+  dir?: string | null
+  /**
+   * The ref updates git gives a pre-push hook on stdin, one per line:
+   * `<local ref> <local oid> <remote ref> <remote oid>`.
+   */
+  updates?: string
+}
+
+/** What `git-guard check` and the hook decide. */
+export interface GuardVerdict {
+  /** Aliases expanded to reach it, in order. */
+  aliases: Array<string>
+  /** The git subcommand after aliases (`push`), when there is one. */
+  command?: string | null
+  /** The strongest finding's decision (`allow` when there is none). */
+  decision: Decision
+  /** The exit code `idpkit git-guard check` ends with: 0 allow, 1 block, 2 warn. */
+  exitCode: number
+  /** Findings of warn or block level, in the order found. */
+  findings: Array<Finding>
+  /** The sandbox config the policy came from (none: the defaults). */
+  policyFile?: string | null
 }
 
 /** `inspect`: the parsed manifest and config as JSON values. */
@@ -895,6 +949,9 @@ export interface ResolveOptionsOptions {
   options?: any
 }
 
+/** Which rule a finding comes from (stable names, for scripts and tests). */
+export type Rule = 'force-push' | 'force-with-lease' | 'mirror' | 'delete' | 'prune' | 'direct-push' | 'non-fast-forward' | 'reset-hard' | 'branch-rewrite' | 'update-ref' | 'send-pack' | 'opaque-alias' | 'alias-loop' | 'unknown-option' | 'unreadable'
+
 /** The decrypted values of a secrets file. */
 export interface SecretsDecrypted {
   /**
@@ -1209,6 +1266,16 @@ export declare function sourceWatchFlux(options: SourceWatchFluxOptions & WithPr
 export declare function sourceWatchArgo(namespace: string, name: string, options?: Omit<SourceWatchArgoOptions, 'namespace' | 'name'> & WithProgress & WithSignal): Promise<SourceWatched>
 /** Keeps an Argo CD Application's git sources current in the source cache: fetches them, then again whenever their sources or synced revisions change, each source reported by a `source_fetched` event, until cancelled; cancel ends it normally, with how many it fetched and the last. */
 export declare function sourceWatchArgo(options: SourceWatchArgoOptions & WithProgress & WithSignal): Promise<SourceWatched>
+
+/** Decides whether a git command may run (allow, warn or block) under the push guard's policy: forced pushes, deletes and mirrors of protected branches in every spelling, aliases and config included. */
+export declare function gitGuardCheck(args: Array<string>, options?: Omit<GitGuardCheckOptions, 'args'>): Promise<GuardVerdict>
+/** Decides whether a git command may run (allow, warn or block) under the push guard's policy: forced pushes, deletes and mirrors of protected branches in every spelling, aliases and config included. */
+export declare function gitGuardCheck(options: GitGuardCheckOptions): Promise<GuardVerdict>
+
+/** Decides a push from the ref updates git gives a pre-push hook: deleting or rewriting (non-fast-forward) a protected ref is blocked. */
+export declare function gitGuardHook(updates: string, options?: Omit<GitGuardHookOptions, 'updates'>): Promise<GuardVerdict>
+/** Decides a push from the ref updates git gives a pre-push hook: deleting or rewriting (non-fast-forward) a protected ref is blocked. */
+export declare function gitGuardHook(options: GitGuardHookOptions): Promise<GuardVerdict>
 
 /** Decrypts a SOPS file (dotenv, YAML, JSON; age recipients) natively, verifying every value and the file's MAC; returns its values. */
 export declare function secretsDecrypt(path: string, options?: Omit<SecretsDecryptOptions, 'path'>): Promise<SecretsDecrypted>

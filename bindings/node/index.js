@@ -34,6 +34,8 @@ const OPS = {
   source_gc: {"name":"source_gc","js":"sourceGc","positional":[],"parts":[],"aliases":{}},
   source_watch_flux: {"name":"source_watch_flux","js":"sourceWatchFlux","positional":[{"name":"kind","type":"string"},{"name":"namespace","type":"string"},{"name":"name","type":"string"}],"parts":["events","signal"],"aliases":{}},
   source_watch_argo: {"name":"source_watch_argo","js":"sourceWatchArgo","positional":[{"name":"namespace","type":"string"},{"name":"name","type":"string"}],"parts":["events","signal"],"aliases":{}},
+  git_guard_check: {"name":"git_guard_check","js":"gitGuardCheck","positional":[{"name":"args","type":"array"}],"parts":[],"aliases":{}},
+  git_guard_hook: {"name":"git_guard_hook","js":"gitGuardHook","positional":[{"name":"updates","type":"string"}],"parts":[],"aliases":{}},
   secrets_decrypt: {"name":"secrets_decrypt","js":"secretsDecrypt","positional":[{"name":"path","type":"string"}],"parts":[],"aliases":{}},
   resolve_options: {"name":"resolve_options","js":"resolveOptions","positional":[],"parts":[],"aliases":{}},
 }
@@ -202,6 +204,16 @@ function sourceWatchArgo(...args) {
   return invoke(OPS.source_watch_argo, null, args, sourceWatchArgo)
 }
 
+/** Decides whether a git command may run (allow, warn or block) under the push guard's policy: forced pushes, deletes and mirrors of protected branches in every spelling, aliases and config included. */
+function gitGuardCheck(...args) {
+  return invoke(OPS.git_guard_check, null, args, gitGuardCheck)
+}
+
+/** Decides a push from the ref updates git gives a pre-push hook: deleting or rewriting (non-fast-forward) a protected ref is blocked. */
+function gitGuardHook(...args) {
+  return invoke(OPS.git_guard_hook, null, args, gitGuardHook)
+}
+
 /** Decrypts a SOPS file (dotenv, YAML, JSON; age recipients) natively, verifying every value and the file's MAC; returns its values. */
 function secretsDecrypt(...args) {
   return invoke(OPS.secrets_decrypt, null, args, secretsDecrypt)
@@ -253,6 +265,8 @@ module.exports = {
   sourceGc,
   sourceWatchFlux,
   sourceWatchArgo,
+  gitGuardCheck,
+  gitGuardHook,
   secretsDecrypt,
   resolveOptions,
   watchFlux,

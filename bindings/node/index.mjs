@@ -24,6 +24,8 @@ export const {
   sourceGc,
   sourceWatchFlux,
   sourceWatchArgo,
+  gitGuardCheck,
+  gitGuardHook,
   secretsDecrypt,
   resolveOptions,
   watchFlux,

@@ -264,7 +264,7 @@ class Gen:
         )
         out.append("")
         for value, description in members:
-            out.append(f'    {value.upper()} = "{value}"')
+            out.append(f'    {value.upper().replace("-", "_")} = "{value}"')
             out += doc(description, "    ")
         out += ["", "    def __str__(self) -> str:", "        return self.value"]
 

@@ -1,6 +1,7 @@
 //! `idpkit`: the command line over the idpkit core.
 
 mod creds;
+mod guard_cmds;
 mod output;
 mod registry_cmds;
 mod secrets_cmds;
@@ -122,6 +123,10 @@ enum Command {
     /// Secrets files: SOPS-encrypted dotenv, YAML and JSON decrypted natively (age).
     #[command(subcommand)]
     Secrets(secrets_cmds::SecretsCommand),
+    /// The git push guard: refuse forced pushes, deletes and rewrites of protected branches,
+    /// as a check, a pre-push hook, or a `git` wrapper.
+    #[command(subcommand, name = "git-guard")]
+    GitGuard(guard_cmds::GuardCommand),
     /// Print a shell completion script to standard output.
     #[command(after_help = "Examples:
   source <(idpkit completions bash)
@@ -241,6 +246,7 @@ fn run(cli: Cli, out: &Output) -> Result<()> {
         Command::Registry(c) => registry_cmds::run(c, &store, out)?,
         Command::Source(c) => source_cmds::run(c, cli.cache.clone(), out)?,
         Command::Secrets(c) => secrets_cmds::run(c, out, cli.json)?,
+        Command::GitGuard(c) => guard_cmds::run(c, out, cli.json)?,
         Command::Build(args) => {
             let opts = build_options(args)?;
             let progress = out.progress();

@@ -11,6 +11,7 @@ pub mod digest;
 pub mod error;
 pub mod event;
 mod fsx;
+pub mod gitguard;
 pub mod gitops;
 pub mod kube;
 pub mod oci;

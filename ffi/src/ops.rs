@@ -342,6 +342,31 @@ pub extern "C" fn idpkit_source_watch_argo(
     run("source_watch_argo", None, options_json, credentials, callback, user_data, cancel, result_json_out, err_out)
 }
 
+/// Decides whether a git command may run (allow, warn or block) under the push guard's policy:
+/// forced pushes, deletes and mirrors of protected branches in every spelling, aliases and
+/// config included.
+/// Options `$defs/GitGuardCheckOptions`, result `$defs/GuardVerdict`; arguments as for `idpkit_call`.
+#[no_mangle]
+pub extern "C" fn idpkit_git_guard_check(
+    options_json: *const c_char, credentials: *const idpkit_credentials,
+    callback: idpkit_event_callback, user_data: *mut c_void, cancel: *const idpkit_cancel,
+    result_json_out: *mut *mut c_char, err_out: *mut *mut idpkit_error,
+) -> idpkit_result {
+    run("git_guard_check", None, options_json, credentials, callback, user_data, cancel, result_json_out, err_out)
+}
+
+/// Decides a push from the ref updates git gives a pre-push hook: deleting or rewriting
+/// (non-fast-forward) a protected ref is blocked.
+/// Options `$defs/GitGuardHookOptions`, result `$defs/GuardVerdict`; arguments as for `idpkit_call`.
+#[no_mangle]
+pub extern "C" fn idpkit_git_guard_hook(
+    options_json: *const c_char, credentials: *const idpkit_credentials,
+    callback: idpkit_event_callback, user_data: *mut c_void, cancel: *const idpkit_cancel,
+    result_json_out: *mut *mut c_char, err_out: *mut *mut idpkit_error,
+) -> idpkit_result {
+    run("git_guard_hook", None, options_json, credentials, callback, user_data, cancel, result_json_out, err_out)
+}
+
 /// Decrypts a SOPS file (dotenv, YAML, JSON; age recipients) natively, verifying every value
 /// and the file's MAC; returns its values.
 /// Options `$defs/SecretsDecryptOptions`, result `$defs/SecretsDecrypted`; arguments as for `idpkit_call`.

@@ -57,6 +57,9 @@ void source_tests(const char *tmp);
 /* test_source.c: git over HTTPS and an Argo CD Application against the rig. */
 void source_git_argo_tests(const char *tmp);
 
+/* test_guard.c: the git push guard on a repository made by git. */
+void guard_tests(const char *tmp);
+
 /* test_watch.c: source_watch_flux against the rig's kube-apiserver and nginx. */
 void source_watch_tests(const char *tmp);
 /* test_watch.c: source_watch_argo, an Application synced to a new commit. */

@@ -690,6 +690,7 @@ int main(int argc, char **argv) {
   free(opts);
 
   excludes_tests(tmp);
+  guard_tests(tmp);
 
   /* list, tag, inspect */
   char *images = NULL;

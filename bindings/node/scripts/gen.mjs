@@ -142,7 +142,8 @@ const ops = contract.operations.map((op) => {
     }
     const object = schema && (resolve(schema)?.type === 'object' || resolve(schema)?.properties)
     // A field that is not an option is a credential: a string.
-    const type = object ? 'object' : [].concat(schema?.type).includes('null') ? 'string?' : 'string'
+    const array = [].concat(resolve(schema ?? {})?.type).includes('array')
+    const type = object ? 'object' : array ? 'array' : [].concat(schema?.type).includes('null') ? 'string?' : 'string'
     return { name: camel(field), type, schema }
   })
   return {
@@ -261,6 +262,7 @@ function signatures(o, indent, prefix, iterator) {
   if (o.positional.length) {
     const params = o.positional.map(({ name, type, schema }) => {
       if (type === 'object') return `${name}?: ${schema ? ts(schema) : 'Record<string, any>'} | null`
+      if (type === 'array') return `${name}: ${ts(schema)}`
       return type === 'string?' ? `${name}?: string | null` : `${name}: string`
     })
     const omit = o.positional.map((p) => p.name)

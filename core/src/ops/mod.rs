@@ -9,6 +9,7 @@
 //! operation, and CI fails when a generated file is stale. See docs/decisions/0009.
 
 mod doc;
+mod guard;
 mod image;
 mod registry;
 mod secrets;
@@ -17,6 +18,7 @@ mod strict;
 mod trust;
 
 pub use doc::markdown;
+pub use guard::*;
 pub use image::*;
 pub use registry::*;
 pub use secrets::*;
@@ -197,6 +199,8 @@ pub static OPERATIONS: &[OperationInfo] = &[
     info::<SourceGc>(),
     info::<SourceWatchFlux>(),
     info::<SourceWatchArgo>(),
+    info::<GitGuardCheck>(),
+    info::<GitGuardHook>(),
     info::<SecretsDecrypt>(),
     info::<ResolveOptions>(),
 ];

@@ -110,10 +110,10 @@ func (g *gen) walkOptions(s any, nested bool) {
 
 var initialisms = map[string]string{"ca": "CA", "id": "ID", "gc": "GC", "sha256": "SHA256", "tls": "TLS", "url": "URL", "json": "JSON", "http": "HTTP"}
 
-// goName turns snake_case into an exported Go name.
+// goName turns snake_case (or kebab-case, as some enum values are) into an exported Go name.
 func goName(s string) string {
 	var b strings.Builder
-	for _, part := range strings.Split(s, "_") {
+	for _, part := range strings.FieldsFunc(s, func(r rune) bool { return r == '_' || r == '-' }) {
 		if up, ok := initialisms[part]; ok {
 			b.WriteString(up)
 		} else if part != "" {

@@ -39,6 +39,8 @@ Operation: TypeAlias = Literal[
     "source_gc",
     "source_watch_flux",
     "source_watch_argo",
+    "git_guard_check",
+    "git_guard_hook",
     "secrets_decrypt",
     "resolve_options",
 ]

@@ -19,6 +19,7 @@ from ._types import (
     FileFormat,
     GcReport,
     GcResult,
+    GuardVerdict,
     ImageInspect,
     ImageSummary,
     KubeOptions,
@@ -1668,6 +1669,54 @@ def source_watch_argo(
     return SourceWatched._from_json(raw)
 
 
+def git_guard_check(
+    args: Sequence[str] | None = None, *, config: StrPath | None = None, dir: StrPath | None = None
+) -> GuardVerdict:
+    """Decides whether a git command may run (allow, warn or block) under the push guard's policy:
+    forced pushes, deletes and mirrors of protected branches in every spelling, aliases and
+    config included.
+
+    ``args``: git's arguments, after `git` (`["push", "-f", "origin", "main"]`).
+    ``config``: The sandbox config whose `[git_guard]` table is the policy. Default:
+        `$IDPKIT_SANDBOX_CONFIG`, else `idpkit-sandbox.toml` at the repository's root, else the
+        defaults (main, master and production protected).
+    ``dir``: The directory git would run in. Default: the current directory.
+    """
+    raw = _invoke(
+        "git_guard_check",
+        None,
+        {
+            "args": _strings("args", args),
+            "config": _path("config", config),
+            "dir": _path("dir", dir),
+        },
+    )
+    return GuardVerdict._from_json(raw)
+
+
+def git_guard_hook(
+    updates: str, *, config: StrPath | None = None, dir: StrPath | None = None
+) -> GuardVerdict:
+    """Decides a push from the ref updates git gives a pre-push hook: deleting or rewriting
+    (non-fast-forward) a protected ref is blocked.
+
+    ``updates``: The ref updates git gives a pre-push hook on stdin, one per line: `<local ref>
+        <local oid> <remote ref> <remote oid>`.
+    ``config``: The sandbox config, as for git_guard_check.
+    ``dir``: The repository. Default: the current directory (`$GIT_DIR` wins, as in a hook).
+    """
+    raw = _invoke(
+        "git_guard_hook",
+        None,
+        {
+            "updates": updates,
+            "config": _path("config", config),
+            "dir": _path("dir", dir),
+        },
+    )
+    return GuardVerdict._from_json(raw)
+
+
 def secrets_decrypt(
     path: StrPath,
     *,
@@ -1746,6 +1795,8 @@ OPERATIONS: dict[str, bool] = {
     "source_gc": False,
     "source_watch_flux": False,
     "source_watch_argo": False,
+    "git_guard_check": False,
+    "git_guard_hook": False,
     "secrets_decrypt": False,
     "resolve_options": False,
 }
@@ -1754,6 +1805,8 @@ __all__ = [
     "catalog",
     "copy",
     "delete",
+    "git_guard_check",
+    "git_guard_hook",
     "inspect_remote",
     "list_tags",
     "login",

@@ -512,6 +512,116 @@ class SourceWatched:
         )
 
 
+class Decision(str, enum.Enum):
+    """What the guard answers, as the exit code `git-guard check` ends with.
+
+    Members are strings too: ``x == "allow"`` holds.
+    """
+
+    ALLOW = "allow"
+    """Let it run (exit 0)."""
+    WARN = "warn"
+    """Let it run, saying why it is risky (exit 2)."""
+    BLOCK = "block"
+    """Refuse it (exit 1)."""
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class Rule(str, enum.Enum):
+    """Which rule a finding comes from (stable names, for scripts and tests).
+
+    Members are strings too: ``x == "force-push"`` holds.
+    """
+
+    FORCE_PUSH = "force-push"
+    """`--force`, `-f` (also in `-uf`), a `+` refspec, or force in `remote.*.push`."""
+    FORCE_WITH_LEASE = "force-with-lease"
+    """`--force-with-lease` or `--force-if-includes`, in any form."""
+    MIRROR = "mirror"
+    """`--mirror`, or `remote.*.mirror` set."""
+    DELETE = "delete"
+    """A push that deletes a ref: `--delete`, `-d`, `:ref`."""
+    PRUNE = "prune"
+    """`--prune` where it could delete a protected ref."""
+    DIRECT_PUSH = "direct-push"
+    """A push that updates a protected ref without forcing."""
+    NON_FAST_FORWARD = "non-fast-forward"
+    """A ref update the hook saw that is not a fast-forward."""
+    RESET_HARD = "reset-hard"
+    """`reset --hard` on a protected branch."""
+    BRANCH_REWRITE = "branch-rewrite"
+    """`branch -D`/`-M`/`-f`, `checkout -B`, `switch -C` on a protected branch."""
+    UPDATE_REF = "update-ref"
+    """`update-ref` of a protected ref (`-d` blocks, setting it is a local rewrite)."""
+    SEND_PACK = "send-pack"
+    """`send-pack` of a protected ref."""
+    OPAQUE_ALIAS = "opaque-alias"
+    """A shell (`!`) alias that mentions a push."""
+    ALIAS_LOOP = "alias-loop"
+    """An alias that expands in a loop."""
+    UNKNOWN_OPTION = "unknown-option"
+    """An option the guard cannot parse safely (unknown before the subcommand, ambiguous
+    abbreviation).
+    """
+    UNREADABLE = "unreadable"
+    """The repository could not be read where the decision needs it."""
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One reason for the decision."""
+
+    decision: Decision
+    rule: Rule
+    message: str
+    """What was found and what to do instead."""
+    reference: str | None = None
+    """The ref it is about (`refs/heads/main`), when it is about one."""
+
+    @classmethod
+    def _from_json(cls, data: Mapping[str, Any]) -> Finding:
+        return cls(
+            decision=Decision(data["decision"]),
+            rule=Rule(data["rule"]),
+            message=data["message"],
+            reference=data.get("reference"),
+        )
+
+
+@dataclass(frozen=True)
+class GuardVerdict:
+    """What `git-guard check` and the hook decide."""
+
+    decision: Decision
+    """The strongest finding's decision (`allow` when there is none)."""
+    exit_code: int
+    """The exit code `idpkit git-guard check` ends with: 0 allow, 1 block, 2 warn."""
+    aliases: tuple[str, ...]
+    """Aliases expanded to reach it, in order."""
+    findings: tuple[Finding, ...]
+    """Findings of warn or block level, in the order found."""
+    command: str | None = None
+    """The git subcommand after aliases (`push`), when there is one."""
+    policy_file: Path | None = None
+    """The sandbox config the policy came from (none: the defaults)."""
+
+    @classmethod
+    def _from_json(cls, data: Mapping[str, Any]) -> GuardVerdict:
+        return cls(
+            decision=Decision(data["decision"]),
+            exit_code=data["exit_code"],
+            aliases=tuple(data["aliases"]),
+            findings=tuple(Finding._from_json(x) for x in data["findings"]),
+            command=data.get("command"),
+            policy_file=None if data.get("policy_file") is None else Path(data["policy_file"]),
+        )
+
+
 class FileFormat(str, enum.Enum):
     """A secrets file's format.
 
@@ -850,11 +960,14 @@ __all__ = [
     "CertInfo",
     "ClusterOptions",
     "Compression",
+    "Decision",
     "Event",
     "ExtractResult",
     "FileFormat",
+    "Finding",
     "GcReport",
     "GcResult",
+    "GuardVerdict",
     "ImageInspect",
     "ImageStoredEvent",
     "ImageSummary",
@@ -872,6 +985,7 @@ __all__ = [
     "RegistryOptions",
     "RemoteInspect",
     "RetryScheduledEvent",
+    "Rule",
     "SecretsDecrypted",
     "SourceFetched",
     "SourceFetchedEvent",

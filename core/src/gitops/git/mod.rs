@@ -19,6 +19,7 @@ mod resolve;
 mod ssh;
 mod symlinks;
 mod url;
+pub(crate) use url::redact_userinfo;
 
 pub use fetch::{checkout, ls_remote, update};
 pub use known_hosts::KnownHosts;
