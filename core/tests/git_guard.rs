@@ -712,9 +712,12 @@ fn the_hook_decides_from_real_ref_updates() {
         hook(line(&ahead, "refs/heads/main", &old) + &line(&zero, "refs/heads/production", &old));
     expect(&v, Block, Some(Rule::Delete), "two lines");
     assert_eq!(v.findings.len(), 2);
-    let e =
-        gitguard::check_hook("garbage\n", &r.dir, None, &|k| r.env.get(k).cloned()).unwrap_err();
-    assert!(e.message.contains("line 1"), "{}", e.message);
+    for garbage in ["garbage\n", "not a ref update\n", "a b c d e\n"] {
+        let e =
+            gitguard::check_hook(garbage, &r.dir, None, &|k| r.env.get(k).cloned()).unwrap_err();
+        assert_eq!(e.kind, idpkit::ErrorKind::InvalidInput, "{garbage:?}");
+        assert!(e.message.contains("line 1"), "{}", e.message);
+    }
 }
 
 #[test]

@@ -67,9 +67,9 @@ def test_check_decides_like_git_reads(
 
 def test_a_feature_branch_passes_and_aliases_are_reported(repo: Path) -> None:
     v = idpkit.git_guard_check(["push", "-f", "origin", "feature"], dir=repo)
-    assert v.decision == "allow" and v.exit_code == 0 and v.findings == []
+    assert v.decision == "allow" and v.exit_code == 0 and v.findings == ()
     v = idpkit.git_guard_check(["-c", "alias.p=push -f", "p", "origin", "main"], dir=repo)
-    assert v.aliases == ["p"] and v.command == "push"
+    assert v.aliases == ("p",) and v.command == "push"
     assert v.findings[0].reference == "refs/heads/main"
 
 

@@ -34,6 +34,14 @@ pub(crate) fn check_updates(
                 n + 1
             )));
         };
+        let is_oid =
+            |s: &str| matches!(s.len(), 40 | 64) && s.bytes().all(|b| b.is_ascii_hexdigit());
+        if !is_oid(local) || !is_oid(remote) {
+            return Err(Error::invalid(format!(
+                "pre-push input line {}: the object ids are not hexadecimal SHA-1 or SHA-256 ids",
+                n + 1
+            )));
+        }
         let zero = |s: &str| s.bytes().all(|b| b == b'0');
         let protected = policy.protects(remote_ref);
         if zero(local) {
