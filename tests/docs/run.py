@@ -369,7 +369,7 @@ def flags_only(s, code):
             words = m.group(1).split()
             sub = []
             for w in words:
-                if w.startswith("-") or not re.match(r"^[a-z]+$", w) or len(sub) == 3:
+                if w.startswith("-") or not re.match(r"^[a-z][a-z-]*$", w) or len(sub) == 3:
                     break
                 sub.append(w)
             helptext = ""
@@ -382,6 +382,8 @@ def flags_only(s, code):
             if not helptext:
                 raise RuntimeError(f"no idpkit subcommand in: {line.strip()}")
             for w in words:
+                if w == "--":
+                    break  # what follows is another program's (git-guard check -- git args)
                 flag = w.split("=", 1)[0]
                 if re.match(r"^--?[A-Za-z]", flag) and not re.search(
                     rf"(?<![\w-]){re.escape(flag)}(?![\w-])", helptext
