@@ -1,13 +1,17 @@
 #!/usr/bin/env python3
 """Runs several shell commands in turn, RUNS rounds; prints one JSON line per command.
 
-Usage: alternate.py RUNS CMD...  -> per CMD: {"median_s", "runs_s", "max_rss_mib"}
+Usage: alternate.py [--no-shell] RUNS CMD...  -> per CMD: {"median_s", "runs_s", "max_rss_mib"}
 "{run}" in a command is replaced by the round number, so each run can write into a
 directory of its own. Taking turns spreads whatever the machine does meanwhile (other
 builds, the kernel writing back the previous run) over every command alike.
+--no-shell: each command is split into words (shlex) and started directly, not by bash: for
+commands of a few milliseconds, bash's own start would otherwise be a large, equal share of
+both times and hide the ratio.
 """
 
 import json
+import shlex
 import os
 import statistics
 import subprocess
@@ -16,7 +20,11 @@ import time
 
 
 def main() -> None:
-    runs, cmds = int(sys.argv[1]), sys.argv[2:]
+    args = sys.argv[1:]
+    no_shell = args[:1] == ["--no-shell"]
+    if no_shell:
+        args = args[1:]
+    runs, cmds = int(args[0]), args[1:]
     times = [[] for _ in cmds]
     peak = [0 for _ in cmds]
     for run in range(runs):
@@ -24,7 +32,8 @@ def main() -> None:
             cmd = cmd.replace("{run}", str(run))
             start = time.perf_counter()
             # wait4 gives this child's own peak RSS, not the maximum over all children so far.
-            proc = subprocess.Popen(["bash", "-c", cmd], stdout=subprocess.DEVNULL)
+            argv = shlex.split(cmd) if no_shell else ["bash", "-c", cmd]
+            proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL)
             _, status, usage = os.wait4(proc.pid, 0)
             times[i].append(time.perf_counter() - start)
             if os.waitstatus_to_exitcode(status) != 0:
