@@ -198,6 +198,8 @@ pub static OPERATIONS: &[OperationInfo] = &[
     info::<SourceWatchFlux>(),
     info::<SourceWatchArgo>(),
     info::<SecretsDecrypt>(),
+    info::<SecretsParse>(),
+    info::<SecretsPush>(),
     info::<ResolveOptions>(),
 ];
 
