@@ -3,6 +3,7 @@
 mod creds;
 mod output;
 mod registry_cmds;
+mod sandbox_cmds;
 mod secrets_cmds;
 mod source_cmds;
 
@@ -122,6 +123,9 @@ enum Command {
     /// Secrets files: SOPS-encrypted dotenv, YAML and JSON decrypted natively (age).
     #[command(subcommand)]
     Secrets(secrets_cmds::SecretsCommand),
+    /// Sandbox runs: their secrets in a Kubernetes Secret (`sandbox secrets push`).
+    #[command(subcommand)]
+    Sandbox(sandbox_cmds::SandboxCommand),
     /// Print a shell completion script to standard output.
     #[command(after_help = "Examples:
   source <(idpkit completions bash)
@@ -241,6 +245,7 @@ fn run(cli: Cli, out: &Output) -> Result<()> {
         Command::Registry(c) => registry_cmds::run(c, &store, out)?,
         Command::Source(c) => source_cmds::run(c, cli.cache.clone(), out)?,
         Command::Secrets(c) => secrets_cmds::run(c, out, cli.json)?,
+        Command::Sandbox(c) => sandbox_cmds::run(c, out)?,
         Command::Build(args) => {
             let opts = build_options(args)?;
             let progress = out.progress();
