@@ -35,6 +35,8 @@ const OPS = {
   source_watch_flux: {"name":"source_watch_flux","js":"sourceWatchFlux","positional":[{"name":"kind","type":"string"},{"name":"namespace","type":"string"},{"name":"name","type":"string"}],"parts":["events","signal"],"aliases":{}},
   source_watch_argo: {"name":"source_watch_argo","js":"sourceWatchArgo","positional":[{"name":"namespace","type":"string"},{"name":"name","type":"string"}],"parts":["events","signal"],"aliases":{}},
   secrets_decrypt: {"name":"secrets_decrypt","js":"secretsDecrypt","positional":[{"name":"path","type":"string"}],"parts":[],"aliases":{}},
+  secrets_parse: {"name":"secrets_parse","js":"secretsParse","positional":[{"name":"text","type":"string"}],"parts":[],"aliases":{}},
+  secrets_push: {"name":"secrets_push","js":"secretsPush","positional":[{"name":"namespace","type":"string"},{"name":"name","type":"string"},{"name":"files","type":"string"}],"parts":["signal"],"aliases":{}},
   resolve_options: {"name":"resolve_options","js":"resolveOptions","positional":[],"parts":[],"aliases":{}},
 }
 
@@ -207,6 +209,16 @@ function secretsDecrypt(...args) {
   return invoke(OPS.secrets_decrypt, null, args, secretsDecrypt)
 }
 
+/** Parses dotenv text by dotenv's rules (quotes, escapes, `${VAR}` expansion; nothing is run: `$(…)` stays text); returns its variables in order. */
+function secretsParse(...args) {
+  return invoke(OPS.secrets_parse, null, args, secretsParse)
+}
+
+/** Creates or updates a Kubernetes Secret from secrets files (plain dotenv, SOPS dotenv/YAML/JSON; later files override earlier keys) by server-side apply as `idpkit`: keys gone from the files leave the Secret; returns its key names. */
+function secretsPush(...args) {
+  return invoke(OPS.secrets_push, null, args, secretsPush)
+}
+
 /** The options an operation would run with: strictly parsed, defaults filled in. */
 function resolveOptions(...args) {
   return invoke(OPS.resolve_options, null, args, resolveOptions)
@@ -254,6 +266,8 @@ module.exports = {
   sourceWatchFlux,
   sourceWatchArgo,
   secretsDecrypt,
+  secretsParse,
+  secretsPush,
   resolveOptions,
   watchFlux,
   watchArgo,

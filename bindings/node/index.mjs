@@ -25,6 +25,8 @@ export const {
   sourceWatchFlux,
   sourceWatchArgo,
   secretsDecrypt,
+  secretsParse,
+  secretsPush,
   resolveOptions,
   watchFlux,
   watchArgo,

@@ -192,6 +192,11 @@ class Gen:
             return "tuple[str, ...]", f"tuple({data})"
         if kinds == {"string"} and self.is_path(schema):
             return "Path", f"Path({data})"
+        if kinds == {"object"} and self.types(schema.get("additionalProperties", {}))[0] == {
+            "string"
+        }:
+            # A map of strings (secrets_parse's values): a dict, in the document's order.
+            return "dict[str, str]", f"dict({data})"
         base = {"string": "str", "integer": "int", "boolean": "bool"}[next(iter(kinds))]
         return base + (" | None" if nullable else ""), data
 

@@ -40,6 +40,8 @@ Operation: TypeAlias = Literal[
     "source_watch_flux",
     "source_watch_argo",
     "secrets_decrypt",
+    "secrets_parse",
+    "secrets_push",
     "resolve_options",
 ]
 

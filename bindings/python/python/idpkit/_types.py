@@ -553,6 +553,46 @@ class SecretsDecrypted:
 
 
 @dataclass(frozen=True)
+class SecretsParsed:
+    """Parsed dotenv text."""
+
+    values: dict[str, str]
+    """The variables, in the text's order (a key given twice keeps its first place and
+    its last value).
+    """
+
+    @classmethod
+    def _from_json(cls, data: Mapping[str, Any]) -> SecretsParsed:
+        return cls(
+            values=dict(data["values"]),
+        )
+
+
+@dataclass(frozen=True)
+class SecretsPushed:
+    """The Secret as pushed: its key names, never its values."""
+
+    namespace: str
+    name: str
+    keys: tuple[str, ...]
+    """The Secret's keys, sorted: exactly the keys of the files."""
+    created: bool
+    """Whether the push created the Secret (false: it updated one)."""
+    resource_version: str
+    """The Secret's `metadata.resourceVersion` after the push."""
+
+    @classmethod
+    def _from_json(cls, data: Mapping[str, Any]) -> SecretsPushed:
+        return cls(
+            namespace=data["namespace"],
+            name=data["name"],
+            keys=tuple(data["keys"]),
+            created=data["created"],
+            resource_version=data["resource_version"],
+        )
+
+
+@dataclass(frozen=True)
 class ClusterOptions:
     """Where the cluster is and which host its CA is for.
 
@@ -873,6 +913,8 @@ __all__ = [
     "RemoteInspect",
     "RetryScheduledEvent",
     "SecretsDecrypted",
+    "SecretsParsed",
+    "SecretsPushed",
     "SourceFetched",
     "SourceFetchedEvent",
     "SourceListing",
