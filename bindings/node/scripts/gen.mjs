@@ -141,8 +141,10 @@ const ops = contract.operations.map((op) => {
       throw new Error(`JS.${op.name}: \`${field}\` is neither an option field nor a credential of ${op.name}`)
     }
     const object = schema && (resolve(schema)?.type === 'object' || resolve(schema)?.properties)
+    // A list of strings (secretsPush's files) is checked item by item.
+    const strings = schema && resolve(schema)?.type === 'array' && resolve(schema.items)?.type === 'string'
     // A field that is not an option is a credential: a string.
-    const type = object ? 'object' : [].concat(schema?.type).includes('null') ? 'string?' : 'string'
+    const type = object ? 'object' : strings ? 'string[]' : [].concat(schema?.type).includes('null') ? 'string?' : 'string'
     return { name: camel(field), type, schema }
   })
   return {
@@ -261,6 +263,7 @@ function signatures(o, indent, prefix, iterator) {
   if (o.positional.length) {
     const params = o.positional.map(({ name, type, schema }) => {
       if (type === 'object') return `${name}?: ${schema ? ts(schema) : 'Record<string, any>'} | null`
+      if (type === 'string[]') return `${name}: string[]`
       return type === 'string?' ? `${name}?: string | null` : `${name}: string`
     })
     const omit = o.positional.map((p) => p.name)
