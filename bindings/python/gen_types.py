@@ -231,7 +231,9 @@ class Gen:
                 else:
                     expr = raw if expr == f'data["{f}"]' else f"None if {raw} is None else {expr}"
             line = f"    {f}: {ann}"
-            if schema is True:  # whole JSON documents: kept out of repr and hash
+            # Whole JSON documents, and decrypted values (the contract's ``x-secret``): kept
+            # out of repr (a test failure or a log line prints it) and hash.
+            if schema is True or (isinstance(schema, dict) and schema.get("x-secret") is True):
                 line += (
                     " = field(repr=False, hash=False)"
                     if not optional

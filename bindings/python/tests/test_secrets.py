@@ -72,6 +72,7 @@ def test_decrypt_gives_the_values_and_a_tampered_file_is_an_integrity_error(kit:
     assert isinstance(got, idpkit.SecretsDecrypted)
     assert (got.format, got.encrypted) == ("dotenv", True)
     assert got.values == {"DB_PASSWORD": "py-hunter2-c3d9", "CMD": "$(rm -rf ~)"}
+    assert "py-hunter2-c3d9" not in repr(got), "repr leaves the values out"
 
     text = f.read_text()
     mac = next(line for line in text.splitlines() if line.startswith("sops_mac="))
@@ -90,6 +91,7 @@ def test_parse_keeps_command_substitution_as_text() -> None:
     assert isinstance(got, idpkit.SecretsParsed)
     assert got.values == {"B": "2", "CMD": "$(rm -rf ~)", "A": "2 x"}
     assert list(got.values) == ["B", "CMD", "A"], "file order"
+    assert "rm -rf" not in repr(got)
     with pytest.raises(idpkit.InvalidInputError) as err:
         idpkit.secrets_parse('A=1\nB="py-open-8e1f\n', origin=".env.local")
     assert str(err.value).startswith(".env.local line 2:")

@@ -42,6 +42,7 @@ pub struct SecretsDecrypted {
     pub encrypted: bool,
     /// The values: a map of strings for dotenv, the document for YAML and JSON; keys in
     /// the file's order.
+    #[schemars(extend("x-secret" = true))]
     pub values: SecretValue,
 }
 
@@ -78,6 +79,7 @@ impl Operation for SecretsDecrypt {
 #[serde(default, deny_unknown_fields)]
 pub struct SecretsParseOptions {
     /// The dotenv text.
+    #[schemars(extend("x-secret" = true))]
     pub text: String,
     /// What names the text in errors (a file name); errors give a line number, never a
     /// line.
@@ -142,6 +144,7 @@ impl JsonSchema for DotenvValues {
 pub struct SecretsParsed {
     /// The variables, in the text's order (a key given twice keeps its first place and
     /// its last value).
+    #[schemars(extend("x-secret" = true))]
     pub values: DotenvValues,
 }
 

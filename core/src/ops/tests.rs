@@ -323,6 +323,27 @@ fn path_fields_are_marked_in_the_contract() {
         .is_none());
 }
 
+/// Fields holding decrypted values say so (`x-secret`), so front ends keep them out of
+/// their printed forms (Python's repr).
+#[test]
+fn secret_fields_are_marked_in_the_contract() {
+    let c = contract();
+    let defs = &c["$defs"];
+    for (def, field) in [
+        ("SecretsDecrypted", "values"),
+        ("SecretsParsed", "values"),
+        ("SecretsParseOptions", "text"),
+    ] {
+        assert_eq!(
+            defs[def]["properties"][field]["x-secret"], true,
+            "{def}.{field}"
+        );
+    }
+    assert!(defs["SecretsPushed"]["properties"]["keys"]
+        .get("x-secret")
+        .is_none());
+}
+
 /// `secrets_parse` reads dotenv by dotenv's rules: nothing is run, order is kept, and neither
 /// its options' `Debug` nor an error shows the text.
 #[test]

@@ -538,7 +538,7 @@ class SecretsDecrypted:
     """Whether the file was SOPS-encrypted (false: a plain file, read because
     `allow_plaintext` was set).
     """
-    values: Any
+    values: Any = field(repr=False, hash=False)
     """The values: a map of strings for dotenv, the document for YAML and JSON; keys in
     the file's order.
     """
@@ -556,7 +556,7 @@ class SecretsDecrypted:
 class SecretsParsed:
     """Parsed dotenv text."""
 
-    values: dict[str, str]
+    values: dict[str, str] = field(repr=False, hash=False)
     """The variables, in the text's order (a key given twice keeps its first place and
     its last value).
     """
