@@ -1281,7 +1281,7 @@ export declare function secretsParse(text: string, options?: Omit<SecretsParseOp
 export declare function secretsParse(options: SecretsParseOptions): Promise<SecretsParsed>
 
 /** Creates or updates a Kubernetes Secret from secrets files (plain dotenv, SOPS dotenv/YAML/JSON; later files override earlier keys) by server-side apply as `idpkit`: keys gone from the files leave the Secret; returns its key names. */
-export declare function secretsPush(namespace: string, name: string, files: string[], options?: Omit<SecretsPushOptions, 'namespace' | 'name' | 'files'> & WithSignal): Promise<SecretsPushed>
+export declare function secretsPush(namespace: string, name: string, files: Array<string>, options?: Omit<SecretsPushOptions, 'namespace' | 'name' | 'files'> & WithSignal): Promise<SecretsPushed>
 /** Creates or updates a Kubernetes Secret from secrets files (plain dotenv, SOPS dotenv/YAML/JSON; later files override earlier keys) by server-side apply as `idpkit`: keys gone from the files leave the Secret; returns its key names. */
 export declare function secretsPush(options: SecretsPushOptions & WithSignal): Promise<SecretsPushed>
 

@@ -36,7 +36,7 @@ const OPS = {
   source_watch_argo: {"name":"source_watch_argo","js":"sourceWatchArgo","positional":[{"name":"namespace","type":"string"},{"name":"name","type":"string"}],"parts":["events","signal"],"aliases":{}},
   secrets_decrypt: {"name":"secrets_decrypt","js":"secretsDecrypt","positional":[{"name":"path","type":"string"}],"parts":[],"aliases":{}},
   secrets_parse: {"name":"secrets_parse","js":"secretsParse","positional":[{"name":"text","type":"string"}],"parts":[],"aliases":{}},
-  secrets_push: {"name":"secrets_push","js":"secretsPush","positional":[{"name":"namespace","type":"string"},{"name":"name","type":"string"},{"name":"files","type":"string[]"}],"parts":["signal"],"aliases":{}},
+  secrets_push: {"name":"secrets_push","js":"secretsPush","positional":[{"name":"namespace","type":"string"},{"name":"name","type":"string"},{"name":"files","type":"array"}],"parts":["signal"],"aliases":{}},
   resolve_options: {"name":"resolve_options","js":"resolveOptions","positional":[],"parts":[],"aliases":{}},
 }
 

@@ -121,10 +121,8 @@ function gather(spec, args) {
     const v = args[i]
     if (type === 'object') {
       if (v !== undefined && v !== null && !isObject(v)) throw error('INVALID_INPUT', `${fn}: \`${name}\` must be an object`)
-    } else if (type === 'string[]') {
-      if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) {
-        throw error('INVALID_INPUT', `${fn}: \`${name}\` must be an array of strings`)
-      }
+    } else if (type === 'array') {
+      if (!Array.isArray(v)) throw error('INVALID_INPUT', `${fn}: \`${name}\` must be an array`)
     } else if (typeof v !== 'string' && !(type === 'string?' && (v === undefined || v === null))) {
       // The value itself is not quoted: it may be a password.
       throw error('INVALID_INPUT', `${fn}: \`${name}\` must be a string`)

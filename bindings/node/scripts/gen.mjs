@@ -141,10 +141,9 @@ const ops = contract.operations.map((op) => {
       throw new Error(`JS.${op.name}: \`${field}\` is neither an option field nor a credential of ${op.name}`)
     }
     const object = schema && (resolve(schema)?.type === 'object' || resolve(schema)?.properties)
-    // A list of strings (secretsPush's files) is checked item by item.
-    const strings = schema && resolve(schema)?.type === 'array' && resolve(schema.items)?.type === 'string'
     // A field that is not an option is a credential: a string.
-    const type = object ? 'object' : strings ? 'string[]' : [].concat(schema?.type).includes('null') ? 'string?' : 'string'
+    const array = [].concat(resolve(schema ?? {})?.type).includes('array')
+    const type = object ? 'object' : array ? 'array' : [].concat(schema?.type).includes('null') ? 'string?' : 'string'
     return { name: camel(field), type, schema }
   })
   return {
@@ -263,7 +262,7 @@ function signatures(o, indent, prefix, iterator) {
   if (o.positional.length) {
     const params = o.positional.map(({ name, type, schema }) => {
       if (type === 'object') return `${name}?: ${schema ? ts(schema) : 'Record<string, any>'} | null`
-      if (type === 'string[]') return `${name}: string[]`
+      if (type === 'array') return `${name}: ${ts(schema)}`
       return type === 'string?' ? `${name}?: string | null` : `${name}: string`
     })
     const omit = o.positional.map((p) => p.name)
