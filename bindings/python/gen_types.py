@@ -19,7 +19,8 @@ An operation or field added in core appears here by re-running this script; the 
 (``tests/suites/40-python.sh``) runs it with ``--check`` and fails when a file is stale.
 
 The contract says which fields are paths (``"x-path": true``: ``StrPath`` in,
-``pathlib.Path`` out), which options each operation takes positionally (``positional``) and
+``pathlib.Path`` out), which result fields hold secrets (``"x-secret": true``: left out of
+``repr``), which options each operation takes positionally (``positional``) and
 what it uses of the call (``uses``: credentials, a source's credentials, events, cancel). The
 few tables below are what only Python has: its documented signatures that keep more than the
 contract's positional fields, and ``login``'s required ``username`` + ``password``.
