@@ -539,6 +539,21 @@ idpkit_result idpkit_git_guard_hook(const char *options_json, const idpkit_crede
 idpkit_result idpkit_secrets_decrypt(const char *options_json, const idpkit_credentials *credentials, idpkit_event_callback callback, void *user_data, const idpkit_cancel *cancel, char **result_json_out, idpkit_error **err_out);
 
 /**
+ * Parses dotenv text by dotenv's rules (quotes, escapes, `${VAR}` expansion; nothing is
+ * run: `$(…)` stays text); returns its variables in order.
+ * Options `$defs/SecretsParseOptions`, result `$defs/SecretsParsed`; arguments as for `idpkit_call`.
+ */
+idpkit_result idpkit_secrets_parse(const char *options_json, const idpkit_credentials *credentials, idpkit_event_callback callback, void *user_data, const idpkit_cancel *cancel, char **result_json_out, idpkit_error **err_out);
+
+/**
+ * Creates or updates a Kubernetes Secret from secrets files (plain dotenv, SOPS
+ * dotenv/YAML/JSON; later files override earlier keys) by server-side apply as `idpkit`:
+ * keys gone from the files leave the Secret; returns its key names.
+ * Options `$defs/SecretsPushOptions`, result `$defs/SecretsPushed`; arguments as for `idpkit_call`.
+ */
+idpkit_result idpkit_secrets_push(const char *options_json, const idpkit_credentials *credentials, idpkit_event_callback callback, void *user_data, const idpkit_cancel *cancel, char **result_json_out, idpkit_error **err_out);
+
+/**
  * The options an operation would run with: strictly parsed, defaults filled in.
  * Options `$defs/ResolveOptionsOptions`, result any JSON; arguments as for `idpkit_call`.
  */

@@ -312,6 +312,26 @@ func SecretsDecrypt(ctx context.Context, opts SecretsDecryptOptions, call ...Cal
 	return &out, nil
 }
 
+// SecretsParse runs "secrets_parse": Parses dotenv text by dotenv's rules (quotes, escapes, `${VAR}` expansion; nothing is run: `$(…)` stays text); returns its variables in order.
+// Options SecretsParseOptions, result SecretsParsed; call may hold Credentials and OnEvent.
+func SecretsParse(ctx context.Context, opts SecretsParseOptions, call ...CallOption) (*SecretsParsed, error) {
+	var out SecretsParsed
+	if err := invoke(ctx, nil, "secrets_parse", opts, &out, call); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// SecretsPush runs "secrets_push": Creates or updates a Kubernetes Secret from secrets files (plain dotenv, SOPS dotenv/YAML/JSON; later files override earlier keys) by server-side apply as `idpkit`: keys gone from the files leave the Secret; returns its key names.
+// Options SecretsPushOptions, result SecretsPushed; call may hold Credentials and OnEvent.
+func SecretsPush(ctx context.Context, opts SecretsPushOptions, call ...CallOption) (*SecretsPushed, error) {
+	var out SecretsPushed
+	if err := invoke(ctx, nil, "secrets_push", opts, &out, call); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
 // ResolveOptions runs "resolve_options": The options an operation would run with: strictly parsed, defaults filled in.
 // Options ResolveOptionsOptions, result json.RawMessage; call may hold Credentials and OnEvent.
 func ResolveOptions(ctx context.Context, opts ResolveOptionsOptions, call ...CallOption) (json.RawMessage, error) {
@@ -1029,6 +1049,58 @@ type SecretsDecrypted struct {
 	// The values: a map of strings for dotenv, the document for YAML and JSON; keys in
 	// the file's order.
 	Values json.RawMessage `json:"values"`
+}
+
+// SecretsParseOptions: Dotenv text to parse.
+type SecretsParseOptions struct {
+	// What names the text in errors (a file name); errors give a line number, never a
+	// line.
+	// Default: "dotenv" (unset takes it).
+	Origin string `json:"origin,omitempty"`
+	// The dotenv text.
+	Text string `json:"text,omitempty"`
+}
+
+// SecretsParsed: Parsed dotenv text.
+type SecretsParsed struct {
+	// The variables, in the text's order (a key given twice keeps its first place and
+	// its last value).
+	Values map[string]string `json:"values"`
+}
+
+// SecretsPushOptions: Which Secret to write from which secrets files, and where the cluster is.
+type SecretsPushOptions struct {
+	// The age identities file. Default: what sops reads, `SOPS_AGE_KEY`,
+	// `SOPS_AGE_KEY_FILE` and `$XDG_CONFIG_HOME/sops/age/keys.txt`.
+	AgeKeyFile string `json:"age_key_file,omitempty"`
+	// Where the cluster is.
+	// Default: {"context":null,"kubeconfig":null} (unset takes it).
+	Cluster KubeOptions `json:"cluster,omitzero"`
+	// The secrets tiers, in order: a key in a later file replaces the same key of an
+	// earlier one. Each is a SOPS-encrypted dotenv, YAML or JSON file (a flat map of
+	// scalars) or a plain dotenv file (`.env.claude-sandbox`).
+	Files []string `json:"files,omitempty"`
+	// Take over keys and labels another field manager set (kubectl, a controller) instead
+	// of failing with `CONFLICT`.
+	Force bool `json:"force,omitempty"`
+	// More labels for the Secret; `app.kubernetes.io/managed-by: idpkit` is always set.
+	Labels map[string]string `json:"labels,omitempty"`
+	// The Secret's name.
+	Name string `json:"name,omitempty"`
+	// The Secret's namespace (it must exist).
+	Namespace string `json:"namespace,omitempty"`
+}
+
+// SecretsPushed: The Secret as pushed: its key names, never its values.
+type SecretsPushed struct {
+	// Whether the push created the Secret (false: it updated one).
+	Created bool `json:"created"`
+	// The Secret's keys, sorted: exactly the keys of the files.
+	Keys      []string `json:"keys"`
+	Name      string   `json:"name"`
+	Namespace string   `json:"namespace"`
+	// The Secret's `metadata.resourceVersion` after the push.
+	ResourceVersion string `json:"resource_version"`
 }
 
 // SourceFetched: What a fetch gives: the entry's directory and what is in it.

@@ -303,9 +303,9 @@ func fileHolding(t *testing.T, root, needle string) string {
 	return found
 }
 
-// kubeApply server-side applies obj at path of the rig's kube-apiserver (as tests/rig/up
-// does, with its bearer token), trusting the rig CA.
-func kubeApply(t *testing.T, path string, obj map[string]any) {
+// kubeRequest sends one request to the rig's kube-apiserver with its bearer token (as
+// tests/rig/up does), trusting the rig CA; it returns the status and up to 1 MiB of the body.
+func kubeRequest(t *testing.T, method, path, contentType string, body []byte) (int, []byte) {
 	t.Helper()
 	base, token, ca := rigEnv("IDPKIT_RIG_KUBE_URL"), rigEnv("IDPKIT_RIG_KUBE_TOKEN"), rigEnv("IDPKIT_RIG_CA")
 	if base == "" || token == "" || ca == "" {
@@ -318,19 +318,45 @@ func kubeApply(t *testing.T, path string, obj map[string]any) {
 	roots := x509.NewCertPool()
 	roots.AppendCertsFromPEM(pem)
 	client := http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}}}
-	body, _ := json.Marshal(obj)
-	req, _ := http.NewRequestWithContext(t.Context(), http.MethodPatch, base+path+"?fieldManager=idpkit-test&force=true", bytes.NewReader(body))
+	req, _ := http.NewRequestWithContext(t.Context(), method, base+path, bytes.NewReader(body))
 	req.Header.Set("Authorization", "Bearer "+token)
-	req.Header.Set("Content-Type", "application/apply-patch+yaml")
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
 	resp, err := client.Do(req)
 	if err != nil {
-		t.Fatalf("peer kube-apiserver: apply %s: %v", path, err)
+		t.Fatalf("peer kube-apiserver: %s %s: %v", method, path, err)
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusCreated {
-		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 600))
-		t.Fatalf("apply %s: HTTP %d: %s", path, resp.StatusCode, msg)
+	out, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	return resp.StatusCode, out
+}
+
+// kubeApply server-side applies obj at path of the rig's kube-apiserver.
+func kubeApply(t *testing.T, path string, obj map[string]any) {
+	t.Helper()
+	body, _ := json.Marshal(obj)
+	status, msg := kubeRequest(t, http.MethodPatch, path+"?fieldManager=idpkit-test&force=true", "application/apply-patch+yaml", body)
+	if status != http.StatusOK && status != http.StatusCreated {
+		t.Fatalf("apply %s: HTTP %d: %.600s", path, status, msg)
 	}
+}
+
+// kubeGet decodes the object at path of the rig's kube-apiserver into out (the tests' own
+// reader); false when it does not exist.
+func kubeGet(t *testing.T, path string, out any) bool {
+	t.Helper()
+	status, body := kubeRequest(t, http.MethodGet, path, "", nil)
+	if status == http.StatusNotFound {
+		return false
+	}
+	if status != http.StatusOK {
+		t.Fatalf("get %s: HTTP %d: %.600s", path, status, body)
+	}
+	if err := json.Unmarshal(body, out); err != nil {
+		t.Fatalf("get %s: %v", path, err)
+	}
+	return true
 }
 
 // A git revision over HTTPS with the call's username and password lands in <cache>/git/<hash>

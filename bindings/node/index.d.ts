@@ -988,6 +988,66 @@ export interface SecretsDecryptOptions {
   path?: string
 }
 
+/** Parsed dotenv text. */
+export interface SecretsParsed {
+  /**
+   * The variables, in the text's order (a key given twice keeps its first place and
+   * its last value).
+   */
+  values: Record<string, string>
+}
+
+/** Dotenv text to parse. */
+export interface SecretsParseOptions {
+  /**
+   * What names the text in errors (a file name); errors give a line number, never a
+   * line.
+   */
+  origin?: string
+  /** The dotenv text. */
+  text?: string
+}
+
+/** The Secret as pushed: its key names, never its values. */
+export interface SecretsPushed {
+  /** Whether the push created the Secret (false: it updated one). */
+  created: boolean
+  /** The Secret's keys, sorted: exactly the keys of the files. */
+  keys: Array<string>
+  name: string
+  namespace: string
+  /** The Secret's `metadata.resourceVersion` after the push. */
+  resourceVersion: string
+}
+
+/** Which Secret to write from which secrets files, and where the cluster is. */
+export interface SecretsPushOptions {
+  /**
+   * The age identities file. Default: what sops reads, `SOPS_AGE_KEY`,
+   * `SOPS_AGE_KEY_FILE` and `$XDG_CONFIG_HOME/sops/age/keys.txt`.
+   */
+  ageKeyFile?: string | null
+  /** Where the cluster is. */
+  cluster?: KubeOptions
+  /**
+   * The secrets tiers, in order: a key in a later file replaces the same key of an
+   * earlier one. Each is a SOPS-encrypted dotenv, YAML or JSON file (a flat map of
+   * scalars) or a plain dotenv file (`.env.claude-sandbox`).
+   */
+  files?: Array<string>
+  /**
+   * Take over keys and labels another field manager set (kubectl, a controller) instead
+   * of failing with `CONFLICT`.
+   */
+  force?: boolean
+  /** More labels for the Secret; `app.kubernetes.io/managed-by: idpkit` is always set. */
+  labels?: Record<string, string>
+  /** The Secret's name. */
+  name?: string
+  /** The Secret's namespace (it must exist). */
+  namespace?: string
+}
+
 /** What a fetch gives: the entry's directory and what is in it. */
 export interface SourceFetched {
   /** Bytes of file content in the entry. */
@@ -1281,6 +1341,16 @@ export declare function gitGuardHook(options: GitGuardHookOptions): Promise<Guar
 export declare function secretsDecrypt(path: string, options?: Omit<SecretsDecryptOptions, 'path'>): Promise<SecretsDecrypted>
 /** Decrypts a SOPS file (dotenv, YAML, JSON; age recipients) natively, verifying every value and the file's MAC; returns its values. */
 export declare function secretsDecrypt(options: SecretsDecryptOptions): Promise<SecretsDecrypted>
+
+/** Parses dotenv text by dotenv's rules (quotes, escapes, `${VAR}` expansion; nothing is run: `$(…)` stays text); returns its variables in order. */
+export declare function secretsParse(text: string, options?: Omit<SecretsParseOptions, 'text'>): Promise<SecretsParsed>
+/** Parses dotenv text by dotenv's rules (quotes, escapes, `${VAR}` expansion; nothing is run: `$(…)` stays text); returns its variables in order. */
+export declare function secretsParse(options: SecretsParseOptions): Promise<SecretsParsed>
+
+/** Creates or updates a Kubernetes Secret from secrets files (plain dotenv, SOPS dotenv/YAML/JSON; later files override earlier keys) by server-side apply as `idpkit`: keys gone from the files leave the Secret; returns its key names. */
+export declare function secretsPush(namespace: string, name: string, files: Array<string>, options?: Omit<SecretsPushOptions, 'namespace' | 'name' | 'files'> & WithSignal): Promise<SecretsPushed>
+/** Creates or updates a Kubernetes Secret from secrets files (plain dotenv, SOPS dotenv/YAML/JSON; later files override earlier keys) by server-side apply as `idpkit`: keys gone from the files leave the Secret; returns its key names. */
+export declare function secretsPush(options: SecretsPushOptions & WithSignal): Promise<SecretsPushed>
 
 /** The options an operation would run with: strictly parsed, defaults filled in. */
 export declare function resolveOptions(options?: ResolveOptionsOptions): Promise<any>

@@ -37,6 +37,8 @@ const OPS = {
   git_guard_check: {"name":"git_guard_check","js":"gitGuardCheck","positional":[{"name":"args","type":"array"}],"parts":[],"aliases":{}},
   git_guard_hook: {"name":"git_guard_hook","js":"gitGuardHook","positional":[{"name":"updates","type":"string"}],"parts":[],"aliases":{}},
   secrets_decrypt: {"name":"secrets_decrypt","js":"secretsDecrypt","positional":[{"name":"path","type":"string"}],"parts":[],"aliases":{}},
+  secrets_parse: {"name":"secrets_parse","js":"secretsParse","positional":[{"name":"text","type":"string"}],"parts":[],"aliases":{}},
+  secrets_push: {"name":"secrets_push","js":"secretsPush","positional":[{"name":"namespace","type":"string"},{"name":"name","type":"string"},{"name":"files","type":"array"}],"parts":["signal"],"aliases":{}},
   resolve_options: {"name":"resolve_options","js":"resolveOptions","positional":[],"parts":[],"aliases":{}},
 }
 
@@ -219,6 +221,16 @@ function secretsDecrypt(...args) {
   return invoke(OPS.secrets_decrypt, null, args, secretsDecrypt)
 }
 
+/** Parses dotenv text by dotenv's rules (quotes, escapes, `${VAR}` expansion; nothing is run: `$(…)` stays text); returns its variables in order. */
+function secretsParse(...args) {
+  return invoke(OPS.secrets_parse, null, args, secretsParse)
+}
+
+/** Creates or updates a Kubernetes Secret from secrets files (plain dotenv, SOPS dotenv/YAML/JSON; later files override earlier keys) by server-side apply as `idpkit`: keys gone from the files leave the Secret; returns its key names. */
+function secretsPush(...args) {
+  return invoke(OPS.secrets_push, null, args, secretsPush)
+}
+
 /** The options an operation would run with: strictly parsed, defaults filled in. */
 function resolveOptions(...args) {
   return invoke(OPS.resolve_options, null, args, resolveOptions)
@@ -268,6 +280,8 @@ module.exports = {
   gitGuardCheck,
   gitGuardHook,
   secretsDecrypt,
+  secretsParse,
+  secretsPush,
   resolveOptions,
   watchFlux,
   watchArgo,

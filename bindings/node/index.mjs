@@ -27,6 +27,8 @@ export const {
   gitGuardCheck,
   gitGuardHook,
   secretsDecrypt,
+  secretsParse,
+  secretsPush,
   resolveOptions,
   watchFlux,
   watchArgo,

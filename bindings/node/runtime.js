@@ -7,8 +7,11 @@
 
 const native = require('./native.js')
 
-/** Values under these keys are data, not idpkit structs: OCI documents and user-chosen maps. */
-const OPAQUE = new Set(['manifest', 'config', 'env', 'labels', 'annotations'])
+/**
+ * Values under these keys are data, not idpkit structs: OCI documents and user-chosen maps
+ * (`values`: a secrets file's own keys, such as `db_user`, which must not become `dbUser`).
+ */
+const OPAQUE = new Set(['manifest', 'config', 'env', 'labels', 'annotations', 'values'])
 /** What a call carries besides its options; never part of the options JSON. */
 const CREDENTIALS = ['username', 'password', 'token']
 const SOURCE_CREDENTIALS = ['sourceUsername', 'sourcePassword', 'sourceToken']

@@ -19,7 +19,8 @@ An operation or field added in core appears here by re-running this script; the 
 (``tests/suites/40-python.sh``) runs it with ``--check`` and fails when a file is stale.
 
 The contract says which fields are paths (``"x-path": true``: ``StrPath`` in,
-``pathlib.Path`` out), which options each operation takes positionally (``positional``) and
+``pathlib.Path`` out), which result fields hold secrets (``"x-secret": true``: left out of
+``repr``), which options each operation takes positionally (``positional``) and
 what it uses of the call (``uses``: credentials, a source's credentials, events, cancel). The
 few tables below are what only Python has: its documented signatures that keep more than the
 contract's positional fields, and ``login``'s required ``username`` + ``password``.
@@ -192,6 +193,11 @@ class Gen:
             return "tuple[str, ...]", f"tuple({data})"
         if kinds == {"string"} and self.is_path(schema):
             return "Path", f"Path({data})"
+        if kinds == {"object"} and self.types(schema.get("additionalProperties", {}))[0] == {
+            "string"
+        }:
+            # A map of strings (secrets_parse's values): a dict, in the document's order.
+            return "dict[str, str]", f"dict({data})"
         base = {"string": "str", "integer": "int", "boolean": "bool"}[next(iter(kinds))]
         return base + (" | None" if nullable else ""), data
 
@@ -226,7 +232,9 @@ class Gen:
                 else:
                     expr = raw if expr == f'data["{f}"]' else f"None if {raw} is None else {expr}"
             line = f"    {f}: {ann}"
-            if schema is True:  # whole JSON documents: kept out of repr and hash
+            # Whole JSON documents, and decrypted values (the contract's ``x-secret``): kept
+            # out of repr (a test failure or a log line prints it) and hash.
+            if schema is True or (isinstance(schema, dict) and schema.get("x-secret") is True):
                 line += (
                     " = field(repr=False, hash=False)"
                     if not optional

@@ -4,6 +4,7 @@ mod creds;
 mod guard_cmds;
 mod output;
 mod registry_cmds;
+mod sandbox_cmds;
 mod secrets_cmds;
 mod source_cmds;
 
@@ -127,6 +128,9 @@ enum Command {
     /// as a check, a pre-push hook, or a `git` wrapper.
     #[command(subcommand, name = "git-guard")]
     GitGuard(guard_cmds::GuardCommand),
+    /// Sandbox runs: their secrets in a Kubernetes Secret (`sandbox secrets push`).
+    #[command(subcommand)]
+    Sandbox(sandbox_cmds::SandboxCommand),
     /// Print a shell completion script to standard output.
     #[command(after_help = "Examples:
   source <(idpkit completions bash)
@@ -247,6 +251,7 @@ fn run(cli: Cli, out: &Output) -> Result<()> {
         Command::Source(c) => source_cmds::run(c, cli.cache.clone(), out)?,
         Command::Secrets(c) => secrets_cmds::run(c, out, cli.json)?,
         Command::GitGuard(c) => guard_cmds::run(c, out, cli.json)?,
+        Command::Sandbox(c) => sandbox_cmds::run(c, out)?,
         Command::Build(args) => {
             let opts = build_options(args)?;
             let progress = out.progress();

@@ -1,4 +1,5 @@
-//! `idpkit secrets …`: secrets files (SOPS-encrypted dotenv, YAML, JSON) decrypted natively.
+//! `idpkit secrets …`: secrets files (SOPS-encrypted dotenv, YAML, JSON) decrypted natively,
+//! and pushed to a Kubernetes Secret.
 
 use crate::output::Output;
 use clap::{Args, Subcommand, ValueEnum};
@@ -21,6 +22,44 @@ pub enum SecretsCommand {
 Age identities: --age-key-file, else SOPS_AGE_KEY, SOPS_AGE_KEY_FILE and
 $XDG_CONFIG_HOME/sops/age/keys.txt (~/.config/sops/age/keys.txt), as sops reads them.")]
     Decrypt(DecryptArgs),
+    /// Create or update a Kubernetes Secret from secrets tiers: plain dotenv and SOPS files,
+    /// later files overriding earlier keys, written by server-side apply as field manager
+    /// `idpkit` (a key gone from the files leaves the Secret). Prints the key names, never
+    /// the values.
+    #[command(after_help = PUSH_HELP)]
+    Push(PushArgs),
+}
+
+/// `secrets push` and `sandbox secrets push` share their help's examples.
+pub const PUSH_HELP: &str = "Examples:
+  idpkit secrets push team-a/app-env .env.claude-sandbox .env.sops
+  idpkit sandbox secrets push sandbox/run-42 .env.sops secrets.sops.yaml --context kind-localdev
+  idpkit secrets push team-a/app-env .env.sops --age-key-file ~/keys.txt --force --json
+
+The Secret (type Opaque, label app.kubernetes.io/managed-by=idpkit) holds exactly the keys of
+the files. A Secret whose keys another field manager (kubectl, a controller) set is a conflict
+(exit 10); --force takes them over. Age identities as for `secrets decrypt`.";
+
+#[derive(Args)]
+pub struct PushArgs {
+    /// NAMESPACE/NAME of the Secret (the namespace must exist).
+    secret: String,
+    /// The secrets tiers, in order (a later file's key wins): SOPS dotenv, YAML or JSON
+    /// files, or a plain dotenv file such as .env.claude-sandbox.
+    #[arg(required = true, value_name = "FILE")]
+    files: Vec<PathBuf>,
+    /// The age identities file (instead of SOPS_AGE_KEY, SOPS_AGE_KEY_FILE and the default).
+    #[arg(long, value_name = "FILE")]
+    age_key_file: Option<PathBuf>,
+    /// Kubeconfig file (default: $KUBECONFIG, else ~/.kube/config, else in-cluster).
+    #[arg(long, value_name = "FILE")]
+    kubeconfig: Option<PathBuf>,
+    /// Kubeconfig context (default: its current-context).
+    #[arg(long)]
+    context: Option<String>,
+    /// Take over keys another field manager set instead of failing with a conflict.
+    #[arg(long)]
+    force: bool,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -63,7 +102,42 @@ pub struct DecryptArgs {
 pub fn run(c: SecretsCommand, out: &Output, json: bool) -> Result<()> {
     match c {
         SecretsCommand::Decrypt(a) => decrypt(a, out, json),
+        SecretsCommand::Push(a) => push(a, out),
     }
+}
+
+pub fn push(a: PushArgs, out: &Output) -> Result<()> {
+    let (namespace, name) = a.secret.split_once('/').ok_or_else(|| {
+        Error::invalid(format!(
+            "{:?} is not NAMESPACE/NAME (e.g. team-a/app-env)",
+            a.secret
+        ))
+    })?;
+    let opts = secrets::SecretsPushOptions {
+        namespace: namespace.to_owned(),
+        name: name.to_owned(),
+        files: a.files,
+        age_key_file: a.age_key_file,
+        cluster: idpkit::kube::KubeOptions {
+            kubeconfig: a.kubeconfig,
+            context: a.context,
+        },
+        labels: Default::default(),
+        force: a.force,
+    };
+    let r = secrets::push(&opts, &idpkit::Call::new())?;
+    out.result(&r, || {
+        format!(
+            "{} Secret {}/{} ({} keys: {}) resourceVersion {}",
+            if r.created { "created" } else { "updated" },
+            r.namespace,
+            r.name,
+            r.keys.len(),
+            r.keys.join(", "),
+            r.resource_version
+        )
+    });
+    Ok(())
 }
 
 fn decrypt(a: DecryptArgs, out: &Output, json: bool) -> Result<()> {

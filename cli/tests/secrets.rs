@@ -1,6 +1,8 @@
 //! `idpkit secrets decrypt` end to end: files encrypted by the rig's real sops for keys from
 //! the real age-keygen; every key lookup sops has; stdout only unless --output (0600); exit
-//! codes by kind. Fails (never skips) when the rig or its tools are missing.
+//! codes by kind. `idpkit secrets push` and `idpkit sandbox secrets push` against the rig's
+//! real kube-apiserver, the Secret read back with the tests' own client. Fails (never skips)
+//! when the rig or its tools are missing.
 
 mod common;
 use common::*;
@@ -239,4 +241,181 @@ fn decrypt_with_every_key_lookup_and_output_rules() {
         err.contains(&format!("{} line 2", plain.display())) && !err.contains("hunter2"),
         "{err}"
     );
+}
+
+/// The namespace the push tests write Secrets into (applied by the tests' own client).
+const PUSH_NS: &str = "idpkit-cli-secrets-test";
+
+/// A Secret name of this run, so runs and processes never meet.
+fn unique(what: &str) -> String {
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!("{what}-{}-{}", std::process::id(), t % 1_000_000_000)
+}
+
+/// Secret `PUSH_NS/name` as the API server has it, values as text.
+fn read_secret(
+    kube: &idpkit::kube::KubeClient,
+    name: &str,
+) -> std::collections::BTreeMap<String, String> {
+    kube.secret(PUSH_NS, name)
+        .unwrap()
+        .unwrap_or_else(|| panic!("Secret {PUSH_NS}/{name} does not exist"))
+        .iter()
+        .map(|(k, v)| (k.to_owned(), String::from_utf8(v.to_vec()).unwrap()))
+        .collect()
+}
+
+#[test]
+fn push_and_sandbox_push_write_the_secret_and_print_no_value() {
+    let env = rig();
+    let sops = env.get("SOPS").expect("rig.env has no IDPKIT_RIG_SOPS");
+    assert!(
+        Path::new(sops).is_file(),
+        "the rig's sops {sops} is missing; run tests/rig/up"
+    );
+    let kube = rig_kube(&env);
+    kube.apply(
+        &serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": PUSH_NS}}),
+        "idpkit-tests",
+    )
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let (key_file, recipient, _) = keygen(dir.path(), "keys.txt");
+    let plain = dir.path().join(".env.claude-sandbox");
+    std::fs::write(
+        &plain,
+        "SHARED=plain-cli-31d7\nPLAIN_ONLY=plain-only-cli-88e0\n",
+    )
+    .unwrap();
+    let enc = encrypt(
+        sops,
+        dir.path(),
+        ".env.sops",
+        "SHARED=sops-cli-6a2f\nCMD=$(touch PWNED)\n",
+        &recipient,
+    );
+    let values = [
+        "plain-cli-31d7",
+        "plain-only-cli-88e0",
+        "sops-cli-6a2f",
+        "$(touch PWNED)",
+    ];
+    let no_value = |out: &Output| {
+        let all = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        for v in values {
+            assert!(!all.contains(v), "idpkit printed the value {v}: {all}");
+        }
+    };
+
+    for (i, cmd) in [
+        &["secrets", "push"][..],
+        &["sandbox", "secrets", "push"][..],
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let name = unique(&format!("cli-push-{i}"));
+        let target = format!("{PUSH_NS}/{name}");
+        let out = idpkit(&home)
+            .args(["--json"])
+            .args(cmd)
+            .arg(&target)
+            .arg(&plain)
+            .arg(&enc)
+            .arg("--age-key-file")
+            .arg(&key_file)
+            .arg("--kubeconfig")
+            .arg(&env["KUBECONFIG"])
+            .output()
+            .unwrap();
+        no_value(&out);
+        let j: serde_json::Value = serde_json::from_str(&ok(&out)).unwrap();
+        assert_eq!(j["created"], true, "{cmd:?}: {j}");
+        assert_eq!(
+            j["keys"],
+            serde_json::json!(["CMD", "PLAIN_ONLY", "SHARED"])
+        );
+        let got = read_secret(&kube, &name);
+        assert_eq!(
+            got["SHARED"], "sops-cli-6a2f",
+            "{cmd:?}: the later tier wins"
+        );
+        assert_eq!(got["CMD"], "$(touch PWNED)");
+        assert_eq!(got["PLAIN_ONLY"], "plain-only-cli-88e0");
+        assert!(!dir.path().join("PWNED").exists());
+
+        // Again with only the SOPS tier: PLAIN_ONLY leaves the Secret; human output.
+        let out = idpkit(&home)
+            .args(cmd)
+            .arg(&target)
+            .arg(&enc)
+            .arg("--age-key-file")
+            .arg(&key_file)
+            .arg("--kubeconfig")
+            .arg(&env["KUBECONFIG"])
+            .output()
+            .unwrap();
+        no_value(&out);
+        let text = ok(&out);
+        assert!(
+            text.starts_with(&format!("updated Secret {target} (2 keys: CMD, SHARED)")),
+            "{text}"
+        );
+        let got = read_secret(&kube, &name);
+        assert!(!got.contains_key("PLAIN_ONLY"), "{:?}", got.keys());
+    }
+
+    // A Secret another field manager set: exit 10 (CONFLICT) naming --force, then --force.
+    let name = unique("cli-conflict");
+    kube.apply(
+        &serde_json::json!({
+            "apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": name, "namespace": PUSH_NS},
+            "data": {"SHARED": "dGhlaXJz"},
+        }),
+        "someone-else",
+    )
+    .unwrap();
+    let push = |force: bool| {
+        let mut c = idpkit(&home);
+        c.args(["secrets", "push", &format!("{PUSH_NS}/{name}")])
+            .arg(&enc)
+            .env("SOPS_AGE_KEY_FILE", &key_file)
+            .env("KUBECONFIG", &env["KUBECONFIG"]);
+        if force {
+            c.arg("--force");
+        }
+        c.output().unwrap()
+    };
+    let out = push(false);
+    no_value(&out);
+    assert_eq!(out.status.code(), Some(10), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("error[CONFLICT]") && err.contains("someone-else") && err.contains("--force"),
+        "{err}"
+    );
+    assert_eq!(read_secret(&kube, &name)["SHARED"], "theirs");
+    let out = push(true);
+    no_value(&out);
+    assert!(ok(&out).starts_with("updated Secret"));
+    assert_eq!(read_secret(&kube, &name)["SHARED"], "sops-cli-6a2f");
+
+    // Not NAMESPACE/NAME: exit 2 before anything is read.
+    let out = idpkit(&home)
+        .args(["sandbox", "secrets", "push", "just-a-name"])
+        .arg(&enc)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("NAMESPACE/NAME"));
 }

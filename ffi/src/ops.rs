@@ -379,6 +379,31 @@ pub extern "C" fn idpkit_secrets_decrypt(
     run("secrets_decrypt", None, options_json, credentials, callback, user_data, cancel, result_json_out, err_out)
 }
 
+/// Parses dotenv text by dotenv's rules (quotes, escapes, `${VAR}` expansion; nothing is
+/// run: `$(…)` stays text); returns its variables in order.
+/// Options `$defs/SecretsParseOptions`, result `$defs/SecretsParsed`; arguments as for `idpkit_call`.
+#[no_mangle]
+pub extern "C" fn idpkit_secrets_parse(
+    options_json: *const c_char, credentials: *const idpkit_credentials,
+    callback: idpkit_event_callback, user_data: *mut c_void, cancel: *const idpkit_cancel,
+    result_json_out: *mut *mut c_char, err_out: *mut *mut idpkit_error,
+) -> idpkit_result {
+    run("secrets_parse", None, options_json, credentials, callback, user_data, cancel, result_json_out, err_out)
+}
+
+/// Creates or updates a Kubernetes Secret from secrets files (plain dotenv, SOPS
+/// dotenv/YAML/JSON; later files override earlier keys) by server-side apply as `idpkit`:
+/// keys gone from the files leave the Secret; returns its key names.
+/// Options `$defs/SecretsPushOptions`, result `$defs/SecretsPushed`; arguments as for `idpkit_call`.
+#[no_mangle]
+pub extern "C" fn idpkit_secrets_push(
+    options_json: *const c_char, credentials: *const idpkit_credentials,
+    callback: idpkit_event_callback, user_data: *mut c_void, cancel: *const idpkit_cancel,
+    result_json_out: *mut *mut c_char, err_out: *mut *mut idpkit_error,
+) -> idpkit_result {
+    run("secrets_push", None, options_json, credentials, callback, user_data, cancel, result_json_out, err_out)
+}
+
 /// The options an operation would run with: strictly parsed, defaults filled in.
 /// Options `$defs/ResolveOptionsOptions`, result any JSON; arguments as for `idpkit_call`.
 #[no_mangle]

@@ -59,6 +59,15 @@ void source_git_argo_tests(const char *tmp);
 
 /* test_guard.c: the git push guard on a repository made by git. */
 void guard_tests(const char *tmp);
+/* test_source.c: server-side applies the JSON `body` at `api_path` of the rig's kube-apiserver
+ * (curl; the token never in its arguments); returns the HTTP status (200 or 201: applied). */
+int kube_apply(const char *tmp, const char *api_path, const char *body);
+/* test_source.c: GETs `api_path` of the rig's kube-apiserver into buf; returns the status. */
+int kube_get(const char *tmp, const char *api_path, char *buf, size_t len);
+
+/* test_secrets.c: secrets_decrypt, secrets_parse, secrets_push against the rig's sops, age
+ * and kube-apiserver. */
+void secrets_tests(const char *tmp);
 
 /* test_watch.c: source_watch_flux against the rig's kube-apiserver and nginx. */
 void source_watch_tests(const char *tmp);

@@ -899,6 +899,7 @@ int main(int argc, char **argv) {
   source_git_argo_tests(tmp);
   source_watch_tests(tmp);
   source_watch_argo_tests(tmp);
+  secrets_tests(tmp);
 
   idpkit_store_free(store);
 

@@ -382,30 +382,33 @@ static const char *fixture_commit(const char *git_dir, const char *rev, char out
   return out;
 }
 
-/* Server-side applies the JSON `body` at `api_path` of the rig's kube-apiserver with curl, as
- * tests/rig/up applies its objects. The bearer token reaches curl in a config file (mode 0600,
- * removed afterwards), never in its arguments. Returns the HTTP status (200 or 201: applied). */
-static int kube_apply(const char *tmp, const char *api_path, const char *body) {
+/* One curl request to the rig's kube-apiserver, as tests/rig/up makes them. The bearer token
+ * reaches curl in a config file (mode 0600, removed afterwards), never in its arguments.
+ * `body` (or NULL) is sent as `content_type`; the answer goes to the file `answer` (or
+ * nowhere). Returns the HTTP status, 0 when curl could not run. */
+static int kube_curl(const char *tmp, const char *method, const char *api_path,
+                     const char *content_type, const char *body, const char *answer) {
   const char *url = getenv("IDPKIT_RIG_KUBE_URL"), *token = getenv("IDPKIT_RIG_KUBE_TOKEN");
   const char *ca = getenv("IDPKIT_RIG_CA");
   if (!url || !token || !ca) return 0;
-  char cfg[700], data[700], cmd[3000];
-  snprintf(cfg, sizeof cfg, "%s/kube-apply.curlrc", tmp);
-  snprintf(data, sizeof data, "%s/kube-apply.json", tmp);
+  char cfg[700], data[700], send[800] = "", cmd[3600];
+  snprintf(cfg, sizeof cfg, "%s/kube-curl.curlrc", tmp);
+  snprintf(data, sizeof data, "%s/kube-curl.json", tmp);
   int fd = open(cfg, O_WRONLY | O_CREAT | O_TRUNC, 0600);
   FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
   if (!f) return 0;
   fprintf(f, "header = \"Authorization: Bearer %s\"\n", token);
   fclose(f);
-  f = fopen(data, "w");
-  if (!f) return 0;
-  fputs(body, f);
-  fclose(f);
+  if (body) {
+    f = fopen(data, "w");
+    if (!f) return 0;
+    fputs(body, f);
+    fclose(f);
+    snprintf(send, sizeof send, "-H 'Content-Type: %s' --data-binary @'%s'", content_type, data);
+  }
   snprintf(cmd, sizeof cmd,
-           "curl -sS -m 30 -o /dev/null -w '%%{http_code}' --cacert '%s' -K '%s' -X PATCH "
-           "-H 'Content-Type: application/apply-patch+yaml' --data-binary @'%s' "
-           "'%s%s?fieldManager=idpkit-test&force=true'",
-           ca, cfg, data, url, api_path);
+           "curl -sS -m 30 -o '%s' -w '%%{http_code}' --cacert '%s' -K '%s' -X %s %s '%s%s'",
+           answer ? answer : "/dev/null", ca, cfg, method, send, url, api_path);
   int code = 0;
   FILE *p = popen(cmd, "r");
   if (p) {
@@ -413,7 +416,28 @@ static int kube_apply(const char *tmp, const char *api_path, const char *body) {
     pclose(p);
   }
   unlink(cfg);
-  unlink(data);
+  if (body) unlink(data);
+  return code;
+}
+
+int kube_apply(const char *tmp, const char *api_path, const char *body) {
+  char path[1200];
+  snprintf(path, sizeof path, "%s?fieldManager=idpkit-test&force=true", api_path);
+  return kube_curl(tmp, "PATCH", path, "application/apply-patch+yaml", body, NULL);
+}
+
+int kube_get(const char *tmp, const char *api_path, char *buf, size_t len) {
+  char answer[700];
+  snprintf(answer, sizeof answer, "%s/kube-get.json", tmp);
+  int code = kube_curl(tmp, "GET", api_path, NULL, NULL, answer);
+  buf[0] = '\0';
+  FILE *f = fopen(answer, "r");
+  if (f) {
+    size_t n = fread(buf, 1, len - 1, f);
+    buf[n] = '\0';
+    fclose(f);
+  }
+  unlink(answer);
   return code;
 }
 

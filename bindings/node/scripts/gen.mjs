@@ -60,7 +60,7 @@ function doc(text, indent = '') {
 
 /** The TypeScript type of a schema. */
 function ts(s) {
-  if (s === true || s === undefined || (typeof s === 'object' && Object.keys(s).every((k) => k === 'description' || k === 'default'))) return 'any'
+  if (s === true || s === undefined || (typeof s === 'object' && Object.keys(s).every((k) => k === 'description' || k === 'default' || k.startsWith('x-')))) return 'any'
   if (s.$ref) return refName(s.$ref)
   if (s.const !== undefined) return JSON.stringify(s.const).replaceAll('"', "'")
   if (s.enum) return s.enum.map((v) => (v === null ? 'null' : `'${v}'`)).join(' | ')

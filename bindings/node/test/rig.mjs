@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict'
 import { existsSync, readFileSync } from 'node:fs'
 import { connect } from 'node:net'
+import { request as httpsRequest } from 'node:https'
 import { join } from 'node:path'
 
 const here = import.meta.dirname ?? new URL('.', import.meta.url).pathname
@@ -138,4 +139,49 @@ export function assertNoSecret(text, what, extra = {}) {
   for (const [name, value] of Object.entries({ ...secrets(), ...extra })) {
     if (value && text.includes(value)) assert.fail(`${what} reveals ${name}: ${text.replaceAll(value, `<${name}>`)}`)
   }
+}
+
+/** One request to the rig's kube-apiserver with its bearer token, trusting the rig CA: `{ status, text }`. */
+async function kubeRequest(method, path, body, contentType) {
+  await requirePeers('kube-apiserver')
+  const url = new URL(`${need('kube-apiserver', 'KUBE_URL')}${path}`)
+  const headers = { authorization: `Bearer ${need('kube-apiserver', 'KUBE_TOKEN')}` }
+  if (body !== undefined) {
+    headers['content-type'] = contentType
+    headers['content-length'] = Buffer.byteLength(body)
+  }
+  return await new Promise((resolve, reject) => {
+    const req = httpsRequest(
+      url,
+      { method, ca: readFileSync(needFile('kube-apiserver', 'CA')), timeout: 30_000, headers },
+      (res) => {
+        let text = ''
+        res.setEncoding('utf8')
+        res.on('data', (c) => (text += c))
+        res.on('end', () => resolve({ status: res.statusCode, text }))
+      },
+    )
+    req.on('timeout', () => req.destroy(new Error('timed out')))
+    req.on('error', reject)
+    req.end(body)
+  })
+}
+
+/** Server-side applies `obj` at `path` of the rig's kube-apiserver, as tests/rig/up does (its bearer token, the rig CA). */
+export async function kubeApply(path, obj) {
+  const { status, text } = await kubeRequest(
+    'PATCH',
+    `${path}?fieldManager=idpkit-test&force=true`,
+    JSON.stringify(obj),
+    'application/apply-patch+yaml',
+  )
+  if (status !== 200 && status !== 201) assert.fail(`apply ${path}: HTTP ${status}: ${text.slice(0, 600)}`)
+}
+
+/** The object at `path` of the rig's kube-apiserver (the tests' own reader), or null when it does not exist. */
+export async function kubeGet(path) {
+  const { status, text } = await kubeRequest('GET', path)
+  if (status === 404) return null
+  if (status !== 200) assert.fail(`get ${path}: HTTP ${status}: ${text.slice(0, 600)}`)
+  return JSON.parse(text)
 }

@@ -9,10 +9,9 @@ import { dirname, join } from 'node:path'
 import { createHash, randomUUID } from 'node:crypto'
 import { gzipSync } from 'node:zlib'
 import { idpkit, tempDir, rejectsWithCode, record, seen } from './helpers.mjs'
-import { need, needFile, hostPort, assertNoSecret, requirePeers } from './rig.mjs'
+import { need, needFile, hostPort, assertNoSecret, requirePeers, kubeApply } from './rig.mjs'
 import { connect } from 'node:net'
 import { execFileSync } from 'node:child_process'
-import { request as httpsRequest } from 'node:https'
 
 /** The rig's nginx serving Flux-style artifacts; fails the test, naming the peer, when it is down. */
 async function artifacts() {
@@ -241,38 +240,6 @@ function fileHolding(root, needle) {
     }
   }
   return null
-}
-
-/** Server-side applies `obj` at `path` of the rig's kube-apiserver, as tests/rig/up does (its bearer token, the rig CA). */
-async function kubeApply(path, obj) {
-  await requirePeers('kube-apiserver')
-  const url = new URL(`${need('kube-apiserver', 'KUBE_URL')}${path}?fieldManager=idpkit-test&force=true`)
-  const body = JSON.stringify(obj)
-  const { status, text } = await new Promise((resolve, reject) => {
-    const req = httpsRequest(
-      url,
-      {
-        method: 'PATCH',
-        ca: readFileSync(needFile('kube-apiserver', 'CA')),
-        timeout: 30_000,
-        headers: {
-          authorization: `Bearer ${need('kube-apiserver', 'KUBE_TOKEN')}`,
-          'content-type': 'application/apply-patch+yaml',
-          'content-length': Buffer.byteLength(body),
-        },
-      },
-      (res) => {
-        let text = ''
-        res.setEncoding('utf8')
-        res.on('data', (c) => (text += c))
-        res.on('end', () => resolve({ status: res.statusCode, text }))
-      },
-    )
-    req.on('timeout', () => req.destroy(new Error('timed out')))
-    req.on('error', reject)
-    req.end(body)
-  })
-  if (status !== 200 && status !== 201) assert.fail(`apply ${path}: HTTP ${status}: ${text.slice(0, 600)}`)
 }
 
 describe('sourceFetchGit and sourceFetchArgo', () => {

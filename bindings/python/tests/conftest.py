@@ -32,6 +32,9 @@ RESULT_TYPES: tuple[type[Any], ...] = (
     idpkit.SourceFetched,
     idpkit.SourceListing,
     idpkit.GcResult,
+    idpkit.SecretsDecrypted,
+    idpkit.SecretsParsed,
+    idpkit.SecretsPushed,
 )
 
 

@@ -5,10 +5,15 @@ missing: the rig is part of the test setup, never a reason to skip."""
 from __future__ import annotations
 
 import base64
+import json
 import os
 import socket
+import ssl
+import urllib.error
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -143,3 +148,44 @@ def cluster() -> Cluster:
         gitea_user=need("gitea", "IDPKIT_RIG_GITEA_USER"),
         ca=need_file("gitea", "IDPKIT_RIG_GITEA_CA"),
     )
+
+
+def kube_apply(path: str, obj: dict[str, Any]) -> None:
+    """Server-side applies ``obj`` at ``path`` of the rig's kube-apiserver, as tests/rig/up
+    does (its bearer token, the rig CA)."""
+    base = need("kube-apiserver", "IDPKIT_RIG_KUBE_URL")
+    need_listening("kube-apiserver", base)
+    token = need("kube-apiserver", "IDPKIT_RIG_KUBE_TOKEN")
+    context = ssl.create_default_context(cafile=str(need_file("kube-apiserver", "IDPKIT_RIG_CA")))
+    request = urllib.request.Request(
+        f"{base}{path}?fieldManager=idpkit-test&force=true",
+        data=json.dumps(obj).encode(),
+        method="PATCH",
+        headers={
+            "Authorization": f"Bearer {token}",
+            "Content-Type": "application/apply-patch+yaml",
+        },
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30, context=context) as response:
+            assert response.status in (200, 201), f"apply {path}: HTTP {response.status}"
+    except urllib.error.HTTPError as e:
+        pytest.fail(f"apply {path}: HTTP {e.code}: {e.read()[:600]!r}", pytrace=False)
+
+
+def kube_get(path: str) -> dict[str, Any] | None:
+    """The object at ``path`` of the rig's kube-apiserver (its bearer token, the rig CA), or
+    None when it does not exist: the tests' own reader, independent of idpkit."""
+    base = need("kube-apiserver", "IDPKIT_RIG_KUBE_URL")
+    need_listening("kube-apiserver", base)
+    token = need("kube-apiserver", "IDPKIT_RIG_KUBE_TOKEN")
+    context = ssl.create_default_context(cafile=str(need_file("kube-apiserver", "IDPKIT_RIG_CA")))
+    request = urllib.request.Request(f"{base}{path}", headers={"Authorization": f"Bearer {token}"})
+    try:
+        with urllib.request.urlopen(request, timeout=30, context=context) as response:
+            got: dict[str, Any] = json.loads(response.read())
+            return got
+    except urllib.error.HTTPError as e:
+        if e.code == 404:
+            return None
+        pytest.fail(f"get {path}: HTTP {e.code}: {e.read()[:600]!r}", pytrace=False)

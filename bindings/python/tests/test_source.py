@@ -13,13 +13,9 @@ import asyncio
 import gzip
 import hashlib
 import io
-import json
 import os
-import ssl
 import subprocess
 import tarfile
-import urllib.error
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -31,7 +27,7 @@ import pytest
 import idpkit
 import idpkit.aio
 
-from .rig import host_port, need, need_file, need_listening
+from .rig import host_port, kube_apply, need, need_file, need_listening
 
 
 @dataclass(frozen=True)
@@ -283,29 +279,6 @@ def file_holding(root: Path, needle: str) -> Path | None:
         if p.is_file() and not p.is_symlink() and data in p.read_bytes():
             return p
     return None
-
-
-def kube_apply(path: str, obj: dict[str, Any]) -> None:
-    """Server-side applies ``obj`` at ``path`` of the rig's kube-apiserver, as tests/rig/up
-    does (its bearer token, the rig CA)."""
-    base = need("kube-apiserver", "IDPKIT_RIG_KUBE_URL")
-    need_listening("kube-apiserver", base)
-    token = need("kube-apiserver", "IDPKIT_RIG_KUBE_TOKEN")
-    context = ssl.create_default_context(cafile=str(need_file("kube-apiserver", "IDPKIT_RIG_CA")))
-    request = urllib.request.Request(
-        f"{base}{path}?fieldManager=idpkit-test&force=true",
-        data=json.dumps(obj).encode(),
-        method="PATCH",
-        headers={
-            "Authorization": f"Bearer {token}",
-            "Content-Type": "application/apply-patch+yaml",
-        },
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=30, context=context) as response:
-            assert response.status in (200, 201), f"apply {path}: HTTP {response.status}"
-    except urllib.error.HTTPError as e:
-        pytest.fail(f"apply {path}: HTTP {e.code}: {e.read()[:600]!r}", pytrace=False)
 
 
 def test_git_over_https_with_a_password_then_a_hit(git_rig: GitRig, tmp_path: Path) -> None:

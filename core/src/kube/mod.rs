@@ -13,6 +13,7 @@ mod connect;
 mod errors;
 pub(crate) mod idpbuilder;
 mod objects;
+mod secret_apply;
 mod watch;
 
 pub use idpbuilder::{
@@ -20,6 +21,7 @@ pub use idpbuilder::{
     DEFAULT_GITEA_HOST,
 };
 pub use objects::SecretData;
+pub use secret_apply::AppliedSecret;
 
 use crate::cancel::CancelToken;
 use crate::error::{Error, ErrorKind, Result};
@@ -154,3 +156,30 @@ impl KubeClient {
 
 /// How long one request (not a watch) may take.
 const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// A Kubernetes object name or namespace (RFC 1123 subdomain: lower-case alphanumerics, `-`
+/// and `.`, at most 253): anything else cannot come from the API server and must not become
+/// a path component.
+pub(crate) fn check_name(what: &str, value: &str) -> Result<()> {
+    let ok = !value.is_empty()
+        && value.len() <= 253
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
+        && value
+            .bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_alphanumeric())
+        && value
+            .bytes()
+            .last()
+            .is_some_and(|b| b.is_ascii_alphanumeric());
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::invalid(format!(
+            "{what} {value:?} is not a Kubernetes name (lower-case letters, digits, '-' and \
+             '.', starting and ending with a letter or digit)"
+        )))
+    }
+}

@@ -41,6 +41,11 @@ impl SecretData {
         self.0.keys().map(String::as_str)
     }
 
+    /// Keys and values, by key.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &[u8])> {
+        self.0.iter().map(|(k, v)| (k.as_str(), v.as_slice()))
+    }
+
     pub fn len(&self) -> usize {
         self.0.len()
     }

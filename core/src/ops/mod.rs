@@ -202,6 +202,8 @@ pub static OPERATIONS: &[OperationInfo] = &[
     info::<GitGuardCheck>(),
     info::<GitGuardHook>(),
     info::<SecretsDecrypt>(),
+    info::<SecretsParse>(),
+    info::<SecretsPush>(),
     info::<ResolveOptions>(),
 ];
 

@@ -310,6 +310,8 @@ fn path_fields_are_marked_in_the_contract() {
         ("ExtractResult", "path"),
         ("SecretsDecryptOptions", "path"),
         ("SecretsDecryptOptions", "age_key_file"),
+        ("SecretsPushOptions", "files"),
+        ("SecretsPushOptions", "age_key_file"),
     ] {
         assert_eq!(
             defs[def]["properties"][field]["x-path"], true,
@@ -319,4 +321,73 @@ fn path_fields_are_marked_in_the_contract() {
     assert!(defs["PushOptions"]["properties"]["source"]
         .get("x-path")
         .is_none());
+}
+
+/// Fields holding decrypted values say so (`x-secret`), so front ends keep them out of
+/// their printed forms (Python's repr).
+#[test]
+fn secret_fields_are_marked_in_the_contract() {
+    let c = contract();
+    let defs = &c["$defs"];
+    for (def, field) in [
+        ("SecretsDecrypted", "values"),
+        ("SecretsParsed", "values"),
+        ("SecretsParseOptions", "text"),
+    ] {
+        assert_eq!(
+            defs[def]["properties"][field]["x-secret"], true,
+            "{def}.{field}"
+        );
+    }
+    assert!(defs["SecretsPushed"]["properties"]["keys"]
+        .get("x-secret")
+        .is_none());
+}
+
+/// `secrets_parse` reads dotenv by dotenv's rules: nothing is run, order is kept, and neither
+/// its options' `Debug` nor an error shows the text.
+#[test]
+fn secrets_parse_keeps_command_substitutions_as_text() {
+    let opts = r#"{"text":"B=2\nCMD=$(rm -rf ~)\nA=\"${B} x\"\n"}"#;
+    let out = invoke("secrets_parse", None, Some(opts), &Call::new()).unwrap();
+    assert_eq!(out, r#"{"values":{"B":"2","CMD":"$(rm -rf ~)","A":"2 x"}}"#);
+    let parsed: SecretsParseOptions = parse_options(opts, "options").unwrap();
+    assert_eq!(parsed.origin, "dotenv");
+    assert!(!format!("{parsed:?}").contains("rm -rf"));
+    let e = err(invoke(
+        "secrets_parse",
+        None,
+        Some(r#"{"text":"A=1\nB=\"hunter2","origin":".env.local"}"#),
+        &Call::new(),
+    ));
+    assert_eq!(e.kind, crate::ErrorKind::InvalidInput);
+    assert!(e.message.starts_with(".env.local line 2:"), "{}", e.message);
+    assert!(!e.message.contains("hunter2"), "{}", e.message);
+}
+
+#[test]
+fn secrets_push_checks_its_options_before_the_cluster() {
+    let e = err(invoke(
+        "secrets_push",
+        None,
+        Some(r#"{"namespace":"Bad_NS","name":"s","files":["/x"]}"#),
+        &Call::new(),
+    ));
+    assert!(e.message.contains("namespace \"Bad_NS\""), "{}", e.message);
+    let e = err(invoke(
+        "secrets_push",
+        None,
+        Some(r#"{"namespace":"ns","name":"s"}"#),
+        &Call::new(),
+    ));
+    assert!(e.message.contains("no secrets file"), "{}", e.message);
+    let e = err(invoke(
+        "secrets_push",
+        None,
+        Some(
+            r#"{"namespace":"ns","name":"s","files":["/x"],"labels":{"app.kubernetes.io/managed-by":"helm"}}"#,
+        ),
+        &Call::new(),
+    ));
+    assert!(e.message.contains("idpkit's own"), "{}", e.message);
 }

@@ -5,19 +5,25 @@
 //! - [`parse_dotenv`]: dotenv text by dotenv's rules; `$(rm -rf ~)` is a string.
 //! - [`decrypt_file`]: a SOPS file decrypted with the age identities sops would use,
 //!   every value authenticated and the file's MAC verified (a change is `INTEGRITY`).
+//! - [`read_tiers`]: several files merged in order, later keys winning; [`push`]: the
+//!   result written to a Kubernetes Secret by server-side apply.
 //!
 //! Values are held in [`SecretString`] and [`SecretValue`], whose `Debug` redacts; no error
 //! message holds a value or a line of a file.
 
 mod dotenv;
 mod format;
+mod push;
 mod redact;
 mod render;
 pub(crate) mod sops;
+mod tiers;
 
 pub use format::FileFormat;
+pub use push::{push, SecretsPushOptions, SecretsPushed, FIELD_MANAGER, MANAGED_BY};
 pub use redact::{SecretString, SecretValue};
 pub use render::write_private;
+pub use tiers::read_tiers;
 
 use crate::error::{Error, Result};
 use schemars::JsonSchema;

@@ -42,6 +42,8 @@ Operation: TypeAlias = Literal[
     "git_guard_check",
     "git_guard_hook",
     "secrets_decrypt",
+    "secrets_parse",
+    "secrets_push",
     "resolve_options",
 ]
 

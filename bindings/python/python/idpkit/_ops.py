@@ -30,6 +30,8 @@ from ._types import (
     RegistryOptions,
     RemoteInspect,
     SecretsDecrypted,
+    SecretsParsed,
+    SecretsPushed,
     SourceFetched,
     SourceListing,
     SourceWatched,
@@ -1748,6 +1750,73 @@ def secrets_decrypt(
     return SecretsDecrypted._from_json(raw)
 
 
+def secrets_parse(text: str, *, origin: str = "dotenv") -> SecretsParsed:
+    """Parses dotenv text by dotenv's rules (quotes, escapes, `${VAR}` expansion; nothing is run:
+    `$(…)` stays text); returns its variables in order.
+
+    ``text``: The dotenv text.
+    ``origin``: What names the text in errors (a file name); errors give a line number, never a
+        line.
+    """
+    raw = _invoke(
+        "secrets_parse",
+        None,
+        {
+            "text": text,
+            "origin": origin,
+        },
+    )
+    return SecretsParsed._from_json(raw)
+
+
+def secrets_push(
+    namespace: str,
+    name: str,
+    files: Sequence[StrPath] | None = None,
+    *,
+    age_key_file: StrPath | None = None,
+    cluster: KubeOptions | None = None,
+    force: bool = False,
+    labels: Mapping[str, str] | None = None,
+    cancel: CancelToken | None = None,
+) -> SecretsPushed:
+    """Creates or updates a Kubernetes Secret from secrets files (plain dotenv, SOPS
+    dotenv/YAML/JSON; later files override earlier keys) by server-side apply as `idpkit`: keys
+    gone from the files leave the Secret; returns its key names.
+
+    ``namespace``: The Secret's namespace (it must exist).
+    ``name``: The Secret's name.
+    ``files``: The secrets tiers, in order: a key in a later file replaces the same key of an
+        earlier one. Each is a SOPS-encrypted dotenv, YAML or JSON file (a flat map of scalars)
+        or a plain dotenv file (`.env.claude-sandbox`).
+    ``age_key_file``: The age identities file. Default: what sops reads, `SOPS_AGE_KEY`,
+        `SOPS_AGE_KEY_FILE` and `$XDG_CONFIG_HOME/sops/age/keys.txt`.
+    ``cluster``: Where the cluster is.
+    ``force``: Take over keys and labels another field manager set (kubectl, a controller)
+        instead of failing with `CONFLICT`.
+    ``labels``: More labels for the Secret; `app.kubernetes.io/managed-by: idpkit` is always
+        set.
+
+    ``cancel``: a :class:`CancelToken` that stops the call (:class:`CancelledError`); Ctrl-C
+        stops it too.
+    """
+    raw = _invoke(
+        "secrets_push",
+        None,
+        {
+            "namespace": namespace,
+            "name": name,
+            "files": _paths("files", files),
+            "age_key_file": _path("age_key_file", age_key_file),
+            "cluster": _nested("cluster", cluster, KubeOptions),
+            "force": force,
+            "labels": _mapping("labels", labels),
+        },
+        cancel=cancel,
+    )
+    return SecretsPushed._from_json(raw)
+
+
 def resolve_options(operation: str, options: Any = None) -> Any:
     """The options an operation would run with: strictly parsed, defaults filled in.
 
@@ -1798,6 +1867,8 @@ OPERATIONS: dict[str, bool] = {
     "git_guard_check": False,
     "git_guard_hook": False,
     "secrets_decrypt": False,
+    "secrets_parse": False,
+    "secrets_push": False,
     "resolve_options": False,
 }
 
@@ -1814,6 +1885,8 @@ __all__ = [
     "logout",
     "resolve_options",
     "secrets_decrypt",
+    "secrets_parse",
+    "secrets_push",
     "source_fetch_argo",
     "source_fetch_artifact",
     "source_fetch_flux",

@@ -648,7 +648,7 @@ class SecretsDecrypted:
     """Whether the file was SOPS-encrypted (false: a plain file, read because
     `allow_plaintext` was set).
     """
-    values: Any
+    values: Any = field(repr=False, hash=False)
     """The values: a map of strings for dotenv, the document for YAML and JSON; keys in
     the file's order.
     """
@@ -659,6 +659,46 @@ class SecretsDecrypted:
             format=FileFormat(data["format"]),
             encrypted=data["encrypted"],
             values=data["values"],
+        )
+
+
+@dataclass(frozen=True)
+class SecretsParsed:
+    """Parsed dotenv text."""
+
+    values: dict[str, str] = field(repr=False, hash=False)
+    """The variables, in the text's order (a key given twice keeps its first place and
+    its last value).
+    """
+
+    @classmethod
+    def _from_json(cls, data: Mapping[str, Any]) -> SecretsParsed:
+        return cls(
+            values=dict(data["values"]),
+        )
+
+
+@dataclass(frozen=True)
+class SecretsPushed:
+    """The Secret as pushed: its key names, never its values."""
+
+    namespace: str
+    name: str
+    keys: tuple[str, ...]
+    """The Secret's keys, sorted: exactly the keys of the files."""
+    created: bool
+    """Whether the push created the Secret (false: it updated one)."""
+    resource_version: str
+    """The Secret's `metadata.resourceVersion` after the push."""
+
+    @classmethod
+    def _from_json(cls, data: Mapping[str, Any]) -> SecretsPushed:
+        return cls(
+            namespace=data["namespace"],
+            name=data["name"],
+            keys=tuple(data["keys"]),
+            created=data["created"],
+            resource_version=data["resource_version"],
         )
 
 
@@ -987,6 +1027,8 @@ __all__ = [
     "RetryScheduledEvent",
     "Rule",
     "SecretsDecrypted",
+    "SecretsParsed",
+    "SecretsPushed",
     "SourceFetched",
     "SourceFetchedEvent",
     "SourceListing",

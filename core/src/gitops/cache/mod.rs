@@ -74,32 +74,8 @@ impl Cache {
     }
 }
 
-/// A Kubernetes object name or namespace (RFC 1123 subdomain: lower-case alphanumerics, `-`
-/// and `.`, at most 253): anything else cannot come from the API server and must not become
-/// a path component.
-pub(crate) fn check_kube_name(what: &str, value: &str) -> Result<()> {
-    let ok = !value.is_empty()
-        && value.len() <= 253
-        && value
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
-        && value
-            .bytes()
-            .next()
-            .is_some_and(|b| b.is_ascii_alphanumeric())
-        && value
-            .bytes()
-            .last()
-            .is_some_and(|b| b.is_ascii_alphanumeric());
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::invalid(format!(
-            "{what} {value:?} is not a Kubernetes name (lower-case letters, digits, '-' and \
-             '.', starting and ending with a letter or digit)"
-        )))
-    }
-}
+// Kept under its old name for the gitops callers; it lives with the Kubernetes client.
+pub(crate) use crate::kube::check_name as check_kube_name;
 
 #[cfg(test)]
 mod tests;
