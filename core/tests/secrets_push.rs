@@ -119,32 +119,15 @@ impl Kit {
         } else {
             "dotenv"
         };
-        let src = self.plain(&format!("plain-{name}"), plain);
-        let out = Command::new(&self.rig["SOPS"])
-            .current_dir(self.dir.path())
-            .env_remove("SOPS_AGE_KEY")
-            .env_remove("SOPS_AGE_KEY_FILE")
-            .args([
-                "encrypt",
-                "--age",
-                &self.recipient,
-                "--input-type",
-                t,
-                "--output-type",
-                t,
-            ])
-            .arg(&src)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "sops encrypt: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        std::fs::remove_file(&src).unwrap();
-        let dst = self.dir.path().join(name);
-        std::fs::write(&dst, out.stdout).unwrap();
-        dst
+        let sops = Path::new(&self.rig["SOPS"]);
+        common::sops_encrypt(
+            sops,
+            self.dir.path(),
+            (name, plain),
+            &self.recipient,
+            t,
+            &[],
+        )
     }
 
     fn opts(&self, name: &str, files: &[&Path]) -> SecretsPushOptions {

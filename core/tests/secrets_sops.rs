@@ -65,32 +65,15 @@ impl Kit {
 
     /// `name` holding `plain`, encrypted by sops for `recipient` with `extra` flags.
     fn encrypt(&self, name: &str, plain: &str, recipient: &str, extra: &[&str]) -> PathBuf {
-        let src = self.dir.path().join(format!("plain-{name}"));
-        std::fs::write(&src, plain).unwrap();
         let t = input_type(name);
-        let out = self
-            .sops()
-            .args([
-                "encrypt",
-                "--age",
-                recipient,
-                "--input-type",
-                t,
-                "--output-type",
-                t,
-            ])
-            .args(extra)
-            .arg(&src)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "sops encrypt: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let dst = self.dir.path().join(name);
-        std::fs::write(&dst, out.stdout).unwrap();
-        dst
+        common::sops_encrypt(
+            &self.sops,
+            self.dir.path(),
+            (name, plain),
+            recipient,
+            t,
+            extra,
+        )
     }
 
     /// `sops -d --output-type json` of `file`.

@@ -83,3 +83,45 @@ pub fn random_bytes(len: usize, seed: u64) -> Vec<u8> {
         })
         .collect()
 }
+
+/// `plain` encrypted by the real `sops` for the age `recipient` into `dir/name`, as `kind`
+/// (`dotenv`, `yaml`, `json`) with `extra` flags; sops sees no key of the machine's
+/// (`SOPS_AGE_KEY*` removed, its config dir empty). The plain text never stays on disk.
+pub fn sops_encrypt(
+    sops: &std::path::Path,
+    dir: &std::path::Path,
+    (name, plain): (&str, &str),
+    recipient: &str,
+    kind: &str,
+    extra: &[&str],
+) -> PathBuf {
+    let src = dir.join(format!("plain-{name}"));
+    std::fs::write(&src, plain).unwrap();
+    let out = std::process::Command::new(sops)
+        .current_dir(dir)
+        .env_remove("SOPS_AGE_KEY")
+        .env_remove("SOPS_AGE_KEY_FILE")
+        .env("XDG_CONFIG_HOME", dir.join("no-config"))
+        .args([
+            "encrypt",
+            "--age",
+            recipient,
+            "--input-type",
+            kind,
+            "--output-type",
+            kind,
+        ])
+        .args(extra)
+        .arg(&src)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "sops encrypt: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::remove_file(&src).unwrap();
+    let dst = dir.join(name);
+    std::fs::write(&dst, out.stdout).unwrap();
+    dst
+}
