@@ -1051,6 +1051,12 @@ type SecretsDecrypted struct {
 	Values json.RawMessage `json:"values"`
 }
 
+// String prints SecretsDecrypted with Values redacted.
+func (v SecretsDecrypted) String() string { return withRedacted(v, "Values") }
+
+// GoString is String: %#v redacts too.
+func (v SecretsDecrypted) GoString() string { return v.String() }
+
 // SecretsParseOptions: Dotenv text to parse.
 type SecretsParseOptions struct {
 	// What names the text in errors (a file name); errors give a line number, never a
@@ -1061,12 +1067,24 @@ type SecretsParseOptions struct {
 	Text string `json:"text,omitempty"`
 }
 
+// String prints SecretsParseOptions with Text redacted.
+func (v SecretsParseOptions) String() string { return withRedacted(v, "Text") }
+
+// GoString is String: %#v redacts too.
+func (v SecretsParseOptions) GoString() string { return v.String() }
+
 // SecretsParsed: Parsed dotenv text.
 type SecretsParsed struct {
 	// The variables, in the text's order (a key given twice keeps its first place and
 	// its last value).
 	Values map[string]string `json:"values"`
 }
+
+// String prints SecretsParsed with Values redacted.
+func (v SecretsParsed) String() string { return withRedacted(v, "Values") }
+
+// GoString is String: %#v redacts too.
+func (v SecretsParsed) GoString() string { return v.String() }
 
 // SecretsPushOptions: Which Secret to write from which secrets files, and where the cluster is.
 type SecretsPushOptions struct {

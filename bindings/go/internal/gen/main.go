@@ -323,12 +323,32 @@ func (g *gen) object(name string, d schema) {
 			}
 		}
 	}
+	var secret []string
 	for _, k := range sortedKeys(props) {
 		if !skip[k] {
 			g.field(k, props[k], output)
 		}
+		if ps, ok := props[k].(schema); ok && ps["x-secret"] == true {
+			secret = append(secret, goName(k))
+		}
 	}
 	g.p("}\n")
+	if len(secret) > 0 {
+		// Printing (fmt's %v, %+v, %s, %#v) never shows a decrypted value or secret text.
+		g.p("// String prints %s with %s redacted.", name, strings.Join(secret, ", "))
+		g.p("func (v %s) String() string { return withRedacted(v, %s) }\n", name, quoteAll(secret))
+		g.p("// GoString is String: %%#v redacts too.")
+		g.p("func (v %s) GoString() string { return v.String() }\n", name)
+	}
+}
+
+// quoteAll writes names as Go string literals separated by commas.
+func quoteAll(names []string) string {
+	q := make([]string, len(names))
+	for i, n := range names {
+		q[i] = fmt.Sprintf("%q", n)
+	}
+	return strings.Join(q, ", ")
 }
 
 // enumValues are the strings of an enum def (`enum`, or `oneOf` of consts and enums).
