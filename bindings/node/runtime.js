@@ -12,6 +12,20 @@ const native = require('./native.js')
  * (`values`: a secrets file's own keys, such as `db_user`, which must not become `dbUser`).
  */
 const OPAQUE = new Set(['manifest', 'config', 'env', 'labels', 'annotations', 'values'])
+/**
+ * Result fields the contract marks `x-secret` (decrypted values): they stay readable and
+ * JSON-serializable, but console.log and util.inspect print them as [redacted], so logging a
+ * result never leaks a secret. test/secrets.test.mjs checks this list against the contract.
+ */
+const SECRET = new Set(['values'])
+const INSPECT = Symbol.for('nodejs.util.inspect.custom')
+
+function hideFromInspect(v) {
+  if (typeof v === 'object' && v !== null) {
+    Object.defineProperty(v, INSPECT, { value: () => '[redacted]', enumerable: false })
+  }
+  return v
+}
 /** What a call carries besides its options; never part of the options JSON. */
 const CREDENTIALS = ['username', 'password', 'token']
 const SOURCE_CREDENTIALS = ['sourceUsername', 'sourcePassword', 'sourceToken']
@@ -66,7 +80,10 @@ function toJs(value) {
   if (Array.isArray(value)) return value.map(toJs)
   if (!isObject(value)) return value
   const out = {}
-  for (const [k, v] of Object.entries(value)) out[camel(k)] = OPAQUE.has(k) ? v : toJs(v)
+  for (const [k, v] of Object.entries(value)) {
+    const js = OPAQUE.has(k) ? v : toJs(v)
+    out[camel(k)] = SECRET.has(k) ? hideFromInspect(js) : js
+  }
   return out
 }
 

@@ -9,6 +9,8 @@ import { readFileSync, unlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { execFileSync } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
+import { inspect } from 'node:util'
+import { fileURLToPath } from 'node:url'
 import { idpkit, tempDir, rejectsWithCode } from './helpers.mjs'
 import { needFile, kubeApply, kubeGet } from './rig.mjs'
 
@@ -68,6 +70,29 @@ describe('secrets', () => {
     const e = await rejectsWithCode(idpkit.secretsParse('A=1\nB="node-open-19c4\n', { origin: '.env.local' }), 'INVALID_INPUT')
     assert.ok(e.message.startsWith('.env.local line 2:'), e.message)
     assert.ok(!e.message.includes('node-open-19c4'), e.message)
+  })
+
+  test('printing a result never shows a value; JSON and property access still do', async () => {
+    const got = await idpkit.secretsParse('DB_PASSWORD=node-print-7d21\n')
+    assert.equal(got.values.DB_PASSWORD, 'node-print-7d21')
+    assert.ok(JSON.stringify(got).includes('node-print-7d21'))
+    for (const shown of [inspect(got), inspect(got, { depth: 10, showHidden: true }), `${inspect({ nested: got })}`]) {
+      assert.ok(!shown.includes('node-print-7d21'), shown)
+      assert.ok(shown.includes('[redacted]'), shown)
+    }
+    // Every result field the contract marks x-secret is one the runtime hides.
+    const contract = JSON.parse(readFileSync(fileURLToPath(new URL('../../../contract/idpkit.json', import.meta.url)), 'utf8'))
+    const secret = new Set()
+    const walk = (v, key) => {
+      if (Array.isArray(v)) v.forEach((x) => walk(x))
+      else if (v && typeof v === 'object') {
+        if (v['x-secret'] === true && key) secret.add(key)
+        for (const [k, x] of Object.entries(v)) walk(x, k)
+      }
+    }
+    walk(contract)
+    secret.delete('text') // an option the caller passes in, never printed by idpkit
+    assert.deepEqual([...secret].sort(), ['values'])
   })
 
   test('push creates the Secret, and a second push drops a removed key', async () => {
