@@ -43,6 +43,12 @@ case "$(uname -m)" in
 esac
 if [[ ! -f $addon || ! -f .build-stamp || $(cat .build-stamp) != "$src_hash" ]]; then
   echo "[setup node] building the addon (release)" >&2
-  npx napi build --platform --release --js native.js --dts native.d.ts >&2
+  # Plain cargo into the shared target/release: `napi build` always passes `--target
+  # <triple>`, which builds under target/<triple>/ and compiles core and every dependency
+  # (vendored OpenSSL and libgit2 included) a second time. On Linux the addon is the cdylib as
+  # cargo links it. napi's loader and typings (native.js, native.d.ts) are checked in, with
+  # the hash of what they are made from (native.inputs); `npm run build` regenerates all three.
+  (cd "$repo" && cargo build --release --locked -p idpkit-node --quiet) >&2
+  cp "$repo/target/release/libidpkit_node.so" "$addon.tmp" && mv "$addon.tmp" "$addon"
   echo "$src_hash" > .build-stamp
 fi
