@@ -73,7 +73,7 @@ pub(crate) fn build(
         Some(_) => None,
         None => config
             .auth_layer()
-            .map_err(|e| super::errors::map(e, "credentials", target, &recorder))?,
+            .map_err(|e| super::errors::map(e, "reading", "credentials", target, &recorder))?,
     };
     if auth.is_none() && config.auth_info.exec.is_some() && !has_client_certificate(config) {
         return Err(Error::new(
@@ -88,7 +88,7 @@ pub(crate) fn build(
     }
     let extra_headers = config
         .extra_headers_layer()
-        .map_err(|e| super::errors::map(e, "credentials", target, &recorder))?;
+        .map_err(|e| super::errors::map(e, "reading", "credentials", target, &recorder))?;
     let service = tower::ServiceBuilder::new()
         .layer(config.base_uri_layer())
         .option_layer(auth)

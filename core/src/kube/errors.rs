@@ -7,7 +7,14 @@ use crate::error::{Error, ErrorKind};
 use crate::trust::{cert_info, verdict_of, Recorder, Verdict};
 use ::kube::client::AuthError;
 
-pub(crate) fn map(e: ::kube::Error, what: &str, target: &Target, recorder: &Recorder) -> Error {
+/// `verb` says what the request did (`reading`, `writing`), for the 401 and 403 messages.
+pub(crate) fn map(
+    e: ::kube::Error,
+    verb: &str,
+    what: &str,
+    target: &Target,
+    recorder: &Recorder,
+) -> Error {
     let server = &target.server;
     let ctx = &target.context;
     match e {
@@ -22,7 +29,7 @@ pub(crate) fn map(e: ::kube::Error, what: &str, target: &Target, recorder: &Reco
                     ErrorKind::Auth,
                     format!(
                         "the API server {server} of context {ctx:?} did not accept the credentials of {} \
-                         (401 Unauthorized) reading {what}; renew the token or client certificate of the \
+                         (401 Unauthorized) {verb} {what}; renew the token or client certificate of the \
                          context's user",
                         target.source
                     ),
@@ -30,7 +37,7 @@ pub(crate) fn map(e: ::kube::Error, what: &str, target: &Target, recorder: &Reco
                 403 => Error::new(
                     ErrorKind::Auth,
                     format!(
-                        "the API server {server} of context {ctx:?} does not allow reading {what} \
+                        "the API server {server} of context {ctx:?} does not allow {verb} {what} \
                          (403 Forbidden: {msg}); use a context whose user may, or grant it (RBAC)"
                     ),
                 ),

@@ -133,9 +133,24 @@ impl KubeClient {
     where
         F: std::future::Future<Output = std::result::Result<T, ::kube::Error>>,
     {
+        self.run_as("reading", what, future)
+    }
+
+    /// [`Self::run`] for a request that writes: its errors say `writing`.
+    fn run_write<T, F>(&self, what: &str, future: F) -> Result<T>
+    where
+        F: std::future::Future<Output = std::result::Result<T, ::kube::Error>>,
+    {
+        self.run_as("writing", what, future)
+    }
+
+    fn run_as<T, F>(&self, verb: &str, what: &str, future: F) -> Result<T>
+    where
+        F: std::future::Future<Output = std::result::Result<T, ::kube::Error>>,
+    {
         crate::runtime::block_on_cancellable(self.cancel.as_ref(), async {
             match tokio::time::timeout(REQUEST_TIMEOUT, future).await {
-                Ok(r) => r.map_err(|e| self.error(e, what)),
+                Ok(r) => r.map_err(|e| errors::map(e, verb, what, &self.target, &self.recorder)),
                 Err(_) => Err(Error::new(
                     ErrorKind::Network,
                     format!(
@@ -147,10 +162,6 @@ impl KubeClient {
                 )),
             }
         })
-    }
-
-    fn error(&self, e: ::kube::Error, what: &str) -> Error {
-        errors::map(e, what, &self.target, &self.recorder)
     }
 }
 

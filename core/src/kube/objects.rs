@@ -229,7 +229,7 @@ impl KubeClient {
             ::kube::discovery::Scope::Cluster => Api::all_with(self.client.clone(), &ar),
         };
         let params = PatchParams::apply(field_manager).force();
-        let stored = self.run(&what, api.patch(name, &params, &Patch::Apply(object)))?;
+        let stored = self.run_write(&what, api.patch(name, &params, &Patch::Apply(object)))?;
         serde_json::to_value(&stored).map_err(|e| Error::internal(format!("{what} as JSON: {e}")))
     }
 
@@ -249,7 +249,7 @@ impl KubeClient {
         let what = format!("the status of {} {ns}/{name}", resource_name(group, plural));
         let patch = Patch::Merge(serde_json::json!({ "status": status }));
         let params = PatchParams::default();
-        let stored = self.run(&what, async {
+        let stored = self.run_write(&what, async {
             match api.patch_status(name, &params, &patch).await {
                 // No status subresource: the object's own `status` field is the status.
                 Err(::kube::Error::Api(s)) if s.code == 404 => {

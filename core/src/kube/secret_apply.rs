@@ -60,7 +60,7 @@ impl KubeClient {
             params = params.force();
         }
         let stored = self
-            .run(&what, api.patch(name, &params, &Patch::Apply(&secret)))
+            .run_write(&what, api.patch(name, &params, &Patch::Apply(&secret)))
             .map_err(|e| match e.kind {
                 // An apply answers 409 only for fields another manager owns.
                 ErrorKind::Conflict => Error::new(
@@ -72,19 +72,11 @@ impl KubeClient {
                         e.message
                     ),
                 ),
-                _ => writing(e, &what),
+                _ => e,
             })?;
         Ok(AppliedSecret {
             created: !existed,
             resource_version: stored.metadata.resource_version.unwrap_or_default(),
         })
     }
-}
-
-/// The shared error mapping says "reading"; this call writes.
-fn writing(mut e: Error, what: &str) -> Error {
-    e.message = e
-        .message
-        .replacen(&format!("reading {what}"), &format!("writing {what}"), 1);
-    e
 }

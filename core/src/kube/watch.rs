@@ -3,7 +3,7 @@
 //! caller's callback run between polls, outside the runtime, so it may itself call idpkit
 //! (fetch what the new revision points at).
 
-use super::KubeClient;
+use super::{errors, KubeClient};
 use crate::cancel::CancelToken;
 use crate::error::{Error, ErrorKind, Result};
 use crate::event::{emit, Event};
@@ -77,7 +77,13 @@ impl KubeClient {
                             ))
                         }
                     };
-                    let err = self.error(inner, &format!("{during} {what}"));
+                    let err = errors::map(
+                        inner,
+                        "reading",
+                        &format!("{during} {what}"),
+                        &self.target,
+                        &self.recorder,
+                    );
                     if err.kind != ErrorKind::Network {
                         return Err(err);
                     }
