@@ -152,21 +152,11 @@ pub fn run(c: GuardCommand, out: &Output, json: bool) -> Result<()> {
 
 /// The verdict, or a block that carries the error: the guard fails closed.
 fn decide(f: impl FnOnce() -> Result<GuardVerdict>) -> GuardVerdict {
-    f().unwrap_or_else(|e| GuardVerdict {
-        decision: Decision::Block,
-        exit_code: Decision::Block.exit_code(),
-        command: None,
-        aliases: Vec::new(),
-        findings: vec![gitguard::Finding {
-            decision: Decision::Block,
-            rule: gitguard::Rule::Unreadable,
-            reference: None,
-            message: format!(
-                "{} [{}]; the guard refuses what it cannot check",
-                e.message, e.kind
-            ),
-        }],
-        policy_file: None,
+    f().unwrap_or_else(|e| {
+        GuardVerdict::refused(format!(
+            "{} [{}]; the guard refuses what it cannot check",
+            e.message, e.kind
+        ))
     })
 }
 

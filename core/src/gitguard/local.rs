@@ -109,14 +109,6 @@ const UPDATE_REF_OPTS: &[Opt] = &[
     flag("batch-updates", None),
 ];
 
-fn unparsable(cmd: &str, e: String) -> Finding {
-    Finding::block(
-        Rule::UnknownOption,
-        None,
-        format!("git {cmd}: {e}; git refuses it too, and the guard cannot tell what it changes"),
-    )
-}
-
 fn branch_ref(name: &str) -> String {
     let name = name.strip_prefix("refs/heads/").unwrap_or(name);
     format!("refs/heads/{name}")
@@ -130,7 +122,7 @@ fn rewrite(policy: &GuardPolicy, rule: Rule, full: &str, message: String) -> Fin
 pub(crate) fn check_reset(args: &[String], view: &RepoView, policy: &GuardPolicy) -> Vec<Finding> {
     let given = match opts::parse(args, RESET_OPTS) {
         Ok((g, _)) => g,
-        Err(e) => return vec![unparsable("reset", e)],
+        Err(e) => return vec![opts::unparsable("reset", e)],
     };
     // the last mode flag wins, as in git
     let mode = given
@@ -155,7 +147,7 @@ pub(crate) fn check_reset(args: &[String], view: &RepoView, policy: &GuardPolicy
 pub(crate) fn check_branch(args: &[String], view: &RepoView, policy: &GuardPolicy) -> Vec<Finding> {
     let (given, names) = match opts::parse(args, BRANCH_OPTS) {
         Ok(p) => p,
-        Err(e) => return vec![unparsable("branch", e)],
+        Err(e) => return vec![opts::unparsable("branch", e)],
     };
     let set = |l: &str| given.iter().any(|g: &Given| g.long == l && !g.negated);
     let force = set("force") || set("D") || set("M") || set("C");
@@ -223,7 +215,7 @@ pub(crate) fn check_switch(args: &[String], policy: &GuardPolicy, checkout: bool
     };
     let given = match opts::parse(args, spec) {
         Ok((g, _)) => g,
-        Err(e) => return vec![unparsable(cmd, e)],
+        Err(e) => return vec![opts::unparsable(cmd, e)],
     };
     given
         .iter()
@@ -251,7 +243,7 @@ pub(crate) fn check_switch(args: &[String], policy: &GuardPolicy, checkout: bool
 pub(crate) fn check_update_ref(args: &[String], policy: &GuardPolicy) -> Vec<Finding> {
     let (given, refs) = match opts::parse(args, UPDATE_REF_OPTS) {
         Ok(p) => p,
-        Err(e) => return vec![unparsable("update-ref", e)],
+        Err(e) => return vec![opts::unparsable("update-ref", e)],
     };
     if last_set(&given, "stdin") {
         return vec![Finding::block(

@@ -173,6 +173,16 @@ fn find_long<'a>(spec: &'a [Opt], name: &str) -> std::result::Result<(&'a Opt, b
     }
 }
 
+/// The finding for options git itself would refuse: a block, since the guard cannot tell
+/// what the command would do either.
+pub(crate) fn unparsable(cmd: &str, e: String) -> super::verdict::Finding {
+    super::verdict::Finding::block(
+        super::verdict::Rule::UnknownOption,
+        None,
+        format!("git {cmd}: {e}; git refuses it too, and the guard cannot tell what it would do"),
+    )
+}
+
 /// Whether the last of the given `long` options is set (a later `--no-` clears it).
 pub(crate) fn last_set(given: &[Given], long: &str) -> bool {
     given

@@ -81,7 +81,7 @@ struct Target {
 pub(crate) fn check_push(args: &[String], view: &RepoView, policy: &GuardPolicy) -> Vec<Finding> {
     let (given, positional) = match opts::parse(args, PUSH_OPTS) {
         Ok(p) => p,
-        Err(e) => return vec![unparsable("push", e)],
+        Err(e) => return vec![opts::unparsable("push", e)],
     };
     if last_set(&given, "dry-run") {
         return Vec::new();
@@ -173,7 +173,7 @@ pub(crate) fn check_send_pack(
 ) -> Vec<Finding> {
     let (given, positional) = match opts::parse(args, SEND_PACK_OPTS) {
         Ok(p) => p,
-        Err(e) => return vec![unparsable("send-pack", e)],
+        Err(e) => return vec![opts::unparsable("send-pack", e)],
     };
     if last_set(&given, "dry-run") {
         return Vec::new();
@@ -210,14 +210,6 @@ pub(crate) fn check_send_pack(
         }
     }
     findings
-}
-
-fn unparsable(cmd: &str, e: String) -> Finding {
-    Finding::block(
-        Rule::UnknownOption,
-        None,
-        format!("git {cmd}: {e}; git refuses it too, and the guard cannot tell what it would push"),
-    )
 }
 
 /// `git push tag v1` names refs/tags/v1: join the `tag` keyword with its name.

@@ -116,6 +116,13 @@ impl GuardVerdict {
         }
     }
 
+    /// The verdict for a check that could not be made (the error's text): a block, since a
+    /// guard that fails open is no guard.
+    pub fn refused(message: String) -> GuardVerdict {
+        let finding = Finding::block(Rule::Unreadable, None, message);
+        GuardVerdict::from_findings(None, Vec::new(), vec![finding], None)
+    }
+
     /// The findings as lines for a terminal: `block: … (rule force-push)`.
     pub fn describe(&self) -> String {
         self.findings
