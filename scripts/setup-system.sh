@@ -4,10 +4,11 @@
 # apt-get update only when something is missing).
 set -euo pipefail
 
+# docker-compose: `docker-compose config` validates the generated sandbox compose files.
 # perl + make: the vendored OpenSSL that libssh2 (git over SSH, core's git2) is built with.
 PKGS=(skopeo umoci docker-registry nginx etcd-server age openssh-server
   apache2-utils fcgiwrap hyperfine pkg-config jq git openssl curl valgrind nix-bin
-  perl make)
+  perl make docker-compose)
 
 missing=()
 declare -A st=()

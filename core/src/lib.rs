@@ -18,6 +18,7 @@ pub mod oci;
 pub mod ops;
 pub mod registry;
 pub mod runtime;
+pub mod sandbox;
 pub mod secrets;
 pub mod trust;
 

@@ -1,0 +1,4 @@
+//! Sandbox provisioning (docs/sandbox.md): a fresh clone per run, project detection, and
+//! the plan of services it leads to, rendered as Compose profiles or a Kubernetes Job.
+
+pub mod detect;
