@@ -332,6 +332,66 @@ func SecretsPush(ctx context.Context, opts SecretsPushOptions, call ...CallOptio
 	return &out, nil
 }
 
+// SandboxClone runs "sandbox_clone": Clones a repository into a new sandbox run (never a reused checkout) and records the run: repository, revision, resolved commit, branch, time.
+// Options SandboxCloneOptions, result SandboxRun; call may hold Credentials and OnEvent.
+func SandboxClone(ctx context.Context, opts SandboxCloneOptions, call ...CallOption) (*SandboxRun, error) {
+	var out SandboxRun
+	if err := invoke(ctx, nil, "sandbox_clone", opts, &out, call); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// SandboxList runs "sandbox_list": Lists the sandbox runs, oldest first.
+// Options SandboxRunsOptions, result SandboxRuns; call may hold Credentials and OnEvent.
+func SandboxList(ctx context.Context, opts SandboxRunsOptions, call ...CallOption) (*SandboxRuns, error) {
+	var out SandboxRuns
+	if err := invoke(ctx, nil, "sandbox_list", opts, &out, call); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// SandboxRemove runs "sandbox_remove": Removes a sandbox run (its checkout and record); returns it.
+// Options SandboxRemoveOptions, result SandboxRun; call may hold Credentials and OnEvent.
+func SandboxRemove(ctx context.Context, opts SandboxRemoveOptions, call ...CallOption) (*SandboxRun, error) {
+	var out SandboxRun
+	if err := invoke(ctx, nil, "sandbox_remove", opts, &out, call); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// SandboxPlan runs "sandbox_plan": Detects the projects in a directory (Ruby, Node, Python, Go) and plans their sandbox: runtime, version and image, services, setup steps, with the evidence (file and line) for each; falls back to every service when detection cannot decide, and says why.
+// Options SandboxPlanOptions, result SandboxPlan; call may hold Credentials and OnEvent.
+func SandboxPlan(ctx context.Context, opts SandboxPlanOptions, call ...CallOption) (*SandboxPlan, error) {
+	var out SandboxPlan
+	if err := invoke(ctx, nil, "sandbox_plan", opts, &out, call); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// SandboxCompose runs "sandbox_compose": The sandbox plan as a Compose file (services with the Kubernetes sidecars' images, env and health checks) and its COMPOSE_PROFILES value.
+// Options SandboxComposeOptions, result SandboxCompose; call may hold Credentials and OnEvent.
+func SandboxCompose(ctx context.Context, opts SandboxComposeOptions, call ...CallOption) (*SandboxCompose, error) {
+	var out SandboxCompose
+	if err := invoke(ctx, nil, "sandbox_compose", opts, &out, call); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// SandboxJob runs "sandbox_job": The sandbox plan as a Kubernetes Job (clone step, services as native sidecars, Secret references only, non-root, no retries); optionally created (or dry-run) in the cluster and followed to its end with the main container's log and exit status.
+// Options SandboxJobOptions, result SandboxJob; call may hold Credentials and OnEvent.
+func SandboxJob(ctx context.Context, opts SandboxJobOptions, call ...CallOption) (*SandboxJob, error) {
+	var out SandboxJob
+	if err := invoke(ctx, nil, "sandbox_job", opts, &out, call); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
 // ResolveOptions runs "resolve_options": The options an operation would run with: strictly parsed, defaults filled in.
 // Options ResolveOptionsOptions, result json.RawMessage; call may hold Credentials and OnEvent.
 func ResolveOptions(ctx context.Context, opts ResolveOptionsOptions, call ...CallOption) (json.RawMessage, error) {
@@ -502,6 +562,17 @@ type DeleteOptions struct {
 	Reference string `json:"reference,omitempty"`
 }
 
+// Ecosystem: An ecosystem a provider recognizes.
+type Ecosystem string
+
+// The values of Ecosystem.
+const (
+	EcosystemRuby   Ecosystem = "ruby"
+	EcosystemNode   Ecosystem = "node"
+	EcosystemPython Ecosystem = "python"
+	EcosystemGo     Ecosystem = "go"
+)
+
 // Event is one progress or audit event of a call, the contract's Event union flattened:
 // Type says which fields are set. New types may be added: ignore the ones you do not know.
 //
@@ -520,6 +591,7 @@ type DeleteOptions struct {
 //	retry_scheduled      Attempt, DelayMs, Reason, What: A request failed transiently and will be tried again after `delay_ms`.
 //	insecure_connection  Host, Reason: Audit: TLS verification was skipped, or plain HTTP used, for a host marked insecure.
 //	source_fetched       Bytes, Digest, Files, Hit, Path, Revision, Size, SkippedSymlinks, Source, URL: A watched source's revision is in the cache (the first, then each new one).
+//	log_line             Container, Line, Pod: A line of a sandbox Job's main container's log (`sandbox_job` with `wait`).
 type Event struct {
 	Type            string   `json:"type"`
 	Context         string   `json:"context,omitempty"`
@@ -543,8 +615,22 @@ type Event struct {
 	SkippedSymlinks []string `json:"skipped_symlinks,omitempty"`
 	Source          string   `json:"source,omitempty"`
 	URL             string   `json:"url,omitempty"`
+	Container       string   `json:"container,omitempty"`
+	Line            string   `json:"line,omitempty"`
+	Pod             string   `json:"pod,omitempty"`
 	// Raw is the event's JSON document as the library sent it.
 	Raw json.RawMessage `json:"-"`
+}
+
+// Evidence: Where a finding comes from.
+type Evidence struct {
+	// The file, relative to the planned directory, with `/` separators
+	// (`api/Gemfile.lock`).
+	File string `json:"file"`
+	// What was found there, in words: `gem pg → postgres`, `ruby 3.3.1`, `rails`.
+	Found string `json:"found"`
+	// The 1-based line, when the finding is on one line.
+	Line uint32 `json:"line"`
 }
 
 // ExportOptions mirrors the contract's $defs/ExportOptions.
@@ -828,6 +914,22 @@ type ImportOptions struct {
 	Tag string `json:"tag,omitempty"`
 }
 
+// JobOutcome: How a Job ended.
+type JobOutcome struct {
+	// The main container's exit code, from its pod; without a pod to read it from, 0 for
+	// a completed Job and 1 for a failed one.
+	ExitCode int32 `json:"exit_code"`
+	// Log lines read from the main container.
+	LogLines uint64 `json:"log_lines"`
+	// The pod the exit code and the log came from.
+	Pod string `json:"pod"`
+	// The Job's `Failed` condition's reason (`DeadlineExceeded`, `BackoffLimitExceeded`)
+	// or the container's termination reason.
+	Reason string `json:"reason"`
+	// Whether the Job completed (its `Complete` condition).
+	Succeeded bool `json:"succeeded"`
+}
+
 // KubeOptions: Which cluster to talk to. Serde: the same fields in every binding.
 type KubeOptions struct {
 	// Context; default the kubeconfig's `current-context`.
@@ -876,8 +978,39 @@ type LogoutOptions struct {
 	Host string `json:"host,omitempty"`
 }
 
+// ManifestFormat: How a Job manifest is written.
+type ManifestFormat string
+
+// The values of ManifestFormat.
+const (
+	ManifestFormatYaml ManifestFormat = "yaml"
+	ManifestFormatJSON ManifestFormat = "json"
+)
+
 // NoOptions: Options of operations that take nothing but the store.
 type NoOptions struct {
+}
+
+// Project: One project: a directory with one ecosystem's manifest.
+type Project struct {
+	// The project's directory relative to the planned directory (`.` for the root).
+	Dir       string    `json:"dir"`
+	Ecosystem Ecosystem `json:"ecosystem"`
+	// Why each finding (version, framework, service) was made.
+	Evidence []Evidence `json:"evidence"`
+	// A framework recognized on top of the ecosystem (`rails`).
+	Framework string `json:"framework"`
+	// The services the project's dependencies need, sorted, without duplicates.
+	Services []Service `json:"services"`
+	// Commands that prepare the project, run in its directory, in order
+	// (`bundle install`, `bin/rails db:prepare`).
+	Setup []string `json:"setup"`
+	// The runtime version the project asks for, as written by its winning source
+	// (`3.3.1`, `20`, `3.12`, `1.22.3`); none when nothing names one.
+	Version string `json:"version"`
+	// Disagreements a user must know of (`.ruby-version` says 3.3.1 but `Gemfile.lock`
+	// says 3.2.2: Bundler refuses to run with such a mismatch).
+	Warnings []string `json:"warnings"`
 }
 
 // PullResult: What a pull did.
@@ -1023,6 +1156,185 @@ const (
 	RuleUnreadable     Rule = "unreadable"
 )
 
+// SandboxCloneOptions: `sandbox clone URL [--rev REV]`.
+type SandboxCloneOptions struct {
+	// Extra CA files (PEM) trusted for every host of the operation.
+	CAFiles []string `json:"ca_files,omitempty"`
+	// certs.d roots to search; `None` means the defaults (see `config::certs_d_roots`).
+	CertsD []string `json:"certs_d"`
+	// Commits of history to fetch; 0 is the whole history.
+	// Default: 1 (unset takes it).
+	Depth *uint32 `json:"depth,omitempty"`
+	// Hosts (`host` or `host:port`) whose certificate is not verified and which may be
+	// spoken to over plain HTTP. Every use emits an `insecure_connection` event.
+	InsecureHosts []string `json:"insecure_hosts,omitempty"`
+	// known_hosts for SSH; default `~/.ssh/known_hosts`, then `/etc/ssh/ssh_known_hosts`.
+	KnownHostsFile string `json:"known_hosts_file,omitempty"`
+	// Leave out the platform's roots and `SSL_CERT_*` (tests, air-gapped setups).
+	NoPlatformRoots bool `json:"no_platform_roots,omitempty"`
+	// A branch, tag, full ref or commit id; none: the repository's HEAD.
+	Revision string `json:"revision,omitempty"`
+	// The runs directory. Default `$IDPKIT_SANDBOX_HOME`, else
+	// `$XDG_DATA_HOME/idpkit/sandboxes`.
+	Root string `json:"root,omitempty"`
+	// An SSH private key file (OpenSSH or PEM, unencrypted), read into memory.
+	SshKeyFile string `json:"ssh_key_file,omitempty"`
+	// `https://…`, `ssh://…`, `user@host:path` or `file://…`, without a password
+	// (credentials are the call's: username and password, or a token).
+	URL string `json:"url,omitempty"`
+}
+
+// SandboxCompose: The plan as Compose.
+type SandboxCompose struct {
+	// The compose file (YAML).
+	Compose string `json:"compose"`
+	// `COMPOSE_PROFILES`'s value (`claude,with-postgres`).
+	ComposeProfiles string `json:"compose_profiles"`
+	// Where it was written.
+	File string      `json:"file"`
+	Plan SandboxPlan `json:"plan"`
+}
+
+// SandboxComposeOptions mirrors the contract's $defs/SandboxComposeOptions.
+type SandboxComposeOptions struct {
+	// The sandbox config (as for sandbox_plan).
+	Config string `json:"config,omitempty"`
+	// The project's directory: a checkout, or a run's directory.
+	Dir string `json:"dir,omitempty"`
+	// Where to write the compose file (atomically); none: only returned.
+	Output string `json:"output,omitempty"`
+}
+
+// SandboxJob: A sandbox Job, and what became of it.
+type SandboxJob struct {
+	// Whether it was sent to the cluster (and stored, unless dry_run).
+	Applied bool `json:"applied"`
+	DryRun  bool `json:"dry_run"`
+	// The Job as YAML or JSON (as the server returned it when applied).
+	Manifest  string `json:"manifest"`
+	Name      string `json:"name"`
+	Namespace string `json:"namespace"`
+	// How it ended (with wait).
+	Outcome *JobOutcome `json:"outcome"`
+	Plan    SandboxPlan `json:"plan"`
+	// The Job's uid in the cluster, once stored.
+	Uid string `json:"uid"`
+}
+
+// SandboxJobOptions mirrors the contract's $defs/SandboxJobOptions.
+type SandboxJobOptions struct {
+	// Create the Job in the cluster.
+	Apply bool `json:"apply,omitempty"`
+	// Where the cluster is.
+	// Default: {"context":null,"kubeconfig":null} (unset takes it).
+	Cluster KubeOptions `json:"cluster,omitzero"`
+	// The commit the Job checks out. Default: the run's, else the checkout's HEAD.
+	Commit string `json:"commit,omitempty"`
+	// The sandbox config (as for sandbox_plan).
+	Config string `json:"config,omitempty"`
+	// The project's directory: a run's directory or checkout (its repository and commit
+	// are the run's), or any git checkout (its `origin` and HEAD).
+	Dir string `json:"dir,omitempty"`
+	// With apply: have the API server validate and admit the Job without storing it.
+	DryRun bool `json:"dry_run,omitempty"`
+	// Default: "yaml" (unset takes it).
+	Format ManifestFormat `json:"format,omitempty"`
+	// The Job's name. Default: the config's prefix and the run's id (or the directory's
+	// name).
+	Name string `json:"name,omitempty"`
+	// The namespace. Default: the config's (`default`).
+	Namespace string `json:"namespace,omitempty"`
+	// The repository the Job clones. Default: the run's, else the checkout's `origin`.
+	RepoURL string `json:"repo_url,omitempty"`
+	// With wait: give up after this many seconds. Default: the Job's deadline plus 5
+	// minutes.
+	TimeoutSeconds *uint64 `json:"timeout_seconds,omitempty"`
+	// With apply: follow the Job to its end, its main container's log as `log_line`
+	// events, and return its exit status.
+	Wait bool `json:"wait,omitempty"`
+}
+
+// SandboxPlan: A sandbox plan. The same serde type in every front end.
+type SandboxPlan struct {
+	// The sandbox config the plan used; none: the defaults.
+	Config string `json:"config"`
+	// The directory planned.
+	Dir string `json:"dir"`
+	// Whether detection could not decide and the plan holds every service to be safe.
+	Fallback bool `json:"fallback"`
+	// Why it fell back.
+	FallbackReason string `json:"fallback_reason"`
+	// The sandbox image (`claude-sandbox:ruby-3.3`).
+	Image string `json:"image"`
+	// Compose profiles: the main one, then one per service (`claude`, `with-postgres`).
+	Profiles []string `json:"profiles"`
+	// Every project found, with its evidence.
+	Projects []Project `json:"projects"`
+	// The main project's ecosystem (the root's project, else the first one found).
+	Runtime *Ecosystem `json:"runtime"`
+	// The services, sorted; every service when the plan fell back.
+	Services []ServicePlan `json:"services"`
+	// Setup commands, in order, each in its project's directory.
+	Setup []SetupStep `json:"setup"`
+	// Files detection could not use.
+	Unparsable []Unparsable `json:"unparsable"`
+	// The runtime version the image holds (`3.3.6`), from the config's version map; the
+	// project's own request when the map has no entry for it.
+	Version string `json:"version"`
+	// Things to know: version mismatches, versions outside the map, other runtimes.
+	Warnings []string `json:"warnings"`
+}
+
+// SandboxPlanOptions: Which project to plan, under which config.
+type SandboxPlanOptions struct {
+	// The sandbox config. Default: `$IDPKIT_SANDBOX_CONFIG`, else `idpkit-sandbox.toml`
+	// in the project, else the defaults.
+	Config string `json:"config,omitempty"`
+	// The project's directory: a checkout, or a run's directory or id.
+	Dir string `json:"dir,omitempty"`
+}
+
+// SandboxRemoveOptions mirrors the contract's $defs/SandboxRemoveOptions.
+type SandboxRemoveOptions struct {
+	// The run's id (`sandbox ls` shows them).
+	ID string `json:"id,omitempty"`
+	// The runs directory (default as for sandbox_clone).
+	Root string `json:"root,omitempty"`
+}
+
+// SandboxRun: One run. The same serde type in every front end.
+type SandboxRun struct {
+	// The local branch the checkout is on (the branch cloned), else none (detached).
+	Branch string `json:"branch"`
+	// The checkout (`{dir}/src`).
+	Checkout string `json:"checkout"`
+	// The commit checked out (full hex id).
+	Commit string `json:"commit"`
+	// When the run was made (RFC 3339, UTC).
+	Created string `json:"created"`
+	// The run's directory.
+	Dir string `json:"dir"`
+	// The run's id (`shop-20261204-133000-1a2b`): the directory's name, a Kubernetes label.
+	ID string `json:"id"`
+	// The ref the revision named (`refs/heads/main`), when it named one.
+	ResolvedRef string `json:"resolved_ref"`
+	// The revision asked for; none: the repository's HEAD.
+	Revision string `json:"revision"`
+	// The repository, as given (never with a password: those are refused).
+	URL string `json:"url"`
+}
+
+// SandboxRuns: The runs, oldest first.
+type SandboxRuns struct {
+	Runs []SandboxRun `json:"runs"`
+}
+
+// SandboxRunsOptions: Where the runs are.
+type SandboxRunsOptions struct {
+	// The runs directory (default as for sandbox_clone).
+	Root string `json:"root,omitempty"`
+}
+
 // SecretsDecryptOptions mirrors the contract's $defs/SecretsDecryptOptions.
 type SecretsDecryptOptions struct {
 	// The age identities file. Default: what sops reads, `SOPS_AGE_KEY`,
@@ -1119,6 +1431,44 @@ type SecretsPushed struct {
 	Namespace string   `json:"namespace"`
 	// The Secret's `metadata.resourceVersion` after the push.
 	ResourceVersion string `json:"resource_version"`
+}
+
+// Service: A backing service a project needs.
+type Service string
+
+// The values of Service.
+const (
+	ServicePostgres Service = "postgres"
+	ServiceMysql    Service = "mysql"
+	ServiceRedis    Service = "redis"
+)
+
+// ServicePlan: One backing service as both renderings use it.
+type ServicePlan struct {
+	Args []string          `json:"args"`
+	Env  map[string]string `json:"env"`
+	// The readiness command: a Compose health check and a sidecar's startup probe.
+	Health                []string `json:"health"`
+	HealthIntervalSeconds uint32   `json:"health_interval_seconds"`
+	HealthRetries         uint32   `json:"health_retries"`
+	Image                 string   `json:"image"`
+	// Its Compose service and sidecar container name (`postgres`).
+	Name string `json:"name"`
+	Port int64  `json:"port"`
+	// Its Compose profile (`with-postgres`).
+	Profile string  `json:"profile"`
+	Service Service `json:"service"`
+	URL     string  `json:"url"`
+	// The variable the main container finds the service at, and its value with the
+	// service's host written `{host}`.
+	URLEnv string `json:"url_env"`
+}
+
+// SetupStep: One setup command.
+type SetupStep struct {
+	Command string `json:"command"`
+	// The project's directory, relative (`.` for the root).
+	Dir string `json:"dir"`
 }
 
 // SourceFetched: What a fetch gives: the entry's directory and what is in it.
@@ -1229,6 +1579,13 @@ type TrustReport struct {
 	Sources []string `json:"sources"`
 	Trusted bool     `json:"trusted"`
 	Verdict Verdict  `json:"verdict"`
+}
+
+// Unparsable: A file detection could not use, and why.
+type Unparsable struct {
+	// The file, relative to the planned directory, with `/` separators.
+	File   string `json:"file"`
+	Reason string `json:"reason"`
 }
 
 // Verdict: The outcome of a handshake.

@@ -274,6 +274,9 @@ export interface DeleteOptions {
   retryBudgetSecs?: number
 }
 
+/** An ecosystem a provider recognizes. */
+export type Ecosystem = 'ruby' | 'node' | 'python' | 'go'
+
 export type IdpkitEvent =
   /** A build started reading its context. */
   | { type: 'build_started'; context: string }
@@ -309,6 +312,21 @@ export type IdpkitEvent =
    * returns.
    */
   | { type: 'source_fetched'; bytes: number; digest: string; files: number; hit: boolean; path: string; revision: string; size: number; skippedSymlinks: Array<string>; source: string; url: string }
+  /** A line of a sandbox Job's main container's log (`sandbox_job` with `wait`). */
+  | { type: 'log_line'; container: string; line: string; pod: string }
+
+/** Where a finding comes from. */
+export interface Evidence {
+  /**
+   * The file, relative to the planned directory, with `/` separators
+   * (`api/Gemfile.lock`).
+   */
+  file: string
+  /** What was found there, in words: `gem pg → postgres`, `ruby 3.3.1`, `rails`. */
+  found: string
+  /** The 1-based line, when the finding is on one line. */
+  line?: number | null
+}
 
 export interface ExportOptions {
   /** The OCI image layout directory to write (created or added to). */
@@ -594,6 +612,26 @@ export interface ImportOptions {
   tag?: string | null
 }
 
+/** How a Job ended. */
+export interface JobOutcome {
+  /**
+   * The main container's exit code, from its pod; without a pod to read it from, 0 for
+   * a completed Job and 1 for a failed one.
+   */
+  exitCode: number
+  /** Log lines read from the main container. */
+  logLines: number
+  /** The pod the exit code and the log came from. */
+  pod?: string | null
+  /**
+   * The Job's `Failed` condition's reason (`DeadlineExceeded`, `BackoffLimitExceeded`)
+   * or the container's termination reason.
+   */
+  reason?: string | null
+  /** Whether the Job completed (its `Complete` condition). */
+  succeeded: boolean
+}
+
 /** Which cluster to talk to. Serde: the same fields in every binding. */
 export interface KubeOptions {
   /** Context; default the kubeconfig's `current-context`. */
@@ -716,8 +754,39 @@ export interface LogoutOptions {
   host?: string
 }
 
+/** How a Job manifest is written. */
+export type ManifestFormat = 'yaml' | 'json'
+
 /** Options of operations that take nothing but the store. */
 export interface NoOptions {}
+
+/** One project: a directory with one ecosystem's manifest. */
+export interface Project {
+  /** The project's directory relative to the planned directory (`.` for the root). */
+  dir: string
+  ecosystem: Ecosystem
+  /** Why each finding (version, framework, service) was made. */
+  evidence: Array<Evidence>
+  /** A framework recognized on top of the ecosystem (`rails`). */
+  framework?: string | null
+  /** The services the project's dependencies need, sorted, without duplicates. */
+  services: Array<Service>
+  /**
+   * Commands that prepare the project, run in its directory, in order
+   * (`bundle install`, `bin/rails db:prepare`).
+   */
+  setup: Array<string>
+  /**
+   * The runtime version the project asks for, as written by its winning source
+   * (`3.3.1`, `20`, `3.12`, `1.22.3`); none when nothing names one.
+   */
+  version?: string | null
+  /**
+   * Disagreements a user must know of (`.ruby-version` says 3.3.1 but `Gemfile.lock`
+   * says 3.2.2: Bundler refuses to run with such a mismatch).
+   */
+  warnings: Array<string>
+}
 
 /** What a pull did. */
 export interface PullResult {
@@ -952,6 +1021,197 @@ export interface ResolveOptionsOptions {
 /** Which rule a finding comes from (stable names, for scripts and tests). */
 export type Rule = 'force-push' | 'force-with-lease' | 'mirror' | 'delete' | 'prune' | 'direct-push' | 'non-fast-forward' | 'reset-hard' | 'branch-rewrite' | 'update-ref' | 'send-pack' | 'opaque-alias' | 'alias-loop' | 'unknown-option' | 'unreadable'
 
+/** `sandbox clone URL [--rev REV]`. */
+export interface SandboxCloneOptions {
+  /** Extra CA files (PEM) trusted for every host of the operation. */
+  caFiles?: Array<string>
+  /** certs.d roots to search; `None` means the defaults (see `config::certs_d_roots`). */
+  certsD?: Array<string> | null
+  /** Commits of history to fetch; 0 is the whole history. */
+  depth?: number
+  /**
+   * Hosts (`host` or `host:port`) whose certificate is not verified and which may be
+   * spoken to over plain HTTP. Every use emits an `insecure_connection` event.
+   */
+  insecureHosts?: Array<string>
+  /** known_hosts for SSH; default `~/.ssh/known_hosts`, then `/etc/ssh/ssh_known_hosts`. */
+  knownHostsFile?: string | null
+  /** Leave out the platform's roots and `SSL_CERT_*` (tests, air-gapped setups). */
+  noPlatformRoots?: boolean
+  /** A branch, tag, full ref or commit id; none: the repository's HEAD. */
+  revision?: string | null
+  /**
+   * The runs directory. Default `$IDPKIT_SANDBOX_HOME`, else
+   * `$XDG_DATA_HOME/idpkit/sandboxes`.
+   */
+  root?: string | null
+  /** An SSH private key file (OpenSSH or PEM, unencrypted), read into memory. */
+  sshKeyFile?: string | null
+  /**
+   * `https://…`, `ssh://…`, `user@host:path` or `file://…`, without a password
+   * (credentials are the call's: username and password, or a token).
+   */
+  url?: string
+}
+
+/** The plan as Compose. */
+export interface SandboxCompose {
+  /** The compose file (YAML). */
+  compose: string
+  /** `COMPOSE_PROFILES`'s value (`claude,with-postgres`). */
+  composeProfiles: string
+  /** Where it was written. */
+  file?: string | null
+  plan: SandboxPlan
+}
+
+export interface SandboxComposeOptions {
+  /** The sandbox config (as for sandbox_plan). */
+  config?: string | null
+  /** The project's directory: a checkout, or a run's directory. */
+  dir?: string
+  /** Where to write the compose file (atomically); none: only returned. */
+  output?: string | null
+}
+
+/** A sandbox Job, and what became of it. */
+export interface SandboxJob {
+  /** Whether it was sent to the cluster (and stored, unless dry_run). */
+  applied: boolean
+  dryRun: boolean
+  /** The Job as YAML or JSON (as the server returned it when applied). */
+  manifest: string
+  name: string
+  namespace: string
+  /** How it ended (with wait). */
+  outcome?: JobOutcome | null
+  plan: SandboxPlan
+  /** The Job's uid in the cluster, once stored. */
+  uid?: string | null
+}
+
+export interface SandboxJobOptions {
+  /** Create the Job in the cluster. */
+  apply?: boolean
+  /** Where the cluster is. */
+  cluster?: KubeOptions
+  /** The commit the Job checks out. Default: the run's, else the checkout's HEAD. */
+  commit?: string | null
+  /** The sandbox config (as for sandbox_plan). */
+  config?: string | null
+  /**
+   * The project's directory: a run's directory or checkout (its repository and commit
+   * are the run's), or any git checkout (its `origin` and HEAD).
+   */
+  dir?: string
+  /** With apply: have the API server validate and admit the Job without storing it. */
+  dryRun?: boolean
+  format?: ManifestFormat
+  /**
+   * The Job's name. Default: the config's prefix and the run's id (or the directory's
+   * name).
+   */
+  name?: string | null
+  /** The namespace. Default: the config's (`default`). */
+  namespace?: string | null
+  /** The repository the Job clones. Default: the run's, else the checkout's `origin`. */
+  repoUrl?: string | null
+  /**
+   * With wait: give up after this many seconds. Default: the Job's deadline plus 5
+   * minutes.
+   */
+  timeoutSeconds?: number | null
+  /**
+   * With apply: follow the Job to its end, its main container's log as `log_line`
+   * events, and return its exit status.
+   */
+  wait?: boolean
+}
+
+/** A sandbox plan. The same serde type in every front end. */
+export interface SandboxPlan {
+  /** The sandbox config the plan used; none: the defaults. */
+  config?: string | null
+  /** The directory planned. */
+  dir: string
+  /** Whether detection could not decide and the plan holds every service to be safe. */
+  fallback: boolean
+  /** Why it fell back. */
+  fallbackReason?: string | null
+  /** The sandbox image (`claude-sandbox:ruby-3.3`). */
+  image: string
+  /** Compose profiles: the main one, then one per service (`claude`, `with-postgres`). */
+  profiles: Array<string>
+  /** Every project found, with its evidence. */
+  projects: Array<Project>
+  /** The main project's ecosystem (the root's project, else the first one found). */
+  runtime?: Ecosystem | null
+  /** The services, sorted; every service when the plan fell back. */
+  services: Array<ServicePlan>
+  /** Setup commands, in order, each in its project's directory. */
+  setup: Array<SetupStep>
+  /** Files detection could not use. */
+  unparsable: Array<Unparsable>
+  /**
+   * The runtime version the image holds (`3.3.6`), from the config's version map; the
+   * project's own request when the map has no entry for it.
+   */
+  version?: string | null
+  /** Things to know: version mismatches, versions outside the map, other runtimes. */
+  warnings: Array<string>
+}
+
+/** Which project to plan, under which config. */
+export interface SandboxPlanOptions {
+  /**
+   * The sandbox config. Default: `$IDPKIT_SANDBOX_CONFIG`, else `idpkit-sandbox.toml`
+   * in the project, else the defaults.
+   */
+  config?: string | null
+  /** The project's directory: a checkout, or a run's directory or id. */
+  dir?: string
+}
+
+export interface SandboxRemoveOptions {
+  /** The run's id (`sandbox ls` shows them). */
+  id?: string
+  /** The runs directory (default as for sandbox_clone). */
+  root?: string | null
+}
+
+/** One run. The same serde type in every front end. */
+export interface SandboxRun {
+  /** The local branch the checkout is on (the branch cloned), else none (detached). */
+  branch?: string | null
+  /** The checkout (`{dir}/src`). */
+  checkout: string
+  /** The commit checked out (full hex id). */
+  commit: string
+  /** When the run was made (RFC 3339, UTC). */
+  created: string
+  /** The run's directory. */
+  dir: string
+  /** The run's id (`shop-20261204-133000-1a2b`): the directory's name, a Kubernetes label. */
+  id: string
+  /** The ref the revision named (`refs/heads/main`), when it named one. */
+  resolvedRef?: string | null
+  /** The revision asked for; none: the repository's HEAD. */
+  revision?: string | null
+  /** The repository, as given (never with a password: those are refused). */
+  url: string
+}
+
+/** The runs, oldest first. */
+export interface SandboxRuns {
+  runs: Array<SandboxRun>
+}
+
+/** Where the runs are. */
+export interface SandboxRunsOptions {
+  /** The runs directory (default as for sandbox_clone). */
+  root?: string | null
+}
+
 /** The decrypted values of a secrets file. */
 export interface SecretsDecrypted {
   /**
@@ -1046,6 +1306,39 @@ export interface SecretsPushOptions {
   name?: string
   /** The Secret's namespace (it must exist). */
   namespace?: string
+}
+
+/** A backing service a project needs. */
+export type Service = 'postgres' | 'mysql' | 'redis'
+
+/** One backing service as both renderings use it. */
+export interface ServicePlan {
+  args: Array<string>
+  env: Record<string, string>
+  /** The readiness command: a Compose health check and a sidecar's startup probe. */
+  health: Array<string>
+  healthIntervalSeconds: number
+  healthRetries: number
+  image: string
+  /** Its Compose service and sidecar container name (`postgres`). */
+  name: string
+  port: number
+  /** Its Compose profile (`with-postgres`). */
+  profile: string
+  service: Service
+  url: string
+  /**
+   * The variable the main container finds the service at, and its value with the
+   * service's host written `{host}`.
+   */
+  urlEnv: string
+}
+
+/** One setup command. */
+export interface SetupStep {
+  command: string
+  /** The project's directory, relative (`.` for the root). */
+  dir: string
 }
 
 /** What a fetch gives: the entry's directory and what is in it. */
@@ -1166,6 +1459,13 @@ export interface TrustReport {
   verdict: Verdict
 }
 
+/** A file detection could not use, and why. */
+export interface Unparsable {
+  /** The file, relative to the planned directory, with `/` separators. */
+  file: string
+  reason: string
+}
+
 /** The outcome of a handshake. */
 export type Verdict = 'trusted' | 'expired' | 'not_yet_valid' | 'unknown_issuer' | 'wrong_host' | 'client_cert_required' | 'bad_certificate' | 'not_tls' | 'unreachable'
 
@@ -1186,6 +1486,7 @@ export type SourceFetchArgoOptions = FetchArgoOptions
 export type SourceListOptions = CacheOptions
 export type SourceWatchFluxOptions = FetchFluxOptions
 export type SourceWatchArgoOptions = FetchArgoOptions
+export type SandboxListOptions = SandboxRunsOptions
 
 /**
  * A local OCI image-layout store. Every method returns a Promise; the work runs off the
@@ -1351,6 +1652,34 @@ export declare function secretsParse(options: SecretsParseOptions): Promise<Secr
 export declare function secretsPush(namespace: string, name: string, files: Array<string>, options?: Omit<SecretsPushOptions, 'namespace' | 'name' | 'files'> & WithSignal): Promise<SecretsPushed>
 /** Creates or updates a Kubernetes Secret from secrets files (plain dotenv, SOPS dotenv/YAML/JSON; later files override earlier keys) by server-side apply as `idpkit`: keys gone from the files leave the Secret; returns its key names. */
 export declare function secretsPush(options: SecretsPushOptions & WithSignal): Promise<SecretsPushed>
+
+/** Clones a repository into a new sandbox run (never a reused checkout) and records the run: repository, revision, resolved commit, branch, time. */
+export declare function sandboxClone(url: string, options?: Omit<SandboxCloneOptions, 'url'> & Credentials & WithProgress & WithSignal): Promise<SandboxRun>
+/** Clones a repository into a new sandbox run (never a reused checkout) and records the run: repository, revision, resolved commit, branch, time. */
+export declare function sandboxClone(options: SandboxCloneOptions & Credentials & WithProgress & WithSignal): Promise<SandboxRun>
+
+/** Lists the sandbox runs, oldest first. */
+export declare function sandboxList(options?: SandboxListOptions): Promise<SandboxRuns>
+
+/** Removes a sandbox run (its checkout and record); returns it. */
+export declare function sandboxRemove(id: string, options?: Omit<SandboxRemoveOptions, 'id'>): Promise<SandboxRun>
+/** Removes a sandbox run (its checkout and record); returns it. */
+export declare function sandboxRemove(options: SandboxRemoveOptions): Promise<SandboxRun>
+
+/** Detects the projects in a directory (Ruby, Node, Python, Go) and plans their sandbox: runtime, version and image, services, setup steps, with the evidence (file and line) for each; falls back to every service when detection cannot decide, and says why. */
+export declare function sandboxPlan(dir: string, options?: Omit<SandboxPlanOptions, 'dir'>): Promise<SandboxPlan>
+/** Detects the projects in a directory (Ruby, Node, Python, Go) and plans their sandbox: runtime, version and image, services, setup steps, with the evidence (file and line) for each; falls back to every service when detection cannot decide, and says why. */
+export declare function sandboxPlan(options: SandboxPlanOptions): Promise<SandboxPlan>
+
+/** The sandbox plan as a Compose file (services with the Kubernetes sidecars' images, env and health checks) and its COMPOSE_PROFILES value. */
+export declare function sandboxCompose(dir: string, options?: Omit<SandboxComposeOptions, 'dir'>): Promise<SandboxCompose>
+/** The sandbox plan as a Compose file (services with the Kubernetes sidecars' images, env and health checks) and its COMPOSE_PROFILES value. */
+export declare function sandboxCompose(options: SandboxComposeOptions): Promise<SandboxCompose>
+
+/** The sandbox plan as a Kubernetes Job (clone step, services as native sidecars, Secret references only, non-root, no retries); optionally created (or dry-run) in the cluster and followed to its end with the main container's log and exit status. */
+export declare function sandboxJob(dir: string, options?: Omit<SandboxJobOptions, 'dir'> & WithProgress & WithSignal): Promise<SandboxJob>
+/** The sandbox plan as a Kubernetes Job (clone step, services as native sidecars, Secret references only, non-root, no retries); optionally created (or dry-run) in the cluster and followed to its end with the main container's log and exit status. */
+export declare function sandboxJob(options: SandboxJobOptions & WithProgress & WithSignal): Promise<SandboxJob>
 
 /** The options an operation would run with: strictly parsed, defaults filled in. */
 export declare function resolveOptions(options?: ResolveOptionsOptions): Promise<any>

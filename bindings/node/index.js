@@ -39,6 +39,12 @@ const OPS = {
   secrets_decrypt: {"name":"secrets_decrypt","js":"secretsDecrypt","positional":[{"name":"path","type":"string"}],"parts":[],"aliases":{}},
   secrets_parse: {"name":"secrets_parse","js":"secretsParse","positional":[{"name":"text","type":"string"}],"parts":[],"aliases":{}},
   secrets_push: {"name":"secrets_push","js":"secretsPush","positional":[{"name":"namespace","type":"string"},{"name":"name","type":"string"},{"name":"files","type":"array"}],"parts":["signal"],"aliases":{}},
+  sandbox_clone: {"name":"sandbox_clone","js":"sandboxClone","positional":[{"name":"url","type":"string"}],"parts":["events","signal","credentials"],"aliases":{}},
+  sandbox_list: {"name":"sandbox_list","js":"sandboxList","positional":[],"parts":[],"aliases":{}},
+  sandbox_remove: {"name":"sandbox_remove","js":"sandboxRemove","positional":[{"name":"id","type":"string"}],"parts":[],"aliases":{}},
+  sandbox_plan: {"name":"sandbox_plan","js":"sandboxPlan","positional":[{"name":"dir","type":"string"}],"parts":[],"aliases":{}},
+  sandbox_compose: {"name":"sandbox_compose","js":"sandboxCompose","positional":[{"name":"dir","type":"string"}],"parts":[],"aliases":{}},
+  sandbox_job: {"name":"sandbox_job","js":"sandboxJob","positional":[{"name":"dir","type":"string"}],"parts":["events","signal"],"aliases":{}},
   resolve_options: {"name":"resolve_options","js":"resolveOptions","positional":[],"parts":[],"aliases":{}},
 }
 
@@ -231,6 +237,36 @@ function secretsPush(...args) {
   return invoke(OPS.secrets_push, null, args, secretsPush)
 }
 
+/** Clones a repository into a new sandbox run (never a reused checkout) and records the run: repository, revision, resolved commit, branch, time. */
+function sandboxClone(...args) {
+  return invoke(OPS.sandbox_clone, null, args, sandboxClone)
+}
+
+/** Lists the sandbox runs, oldest first. */
+function sandboxList(...args) {
+  return invoke(OPS.sandbox_list, null, args, sandboxList)
+}
+
+/** Removes a sandbox run (its checkout and record); returns it. */
+function sandboxRemove(...args) {
+  return invoke(OPS.sandbox_remove, null, args, sandboxRemove)
+}
+
+/** Detects the projects in a directory (Ruby, Node, Python, Go) and plans their sandbox: runtime, version and image, services, setup steps, with the evidence (file and line) for each; falls back to every service when detection cannot decide, and says why. */
+function sandboxPlan(...args) {
+  return invoke(OPS.sandbox_plan, null, args, sandboxPlan)
+}
+
+/** The sandbox plan as a Compose file (services with the Kubernetes sidecars' images, env and health checks) and its COMPOSE_PROFILES value. */
+function sandboxCompose(...args) {
+  return invoke(OPS.sandbox_compose, null, args, sandboxCompose)
+}
+
+/** The sandbox plan as a Kubernetes Job (clone step, services as native sidecars, Secret references only, non-root, no retries); optionally created (or dry-run) in the cluster and followed to its end with the main container's log and exit status. */
+function sandboxJob(...args) {
+  return invoke(OPS.sandbox_job, null, args, sandboxJob)
+}
+
 /** The options an operation would run with: strictly parsed, defaults filled in. */
 function resolveOptions(...args) {
   return invoke(OPS.resolve_options, null, args, resolveOptions)
@@ -282,6 +318,12 @@ module.exports = {
   secretsDecrypt,
   secretsParse,
   secretsPush,
+  sandboxClone,
+  sandboxList,
+  sandboxRemove,
+  sandboxPlan,
+  sandboxCompose,
+  sandboxJob,
   resolveOptions,
   watchFlux,
   watchArgo,

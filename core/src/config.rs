@@ -38,6 +38,18 @@ pub fn default_cache_dir() -> PathBuf {
     home_dir().join(".cache").join("idpkit")
 }
 
+/// Environment variable naming the directory sandbox runs are cloned into.
+pub const ENV_SANDBOX_HOME: &str = "IDPKIT_SANDBOX_HOME";
+
+/// Where sandbox runs live: `$IDPKIT_SANDBOX_HOME`, else `$XDG_DATA_HOME/idpkit/sandboxes`,
+/// else `~/.local/share/idpkit/sandboxes`.
+pub fn default_sandbox_dir() -> PathBuf {
+    if let Some(p) = std::env::var_os(ENV_SANDBOX_HOME).filter(|v| !v.is_empty()) {
+        return PathBuf::from(p);
+    }
+    data_home().join("idpkit").join("sandboxes")
+}
+
 fn data_home() -> PathBuf {
     if let Some(p) = std::env::var_os("XDG_DATA_HOME").filter(|v| !v.is_empty()) {
         return PathBuf::from(p);

@@ -70,6 +70,12 @@ pub enum Event {
         /// Symlinks not created (`name -> target`).
         skipped_symlinks: Vec<String>,
     },
+    /// A line of a sandbox Job's main container's log (`sandbox_job` with `wait`).
+    LogLine {
+        pod: String,
+        container: String,
+        line: String,
+    },
 }
 
 /// A progress sink. Cheap to clone; called from worker threads.

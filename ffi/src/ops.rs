@@ -404,6 +404,78 @@ pub extern "C" fn idpkit_secrets_push(
     run("secrets_push", None, options_json, credentials, callback, user_data, cancel, result_json_out, err_out)
 }
 
+/// Clones a repository into a new sandbox run (never a reused checkout) and records the run:
+/// repository, revision, resolved commit, branch, time.
+/// Options `$defs/SandboxCloneOptions`, result `$defs/SandboxRun`; arguments as for `idpkit_call`.
+#[no_mangle]
+pub extern "C" fn idpkit_sandbox_clone(
+    options_json: *const c_char, credentials: *const idpkit_credentials,
+    callback: idpkit_event_callback, user_data: *mut c_void, cancel: *const idpkit_cancel,
+    result_json_out: *mut *mut c_char, err_out: *mut *mut idpkit_error,
+) -> idpkit_result {
+    run("sandbox_clone", None, options_json, credentials, callback, user_data, cancel, result_json_out, err_out)
+}
+
+/// Lists the sandbox runs, oldest first.
+/// Options `$defs/SandboxRunsOptions`, result `$defs/SandboxRuns`; arguments as for `idpkit_call`.
+#[no_mangle]
+pub extern "C" fn idpkit_sandbox_list(
+    options_json: *const c_char, credentials: *const idpkit_credentials,
+    callback: idpkit_event_callback, user_data: *mut c_void, cancel: *const idpkit_cancel,
+    result_json_out: *mut *mut c_char, err_out: *mut *mut idpkit_error,
+) -> idpkit_result {
+    run("sandbox_list", None, options_json, credentials, callback, user_data, cancel, result_json_out, err_out)
+}
+
+/// Removes a sandbox run (its checkout and record); returns it.
+/// Options `$defs/SandboxRemoveOptions`, result `$defs/SandboxRun`; arguments as for `idpkit_call`.
+#[no_mangle]
+pub extern "C" fn idpkit_sandbox_remove(
+    options_json: *const c_char, credentials: *const idpkit_credentials,
+    callback: idpkit_event_callback, user_data: *mut c_void, cancel: *const idpkit_cancel,
+    result_json_out: *mut *mut c_char, err_out: *mut *mut idpkit_error,
+) -> idpkit_result {
+    run("sandbox_remove", None, options_json, credentials, callback, user_data, cancel, result_json_out, err_out)
+}
+
+/// Detects the projects in a directory (Ruby, Node, Python, Go) and plans their sandbox: runtime,
+/// version and image, services, setup steps, with the evidence (file and line) for each; falls
+/// back to every service when detection cannot decide, and says why.
+/// Options `$defs/SandboxPlanOptions`, result `$defs/SandboxPlan`; arguments as for `idpkit_call`.
+#[no_mangle]
+pub extern "C" fn idpkit_sandbox_plan(
+    options_json: *const c_char, credentials: *const idpkit_credentials,
+    callback: idpkit_event_callback, user_data: *mut c_void, cancel: *const idpkit_cancel,
+    result_json_out: *mut *mut c_char, err_out: *mut *mut idpkit_error,
+) -> idpkit_result {
+    run("sandbox_plan", None, options_json, credentials, callback, user_data, cancel, result_json_out, err_out)
+}
+
+/// The sandbox plan as a Compose file (services with the Kubernetes sidecars' images, env and
+/// health checks) and its COMPOSE_PROFILES value.
+/// Options `$defs/SandboxComposeOptions`, result `$defs/SandboxCompose`; arguments as for `idpkit_call`.
+#[no_mangle]
+pub extern "C" fn idpkit_sandbox_compose(
+    options_json: *const c_char, credentials: *const idpkit_credentials,
+    callback: idpkit_event_callback, user_data: *mut c_void, cancel: *const idpkit_cancel,
+    result_json_out: *mut *mut c_char, err_out: *mut *mut idpkit_error,
+) -> idpkit_result {
+    run("sandbox_compose", None, options_json, credentials, callback, user_data, cancel, result_json_out, err_out)
+}
+
+/// The sandbox plan as a Kubernetes Job (clone step, services as native sidecars, Secret
+/// references only, non-root, no retries); optionally created (or dry-run) in the cluster and
+/// followed to its end with the main container's log and exit status.
+/// Options `$defs/SandboxJobOptions`, result `$defs/SandboxJob`; arguments as for `idpkit_call`.
+#[no_mangle]
+pub extern "C" fn idpkit_sandbox_job(
+    options_json: *const c_char, credentials: *const idpkit_credentials,
+    callback: idpkit_event_callback, user_data: *mut c_void, cancel: *const idpkit_cancel,
+    result_json_out: *mut *mut c_char, err_out: *mut *mut idpkit_error,
+) -> idpkit_result {
+    run("sandbox_job", None, options_json, credentials, callback, user_data, cancel, result_json_out, err_out)
+}
+
 /// The options an operation would run with: strictly parsed, defaults filled in.
 /// Options `$defs/ResolveOptionsOptions`, result any JSON; arguments as for `idpkit_call`.
 #[no_mangle]

@@ -58,6 +58,30 @@ impl Default for FetchGitOptions {
 
 /// Fetches a git revision into `{cache}/git/{hash}`.
 pub fn fetch_git(o: &FetchGitOptions, call: &Call) -> Result<SourceFetched> {
+    let options = git_options_from_call(
+        call,
+        o.ssh_key_file.as_deref(),
+        o.known_hosts_file.as_deref(),
+        &o.trust,
+    )?;
+    let source = GitSource {
+        url: o.url.clone(),
+        revision: o.revision.clone().filter(|r| !r.is_empty()),
+        depth: o.depth,
+    };
+    let cache = super::cache::Cache::open(o.cache.cache.as_deref())?;
+    let dir = cache.root().join(super::cache::GIT_DIR);
+    fetch_into_cache(&dir, &source, "", "git".into(), &options, call).map(|(f, _)| f)
+}
+
+/// How to reach a git host for an operation: the call's credential (username and password,
+/// or a token) or an SSH key file read into memory, known_hosts, and trust.
+pub(crate) fn git_options_from_call(
+    call: &Call,
+    ssh_key_file: Option<&Path>,
+    known_hosts_file: Option<&Path>,
+    trust: &TrustOptions,
+) -> Result<GitOptions> {
     let mut auth = match call.credential() {
         None | Some(crate::registry::Credential::Anonymous) => GitAuth::None,
         Some(crate::registry::Credential::Basic {
@@ -68,7 +92,7 @@ pub fn fetch_git(o: &FetchGitOptions, call: &Call) -> Result<SourceFetched> {
         },
         Some(crate::registry::Credential::Token { token, .. }) => GitAuth::Token(token.clone()),
     };
-    if let Some(file) = &o.ssh_key_file {
+    if let Some(file) = ssh_key_file {
         if auth != GitAuth::None {
             return Err(Error::invalid(
                 "give either an SSH key file or a username/password or token, not both",
@@ -80,23 +104,14 @@ pub fn fetch_git(o: &FetchGitOptions, call: &Call) -> Result<SourceFetched> {
             passphrase: None,
         };
     }
-    let options = GitOptions {
+    Ok(GitOptions {
         auth,
-        trust: o.trust.clone(),
-        known_hosts: o
-            .known_hosts_file
-            .clone()
+        trust: trust.clone(),
+        known_hosts: known_hosts_file
+            .map(Path::to_path_buf)
             .map_or(KnownHosts::User, KnownHosts::File),
         insecure: false,
-    };
-    let source = GitSource {
-        url: o.url.clone(),
-        revision: o.revision.clone().filter(|r| !r.is_empty()),
-        depth: o.depth,
-    };
-    let cache = super::cache::Cache::open(o.cache.cache.as_deref())?;
-    let dir = cache.root().join(super::cache::GIT_DIR);
-    fetch_into_cache(&dir, &source, "", "git".into(), &options, call).map(|(f, _)| f)
+    })
 }
 
 /// Whether `rev` is a full commit id (nothing to resolve on the server).

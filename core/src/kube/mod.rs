@@ -12,6 +12,7 @@ mod config;
 mod connect;
 mod errors;
 pub(crate) mod idpbuilder;
+mod jobs;
 mod objects;
 mod secret_apply;
 mod watch;

@@ -4,7 +4,7 @@
 mod build;
 pub mod compress;
 pub mod ignore;
-mod image;
+pub(crate) mod image;
 mod layer;
 mod listing;
 mod manage;

@@ -12,6 +12,7 @@ mod doc;
 mod guard;
 mod image;
 mod registry;
+mod sandbox;
 mod secrets;
 mod source;
 mod strict;
@@ -21,6 +22,7 @@ pub use doc::markdown;
 pub use guard::*;
 pub use image::*;
 pub use registry::*;
+pub use sandbox::*;
 pub use secrets::*;
 pub use source::*;
 pub use strict::{parse_options, parse_value};
@@ -204,6 +206,12 @@ pub static OPERATIONS: &[OperationInfo] = &[
     info::<SecretsDecrypt>(),
     info::<SecretsParse>(),
     info::<SecretsPush>(),
+    info::<SandboxClone>(),
+    info::<SandboxList>(),
+    info::<SandboxRemove>(),
+    info::<SandboxPlanOp>(),
+    info::<SandboxComposeOp>(),
+    info::<SandboxJobOp>(),
     info::<ResolveOptions>(),
 ];
 

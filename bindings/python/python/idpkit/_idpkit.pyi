@@ -44,6 +44,12 @@ Operation: TypeAlias = Literal[
     "secrets_decrypt",
     "secrets_parse",
     "secrets_push",
+    "sandbox_clone",
+    "sandbox_list",
+    "sandbox_remove",
+    "sandbox_plan",
+    "sandbox_compose",
+    "sandbox_job",
     "resolve_options",
 ]
 

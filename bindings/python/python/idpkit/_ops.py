@@ -29,6 +29,11 @@ from ._types import (
     PushResult,
     RegistryOptions,
     RemoteInspect,
+    SandboxCompose,
+    SandboxJob,
+    SandboxPlan,
+    SandboxRun,
+    SandboxRuns,
     SecretsDecrypted,
     SecretsParsed,
     SecretsPushed,
@@ -1817,6 +1822,215 @@ def secrets_push(
     return SecretsPushed._from_json(raw)
 
 
+def sandbox_clone(
+    url: str,
+    *,
+    username: str | None = None,
+    password: str | None = None,
+    token: str | None = None,
+    ca_files: Sequence[StrPath] | None = None,
+    certs_d: Sequence[StrPath] | None = None,
+    depth: int = 1,
+    insecure_hosts: Sequence[str] | None = None,
+    known_hosts_file: StrPath | None = None,
+    no_platform_roots: bool = False,
+    revision: str | None = None,
+    root: StrPath | None = None,
+    ssh_key_file: StrPath | None = None,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+) -> SandboxRun:
+    """Clones a repository into a new sandbox run (never a reused checkout) and records the run:
+    repository, revision, resolved commit, branch, time.
+
+    ``url``: `https://…`, `ssh://…`, `user@host:path` or `file://…`, without a password
+        (credentials are the call's: username and password, or a token).
+    ``ca_files``: Extra CA files (PEM) trusted for every host of the operation.
+    ``certs_d``: certs.d roots to search; `None` means the defaults (see
+        `config::certs_d_roots`).
+    ``depth``: Commits of history to fetch; 0 is the whole history.
+    ``insecure_hosts``: Hosts (`host` or `host:port`) whose certificate is not verified and
+        which may be spoken to over plain HTTP. Every use emits an `insecure_connection` event.
+    ``known_hosts_file``: known_hosts for SSH; default `~/.ssh/known_hosts`, then
+        `/etc/ssh/ssh_known_hosts`.
+    ``no_platform_roots``: Leave out the platform's roots and `SSL_CERT_*` (tests, air-gapped
+        setups).
+    ``revision``: A branch, tag, full ref or commit id; none: the repository's HEAD.
+    ``root``: The runs directory. Default `$IDPKIT_SANDBOX_HOME`, else
+        `$XDG_DATA_HOME/idpkit/sandboxes`.
+    ``ssh_key_file``: An SSH private key file (OpenSSH or PEM, unencrypted), read into memory.
+
+    ``username`` + ``password``, or ``token``: the registry's credentials (default: the stored
+        login).
+    ``progress``: called with each event (:data:`idpkit.Event`); if it raises, the call is
+        cancelled and its exception propagates.
+    ``cancel``: a :class:`CancelToken` that stops the call (:class:`CancelledError`); Ctrl-C
+        stops it too.
+    """
+    raw = _invoke(
+        "sandbox_clone",
+        None,
+        {
+            "url": url,
+            "ca_files": _paths("ca_files", ca_files),
+            "certs_d": _paths("certs_d", certs_d),
+            "depth": depth,
+            "insecure_hosts": _strings("insecure_hosts", insecure_hosts),
+            "known_hosts_file": _path("known_hosts_file", known_hosts_file),
+            "no_platform_roots": no_platform_roots,
+            "revision": revision,
+            "root": _path("root", root),
+            "ssh_key_file": _path("ssh_key_file", ssh_key_file),
+        },
+        username=username,
+        password=password,
+        token=token,
+        progress=progress,
+        cancel=cancel,
+    )
+    return SandboxRun._from_json(raw)
+
+
+def sandbox_list(*, root: StrPath | None = None) -> SandboxRuns:
+    """Lists the sandbox runs, oldest first.
+
+    ``root``: The runs directory (default as for sandbox_clone).
+    """
+    raw = _invoke(
+        "sandbox_list",
+        None,
+        {
+            "root": _path("root", root),
+        },
+    )
+    return SandboxRuns._from_json(raw)
+
+
+def sandbox_remove(id: str, *, root: StrPath | None = None) -> SandboxRun:
+    """Removes a sandbox run (its checkout and record); returns it.
+
+    ``id``: The run's id (`sandbox ls` shows them).
+    ``root``: The runs directory (default as for sandbox_clone).
+    """
+    raw = _invoke(
+        "sandbox_remove",
+        None,
+        {
+            "id": id,
+            "root": _path("root", root),
+        },
+    )
+    return SandboxRun._from_json(raw)
+
+
+def sandbox_plan(dir: StrPath, *, config: StrPath | None = None) -> SandboxPlan:
+    """Detects the projects in a directory (Ruby, Node, Python, Go) and plans their sandbox:
+    runtime, version and image, services, setup steps, with the evidence (file and line) for
+    each; falls back to every service when detection cannot decide, and says why.
+
+    ``dir``: The project's directory: a checkout, or a run's directory or id.
+    ``config``: The sandbox config. Default: `$IDPKIT_SANDBOX_CONFIG`, else
+        `idpkit-sandbox.toml` in the project, else the defaults.
+    """
+    raw = _invoke(
+        "sandbox_plan",
+        None,
+        {
+            "dir": _path("dir", dir),
+            "config": _path("config", config),
+        },
+    )
+    return SandboxPlan._from_json(raw)
+
+
+def sandbox_compose(
+    dir: StrPath, *, config: StrPath | None = None, output: StrPath | None = None
+) -> SandboxCompose:
+    """The sandbox plan as a Compose file (services with the Kubernetes sidecars' images, env and
+    health checks) and its COMPOSE_PROFILES value.
+
+    ``dir``: The project's directory: a checkout, or a run's directory.
+    ``config``: The sandbox config (as for sandbox_plan).
+    ``output``: Where to write the compose file (atomically); none: only returned.
+    """
+    raw = _invoke(
+        "sandbox_compose",
+        None,
+        {
+            "dir": _path("dir", dir),
+            "config": _path("config", config),
+            "output": _path("output", output),
+        },
+    )
+    return SandboxCompose._from_json(raw)
+
+
+def sandbox_job(
+    dir: StrPath,
+    *,
+    apply: bool = False,
+    cluster: KubeOptions | None = None,
+    commit: str | None = None,
+    config: StrPath | None = None,
+    dry_run: bool = False,
+    format: ManifestFormat = "yaml",
+    name: str | None = None,
+    namespace: str | None = None,
+    repo_url: str | None = None,
+    timeout_seconds: int | None = None,
+    wait: bool = False,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+) -> SandboxJob:
+    """The sandbox plan as a Kubernetes Job (clone step, services as native sidecars, Secret
+    references only, non-root, no retries); optionally created (or dry-run) in the cluster and
+    followed to its end with the main container's log and exit status.
+
+    ``dir``: The project's directory: a run's directory or checkout (its repository and commit
+        are the run's), or any git checkout (its `origin` and HEAD).
+    ``apply``: Create the Job in the cluster.
+    ``cluster``: Where the cluster is.
+    ``commit``: The commit the Job checks out. Default: the run's, else the checkout's HEAD.
+    ``config``: The sandbox config (as for sandbox_plan).
+    ``dry_run``: With apply: have the API server validate and admit the Job without storing it.
+    ``name``: The Job's name. Default: the config's prefix and the run's id (or the directory's
+        name).
+    ``namespace``: The namespace. Default: the config's (`default`).
+    ``repo_url``: The repository the Job clones. Default: the run's, else the checkout's
+        `origin`.
+    ``timeout_seconds``: With wait: give up after this many seconds. Default: the Job's deadline
+        plus 5 minutes.
+    ``wait``: With apply: follow the Job to its end, its main container's log as `log_line`
+        events, and return its exit status.
+
+    ``progress``: called with each event (:data:`idpkit.Event`); if it raises, the call is
+        cancelled and its exception propagates.
+    ``cancel``: a :class:`CancelToken` that stops the call (:class:`CancelledError`); Ctrl-C
+        stops it too.
+    """
+    raw = _invoke(
+        "sandbox_job",
+        None,
+        {
+            "dir": _path("dir", dir),
+            "apply": apply,
+            "cluster": _nested("cluster", cluster, KubeOptions),
+            "commit": commit,
+            "config": _path("config", config),
+            "dry_run": dry_run,
+            "format": format,
+            "name": name,
+            "namespace": namespace,
+            "repo_url": repo_url,
+            "timeout_seconds": timeout_seconds,
+            "wait": wait,
+        },
+        progress=progress,
+        cancel=cancel,
+    )
+    return SandboxJob._from_json(raw)
+
+
 def resolve_options(operation: str, options: Any = None) -> Any:
     """The options an operation would run with: strictly parsed, defaults filled in.
 
@@ -1869,6 +2083,12 @@ OPERATIONS: dict[str, bool] = {
     "secrets_decrypt": False,
     "secrets_parse": False,
     "secrets_push": False,
+    "sandbox_clone": False,
+    "sandbox_list": False,
+    "sandbox_remove": False,
+    "sandbox_plan": False,
+    "sandbox_compose": False,
+    "sandbox_job": False,
     "resolve_options": False,
 }
 
@@ -1884,6 +2104,12 @@ __all__ = [
     "login_from_cluster",
     "logout",
     "resolve_options",
+    "sandbox_clone",
+    "sandbox_compose",
+    "sandbox_job",
+    "sandbox_list",
+    "sandbox_plan",
+    "sandbox_remove",
     "secrets_decrypt",
     "secrets_parse",
     "secrets_push",

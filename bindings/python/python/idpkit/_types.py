@@ -703,6 +703,356 @@ class SecretsPushed:
 
 
 @dataclass(frozen=True)
+class SandboxRun:
+    """One run. The same serde type in every front end."""
+
+    id: str
+    """The run's id (`shop-20261204-133000-1a2b`): the directory's name, a Kubernetes label."""
+    dir: Path
+    """The run's directory."""
+    checkout: Path
+    """The checkout (`{dir}/src`)."""
+    url: str
+    """The repository, as given (never with a password: those are refused)."""
+    commit: str
+    """The commit checked out (full hex id)."""
+    created: str
+    """When the run was made (RFC 3339, UTC)."""
+    branch: str | None = None
+    """The local branch the checkout is on (the branch cloned), else none (detached)."""
+    resolved_ref: str | None = None
+    """The ref the revision named (`refs/heads/main`), when it named one."""
+    revision: str | None = None
+    """The revision asked for; none: the repository's HEAD."""
+
+    @classmethod
+    def _from_json(cls, data: Mapping[str, Any]) -> SandboxRun:
+        return cls(
+            id=data["id"],
+            dir=Path(data["dir"]),
+            checkout=Path(data["checkout"]),
+            url=data["url"],
+            commit=data["commit"],
+            created=data["created"],
+            branch=data.get("branch"),
+            resolved_ref=data.get("resolved_ref"),
+            revision=data.get("revision"),
+        )
+
+
+@dataclass(frozen=True)
+class SandboxRuns:
+    """The runs, oldest first."""
+
+    runs: tuple[SandboxRun, ...]
+
+    @classmethod
+    def _from_json(cls, data: Mapping[str, Any]) -> SandboxRuns:
+        return cls(
+            runs=tuple(SandboxRun._from_json(x) for x in data["runs"]),
+        )
+
+
+class Ecosystem(str, enum.Enum):
+    """An ecosystem a provider recognizes.
+
+    Members are strings too: ``x == "ruby"`` holds.
+    """
+
+    RUBY = "ruby"
+    NODE = "node"
+    PYTHON = "python"
+    GO = "go"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """Where a finding comes from."""
+
+    file: str
+    """The file, relative to the planned directory, with `/` separators
+    (`api/Gemfile.lock`).
+    """
+    found: str
+    """What was found there, in words: `gem pg → postgres`, `ruby 3.3.1`, `rails`."""
+    line: int | None = None
+    """The 1-based line, when the finding is on one line."""
+
+    @classmethod
+    def _from_json(cls, data: Mapping[str, Any]) -> Evidence:
+        return cls(
+            file=data["file"],
+            found=data["found"],
+            line=data.get("line"),
+        )
+
+
+class Service(str, enum.Enum):
+    """A backing service a project needs.
+
+    Members are strings too: ``x == "postgres"`` holds.
+    """
+
+    POSTGRES = "postgres"
+    MYSQL = "mysql"
+    REDIS = "redis"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass(frozen=True)
+class Project:
+    """One project: a directory with one ecosystem's manifest."""
+
+    dir: str
+    """The project's directory relative to the planned directory (`.` for the root)."""
+    ecosystem: Ecosystem
+    services: tuple[Service, ...]
+    """The services the project's dependencies need, sorted, without duplicates."""
+    setup: tuple[str, ...]
+    """Commands that prepare the project, run in its directory, in order
+    (`bundle install`, `bin/rails db:prepare`).
+    """
+    evidence: tuple[Evidence, ...]
+    """Why each finding (version, framework, service) was made."""
+    warnings: tuple[str, ...]
+    """Disagreements a user must know of (`.ruby-version` says 3.3.1 but `Gemfile.lock`
+    says 3.2.2: Bundler refuses to run with such a mismatch).
+    """
+    framework: str | None = None
+    """A framework recognized on top of the ecosystem (`rails`)."""
+    version: str | None = None
+    """The runtime version the project asks for, as written by its winning source
+    (`3.3.1`, `20`, `3.12`, `1.22.3`); none when nothing names one.
+    """
+
+    @classmethod
+    def _from_json(cls, data: Mapping[str, Any]) -> Project:
+        return cls(
+            dir=data["dir"],
+            ecosystem=Ecosystem(data["ecosystem"]),
+            services=tuple(Service._from_json(x) for x in data["services"]),
+            setup=tuple(data["setup"]),
+            evidence=tuple(Evidence._from_json(x) for x in data["evidence"]),
+            warnings=tuple(data["warnings"]),
+            framework=data.get("framework"),
+            version=data.get("version"),
+        )
+
+
+@dataclass(frozen=True)
+class ServicePlan:
+    """One backing service as both renderings use it."""
+
+    service: Service
+    name: str
+    """Its Compose service and sidecar container name (`postgres`)."""
+    profile: str
+    """Its Compose profile (`with-postgres`)."""
+    image: str
+    port: int
+    env: dict[str, str]
+    args: tuple[str, ...]
+    health: tuple[str, ...]
+    """The readiness command: a Compose health check and a sidecar's startup probe."""
+    health_interval_seconds: int
+    health_retries: int
+    url_env: str
+    """The variable the main container finds the service at, and its value with the
+    service's host written `{host}`.
+    """
+    url: str
+
+    @classmethod
+    def _from_json(cls, data: Mapping[str, Any]) -> ServicePlan:
+        return cls(
+            service=Service(data["service"]),
+            name=data["name"],
+            profile=data["profile"],
+            image=data["image"],
+            port=data["port"],
+            env=dict(data["env"]),
+            args=tuple(data["args"]),
+            health=tuple(data["health"]),
+            health_interval_seconds=data["health_interval_seconds"],
+            health_retries=data["health_retries"],
+            url_env=data["url_env"],
+            url=data["url"],
+        )
+
+
+@dataclass(frozen=True)
+class SetupStep:
+    """One setup command."""
+
+    dir: str
+    """The project's directory, relative (`.` for the root)."""
+    command: str
+
+    @classmethod
+    def _from_json(cls, data: Mapping[str, Any]) -> SetupStep:
+        return cls(
+            dir=data["dir"],
+            command=data["command"],
+        )
+
+
+@dataclass(frozen=True)
+class Unparsable:
+    """A file detection could not use, and why."""
+
+    file: str
+    """The file, relative to the planned directory, with `/` separators."""
+    reason: str
+
+    @classmethod
+    def _from_json(cls, data: Mapping[str, Any]) -> Unparsable:
+        return cls(
+            file=data["file"],
+            reason=data["reason"],
+        )
+
+
+@dataclass(frozen=True)
+class SandboxPlan:
+    """A sandbox plan. The same serde type in every front end."""
+
+    dir: Path
+    """The directory planned."""
+    image: str
+    """The sandbox image (`claude-sandbox:ruby-3.3`)."""
+    services: tuple[ServicePlan, ...]
+    """The services, sorted; every service when the plan fell back."""
+    profiles: tuple[str, ...]
+    """Compose profiles: the main one, then one per service (`claude`, `with-postgres`)."""
+    setup: tuple[SetupStep, ...]
+    """Setup commands, in order, each in its project's directory."""
+    fallback: bool
+    """Whether detection could not decide and the plan holds every service to be safe."""
+    projects: tuple[Project, ...]
+    """Every project found, with its evidence."""
+    unparsable: tuple[Unparsable, ...]
+    """Files detection could not use."""
+    warnings: tuple[str, ...]
+    """Things to know: version mismatches, versions outside the map, other runtimes."""
+    config: Path | None = None
+    """The sandbox config the plan used; none: the defaults."""
+    fallback_reason: str | None = None
+    """Why it fell back."""
+    runtime: Ecosystem | None = None
+    """The main project's ecosystem (the root's project, else the first one found)."""
+    version: str | None = None
+    """The runtime version the image holds (`3.3.6`), from the config's version map; the
+    project's own request when the map has no entry for it.
+    """
+
+    @classmethod
+    def _from_json(cls, data: Mapping[str, Any]) -> SandboxPlan:
+        return cls(
+            dir=Path(data["dir"]),
+            image=data["image"],
+            services=tuple(ServicePlan._from_json(x) for x in data["services"]),
+            profiles=tuple(data["profiles"]),
+            setup=tuple(SetupStep._from_json(x) for x in data["setup"]),
+            fallback=data["fallback"],
+            projects=tuple(Project._from_json(x) for x in data["projects"]),
+            unparsable=tuple(Unparsable._from_json(x) for x in data["unparsable"]),
+            warnings=tuple(data["warnings"]),
+            config=None if data.get("config") is None else Path(data["config"]),
+            fallback_reason=data.get("fallback_reason"),
+            runtime=None if data.get("runtime") is None else Ecosystem._from_json(data["runtime"]),
+            version=data.get("version"),
+        )
+
+
+@dataclass(frozen=True)
+class SandboxCompose:
+    """The plan as Compose."""
+
+    compose_profiles: str
+    """`COMPOSE_PROFILES`'s value (`claude,with-postgres`)."""
+    compose: str
+    """The compose file (YAML)."""
+    plan: SandboxPlan
+    file: Path | None = None
+    """Where it was written."""
+
+    @classmethod
+    def _from_json(cls, data: Mapping[str, Any]) -> SandboxCompose:
+        return cls(
+            compose_profiles=data["compose_profiles"],
+            compose=data["compose"],
+            plan=SandboxPlan._from_json(data["plan"]),
+            file=None if data.get("file") is None else Path(data["file"]),
+        )
+
+
+@dataclass(frozen=True)
+class JobOutcome:
+    """How a Job ended."""
+
+    succeeded: bool
+    """Whether the Job completed (its `Complete` condition)."""
+    exit_code: int
+    """The main container's exit code, from its pod; without a pod to read it from, 0 for
+    a completed Job and 1 for a failed one.
+    """
+    log_lines: int
+    """Log lines read from the main container."""
+    pod: str | None = None
+    """The pod the exit code and the log came from."""
+    reason: str | None = None
+    """The Job's `Failed` condition's reason (`DeadlineExceeded`, `BackoffLimitExceeded`)
+    or the container's termination reason.
+    """
+
+    @classmethod
+    def _from_json(cls, data: Mapping[str, Any]) -> JobOutcome:
+        return cls(
+            succeeded=data["succeeded"],
+            exit_code=data["exit_code"],
+            log_lines=data["log_lines"],
+            pod=data.get("pod"),
+            reason=data.get("reason"),
+        )
+
+
+@dataclass(frozen=True)
+class SandboxJob:
+    """A sandbox Job, and what became of it."""
+
+    name: str
+    namespace: str
+    manifest: str
+    """The Job as YAML or JSON (as the server returned it when applied)."""
+    applied: bool
+    """Whether it was sent to the cluster (and stored, unless dry_run)."""
+    dry_run: bool
+    plan: SandboxPlan
+    outcome: JobOutcome | None = None
+    """How it ended (with wait)."""
+    uid: str | None = None
+    """The Job's uid in the cluster, once stored."""
+
+    @classmethod
+    def _from_json(cls, data: Mapping[str, Any]) -> SandboxJob:
+        return cls(
+            name=data["name"],
+            namespace=data["namespace"],
+            manifest=data["manifest"],
+            applied=data["applied"],
+            dry_run=data["dry_run"],
+            plan=SandboxPlan._from_json(data["plan"]),
+            outcome=None if data.get("outcome") is None else JobOutcome._from_json(data["outcome"]),
+            uid=data.get("uid"),
+        )
+
+
+@dataclass(frozen=True)
 class ClusterOptions:
     """Where the cluster is and which host its CA is for.
 
@@ -964,6 +1314,15 @@ class SourceFetchedEvent(TypedDict):
     skipped_symlinks: list[str]
 
 
+class LogLineEvent(TypedDict):
+    """A line of a sandbox Job's main container's log (`sandbox_job` with `wait`)."""
+
+    type: Literal["log_line"]
+    pod: str
+    container: str
+    line: str
+
+
 #: A progress event as passed to a ``progress`` callback: a dict whose ``type`` says which.
 #: Later versions add event types; a callback should ignore types it does not know.
 Event = Union[
@@ -982,6 +1341,7 @@ Event = Union[
     RetryScheduledEvent,
     InsecureConnectionEvent,
     SourceFetchedEvent,
+    LogLineEvent,
 ]
 
 #: A progress callback: called with each event dict, from a worker thread, with the GIL held.
@@ -1001,7 +1361,9 @@ __all__ = [
     "ClusterOptions",
     "Compression",
     "Decision",
+    "Ecosystem",
     "Event",
+    "Evidence",
     "ExtractResult",
     "FileFormat",
     "Finding",
@@ -1012,29 +1374,41 @@ __all__ = [
     "ImageStoredEvent",
     "ImageSummary",
     "InsecureConnectionEvent",
+    "JobOutcome",
     "KubeOptions",
     "LayerCachedEvent",
     "LayerDoneEvent",
     "LayerInfo",
     "LayerProgressEvent",
+    "LogLineEvent",
     "LoginResult",
     "ManifestPushedEvent",
     "ProgressCallback",
+    "Project",
     "PullResult",
     "PushResult",
     "RegistryOptions",
     "RemoteInspect",
     "RetryScheduledEvent",
     "Rule",
+    "SandboxCompose",
+    "SandboxJob",
+    "SandboxPlan",
+    "SandboxRun",
+    "SandboxRuns",
     "SecretsDecrypted",
     "SecretsParsed",
     "SecretsPushed",
+    "Service",
+    "ServicePlan",
+    "SetupStep",
     "SourceFetched",
     "SourceFetchedEvent",
     "SourceListing",
     "SourceWatched",
     "StrPath",
     "TrustReport",
+    "Unparsable",
     "Verdict",
     "WarningEvent",
 ]

@@ -449,3 +449,30 @@ fn empty_dir(dir: &Path) -> std::io::Result<()> {
     }
     Ok(())
 }
+
+/// Puts the checkout at `dir` (made by [`checkout`], detached at `commit`) on a local
+/// `branch` at that commit, tracking `origin/{branch}`, as `git clone` leaves a clone: work
+/// committed there is on a branch, and `git push` knows where it goes.
+pub fn attach_branch(dir: &Path, branch: &str, commit: &str) -> Result<()> {
+    let fail = |what: &str, e: git2::Error| {
+        Error::new(
+            ErrorKind::Io,
+            format!("{what} in {}: {}", dir.display(), e.message()),
+        )
+    };
+    let repo = Repository::open(dir).map_err(|e| fail("open the checkout", e))?;
+    let oid = Oid::from_str(commit).map_err(|e| fail("read the commit id", e))?;
+    let target = repo
+        .find_commit(oid)
+        .map_err(|e| fail("find the commit", e))?;
+    repo.reference(&format!("refs/remotes/origin/{branch}"), oid, true, REFLOG)
+        .map_err(|e| fail("record origin's branch", e))?;
+    let mut local = repo
+        .branch(branch, &target, true)
+        .map_err(|e| fail("create the branch", e))?;
+    local
+        .set_upstream(Some(&format!("origin/{branch}")))
+        .map_err(|e| fail("set the branch's upstream", e))?;
+    repo.set_head(&format!("refs/heads/{branch}"))
+        .map_err(|e| fail("check out the branch", e))
+}

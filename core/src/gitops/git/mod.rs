@@ -21,7 +21,13 @@ mod symlinks;
 mod url;
 pub(crate) use url::redact_userinfo;
 
-pub use fetch::{checkout, ls_remote, update};
+/// Checks that `raw` is a git URL idpkit can fetch, without credentials in it (the error
+/// says where they go instead, and does not repeat them).
+pub fn check_url(raw: &str) -> crate::Result<()> {
+    url::RepoUrl::parse(raw).map(|_| ())
+}
+
+pub use fetch::{attach_branch, checkout, ls_remote, update};
 pub use known_hosts::KnownHosts;
 
 use crate::trust::TrustOptions;
