@@ -128,7 +128,8 @@ enum Command {
     /// as a check, a pre-push hook, or a `git` wrapper.
     #[command(subcommand, name = "git-guard")]
     GitGuard(guard_cmds::GuardCommand),
-    /// Sandbox runs: their secrets in a Kubernetes Secret (`sandbox secrets push`).
+    /// Sandboxes: a fresh clone per run, the plan of its services, Compose and Kubernetes
+    /// Job renderings, and its secrets in a Kubernetes Secret.
     #[command(subcommand)]
     Sandbox(sandbox_cmds::SandboxCommand),
     /// Print a shell completion script to standard output.
@@ -251,7 +252,7 @@ fn run(cli: Cli, out: &Output) -> Result<()> {
         Command::Source(c) => source_cmds::run(c, cli.cache.clone(), out)?,
         Command::Secrets(c) => secrets_cmds::run(c, out, cli.json)?,
         Command::GitGuard(c) => guard_cmds::run(c, out, cli.json)?,
-        Command::Sandbox(c) => sandbox_cmds::run(c, out)?,
+        Command::Sandbox(c) => sandbox_cmds::run(c, out, cli.json)?,
         Command::Build(args) => {
             let opts = build_options(args)?;
             let progress = out.progress();

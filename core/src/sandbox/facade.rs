@@ -365,6 +365,8 @@ pub fn run_job(o: &SandboxJobOptions, call: &Call) -> Result<SandboxJob> {
     if o.apply {
         let client = KubeClient::connect(&o.cluster, call.sink())?.with_cancel(call.cancel());
         manifest = client.create_job(&manifest, o.dry_run)?;
+        // The server's bookkeeping of who set which field says nothing to a reader.
+        manifest.metadata.managed_fields = None;
         result.applied = true;
         if !o.dry_run {
             result.uid = manifest.metadata.uid.clone();
