@@ -1019,6 +1019,46 @@ fn cases() -> Vec<Case> {
             ],
         },
         Case {
+            name: "ruby file: pointing at a link (refused once) or at .tool-versions",
+            files: vec![
+                ("a/Gemfile", Text("ruby file: \".ruby-version\"\n")),
+                ("a/.ruby-version", LinkOutside("3.3.1\n")),
+                ("b/Gemfile", Text("source \"https://rubygems.org\"\nruby file: \".tool-versions\"\n")),
+                ("b/.tool-versions", Text("nodejs 20.11.1\nruby 3.3.1\n")),
+            ],
+            env: &[],
+            projects: vec![
+                Expect {
+                    dir: "a",
+                    ecosystem: Ruby,
+                    framework: None,
+                    version: None,
+                    services: &[],
+                    setup: &["bundle install"],
+                },
+                Expect {
+                    dir: "b",
+                    ecosystem: Ruby,
+                    framework: None,
+                    version: Some("3.3.1"),
+                    services: &[],
+                    setup: &["bundle install"],
+                },
+            ],
+            evidence: vec![
+                ev("b", Ruby, "b/.tool-versions", "ruby 3.3.1", "ruby 3.3.1"),
+                ev(
+                    "b",
+                    Ruby,
+                    "b/Gemfile",
+                    "ruby file:",
+                    "ruby 3.3.1 (ruby file: \".tool-versions\")",
+                ),
+            ],
+            warnings: vec![],
+            unparsable: vec![("a/.ruby-version", "symbolic link")],
+        },
+        Case {
             name: "a Gemfile.lock that is not UTF-8 falls back to the Gemfile",
             files: vec![
                 ("Gemfile", Text("source \"https://rubygems.org\"\ngem \"redis\"\n")),

@@ -30,7 +30,7 @@ impl Provider for Go {
         if let Some(text) = cx.read("go.mod") {
             let m = GoMod::parse(&text);
             if !m.module {
-                cx.unparsable(
+                cx.cannot_parse(
                     "go.mod",
                     "no module directive: not a go.mod the go command accepts".into(),
                 );

@@ -145,7 +145,8 @@ pub fn detect(root: &Path, env: &dyn Fn(&str) -> Option<String>) -> Detection {
     projects.sort_by(|a, b| {
         (a.dir != ".", &a.dir, a.ecosystem).cmp(&(b.dir != ".", &b.dir, b.ecosystem))
     });
-    unparsable.sort_by(|a, b| a.file.cmp(&b.file));
+    // Sorted by file and reason so the same refusal (a file two sources point at) shows once.
+    unparsable.sort_by(|a, b| (&a.file, &a.reason).cmp(&(&b.file, &b.reason)));
     unparsable.dedup();
     Detection {
         projects,
@@ -166,7 +167,7 @@ use files::ProjectDir;
 /// One ecosystem's detection: which directories are its projects, and what a project
 /// needs. Providers are independent of each other; a directory may hold several projects
 /// (a Rails app with its own package.json is a Ruby and a Node project).
-trait Provider: Sync {
+trait Provider {
     /// Whether `dir` holds this ecosystem's manifest (present, even if unreadable).
     fn claims(&self, dir: &ProjectDir) -> bool;
     /// The project in `cx.dir`; files it cannot use go to `cx.unparsable`.
@@ -196,7 +197,7 @@ impl Cx<'_> {
     }
 
     /// Records that `name` could be read but not parsed.
-    fn unparsable(&mut self, name: &str, reason: String) {
+    fn cannot_parse(&mut self, name: &str, reason: String) {
         let file = self.file(name);
         self.unparsable.push(Unparsable { file, reason });
     }

@@ -105,7 +105,7 @@ fn parse(cx: &mut Cx, text: &str) -> Option<Map<String, Value>> {
     match serde_json::from_str::<Value>(text) {
         Ok(Value::Object(m)) => Some(m),
         Ok(_) => {
-            cx.unparsable("package.json", "not a JSON object".into());
+            cx.cannot_parse("package.json", "not a JSON object".into());
             None
         }
         Err(e) => {
@@ -114,7 +114,7 @@ fn parse(cx: &mut Cx, text: &str) -> Option<Map<String, Value>> {
                 e.line(),
                 e.column()
             );
-            cx.unparsable("package.json", reason);
+            cx.cannot_parse("package.json", reason);
             None
         }
     }

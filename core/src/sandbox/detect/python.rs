@@ -93,7 +93,8 @@ impl Provider for Python {
             }
             for spec in specs {
                 if let Some(name) = requirement_name(spec) {
-                    let line = find_line(&t.text, |l| l.contains(spec));
+                    let (dq, sq) = (format!("\"{spec}\""), format!("'{spec}'"));
+                    let line = find_line(&t.text, |l| l.contains(&dq) || l.contains(&sq));
                     names.push((name, file.clone(), line));
                 }
             }
@@ -255,7 +256,7 @@ fn toml_file(cx: &mut Cx, name: &str) -> Option<TomlFile> {
         Err(e) => {
             let at = e.span().and_then(|s| line_of_offset(&text, s.start));
             let line = at.map(|l| format!(" at line {l}")).unwrap_or_default();
-            cx.unparsable(name, format!("invalid TOML{line}: {}", e.message()));
+            cx.cannot_parse(name, format!("invalid TOML{line}: {}", e.message()));
             None
         }
     }

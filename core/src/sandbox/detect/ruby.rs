@@ -34,7 +34,7 @@ impl Provider for Ruby {
             .and_then(|text| match Lock::parse(&text) {
                 Ok(lock) => Some(lock),
                 Err(reason) => {
-                    cx.unparsable("Gemfile.lock", reason);
+                    cx.cannot_parse("Gemfile.lock", reason);
                     None
                 }
             });
@@ -182,7 +182,13 @@ fn gemfile_ruby(cx: &mut Cx, text: &str) -> Option<Pin> {
             if name.starts_with('/') || name.split('/').any(|c| c == "..") {
                 return None;
             }
-            let (_, v) = ruby_version_file(&cx.read(name)?)?;
+            let text = cx.read(name)?;
+            // Bundler 2.5 accepts either file; .tool-versions names other tools too.
+            let (_, v) = if name.ends_with(".tool-versions") {
+                tool_versions(&text, "ruby")?
+            } else {
+                ruby_version_file(&text)?
+            };
             let found = format!("ruby {v} (ruby file: \"{name}\")");
             return Some(Pin::exact(file, line_no(i), &v, found));
         }

@@ -16,6 +16,9 @@ pub(super) const MAX_DEPTH: usize = 3;
 pub(super) const MAX_DIRS: usize = 2000;
 /// At most this many entries of one directory are looked at.
 pub(super) const MAX_ENTRIES: usize = 10_000;
+/// At most this many entries in all: the listings are kept in memory, and 2000 directories
+/// of 10,000 entries each would be millions of names.
+pub(super) const MAX_TOTAL_ENTRIES: usize = 200_000;
 
 /// Directories never descended into: dependencies, virtualenvs, caches and build output.
 const SKIP: &[&str] = &[
@@ -35,12 +38,20 @@ const SKIP: &[&str] = &[
 pub(super) fn walk(root: &Path, unparsable: &mut Vec<Unparsable>) -> Vec<ProjectDir> {
     let mut out = Vec::new();
     let mut queue = VecDeque::from([(String::from("."), 0usize)]);
+    let mut budget = MAX_TOTAL_ENTRIES;
     while let Some((rel, depth)) = queue.pop_front() {
-        if out.len() == MAX_DIRS {
+        let limit = if out.len() == MAX_DIRS {
+            format!("{MAX_DIRS} directories")
+        } else if budget == 0 {
+            format!("{MAX_TOTAL_ENTRIES} directory entries in all")
+        } else {
+            String::new()
+        };
+        if !limit.is_empty() {
             unparsable.push(Unparsable {
                 file: rel,
                 reason: format!(
-                    "not examined, nor anything after it: detection lists at most {MAX_DIRS} directories"
+                    "not examined, nor anything after it: detection lists at most {limit}"
                 ),
             });
             break;
@@ -50,7 +61,7 @@ pub(super) fn walk(root: &Path, unparsable: &mut Vec<Unparsable>) -> Vec<Project
         } else {
             root.join(&rel)
         };
-        let entries = list(&abs, &rel, unparsable);
+        let entries = list(&abs, &rel, &mut budget, unparsable);
         if depth < MAX_DEPTH {
             for (name, kind) in &entries {
                 if *kind == Kind::Dir && !name.starts_with('.') && !SKIP.contains(&name.as_str()) {
@@ -70,7 +81,12 @@ pub(super) fn walk(root: &Path, unparsable: &mut Vec<Unparsable>) -> Vec<Project
 
 /// The entries of one directory by name (sorted, so the walk is deterministic), each
 /// typed without following links (`DirEntry::file_type` is an lstat).
-fn list(abs: &Path, rel: &str, unparsable: &mut Vec<Unparsable>) -> BTreeMap<String, Kind> {
+fn list(
+    abs: &Path,
+    rel: &str,
+    budget: &mut usize,
+    unparsable: &mut Vec<Unparsable>,
+) -> BTreeMap<String, Kind> {
     let mut entries = BTreeMap::new();
     let iter = match std::fs::read_dir(abs) {
         Ok(iter) => iter,
@@ -83,15 +99,21 @@ fn list(abs: &Path, rel: &str, unparsable: &mut Vec<Unparsable>) -> BTreeMap<Str
         }
     };
     for (n, entry) in iter.enumerate() {
-        if n == MAX_ENTRIES {
+        let limit = if n == MAX_ENTRIES {
+            format!("{MAX_ENTRIES} entries of a directory")
+        } else if *budget == 0 {
+            format!("{MAX_TOTAL_ENTRIES} directory entries in all")
+        } else {
+            String::new()
+        };
+        if !limit.is_empty() {
             unparsable.push(Unparsable {
                 file: rel.to_string(),
-                reason: format!(
-                    "only the first {MAX_ENTRIES} entries of the directory were examined"
-                ),
+                reason: format!("only partly examined: detection lists at most {limit}"),
             });
             break;
         }
+        *budget -= 1;
         let Ok(entry) = entry else { continue };
         let Ok(name) = entry.file_name().into_string() else {
             continue;
@@ -161,5 +183,18 @@ mod tests {
         assert_eq!(dirs.len(), MAX_DIRS);
         assert_eq!(u.len(), 1);
         assert!(u[0].reason.contains("at most 2000 directories"), "{u:?}");
+    }
+
+    #[test]
+    fn lists_a_bounded_part_of_a_huge_directory() {
+        let tmp = tempfile::tempdir().unwrap();
+        for i in 0..MAX_ENTRIES + 1 {
+            fs::write(tmp.path().join(format!("f{i}")), "").unwrap();
+        }
+        let mut u = Vec::new();
+        let dirs = walk(tmp.path(), &mut u);
+        assert_eq!(dirs[0].entries.len(), MAX_ENTRIES);
+        assert_eq!(u.len(), 1);
+        assert!(u[0].reason.contains("at most 10000 entries"), "{u:?}");
     }
 }
