@@ -144,6 +144,15 @@ fn read_regular(path: &Path) -> Result<String, String> {
     Ok(text)
 }
 
+/// The first line of a version file (`.ruby-version`, `.nvmrc`, `.python-version`) that
+/// is not empty or a `#` comment, trimmed, with its 0-based index.
+pub(super) fn first_value(text: &str) -> Option<(usize, &str)> {
+    text.lines().enumerate().find_map(|(i, line)| {
+        let v = line.split('#').next().unwrap_or("").trim();
+        (!v.is_empty()).then_some((i, v))
+    })
+}
+
 /// The 1-based line number of the 0-based line index `i`, as evidence carries it.
 pub(super) fn line_no(i: usize) -> Option<u32> {
     u32::try_from(i + 1).ok()

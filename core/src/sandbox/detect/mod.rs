@@ -10,6 +10,16 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
+mod files;
+mod go;
+mod node;
+mod python;
+mod ruby;
+mod version;
+mod walk;
+
+use files::ProjectDir;
+
 /// An ecosystem a provider recognizes.
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
@@ -153,16 +163,6 @@ pub fn detect(root: &Path, env: &dyn Fn(&str) -> Option<String>) -> Detection {
         unparsable,
     }
 }
-
-mod files;
-mod go;
-mod node;
-mod python;
-mod ruby;
-mod version;
-mod walk;
-
-use files::ProjectDir;
 
 /// One ecosystem's detection: which directories are its projects, and what a project
 /// needs. Providers are independent of each other; a directory may hold several projects

@@ -2,7 +2,7 @@
 //! dependency maps, the version from `.nvmrc` then `engines.node`, the install command
 //! from the lockfile present (each package manager's "install exactly the lock" form).
 
-use super::files::line_no;
+use super::files::{first_value, line_no};
 use super::version::{Pin, Pins};
 use super::{Cx, Ecosystem, Evidence, Project, Provider, Service};
 use serde_json::{Map, Value};
@@ -44,7 +44,7 @@ impl Provider for Node {
 
         let mut pins = Pins::default();
         if let Some(text) = cx.read(".nvmrc") {
-            if let Some((i, v)) = first_line(&text) {
+            if let Some((i, v)) = first_value(&text) {
                 // As written: nvm's aliases (`lts/*`, `lts/iron`) are meaningful too.
                 pins.push(Pin::exact(
                     cx.file(".nvmrc"),
@@ -120,14 +120,6 @@ fn parse(cx: &mut Cx, text: &str) -> Option<Map<String, Value>> {
     }
 }
 
-/// The first line that is not empty or a comment, trimmed, with its index.
-fn first_line(text: &str) -> Option<(usize, &str)> {
-    text.lines().enumerate().find_map(|(i, line)| {
-        let v = line.split('#').next().unwrap_or("").trim();
-        (!v.is_empty()).then_some((i, v))
-    })
-}
-
 /// The 0-based line where `"name":` appears after the line where `"section":` does: the
 /// parsed JSON keeps no positions, so the text is searched the way a reader would.
 fn key_line(text: &str, section: &str, name: &str) -> Option<usize> {
@@ -153,6 +145,6 @@ mod tests {
         let text = "{\n  \"scripts\": { \"pg\": \"psql\" },\n  \"dependencies\": {\n    \"pg-promise\": \"11\",\n    \"pg\" : \"^8.11.3\"\n  }\n}\n";
         assert_eq!(key_line(text, "dependencies", "pg"), Some(4));
         assert_eq!(key_line(text, "devDependencies", "pg"), None);
-        assert_eq!(first_line("\n# pinned\n v20 \n"), Some((2, "v20")));
+        assert_eq!(first_value("\n# pinned\n v20 \n"), Some((2, "v20")));
     }
 }

@@ -3,7 +3,7 @@
 //! pyproject and a lock): a service named by any of them counts. Names are compared
 //! after PEP 503 normalization (`Psycopg2_Binary` is `psycopg2-binary`).
 
-use super::files::{line_no, line_of_offset};
+use super::files::{first_value, line_no, line_of_offset};
 use super::version::{Pin, Pins};
 use super::{Cx, Ecosystem, Evidence, Project, Provider, Service};
 use toml::{Table, Value};
@@ -39,158 +39,40 @@ impl Provider for Python {
 
     fn detect(&self, cx: &mut Cx) -> Project {
         let mut p = cx.project(Ecosystem::Python);
-        // Every package named anywhere: (normalized name, file, 0-based line).
-        let mut names: Vec<(String, String, Option<usize>)> = Vec::new();
-        let mut pins = Pins::default();
-
+        let mut found = Found::default();
         if let Some(text) = cx.read(".python-version") {
-            let first = text.lines().enumerate().find_map(|(i, l)| {
-                let v = l.split('#').next().unwrap_or("").trim();
-                (!v.is_empty()).then(|| (i, v.to_string()))
-            });
-            if let Some((i, v)) = first {
-                let found = format!("python {v}");
-                pins.push(Pin::exact(
-                    cx.file(".python-version"),
-                    line_no(i),
-                    &v,
-                    found,
-                ));
+            if let Some((i, v)) = first_value(&text) {
+                let file = cx.file(".python-version");
+                let pin = Pin::exact(file, line_no(i), v, format!("python {v}"));
+                found.pins.push(pin);
             }
         }
-
         for lock in LOCKS {
-            let Some(t) = toml_file(cx, lock) else {
-                continue;
-            };
-            let file = cx.file(lock);
-            let packages = t.get("package").and_then(Value::as_array);
-            for name in packages
-                .into_iter()
-                .flatten()
-                .filter_map(|p| p.get("name")?.as_str())
-            {
-                let line = find_line(&t.text, |l| l.trim() == format!("name = \"{name}\""));
-                names.push((normalize(name), file.clone(), line));
+            if let Some(t) = toml_file(cx, lock) {
+                found.lock(&cx.file(lock), &t);
             }
         }
-
         if let Some(t) = toml_file(cx, "pyproject.toml") {
-            let file = cx.file("pyproject.toml");
-            let project = t.get("project");
-            let mut specs: Vec<&str> = strings(project.and_then(|p| p.get("dependencies")));
-            for table in [
-                project.and_then(|p| p.get("optional-dependencies")),
-                t.get("dependency-groups"),
-            ] {
-                for list in table
-                    .and_then(Value::as_table)
-                    .into_iter()
-                    .flat_map(|t| t.values())
-                {
-                    specs.extend(strings(Some(list)));
-                }
-            }
-            for spec in specs {
-                if let Some(name) = requirement_name(spec) {
-                    let (dq, sq) = (format!("\"{spec}\""), format!("'{spec}'"));
-                    let line = find_line(&t.text, |l| l.contains(&dq) || l.contains(&sq));
-                    names.push((name, file.clone(), line));
-                }
-            }
-            let poetry = t.get("tool").and_then(|t| t.get("poetry"));
-            let mut tables = vec![
-                (
-                    "tool.poetry.dependencies".to_string(),
-                    poetry.and_then(|p| p.get("dependencies")),
-                ),
-                (
-                    "tool.poetry.dev-dependencies".to_string(),
-                    poetry.and_then(|p| p.get("dev-dependencies")),
-                ),
-            ];
-            let groups = poetry
-                .and_then(|p| p.get("group"))
-                .and_then(Value::as_table);
-            for (group, g) in groups.into_iter().flatten() {
-                let header = format!("tool.poetry.group.{group}.dependencies");
-                tables.push((header, g.get("dependencies")));
-            }
-            for (header, table) in tables {
-                for key in table
-                    .and_then(Value::as_table)
-                    .into_iter()
-                    .flat_map(|t| t.keys())
-                {
-                    if key != "python" {
-                        names.push((
-                            normalize(key),
-                            file.clone(),
-                            key_line(&t.text, &header, key),
-                        ));
-                    }
-                }
-            }
-            let requires = project
-                .and_then(|p| p.get("requires-python"))
-                .and_then(Value::as_str);
-            if let Some(range) = requires {
-                let line = find_line(&t.text, |l| l.trim_start().starts_with("requires-python"));
-                pins.extend(Pin::requirement(
-                    file.clone(),
-                    line.and_then(line_no),
-                    "python",
-                    range,
-                ));
-            }
-            let poetry_python = poetry
-                .and_then(|p| p.get("dependencies"))
-                .and_then(|d| d.get("python"))
-                .and_then(Value::as_str);
-            if let Some(range) = poetry_python {
-                let line = key_line(&t.text, "tool.poetry.dependencies", "python");
-                pins.extend(Pin::requirement(
-                    file.clone(),
-                    line.and_then(line_no),
-                    "python",
-                    range,
-                ));
-            }
+            found.pyproject(&cx.file("pyproject.toml"), &t);
         }
-
         if let Some(t) = toml_file(cx, "Pipfile") {
-            let file = cx.file("Pipfile");
-            for header in ["packages", "dev-packages"] {
-                for key in t
-                    .get(header)
-                    .and_then(Value::as_table)
-                    .into_iter()
-                    .flat_map(|t| t.keys())
-                {
-                    names.push((normalize(key), file.clone(), key_line(&t.text, header, key)));
+            found.pipfile(&cx.file("Pipfile"), &t);
+        }
+        for name in requirements_files(cx.dir) {
+            if let Some(text) = cx.read(&name) {
+                let file = cx.file(&name);
+                for (pkg, i) in requirements(&text) {
+                    found.names.push((pkg, file.clone(), Some(i)));
                 }
             }
-            let requires = t.get("requires").and_then(|r| r.get("python_version"));
-            if let Some(v) = requires.and_then(Value::as_str) {
-                let line = key_line(&t.text, "requires", "python_version").and_then(line_no);
-                pins.push(Pin::exact(file.clone(), line, v, format!("python {v}")));
-            }
         }
 
-        for name in requirements_files(cx.dir) {
-            let Some(text) = cx.read(&name) else { continue };
-            let file = cx.file(&name);
-            for (pkg, i) in requirements(&text) {
-                names.push((pkg, file.clone(), Some(i)));
-            }
-        }
-
-        pins.settle(
+        found.pins.settle(
             &mut p,
             "python",
             "pip and uv refuse to install a project whose requires-python excludes the running Python",
         );
-        for (name, file, line) in names {
+        for (name, file, line) in found.names {
             if let Some((_, service, why)) = PACKAGE_SERVICES.iter().find(|(n, ..)| *n == name) {
                 let found = format!("package {name} → {}{why}", service.name());
                 let line = line.and_then(line_no);
@@ -199,6 +81,123 @@ impl Provider for Python {
         }
         p.setup.push(install(cx));
         p
+    }
+}
+
+/// What the project's files say, source by source.
+#[derive(Default)]
+struct Found {
+    /// Every package named anywhere: (normalized name, file, 0-based line).
+    names: Vec<(String, String, Option<usize>)>,
+    pins: Pins,
+}
+
+impl Found {
+    /// uv.lock and poetry.lock: `[[package]]` tables, each with its `name`.
+    fn lock(&mut self, file: &str, t: &TomlFile) {
+        let packages = t.get("package").and_then(Value::as_array);
+        for name in packages
+            .into_iter()
+            .flatten()
+            .filter_map(|p| p.get("name")?.as_str())
+        {
+            let line = find_line(&t.text, |l| l.trim() == format!("name = \"{name}\""));
+            self.names.push((normalize(name), file.to_string(), line));
+        }
+    }
+
+    /// PEP 621's `[project]` (dependencies, optional ones, requires-python), PEP 735's
+    /// `[dependency-groups]`, and Poetry's own tables (names as keys, `python` the version).
+    fn pyproject(&mut self, file: &str, t: &TomlFile) {
+        let project = t.get("project");
+        let mut specs: Vec<&str> = strings(project.and_then(|p| p.get("dependencies")));
+        for table in [
+            project.and_then(|p| p.get("optional-dependencies")),
+            t.get("dependency-groups"),
+        ] {
+            for list in table
+                .and_then(Value::as_table)
+                .into_iter()
+                .flat_map(|t| t.values())
+            {
+                specs.extend(strings(Some(list)));
+            }
+        }
+        for spec in specs {
+            if let Some(name) = requirement_name(spec) {
+                let (dq, sq) = (format!("\"{spec}\""), format!("'{spec}'"));
+                let line = find_line(&t.text, |l| l.contains(&dq) || l.contains(&sq));
+                self.names.push((name, file.to_string(), line));
+            }
+        }
+        if let Some(range) = project
+            .and_then(|p| p.get("requires-python"))
+            .and_then(Value::as_str)
+        {
+            let line = find_line(&t.text, |l| l.trim_start().starts_with("requires-python"));
+            let pin = Pin::requirement(file.to_string(), line.and_then(line_no), "python", range);
+            self.pins.extend(pin);
+        }
+
+        let poetry = t.get("tool").and_then(|t| t.get("poetry"));
+        let mut tables = vec![
+            (
+                "tool.poetry.dependencies".to_string(),
+                poetry.and_then(|p| p.get("dependencies")),
+            ),
+            (
+                "tool.poetry.dev-dependencies".to_string(),
+                poetry.and_then(|p| p.get("dev-dependencies")),
+            ),
+        ];
+        let groups = poetry
+            .and_then(|p| p.get("group"))
+            .and_then(Value::as_table);
+        for (group, g) in groups.into_iter().flatten() {
+            let header = format!("tool.poetry.group.{group}.dependencies");
+            tables.push((header, g.get("dependencies")));
+        }
+        for (header, table) in &tables {
+            for key in table
+                .and_then(Value::as_table)
+                .into_iter()
+                .flat_map(|t| t.keys())
+            {
+                if key == "python" {
+                    // Not a package: the Python the project supports (`^3.11`).
+                    if let Some(range) = table.and_then(|d| d.get("python")).and_then(Value::as_str)
+                    {
+                        let line = key_line(&t.text, header, "python").and_then(line_no);
+                        let pin = Pin::requirement(file.to_string(), line, "python", range);
+                        self.pins.extend(pin);
+                    }
+                    continue;
+                }
+                let line = key_line(&t.text, header, key);
+                self.names.push((normalize(key), file.to_string(), line));
+            }
+        }
+    }
+
+    /// Pipfile: `[packages]` and `[dev-packages]` keys, `[requires] python_version`.
+    fn pipfile(&mut self, file: &str, t: &TomlFile) {
+        for header in ["packages", "dev-packages"] {
+            for key in t
+                .get(header)
+                .and_then(Value::as_table)
+                .into_iter()
+                .flat_map(|t| t.keys())
+            {
+                let line = key_line(&t.text, header, key);
+                self.names.push((normalize(key), file.to_string(), line));
+            }
+        }
+        let requires = t.get("requires").and_then(|r| r.get("python_version"));
+        if let Some(v) = requires.and_then(Value::as_str) {
+            let line = key_line(&t.text, "requires", "python_version").and_then(line_no);
+            let pin = Pin::exact(file.to_string(), line, v, format!("python {v}"));
+            self.pins.push(pin);
+        }
     }
 }
 

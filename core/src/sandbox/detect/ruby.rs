@@ -3,7 +3,7 @@
 //! the lock's `RUBY VERSION`; services from exact gem names (Bundler's lock when there is
 //! one: it names every gem installed, not only the direct ones).
 
-use super::files::line_no;
+use super::files::{first_value, line_no};
 use super::version::{Pin, Pins};
 use super::{Cx, Ecosystem, Evidence, Project, Provider, Service, ENV_RUBY_VERSION};
 
@@ -141,11 +141,9 @@ fn version(cx: &mut Cx, p: &mut Project, gemfile: Option<&str>, lock: Option<&Lo
 
 /// `.ruby-version`: the first line that is not a comment, `3.3.1` or `ruby-3.3.1`.
 fn ruby_version_file(text: &str) -> Option<(usize, String)> {
-    text.lines().enumerate().find_map(|(i, line)| {
-        let v = line.split('#').next().unwrap_or("").trim();
-        let v = v.strip_prefix("ruby-").unwrap_or(v);
-        (!v.is_empty()).then(|| (i, v.to_string()))
-    })
+    let (i, v) = first_value(text)?;
+    let v = v.strip_prefix("ruby-").unwrap_or(v);
+    (!v.is_empty()).then(|| (i, v.to_string()))
 }
 
 /// asdf/mise `.tool-versions`: the first version on the `tool` line (`ruby 3.3.1 3.2.2`
