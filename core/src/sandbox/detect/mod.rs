@@ -10,6 +10,16 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
+mod files;
+mod go;
+mod node;
+mod python;
+mod ruby;
+mod version;
+mod walk;
+
+use files::ProjectDir;
+
 /// An ecosystem a provider recognizes.
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
@@ -124,6 +134,104 @@ pub const ENV_RUBY_VERSION: &str = "IDPKIT_SANDBOX_RUBY_VERSION";
 /// Detects the projects under `root`. `env` looks up environment variables (the override
 /// of the Ruby version), so tests need not touch the process's environment.
 pub fn detect(root: &Path, env: &dyn Fn(&str) -> Option<String>) -> Detection {
-    let _ = (root, env);
-    Detection::default()
+    let mut unparsable = Vec::new();
+    let mut projects = Vec::new();
+    for dir in walk::walk(root, &mut unparsable) {
+        for provider in PROVIDERS {
+            if provider.claims(&dir) {
+                let mut cx = Cx {
+                    dir: &dir,
+                    env,
+                    unparsable: &mut unparsable,
+                };
+                let mut project = provider.detect(&mut cx);
+                project.services.sort();
+                project.services.dedup();
+                projects.push(project);
+            }
+        }
+    }
+    // The root's project first, then by directory, then in ecosystem order.
+    projects.sort_by(|a, b| {
+        (a.dir != ".", &a.dir, a.ecosystem).cmp(&(b.dir != ".", &b.dir, b.ecosystem))
+    });
+    // Sorted by file and reason so the same refusal (a file two sources point at) shows once.
+    unparsable.sort_by(|a, b| (&a.file, &a.reason).cmp(&(&b.file, &b.reason)));
+    unparsable.dedup();
+    Detection {
+        projects,
+        unparsable,
+    }
+}
+
+/// One ecosystem's detection: which directories are its projects, and what a project
+/// needs. Providers are independent of each other; a directory may hold several projects
+/// (a Rails app with its own package.json is a Ruby and a Node project).
+trait Provider {
+    /// Whether `dir` holds this ecosystem's manifest (present, even if unreadable).
+    fn claims(&self, dir: &ProjectDir) -> bool;
+    /// The project in `cx.dir`; files it cannot use go to `cx.unparsable`.
+    fn detect(&self, cx: &mut Cx) -> Project;
+}
+
+const PROVIDERS: [&dyn Provider; 4] = [&ruby::Ruby, &node::Node, &python::Python, &go::Go];
+
+/// What a provider works with: the directory, the environment, and where to put files it
+/// cannot use.
+struct Cx<'a> {
+    dir: &'a ProjectDir,
+    env: &'a dyn Fn(&str) -> Option<String>,
+    unparsable: &'a mut Vec<Unparsable>,
+}
+
+impl Cx<'_> {
+    /// The text of `name` in the project's directory, `None` when missing or unusable
+    /// (then recorded as unparsable).
+    fn read(&mut self, name: &str) -> Option<String> {
+        self.dir.read(name, self.unparsable)
+    }
+
+    /// `name` relative to the detection root, as evidence names files.
+    fn file(&self, name: &str) -> String {
+        self.dir.rel_file(name)
+    }
+
+    /// Records that `name` could be read but not parsed.
+    fn cannot_parse(&mut self, name: &str, reason: String) {
+        let file = self.file(name);
+        self.unparsable.push(Unparsable { file, reason });
+    }
+
+    /// An empty project of `ecosystem` in this directory.
+    fn project(&self, ecosystem: Ecosystem) -> Project {
+        Project {
+            dir: self.dir.rel.clone(),
+            ecosystem,
+            framework: None,
+            version: None,
+            services: Vec::new(),
+            setup: Vec::new(),
+            evidence: Vec::new(),
+            warnings: Vec::new(),
+        }
+    }
+}
+
+impl Project {
+    /// Adds `service` with its evidence; the same finding in the same file is recorded
+    /// once (a lock names a gem in its specs and again in its dependencies).
+    fn add_service(&mut self, service: Service, evidence: Evidence) {
+        self.services.push(service);
+        self.add_evidence(evidence);
+    }
+
+    fn add_evidence(&mut self, evidence: Evidence) {
+        if !self
+            .evidence
+            .iter()
+            .any(|e| e.file == evidence.file && e.found == evidence.found)
+        {
+            self.evidence.push(evidence);
+        }
+    }
 }
