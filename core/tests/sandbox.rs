@@ -170,7 +170,10 @@ fn every_service_combination_is_a_valid_compose_file_and_an_admitted_job() {
             .create_job(&j, true)
             .unwrap_or_else(|e| panic!("services {services:?}: {e}"));
         let spec = admitted.spec.unwrap().template.spec.unwrap();
-        assert!(client.job(&ns, &name).unwrap().is_none(), "a dry run stored it");
+        assert!(
+            client.job(&ns, &name).unwrap().is_none(),
+            "a dry run stored it"
+        );
 
         // Sidecars and Compose services agree on image, env and health check.
         let init = spec.init_containers.unwrap();
@@ -182,18 +185,35 @@ fn every_service_combination_is_a_valid_compose_file_and_an_admitted_job() {
             let probe = side.startup_probe.as_ref().unwrap().exec.as_ref().unwrap();
             let c = &svc[&s.name];
             assert_eq!(c["image"], json!(side.image.as_deref().unwrap()));
-            let mut test: Vec<String> = serde_json::from_value(c["healthcheck"]["test"].clone())
-                .unwrap();
+            let mut test: Vec<String> =
+                serde_json::from_value(c["healthcheck"]["test"].clone()).unwrap();
             assert_eq!(test.remove(0), "CMD");
             assert_eq!(Some(test), probe.command.clone());
             for e in side.env.as_deref().unwrap_or_default() {
-                assert_eq!(c["environment"][&e.name], json!(e.value.as_deref().unwrap()));
+                assert_eq!(
+                    c["environment"][&e.name],
+                    json!(e.value.as_deref().unwrap())
+                );
             }
         }
         // The main container finds each service by the same variable.
         let main = &spec.containers[0];
         let compose_main = &svc["claude"];
-        for s in &p.services {
+        if services.contains(&Service::Postgres) && services.contains(&Service::Mysql) {
+            assert!(
+                p.warnings.iter().any(|w| w.contains("DATABASE_URL")),
+                "{:?}",
+                p.warnings
+            );
+        }
+        // Where two services name one variable (postgres and mysql: DATABASE_URL), the
+        // first keeps it.
+        let mut claimed = std::collections::HashSet::new();
+        for s in p
+            .services
+            .iter()
+            .filter(|s| claimed.insert(s.url_env.clone()))
+        {
             let k8s = main
                 .env
                 .as_ref()
@@ -243,8 +263,17 @@ fn the_job_references_secrets_and_runs_locked_down() {
         .find(|e| e.name == "GITHUB_TOKEN")
         .unwrap();
     assert!(token.value.is_none());
-    let r = token.value_from.as_ref().unwrap().secret_key_ref.as_ref().unwrap();
-    assert_eq!((r.name.as_str(), r.key.as_str()), ("agent-secrets", "github-token"));
+    let r = token
+        .value_from
+        .as_ref()
+        .unwrap()
+        .secret_key_ref
+        .as_ref()
+        .unwrap();
+    assert_eq!(
+        (r.name.as_str(), r.key.as_str()),
+        ("agent-secrets", "github-token")
+    );
     let from = main.env_from.as_ref().unwrap();
     assert_eq!(from[0].secret_ref.as_ref().unwrap().name, "sandbox-secrets");
     let clone = &pod.init_containers.as_ref().unwrap()[0];
@@ -256,12 +285,21 @@ fn the_job_references_secrets_and_runs_locked_down() {
         .unwrap();
     assert!(pw.value.is_none());
     assert_eq!(
-        pw.value_from.as_ref().unwrap().secret_key_ref.as_ref().unwrap().name,
+        pw.value_from
+            .as_ref()
+            .unwrap()
+            .secret_key_ref
+            .as_ref()
+            .unwrap()
+            .name,
         "gitea-credential"
     );
     // No credential is in the clone step's script or arguments: only the variable's name.
     let script = clone.command.as_ref().unwrap().join(" ");
-    assert!(script.contains("${GIT_PASSWORD}") && !script.contains("http://"), "{script}");
+    assert!(
+        script.contains("${GIT_PASSWORD}") && !script.contains("http://"),
+        "{script}"
+    );
     let labels = j.metadata.labels.as_ref().unwrap();
     assert_eq!(labels[job::RUN_LABEL], "shop-20261204-133000-0a0b0c");
 }
@@ -284,6 +322,7 @@ fn git_call(rig: &HashMap<String, String>, password: &str) -> Call {
     Call::new().with_credential(Some(idpkit::registry::Credential::basic(
         &rig["GIT_USER"],
         password,
+        "test",
     )))
 }
 
@@ -292,10 +331,13 @@ fn each_clone_is_a_fresh_run_listed_until_removed() {
     let rig = rig();
     let root = tempfile::tempdir().unwrap();
     // A killed clone's leftover (its process gone) is swept; a live one's is not.
-    let dead = root.path().join(".tmp-old-20261204-000000-000000-999999999");
-    let live = root
+    let dead = root
         .path()
-        .join(format!(".tmp-new-20261204-000000-000000-{}", std::process::id()));
+        .join(".tmp-old-20261204-000000-000000-999999999");
+    let live = root.path().join(format!(
+        ".tmp-new-20261204-000000-000000-{}",
+        std::process::id()
+    ));
     std::fs::create_dir_all(dead.join("src")).unwrap();
     std::fs::create_dir_all(&live).unwrap();
     let mut o = clone_options(&rig, root.path());
@@ -328,9 +370,12 @@ fn each_clone_is_a_fresh_run_listed_until_removed() {
         root: Some(root.path().into()),
     })
     .unwrap();
-    let ids: Vec<&str> = listed.runs.iter().map(|r| r.id.as_str()).collect();
-    assert_eq!(ids, vec![a.id.as_str(), b.id.as_str()]);
-    assert_eq!(listed.runs[0].commit, a.commit);
+    let mut ids: Vec<&str> = listed.runs.iter().map(|r| r.id.as_str()).collect();
+    ids.sort();
+    let mut want = vec![a.id.as_str(), b.id.as_str()];
+    want.sort();
+    assert_eq!(ids, want);
+    assert!(listed.runs.iter().all(|r| r.commit == a.commit));
 
     let removed = facade::remove(&SandboxRemoveOptions {
         id: a.id.clone(),
@@ -398,7 +443,12 @@ fn run_and_end(rig: &HashMap<String, String>, exit: Option<i32>, condition: &str
     });
     // The Job appears; its name is the config's prefix and the directory's name.
     let name = loop {
-        let dirname = dir.path().file_name().unwrap().to_string_lossy().to_lowercase();
+        let dirname = dir
+            .path()
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .to_lowercase();
         let name = job::label_value(&format!("sandbox-{dirname}"))
             .to_lowercase()
             .replace(['_', '.'], "-");
@@ -420,11 +470,18 @@ fn run_and_end(rig: &HashMap<String, String>, exit: Option<i32>, condition: &str
             )
             .unwrap();
         client
-            .patch_status("", "v1", "pods", &ns, &pod, &json!({
+            .patch_status(
+                "",
+                "v1",
+                "pods",
+                &ns,
+                &pod,
+                &json!({
                 "phase": if code == 0 { "Succeeded" } else { "Failed" },
                 "containerStatuses": [{"name": "claude", "image": "claude-sandbox:latest",
                     "imageID": "", "ready": false, "restartCount": 0,
-                    "state": {"terminated": {"exitCode": code, "reason": "Error"}}}]}))
+                    "state": {"terminated": {"exitCode": code, "reason": "Error"}}}]}),
+            )
             .unwrap();
     }
     let now = "2026-12-04T12:00:00Z";
@@ -463,7 +520,10 @@ fn wait_returns_the_main_containers_exit_status() {
     assert_eq!(o["succeeded"], json!(false));
     assert_eq!(o["exit_code"], json!(3));
     assert_eq!(o["reason"], json!("DeadlineExceeded"));
-    assert_eq!(o["pod"], json!(format!("{}-abcde", r["name"].as_str().unwrap())));
+    assert_eq!(
+        o["pod"],
+        json!(format!("{}-abcde", r["name"].as_str().unwrap()))
+    );
 }
 
 #[test]
@@ -479,7 +539,11 @@ fn wait_without_a_pod_reads_the_jobs_condition() {
 #[test]
 fn job_options_that_cannot_go_together_are_refused() {
     let dir = tempfile::tempdir().unwrap();
-    for (apply, dry_run, wait) in [(false, true, false), (false, false, true), (true, true, true)] {
+    for (apply, dry_run, wait) in [
+        (false, true, false),
+        (false, false, true),
+        (true, true, true),
+    ] {
         let e = facade::run_job(
             &SandboxJobOptions {
                 dir: dir.path().into(),
@@ -516,4 +580,111 @@ fn job_options_that_cannot_go_together_are_refused() {
     .unwrap_err();
     assert_eq!(e.kind, ErrorKind::InvalidInput);
     assert!(!e.to_string().contains("hunter2"), "{e}");
+}
+
+fn write(root: &Path, files: &[(&str, &str)]) {
+    for (name, text) in files {
+        let p = root.join(name);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    }
+}
+
+const RAILS_LOCK: &str = "GEM
+  remote: https://rubygems.org/
+  specs:
+    pg (1.5.6)
+    pg_search (2.3.6)
+    rails (7.1.3)
+    sidekiq (7.2.2)
+
+PLATFORMS
+  x86_64-linux
+
+DEPENDENCIES
+  pg
+  pg_search
+  rails (~> 7.1)
+  sidekiq
+
+RUBY VERSION
+   ruby 3.3.1p55
+
+BUNDLED WITH
+   2.5.6
+";
+
+#[test]
+fn plans_of_project_fixtures() {
+    let plan_of = |files: &[(&str, &str)]| {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), files);
+        let p = facade::plan(&idpkit::ops::SandboxPlanOptions {
+            dir: dir.path().into(),
+            config: None,
+        })
+        .unwrap();
+        (dir, p)
+    };
+    let names = |p: &plan::SandboxPlan| -> Vec<String> {
+        p.services.iter().map(|s| s.name.clone()).collect()
+    };
+    // Rails with pg and sidekiq: postgres and redis, the 3.3 image, Rails' setup.
+    let (_d, p) = plan_of(&[
+        ("Gemfile", "source \"https://rubygems.org\"\nruby \"3.3.1\"\ngem \"rails\", \"~> 7.1\"\ngem \"pg\"\ngem \"pg_search\"\ngem \"sidekiq\"\n"),
+        ("Gemfile.lock", RAILS_LOCK),
+        (".ruby-version", "3.3.1\n"),
+        ("config/application.rb", "require_relative \"boot\"\nrequire \"rails/all\"\n"),
+    ]);
+    assert_eq!(names(&p), ["postgres", "redis"]);
+    assert_eq!(p.profiles, ["claude", "with-postgres", "with-redis"]);
+    assert_eq!(
+        (p.image.as_str(), p.version.as_deref()),
+        ("claude-sandbox:ruby-3.3", Some("3.3.6"))
+    );
+    assert!(!p.fallback);
+    let setup: Vec<&str> = p.setup.iter().map(|s| s.command.as_str()).collect();
+    assert_eq!(setup, ["bundle install", "bin/rails db:prepare"]);
+    let ev = &p.projects[0].evidence;
+    assert!(
+        ev.iter()
+            .any(|e| e.file == "Gemfile.lock" && e.line == Some(4) && e.found.contains("pg")),
+        "{ev:#?}"
+    );
+    assert!(!ev
+        .iter()
+        .any(|e| e.found.contains("pg_search") && e.found.contains("postgres")));
+    // Plain Ruby naming no service: no services, and no fallback.
+    let (_d, p) = plan_of(&[
+        ("Gemfile", "source \"https://rubygems.org\"\ngem \"rake\"\n"),
+        ("Gemfile.lock", "GEM\n  remote: https://rubygems.org/\n  specs:\n    rake (13.1.0)\n\nPLATFORMS\n  ruby\n\nDEPENDENCIES\n  rake\n\nBUNDLED WITH\n   2.5.6\n"),
+    ]);
+    assert!(p.services.is_empty() && !p.fallback, "{p:#?}");
+    assert_eq!(p.profiles, ["claude"]);
+    // .ruby-version and the lock disagree: said in the plan.
+    let (_d, p) = plan_of(&[
+        ("Gemfile", "source \"https://rubygems.org\"\ngem \"pg\"\n"),
+        ("Gemfile.lock", &RAILS_LOCK.replace("3.3.1p55", "3.2.2p53")),
+        (".ruby-version", "ruby-3.3.1\n"),
+    ]);
+    assert!(
+        p.warnings
+            .iter()
+            .any(|w| w.contains("3.2.2") && w.contains("3.3.1")),
+        "{:?}",
+        p.warnings
+    );
+    // An unreadable Gemfile (a directory where the file should be) and invalid JSON: the
+    // safe fallback, saying why and naming the files.
+    let (_d, p) = plan_of(&[
+        ("Gemfile/x", ""),
+        ("web/package.json", "{\"dependencies\": {\n"),
+    ]);
+    assert!(p.fallback, "{p:#?}");
+    let reason = p.fallback_reason.clone().unwrap();
+    assert!(reason.contains("package.json"), "{reason}");
+    assert_eq!(names(&p), ["postgres", "mysql", "redis"]);
+    // An empty repository: the fallback too.
+    let (_d, p) = plan_of(&[]);
+    assert!(p.fallback && p.fallback_reason.unwrap().contains("no Ruby"));
 }

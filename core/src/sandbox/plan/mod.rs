@@ -174,6 +174,19 @@ pub fn from_detection(
         .into_iter()
         .map(|s| service_plan(s, config.service(s), config))
         .collect();
+    for (i, s) in services.iter().enumerate() {
+        if let Some(first) = services[..i].iter().find(|f| f.url_env == s.url_env) {
+            warnings.push(format!(
+                "{} and {} both set {}; it points at {} ({} is at {})",
+                first.name,
+                s.name,
+                s.url_env,
+                first.name,
+                s.name,
+                s.url_for("localhost")
+            ));
+        }
+    }
     let mut profiles = vec![config.profiles.main.clone()];
     profiles.extend(services.iter().map(|s| s.profile.clone()));
     let setup = found
