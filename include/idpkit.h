@@ -576,14 +576,14 @@ idpkit_result idpkit_sandbox_remove(const char *options_json, const idpkit_crede
  * Detects the projects in a directory (Ruby, Node, Python, Go) and plans their sandbox: runtime,
  * version and image, services, setup steps, with the evidence (file and line) for each; falls
  * back to every service when detection cannot decide, and says why.
- * Options `$defs/SandboxPlanOptions`, result `$defs/SandboxPlan`; arguments as for `idpkit_call`.
+ * Options `$defs/SandboxPlanOptions`, result `$defs/Plan`; arguments as for `idpkit_call`.
  */
 idpkit_result idpkit_sandbox_plan(const char *options_json, const idpkit_credentials *credentials, idpkit_event_callback callback, void *user_data, const idpkit_cancel *cancel, char **result_json_out, idpkit_error **err_out);
 
 /**
  * The sandbox plan as a Compose file (services with the Kubernetes sidecars' images, env and
  * health checks) and its COMPOSE_PROFILES value.
- * Options `$defs/SandboxComposeOptions`, result `$defs/SandboxCompose`; arguments as for `idpkit_call`.
+ * Options `$defs/SandboxComposeOptions`, result `$defs/ComposeFile`; arguments as for `idpkit_call`.
  */
 idpkit_result idpkit_sandbox_compose(const char *options_json, const idpkit_credentials *credentials, idpkit_event_callback callback, void *user_data, const idpkit_cancel *cancel, char **result_json_out, idpkit_error **err_out);
 
@@ -591,7 +591,7 @@ idpkit_result idpkit_sandbox_compose(const char *options_json, const idpkit_cred
  * The sandbox plan as a Kubernetes Job (clone step, services as native sidecars, Secret
  * references only, non-root, no retries); optionally created (or dry-run) in the cluster and
  * followed to its end with the main container's log and exit status.
- * Options `$defs/SandboxJobOptions`, result `$defs/SandboxJob`; arguments as for `idpkit_call`.
+ * Options `$defs/SandboxJobOptions`, result `$defs/JobManifest`; arguments as for `idpkit_call`.
  */
 idpkit_result idpkit_sandbox_job(const char *options_json, const idpkit_credentials *credentials, idpkit_event_callback callback, void *user_data, const idpkit_cancel *cancel, char **result_json_out, idpkit_error **err_out);
 

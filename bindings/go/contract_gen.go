@@ -363,9 +363,9 @@ func SandboxRemove(ctx context.Context, opts SandboxRemoveOptions, call ...CallO
 }
 
 // SandboxPlan runs "sandbox_plan": Detects the projects in a directory (Ruby, Node, Python, Go) and plans their sandbox: runtime, version and image, services, setup steps, with the evidence (file and line) for each; falls back to every service when detection cannot decide, and says why.
-// Options SandboxPlanOptions, result SandboxPlan; call may hold Credentials and OnEvent.
-func SandboxPlan(ctx context.Context, opts SandboxPlanOptions, call ...CallOption) (*SandboxPlan, error) {
-	var out SandboxPlan
+// Options SandboxPlanOptions, result Plan; call may hold Credentials and OnEvent.
+func SandboxPlan(ctx context.Context, opts SandboxPlanOptions, call ...CallOption) (*Plan, error) {
+	var out Plan
 	if err := invoke(ctx, nil, "sandbox_plan", opts, &out, call); err != nil {
 		return nil, err
 	}
@@ -373,9 +373,9 @@ func SandboxPlan(ctx context.Context, opts SandboxPlanOptions, call ...CallOptio
 }
 
 // SandboxCompose runs "sandbox_compose": The sandbox plan as a Compose file (services with the Kubernetes sidecars' images, env and health checks) and its COMPOSE_PROFILES value.
-// Options SandboxComposeOptions, result SandboxCompose; call may hold Credentials and OnEvent.
-func SandboxCompose(ctx context.Context, opts SandboxComposeOptions, call ...CallOption) (*SandboxCompose, error) {
-	var out SandboxCompose
+// Options SandboxComposeOptions, result ComposeFile; call may hold Credentials and OnEvent.
+func SandboxCompose(ctx context.Context, opts SandboxComposeOptions, call ...CallOption) (*ComposeFile, error) {
+	var out ComposeFile
 	if err := invoke(ctx, nil, "sandbox_compose", opts, &out, call); err != nil {
 		return nil, err
 	}
@@ -383,9 +383,9 @@ func SandboxCompose(ctx context.Context, opts SandboxComposeOptions, call ...Cal
 }
 
 // SandboxJob runs "sandbox_job": The sandbox plan as a Kubernetes Job (clone step, services as native sidecars, Secret references only, non-root, no retries); optionally created (or dry-run) in the cluster and followed to its end with the main container's log and exit status.
-// Options SandboxJobOptions, result SandboxJob; call may hold Credentials and OnEvent.
-func SandboxJob(ctx context.Context, opts SandboxJobOptions, call ...CallOption) (*SandboxJob, error) {
-	var out SandboxJob
+// Options SandboxJobOptions, result JobManifest; call may hold Credentials and OnEvent.
+func SandboxJob(ctx context.Context, opts SandboxJobOptions, call ...CallOption) (*JobManifest, error) {
+	var out JobManifest
 	if err := invoke(ctx, nil, "sandbox_job", opts, &out, call); err != nil {
 		return nil, err
 	}
@@ -526,6 +526,17 @@ type ClusterOptions struct {
 	Host string `json:"host,omitempty"`
 	// Kubeconfig file; default `$KUBECONFIG` (first entry), else `~/.kube/config`.
 	Kubeconfig string `json:"kubeconfig,omitempty"`
+}
+
+// ComposeFile: The plan as Compose.
+type ComposeFile struct {
+	// The compose file (YAML).
+	Compose string `json:"compose"`
+	// `COMPOSE_PROFILES`'s value (`claude,with-postgres`).
+	ComposeProfiles string `json:"compose_profiles"`
+	// Where it was written.
+	File string `json:"file"`
+	Plan Plan   `json:"plan"`
 }
 
 // Compression: Layer compression.
@@ -914,6 +925,22 @@ type ImportOptions struct {
 	Tag string `json:"tag,omitempty"`
 }
 
+// JobManifest: A sandbox Job, and what became of it.
+type JobManifest struct {
+	// Whether it was sent to the cluster (and stored, unless dry_run).
+	Applied bool `json:"applied"`
+	DryRun  bool `json:"dry_run"`
+	// The Job as YAML or JSON (as the server returned it when applied).
+	Manifest  string `json:"manifest"`
+	Name      string `json:"name"`
+	Namespace string `json:"namespace"`
+	// How it ended (with wait).
+	Outcome *JobOutcome `json:"outcome"`
+	Plan    Plan        `json:"plan"`
+	// The Job's uid in the cluster, once stored.
+	Uid string `json:"uid"`
+}
+
 // JobOutcome: How a Job ended.
 type JobOutcome struct {
 	// The main container's exit code, from its pod; without a pod to read it from, 0 for
@@ -989,6 +1016,37 @@ const (
 
 // NoOptions: Options of operations that take nothing but the store.
 type NoOptions struct {
+}
+
+// Plan: A sandbox plan. The same serde type in every front end.
+type Plan struct {
+	// The sandbox config the plan used; none: the defaults.
+	Config string `json:"config"`
+	// The directory planned.
+	Dir string `json:"dir"`
+	// Whether detection could not decide and the plan holds every service to be safe.
+	Fallback bool `json:"fallback"`
+	// Why it fell back.
+	FallbackReason string `json:"fallback_reason"`
+	// The sandbox image (`claude-sandbox:ruby-3.3`).
+	Image string `json:"image"`
+	// Compose profiles: the main one, then one per service (`claude`, `with-postgres`).
+	Profiles []string `json:"profiles"`
+	// Every project found, with its evidence.
+	Projects []Project `json:"projects"`
+	// The main project's ecosystem (the root's project, else the first one found).
+	Runtime *Ecosystem `json:"runtime"`
+	// The services, sorted; every service when the plan fell back.
+	Services []ServicePlan `json:"services"`
+	// Setup commands, in order, each in its project's directory.
+	Setup []SetupStep `json:"setup"`
+	// Files detection could not use.
+	Unparsable []Unparsable `json:"unparsable"`
+	// The runtime version the image holds (`3.3.6`), from the config's version map; the
+	// project's own request when the map has no entry for it.
+	Version string `json:"version"`
+	// Things to know: version mismatches, versions outside the map, other runtimes.
+	Warnings []string `json:"warnings"`
 }
 
 // Project: One project: a directory with one ecosystem's manifest.
@@ -1184,41 +1242,14 @@ type SandboxCloneOptions struct {
 	URL string `json:"url,omitempty"`
 }
 
-// SandboxCompose: The plan as Compose.
-type SandboxCompose struct {
-	// The compose file (YAML).
-	Compose string `json:"compose"`
-	// `COMPOSE_PROFILES`'s value (`claude,with-postgres`).
-	ComposeProfiles string `json:"compose_profiles"`
-	// Where it was written.
-	File string      `json:"file"`
-	Plan SandboxPlan `json:"plan"`
-}
-
 // SandboxComposeOptions mirrors the contract's $defs/SandboxComposeOptions.
 type SandboxComposeOptions struct {
 	// The sandbox config (as for sandbox_plan).
 	Config string `json:"config,omitempty"`
-	// The project's directory: a checkout, or a run's directory.
+	// The project's directory: a checkout, or a run's directory or id.
 	Dir string `json:"dir,omitempty"`
 	// Where to write the compose file (atomically); none: only returned.
 	Output string `json:"output,omitempty"`
-}
-
-// SandboxJob: A sandbox Job, and what became of it.
-type SandboxJob struct {
-	// Whether it was sent to the cluster (and stored, unless dry_run).
-	Applied bool `json:"applied"`
-	DryRun  bool `json:"dry_run"`
-	// The Job as YAML or JSON (as the server returned it when applied).
-	Manifest  string `json:"manifest"`
-	Name      string `json:"name"`
-	Namespace string `json:"namespace"`
-	// How it ended (with wait).
-	Outcome *JobOutcome `json:"outcome"`
-	Plan    SandboxPlan `json:"plan"`
-	// The Job's uid in the cluster, once stored.
-	Uid string `json:"uid"`
 }
 
 // SandboxJobOptions mirrors the contract's $defs/SandboxJobOptions.
@@ -1252,37 +1283,6 @@ type SandboxJobOptions struct {
 	// With apply: follow the Job to its end, its main container's log as `log_line`
 	// events, and return its exit status.
 	Wait bool `json:"wait,omitempty"`
-}
-
-// SandboxPlan: A sandbox plan. The same serde type in every front end.
-type SandboxPlan struct {
-	// The sandbox config the plan used; none: the defaults.
-	Config string `json:"config"`
-	// The directory planned.
-	Dir string `json:"dir"`
-	// Whether detection could not decide and the plan holds every service to be safe.
-	Fallback bool `json:"fallback"`
-	// Why it fell back.
-	FallbackReason string `json:"fallback_reason"`
-	// The sandbox image (`claude-sandbox:ruby-3.3`).
-	Image string `json:"image"`
-	// Compose profiles: the main one, then one per service (`claude`, `with-postgres`).
-	Profiles []string `json:"profiles"`
-	// Every project found, with its evidence.
-	Projects []Project `json:"projects"`
-	// The main project's ecosystem (the root's project, else the first one found).
-	Runtime *Ecosystem `json:"runtime"`
-	// The services, sorted; every service when the plan fell back.
-	Services []ServicePlan `json:"services"`
-	// Setup commands, in order, each in its project's directory.
-	Setup []SetupStep `json:"setup"`
-	// Files detection could not use.
-	Unparsable []Unparsable `json:"unparsable"`
-	// The runtime version the image holds (`3.3.6`), from the config's version map; the
-	// project's own request when the map has no entry for it.
-	Version string `json:"version"`
-	// Things to know: version mismatches, versions outside the map, other runtimes.
-	Warnings []string `json:"warnings"`
 }
 
 // SandboxPlanOptions: Which project to plan, under which config.

@@ -179,6 +179,17 @@ export interface ClusterOptions {
   kubeconfig?: string | null
 }
 
+/** The plan as Compose. */
+export interface ComposeFile {
+  /** The compose file (YAML). */
+  compose: string
+  /** `COMPOSE_PROFILES`'s value (`claude,with-postgres`). */
+  composeProfiles: string
+  /** Where it was written. */
+  file?: string | null
+  plan: Plan
+}
+
 /** Layer compression. */
 export type Compression = 'gzip' | 'zstd'
 
@@ -612,6 +623,22 @@ export interface ImportOptions {
   tag?: string | null
 }
 
+/** A sandbox Job, and what became of it. */
+export interface JobManifest {
+  /** Whether it was sent to the cluster (and stored, unless dry_run). */
+  applied: boolean
+  dryRun: boolean
+  /** The Job as YAML or JSON (as the server returned it when applied). */
+  manifest: string
+  name: string
+  namespace: string
+  /** How it ended (with wait). */
+  outcome?: JobOutcome | null
+  plan: Plan
+  /** The Job's uid in the cluster, once stored. */
+  uid?: string | null
+}
+
 /** How a Job ended. */
 export interface JobOutcome {
   /**
@@ -759,6 +786,39 @@ export type ManifestFormat = 'yaml' | 'json'
 
 /** Options of operations that take nothing but the store. */
 export interface NoOptions {}
+
+/** A sandbox plan. The same serde type in every front end. */
+export interface Plan {
+  /** The sandbox config the plan used; none: the defaults. */
+  config?: string | null
+  /** The directory planned. */
+  dir: string
+  /** Whether detection could not decide and the plan holds every service to be safe. */
+  fallback: boolean
+  /** Why it fell back. */
+  fallbackReason?: string | null
+  /** The sandbox image (`claude-sandbox:ruby-3.3`). */
+  image: string
+  /** Compose profiles: the main one, then one per service (`claude`, `with-postgres`). */
+  profiles: Array<string>
+  /** Every project found, with its evidence. */
+  projects: Array<Project>
+  /** The main project's ecosystem (the root's project, else the first one found). */
+  runtime?: Ecosystem | null
+  /** The services, sorted; every service when the plan fell back. */
+  services: Array<ServicePlan>
+  /** Setup commands, in order, each in its project's directory. */
+  setup: Array<SetupStep>
+  /** Files detection could not use. */
+  unparsable: Array<Unparsable>
+  /**
+   * The runtime version the image holds (`3.3.6`), from the config's version map; the
+   * project's own request when the map has no entry for it.
+   */
+  version?: string | null
+  /** Things to know: version mismatches, versions outside the map, other runtimes. */
+  warnings: Array<string>
+}
 
 /** One project: a directory with one ecosystem's manifest. */
 export interface Project {
@@ -1054,40 +1114,13 @@ export interface SandboxCloneOptions {
   url?: string
 }
 
-/** The plan as Compose. */
-export interface SandboxCompose {
-  /** The compose file (YAML). */
-  compose: string
-  /** `COMPOSE_PROFILES`'s value (`claude,with-postgres`). */
-  composeProfiles: string
-  /** Where it was written. */
-  file?: string | null
-  plan: SandboxPlan
-}
-
 export interface SandboxComposeOptions {
   /** The sandbox config (as for sandbox_plan). */
   config?: string | null
-  /** The project's directory: a checkout, or a run's directory. */
+  /** The project's directory: a checkout, or a run's directory or id. */
   dir?: string
   /** Where to write the compose file (atomically); none: only returned. */
   output?: string | null
-}
-
-/** A sandbox Job, and what became of it. */
-export interface SandboxJob {
-  /** Whether it was sent to the cluster (and stored, unless dry_run). */
-  applied: boolean
-  dryRun: boolean
-  /** The Job as YAML or JSON (as the server returned it when applied). */
-  manifest: string
-  name: string
-  namespace: string
-  /** How it ended (with wait). */
-  outcome?: JobOutcome | null
-  plan: SandboxPlan
-  /** The Job's uid in the cluster, once stored. */
-  uid?: string | null
 }
 
 export interface SandboxJobOptions {
@@ -1126,39 +1159,6 @@ export interface SandboxJobOptions {
    * events, and return its exit status.
    */
   wait?: boolean
-}
-
-/** A sandbox plan. The same serde type in every front end. */
-export interface SandboxPlan {
-  /** The sandbox config the plan used; none: the defaults. */
-  config?: string | null
-  /** The directory planned. */
-  dir: string
-  /** Whether detection could not decide and the plan holds every service to be safe. */
-  fallback: boolean
-  /** Why it fell back. */
-  fallbackReason?: string | null
-  /** The sandbox image (`claude-sandbox:ruby-3.3`). */
-  image: string
-  /** Compose profiles: the main one, then one per service (`claude`, `with-postgres`). */
-  profiles: Array<string>
-  /** Every project found, with its evidence. */
-  projects: Array<Project>
-  /** The main project's ecosystem (the root's project, else the first one found). */
-  runtime?: Ecosystem | null
-  /** The services, sorted; every service when the plan fell back. */
-  services: Array<ServicePlan>
-  /** Setup commands, in order, each in its project's directory. */
-  setup: Array<SetupStep>
-  /** Files detection could not use. */
-  unparsable: Array<Unparsable>
-  /**
-   * The runtime version the image holds (`3.3.6`), from the config's version map; the
-   * project's own request when the map has no entry for it.
-   */
-  version?: string | null
-  /** Things to know: version mismatches, versions outside the map, other runtimes. */
-  warnings: Array<string>
 }
 
 /** Which project to plan, under which config. */
@@ -1667,19 +1667,19 @@ export declare function sandboxRemove(id: string, options?: Omit<SandboxRemoveOp
 export declare function sandboxRemove(options: SandboxRemoveOptions): Promise<SandboxRun>
 
 /** Detects the projects in a directory (Ruby, Node, Python, Go) and plans their sandbox: runtime, version and image, services, setup steps, with the evidence (file and line) for each; falls back to every service when detection cannot decide, and says why. */
-export declare function sandboxPlan(dir: string, options?: Omit<SandboxPlanOptions, 'dir'>): Promise<SandboxPlan>
+export declare function sandboxPlan(dir: string, options?: Omit<SandboxPlanOptions, 'dir'>): Promise<Plan>
 /** Detects the projects in a directory (Ruby, Node, Python, Go) and plans their sandbox: runtime, version and image, services, setup steps, with the evidence (file and line) for each; falls back to every service when detection cannot decide, and says why. */
-export declare function sandboxPlan(options: SandboxPlanOptions): Promise<SandboxPlan>
+export declare function sandboxPlan(options: SandboxPlanOptions): Promise<Plan>
 
 /** The sandbox plan as a Compose file (services with the Kubernetes sidecars' images, env and health checks) and its COMPOSE_PROFILES value. */
-export declare function sandboxCompose(dir: string, options?: Omit<SandboxComposeOptions, 'dir'>): Promise<SandboxCompose>
+export declare function sandboxCompose(dir: string, options?: Omit<SandboxComposeOptions, 'dir'>): Promise<ComposeFile>
 /** The sandbox plan as a Compose file (services with the Kubernetes sidecars' images, env and health checks) and its COMPOSE_PROFILES value. */
-export declare function sandboxCompose(options: SandboxComposeOptions): Promise<SandboxCompose>
+export declare function sandboxCompose(options: SandboxComposeOptions): Promise<ComposeFile>
 
 /** The sandbox plan as a Kubernetes Job (clone step, services as native sidecars, Secret references only, non-root, no retries); optionally created (or dry-run) in the cluster and followed to its end with the main container's log and exit status. */
-export declare function sandboxJob(dir: string, options?: Omit<SandboxJobOptions, 'dir'> & WithProgress & WithSignal): Promise<SandboxJob>
+export declare function sandboxJob(dir: string, options?: Omit<SandboxJobOptions, 'dir'> & WithProgress & WithSignal): Promise<JobManifest>
 /** The sandbox plan as a Kubernetes Job (clone step, services as native sidecars, Secret references only, non-root, no retries); optionally created (or dry-run) in the cluster and followed to its end with the main container's log and exit status. */
-export declare function sandboxJob(options: SandboxJobOptions & WithProgress & WithSignal): Promise<SandboxJob>
+export declare function sandboxJob(options: SandboxJobOptions & WithProgress & WithSignal): Promise<JobManifest>
 
 /** The options an operation would run with: strictly parsed, defaults filled in. */
 export declare function resolveOptions(options?: ResolveOptionsOptions): Promise<any>

@@ -170,12 +170,18 @@ class Gen:
 
     # -- results -------------------------------------------------------------------------
 
+    def is_simple(self, name: str) -> bool:
+        """Whether definition ``name`` is an enum (or a one-of of constants): built by calling
+        it, where a class is built by ``_from_json``."""
+        return "oneOf" in self.defs[name] or "enum" in self.defs[name]
+
     def result_field(self, schema: Any, data: str) -> tuple[str, str]:
         """(annotation, expression converting ``data``) of a result field."""
         if schema is True:
             return "Any", data
         if (opt := self.nullable_ref(schema)) is not None:
-            return f"{opt} | None", f"None if {data} is None else {opt}._from_json({data})"
+            make = f"{opt}({data})" if self.is_simple(opt) else f"{opt}._from_json({data})"
+            return f"{opt} | None", f"None if {data} is None else {make}"
         name = self.ref(schema)
         if name:
             return name, f"{name}({data})" if "oneOf" in self.defs[name] or "enum" in self.defs[
@@ -189,7 +195,10 @@ class Gen:
             item = schema["items"]
             iname = self.ref(item)
             if iname:
-                return f"tuple[{iname}, ...]", f"tuple({iname}._from_json(x) for x in {data})"
+                # An enum (or a one-of of constants) is built by calling it, a class by
+                # _from_json.
+                make = f"{iname}(x)" if self.is_simple(iname) else f"{iname}._from_json(x)"
+                return f"tuple[{iname}, ...]", f"tuple({make} for x in {data})"
             return "tuple[str, ...]", f"tuple({data})"
         if kinds == {"string"} and self.is_path(schema):
             return "Path", f"Path({data})"

@@ -137,6 +137,13 @@ fn clone_plan_compose_job_and_remove_a_rails_project() {
     assert_eq!(plan["version"], json!("3.3.6"));
     assert_eq!(plan["fallback"], json!(false));
     assert_eq!(plan["projects"][0]["framework"], json!("rails"));
+    // A run's id is enough.
+    let by_id = ok(&run(
+        &["sandbox", "plan", run_doc["id"].as_str().unwrap()],
+        r,
+        None,
+    ));
+    assert_eq!(by_id, text);
 
     // Compose: the file the real docker-compose accepts with the printed profiles.
     let file = r.join("compose.yaml");
@@ -184,11 +191,17 @@ fn clone_plan_compose_job_and_remove_a_rails_project() {
         r,
         None,
     );
-    ok(&dry);
+    let dry_manifest = ok(&dry);
     assert!(
         String::from_utf8_lossy(&dry.stderr).contains("dry run"),
         "{dry:?}"
     );
+    // What the server defaulted is shown; no uid of a Job that was never stored.
+    assert!(
+        dry_manifest.contains("completionMode: NonIndexed"),
+        "{dry_manifest}"
+    );
+    assert!(!dry_manifest.contains("uid"), "{dry_manifest}");
     let created: Value = serde_json::from_str(&ok(&run(
         &[
             "--json",

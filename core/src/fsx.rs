@@ -48,7 +48,7 @@ pub(crate) fn sync_dir(dir: &Path) -> io::Result<()> {
 
 /// A complete, flushed temporary sibling of `path` holding `bytes`.
 fn temp_sibling(path: &Path, bytes: &[u8]) -> Result<tempfile::NamedTempFile> {
-    let dir = path.parent().unwrap_or(Path::new("."));
+    let dir = parent_dir(path);
     let mut tmp = tempfile::Builder::new()
         .prefix(".tmp-")
         .permissions(readable())
@@ -65,10 +65,17 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     temp_sibling(path, bytes)?
         .persist(path)
         .map_err(|e| Error::io("replace", path, e.error))?;
-    if let Some(dir) = path.parent() {
-        sync_dir(dir).map_err(|e| Error::io("sync", dir, e))?;
-    }
+    let dir = parent_dir(path);
+    sync_dir(dir).map_err(|e| Error::io("sync", dir, e))?;
     Ok(())
+}
+
+/// The directory `path` is in: `.` for a bare file name (whose parent is the empty path).
+fn parent_dir(path: &Path) -> &Path {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    }
 }
 
 /// Writes `bytes` to `path` unless the file exists, atomically: a hard link of a complete

@@ -441,7 +441,7 @@ fn run_and_end(rig: &HashMap<String, String>, exit: Option<i32>, condition: &str
         })));
         facade::run_job(&opts, &call)
     });
-    // The Job appears; its name is the config's prefix and the directory's name.
+    // The Job appears; its name is the config's prefix, the directory's name and the commit.
     let name = loop {
         let dirname = dir
             .path()
@@ -449,7 +449,7 @@ fn run_and_end(rig: &HashMap<String, String>, exit: Option<i32>, condition: &str
             .unwrap()
             .to_string_lossy()
             .to_lowercase();
-        let name = job::label_value(&format!("sandbox-{dirname}"))
+        let name = job::label_value(&format!("sandbox-{dirname}-0123456"))
             .to_lowercase()
             .replace(['_', '.'], "-");
         if client.job(&ns, &name).unwrap().is_some() {
@@ -626,9 +626,8 @@ fn plans_of_project_fixtures() {
         .unwrap();
         (dir, p)
     };
-    let names = |p: &plan::SandboxPlan| -> Vec<String> {
-        p.services.iter().map(|s| s.name.clone()).collect()
-    };
+    let names =
+        |p: &plan::Plan| -> Vec<String> { p.services.iter().map(|s| s.name.clone()).collect() };
     // Rails with pg and sidekiq: postgres and redis, the 3.3 image, Rails' setup.
     let (_d, p) = plan_of(&[
         ("Gemfile", "source \"https://rubygems.org\"\nruby \"3.3.1\"\ngem \"rails\", \"~> 7.1\"\ngem \"pg\"\ngem \"pg_search\"\ngem \"sidekiq\"\n"),

@@ -441,7 +441,7 @@ pub extern "C" fn idpkit_sandbox_remove(
 /// Detects the projects in a directory (Ruby, Node, Python, Go) and plans their sandbox: runtime,
 /// version and image, services, setup steps, with the evidence (file and line) for each; falls
 /// back to every service when detection cannot decide, and says why.
-/// Options `$defs/SandboxPlanOptions`, result `$defs/SandboxPlan`; arguments as for `idpkit_call`.
+/// Options `$defs/SandboxPlanOptions`, result `$defs/Plan`; arguments as for `idpkit_call`.
 #[no_mangle]
 pub extern "C" fn idpkit_sandbox_plan(
     options_json: *const c_char, credentials: *const idpkit_credentials,
@@ -453,7 +453,7 @@ pub extern "C" fn idpkit_sandbox_plan(
 
 /// The sandbox plan as a Compose file (services with the Kubernetes sidecars' images, env and
 /// health checks) and its COMPOSE_PROFILES value.
-/// Options `$defs/SandboxComposeOptions`, result `$defs/SandboxCompose`; arguments as for `idpkit_call`.
+/// Options `$defs/SandboxComposeOptions`, result `$defs/ComposeFile`; arguments as for `idpkit_call`.
 #[no_mangle]
 pub extern "C" fn idpkit_sandbox_compose(
     options_json: *const c_char, credentials: *const idpkit_credentials,
@@ -466,7 +466,7 @@ pub extern "C" fn idpkit_sandbox_compose(
 /// The sandbox plan as a Kubernetes Job (clone step, services as native sidecars, Secret
 /// references only, non-root, no retries); optionally created (or dry-run) in the cluster and
 /// followed to its end with the main container's log and exit status.
-/// Options `$defs/SandboxJobOptions`, result `$defs/SandboxJob`; arguments as for `idpkit_call`.
+/// Options `$defs/SandboxJobOptions`, result `$defs/JobManifest`; arguments as for `idpkit_call`.
 #[no_mangle]
 pub extern "C" fn idpkit_sandbox_job(
     options_json: *const c_char, credentials: *const idpkit_credentials,

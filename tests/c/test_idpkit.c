@@ -617,6 +617,9 @@ static void excludes_tests(const char *tmp) {
   idpkit_store_free(store);
 }
 
+/* test_sandbox.c: sandbox runs, plan, Compose and Job against the rig. */
+void sandbox_tests(const char *tmp);
+
 int main(int argc, char **argv) {
   if (argc != 2) {
     fprintf(stderr, "usage: %s FIXTURE_DIR\n", argv[0]);
@@ -900,6 +903,7 @@ int main(int argc, char **argv) {
   source_watch_tests(tmp);
   source_watch_argo_tests(tmp);
   secrets_tests(tmp);
+  sandbox_tests(tmp);
 
   idpkit_store_free(store);
 

@@ -321,6 +321,9 @@ SETUPS = {
     # GitRepository flux-system/podinfo, Ready with the rig's fixture tarball: what the watch
     # examples watch
     "flux-podinfo": ([], f"bash {REPO}/tests/docs/fixtures/flux-podinfo.sh"),
+    # examples/rails-shop on `main` of the rig's git repository rails-shop.git: what the
+    # sandbox walk-through clones
+    "rails-shop-repo": ([], f"bash {REPO}/tests/docs/fixtures/rails-shop-repo.sh"),
 }
 
 

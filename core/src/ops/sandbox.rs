@@ -6,11 +6,11 @@ use crate::call::Call;
 use crate::error::Result;
 use crate::oci::Store;
 use crate::sandbox::facade;
-use crate::sandbox::plan::SandboxPlan;
+use crate::sandbox::plan::Plan;
 use crate::sandbox::workspace::SandboxRun;
 
 pub use crate::sandbox::facade::{
-    ManifestFormat, SandboxCloneOptions, SandboxCompose, SandboxComposeOptions, SandboxJob,
+    ComposeFile, JobManifest, ManifestFormat, SandboxCloneOptions, SandboxComposeOptions,
     SandboxJobOptions, SandboxPlanOptions, SandboxRemoveOptions, SandboxRuns, SandboxRunsOptions,
 };
 
@@ -68,8 +68,8 @@ impl Operation for SandboxPlanOp {
     const USES: Uses = Uses::NOTHING;
     const POSITIONAL: &'static [&'static str] = &["dir"];
     type Options = SandboxPlanOptions;
-    type Output = SandboxPlan;
-    fn run(_: Option<&Store>, o: &SandboxPlanOptions, _: &Call) -> Result<SandboxPlan> {
+    type Output = Plan;
+    fn run(_: Option<&Store>, o: &SandboxPlanOptions, _: &Call) -> Result<Plan> {
         facade::plan(o)
     }
 }
@@ -83,8 +83,8 @@ impl Operation for SandboxComposeOp {
     const USES: Uses = Uses::NOTHING;
     const POSITIONAL: &'static [&'static str] = &["dir"];
     type Options = SandboxComposeOptions;
-    type Output = SandboxCompose;
-    fn run(_: Option<&Store>, o: &SandboxComposeOptions, _: &Call) -> Result<SandboxCompose> {
+    type Output = ComposeFile;
+    fn run(_: Option<&Store>, o: &SandboxComposeOptions, _: &Call) -> Result<ComposeFile> {
         facade::compose(o)
     }
 }
@@ -105,8 +105,8 @@ impl Operation for SandboxJobOp {
     };
     const POSITIONAL: &'static [&'static str] = &["dir"];
     type Options = SandboxJobOptions;
-    type Output = SandboxJob;
-    fn run(_: Option<&Store>, o: &SandboxJobOptions, call: &Call) -> Result<SandboxJob> {
+    type Output = JobManifest;
+    fn run(_: Option<&Store>, o: &SandboxJobOptions, call: &Call) -> Result<JobManifest> {
         facade::run_job(o, call)
     }
 }

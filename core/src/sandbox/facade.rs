@@ -3,7 +3,7 @@
 
 use super::config::SandboxConfig;
 use super::job_run::{self, JobOutcome};
-use super::plan::{self, compose, job, SandboxPlan};
+use super::plan::{self, compose, job, Plan};
 use super::workspace::{self, SandboxRun};
 use crate::error::{Error, Result};
 use crate::gitops::git::GitSource;
@@ -139,24 +139,33 @@ fn project_dir(dir: &Path) -> Result<PathBuf> {
     if dir.join(workspace::RUN_FILE).is_file() {
         return Ok(dir.join(workspace::CHECKOUT_DIR));
     }
+    // A run's id (`sandbox ls`), when no directory of that name is here.
+    if !dir.exists() && dir.components().count() == 1 {
+        let id = dir.to_string_lossy();
+        if let Ok(run) = workspace::run_dir(&crate::config::default_sandbox_dir(), &id) {
+            if run.join(workspace::RUN_FILE).is_file() {
+                return Ok(run.join(workspace::CHECKOUT_DIR));
+            }
+        }
+    }
     Ok(dir.to_path_buf())
 }
 
-fn plan_of(dir: &Path, config: Option<&Path>) -> Result<(PathBuf, SandboxConfig, SandboxPlan)> {
+fn plan_of(dir: &Path, config: Option<&Path>) -> Result<(PathBuf, SandboxConfig, Plan)> {
     let project = project_dir(dir)?;
     let (cfg, path) = SandboxConfig::locate(config, &process_env, &project)?;
     let p = plan::plan(&project, &cfg, path, &process_env)?;
     Ok((project, cfg, p))
 }
 
-pub fn plan(o: &SandboxPlanOptions) -> Result<SandboxPlan> {
+pub fn plan(o: &SandboxPlanOptions) -> Result<Plan> {
     plan_of(&o.dir, o.config.as_deref()).map(|(_, _, p)| p)
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct SandboxComposeOptions {
-    /// The project's directory: a checkout, or a run's directory.
+    /// The project's directory: a checkout, or a run's directory or id.
     #[schemars(extend("x-path" = true))]
     pub dir: PathBuf,
     /// The sandbox config (as for sandbox_plan).
@@ -169,7 +178,7 @@ pub struct SandboxComposeOptions {
 
 /// The plan as Compose.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-pub struct SandboxCompose {
+pub struct ComposeFile {
     /// `COMPOSE_PROFILES`'s value (`claude,with-postgres`).
     pub compose_profiles: String,
     /// The compose file (YAML).
@@ -177,10 +186,10 @@ pub struct SandboxCompose {
     /// Where it was written.
     #[schemars(extend("x-path" = true))]
     pub file: Option<PathBuf>,
-    pub plan: SandboxPlan,
+    pub plan: Plan,
 }
 
-pub fn compose(o: &SandboxComposeOptions) -> Result<SandboxCompose> {
+pub fn compose(o: &SandboxComposeOptions) -> Result<ComposeFile> {
     let (project, cfg, p) = plan_of(&o.dir, o.config.as_deref())?;
     let project = std::path::absolute(&project).unwrap_or(project);
     let doc = compose::document(&p, &cfg, &project);
@@ -188,7 +197,7 @@ pub fn compose(o: &SandboxComposeOptions) -> Result<SandboxCompose> {
     if let Some(out) = &o.output {
         crate::fsx::write_atomic(out, text.as_bytes())?;
     }
-    Ok(SandboxCompose {
+    Ok(ComposeFile {
         compose_profiles: p.compose_profiles(),
         compose: text,
         file: o.output.clone(),
@@ -241,7 +250,7 @@ pub struct SandboxJobOptions {
 
 /// A sandbox Job, and what became of it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-pub struct SandboxJob {
+pub struct JobManifest {
     pub name: String,
     pub namespace: String,
     /// The Job as YAML or JSON (as the server returned it when applied).
@@ -253,7 +262,7 @@ pub struct SandboxJob {
     pub uid: Option<String>,
     /// How it ended (with wait).
     pub outcome: Option<JobOutcome>,
-    pub plan: SandboxPlan,
+    pub plan: Plan,
 }
 
 /// The repository and commit a Job clones, and the run it belongs to.
@@ -312,7 +321,7 @@ fn job_source(
     Ok((url, commit, git_ref, id))
 }
 
-pub fn run_job(o: &SandboxJobOptions, call: &Call) -> Result<SandboxJob> {
+pub fn run_job(o: &SandboxJobOptions, call: &Call) -> Result<JobManifest> {
     if (o.dry_run || o.wait) && !o.apply {
         return Err(Error::invalid(
             "dry_run and wait go with apply (--apply): without it the Job is only printed",
@@ -326,11 +335,15 @@ pub fn run_job(o: &SandboxJobOptions, call: &Call) -> Result<SandboxJob> {
     let (project, cfg, p) = plan_of(&o.dir, o.config.as_deref())?;
     let (repo_url, commit, git_ref, run) = job_source(&project, o)?;
     let namespace = o.namespace.clone().unwrap_or(cfg.job.namespace.clone());
+    // A run's id is unique; a checkout's directory name is not, so its commit goes with it.
     let base = run.clone().unwrap_or_else(|| {
-        std::path::absolute(&project)
+        let dirname = std::path::absolute(&project)
             .ok()
             .and_then(|a| a.file_name().map(|n| n.to_string_lossy().to_lowercase()))
-            .unwrap_or_else(|| "project".into())
+            .unwrap_or_else(|| "project".into());
+        let short: String = commit.chars().take(7).collect();
+        let dirname: String = dirname.chars().take(40).collect();
+        format!("{dirname}-{short}")
     });
     let name = o.name.clone().unwrap_or_else(|| {
         let n = job::label_value(&format!("{}{base}", cfg.job.name_prefix)).to_lowercase();
@@ -352,7 +365,7 @@ pub fn run_job(o: &SandboxJobOptions, call: &Call) -> Result<SandboxJob> {
         run,
     };
     let mut manifest = job::job(&p, &cfg, &target);
-    let mut result = SandboxJob {
+    let mut result = JobManifest {
         name,
         namespace,
         manifest: String::new(),
@@ -367,6 +380,9 @@ pub fn run_job(o: &SandboxJobOptions, call: &Call) -> Result<SandboxJob> {
         manifest = client.create_job(&manifest, o.dry_run)?;
         // The server's bookkeeping of who set which field says nothing to a reader.
         manifest.metadata.managed_fields = None;
+        if o.dry_run {
+            forget_identity(&mut manifest);
+        }
         result.applied = true;
         if !o.dry_run {
             result.uid = manifest.metadata.uid.clone();
@@ -393,4 +409,26 @@ pub fn run_job(o: &SandboxJobOptions, call: &Call) -> Result<SandboxJob> {
             .map_err(|e| Error::internal(format!("the Job as JSON: {e}")))?,
     };
     Ok(result)
+}
+
+/// A dry run's answer carries the uid (and the selector and labels made from it), time and
+/// version a stored Job would have had: left in, the manifest would look like a Job that
+/// exists. They are removed; what the server defaulted stays.
+fn forget_identity(job: &mut k8s_openapi::api::batch::v1::Job) {
+    let m = &mut job.metadata;
+    m.uid = None;
+    m.creation_timestamp = None;
+    m.resource_version = None;
+    m.generation = None;
+    if let Some(spec) = job.spec.as_mut() {
+        spec.selector = None;
+        if let Some(labels) = spec
+            .template
+            .metadata
+            .as_mut()
+            .and_then(|t| t.labels.as_mut())
+        {
+            labels.retain(|k, _| !k.ends_with("controller-uid"));
+        }
+    }
 }

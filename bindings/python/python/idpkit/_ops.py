@@ -14,6 +14,7 @@ from ._types import (
     ArgoFetched,
     BuildResult,
     ClusterOptions,
+    ComposeFile,
     Compression,
     ExtractResult,
     FileFormat,
@@ -22,16 +23,15 @@ from ._types import (
     GuardVerdict,
     ImageInspect,
     ImageSummary,
+    JobManifest,
     KubeOptions,
     LoginResult,
+    Plan,
     ProgressCallback,
     PullResult,
     PushResult,
     RegistryOptions,
     RemoteInspect,
-    SandboxCompose,
-    SandboxJob,
-    SandboxPlan,
     SandboxRun,
     SandboxRuns,
     SecretsDecrypted,
@@ -1923,7 +1923,7 @@ def sandbox_remove(id: str, *, root: StrPath | None = None) -> SandboxRun:
     return SandboxRun._from_json(raw)
 
 
-def sandbox_plan(dir: StrPath, *, config: StrPath | None = None) -> SandboxPlan:
+def sandbox_plan(dir: StrPath, *, config: StrPath | None = None) -> Plan:
     """Detects the projects in a directory (Ruby, Node, Python, Go) and plans their sandbox:
     runtime, version and image, services, setup steps, with the evidence (file and line) for
     each; falls back to every service when detection cannot decide, and says why.
@@ -1940,16 +1940,16 @@ def sandbox_plan(dir: StrPath, *, config: StrPath | None = None) -> SandboxPlan:
             "config": _path("config", config),
         },
     )
-    return SandboxPlan._from_json(raw)
+    return Plan._from_json(raw)
 
 
 def sandbox_compose(
     dir: StrPath, *, config: StrPath | None = None, output: StrPath | None = None
-) -> SandboxCompose:
+) -> ComposeFile:
     """The sandbox plan as a Compose file (services with the Kubernetes sidecars' images, env and
     health checks) and its COMPOSE_PROFILES value.
 
-    ``dir``: The project's directory: a checkout, or a run's directory.
+    ``dir``: The project's directory: a checkout, or a run's directory or id.
     ``config``: The sandbox config (as for sandbox_plan).
     ``output``: Where to write the compose file (atomically); none: only returned.
     """
@@ -1962,7 +1962,7 @@ def sandbox_compose(
             "output": _path("output", output),
         },
     )
-    return SandboxCompose._from_json(raw)
+    return ComposeFile._from_json(raw)
 
 
 def sandbox_job(
@@ -1981,7 +1981,7 @@ def sandbox_job(
     wait: bool = False,
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
-) -> SandboxJob:
+) -> JobManifest:
     """The sandbox plan as a Kubernetes Job (clone step, services as native sidecars, Secret
     references only, non-root, no retries); optionally created (or dry-run) in the cluster and
     followed to its end with the main container's log and exit status.
@@ -2028,7 +2028,7 @@ def sandbox_job(
         progress=progress,
         cancel=cancel,
     )
-    return SandboxJob._from_json(raw)
+    return JobManifest._from_json(raw)
 
 
 def resolve_options(operation: str, options: Any = None) -> Any:

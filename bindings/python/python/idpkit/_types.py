@@ -835,7 +835,7 @@ class Project:
         return cls(
             dir=data["dir"],
             ecosystem=Ecosystem(data["ecosystem"]),
-            services=tuple(Service._from_json(x) for x in data["services"]),
+            services=tuple(Service(x) for x in data["services"]),
             setup=tuple(data["setup"]),
             evidence=tuple(Evidence._from_json(x) for x in data["evidence"]),
             warnings=tuple(data["warnings"]),
@@ -918,7 +918,7 @@ class Unparsable:
 
 
 @dataclass(frozen=True)
-class SandboxPlan:
+class Plan:
     """A sandbox plan. The same serde type in every front end."""
 
     dir: Path
@@ -951,7 +951,7 @@ class SandboxPlan:
     """
 
     @classmethod
-    def _from_json(cls, data: Mapping[str, Any]) -> SandboxPlan:
+    def _from_json(cls, data: Mapping[str, Any]) -> Plan:
         return cls(
             dir=Path(data["dir"]),
             image=data["image"],
@@ -970,23 +970,23 @@ class SandboxPlan:
 
 
 @dataclass(frozen=True)
-class SandboxCompose:
+class ComposeFile:
     """The plan as Compose."""
 
     compose_profiles: str
     """`COMPOSE_PROFILES`'s value (`claude,with-postgres`)."""
     compose: str
     """The compose file (YAML)."""
-    plan: SandboxPlan
+    plan: Plan
     file: Path | None = None
     """Where it was written."""
 
     @classmethod
-    def _from_json(cls, data: Mapping[str, Any]) -> SandboxCompose:
+    def _from_json(cls, data: Mapping[str, Any]) -> ComposeFile:
         return cls(
             compose_profiles=data["compose_profiles"],
             compose=data["compose"],
-            plan=SandboxPlan._from_json(data["plan"]),
+            plan=Plan._from_json(data["plan"]),
             file=None if data.get("file") is None else Path(data["file"]),
         )
 
@@ -1022,7 +1022,7 @@ class JobOutcome:
 
 
 @dataclass(frozen=True)
-class SandboxJob:
+class JobManifest:
     """A sandbox Job, and what became of it."""
 
     name: str
@@ -1032,21 +1032,21 @@ class SandboxJob:
     applied: bool
     """Whether it was sent to the cluster (and stored, unless dry_run)."""
     dry_run: bool
-    plan: SandboxPlan
+    plan: Plan
     outcome: JobOutcome | None = None
     """How it ended (with wait)."""
     uid: str | None = None
     """The Job's uid in the cluster, once stored."""
 
     @classmethod
-    def _from_json(cls, data: Mapping[str, Any]) -> SandboxJob:
+    def _from_json(cls, data: Mapping[str, Any]) -> JobManifest:
         return cls(
             name=data["name"],
             namespace=data["namespace"],
             manifest=data["manifest"],
             applied=data["applied"],
             dry_run=data["dry_run"],
-            plan=SandboxPlan._from_json(data["plan"]),
+            plan=Plan._from_json(data["plan"]),
             outcome=None if data.get("outcome") is None else JobOutcome._from_json(data["outcome"]),
             uid=data.get("uid"),
         )
@@ -1359,6 +1359,7 @@ __all__ = [
     "BuildStartedEvent",
     "CertInfo",
     "ClusterOptions",
+    "ComposeFile",
     "Compression",
     "Decision",
     "Ecosystem",
@@ -1374,6 +1375,7 @@ __all__ = [
     "ImageStoredEvent",
     "ImageSummary",
     "InsecureConnectionEvent",
+    "JobManifest",
     "JobOutcome",
     "KubeOptions",
     "LayerCachedEvent",
@@ -1383,6 +1385,7 @@ __all__ = [
     "LogLineEvent",
     "LoginResult",
     "ManifestPushedEvent",
+    "Plan",
     "ProgressCallback",
     "Project",
     "PullResult",
@@ -1391,9 +1394,6 @@ __all__ = [
     "RemoteInspect",
     "RetryScheduledEvent",
     "Rule",
-    "SandboxCompose",
-    "SandboxJob",
-    "SandboxPlan",
     "SandboxRun",
     "SandboxRuns",
     "SecretsDecrypted",

@@ -2,7 +2,7 @@
 //! environment and health check exactly as the Job's sidecars have them) and the main
 //! service, which waits for each to be healthy and finds it by the same URL variables.
 
-use super::SandboxPlan;
+use super::Plan;
 use crate::error::{Error, Result};
 use crate::sandbox::config::SandboxConfig;
 use serde_json::{json, Map, Value};
@@ -24,7 +24,7 @@ fn literal_map<'a>(pairs: impl IntoIterator<Item = (&'a String, &'a String)>) ->
 
 /// The Compose document for `plan`, with the project at `project_dir` mounted at the
 /// image's workdir.
-pub fn document(plan: &SandboxPlan, config: &SandboxConfig, project_dir: &Path) -> Value {
+pub fn document(plan: &Plan, config: &SandboxConfig, project_dir: &Path) -> Value {
     let mut services = Map::new();
     let mut depends = Map::new();
     for s in &plan.services {
@@ -77,7 +77,7 @@ pub fn document(plan: &SandboxPlan, config: &SandboxConfig, project_dir: &Path) 
 }
 
 /// The document as YAML, with a header saying how to run it.
-pub fn to_yaml(plan: &SandboxPlan, doc: &Value) -> Result<String> {
+pub fn to_yaml(plan: &Plan, doc: &Value) -> Result<String> {
     let body = serde_saphyr::to_string(doc)
         .map_err(|e| Error::internal(format!("the compose file as YAML: {e}")))?;
     Ok(format!(

@@ -3,7 +3,7 @@
 //! starts once they are ready and the Job completes when it ends), and the main container.
 //! Secrets only by reference; a non-root pod; no retries; a deadline and a TTL.
 
-use super::SandboxPlan;
+use super::Plan;
 use crate::sandbox::config::SandboxConfig;
 use k8s_openapi::api::batch::v1::{Job, JobSpec};
 use k8s_openapi::api::core::v1::{
@@ -128,7 +128,7 @@ pub fn label_value(s: &str) -> String {
 }
 
 /// The Job for `plan`.
-pub fn job(plan: &SandboxPlan, config: &SandboxConfig, target: &JobTarget) -> Job {
+pub fn job(plan: &Plan, config: &SandboxConfig, target: &JobTarget) -> Job {
     let jc = &config.job;
     let workdir = config.image.workdir.as_str();
     let mut labels = BTreeMap::from([

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 
 /// A sandbox plan. The same serde type in every front end.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-pub struct SandboxPlan {
+pub struct Plan {
     /// The directory planned.
     #[schemars(extend("x-path" = true))]
     pub dir: PathBuf,
@@ -91,7 +91,7 @@ pub fn plan(
     config: &SandboxConfig,
     config_path: Option<PathBuf>,
     env: &dyn Fn(&str) -> Option<String>,
-) -> Result<SandboxPlan> {
+) -> Result<Plan> {
     if !dir.is_dir() {
         return Err(crate::Error::not_found(format!(
             "{} is not a directory; give the project's checkout",
@@ -108,7 +108,7 @@ pub fn from_detection(
     found: Detection,
     config: &SandboxConfig,
     config_path: Option<PathBuf>,
-) -> SandboxPlan {
+) -> Plan {
     let mut warnings: Vec<String> = found
         .projects
         .iter()
@@ -199,7 +199,7 @@ pub fn from_detection(
             })
         })
         .collect();
-    SandboxPlan {
+    Plan {
         dir: dir.to_path_buf(),
         config: config_path,
         runtime: main.map(|p| p.ecosystem),
@@ -233,7 +233,7 @@ fn service_plan(s: Service, c: &ServiceConfig, config: &SandboxConfig) -> Servic
     }
 }
 
-impl SandboxPlan {
+impl Plan {
     /// `COMPOSE_PROFILES`'s value: the profiles joined by commas.
     pub fn compose_profiles(&self) -> String {
         self.profiles.join(",")
