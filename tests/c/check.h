@@ -69,6 +69,9 @@ int kube_get(const char *tmp, const char *api_path, char *buf, size_t len);
  * and kube-apiserver. */
 void secrets_tests(const char *tmp);
 
+/* test_sandbox.c: sandbox runs, plan, Compose and Job against the rig. */
+void sandbox_tests(const char *tmp);
+
 /* test_watch.c: source_watch_flux against the rig's kube-apiserver and nginx. */
 void source_watch_tests(const char *tmp);
 /* test_watch.c: source_watch_argo, an Application synced to a new commit. */

@@ -617,8 +617,6 @@ static void excludes_tests(const char *tmp) {
   idpkit_store_free(store);
 }
 
-/* test_sandbox.c: sandbox runs, plan, Compose and Job against the rig. */
-void sandbox_tests(const char *tmp);
 
 int main(int argc, char **argv) {
   if (argc != 2) {
