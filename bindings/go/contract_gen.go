@@ -1230,14 +1230,15 @@ type SandboxCloneOptions struct {
 	KnownHostsFile string `json:"known_hosts_file,omitempty"`
 	// Leave out the platform's roots and `SSL_CERT_*` (tests, air-gapped setups).
 	NoPlatformRoots bool `json:"no_platform_roots,omitempty"`
-	// A branch, tag, full ref or commit id; none: the repository's HEAD.
+	// A branch, tag, full ref, commit id or `HEAD`; none is the repository's HEAD.
 	Revision string `json:"revision,omitempty"`
 	// The runs directory. Default `$IDPKIT_SANDBOX_HOME`, else
 	// `$XDG_DATA_HOME/idpkit/sandboxes`.
 	Root string `json:"root,omitempty"`
-	// An SSH private key file (OpenSSH or PEM, unencrypted), read into memory.
+	// An SSH private key file (OpenSSH or PEM, unencrypted), read into memory for an SSH
+	// URL.
 	SshKeyFile string `json:"ssh_key_file,omitempty"`
-	// `https://…`, `ssh://…`, `user@host:path` or `file://…`, without a password
+	// `https://…`, `ssh://[user@]host[:port]/path` or `user@host:path`, without a password
 	// (credentials are the call's: username and password, or a token).
 	URL string `json:"url,omitempty"`
 }

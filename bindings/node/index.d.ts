@@ -1098,17 +1098,20 @@ export interface SandboxCloneOptions {
   knownHostsFile?: string | null
   /** Leave out the platform's roots and `SSL_CERT_*` (tests, air-gapped setups). */
   noPlatformRoots?: boolean
-  /** A branch, tag, full ref or commit id; none: the repository's HEAD. */
+  /** A branch, tag, full ref, commit id or `HEAD`; none is the repository's HEAD. */
   revision?: string | null
   /**
    * The runs directory. Default `$IDPKIT_SANDBOX_HOME`, else
    * `$XDG_DATA_HOME/idpkit/sandboxes`.
    */
   root?: string | null
-  /** An SSH private key file (OpenSSH or PEM, unencrypted), read into memory. */
+  /**
+   * An SSH private key file (OpenSSH or PEM, unencrypted), read into memory for an SSH
+   * URL.
+   */
   sshKeyFile?: string | null
   /**
-   * `https://…`, `ssh://…`, `user@host:path` or `file://…`, without a password
+   * `https://…`, `ssh://[user@]host[:port]/path` or `user@host:path`, without a password
    * (credentials are the call's: username and password, or a token).
    */
   url?: string

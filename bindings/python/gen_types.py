@@ -237,7 +237,8 @@ class Gen:
                     ann += " | None"
                 raw = f'data.get("{f}")'
                 if (opt := self.nullable_ref(schema)) is not None:
-                    expr = f'None if {raw} is None else {opt}._from_json(data["{f}"])'
+                    make = "" if self.is_simple(opt) else "._from_json"
+                    expr = f'None if {raw} is None else {opt}{make}(data["{f}"])'
                 else:
                     expr = raw if expr == f'data["{f}"]' else f"None if {raw} is None else {expr}"
             line = f"    {f}: {ann}"
@@ -324,6 +325,18 @@ class Gen:
             "        return _fields_to_json(self, self._KINDS)",
         ]
 
+    def option_enum_defs(self) -> list[str]:
+        """String enums an option field names and no result uses (those become classes)."""
+        results = json.dumps([op["output"] for op in self.c["operations"]])
+        names: set[str] = set()
+        for op in self.c["operations"]:
+            opts = self.resolve(op["options"])
+            for schema in opts.get("properties", {}).values():
+                n = self.ref(schema)
+                if n and "enum" in self.defs[n] and f'"#/$defs/{n}"' not in results:
+                    names.add(n)
+        return sorted(names)
+
     def nested_option_defs(self) -> list[str]:
         names: list[str] = []
         for op in self.c["operations"]:
@@ -403,10 +416,12 @@ class Gen:
             "from ._util import StrPath, _check_fields, _fields_to_json",
             "",
         ]
-        comp = self.defs.get("Compression")
-        if comp:
-            out += ["", f"#: {comp.get('description', 'Compression')}"]
-            out.append("Compression = Literal[" + ", ".join(f'"{v}"' for v in comp["enum"]) + "]")
+        # String enums that only options use (Compression, ManifestFormat): Literal aliases.
+        self.option_enums = self.option_enum_defs()
+        for name in self.option_enums:
+            d = self.defs[name]
+            out += ["", f"#: {d.get('description', name)}"]
+            out.append(f"{name} = Literal[" + ", ".join(f'"{v}"' for v in d["enum"]) + "]")
         done: set[str] = set()
         self.results: list[str] = []
         for op in self.c["operations"]:
@@ -426,7 +441,7 @@ class Gen:
                 *self.results,
                 *self.nested,
                 *self.event_names,
-                "Compression",
+                *self.option_enums,
                 "Event",
                 "ProgressCallback",
                 "StrPath",
@@ -641,7 +656,7 @@ class Gen:
             "",
             "from . import _idpkit",
             "from ._types import (",
-            *[f"    {n}," for n in sorted(uses | {"Compression", "ProgressCallback"})],
+            *[f"    {n}," for n in sorted(uses | set(self.option_enums) | {"ProgressCallback"})],
             ")",
             "from ._util import (",
             "    CancelToken,",

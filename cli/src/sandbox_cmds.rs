@@ -2,8 +2,8 @@
 //! a sandbox's secrets (`sandbox secrets push`, the same command as `secrets push`).
 
 use crate::output::Output;
-use crate::registry_cmds::TrustArgs;
 use crate::secrets_cmds::{self, PushArgs};
+use crate::source_cmds::GitArgs;
 use clap::{Args, Subcommand};
 use idpkit::kube::KubeOptions;
 use idpkit::ops::{
@@ -25,24 +25,10 @@ pub enum SandboxCommand {
   idpkit sandbox clone git@github.com:org/app.git --ssh-key ~/.ssh/id_ed25519")]
     Clone {
         url: String,
-        /// Branch, tag, full ref or commit id (default: the repository's HEAD).
-        #[arg(long, value_name = "REV")]
-        rev: Option<String>,
-        /// Commits of history to fetch; 0: the whole history.
-        #[arg(long, value_name = "N", default_value_t = 1)]
-        depth: u32,
-        /// SSH private key file for an SSH URL (read into memory, never copied).
-        #[arg(long, value_name = "FILE")]
-        ssh_key: Option<PathBuf>,
-        /// known_hosts file (default: ~/.ssh/known_hosts, then /etc/ssh/ssh_known_hosts).
-        #[arg(long, value_name = "FILE")]
-        known_hosts: Option<PathBuf>,
         #[command(flatten)]
         root: RootArg,
         #[command(flatten)]
-        creds: crate::creds::Creds,
-        #[command(flatten)]
-        trust: TrustArgs,
+        git: GitArgs,
     },
     /// List the runs, oldest first: id, commit, repository.
     Ls {
@@ -171,29 +157,15 @@ fn log_sink(inner: EventSink, json: bool) -> EventSink {
 
 pub fn run(c: SandboxCommand, out: &Output, json: bool) -> Result<()> {
     match c {
-        SandboxCommand::Clone {
-            url,
-            rev,
-            depth,
-            ssh_key,
-            known_hosts,
-            root,
-            creds,
-            trust,
-        } => {
+        SandboxCommand::Clone { url, root, git } => {
             let opts = SandboxCloneOptions {
-                url,
-                revision: rev,
-                depth,
-                ssh_key_file: ssh_key,
-                known_hosts_file: known_hosts,
+                remote: git.remote(url),
                 root: root.root,
-                trust: trust.options(),
             };
             let progress = out.progress();
             let call = Call::new()
                 .with_sink(Some(progress.sink()))
-                .with_credential(creds.credential()?);
+                .with_credential(git.creds.credential()?);
             let r = facade::clone(&opts, &call);
             progress.finish();
             let run = r?;

@@ -72,22 +72,8 @@ pub enum FetchCommand {
   idpkit source fetch git ssh://git@github.com/org/repo.git --rev v1.2.0 --ssh-key ~/.ssh/id_ed25519")]
     Git {
         url: String,
-        /// Branch, tag, full ref, commit id or HEAD (default: the repository's HEAD).
-        #[arg(long, value_name = "REV")]
-        rev: Option<String>,
-        /// Commits of history to fetch; 0: the whole history.
-        #[arg(long, value_name = "N", default_value_t = 1)]
-        depth: u32,
-        /// SSH private key file for an SSH URL (read into memory, never copied).
-        #[arg(long, value_name = "FILE")]
-        ssh_key: Option<PathBuf>,
-        /// known_hosts file (default: ~/.ssh/known_hosts, then /etc/ssh/ssh_known_hosts).
-        #[arg(long, value_name = "FILE")]
-        known_hosts: Option<PathBuf>,
         #[command(flatten)]
-        creds: crate::creds::Creds,
-        #[command(flatten)]
-        trust: TrustArgs,
+        git: GitArgs,
     },
     /// Every git source of an Argo CD Application, with the credentials Argo CD would use
     /// (its repository and repo-creds Secrets, or --secret) and its known hosts ConfigMap.
@@ -96,6 +82,42 @@ pub enum FetchCommand {
   idpkit source fetch argo argocd/my-app --ca-file idpbuilder-ca.crt
   idpkit source fetch argo team-a/api --argocd-namespace argocd --secret team-a/deploy-key --json")]
     Argo(ArgoArgs),
+}
+
+/// Which revision of a git repository, and how to reach it (`source fetch git`, `sandbox
+/// clone`).
+#[derive(Args, Debug, Clone)]
+pub struct GitArgs {
+    /// Branch, tag, full ref, commit id or HEAD (default: the repository's HEAD).
+    #[arg(long, value_name = "REV")]
+    pub rev: Option<String>,
+    /// Commits of history to fetch; 0: the whole history.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub depth: u32,
+    /// SSH private key file for an SSH URL (read into memory, never copied).
+    #[arg(long, value_name = "FILE")]
+    pub ssh_key: Option<PathBuf>,
+    /// known_hosts file (default: ~/.ssh/known_hosts, then /etc/ssh/ssh_known_hosts).
+    #[arg(long, value_name = "FILE")]
+    pub known_hosts: Option<PathBuf>,
+    #[command(flatten)]
+    pub creds: crate::creds::Creds,
+    #[command(flatten)]
+    pub trust: TrustArgs,
+}
+
+impl GitArgs {
+    /// The core's options for `url` with these flags (the credential goes in the call).
+    pub fn remote(&self, url: String) -> idpkit::gitops::git_cache::GitRemoteOptions {
+        idpkit::gitops::git_cache::GitRemoteOptions {
+            url,
+            revision: self.rev.clone(),
+            depth: self.depth,
+            ssh_key_file: self.ssh_key.clone(),
+            known_hosts_file: self.known_hosts.clone(),
+            trust: self.trust.options(),
+        }
+    }
 }
 
 /// Which Flux source, where, and how its artifact is fetched (`fetch flux`, `watch flux`).
@@ -302,28 +324,16 @@ pub fn run(cmd: SourceCommand, cache: Option<PathBuf>, out: &Output) -> Result<(
             progress.finish();
             print_fetched(&r?, out);
         }
-        SourceCommand::Fetch(FetchCommand::Git {
-            url,
-            rev,
-            depth,
-            ssh_key,
-            known_hosts,
-            creds,
-            trust,
-        }) => {
+        SourceCommand::Fetch(FetchCommand::Git { url, git }) => {
+            let call_credential = git.creds.credential()?;
             let opts = idpkit::gitops::git_cache::FetchGitOptions {
-                url,
-                revision: rev,
-                depth,
-                ssh_key_file: ssh_key,
-                known_hosts_file: known_hosts,
+                remote: git.remote(url),
                 cache: cache_opts,
-                trust: trust.options(),
             };
             let progress = out.progress();
             let call = Call::new()
                 .with_sink(Some(progress.sink()))
-                .with_credential(creds.credential()?);
+                .with_credential(call_credential);
             let r = idpkit::gitops::git_cache::fetch_git(&opts, &call);
             progress.finish();
             print_fetched(&r?, out);

@@ -6,6 +6,7 @@
 
 mod common;
 
+use idpkit::gitops::git_cache::GitRemoteOptions;
 use idpkit::kube::{KubeClient, KubeOptions};
 use idpkit::ops::{
     SandboxCloneOptions, SandboxJobOptions, SandboxRemoveOptions, SandboxRunsOptions,
@@ -306,15 +307,17 @@ fn the_job_references_secrets_and_runs_locked_down() {
 
 fn clone_options(rig: &HashMap<String, String>, root: &Path) -> SandboxCloneOptions {
     SandboxCloneOptions {
-        url: rig["GIT_FIXTURE_HTTPS"].clone(),
-        root: Some(root.to_path_buf()),
-        trust: TrustOptions {
-            ca_files: vec![PathBuf::from(&rig["CA"])],
-            certs_d: Some(vec![]),
-            no_platform_roots: true,
+        remote: GitRemoteOptions {
+            url: rig["GIT_FIXTURE_HTTPS"].clone(),
+            trust: TrustOptions {
+                ca_files: vec![PathBuf::from(&rig["CA"])],
+                certs_d: Some(vec![]),
+                no_platform_roots: true,
+                ..Default::default()
+            },
             ..Default::default()
         },
-        ..Default::default()
+        root: Some(root.to_path_buf()),
     }
 }
 
@@ -341,7 +344,7 @@ fn each_clone_is_a_fresh_run_listed_until_removed() {
     std::fs::create_dir_all(dead.join("src")).unwrap();
     std::fs::create_dir_all(&live).unwrap();
     let mut o = clone_options(&rig, root.path());
-    o.revision = Some("develop".into());
+    o.remote.revision = Some("develop".into());
     let call = git_call(&rig, &rig["GIT_PASSWORD"]);
     let a = facade::clone(&o, &call).unwrap();
     let b = facade::clone(&o, &call).unwrap();

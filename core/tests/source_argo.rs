@@ -8,7 +8,7 @@
 mod common;
 
 use idpkit::gitops::argo::{fetch_argo, ArgoFetched, FetchArgoOptions};
-use idpkit::gitops::git_cache::{fetch_git, FetchGitOptions};
+use idpkit::gitops::git_cache::{fetch_git, FetchGitOptions, GitRemoteOptions};
 use idpkit::gitops::CacheOptions;
 use idpkit::kube::{KubeClient, KubeOptions};
 use idpkit::registry::Credential;
@@ -464,13 +464,15 @@ fn a_plain_git_source_is_resolved_cached_and_hit_by_commit_without_the_network()
         }))
     };
     let o = FetchGitOptions {
-        url: env["GIT_FIXTURE_HTTPS"].clone(),
-        revision: Some("develop".into()),
+        remote: GitRemoteOptions {
+            url: env["GIT_FIXTURE_HTTPS"].clone(),
+            revision: Some("develop".into()),
+            trust: trust(&env),
+            ..Default::default()
+        },
         cache: CacheOptions {
             cache: Some(cache.path().to_path_buf()),
         },
-        trust: trust(&env),
-        ..Default::default()
     };
     let develop = commit_of(&env, "develop");
     let first = fetch_git(&o, &basic(&env["GIT_PASSWORD"])).unwrap();
@@ -482,10 +484,8 @@ fn a_plain_git_source_is_resolved_cached_and_hit_by_commit_without_the_network()
     assert!(second.hit);
     assert_eq!(second.path, first.path);
     // By commit: a hit that never asks the server (a wrong password would fail there).
-    let by_commit = FetchGitOptions {
-        revision: Some(develop.clone()),
-        ..o.clone()
-    };
+    let mut by_commit = o.clone();
+    by_commit.remote.revision = Some(develop.clone());
     let third = fetch_git(&by_commit, &basic("wrong")).unwrap();
     assert!(third.hit, "the branch's entry is the commit's");
     assert_eq!(third.path, first.path);

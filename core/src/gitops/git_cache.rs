@@ -18,10 +18,11 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 use std::path::{Path, PathBuf};
 
-/// `source fetch git URL [--rev REV]`.
+/// A git repository's revision and how to reach it: what `source fetch git` and `sandbox
+/// clone` share (flattened into their options: the same fields in both).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default)]
-pub struct FetchGitOptions {
+pub struct GitRemoteOptions {
     /// `https://…`, `ssh://[user@]host[:port]/path` or `user@host:path`, without a password
     /// (credentials are the call's: username and password, or a token).
     pub url: String,
@@ -37,38 +38,54 @@ pub struct FetchGitOptions {
     #[schemars(extend("x-path" = true))]
     pub known_hosts_file: Option<PathBuf>,
     #[serde(flatten)]
-    pub cache: CacheOptions,
-    #[serde(flatten)]
     pub trust: TrustOptions,
 }
 
-impl Default for FetchGitOptions {
+impl Default for GitRemoteOptions {
     fn default() -> Self {
-        FetchGitOptions {
+        GitRemoteOptions {
             url: String::new(),
             revision: None,
             depth: 1,
             ssh_key_file: None,
             known_hosts_file: None,
-            cache: CacheOptions::default(),
             trust: TrustOptions::default(),
         }
     }
 }
 
+impl GitRemoteOptions {
+    /// What to fetch, and how to reach the host with the call's credential (username and
+    /// password, or a token) or the SSH key file read into memory.
+    pub(crate) fn resolve(&self, call: &Call) -> Result<(GitSource, GitOptions)> {
+        let options = git_options_from_call(
+            call,
+            self.ssh_key_file.as_deref(),
+            self.known_hosts_file.as_deref(),
+            &self.trust,
+        )?;
+        let source = GitSource {
+            url: self.url.clone(),
+            revision: self.revision.clone().filter(|r| !r.is_empty()),
+            depth: self.depth,
+        };
+        Ok((source, options))
+    }
+}
+
+/// `source fetch git URL [--rev REV]`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(default)]
+pub struct FetchGitOptions {
+    #[serde(flatten)]
+    pub remote: GitRemoteOptions,
+    #[serde(flatten)]
+    pub cache: CacheOptions,
+}
+
 /// Fetches a git revision into `{cache}/git/{hash}`.
 pub fn fetch_git(o: &FetchGitOptions, call: &Call) -> Result<SourceFetched> {
-    let options = git_options_from_call(
-        call,
-        o.ssh_key_file.as_deref(),
-        o.known_hosts_file.as_deref(),
-        &o.trust,
-    )?;
-    let source = GitSource {
-        url: o.url.clone(),
-        revision: o.revision.clone().filter(|r| !r.is_empty()),
-        depth: o.depth,
-    };
+    let (source, options) = o.remote.resolve(call)?;
     let cache = super::cache::Cache::open(o.cache.cache.as_deref())?;
     let dir = cache.root().join(super::cache::GIT_DIR);
     fetch_into_cache(&dir, &source, "", "git".into(), &options, call).map(|(f, _)| f)
@@ -76,7 +93,7 @@ pub fn fetch_git(o: &FetchGitOptions, call: &Call) -> Result<SourceFetched> {
 
 /// How to reach a git host for an operation: the call's credential (username and password,
 /// or a token) or an SSH key file read into memory, known_hosts, and trust.
-pub(crate) fn git_options_from_call(
+fn git_options_from_call(
     call: &Call,
     ssh_key_file: Option<&Path>,
     known_hosts_file: Option<&Path>,

@@ -6,9 +6,8 @@ use super::job_run::{self, JobOutcome};
 use super::plan::{self, compose, job, Plan};
 use super::workspace::{self, SandboxRun};
 use crate::error::{Error, Result};
-use crate::gitops::git::GitSource;
+use crate::gitops::git_cache::GitRemoteOptions;
 use crate::kube::{check_name, KubeClient, KubeOptions};
-use crate::trust::TrustOptions;
 use crate::Call;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -25,59 +24,22 @@ fn runs_root(root: &Option<PathBuf>) -> PathBuf {
 }
 
 /// `sandbox clone URL [--rev REV]`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(default, deny_unknown_fields)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(default)]
 pub struct SandboxCloneOptions {
-    /// `https://…`, `ssh://…`, `user@host:path` or `file://…`, without a password
-    /// (credentials are the call's: username and password, or a token).
-    pub url: String,
-    /// A branch, tag, full ref or commit id; none: the repository's HEAD.
-    pub revision: Option<String>,
-    /// Commits of history to fetch; 0 is the whole history.
-    pub depth: u32,
-    /// An SSH private key file (OpenSSH or PEM, unencrypted), read into memory.
-    #[schemars(extend("x-path" = true))]
-    pub ssh_key_file: Option<PathBuf>,
-    /// known_hosts for SSH; default `~/.ssh/known_hosts`, then `/etc/ssh/ssh_known_hosts`.
-    #[schemars(extend("x-path" = true))]
-    pub known_hosts_file: Option<PathBuf>,
+    #[serde(flatten)]
+    pub remote: GitRemoteOptions,
     /// The runs directory. Default `$IDPKIT_SANDBOX_HOME`, else
     /// `$XDG_DATA_HOME/idpkit/sandboxes`.
     #[schemars(extend("x-path" = true))]
     pub root: Option<PathBuf>,
-    #[serde(flatten)]
-    pub trust: TrustOptions,
-}
-
-impl Default for SandboxCloneOptions {
-    fn default() -> Self {
-        SandboxCloneOptions {
-            url: String::new(),
-            revision: None,
-            depth: 1,
-            ssh_key_file: None,
-            known_hosts_file: None,
-            root: None,
-            trust: TrustOptions::default(),
-        }
-    }
 }
 
 pub fn clone(o: &SandboxCloneOptions, call: &Call) -> Result<SandboxRun> {
-    if o.url.is_empty() {
+    if o.remote.url.is_empty() {
         return Err(Error::invalid("give the repository's URL to clone"));
     }
-    let options = crate::gitops::git_cache::git_options_from_call(
-        call,
-        o.ssh_key_file.as_deref(),
-        o.known_hosts_file.as_deref(),
-        &o.trust,
-    )?;
-    let source = GitSource {
-        url: o.url.clone(),
-        revision: o.revision.clone().filter(|r| !r.is_empty()),
-        depth: o.depth,
-    };
+    let (source, options) = o.remote.resolve(call)?;
     workspace::clone(&runs_root(&o.root), &source, &options, call)
 }
 

@@ -26,6 +26,7 @@ from ._types import (
     JobManifest,
     KubeOptions,
     LoginResult,
+    ManifestFormat,
     Plan,
     ProgressCallback,
     PullResult,
@@ -1843,8 +1844,8 @@ def sandbox_clone(
     """Clones a repository into a new sandbox run (never a reused checkout) and records the run:
     repository, revision, resolved commit, branch, time.
 
-    ``url``: `https://…`, `ssh://…`, `user@host:path` or `file://…`, without a password
-        (credentials are the call's: username and password, or a token).
+    ``url``: `https://…`, `ssh://[user@]host[:port]/path` or `user@host:path`, without a
+        password (credentials are the call's: username and password, or a token).
     ``ca_files``: Extra CA files (PEM) trusted for every host of the operation.
     ``certs_d``: certs.d roots to search; `None` means the defaults (see
         `config::certs_d_roots`).
@@ -1855,10 +1856,11 @@ def sandbox_clone(
         `/etc/ssh/ssh_known_hosts`.
     ``no_platform_roots``: Leave out the platform's roots and `SSL_CERT_*` (tests, air-gapped
         setups).
-    ``revision``: A branch, tag, full ref or commit id; none: the repository's HEAD.
+    ``revision``: A branch, tag, full ref, commit id or `HEAD`; none is the repository's HEAD.
     ``root``: The runs directory. Default `$IDPKIT_SANDBOX_HOME`, else
         `$XDG_DATA_HOME/idpkit/sandboxes`.
-    ``ssh_key_file``: An SSH private key file (OpenSSH or PEM, unencrypted), read into memory.
+    ``ssh_key_file``: An SSH private key file (OpenSSH or PEM, unencrypted), read into memory
+        for an SSH URL.
 
     ``username`` + ``password``, or ``token``: the registry's credentials (default: the stored
         login).

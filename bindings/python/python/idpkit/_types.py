@@ -16,6 +16,9 @@ from ._util import StrPath, _check_fields, _fields_to_json
 #: Layer compression.
 Compression = Literal["gzip", "zstd"]
 
+#: How a Job manifest is written.
+ManifestFormat = Literal["yaml", "json"]
+
 
 @dataclass(frozen=True)
 class LayerInfo:
@@ -964,7 +967,7 @@ class Plan:
             warnings=tuple(data["warnings"]),
             config=None if data.get("config") is None else Path(data["config"]),
             fallback_reason=data.get("fallback_reason"),
-            runtime=None if data.get("runtime") is None else Ecosystem._from_json(data["runtime"]),
+            runtime=None if data.get("runtime") is None else Ecosystem(data["runtime"]),
             version=data.get("version"),
         )
 
@@ -1384,6 +1387,7 @@ __all__ = [
     "LayerProgressEvent",
     "LogLineEvent",
     "LoginResult",
+    "ManifestFormat",
     "ManifestPushedEvent",
     "Plan",
     "ProgressCallback",

@@ -15,7 +15,7 @@ mod go;
 mod node;
 mod python;
 mod ruby;
-mod version;
+pub(crate) mod version;
 mod walk;
 
 use files::ProjectDir;

@@ -163,7 +163,7 @@ fn constraints(text: &str) -> Vec<String> {
 
 /// The numeric release components of a version (`3.3.1p55` → 3.3.1, `v20` → 20, stopping
 /// at the first part that is not a number).
-fn components(v: &str) -> Vec<u64> {
+pub(crate) fn components(v: &str) -> Vec<u64> {
     let v = v.trim().trim_start_matches(['v', 'V']);
     let mut out = Vec::new();
     for part in v.split('.') {

@@ -12,24 +12,11 @@ pub(super) struct Resolved {
     pub warning: Option<String>,
 }
 
-/// The numeric components of a version (`v3.3.1p55` → [3, 3, 1]; stops at the first
-/// non-numeric component).
+/// The numeric components of a version or a simple requirement (`>= 3.3.1p55` → [3, 3, 1]).
 fn numbers(v: &str) -> Vec<u64> {
-    let v = v
-        .trim()
-        .trim_start_matches(['v', '=', '~', '>', '<', '^', ' ']);
-    let mut out = vec![];
-    for part in v.split('.') {
-        let digits: String = part.chars().take_while(|c| c.is_ascii_digit()).collect();
-        match digits.parse() {
-            Ok(n) => out.push(n),
-            Err(_) => break,
-        }
-        if digits.len() != part.len() {
-            break;
-        }
-    }
-    out
+    crate::sandbox::detect::version::components(
+        v.trim().trim_start_matches(['=', '~', '>', '<', '^', ' ']),
+    )
 }
 
 /// How many leading components name an image series when the config has no map.
