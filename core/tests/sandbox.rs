@@ -45,14 +45,6 @@ fn rig() -> HashMap<String, String> {
     rig
 }
 
-fn unique(what: &str) -> String {
-    let t = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    format!("{what}-{}-{}", std::process::id(), t % 1_000_000_000)
-}
-
 fn kube(rig: &HashMap<String, String>) -> (KubeOptions, KubeClient) {
     let opts = KubeOptions {
         kubeconfig: Some(PathBuf::from(&rig["KUBECONFIG"])),
@@ -139,7 +131,7 @@ fn compose_config(file: &Path, profiles: &str) -> Value {
 fn every_service_combination_is_a_valid_compose_file_and_an_admitted_job() {
     let rig = rig();
     let (_, client) = kube(&rig);
-    let ns = unique("sbx-combos");
+    let ns = common::unique("sbx-combos");
     namespace(&client, &ns);
     let config = config_with_secrets();
     let tmp = tempfile::tempdir().unwrap();
@@ -422,7 +414,7 @@ fn a_refused_clone_leaves_no_run_and_no_password() {
 /// controller: a pod whose main container ended with `exit`, and the Job's final status.
 fn run_and_end(rig: &HashMap<String, String>, exit: Option<i32>, condition: &str) -> Value {
     let (kopts, client) = kube(rig);
-    let ns = unique("sbx-wait");
+    let ns = common::unique("sbx-wait");
     namespace(&client, &ns);
     let dir = tempfile::tempdir().unwrap();
     let opts = SandboxJobOptions {
@@ -583,6 +575,18 @@ fn job_options_that_cannot_go_together_are_refused() {
     .unwrap_err();
     assert_eq!(e.kind, ErrorKind::InvalidInput);
     assert!(!e.to_string().contains("hunter2"), "{e}");
+    // The commit goes into the clone step: only a commit id is taken.
+    let e = facade::run_job(
+        &SandboxJobOptions {
+            dir: dir.path().into(),
+            repo_url: Some("https://example.com/x.git".into()),
+            commit: Some("main; rm -rf /".into()),
+            ..Default::default()
+        },
+        &Call::new(),
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("not a commit id"), "{e}");
 }
 
 fn write(root: &Path, files: &[(&str, &str)]) {

@@ -97,14 +97,6 @@ fn cluster(rig: &HashMap<String, String>) -> KubeOptions {
 }
 
 /// A Secret name of this run: tests in other runs or other processes never meet.
-fn unique(what: &str) -> String {
-    let t = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    format!("{what}-{}-{}", std::process::id(), t % 1_000_000_000)
-}
-
 impl Kit {
     fn plain(&self, name: &str, text: &str) -> PathBuf {
         let p = self.dir.path().join(name);
@@ -169,7 +161,7 @@ fn assert_no_value(what: &str, text: &str) {
 #[test]
 fn tiers_become_one_secret_and_a_removed_key_leaves_it() {
     let kit = kit();
-    let name = unique("tiers");
+    let name = common::unique("tiers");
     let plain = kit.plain(
         ".env.claude-sandbox",
         "SHARED=from-plain-1f3a\nPLAIN_ONLY=plain-only-7c2e\nCMD=$(rm -rf ~)\n",
@@ -242,7 +234,7 @@ fn tiers_become_one_secret_and_a_removed_key_leaves_it() {
 #[test]
 fn a_nested_document_or_a_plain_yaml_is_refused_naming_the_file_and_key() {
     let kit = kit();
-    let name = unique("nested");
+    let name = common::unique("nested");
     let yaml = kit.sops(
         "secrets.sops.yaml",
         "TOP: from-sops-9d4b\ndatabase:\n  password: nested-secret-4b1c\n",
@@ -285,7 +277,7 @@ fn a_nested_document_or_a_plain_yaml_is_refused_naming_the_file_and_key() {
 #[test]
 fn a_secret_another_manager_set_is_a_conflict_until_forced() {
     let kit = kit();
-    let name = unique("conflict");
+    let name = common::unique("conflict");
     let theirs = base64::engine::general_purpose::STANDARD.encode("theirs-0a9b");
     kit.kube
         .apply(
@@ -326,7 +318,7 @@ fn errors_never_show_a_value() {
     let tier = kit.sops(".env.sops", "TOKEN=sops-only-e5a1\n");
     // The namespace does not exist.
     let mut opts = kit.opts("s", &[&tier]);
-    opts.namespace = unique("no-such-ns");
+    opts.namespace = common::unique("no-such-ns");
     let e = secrets::push(&opts, &Call::new()).unwrap_err();
     assert_eq!(e.kind, ErrorKind::NotFound, "{}", e.message);
     assert_no_value("the error", &format!("{} {e:?}", e.message));
@@ -338,14 +330,14 @@ fn errors_never_show_a_value() {
         .status()
         .unwrap()
         .success());
-    let mut opts = kit.opts(&unique("auth"), &[&tier]);
+    let mut opts = kit.opts(&common::unique("auth"), &[&tier]);
     opts.age_key_file = Some(other);
     let e = secrets::push(&opts, &Call::new()).unwrap_err();
     assert_eq!(e.kind, ErrorKind::Auth, "{}", e.message);
     assert_no_value("the error", &format!("{} {e:?}", e.message));
     // A key a Secret cannot hold.
     let bad = kit.sops("bad.sops.yaml", "\"a/b\": from-sops-9d4b\n");
-    let e = secrets::push(&kit.opts(&unique("key"), &[&bad]), &Call::new()).unwrap_err();
+    let e = secrets::push(&kit.opts(&common::unique("key"), &[&bad]), &Call::new()).unwrap_err();
     assert_eq!(e.kind, ErrorKind::InvalidInput, "{}", e.message);
     assert!(e.message.contains("\"a/b\""), "{}", e.message);
     assert_no_value("the error", &e.message);

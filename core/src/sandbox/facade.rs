@@ -277,6 +277,12 @@ fn job_source(
             project.display()
         ))
     })?;
+    if !(7..=40).contains(&commit.len()) || !commit.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(Error::invalid(format!(
+            "commit {commit:?} is not a commit id (7 to 40 hex digits); give the full id \
+             (`git rev-parse HEAD`)"
+        )));
+    }
     // A password in it is refused here: the Job only references credentials, from the
     // Secret [job] git_credentials_secret names.
     crate::gitops::git::check_url(&url)?;

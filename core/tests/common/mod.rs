@@ -47,6 +47,16 @@ pub fn rig(reachable: &[&str]) -> HashMap<String, String> {
     env
 }
 
+/// A name no other test run uses (`{what}-{pid}-{nanos}`): namespaces, Secrets, Jobs on the
+/// rig, which outlives a run.
+pub fn unique(what: &str) -> String {
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!("{what}-{}-{}", std::process::id(), t % 1_000_000_000)
+}
+
 /// Builds an image of one file, `f`, holding `content` into `store`, tagged `tag` (the
 /// context is made under `dir`).
 pub fn build_one_file(
