@@ -2,7 +2,7 @@
 //! container's log as `log_line` events, and the main container's exit status.
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::event::{emit, Event, EventSink};
+use crate::event::{emit, Event, EventSink, SinkScope};
 use crate::kube::KubeClient;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Pod;
@@ -66,6 +66,10 @@ pub fn wait(
     cancel: Option<&crate::CancelToken>,
     sink: Option<&EventSink>,
 ) -> Result<JobOutcome> {
+    // The log follower may outlive this call by a moment (it is given 10 s to drain);
+    // whatever it reads after the call returned must not reach the caller's callback.
+    let scope = SinkScope::new(sink);
+    let sink = scope.sink();
     let start = Instant::now();
     let lines = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
     let mut follower: Option<std::thread::JoinHandle<()>> = None;
