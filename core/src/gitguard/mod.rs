@@ -18,7 +18,7 @@ mod repo;
 mod verdict;
 
 pub use install::{install_hook, install_wrapper, Installed};
-pub use policy::{Decision, GuardPolicy, CONFIG_FILE, ENV_CONFIG};
+pub use policy::{config_path, Decision, GuardPolicy, CONFIG_FILE, ENV_CONFIG};
 pub use verdict::{Finding, GuardVerdict, Rule};
 
 use crate::error::Result;

@@ -118,20 +118,25 @@ impl GuardPolicy {
         env: &dyn Fn(&str) -> Option<String>,
         work_tree: Option<&Path>,
     ) -> Result<(GuardPolicy, Option<PathBuf>)> {
-        let chosen = explicit
-            .map(Path::to_path_buf)
-            .or_else(|| env(ENV_CONFIG).filter(|v| !v.is_empty()).map(PathBuf::from));
-        if let Some(p) = chosen {
-            return Ok((GuardPolicy::from_file(&p)?, Some(p)));
+        match config_path(explicit, env, work_tree) {
+            Some(p) => Ok((GuardPolicy::from_file(&p)?, Some(p))),
+            None => Ok((GuardPolicy::default(), None)),
         }
-        if let Some(root) = work_tree {
-            let p = root.join(CONFIG_FILE);
-            if p.is_file() {
-                return Ok((GuardPolicy::from_file(&p)?, Some(p)));
-            }
-        }
-        Ok((GuardPolicy::default(), None))
     }
+}
+
+/// The sandbox config file in force: `explicit`, else `$IDPKIT_SANDBOX_CONFIG`, else
+/// `idpkit-sandbox.toml` in `dir` when there is one; `None`: the defaults apply. The push
+/// guard and the sandbox plan find the file the same way.
+pub fn config_path(
+    explicit: Option<&Path>,
+    env: &dyn Fn(&str) -> Option<String>,
+    dir: Option<&Path>,
+) -> Option<PathBuf> {
+    explicit
+        .map(Path::to_path_buf)
+        .or_else(|| env(ENV_CONFIG).filter(|v| !v.is_empty()).map(PathBuf::from))
+        .or_else(|| dir.map(|d| d.join(CONFIG_FILE)).filter(|p| p.is_file()))
 }
 
 /// `*` matches any run of characters, `/` included; everything else matches itself.

@@ -138,11 +138,7 @@ impl SandboxConfig {
         env: &dyn Fn(&str) -> Option<String>,
         dir: &Path,
     ) -> Result<(SandboxConfig, Option<PathBuf>)> {
-        let chosen = explicit
-            .map(Path::to_path_buf)
-            .or_else(|| env(ENV_CONFIG).filter(|v| !v.is_empty()).map(PathBuf::from))
-            .or_else(|| Some(dir.join(CONFIG_FILE)).filter(|p| p.is_file()));
-        match chosen {
+        match crate::gitguard::config_path(explicit, env, Some(dir)) {
             Some(p) => Ok((SandboxConfig::from_file(&p)?, Some(p))),
             None => Ok((SandboxConfig::default(), None)),
         }

@@ -307,16 +307,16 @@ pub fn run_job(o: &SandboxJobOptions, call: &Call) -> Result<JobManifest> {
     let base = run.clone().unwrap_or_else(|| {
         let dirname = std::path::absolute(&project)
             .ok()
-            .and_then(|a| a.file_name().map(|n| n.to_string_lossy().to_lowercase()))
+            .and_then(|a| a.file_name().map(|n| n.to_string_lossy().into_owned()))
             .unwrap_or_else(|| "project".into());
         let short: String = commit.chars().take(7).collect();
         let dirname: String = dirname.chars().take(40).collect();
         format!("{dirname}-{short}")
     });
-    let name = o.name.clone().unwrap_or_else(|| {
-        let n = job::label_value(&format!("{}{base}", cfg.job.name_prefix)).to_lowercase();
-        n.replace(['_', '.'], "-")
-    });
+    let name = o
+        .name
+        .clone()
+        .unwrap_or_else(|| job::job_name(&cfg.job.name_prefix, &base));
     check_name("namespace", &namespace)?;
     check_name("Job name", &name)?;
     if name.len() > 63 {

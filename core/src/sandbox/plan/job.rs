@@ -127,6 +127,19 @@ pub fn label_value(s: &str) -> String {
         .to_string()
 }
 
+/// A Job name from `prefix` and `base` (a run id, a directory name): lower-case letters,
+/// digits and `-` (every other character becomes `-`), at most 63, alphanumeric at both ends,
+/// so its pods' `job-name` label is valid too.
+pub fn job_name(prefix: &str, base: &str) -> String {
+    let name: String = format!("{prefix}{base}")
+        .chars()
+        .map(|c| c.to_ascii_lowercase())
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .take(63)
+        .collect();
+    name.trim_matches('-').to_string()
+}
+
 /// The Job for `plan`.
 pub fn job(plan: &Plan, config: &SandboxConfig, target: &JobTarget) -> Job {
     let jc = &config.job;
