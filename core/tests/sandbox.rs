@@ -437,21 +437,15 @@ fn run_and_end(rig: &HashMap<String, String>, exit: Option<i32>, condition: &str
         facade::run_job(&opts, &call)
     });
     // The Job appears; its name is the config's prefix, the directory's name and the commit.
-    let name = loop {
-        let dirname = dir
-            .path()
-            .file_name()
-            .unwrap()
-            .to_string_lossy()
-            .to_lowercase();
-        let name = job::label_value(&format!("sandbox-{dirname}-0123456"))
-            .to_lowercase()
-            .replace(['_', '.'], "-");
-        if client.job(&ns, &name).unwrap().is_some() {
-            break name;
-        }
+    let dirname = dir.path().file_name().unwrap().to_string_lossy();
+    let name = job::job_name("sandbox-", &format!("{dirname}-0123456"));
+    assert!(
+        name.starts_with("sandbox-") && name.ends_with("-0123456"),
+        "{name}"
+    );
+    while client.job(&ns, &name).unwrap().is_none() {
         std::thread::sleep(std::time::Duration::from_millis(100));
-    };
+    }
     if let Some(code) = exit {
         let pod = format!("{name}-abcde");
         client
@@ -693,4 +687,108 @@ fn plans_of_project_fixtures() {
     // An empty repository: the fallback too.
     let (_d, p) = plan_of(&[]);
     assert!(p.fallback && p.fallback_reason.unwrap().contains("no Ruby"));
+}
+
+/// A loopback HTTP/1.1 server answering each request head with `answer(head)` (keep-alive:
+/// several requests per connection); returns its base URL and every head it received.
+fn http_peer(
+    answer: impl Fn(&str) -> String + Send + Sync + 'static,
+) -> (String, Arc<Mutex<Vec<String>>>) {
+    use std::io::{Read as _, Write as _};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let heads: Arc<Mutex<Vec<String>>> = Arc::default();
+    let (seen, answer) = (heads.clone(), Arc::new(answer));
+    std::thread::spawn(move || {
+        for conn in listener.incoming().take(64) {
+            let Ok(mut s) = conn else { return };
+            let (seen, answer) = (seen.clone(), answer.clone());
+            std::thread::spawn(move || {
+                let _ = s.set_read_timeout(Some(std::time::Duration::from_secs(10)));
+                let mut buf = Vec::new();
+                let mut byte = [0u8; 1];
+                while s.read(&mut byte).unwrap_or(0) == 1 {
+                    buf.push(byte[0]);
+                    if buf.ends_with(b"\r\n\r\n") {
+                        let head = String::from_utf8_lossy(&buf).into_owned();
+                        buf.clear();
+                        seen.lock().unwrap().push(head.clone());
+                        if s.write_all(answer(&head).as_bytes()).is_err() {
+                            return;
+                        }
+                    }
+                }
+            });
+        }
+    });
+    (base, heads)
+}
+
+const CHALLENGE: &str =
+    "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"git\"\r\nContent-Length: 0\r\n\r\n";
+
+fn has_authorization(head: &str) -> bool {
+    head.lines()
+        .any(|l| l.to_ascii_lowercase().starts_with("authorization:"))
+}
+
+fn hostile_clone(url: &str, password: &str) -> (idpkit::Error, tempfile::TempDir) {
+    let root = tempfile::tempdir().unwrap();
+    let o = SandboxCloneOptions {
+        remote: GitRemoteOptions {
+            url: url.into(),
+            ..Default::default()
+        },
+        root: Some(root.path().into()),
+    };
+    let call = Call::new().with_credential(Some(idpkit::registry::Credential::basic(
+        "agent", password, "test",
+    )));
+    let e = facade::clone(&o, &call).unwrap_err();
+    (e, root)
+}
+
+#[test]
+fn a_clone_redirected_to_another_host_takes_no_credential_there_and_leaves_no_run() {
+    let password = "hostile-redirect-pw-7f3e";
+    // The foreign host asks for credentials too: it must never get them.
+    let (foreign, foreign_heads) = http_peer(|_| CHALLENGE.to_string());
+    let target = format!("{foreign}/stolen.git/info/refs?service=git-upload-pack");
+    // The repository's host challenges, then sends the authenticated request elsewhere.
+    let (origin, origin_heads) = http_peer(move |head| {
+        if has_authorization(head) {
+            format!("HTTP/1.1 302 Found\r\nLocation: {target}\r\nContent-Length: 0\r\n\r\n")
+        } else {
+            CHALLENGE.to_string()
+        }
+    });
+    let (e, root) = hostile_clone(&format!("{origin}/shop.git"), password);
+    assert_eq!(e.kind, ErrorKind::Auth, "{e}");
+    assert!(!e.to_string().contains(password), "{e}");
+    let origin_heads = origin_heads.lock().unwrap();
+    assert!(
+        origin_heads.iter().any(|h| has_authorization(h)),
+        "the origin never got the credential, so the test proves nothing: {origin_heads:?}"
+    );
+    let foreign_heads = foreign_heads.lock().unwrap();
+    assert!(!foreign_heads.is_empty(), "the redirect was not followed");
+    assert!(
+        foreign_heads.iter().all(|h| !has_authorization(h)),
+        "the credential went to another origin: {foreign_heads:?}"
+    );
+    let left: Vec<_> = std::fs::read_dir(root.path()).unwrap().flatten().collect();
+    assert!(left.is_empty(), "{left:?}");
+}
+
+#[test]
+fn a_clone_redirected_in_a_circle_ends_with_a_clear_error() {
+    let (base, heads) = http_peer(|head| {
+        let path = head.split_whitespace().nth(1).unwrap_or("/").to_string();
+        format!("HTTP/1.1 302 Found\r\nLocation: {path}\r\nContent-Length: 0\r\n\r\n")
+    });
+    let (e, root) = hostile_clone(&format!("{base}/loop.git"), "circle-pw-2b9c");
+    assert!(e.to_string().contains("redirects"), "{e}");
+    let n = heads.lock().unwrap().len();
+    assert!(n <= 8, "{n} requests for one circular redirect");
+    assert_eq!(std::fs::read_dir(root.path()).unwrap().count(), 0);
 }
