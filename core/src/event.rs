@@ -70,6 +70,22 @@ pub enum Event {
         /// Symlinks not created (`name -> target`).
         skipped_symlinks: Vec<String>,
     },
+    /// A supervised process changed state (`run`, `sandbox_up`, `sandbox_down`).
+    ProcessState {
+        name: String,
+        state: crate::supervise::ProcessState,
+        /// Its process (group) id while it runs.
+        pid: Option<u32>,
+        restarts: u32,
+        /// The exit status once it ended (128 + n: killed by signal n).
+        exit_code: Option<i32>,
+        /// `restarting`: the backoff before the next start.
+        delay_ms: Option<u64>,
+        /// Why: the exit, the probe's failure, the dependency that failed.
+        message: Option<String>,
+    },
+    /// A line a supervised process printed (`run` with `output_events`).
+    ProcessOutput { name: String, line: String },
     /// A line of a sandbox Job's main container's log (`sandbox_job` with `wait`).
     LogLine {
         pod: String,

@@ -20,6 +20,7 @@ pub mod registry;
 pub mod runtime;
 pub mod sandbox;
 pub mod secrets;
+pub mod supervise;
 pub mod trust;
 
 pub use call::Call;
