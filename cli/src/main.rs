@@ -2,11 +2,13 @@
 
 mod creds;
 mod guard_cmds;
+mod interrupt;
 mod output;
 mod registry_cmds;
 mod sandbox_cmds;
 mod secrets_cmds;
 mod source_cmds;
+mod supervise_cmds;
 
 use clap::{Args, CommandFactory, Parser, Subcommand};
 use idpkit::{BuildOptions, Compression, Error, ErrorKind, Result, Store};
@@ -132,6 +134,14 @@ enum Command {
     /// Job renderings, and its secrets in a Kubernetes Secret.
     #[command(subcommand)]
     Sandbox(sandbox_cmds::SandboxCommand),
+    /// Supervise the processes of a Procfile or a process-compose-style TOML/YAML file:
+    /// dependency order with conditions, readiness and liveness probes, restarts with
+    /// backoff, logs in the state directory; Ctrl-C stops them in reverse order.
+    #[command(after_help = "Examples:
+  idpkit run Procfile
+  idpkit run processes.yaml --only web
+  idpkit run processes.toml --detach && idpkit sandbox status .idpkit-run && idpkit sandbox down .idpkit-run")]
+    Run(supervise_cmds::RunArgs),
     /// Print a shell completion script to standard output.
     #[command(after_help = "Examples:
   source <(idpkit completions bash)
@@ -253,6 +263,7 @@ fn run(cli: Cli, out: &Output) -> Result<()> {
         Command::Secrets(c) => secrets_cmds::run(c, out, cli.json)?,
         Command::GitGuard(c) => guard_cmds::run(c, out, cli.json)?,
         Command::Sandbox(c) => sandbox_cmds::run(c, out, cli.json)?,
+        Command::Run(a) => supervise_cmds::run(a, out, cli.json)?,
         Command::Build(args) => {
             let opts = build_options(args)?;
             let progress = out.progress();

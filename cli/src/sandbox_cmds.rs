@@ -67,6 +67,38 @@ pub enum SandboxCommand {
   idpkit sandbox job ./shop --apply --dry-run --context kind-localdev
   idpkit sandbox job ./shop --apply --wait --namespace sandboxes")]
     Job(JobArgs),
+    /// Bring the plan's services (postgres, redis, mysql) up as local supervised
+    /// processes (no container engine): data under the run, free loopback ports,
+    /// throwaway passwords; returns once all are ready and prints their variables.
+    #[command(after_help = "Examples:
+  idpkit sandbox up shop-20261204-133000-1a2b3c
+  idpkit sandbox up . --service postgres --service redis
+  eval \"$(idpkit sandbox env . --export)\" && bundle exec rails test
+  idpkit sandbox up . --foreground   # stays; Ctrl-C stops the services")]
+    Up(crate::supervise_cmds::UpArgs),
+    /// The services' status: state, pid, readiness, restarts, exit code (--json: all, with
+    /// each log file).
+    Status {
+        /// A run's id or directory, a checkout, or a `run` state directory.
+        dir: PathBuf,
+    },
+    /// Print the services' connection variables (DATABASE_URL, REDIS_URL, PGHOST, …) as
+    /// KEY='value' lines; --export prefixes `export `.
+    Env {
+        /// A run's id or directory, or a checkout.
+        dir: PathBuf,
+        #[arg(long)]
+        export: bool,
+    },
+    /// Stop the services (or a detached `run`) in reverse dependency order; cleans up
+    /// after a supervisor that died.
+    Down {
+        /// A run's id or directory, a checkout, or a `run` state directory.
+        dir: PathBuf,
+        /// How long the ordered shutdown may take.
+        #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration, default_value = "60s")]
+        timeout: std::time::Duration,
+    },
     /// A sandbox's secrets.
     #[command(subcommand)]
     Secrets(SandboxSecretsCommand),
@@ -179,6 +211,12 @@ pub fn run(c: SandboxCommand, out: &Output, json: bool) -> Result<()> {
                     .unwrap_or_default()
             ));
             out.result(&run, || run.checkout.display().to_string());
+        }
+        SandboxCommand::Up(a) => crate::supervise_cmds::up(a, out, json)?,
+        SandboxCommand::Status { dir } => crate::supervise_cmds::status(dir, out)?,
+        SandboxCommand::Env { dir, export } => crate::supervise_cmds::env(dir, export, out)?,
+        SandboxCommand::Down { dir, timeout } => {
+            crate::supervise_cmds::down(dir, timeout, out, json)?
         }
         SandboxCommand::Ls { root } => {
             let runs = facade::list(&SandboxRunsOptions { root: root.root })?;

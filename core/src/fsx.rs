@@ -48,10 +48,18 @@ pub(crate) fn sync_dir(dir: &Path) -> io::Result<()> {
 
 /// A complete, flushed temporary sibling of `path` holding `bytes`.
 fn temp_sibling(path: &Path, bytes: &[u8]) -> Result<tempfile::NamedTempFile> {
+    temp_sibling_with(path, bytes, readable())
+}
+
+fn temp_sibling_with(
+    path: &Path,
+    bytes: &[u8],
+    permissions: fs::Permissions,
+) -> Result<tempfile::NamedTempFile> {
     let dir = parent_dir(path);
     let mut tmp = tempfile::Builder::new()
         .prefix(".tmp-")
-        .permissions(readable())
+        .permissions(permissions)
         .tempfile_in(dir)
         .map_err(|e| Error::io("create temporary file in", dir, e))?;
     tmp.write_all(bytes)
@@ -68,6 +76,16 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = parent_dir(path);
     sync_dir(dir).map_err(|e| Error::io("sync", dir, e))?;
     Ok(())
+}
+
+/// [`write_atomic`] for a file only its owner may read (mode 0600 from its creation).
+pub(crate) fn write_atomic_private(path: &Path, bytes: &[u8]) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    temp_sibling_with(path, bytes, fs::Permissions::from_mode(0o600))?
+        .persist(path)
+        .map_err(|e| Error::io("replace", path, e.error))?;
+    let dir = parent_dir(path);
+    sync_dir(dir).map_err(|e| Error::io("sync", dir, e))
 }
 
 /// The directory `path` is in: `.` for a bare file name (whose parent is the empty path).

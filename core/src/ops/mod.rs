@@ -212,6 +212,11 @@ pub static OPERATIONS: &[OperationInfo] = &[
     info::<SandboxPlanOp>(),
     info::<SandboxComposeOp>(),
     info::<SandboxJobOp>(),
+    info::<SandboxUp>(),
+    info::<SandboxStatus>(),
+    info::<SandboxEnvOp>(),
+    info::<SandboxDown>(),
+    info::<Run>(),
     info::<ResolveOptions>(),
 ];
 

@@ -110,3 +110,104 @@ impl Operation for SandboxJobOp {
         facade::run_job(o, call)
     }
 }
+
+use crate::sandbox::services;
+pub use crate::sandbox::services::{
+    RunOptions, SandboxDownOptions, SandboxEnv, SandboxServices, SandboxServicesOptions,
+    SandboxUpOptions,
+};
+pub use crate::supervise::SupervisorStatus;
+
+const EVENTS_CANCEL: Uses = Uses {
+    events: true,
+    cancel: true,
+    credential: false,
+    source_credential: false,
+};
+
+pub struct SandboxUp;
+impl Operation for SandboxUp {
+    const NAME: &'static str = "sandbox_up";
+    const NEEDS_STORE: bool = false;
+    const SUMMARY: &'static str = "Brings the plan's services (postgres, redis, mysql) up as \
+        local supervised processes: data under the run, free loopback ports, throwaway \
+        passwords, readiness probes; returns once all are ready, with their connection \
+        variables (DATABASE_URL, REDIS_URL, …), and leaves them supervised by the calling \
+        program until sandbox_down (or its end).";
+    const USES: Uses = EVENTS_CANCEL;
+    const POSITIONAL: &'static [&'static str] = &["dir"];
+    type Options = SandboxUpOptions;
+    type Output = SandboxServices;
+    fn run(_: Option<&Store>, o: &SandboxUpOptions, call: &Call) -> Result<SandboxServices> {
+        services::up(o, call)
+    }
+}
+
+pub struct SandboxStatus;
+impl Operation for SandboxStatus {
+    const NAME: &'static str = "sandbox_status";
+    const NEEDS_STORE: bool = false;
+    const SUMMARY: &'static str = "The status of a run's services (or of any `run`): each \
+        process's state, pid, readiness, restarts, exit code and log file.";
+    const USES: Uses = Uses::NOTHING;
+    const POSITIONAL: &'static [&'static str] = &["dir"];
+    type Options = SandboxServicesOptions;
+    type Output = SupervisorStatus;
+    fn run(_: Option<&Store>, o: &SandboxServicesOptions, _: &Call) -> Result<SupervisorStatus> {
+        services::status(o)
+    }
+}
+
+pub struct SandboxEnvOp;
+impl Operation for SandboxEnvOp {
+    const NAME: &'static str = "sandbox_env";
+    const NEEDS_STORE: bool = false;
+    const SUMMARY: &'static str = "The connection variables of a run's services \
+        (DATABASE_URL, REDIS_URL, PGHOST, …), as the last sandbox_up wrote them.";
+    const USES: Uses = Uses::NOTHING;
+    const POSITIONAL: &'static [&'static str] = &["dir"];
+    type Options = SandboxServicesOptions;
+    type Output = SandboxEnv;
+    fn run(_: Option<&Store>, o: &SandboxServicesOptions, _: &Call) -> Result<SandboxEnv> {
+        services::env(o)
+    }
+}
+
+pub struct SandboxDown;
+impl Operation for SandboxDown {
+    const NAME: &'static str = "sandbox_down";
+    const NEEDS_STORE: bool = false;
+    const SUMMARY: &'static str = "Stops a run's services (or any `run`), wherever their \
+        supervisor runs: in reverse dependency order, each process group signalled, then \
+        killed after its timeout; cleans up after a supervisor that died. Sends the state \
+        changes as events.";
+    const USES: Uses = Uses {
+        events: true,
+        cancel: false,
+        credential: false,
+        source_credential: false,
+    };
+    const POSITIONAL: &'static [&'static str] = &["dir"];
+    type Options = SandboxDownOptions;
+    type Output = SupervisorStatus;
+    fn run(_: Option<&Store>, o: &SandboxDownOptions, call: &Call) -> Result<SupervisorStatus> {
+        services::down(o, call)
+    }
+}
+
+pub struct Run;
+impl Operation for Run {
+    const NAME: &'static str = "run";
+    const NEEDS_STORE: bool = false;
+    const SUMMARY: &'static str = "Supervises the processes of a Procfile or a \
+        process-compose-style TOML/YAML file: dependency order with conditions, readiness \
+        and liveness probes, restarts with backoff, rotated logs, ordered shutdown when \
+        cancelled or stopped with sandbox_down.";
+    const USES: Uses = EVENTS_CANCEL;
+    const POSITIONAL: &'static [&'static str] = &["file"];
+    type Options = RunOptions;
+    type Output = SupervisorStatus;
+    fn run(_: Option<&Store>, o: &RunOptions, call: &Call) -> Result<SupervisorStatus> {
+        services::run(o, call)
+    }
+}

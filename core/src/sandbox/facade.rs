@@ -92,7 +92,7 @@ pub struct SandboxPlanOptions {
 }
 
 /// The checkout a `dir` option means: a run's directory means its checkout.
-fn project_dir(dir: &Path) -> Result<PathBuf> {
+pub(crate) fn project_dir(dir: &Path) -> Result<PathBuf> {
     if dir.as_os_str().is_empty() {
         return Err(Error::invalid(
             "give the project's directory (a checkout or a sandbox run)",
@@ -113,7 +113,7 @@ fn project_dir(dir: &Path) -> Result<PathBuf> {
     Ok(dir.to_path_buf())
 }
 
-fn plan_of(dir: &Path, config: Option<&Path>) -> Result<(PathBuf, SandboxConfig, Plan)> {
+pub(crate) fn plan_of(dir: &Path, config: Option<&Path>) -> Result<(PathBuf, SandboxConfig, Plan)> {
     let project = project_dir(dir)?;
     let (cfg, path) = SandboxConfig::locate(config, &process_env, &project)?;
     let p = plan::plan(&project, &cfg, path, &process_env)?;

@@ -5,5 +5,7 @@ pub mod config;
 pub mod detect;
 pub mod facade;
 pub mod job_run;
+pub mod local;
 pub mod plan;
+pub mod services;
 pub mod workspace;

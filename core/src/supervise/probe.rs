@@ -42,6 +42,8 @@ fn exec(e: &ExecProbe, timeout: Duration) -> Result<(), String> {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0);
+    // SAFETY: async-signal-safe (see spawn::clear_signal_mask).
+    unsafe { cmd.pre_exec(super::spawn::clear_signal_mask) };
     let mut child = cmd
         .spawn()
         .map_err(|err| format!("cannot run the probe: {err}"))?;

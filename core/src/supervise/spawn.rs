@@ -47,6 +47,7 @@ pub fn spawn(p: &ProcessSpec) -> io::Result<(Child, io::PipeReader)> {
     // parent-death signal, so it is set here, after.
     unsafe {
         cmd.pre_exec(move || {
+            clear_signal_mask()?;
             if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) != 0 {
                 return Err(io::Error::last_os_error());
             }
@@ -62,6 +63,22 @@ pub fn spawn(p: &ProcessSpec) -> io::Result<(Child, io::PipeReader)> {
     // end-of-file once the process group's last writer is gone.
     drop(cmd);
     Ok((child, reader))
+}
+
+/// Unblocks every signal in a forked child. A program that handles Ctrl-C with sigwait
+/// (the CLI) blocks SIGINT and SIGTERM in all its threads, and a blocked mask survives
+/// fork and exec: a server that does not set its own mask (redis-server) would then never
+/// see its stop signal. Async-signal-safe.
+pub(crate) fn clear_signal_mask() -> io::Result<()> {
+    // SAFETY: an empty set built on the stack, then installed.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        if libc::pthread_sigmask(libc::SIG_SETMASK, &set, std::ptr::null_mut()) != 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(())
 }
 
 /// Sends `signal` to the process group `pgid`; false when the group is gone.

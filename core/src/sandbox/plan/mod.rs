@@ -216,6 +216,14 @@ pub fn from_detection(
     }
 }
 
+/// Service `s` as `config` defines it, whether or not a plan asked for it.
+pub fn service_from_config(s: Service, config: &SandboxConfig) -> Option<ServicePlan> {
+    config
+        .services
+        .get(s.name())
+        .map(|c| service_plan(s, c, config))
+}
+
 fn service_plan(s: Service, c: &ServiceConfig, config: &SandboxConfig) -> ServicePlan {
     ServicePlan {
         service: s,

@@ -1,0 +1,55 @@
+//! Redis from Debian's redis-server: a config file of mode 0600 (loopback only, the port,
+//! the password, no persistence: `save ""`, `appendonly no`), ready when an authenticated
+//! PING answers PONG (redis-cli exits 0 even on a NOAUTH reply, so the probe compares the
+//! answer; the password reaches it as REDISCLI_AUTH, never as an argument).
+
+use super::{find_program, local_url, missing, write_private, Ctx, Prepared};
+use crate::error::Result;
+use crate::supervise::{ExecProbe, Probe, ProcessSpec, RestartPolicy};
+use std::collections::BTreeMap;
+
+pub fn prepare(ctx: Ctx) -> Result<Prepared> {
+    let server = find_program(&["redis-server"], &[])
+        .ok_or_else(|| missing("redis-server", "redis-server"))?;
+    let cli =
+        find_program(&["redis-cli"], &[]).ok_or_else(|| missing("redis-cli", "redis-tools"))?;
+    let quote = |s: &str| format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""));
+    let conf = ctx.dir.join("redis.conf");
+    let text = format!(
+        "bind 127.0.0.1\nport {}\nprotected-mode yes\ndaemonize no\nsave \"\"\nappendonly no\n\
+         dir {}\nrequirepass {}\n",
+        ctx.port,
+        quote(&ctx.dir.display().to_string()),
+        quote(&ctx.password)
+    );
+    write_private(&conf, text.as_bytes())?;
+    let mut process = ProcessSpec {
+        args: vec![server.display().to_string(), conf.display().to_string()],
+        readiness_probe: Some(Probe {
+            exec: Some(ExecProbe {
+                command: Some(format!(
+                    "test \"$('{}' --no-auth-warning -h 127.0.0.1 -p {} ping)\" = PONG",
+                    cli.display(),
+                    ctx.port
+                )),
+                environment: [("REDISCLI_AUTH".to_string(), ctx.password.clone())]
+                    .into_iter()
+                    .collect(),
+                ..ExecProbe::default()
+            }),
+            period_seconds: 0.05,
+            timeout_seconds: 2.0,
+            failure_threshold: 100,
+            ..Probe::default()
+        }),
+        ..ProcessSpec::default()
+    };
+    process.availability.restart = RestartPolicy::OnFailure;
+    process.availability.max_restarts = 5;
+    let mut env = BTreeMap::new();
+    env.insert(
+        ctx.plan.url_env.clone(),
+        local_url(ctx.plan, ctx.port, &ctx.password),
+    );
+    Ok(Prepared { process, env })
+}
