@@ -596,6 +596,45 @@ idpkit_result idpkit_sandbox_compose(const char *options_json, const idpkit_cred
 idpkit_result idpkit_sandbox_job(const char *options_json, const idpkit_credentials *credentials, idpkit_event_callback callback, void *user_data, const idpkit_cancel *cancel, char **result_json_out, idpkit_error **err_out);
 
 /**
+ * Brings the plan's services (postgres, redis, mysql) up as local supervised processes:
+ * data under the run, free loopback ports, throwaway passwords, readiness probes; returns
+ * once all are ready, with their connection variables (DATABASE_URL, REDIS_URL, …), and
+ * leaves them supervised by the calling program until sandbox_down (or its end).
+ * Options `$defs/SandboxUpOptions`, result `$defs/SandboxServices`; arguments as for `idpkit_call`.
+ */
+idpkit_result idpkit_sandbox_up(const char *options_json, const idpkit_credentials *credentials, idpkit_event_callback callback, void *user_data, const idpkit_cancel *cancel, char **result_json_out, idpkit_error **err_out);
+
+/**
+ * The status of a run's services (or of any `run`): each process's state, pid, readiness,
+ * restarts, exit code and log file.
+ * Options `$defs/SandboxServicesOptions`, result `$defs/SupervisorStatus`; arguments as for `idpkit_call`.
+ */
+idpkit_result idpkit_sandbox_status(const char *options_json, const idpkit_credentials *credentials, idpkit_event_callback callback, void *user_data, const idpkit_cancel *cancel, char **result_json_out, idpkit_error **err_out);
+
+/**
+ * The connection variables of a run's services (DATABASE_URL, REDIS_URL, PGHOST, …), as
+ * the last sandbox_up wrote them.
+ * Options `$defs/SandboxServicesOptions`, result `$defs/SandboxEnv`; arguments as for `idpkit_call`.
+ */
+idpkit_result idpkit_sandbox_env(const char *options_json, const idpkit_credentials *credentials, idpkit_event_callback callback, void *user_data, const idpkit_cancel *cancel, char **result_json_out, idpkit_error **err_out);
+
+/**
+ * Stops a run's services (or any `run`), wherever their supervisor runs: in reverse
+ * dependency order, each process group signalled, then killed after its timeout; cleans up
+ * after a supervisor that died. Sends the state changes as events.
+ * Options `$defs/SandboxDownOptions`, result `$defs/SupervisorStatus`; arguments as for `idpkit_call`.
+ */
+idpkit_result idpkit_sandbox_down(const char *options_json, const idpkit_credentials *credentials, idpkit_event_callback callback, void *user_data, const idpkit_cancel *cancel, char **result_json_out, idpkit_error **err_out);
+
+/**
+ * Supervises the processes of a Procfile or a process-compose-style TOML/YAML file:
+ * dependency order with conditions, readiness and liveness probes, restarts with backoff,
+ * rotated logs, ordered shutdown when cancelled or stopped with sandbox_down.
+ * Options `$defs/RunOptions`, result `$defs/SupervisorStatus`; arguments as for `idpkit_call`.
+ */
+idpkit_result idpkit_run(const char *options_json, const idpkit_credentials *credentials, idpkit_event_callback callback, void *user_data, const idpkit_cancel *cancel, char **result_json_out, idpkit_error **err_out);
+
+/**
  * The options an operation would run with: strictly parsed, defaults filled in.
  * Options `$defs/ResolveOptionsOptions`, result any JSON; arguments as for `idpkit_call`.
  */

@@ -392,6 +392,56 @@ func SandboxJob(ctx context.Context, opts SandboxJobOptions, call ...CallOption)
 	return &out, nil
 }
 
+// SandboxUp runs "sandbox_up": Brings the plan's services (postgres, redis, mysql) up as local supervised processes: data under the run, free loopback ports, throwaway passwords, readiness probes; returns once all are ready, with their connection variables (DATABASE_URL, REDIS_URL, …), and leaves them supervised by the calling program until sandbox_down (or its end).
+// Options SandboxUpOptions, result SandboxServices; call may hold Credentials and OnEvent.
+func SandboxUp(ctx context.Context, opts SandboxUpOptions, call ...CallOption) (*SandboxServices, error) {
+	var out SandboxServices
+	if err := invoke(ctx, nil, "sandbox_up", opts, &out, call); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// SandboxStatus runs "sandbox_status": The status of a run's services (or of any `run`): each process's state, pid, readiness, restarts, exit code and log file.
+// Options SandboxServicesOptions, result SupervisorStatus; call may hold Credentials and OnEvent.
+func SandboxStatus(ctx context.Context, opts SandboxServicesOptions, call ...CallOption) (*SupervisorStatus, error) {
+	var out SupervisorStatus
+	if err := invoke(ctx, nil, "sandbox_status", opts, &out, call); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// SandboxEnv runs "sandbox_env": The connection variables of a run's services (DATABASE_URL, REDIS_URL, PGHOST, …), as the last sandbox_up wrote them.
+// Options SandboxServicesOptions, result SandboxEnv; call may hold Credentials and OnEvent.
+func SandboxEnv(ctx context.Context, opts SandboxServicesOptions, call ...CallOption) (*SandboxEnv, error) {
+	var out SandboxEnv
+	if err := invoke(ctx, nil, "sandbox_env", opts, &out, call); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// SandboxDown runs "sandbox_down": Stops a run's services (or any `run`), wherever their supervisor runs: in reverse dependency order, each process group signalled, then killed after its timeout; cleans up after a supervisor that died. Sends the state changes as events.
+// Options SandboxDownOptions, result SupervisorStatus; call may hold Credentials and OnEvent.
+func SandboxDown(ctx context.Context, opts SandboxDownOptions, call ...CallOption) (*SupervisorStatus, error) {
+	var out SupervisorStatus
+	if err := invoke(ctx, nil, "sandbox_down", opts, &out, call); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// Run runs "run": Supervises the processes of a Procfile or a process-compose-style TOML/YAML file: dependency order with conditions, readiness and liveness probes, restarts with backoff, rotated logs, ordered shutdown when cancelled or stopped with sandbox_down.
+// Options RunOptions, result SupervisorStatus; call may hold Credentials and OnEvent.
+func Run(ctx context.Context, opts RunOptions, call ...CallOption) (*SupervisorStatus, error) {
+	var out SupervisorStatus
+	if err := invoke(ctx, nil, "run", opts, &out, call); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
 // ResolveOptions runs "resolve_options": The options an operation would run with: strictly parsed, defaults filled in.
 // Options ResolveOptionsOptions, result json.RawMessage; call may hold Credentials and OnEvent.
 func ResolveOptions(ctx context.Context, opts ResolveOptionsOptions, call ...CallOption) (json.RawMessage, error) {
@@ -602,33 +652,40 @@ const (
 //	retry_scheduled      Attempt, DelayMs, Reason, What: A request failed transiently and will be tried again after `delay_ms`.
 //	insecure_connection  Host, Reason: Audit: TLS verification was skipped, or plain HTTP used, for a host marked insecure.
 //	source_fetched       Bytes, Digest, Files, Hit, Path, Revision, Size, SkippedSymlinks, Source, URL: A watched source's revision is in the cache (the first, then each new one).
+//	process_state        DelayMs, ExitCode, Message, Name, Pid, Restarts, State: A supervised process changed state (`run`, `sandbox_up`, `sandbox_down`).
+//	process_output       Line, Name: A line a supervised process printed (`run` with `output_events`).
 //	log_line             Container, Line, Pod: A line of a sandbox Job's main container's log (`sandbox_job` with `wait`).
 type Event struct {
-	Type            string   `json:"type"`
-	Context         string   `json:"context,omitempty"`
-	Bytes           uint64   `json:"bytes,omitempty"`
-	Files           uint64   `json:"files,omitempty"`
-	Digest          string   `json:"digest,omitempty"`
-	DiffID          string   `json:"diff_id,omitempty"`
-	Size            uint64   `json:"size,omitempty"`
-	Tags            []string `json:"tags,omitempty"`
-	Message         string   `json:"message,omitempty"`
-	From            string   `json:"from,omitempty"`
-	Reference       string   `json:"reference,omitempty"`
-	Attempt         uint32   `json:"attempt,omitempty"`
-	DelayMs         uint64   `json:"delay_ms,omitempty"`
-	Reason          string   `json:"reason,omitempty"`
-	What            string   `json:"what,omitempty"`
-	Host            string   `json:"host,omitempty"`
-	Hit             bool     `json:"hit,omitempty"`
-	Path            string   `json:"path,omitempty"`
-	Revision        string   `json:"revision,omitempty"`
-	SkippedSymlinks []string `json:"skipped_symlinks,omitempty"`
-	Source          string   `json:"source,omitempty"`
-	URL             string   `json:"url,omitempty"`
-	Container       string   `json:"container,omitempty"`
-	Line            string   `json:"line,omitempty"`
-	Pod             string   `json:"pod,omitempty"`
+	Type            string       `json:"type"`
+	Context         string       `json:"context,omitempty"`
+	Bytes           uint64       `json:"bytes,omitempty"`
+	Files           uint64       `json:"files,omitempty"`
+	Digest          string       `json:"digest,omitempty"`
+	DiffID          string       `json:"diff_id,omitempty"`
+	Size            uint64       `json:"size,omitempty"`
+	Tags            []string     `json:"tags,omitempty"`
+	Message         string       `json:"message,omitempty"`
+	From            string       `json:"from,omitempty"`
+	Reference       string       `json:"reference,omitempty"`
+	Attempt         uint32       `json:"attempt,omitempty"`
+	DelayMs         uint64       `json:"delay_ms,omitempty"`
+	Reason          string       `json:"reason,omitempty"`
+	What            string       `json:"what,omitempty"`
+	Host            string       `json:"host,omitempty"`
+	Hit             bool         `json:"hit,omitempty"`
+	Path            string       `json:"path,omitempty"`
+	Revision        string       `json:"revision,omitempty"`
+	SkippedSymlinks []string     `json:"skipped_symlinks,omitempty"`
+	Source          string       `json:"source,omitempty"`
+	URL             string       `json:"url,omitempty"`
+	ExitCode        int32        `json:"exit_code,omitempty"`
+	Name            string       `json:"name,omitempty"`
+	Pid             uint32       `json:"pid,omitempty"`
+	Restarts        uint32       `json:"restarts,omitempty"`
+	State           ProcessState `json:"state,omitempty"`
+	Line            string       `json:"line,omitempty"`
+	Container       string       `json:"container,omitempty"`
+	Pod             string       `json:"pod,omitempty"`
 	// Raw is the event's JSON document as the library sent it.
 	Raw json.RawMessage `json:"-"`
 }
@@ -1049,6 +1106,42 @@ type Plan struct {
 	Warnings []string `json:"warnings"`
 }
 
+// ProcessState: A process's state; the `process_state` event carries each change.
+type ProcessState string
+
+// The values of ProcessState.
+const (
+	ProcessStatePending    ProcessState = "pending"
+	ProcessStateRunning    ProcessState = "running"
+	ProcessStateHealthy    ProcessState = "healthy"
+	ProcessStateUnhealthy  ProcessState = "unhealthy"
+	ProcessStateRestarting ProcessState = "restarting"
+	ProcessStateStopping   ProcessState = "stopping"
+	ProcessStateStopped    ProcessState = "stopped"
+	ProcessStateCompleted  ProcessState = "completed"
+	ProcessStateFailed     ProcessState = "failed"
+)
+
+// ProcessStatus: One process.
+type ProcessStatus struct {
+	// The last exit status; a signal's number is 128 + n.
+	ExitCode int32  `json:"exit_code"`
+	Log      string `json:"log"`
+	// The last probe failure, the dependency that failed, …
+	Message string `json:"message"`
+	Name    string `json:"name"`
+	// Its process (and process group) id while it runs.
+	Pid uint32 `json:"pid"`
+	// Whether its readiness probe passed (or it has none and runs).
+	Ready bool `json:"ready"`
+	// Restarts so far.
+	Restarts uint32 `json:"restarts"`
+	// The kernel's start time of `pid` (clock ticks since boot), so a later cleanup never
+	// signals another process that reused the id.
+	StartTicks uint64       `json:"start_ticks"`
+	State      ProcessState `json:"state"`
+}
+
 // Project: One project: a directory with one ecosystem's manifest.
 type Project struct {
 	// The project's directory relative to the planned directory (`.` for the root).
@@ -1214,6 +1307,26 @@ const (
 	RuleUnreadable     Rule = "unreadable"
 )
 
+// RunOptions: `run FILE`: supervise the processes of a Procfile, TOML or YAML file.
+type RunOptions struct {
+	// Return once every process is ready, leaving them supervised by this program (until
+	// `sandbox down` on the state directory, or its end), instead of staying until
+	// cancelled or every process ended.
+	Background bool `json:"background,omitempty"`
+	// A Procfile (`name: command` lines), or a `.toml`/`.yaml` file in process-compose's
+	// shape.
+	File string `json:"file,omitempty"`
+	// Only these processes, with what they depend on. Default: all.
+	Only []string `json:"only,omitempty"`
+	// Send each line the processes print as a `process_output` event.
+	OutputEvents bool `json:"output_events,omitempty"`
+	// Where its status, lock and logs go. Default: `.idpkit-run` beside the file.
+	StateDir string `json:"state_dir,omitempty"`
+	// Seconds `background` waits for readiness.
+	// Default: 60 (unset takes it).
+	TimeoutSeconds *uint64 `json:"timeout_seconds,omitempty"`
+}
+
 // SandboxCloneOptions: `sandbox clone URL [--rev REV]`.
 type SandboxCloneOptions struct {
 	// Extra CA files (PEM) trusted for every host of the operation.
@@ -1251,6 +1364,21 @@ type SandboxComposeOptions struct {
 	Dir string `json:"dir,omitempty"`
 	// Where to write the compose file (atomically); none: only returned.
 	Output string `json:"output,omitempty"`
+}
+
+// SandboxDownOptions mirrors the contract's $defs/SandboxDownOptions.
+type SandboxDownOptions struct {
+	// A run's directory or id, a checkout, or a supervisor's state directory (`run`'s).
+	Dir string `json:"dir,omitempty"`
+	// Seconds to wait for the ordered shutdown.
+	// Default: 60 (unset takes it).
+	TimeoutSeconds *uint64 `json:"timeout_seconds,omitempty"`
+}
+
+// SandboxEnv: The connection variables of a run's services.
+type SandboxEnv struct {
+	Env     map[string]string `json:"env"`
+	EnvFile string            `json:"env_file"`
 }
 
 // SandboxJobOptions mirrors the contract's $defs/SandboxJobOptions.
@@ -1334,6 +1462,40 @@ type SandboxRuns struct {
 type SandboxRunsOptions struct {
 	// The runs directory (default as for sandbox_clone).
 	Root string `json:"root,omitempty"`
+}
+
+// SandboxServices: The services brought up.
+type SandboxServices struct {
+	// The connection variables (`DATABASE_URL`, `REDIS_URL`, `PGHOST`, …). They hold the
+	// services' throwaway passwords.
+	Env map[string]string `json:"env"`
+	// The same as a dotenv file (mode 0600).
+	EnvFile string           `json:"env_file"`
+	Status  SupervisorStatus `json:"status"`
+}
+
+// SandboxServicesOptions mirrors the contract's $defs/SandboxServicesOptions.
+type SandboxServicesOptions struct {
+	// A run's directory or id, a checkout, or a supervisor's state directory (`run`'s).
+	Dir string `json:"dir,omitempty"`
+}
+
+// SandboxUpOptions mirrors the contract's $defs/SandboxUpOptions.
+type SandboxUpOptions struct {
+	// The sandbox config (as for sandbox_plan).
+	Config string `json:"config,omitempty"`
+	// A run's directory or id, or a checkout (its state then goes in `.idpkit/services`).
+	Dir string `json:"dir,omitempty"`
+	// Stay until cancelled (or `sandbox down`) instead of returning once ready; the
+	// services stop when it returns.
+	Foreground bool `json:"foreground,omitempty"`
+	// Send each line the services print as a `process_output` event.
+	OutputEvents bool `json:"output_events,omitempty"`
+	// The services to run. Default: the plan's.
+	Services []Service `json:"services"`
+	// Seconds to wait for every service to be ready; then everything started is stopped.
+	// Default: 60 (unset takes it).
+	TimeoutSeconds *uint64 `json:"timeout_seconds,omitempty"`
 }
 
 // SecretsDecryptOptions mirrors the contract's $defs/SecretsDecryptOptions.
@@ -1532,6 +1694,32 @@ type SourceWatched struct {
 	// The last revision fetched: the entry that was current when the watch ended; `null`
 	// when the source never became Ready.
 	Last *SourceFetched `json:"last"`
+}
+
+type SupervisorState string
+
+// The values of SupervisorState.
+const (
+	SupervisorStateStarting SupervisorState = "starting"
+	SupervisorStateRunning  SupervisorState = "running"
+	SupervisorStateStopping SupervisorState = "stopping"
+	SupervisorStateStopped  SupervisorState = "stopped"
+)
+
+// SupervisorStatus: What a supervisor and its processes are doing. The same serde type in every front end.
+type SupervisorStatus struct {
+	// The state directory.
+	Dir string `json:"dir"`
+	// The supervising process (the CLI's, or the program that called `up`).
+	Pid uint32 `json:"pid"`
+	// In start order.
+	Processes []ProcessStatus `json:"processes"`
+	// Why it ended, once it has (`stopped on request`, `cancelled`, `every process ended`,
+	// `the supervisor ended without stopping`).
+	Reason string `json:"reason"`
+	// When it started (RFC 3339, UTC).
+	Started string          `json:"started"`
+	State   SupervisorState `json:"state"`
 }
 
 // TagOptions mirrors the contract's $defs/TagOptions.

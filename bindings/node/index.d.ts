@@ -323,6 +323,10 @@ export type IdpkitEvent =
    * returns.
    */
   | { type: 'source_fetched'; bytes: number; digest: string; files: number; hit: boolean; path: string; revision: string; size: number; skippedSymlinks: Array<string>; source: string; url: string }
+  /** A supervised process changed state (`run`, `sandbox_up`, `sandbox_down`). */
+  | { type: 'process_state'; delayMs?: number | null; exitCode?: number | null; message?: string | null; name: string; pid?: number | null; restarts: number; state: ProcessState }
+  /** A line a supervised process printed (`run` with `output_events`). */
+  | { type: 'process_output'; line: string; name: string }
   /** A line of a sandbox Job's main container's log (`sandbox_job` with `wait`). */
   | { type: 'log_line'; container: string; line: string; pod: string }
 
@@ -820,6 +824,31 @@ export interface Plan {
   warnings: Array<string>
 }
 
+/** A process's state; the `process_state` event carries each change. */
+export type ProcessState = 'pending' | 'running' | 'healthy' | 'unhealthy' | 'restarting' | 'stopping' | 'stopped' | 'completed' | 'failed'
+
+/** One process. */
+export interface ProcessStatus {
+  /** The last exit status; a signal's number is 128 + n. */
+  exitCode?: number | null
+  log: string
+  /** The last probe failure, the dependency that failed, … */
+  message?: string | null
+  name: string
+  /** Its process (and process group) id while it runs. */
+  pid?: number | null
+  /** Whether its readiness probe passed (or it has none and runs). */
+  ready: boolean
+  /** Restarts so far. */
+  restarts: number
+  /**
+   * The kernel's start time of `pid` (clock ticks since boot), so a later cleanup never
+   * signals another process that reused the id.
+   */
+  startTicks?: number | null
+  state: ProcessState
+}
+
 /** One project: a directory with one ecosystem's manifest. */
 export interface Project {
   /** The project's directory relative to the planned directory (`.` for the root). */
@@ -1081,6 +1110,29 @@ export interface ResolveOptionsOptions {
 /** Which rule a finding comes from (stable names, for scripts and tests). */
 export type Rule = 'force-push' | 'force-with-lease' | 'mirror' | 'delete' | 'prune' | 'direct-push' | 'non-fast-forward' | 'reset-hard' | 'branch-rewrite' | 'update-ref' | 'send-pack' | 'opaque-alias' | 'alias-loop' | 'unknown-option' | 'unreadable'
 
+/** `run FILE`: supervise the processes of a Procfile, TOML or YAML file. */
+export interface RunOptions {
+  /**
+   * Return once every process is ready, leaving them supervised by this program (until
+   * `sandbox down` on the state directory, or its end), instead of staying until
+   * cancelled or every process ended.
+   */
+  background?: boolean
+  /**
+   * A Procfile (`name: command` lines), or a `.toml`/`.yaml` file in process-compose's
+   * shape.
+   */
+  file?: string
+  /** Only these processes, with what they depend on. Default: all. */
+  only?: Array<string>
+  /** Send each line the processes print as a `process_output` event. */
+  outputEvents?: boolean
+  /** Where its status, lock and logs go. Default: `.idpkit-run` beside the file. */
+  stateDir?: string | null
+  /** Seconds `background` waits for readiness. */
+  timeoutSeconds?: number
+}
+
 /** `sandbox clone URL [--rev REV]`. */
 export interface SandboxCloneOptions {
   /** Extra CA files (PEM) trusted for every host of the operation. */
@@ -1124,6 +1176,19 @@ export interface SandboxComposeOptions {
   dir?: string
   /** Where to write the compose file (atomically); none: only returned. */
   output?: string | null
+}
+
+export interface SandboxDownOptions {
+  /** A run's directory or id, a checkout, or a supervisor's state directory (`run`'s). */
+  dir?: string
+  /** Seconds to wait for the ordered shutdown. */
+  timeoutSeconds?: number
+}
+
+/** The connection variables of a run's services. */
+export interface SandboxEnv {
+  env: Record<string, string>
+  envFile: string
 }
 
 export interface SandboxJobOptions {
@@ -1213,6 +1278,41 @@ export interface SandboxRuns {
 export interface SandboxRunsOptions {
   /** The runs directory (default as for sandbox_clone). */
   root?: string | null
+}
+
+/** The services brought up. */
+export interface SandboxServices {
+  /**
+   * The connection variables (`DATABASE_URL`, `REDIS_URL`, `PGHOST`, …). They hold the
+   * services' throwaway passwords.
+   */
+  env: Record<string, string>
+  /** The same as a dotenv file (mode 0600). */
+  envFile: string
+  status: SupervisorStatus
+}
+
+export interface SandboxServicesOptions {
+  /** A run's directory or id, a checkout, or a supervisor's state directory (`run`'s). */
+  dir?: string
+}
+
+export interface SandboxUpOptions {
+  /** The sandbox config (as for sandbox_plan). */
+  config?: string | null
+  /** A run's directory or id, or a checkout (its state then goes in `.idpkit/services`). */
+  dir?: string
+  /**
+   * Stay until cancelled (or `sandbox down`) instead of returning once ready; the
+   * services stop when it returns.
+   */
+  foreground?: boolean
+  /** Send each line the services print as a `process_output` event. */
+  outputEvents?: boolean
+  /** The services to run. Default: the plan's. */
+  services?: Array<Service> | null
+  /** Seconds to wait for every service to be ready; then everything started is stopped. */
+  timeoutSeconds?: number
 }
 
 /** The decrypted values of a secrets file. */
@@ -1412,6 +1512,26 @@ export interface SourceWatched {
   last?: SourceFetched | null
 }
 
+export type SupervisorState = 'starting' | 'running' | 'stopping' | 'stopped'
+
+/** What a supervisor and its processes are doing. The same serde type in every front end. */
+export interface SupervisorStatus {
+  /** The state directory. */
+  dir: string
+  /** The supervising process (the CLI's, or the program that called `up`). */
+  pid: number
+  /** In start order. */
+  processes: Array<ProcessStatus>
+  /**
+   * Why it ended, once it has (`stopped on request`, `cancelled`, `every process ended`,
+   * `the supervisor ended without stopping`).
+   */
+  reason?: string | null
+  /** When it started (RFC 3339, UTC). */
+  started: string
+  state: SupervisorState
+}
+
 export interface TagOptions {
   /** The image to tag (reference or digest). */
   source?: string
@@ -1490,6 +1610,8 @@ export type SourceListOptions = CacheOptions
 export type SourceWatchFluxOptions = FetchFluxOptions
 export type SourceWatchArgoOptions = FetchArgoOptions
 export type SandboxListOptions = SandboxRunsOptions
+export type SandboxStatusOptions = SandboxServicesOptions
+export type SandboxEnvOptions = SandboxServicesOptions
 
 /**
  * A local OCI image-layout store. Every method returns a Promise; the work runs off the
@@ -1683,6 +1805,31 @@ export declare function sandboxCompose(options: SandboxComposeOptions): Promise<
 export declare function sandboxJob(dir: string, options?: Omit<SandboxJobOptions, 'dir'> & WithProgress & WithSignal): Promise<JobManifest>
 /** The sandbox plan as a Kubernetes Job (clone step, services as native sidecars, Secret references only, non-root, no retries); optionally created (or dry-run) in the cluster and followed to its end with the main container's log and exit status. */
 export declare function sandboxJob(options: SandboxJobOptions & WithProgress & WithSignal): Promise<JobManifest>
+
+/** Brings the plan's services (postgres, redis, mysql) up as local supervised processes: data under the run, free loopback ports, throwaway passwords, readiness probes; returns once all are ready, with their connection variables (DATABASE_URL, REDIS_URL, …), and leaves them supervised by the calling program until sandbox_down (or its end). */
+export declare function sandboxUp(dir: string, options?: Omit<SandboxUpOptions, 'dir'> & WithProgress & WithSignal): Promise<SandboxServices>
+/** Brings the plan's services (postgres, redis, mysql) up as local supervised processes: data under the run, free loopback ports, throwaway passwords, readiness probes; returns once all are ready, with their connection variables (DATABASE_URL, REDIS_URL, …), and leaves them supervised by the calling program until sandbox_down (or its end). */
+export declare function sandboxUp(options: SandboxUpOptions & WithProgress & WithSignal): Promise<SandboxServices>
+
+/** The status of a run's services (or of any `run`): each process's state, pid, readiness, restarts, exit code and log file. */
+export declare function sandboxStatus(dir: string): Promise<SupervisorStatus>
+/** The status of a run's services (or of any `run`): each process's state, pid, readiness, restarts, exit code and log file. */
+export declare function sandboxStatus(options: SandboxStatusOptions): Promise<SupervisorStatus>
+
+/** The connection variables of a run's services (DATABASE_URL, REDIS_URL, PGHOST, …), as the last sandbox_up wrote them. */
+export declare function sandboxEnv(dir: string): Promise<SandboxEnv>
+/** The connection variables of a run's services (DATABASE_URL, REDIS_URL, PGHOST, …), as the last sandbox_up wrote them. */
+export declare function sandboxEnv(options: SandboxEnvOptions): Promise<SandboxEnv>
+
+/** Stops a run's services (or any `run`), wherever their supervisor runs: in reverse dependency order, each process group signalled, then killed after its timeout; cleans up after a supervisor that died. Sends the state changes as events. */
+export declare function sandboxDown(dir: string, options?: Omit<SandboxDownOptions, 'dir'> & WithProgress): Promise<SupervisorStatus>
+/** Stops a run's services (or any `run`), wherever their supervisor runs: in reverse dependency order, each process group signalled, then killed after its timeout; cleans up after a supervisor that died. Sends the state changes as events. */
+export declare function sandboxDown(options: SandboxDownOptions & WithProgress): Promise<SupervisorStatus>
+
+/** Supervises the processes of a Procfile or a process-compose-style TOML/YAML file: dependency order with conditions, readiness and liveness probes, restarts with backoff, rotated logs, ordered shutdown when cancelled or stopped with sandbox_down. */
+export declare function run(file: string, options?: Omit<RunOptions, 'file'> & WithProgress & WithSignal): Promise<SupervisorStatus>
+/** Supervises the processes of a Procfile or a process-compose-style TOML/YAML file: dependency order with conditions, readiness and liveness probes, restarts with backoff, rotated logs, ordered shutdown when cancelled or stopped with sandbox_down. */
+export declare function run(options: RunOptions & WithProgress & WithSignal): Promise<SupervisorStatus>
 
 /** The options an operation would run with: strictly parsed, defaults filled in. */
 export declare function resolveOptions(options?: ResolveOptionsOptions): Promise<any>

@@ -45,6 +45,11 @@ const OPS = {
   sandbox_plan: {"name":"sandbox_plan","js":"sandboxPlan","positional":[{"name":"dir","type":"string"}],"parts":[],"aliases":{}},
   sandbox_compose: {"name":"sandbox_compose","js":"sandboxCompose","positional":[{"name":"dir","type":"string"}],"parts":[],"aliases":{}},
   sandbox_job: {"name":"sandbox_job","js":"sandboxJob","positional":[{"name":"dir","type":"string"}],"parts":["events","signal"],"aliases":{}},
+  sandbox_up: {"name":"sandbox_up","js":"sandboxUp","positional":[{"name":"dir","type":"string"}],"parts":["events","signal"],"aliases":{}},
+  sandbox_status: {"name":"sandbox_status","js":"sandboxStatus","positional":[{"name":"dir","type":"string"}],"parts":[],"aliases":{}},
+  sandbox_env: {"name":"sandbox_env","js":"sandboxEnv","positional":[{"name":"dir","type":"string"}],"parts":[],"aliases":{}},
+  sandbox_down: {"name":"sandbox_down","js":"sandboxDown","positional":[{"name":"dir","type":"string"}],"parts":["events"],"aliases":{}},
+  run: {"name":"run","js":"run","positional":[{"name":"file","type":"string"}],"parts":["events","signal"],"aliases":{}},
   resolve_options: {"name":"resolve_options","js":"resolveOptions","positional":[],"parts":[],"aliases":{}},
 }
 
@@ -267,6 +272,31 @@ function sandboxJob(...args) {
   return invoke(OPS.sandbox_job, null, args, sandboxJob)
 }
 
+/** Brings the plan's services (postgres, redis, mysql) up as local supervised processes: data under the run, free loopback ports, throwaway passwords, readiness probes; returns once all are ready, with their connection variables (DATABASE_URL, REDIS_URL, …), and leaves them supervised by the calling program until sandbox_down (or its end). */
+function sandboxUp(...args) {
+  return invoke(OPS.sandbox_up, null, args, sandboxUp)
+}
+
+/** The status of a run's services (or of any `run`): each process's state, pid, readiness, restarts, exit code and log file. */
+function sandboxStatus(...args) {
+  return invoke(OPS.sandbox_status, null, args, sandboxStatus)
+}
+
+/** The connection variables of a run's services (DATABASE_URL, REDIS_URL, PGHOST, …), as the last sandbox_up wrote them. */
+function sandboxEnv(...args) {
+  return invoke(OPS.sandbox_env, null, args, sandboxEnv)
+}
+
+/** Stops a run's services (or any `run`), wherever their supervisor runs: in reverse dependency order, each process group signalled, then killed after its timeout; cleans up after a supervisor that died. Sends the state changes as events. */
+function sandboxDown(...args) {
+  return invoke(OPS.sandbox_down, null, args, sandboxDown)
+}
+
+/** Supervises the processes of a Procfile or a process-compose-style TOML/YAML file: dependency order with conditions, readiness and liveness probes, restarts with backoff, rotated logs, ordered shutdown when cancelled or stopped with sandbox_down. */
+function run(...args) {
+  return invoke(OPS.run, null, args, run)
+}
+
 /** The options an operation would run with: strictly parsed, defaults filled in. */
 function resolveOptions(...args) {
   return invoke(OPS.resolve_options, null, args, resolveOptions)
@@ -324,6 +354,11 @@ module.exports = {
   sandboxPlan,
   sandboxCompose,
   sandboxJob,
+  sandboxUp,
+  sandboxStatus,
+  sandboxEnv,
+  sandboxDown,
+  run,
   resolveOptions,
   watchFlux,
   watchArgo,

@@ -349,6 +349,20 @@ class Gen:
 
     # -- events -------------------------------------------------------------------------
 
+    def event_field_type(self, s: dict) -> str:
+        """An event field's Python type: events are plain JSON dicts, so an enum is its
+        values as a Literal."""
+        if "$ref" in s:
+            target = self.resolve(s)
+            values = target.get("enum") or [a["const"] for a in target.get("oneOf", [])]
+            return "Literal[" + ", ".join(f'"{v}"' for v in values) + "]"
+        t = s["type"]
+        if isinstance(t, list):
+            t = next(x for x in t if x != "null")
+        if t == "array":
+            return "list[str]"
+        return {"string": "str", "integer": "int", "boolean": "bool"}[t]
+
     def events(self, out: list[str]) -> None:
         ev = self.resolve(self.c["event"])
         names = []
@@ -358,17 +372,15 @@ class Gen:
             cls = camel(tag) + "Event"
             names.append(cls)
             fields = []
-            for f in alt["required"]:
+            # Required fields first (in the contract's order), then the optional ones, which
+            # arrive as None when unset.
+            order = alt["required"] + [f for f in props if f not in alt["required"]]
+            for f in order:
                 if f == "type":
                     fields.append((f, f'Literal["{tag}"]'))
                     continue
-                s = props[f]
-                if s.get("type") == "array":
-                    fields.append((f, "list[str]"))
-                else:
-                    fields.append(
-                        (f, {"string": "str", "integer": "int", "boolean": "bool"}[s["type"]])
-                    )
+                t = self.event_field_type(props[f])
+                fields.append((f, t if f in alt["required"] else f"{t} | None"))
             out += ["", ""]
             # Every public class has a docstring (help(), IDEs): the contract's, else its tag.
             text = alt.get("description") or f"The ``{tag}`` progress event."

@@ -34,14 +34,17 @@ from ._types import (
     PushResult,
     RegistryOptions,
     RemoteInspect,
+    SandboxEnv,
     SandboxRun,
     SandboxRuns,
+    SandboxServices,
     SecretsDecrypted,
     SecretsParsed,
     SecretsPushed,
     SourceFetched,
     SourceListing,
     SourceWatched,
+    SupervisorStatus,
     TrustReport,
 )
 from ._util import (
@@ -2097,6 +2100,164 @@ async def sandbox_job(
     return JobManifest._from_json(raw)
 
 
+async def sandbox_up(
+    dir: StrPath,
+    *,
+    config: StrPath | None = None,
+    foreground: bool = False,
+    output_events: bool = False,
+    services: Sequence[str] | None = None,
+    timeout_seconds: int = 60,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+) -> SandboxServices:
+    """Brings the plan's services (postgres, redis, mysql) up as local supervised processes: data
+    under the run, free loopback ports, throwaway passwords, readiness probes; returns once all
+    are ready, with their connection variables (DATABASE_URL, REDIS_URL, …), and leaves them
+    supervised by the calling program until sandbox_down (or its end).
+
+    ``dir``: A run's directory or id, or a checkout (its state then goes in `.idpkit/services`).
+    ``config``: The sandbox config (as for sandbox_plan).
+    ``foreground``: Stay until cancelled (or `sandbox down`) instead of returning once ready;
+        the services stop when it returns.
+    ``output_events``: Send each line the services print as a `process_output` event.
+    ``services``: The services to run. Default: the plan's.
+    ``timeout_seconds``: Seconds to wait for every service to be ready; then everything started
+        is stopped.
+
+    ``progress``: called with each event (:data:`idpkit.Event`); if it raises, the call is
+        cancelled and its exception propagates.
+    The ``progress`` callback runs on the event loop's thread, between the call's other work.
+    Cancelling the awaiting task (``task.cancel()``, ``asyncio.timeout``) cancels the call in
+    the core, waits for it to clean up and raises :class:`asyncio.CancelledError`; ``cancel``: a
+    :class:`CancelToken` that stops it too (:class:`CancelledError`), and is cancelled with the
+    task.
+    """
+    raw = await _ainvoke(
+        "sandbox_up",
+        None,
+        {
+            "dir": _path("dir", dir),
+            "config": _path("config", config),
+            "foreground": foreground,
+            "output_events": output_events,
+            "services": _strings("services", services),
+            "timeout_seconds": timeout_seconds,
+        },
+        progress=progress,
+        cancel=cancel,
+    )
+    return SandboxServices._from_json(raw)
+
+
+async def sandbox_status(dir: StrPath) -> SupervisorStatus:
+    """The status of a run's services (or of any `run`): each process's state, pid, readiness,
+    restarts, exit code and log file.
+
+    ``dir``: A run's directory or id, a checkout, or a supervisor's state directory (`run`'s).
+    """
+    raw = await _ainvoke(
+        "sandbox_status",
+        None,
+        {
+            "dir": _path("dir", dir),
+        },
+    )
+    return SupervisorStatus._from_json(raw)
+
+
+async def sandbox_env(dir: StrPath) -> SandboxEnv:
+    """The connection variables of a run's services (DATABASE_URL, REDIS_URL, PGHOST, …), as the
+    last sandbox_up wrote them.
+
+    ``dir``: A run's directory or id, a checkout, or a supervisor's state directory (`run`'s).
+    """
+    raw = await _ainvoke(
+        "sandbox_env",
+        None,
+        {
+            "dir": _path("dir", dir),
+        },
+    )
+    return SandboxEnv._from_json(raw)
+
+
+async def sandbox_down(
+    dir: StrPath, *, timeout_seconds: int = 60, progress: ProgressCallback | None = None
+) -> SupervisorStatus:
+    """Stops a run's services (or any `run`), wherever their supervisor runs: in reverse dependency
+    order, each process group signalled, then killed after its timeout; cleans up after a
+    supervisor that died. Sends the state changes as events.
+
+    ``dir``: A run's directory or id, a checkout, or a supervisor's state directory (`run`'s).
+    ``timeout_seconds``: Seconds to wait for the ordered shutdown.
+
+    ``progress``: called with each event (:data:`idpkit.Event`); if it raises, the call is
+        cancelled and its exception propagates.
+    The ``progress`` callback runs on the event loop's thread, between the call's other work.
+    """
+    raw = await _ainvoke(
+        "sandbox_down",
+        None,
+        {
+            "dir": _path("dir", dir),
+            "timeout_seconds": timeout_seconds,
+        },
+        progress=progress,
+    )
+    return SupervisorStatus._from_json(raw)
+
+
+async def run(
+    file: StrPath,
+    *,
+    background: bool = False,
+    only: Sequence[str] | None = None,
+    output_events: bool = False,
+    state_dir: StrPath | None = None,
+    timeout_seconds: int = 60,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+) -> SupervisorStatus:
+    """Supervises the processes of a Procfile or a process-compose-style TOML/YAML file: dependency
+    order with conditions, readiness and liveness probes, restarts with backoff, rotated logs,
+    ordered shutdown when cancelled or stopped with sandbox_down.
+
+    ``file``: A Procfile (`name: command` lines), or a `.toml`/`.yaml` file in process-compose's
+        shape.
+    ``background``: Return once every process is ready, leaving them supervised by this program
+        (until `sandbox down` on the state directory, or its end), instead of staying until
+        cancelled or every process ended.
+    ``only``: Only these processes, with what they depend on. Default: all.
+    ``output_events``: Send each line the processes print as a `process_output` event.
+    ``state_dir``: Where its status, lock and logs go. Default: `.idpkit-run` beside the file.
+    ``timeout_seconds``: Seconds `background` waits for readiness.
+
+    ``progress``: called with each event (:data:`idpkit.Event`); if it raises, the call is
+        cancelled and its exception propagates.
+    The ``progress`` callback runs on the event loop's thread, between the call's other work.
+    Cancelling the awaiting task (``task.cancel()``, ``asyncio.timeout``) cancels the call in
+    the core, waits for it to clean up and raises :class:`asyncio.CancelledError`; ``cancel``: a
+    :class:`CancelToken` that stops it too (:class:`CancelledError`), and is cancelled with the
+    task.
+    """
+    raw = await _ainvoke(
+        "run",
+        None,
+        {
+            "file": _path("file", file),
+            "background": background,
+            "only": _strings("only", only),
+            "output_events": output_events,
+            "state_dir": _path("state_dir", state_dir),
+            "timeout_seconds": timeout_seconds,
+        },
+        progress=progress,
+        cancel=cancel,
+    )
+    return SupervisorStatus._from_json(raw)
+
+
 async def resolve_options(operation: str, options: Any = None) -> Any:
     """The options an operation would run with: strictly parsed, defaults filled in.
 
@@ -2125,12 +2286,17 @@ __all__ = [
     "login_from_cluster",
     "logout",
     "resolve_options",
+    "run",
     "sandbox_clone",
     "sandbox_compose",
+    "sandbox_down",
+    "sandbox_env",
     "sandbox_job",
     "sandbox_list",
     "sandbox_plan",
     "sandbox_remove",
+    "sandbox_status",
+    "sandbox_up",
     "secrets_decrypt",
     "secrets_parse",
     "secrets_push",

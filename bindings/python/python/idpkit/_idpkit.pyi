@@ -50,6 +50,11 @@ Operation: TypeAlias = Literal[
     "sandbox_plan",
     "sandbox_compose",
     "sandbox_job",
+    "sandbox_up",
+    "sandbox_status",
+    "sandbox_env",
+    "sandbox_down",
+    "run",
     "resolve_options",
 ]
 

@@ -1055,6 +1055,153 @@ class JobManifest:
         )
 
 
+class ProcessState(str, enum.Enum):
+    """A process's state; the `process_state` event carries each change.
+
+    Members are strings too: ``x == "pending"`` holds.
+    """
+
+    PENDING = "pending"
+    """Waiting for its dependencies."""
+    RUNNING = "running"
+    """Started; its readiness probe has not passed yet."""
+    HEALTHY = "healthy"
+    """Ready: its readiness probe passed (or it has none)."""
+    UNHEALTHY = "unhealthy"
+    """Its probe failed `failure_threshold` times in a row."""
+    RESTARTING = "restarting"
+    """Ended; waiting out its backoff before it starts again."""
+    STOPPING = "stopping"
+    """Being stopped."""
+    STOPPED = "stopped"
+    """Stopped by the supervisor."""
+    COMPLETED = "completed"
+    """Exited with status 0 and is not restarted."""
+    FAILED = "failed"
+    """Exited otherwise and is not restarted, or a dependency failed."""
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass(frozen=True)
+class ProcessStatus:
+    """One process."""
+
+    name: str
+    state: ProcessState
+    ready: bool
+    """Whether its readiness probe passed (or it has none and runs)."""
+    restarts: int
+    """Restarts so far."""
+    log: Path
+    exit_code: int | None = None
+    """The last exit status; a signal's number is 128 + n."""
+    message: str | None = None
+    """The last probe failure, the dependency that failed, …"""
+    pid: int | None = None
+    """Its process (and process group) id while it runs."""
+    start_ticks: int | None = None
+    """The kernel's start time of `pid` (clock ticks since boot), so a later cleanup never
+    signals another process that reused the id.
+    """
+
+    @classmethod
+    def _from_json(cls, data: Mapping[str, Any]) -> ProcessStatus:
+        return cls(
+            name=data["name"],
+            state=ProcessState(data["state"]),
+            ready=data["ready"],
+            restarts=data["restarts"],
+            log=Path(data["log"]),
+            exit_code=data.get("exit_code"),
+            message=data.get("message"),
+            pid=data.get("pid"),
+            start_ticks=data.get("start_ticks"),
+        )
+
+
+class SupervisorState(str, enum.Enum):
+    """SupervisorState
+
+    Members are strings too: ``x == "starting"`` holds.
+    """
+
+    STARTING = "starting"
+    RUNNING = "running"
+    STOPPING = "stopping"
+    STOPPED = "stopped"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass(frozen=True)
+class SupervisorStatus:
+    """What a supervisor and its processes are doing. The same serde type in every front end."""
+
+    dir: Path
+    """The state directory."""
+    pid: int
+    """The supervising process (the CLI's, or the program that called `up`)."""
+    state: SupervisorState
+    started: str
+    """When it started (RFC 3339, UTC)."""
+    processes: tuple[ProcessStatus, ...]
+    """In start order."""
+    reason: str | None = None
+    """Why it ended, once it has (`stopped on request`, `cancelled`, `every process ended`,
+    `the supervisor ended without stopping`).
+    """
+
+    @classmethod
+    def _from_json(cls, data: Mapping[str, Any]) -> SupervisorStatus:
+        return cls(
+            dir=Path(data["dir"]),
+            pid=data["pid"],
+            state=SupervisorState(data["state"]),
+            started=data["started"],
+            processes=tuple(ProcessStatus._from_json(x) for x in data["processes"]),
+            reason=data.get("reason"),
+        )
+
+
+@dataclass(frozen=True)
+class SandboxServices:
+    """The services brought up."""
+
+    status: SupervisorStatus
+    env: dict[str, str]
+    """The connection variables (`DATABASE_URL`, `REDIS_URL`, `PGHOST`, …). They hold the
+    services' throwaway passwords.
+    """
+    env_file: Path
+    """The same as a dotenv file (mode 0600)."""
+
+    @classmethod
+    def _from_json(cls, data: Mapping[str, Any]) -> SandboxServices:
+        return cls(
+            status=SupervisorStatus._from_json(data["status"]),
+            env=dict(data["env"]),
+            env_file=Path(data["env_file"]),
+        )
+
+
+@dataclass(frozen=True)
+class SandboxEnv:
+    """The connection variables of a run's services."""
+
+    env: dict[str, str]
+    env_file: Path
+
+    @classmethod
+    def _from_json(cls, data: Mapping[str, Any]) -> SandboxEnv:
+        return cls(
+            env=dict(data["env"]),
+            env_file=Path(data["env_file"]),
+        )
+
+
 @dataclass(frozen=True)
 class ClusterOptions:
     """Where the cluster is and which host its CA is for.
@@ -1317,6 +1464,37 @@ class SourceFetchedEvent(TypedDict):
     skipped_symlinks: list[str]
 
 
+class ProcessStateEvent(TypedDict):
+    """A supervised process changed state (`run`, `sandbox_up`, `sandbox_down`)."""
+
+    type: Literal["process_state"]
+    name: str
+    state: Literal[
+        "pending",
+        "running",
+        "healthy",
+        "unhealthy",
+        "restarting",
+        "stopping",
+        "stopped",
+        "completed",
+        "failed",
+    ]
+    restarts: int
+    delay_ms: int | None
+    exit_code: int | None
+    message: str | None
+    pid: int | None
+
+
+class ProcessOutputEvent(TypedDict):
+    """A line a supervised process printed (`run` with `output_events`)."""
+
+    type: Literal["process_output"]
+    name: str
+    line: str
+
+
 class LogLineEvent(TypedDict):
     """A line of a sandbox Job's main container's log (`sandbox_job` with `wait`)."""
 
@@ -1344,6 +1522,8 @@ Event = Union[
     RetryScheduledEvent,
     InsecureConnectionEvent,
     SourceFetchedEvent,
+    ProcessStateEvent,
+    ProcessOutputEvent,
     LogLineEvent,
 ]
 
@@ -1390,6 +1570,10 @@ __all__ = [
     "ManifestFormat",
     "ManifestPushedEvent",
     "Plan",
+    "ProcessOutputEvent",
+    "ProcessState",
+    "ProcessStateEvent",
+    "ProcessStatus",
     "ProgressCallback",
     "Project",
     "PullResult",
@@ -1398,8 +1582,10 @@ __all__ = [
     "RemoteInspect",
     "RetryScheduledEvent",
     "Rule",
+    "SandboxEnv",
     "SandboxRun",
     "SandboxRuns",
+    "SandboxServices",
     "SecretsDecrypted",
     "SecretsParsed",
     "SecretsPushed",
@@ -1411,6 +1597,8 @@ __all__ = [
     "SourceListing",
     "SourceWatched",
     "StrPath",
+    "SupervisorState",
+    "SupervisorStatus",
     "TrustReport",
     "Unparsable",
     "Verdict",
