@@ -5,10 +5,13 @@
 set -euo pipefail
 
 # docker-compose: `docker-compose config` validates the generated sandbox compose files.
+# postgresql, redis-server, mariadb-server-core + mariadb-client-core: the servers `sandbox up`
+# supervises (tests start them for real); policy-rc.d below keeps their packages from
+# starting system instances.
 # perl + make: the vendored OpenSSL that libssh2 (git over SSH, core's git2) is built with.
 PKGS=(skopeo umoci docker-registry nginx etcd-server age openssh-server
   apache2-utils fcgiwrap hyperfine pkg-config jq git openssl curl valgrind nix-bin
-  perl make docker-compose)
+  perl make docker-compose postgresql redis-server mariadb-server-core mariadb-client-core)
 
 missing=()
 declare -A st=()
