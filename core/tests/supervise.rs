@@ -8,6 +8,7 @@ use idpkit::supervise::{
     RestartPolicy, SupervisorSpec, SupervisorState, TcpProbe,
 };
 use idpkit::{Call, CancelToken, ErrorKind, Event};
+use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -510,4 +511,240 @@ fn bad_specs_are_refused_by_name() {
         .unwrap_err()
         .message
         .contains("process \"a\": command is missing"));
+}
+
+#[test]
+fn files_in_three_shapes_read_the_same() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, text: &str| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    };
+    let procfile = write(
+        "Procfile",
+        "# comment\n\nweb: python3 -m http.server 8000\nworker:   bundle exec sidekiq -c 2\n",
+    );
+    let toml = write(
+        "p.toml",
+        r#"
+[processes.web]
+command = "python3 -m http.server 8000"
+working_dir = "site"
+readiness_probe = { http_get = { port = 8000, path = "/health" }, period_seconds = 0.5 }
+[processes.worker]
+args = ["bundle", "exec", "sidekiq", "-c", "2"]
+depends_on = { web = { condition = "process_healthy" } }
+availability = { restart = "always", backoff_seconds = 2, max_backoff_seconds = 60 }
+shutdown = { signal = "SIGINT", timeout_seconds = 20 }
+"#,
+    );
+    let yaml = write(
+        "p.yaml",
+        r#"version: "0.5"
+processes:
+  web:
+    command: python3 -m http.server 8000
+    working_dir: site
+    environment: ["A=1", "B=x=y"]
+    readiness_probe:
+      http_get: {port: 8000, path: /health}
+      period_seconds: 1
+  worker:
+    args: [bundle, exec, sidekiq, "-c", "2"]
+    depends_on:
+      web: {condition: process_healthy}
+    shutdown: {signal: 2, timeout_seconds: 20}
+"#,
+    );
+    let p = supervise::file::read(&procfile).unwrap();
+    assert_eq!(
+        p.processes["worker"].command.as_deref(),
+        Some("bundle exec sidekiq -c 2")
+    );
+    assert_eq!(p.processes["web"].working_dir.as_deref(), Some(dir.path()));
+    let t = supervise::file::read(&toml).unwrap();
+    assert_eq!(
+        t.processes["web"].working_dir,
+        Some(dir.path().join("site"))
+    );
+    assert_eq!(
+        t.processes["worker"].depends_on["web"].condition,
+        Condition::ProcessHealthy
+    );
+    assert_eq!(
+        t.processes["worker"].availability.restart,
+        RestartPolicy::Always
+    );
+    let h = t.processes["web"].readiness_probe.as_ref().unwrap();
+    assert_eq!(h.http_get.as_ref().unwrap().path, "/health");
+    assert_eq!(h.period_seconds, 0.5);
+    let y = supervise::file::read(&yaml).unwrap();
+    assert_eq!(y.processes["web"].environment["B"], "x=y");
+    assert_eq!(y.processes["worker"].shutdown.signal, "2");
+    assert_eq!(y.processes["worker"].args, t.processes["worker"].args);
+    assert_eq!(
+        supervise::spec::signal_number(&y.processes["worker"].shutdown.signal).unwrap(),
+        libc::SIGINT
+    );
+}
+
+#[test]
+fn bad_files_are_refused_with_the_file_and_the_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases: &[(&str, &str, &str)] = &[
+        ("a.yaml", "processes:\n  web:\n    command: x\n    is_daemon: true\n", "is_daemon"),
+        ("b.toml", "[processes.web]\ncommand = \"x\"\nrestart = \"always\"\n", "restart"),
+        ("c.toml", "[processes.web]\ncommand = \"x\"\ndepends_on = { db = {} }\n", "names \"db\", which is not a process"),
+        ("d.yaml", "processes:\n  web:\n    command: x\n    shutdown: {signal: SIGFOO}\n", "SIGFOO"),
+        ("e.yaml", "processes:\n  web:\n    command: x\n    readiness_probe: {exec: {command: \"true\"}, tcp_socket: {port: 1}}\n", "exactly one of"),
+        ("Procfile", "web python3 app.py\n", "Procfile:1: expected `name: command`"),
+        ("Procfile2", "web: a\nweb: b\n", "defined twice"),
+        ("f.yaml", "processes: [1, 2\n", "not valid YAML"),
+    ];
+    for (name, text, want) in cases {
+        let p = dir.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        let e = supervise::file::read(&p).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::InvalidInput, "{name}: {}", e.message);
+        assert!(e.message.contains(want), "{name}: {}", e.message);
+        assert!(
+            e.message.contains(name.trim_end_matches('2')),
+            "{name}: {}",
+            e.message
+        );
+    }
+    // Not a file at all, or too big.
+    let big = dir.path().join("big.yaml");
+    std::fs::write(&big, vec![b'#'; 2 << 20]).unwrap();
+    assert!(supervise::file::read(&big)
+        .unwrap_err()
+        .message
+        .contains("at most 1 MiB"));
+    assert!(supervise::file::read(dir.path()).is_err());
+}
+
+#[test]
+fn a_forged_status_never_gets_an_unrelated_process_killed() {
+    let dir = tempfile::tempdir().unwrap();
+    // A process that is not ours, in a group of its own.
+    let mut victim = std::process::Command::new("sleep")
+        .arg("600")
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    let pid = victim.id();
+    // A status (as a dead supervisor would have left it) naming that pid with another
+    // start time: a reused id.
+    let forged = serde_json::json!({
+        "dir": dir.path(), "pid": 999999, "state": "running", "started": "2026-01-01T00:00:00Z",
+        "reason": null,
+        "processes": [{"name": "web", "state": "healthy", "pid": pid, "start_ticks": 1,
+            "ready": true, "restarts": 0, "exit_code": null, "message": null,
+            "log": dir.path().join("logs/web.log")}]
+    });
+    std::fs::write(
+        dir.path().join("supervisor.json"),
+        serde_json::to_vec(&forged).unwrap(),
+    )
+    .unwrap();
+    let st = supervise::down(dir.path(), Duration::from_secs(5), None).unwrap();
+    assert_eq!(st.state, SupervisorState::Stopped);
+    assert!(st
+        .reason
+        .unwrap()
+        .contains("0 processes left over were killed"));
+    assert!(
+        alive(pid),
+        "a process with the recorded pid but not its start was killed"
+    );
+    // The control FIFO swapped for a symlink is not followed.
+    let elsewhere = dir.path().join("elsewhere");
+    std::fs::write(&elsewhere, "").unwrap();
+    std::os::unix::fs::symlink(&elsewhere, dir.path().join("supervisor.ctl")).unwrap();
+    assert!(!supervise::state::request_stop(dir.path()).unwrap_or(false));
+    assert_eq!(std::fs::read_to_string(&elsewhere).unwrap(), "");
+    victim.kill().unwrap();
+    victim.wait().unwrap();
+}
+
+#[test]
+fn hostile_processes_and_probe_peers_stay_bounded() {
+    let dir = tempfile::tempdir().unwrap();
+    // A server that accepts and never answers, and one that answers garbage forever.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let silent_port = silent.local_addr().unwrap().port();
+    let flood = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let flood_port = flood.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for s in flood.incoming().flatten() {
+            std::thread::spawn(move || {
+                use std::io::Write;
+                let mut s = s;
+                while s.write_all(&[b'x'; 4096]).is_ok() {}
+            });
+        }
+    });
+    let http = |port: u16| Probe {
+        http_get: Some(HttpProbe {
+            port,
+            ..HttpProbe::default()
+        }),
+        period_seconds: 0.05,
+        timeout_seconds: 0.2,
+        failure_threshold: 2,
+        ..Probe::default()
+    };
+    let mut spec = SupervisorSpec::default();
+    spec.processes.insert(
+        "silent".into(),
+        ProcessSpec {
+            readiness_probe: Some(http(silent_port)),
+            ..shell("exec sleep 600")
+        },
+    );
+    spec.processes.insert(
+        "flooded".into(),
+        ProcessSpec {
+            readiness_probe: Some(http(flood_port)),
+            ..shell("exec sleep 600")
+        },
+    );
+    // A process printing 4 MiB without a newline, then one short line.
+    spec.processes.insert(
+        "noline".into(),
+        shell("head -c 4194304 /dev/zero | tr '\\0' a; echo; echo done; exec sleep 600"),
+    );
+    let t = Instant::now();
+    let err = supervise::supervise(
+        spec,
+        dir.path(),
+        Mode::Background {
+            timeout: Duration::from_secs(2),
+        },
+        false,
+        &Call::new(),
+    )
+    .unwrap_err();
+    assert!(t.elapsed() < Duration::from_secs(8));
+    assert!(
+        err.message.contains("silent is unhealthy"),
+        "{}",
+        err.message
+    );
+    assert!(
+        err.message.contains("flooded is unhealthy"),
+        "{}",
+        err.message
+    );
+    assert!(
+        err.message.contains("not an HTTP response"),
+        "{}",
+        err.message
+    );
+    drop(silent);
+    let log = std::fs::read_to_string(dir.path().join("logs/noline.log")).unwrap();
+    let lines: Vec<&str> = log.lines().collect();
+    assert_eq!(lines[0].len(), 8 << 10, "the long line is cut at 8 KiB");
+    assert!(lines.contains(&"done"));
 }

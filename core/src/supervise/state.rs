@@ -179,9 +179,10 @@ pub fn open_control(dir: &Path) -> Result<File> {
 pub fn request_stop(dir: &Path) -> Result<bool> {
     use std::os::unix::fs::OpenOptionsExt;
     let path = dir.join(CONTROL_FILE);
+    // No symlink followed: the request goes to this directory's FIFO or nowhere.
     let opened = File::options()
         .write(true)
-        .custom_flags(libc::O_NONBLOCK)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW)
         .open(&path);
     let mut f = match opened {
         Ok(f) => f,
@@ -233,10 +234,9 @@ fn stat_fields(pid: u32) -> Option<Vec<String>> {
     Some(after.split_whitespace().map(str::to_string).collect())
 }
 
-/// Every process in group `pgid` that started no earlier than its leader did (`ticks`): a
-/// group id can outlive its leader (members keep it), and only a reused id could hold
-/// older processes... or newer unrelated ones whose group is theirs; those are told apart
-/// by the leader's recorded start, which a reuse would change.
+/// The live processes of group `pgid` that started no earlier than its recorded leader
+/// (`ticks`): a group outlives its leader while members keep it, and a process older than
+/// the leader cannot be one the leader started.
 pub fn group_members(pgid: u32, ticks: u64) -> Vec<u32> {
     let Ok(rd) = std::fs::read_dir("/proc") else {
         return Vec::new();
@@ -266,21 +266,18 @@ pub fn sweep(status: &SupervisorStatus) -> usize {
         let (Some(pgid), Some(ticks)) = (p.pid, p.start_ticks) else {
             continue;
         };
-        // The leader itself, unless its id now belongs to a process started later.
-        let leader_is_ours = start_ticks(pgid) == Some(ticks);
+        // The id belongs to a process started at another time: it was reused, and as the
+        // kernel never reuses an id that still names a group, ours has no member left.
+        if start_ticks(pgid).is_some_and(|t| t != ticks) {
+            continue;
+        }
         let members = group_members(pgid, ticks);
         if members.is_empty() {
             continue;
         }
-        if leader_is_ours || start_ticks(pgid).is_none() {
-            // SAFETY: signalling a process group.
-            unsafe { libc::kill(-(pgid as i32), libc::SIGKILL) };
-        } else {
-            for m in &members {
-                // SAFETY: signalling one process.
-                unsafe { libc::kill(*m as i32, libc::SIGKILL) };
-            }
-        }
+        // The leader (still alive, or gone with members left): the whole group.
+        // SAFETY: signalling a process group.
+        unsafe { libc::kill(-(pgid as i32), libc::SIGKILL) };
         killed += members.len();
     }
     killed
