@@ -245,6 +245,28 @@ fn exit_code(kind: ErrorKind) -> u8 {
     }
 }
 
+/// The kind an exit code of [`exit_code`] stands for (a detached idpkit's failure).
+pub(crate) fn kind_of_exit(code: i32) -> ErrorKind {
+    const KINDS: [ErrorKind; 12] = [
+        ErrorKind::Internal,
+        ErrorKind::InvalidInput,
+        ErrorKind::NotFound,
+        ErrorKind::Auth,
+        ErrorKind::Untrusted,
+        ErrorKind::Integrity,
+        ErrorKind::UnsafeArchive,
+        ErrorKind::Policy,
+        ErrorKind::Network,
+        ErrorKind::Conflict,
+        ErrorKind::Cancelled,
+        ErrorKind::Io,
+    ];
+    KINDS
+        .into_iter()
+        .find(|k| i32::from(exit_code(*k)) == code)
+        .unwrap_or(ErrorKind::Internal)
+}
+
 fn open_store(path: Option<PathBuf>) -> Result<Store> {
     match path {
         Some(p) => Store::open(p),

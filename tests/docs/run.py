@@ -652,6 +652,9 @@ def main(argv):
             print(b.name, "; ".join(b.directives))
         return 0
     root = Path(tempfile.mkdtemp(prefix="idpkit-docs-"))
+    # mkdtemp makes it 0700; `sandbox up` run as root starts postgres as its own user, which
+    # must be able to enter every directory on the way to its data (docs/sandbox.md).
+    root.chmod(0o755)
     sessions, counts, failures, skips = (
         {},
         {"passed": 0, "skipped": 0, "failed": 0},
