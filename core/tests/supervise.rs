@@ -748,3 +748,51 @@ fn hostile_processes_and_probe_peers_stay_bounded() {
     assert_eq!(lines[0].len(), 8 << 10, "the long line is cut at 8 KiB");
     assert!(lines.contains(&"done"));
 }
+
+/// `sandbox_up` from Rust through the one dynamic entry every binding uses: real postgres
+/// and redis, the events of the call, the status and env, and `sandbox_down`.
+#[test]
+fn sandbox_up_through_invoke_runs_real_servers_and_down_stops_them() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::write(dir.path().join("Gemfile"), "gem \"pg\"\ngem \"redis\"\n").unwrap();
+    let (events, call) = recorder();
+    let opts = serde_json::json!({"dir": dir.path()}).to_string();
+    let json = |s: String| -> serde_json::Value { serde_json::from_str(&s).unwrap() };
+    let up = json(idpkit::ops::invoke("sandbox_up", None, Some(&opts), &call).unwrap());
+    let n_events = events.lock().unwrap().len();
+    let password = up["env"]["PGPASSWORD"].as_str().unwrap().to_string();
+    for p in up["status"]["processes"].as_array().unwrap() {
+        assert_eq!(p["state"], "healthy", "{p}");
+    }
+    let s = states(&events);
+    assert!(s.contains(&("postgres".into(), ProcessState::Healthy)), "{s:?}");
+    assert!(s.contains(&("redis".into(), ProcessState::Healthy)));
+    for e in events.lock().unwrap().iter() {
+        assert!(!format!("{e:?}").contains(&password));
+    }
+    // The servers answer on the ports in the variables.
+    let port: u16 = up["env"]["PGPORT"].as_str().unwrap().parse().unwrap();
+    std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let env = json(idpkit::ops::invoke("sandbox_env", None, Some(&opts), &Call::new()).unwrap());
+    assert_eq!(env["env"], up["env"]);
+    let pids: Vec<u32> = up["status"]["processes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["pid"].as_u64().unwrap() as u32)
+        .collect();
+    // No event reached the call's sink after it returned.
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(events.lock().unwrap().len(), n_events);
+    let (down_events, down_call) = recorder();
+    let down = json(idpkit::ops::invoke("sandbox_down", None, Some(&opts), &down_call).unwrap());
+    assert_eq!(down["state"], "stopped");
+    let s = states(&down_events);
+    assert!(s.contains(&("postgres".into(), ProcessState::Stopped)), "{s:?}");
+    for p in pids {
+        wait_until("the server gone", Duration::from_secs(5), || !alive(p));
+    }
+    assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err());
+}

@@ -72,6 +72,11 @@ void secrets_tests(const char *tmp);
 /* test_sandbox.c: sandbox runs, plan, Compose and Job against the rig. */
 void sandbox_tests(const char *tmp);
 
+/* test_supervise.c: sandbox_up/status/env/down with real postgres and redis, and run of a
+ * Procfile (background, and foreground until cancelled), in a 0755 temporary directory of
+ * its own (postgres, run as its own user by root, must reach its data). */
+void supervise_tests(void);
+
 /* test_watch.c: source_watch_flux against the rig's kube-apiserver and nginx. */
 void source_watch_tests(const char *tmp);
 /* test_watch.c: source_watch_argo, an Application synced to a new commit. */

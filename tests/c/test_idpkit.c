@@ -902,6 +902,7 @@ int main(int argc, char **argv) {
   source_watch_argo_tests(tmp);
   secrets_tests(tmp);
   sandbox_tests(tmp);
+  supervise_tests();
 
   idpkit_store_free(store);
 

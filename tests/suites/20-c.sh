@@ -40,12 +40,12 @@ fi
 
 echo "-- build tests/c against the static library"
 # shellcheck disable=SC2046,SC2086
-gcc $cflags tests/c/test_idpkit.c tests/c/test_remote.c tests/c/test_source.c tests/c/test_watch.c tests/c/test_guard.c tests/c/test_secrets.c tests/c/test_sandbox.c -o "$out/test_idpkit_static" \
+gcc $cflags tests/c/test_idpkit.c tests/c/test_remote.c tests/c/test_source.c tests/c/test_watch.c tests/c/test_guard.c tests/c/test_secrets.c tests/c/test_sandbox.c tests/c/test_supervise.c -o "$out/test_idpkit_static" \
   "$(pkg-config --variable=staticlib idpkit)" $(pkg-config --libs-only-l --static idpkit | sed 's/-lidpkit_ffi//')
 
 echo "-- build tests/c against the shared library"
 # shellcheck disable=SC2046,SC2086
-gcc $cflags tests/c/test_idpkit.c tests/c/test_remote.c tests/c/test_source.c tests/c/test_watch.c tests/c/test_guard.c tests/c/test_secrets.c tests/c/test_sandbox.c -o "$out/test_idpkit_shared" \
+gcc $cflags tests/c/test_idpkit.c tests/c/test_remote.c tests/c/test_source.c tests/c/test_watch.c tests/c/test_guard.c tests/c/test_secrets.c tests/c/test_sandbox.c tests/c/test_supervise.c -o "$out/test_idpkit_shared" \
   $(pkg-config --libs idpkit) -Wl,-rpath,"$repo/target/release" -lpthread
 
 echo "-- shared library"

@@ -704,8 +704,10 @@ impl Engine {
             delay_ms: delay.map(|d| d.as_millis() as u64),
             message,
         };
-        self.publish(idx);
+        // The event first: a caller waiting on the status (`up` until all are ready) then
+        // returns only after the change that ended its wait was delivered.
         emit(&self.sink, event);
+        self.publish(idx);
     }
 
     fn publish(&self, idx: usize) {
