@@ -5,7 +5,7 @@
 # `redis-server --daemonize yes` followed by a `redis-cli ping` loop. Same binaries, same
 # settings (loopback, no Unix socket, fsync off, no persistence). Two cases, taking turns:
 #   warm: the data directories exist (an `up` after a `down`);
-#   cold: a fresh directory each run (initdb included on both sides).
+#   cold: a fresh directory each run (initdb and the application's database on both sides).
 # Stopping is not timed. Then the supervisor's own idle cost while the two run: CPU over 10 s
 # and resident memory.
 #
@@ -70,12 +70,16 @@ class Hand:
            f"--pwfile={pw}", "-E", "UTF8", "--locale=C", "--no-sync", "--no-instructions")
     def up(self):
         t = time.perf_counter()
-        if not os.path.exists(os.path.join(self.data, "PG_VERSION")):
+        fresh = not os.path.exists(os.path.join(self.data, "PG_VERSION"))
+        if fresh:
             self.init()
         opts = (f"-p {self.pg} -c listen_addresses=127.0.0.1 -c unix_socket_directories= "
                 "-c fsync=off -c synchronous_commit=off -c full_page_writes=off")
         sh(*as_pg, f"{pgbin}/pg_ctl", "-D", self.data, "-o", opts, "-l",
            os.path.join(self.data, "log"), "-w", "start")
+        if fresh:  # the database the application's URL names, as `sandbox up` makes it
+            sh(f"{pgbin}/createdb", "-h", "127.0.0.1", "-p", str(self.pg), "-U", "sandbox",
+               "sandbox_development", env={**os.environ, "PGPASSWORD": "bench-password"})
         sh("redis-server", "--port", str(self.redis), "--bind", "127.0.0.1", "--save", "",
            "--appendonly", "no", "--daemonize", "yes", "--dir", self.d,
            "--pidfile", os.path.join(self.d, "redis.pid"))

@@ -132,9 +132,9 @@ pub fn prepare(ctx: Ctx) -> Result<Prepared> {
                 ],
                 ..ExecProbe::default()
             }),
-            period_seconds: 0.05,
+            period_seconds: 0.025,
             timeout_seconds: 2.0,
-            failure_threshold: 100,
+            failure_threshold: 200,
             ..Probe::default()
         }),
         user: run_as.map(|u| u.0),

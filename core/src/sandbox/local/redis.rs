@@ -37,9 +37,9 @@ pub fn prepare(ctx: Ctx) -> Result<Prepared> {
                     .collect(),
                 ..ExecProbe::default()
             }),
-            period_seconds: 0.05,
+            period_seconds: 0.025,
             timeout_seconds: 2.0,
-            failure_threshold: 100,
+            failure_threshold: 200,
             ..Probe::default()
         }),
         ..ProcessSpec::default()
