@@ -614,7 +614,7 @@ idpkit_result idpkit_sandbox_status(const char *options_json, const idpkit_crede
 /**
  * The connection variables of a run's services (DATABASE_URL, REDIS_URL, PGHOST, …), as
  * the last sandbox_up wrote them.
- * Options `$defs/SandboxServicesOptions`, result `$defs/SandboxEnv`; arguments as for `idpkit_call`.
+ * Options `$defs/SandboxServicesOptions`, result `$defs/ServicesEnv`; arguments as for `idpkit_call`.
  */
 idpkit_result idpkit_sandbox_env(const char *options_json, const idpkit_credentials *credentials, idpkit_event_callback callback, void *user_data, const idpkit_cancel *cancel, char **result_json_out, idpkit_error **err_out);
 

@@ -413,9 +413,9 @@ func SandboxStatus(ctx context.Context, opts SandboxServicesOptions, call ...Cal
 }
 
 // SandboxEnv runs "sandbox_env": The connection variables of a run's services (DATABASE_URL, REDIS_URL, PGHOST, …), as the last sandbox_up wrote them.
-// Options SandboxServicesOptions, result SandboxEnv; call may hold Credentials and OnEvent.
-func SandboxEnv(ctx context.Context, opts SandboxServicesOptions, call ...CallOption) (*SandboxEnv, error) {
-	var out SandboxEnv
+// Options SandboxServicesOptions, result ServicesEnv; call may hold Credentials and OnEvent.
+func SandboxEnv(ctx context.Context, opts SandboxServicesOptions, call ...CallOption) (*ServicesEnv, error) {
+	var out ServicesEnv
 	if err := invoke(ctx, nil, "sandbox_env", opts, &out, call); err != nil {
 		return nil, err
 	}
@@ -1375,12 +1375,6 @@ type SandboxDownOptions struct {
 	TimeoutSeconds *uint64 `json:"timeout_seconds,omitempty"`
 }
 
-// SandboxEnv: The connection variables of a run's services.
-type SandboxEnv struct {
-	Env     map[string]string `json:"env"`
-	EnvFile string            `json:"env_file"`
-}
-
 // SandboxJobOptions mirrors the contract's $defs/SandboxJobOptions.
 type SandboxJobOptions struct {
 	// Create the Job in the cluster.
@@ -1625,6 +1619,12 @@ type ServicePlan struct {
 	// The variable the main container finds the service at, and its value with the
 	// service's host written `{host}`.
 	URLEnv string `json:"url_env"`
+}
+
+// ServicesEnv: The connection variables of a run's services.
+type ServicesEnv struct {
+	Env     map[string]string `json:"env"`
+	EnvFile string            `json:"env_file"`
 }
 
 // SetupStep: One setup command.

@@ -1185,12 +1185,6 @@ export interface SandboxDownOptions {
   timeoutSeconds?: number
 }
 
-/** The connection variables of a run's services. */
-export interface SandboxEnv {
-  env: Record<string, string>
-  envFile: string
-}
-
 export interface SandboxJobOptions {
   /** Create the Job in the cluster. */
   apply?: boolean
@@ -1435,6 +1429,12 @@ export interface ServicePlan {
    * service's host written `{host}`.
    */
   urlEnv: string
+}
+
+/** The connection variables of a run's services. */
+export interface ServicesEnv {
+  env: Record<string, string>
+  envFile: string
 }
 
 /** One setup command. */
@@ -1817,9 +1817,9 @@ export declare function sandboxStatus(dir: string): Promise<SupervisorStatus>
 export declare function sandboxStatus(options: SandboxStatusOptions): Promise<SupervisorStatus>
 
 /** The connection variables of a run's services (DATABASE_URL, REDIS_URL, PGHOST, …), as the last sandbox_up wrote them. */
-export declare function sandboxEnv(dir: string): Promise<SandboxEnv>
+export declare function sandboxEnv(dir: string): Promise<ServicesEnv>
 /** The connection variables of a run's services (DATABASE_URL, REDIS_URL, PGHOST, …), as the last sandbox_up wrote them. */
-export declare function sandboxEnv(options: SandboxEnvOptions): Promise<SandboxEnv>
+export declare function sandboxEnv(options: SandboxEnvOptions): Promise<ServicesEnv>
 
 /** Stops a run's services (or any `run`), wherever their supervisor runs: in reverse dependency order, each process group signalled, then killed after its timeout; cleans up after a supervisor that died. Sends the state changes as events. */
 export declare function sandboxDown(dir: string, options?: Omit<SandboxDownOptions, 'dir'> & WithProgress): Promise<SupervisorStatus>

@@ -349,7 +349,7 @@ class Gen:
 
     # -- events -------------------------------------------------------------------------
 
-    def event_field_type(self, s: dict) -> str:
+    def event_field_type(self, s: dict[str, Any]) -> str:
         """An event field's Python type: events are plain JSON dicts, so an enum is its
         values as a Literal."""
         if "$ref" in s:

@@ -335,12 +335,19 @@ fn detach(args: &[OsString], state_dir: &Path, timeout: Duration) -> Result<Supe
         if let Some(code) = child.try_wait().ok().flatten() {
             // Its error is the last line it printed, and its kind its exit code.
             let text = std::fs::read_to_string(&out_path).unwrap_or_default();
-            let last = text.lines().rev().find(|l| l.starts_with("error[")).unwrap_or("");
+            let last = text
+                .lines()
+                .rev()
+                .find(|l| l.starts_with("error["))
+                .unwrap_or("");
             let message = last.split_once("]: ").map_or(last, |(_, m)| m);
             let kind = crate::kind_of_exit(code.code().unwrap_or(1));
             return Err(Error::new(
                 kind,
-                format!("{message} (the supervisor's output: {})", out_path.display()),
+                format!(
+                    "{message} (the supervisor's output: {})",
+                    out_path.display()
+                ),
             ));
         }
         // Only a status written by this daemon counts (an older one may be there).

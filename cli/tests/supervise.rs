@@ -89,6 +89,15 @@ fn open_tempdir() -> tempfile::TempDir {
     d
 }
 
+/// Runs `sandbox down DIR` when dropped, so a failing test leaves no server running.
+struct DownOnDrop(PathBuf);
+
+impl Drop for DownOnDrop {
+    fn drop(&mut self) {
+        let _ = run(&["sandbox", "down", self.0.to_str().unwrap()]);
+    }
+}
+
 fn stderr_of(mut child: Child) -> (Option<i32>, String, String) {
     let status = child.wait().unwrap();
     let mut err = String::new();
@@ -174,6 +183,7 @@ fn kill_9_of_a_detached_supervisor_leaves_nothing_once_down_or_up_ran() {
     .unwrap();
     let state = dir.path().join("state");
     let s = state.to_str().unwrap();
+    let _down = DownOnDrop(state.clone());
     let out = run(&["run", file.to_str().unwrap(), "--detach", "--state-dir", s]);
     ok(&out);
     let st = status(&state);
@@ -250,6 +260,7 @@ processes:
     )
     .unwrap();
     let state = dir.path().join(".idpkit-run");
+    let _down = DownOnDrop(state.clone());
     ok(&run(&["run", file.to_str().unwrap(), "--detach"]));
     wait_until("the greeting", Duration::from_secs(5), || {
         std::fs::read_to_string(state.join("logs/greeter.log"))
@@ -279,6 +290,7 @@ fn sandbox_up_runs_real_postgres_and_redis_and_keeps_their_data_across_down_and_
     )
     .unwrap();
     let a = app.to_str().unwrap();
+    let _down = DownOnDrop(app.clone());
     let out = run(&["sandbox", "up", a]);
     let dotenv = ok(&out);
     let env: std::collections::HashMap<String, String> = dotenv
@@ -371,6 +383,7 @@ fn sandbox_up_runs_mariadb_for_a_mysql_project() {
     std::fs::create_dir(&app).unwrap();
     std::fs::write(app.join("Gemfile"), "gem \"rails\"\ngem \"mysql2\"\n").unwrap();
     let a = app.to_str().unwrap();
+    let _down = DownOnDrop(app.clone());
     let out = run(&["--json", "sandbox", "up", a]);
     let r: Value = serde_json::from_str(&ok(&out)).unwrap();
     let url = r["env"]["DATABASE_URL"].as_str().unwrap().to_string();

@@ -759,6 +759,14 @@ fn sandbox_up_through_invoke_runs_real_servers_and_down_stops_them() {
     std::fs::write(dir.path().join("Gemfile"), "gem \"pg\"\ngem \"redis\"\n").unwrap();
     let (events, call) = recorder();
     let opts = serde_json::json!({"dir": dir.path()}).to_string();
+    // Stops the servers even when an assertion fails first.
+    struct Down(String);
+    impl Drop for Down {
+        fn drop(&mut self) {
+            let _ = idpkit::ops::invoke("sandbox_down", None, Some(&self.0), &Call::new());
+        }
+    }
+    let _down = Down(opts.clone());
     let json = |s: String| -> serde_json::Value { serde_json::from_str(&s).unwrap() };
     let up = json(idpkit::ops::invoke("sandbox_up", None, Some(&opts), &call).unwrap());
     let n_events = events.lock().unwrap().len();
@@ -767,7 +775,10 @@ fn sandbox_up_through_invoke_runs_real_servers_and_down_stops_them() {
         assert_eq!(p["state"], "healthy", "{p}");
     }
     let s = states(&events);
-    assert!(s.contains(&("postgres".into(), ProcessState::Healthy)), "{s:?}");
+    assert!(
+        s.contains(&("postgres".into(), ProcessState::Healthy)),
+        "{s:?}"
+    );
     assert!(s.contains(&("redis".into(), ProcessState::Healthy)));
     for e in events.lock().unwrap().iter() {
         assert!(!format!("{e:?}").contains(&password));
@@ -775,6 +786,11 @@ fn sandbox_up_through_invoke_runs_real_servers_and_down_stops_them() {
     // The servers answer on the ports in the variables.
     let port: u16 = up["env"]["PGPORT"].as_str().unwrap().parse().unwrap();
     std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let env = json(idpkit::ops::invoke("sandbox_env", None, Some(&opts), &Call::new()).unwrap());
+    assert_eq!(env["env"], up["env"]);
+    // A second up is refused before it touches anything: ports, files and variables stay.
+    let again = idpkit::ops::invoke("sandbox_up", None, Some(&opts), &Call::new()).unwrap_err();
+    assert_eq!(again.kind, ErrorKind::Conflict);
     let env = json(idpkit::ops::invoke("sandbox_env", None, Some(&opts), &Call::new()).unwrap());
     assert_eq!(env["env"], up["env"]);
     let pids: Vec<u32> = up["status"]["processes"]
@@ -790,7 +806,10 @@ fn sandbox_up_through_invoke_runs_real_servers_and_down_stops_them() {
     let down = json(idpkit::ops::invoke("sandbox_down", None, Some(&opts), &down_call).unwrap());
     assert_eq!(down["state"], "stopped");
     let s = states(&down_events);
-    assert!(s.contains(&("postgres".into(), ProcessState::Stopped)), "{s:?}");
+    assert!(
+        s.contains(&("postgres".into(), ProcessState::Stopped)),
+        "{s:?}"
+    );
     for p in pids {
         wait_until("the server gone", Duration::from_secs(5), || !alive(p));
     }

@@ -504,7 +504,7 @@ pub extern "C" fn idpkit_sandbox_status(
 
 /// The connection variables of a run's services (DATABASE_URL, REDIS_URL, PGHOST, …), as
 /// the last sandbox_up wrote them.
-/// Options `$defs/SandboxServicesOptions`, result `$defs/SandboxEnv`; arguments as for `idpkit_call`.
+/// Options `$defs/SandboxServicesOptions`, result `$defs/ServicesEnv`; arguments as for `idpkit_call`.
 #[no_mangle]
 pub extern "C" fn idpkit_sandbox_env(
     options_json: *const c_char, credentials: *const idpkit_credentials,

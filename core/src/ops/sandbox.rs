@@ -113,8 +113,8 @@ impl Operation for SandboxJobOp {
 
 use crate::sandbox::services;
 pub use crate::sandbox::services::{
-    RunOptions, SandboxDownOptions, SandboxEnv, SandboxServices, SandboxServicesOptions,
-    SandboxUpOptions,
+    RunOptions, SandboxDownOptions, SandboxServices, SandboxServicesOptions, SandboxUpOptions,
+    ServicesEnv,
 };
 pub use crate::supervise::SupervisorStatus;
 
@@ -167,8 +167,8 @@ impl Operation for SandboxEnvOp {
     const USES: Uses = Uses::NOTHING;
     const POSITIONAL: &'static [&'static str] = &["dir"];
     type Options = SandboxServicesOptions;
-    type Output = SandboxEnv;
-    fn run(_: Option<&Store>, o: &SandboxServicesOptions, _: &Call) -> Result<SandboxEnv> {
+    type Output = ServicesEnv;
+    fn run(_: Option<&Store>, o: &SandboxServicesOptions, _: &Call) -> Result<ServicesEnv> {
         services::env(o)
     }
 }

@@ -99,7 +99,7 @@ impl Default for SandboxDownOptions {
 
 /// The connection variables of a run's services.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-pub struct SandboxEnv {
+pub struct ServicesEnv {
     pub env: BTreeMap<String, String>,
     #[schemars(extend("x-path" = true))]
     pub env_file: PathBuf,
@@ -181,6 +181,9 @@ pub fn up(o: &SandboxUpOptions, call: &Call) -> Result<SandboxServices> {
     std::fs::create_dir_all(&dir).map_err(|e| Error::io("create", &dir, e))?;
     // Absolute: the paths go into the servers' arguments and config files.
     let dir = std::fs::canonicalize(&dir).map_err(|e| Error::io("open", &dir, e))?;
+    // The supervisor's lock before anything is prepared: services running there keep
+    // their ports, files and variables untouched by a second `up`.
+    let lock = supervise::engine::lock_or_conflict(&dir)?;
     let (spec, env) = local::prepare(&services, &dir)?;
     let mode = if o.foreground {
         Mode::Foreground
@@ -189,7 +192,7 @@ pub fn up(o: &SandboxUpOptions, call: &Call) -> Result<SandboxServices> {
             timeout: Duration::from_secs(o.timeout_seconds),
         }
     };
-    let status = supervise::supervise(spec, &dir, mode, o.output_events, call)?;
+    let status = supervise::supervise_locked(spec, &dir, Some(lock), mode, o.output_events, call)?;
     Ok(SandboxServices {
         status,
         env,
@@ -209,9 +212,9 @@ pub fn down(o: &SandboxDownOptions, call: &Call) -> Result<SupervisorStatus> {
     )
 }
 
-pub fn env(o: &SandboxServicesOptions) -> Result<SandboxEnv> {
+pub fn env(o: &SandboxServicesOptions) -> Result<ServicesEnv> {
     let dir = state_dir(&o.dir)?;
-    Ok(SandboxEnv {
+    Ok(ServicesEnv {
         env: local::read_env(&dir)?,
         env_file: dir.join(local::ENV_FILE),
     })

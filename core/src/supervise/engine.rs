@@ -58,22 +58,16 @@ enum Msg {
 pub fn start(
     spec: SupervisorSpec,
     dir: &Path,
+    lock: Option<File>,
     sink: Option<EventSink>,
     echo: bool,
 ) -> Result<Supervisor> {
     let order = spec.check()?;
     std::fs::create_dir_all(dir.join(state::LOG_DIR)).map_err(|e| Error::io("create", dir, e))?;
     let dir = std::fs::canonicalize(dir).map_err(|e| Error::io("open", dir, e))?;
-    let Some(lock) = state::try_lock(&dir)? else {
-        let pid = state::read_status(&dir).ok().flatten().map(|s| s.pid);
-        return Err(Error::new(
-            ErrorKind::Conflict,
-            format!(
-                "{}: a supervisor runs there already{}; stop it first (`idpkit sandbox down`)",
-                dir.display(),
-                pid.map(|p| format!(" (pid {p})")).unwrap_or_default()
-            ),
-        ));
+    let lock = match lock {
+        Some(l) => l,
+        None => lock_or_conflict(&dir)?,
     };
     let sink: SharedSink = Arc::new(Mutex::new(sink));
     if let Some(old) = state::stale(&dir)? {
@@ -129,6 +123,26 @@ pub fn start(
         sink,
         thread: Some(thread),
     })
+}
+
+/// The lock of the supervisor directory `dir` (which exists); CONFLICT naming the
+/// supervisor that holds it.
+pub fn lock_or_conflict(dir: &Path) -> Result<File> {
+    match state::try_lock(dir)? {
+        Some(lock) => Ok(lock),
+        None => {
+            let pid = state::read_status(dir).ok().flatten().map(|s| s.pid);
+            Err(Error::new(
+                ErrorKind::Conflict,
+                format!(
+                    "{}: a supervisor runs there already{}; stop it first (`idpkit sandbox \
+                     down`)",
+                    dir.display(),
+                    pid.map(|p| format!(" (pid {p})")).unwrap_or_default()
+                ),
+            ))
+        }
+    }
 }
 
 impl Supervisor {

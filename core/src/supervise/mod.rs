@@ -49,7 +49,20 @@ pub fn supervise(
     output_events: bool,
     call: &Call,
 ) -> Result<SupervisorStatus> {
-    let sup = engine::start(spec, dir, call.sink().cloned(), output_events)?;
+    supervise_locked(spec, dir, None, mode, output_events, call)
+}
+
+/// [`supervise`] with the directory's lock already taken ([`engine::lock_or_conflict`]),
+/// for a caller that prepares files in the directory first.
+pub fn supervise_locked(
+    spec: SupervisorSpec,
+    dir: &Path,
+    lock: Option<std::fs::File>,
+    mode: Mode,
+    output_events: bool,
+    call: &Call,
+) -> Result<SupervisorStatus> {
+    let sup = engine::start(spec, dir, lock, call.sink().cloned(), output_events)?;
     let cancelled = || call.cancel().is_some_and(|c| c.is_cancelled());
     match mode {
         Mode::Background { timeout } => {

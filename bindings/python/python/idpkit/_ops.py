@@ -33,13 +33,13 @@ from ._types import (
     PushResult,
     RegistryOptions,
     RemoteInspect,
-    SandboxEnv,
     SandboxRun,
     SandboxRuns,
     SandboxServices,
     SecretsDecrypted,
     SecretsParsed,
     SecretsPushed,
+    ServicesEnv,
     SourceFetched,
     SourceListing,
     SourceWatched,
@@ -2099,7 +2099,7 @@ def sandbox_status(dir: StrPath) -> SupervisorStatus:
     return SupervisorStatus._from_json(raw)
 
 
-def sandbox_env(dir: StrPath) -> SandboxEnv:
+def sandbox_env(dir: StrPath) -> ServicesEnv:
     """The connection variables of a run's services (DATABASE_URL, REDIS_URL, PGHOST, …), as the
     last sandbox_up wrote them.
 
@@ -2112,7 +2112,7 @@ def sandbox_env(dir: StrPath) -> SandboxEnv:
             "dir": _path("dir", dir),
         },
     )
-    return SandboxEnv._from_json(raw)
+    return ServicesEnv._from_json(raw)
 
 
 def sandbox_down(

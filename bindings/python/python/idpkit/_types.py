@@ -1188,14 +1188,14 @@ class SandboxServices:
 
 
 @dataclass(frozen=True)
-class SandboxEnv:
+class ServicesEnv:
     """The connection variables of a run's services."""
 
     env: dict[str, str]
     env_file: Path
 
     @classmethod
-    def _from_json(cls, data: Mapping[str, Any]) -> SandboxEnv:
+    def _from_json(cls, data: Mapping[str, Any]) -> ServicesEnv:
         return cls(
             env=dict(data["env"]),
             env_file=Path(data["env_file"]),
@@ -1582,7 +1582,6 @@ __all__ = [
     "RemoteInspect",
     "RetryScheduledEvent",
     "Rule",
-    "SandboxEnv",
     "SandboxRun",
     "SandboxRuns",
     "SandboxServices",
@@ -1591,6 +1590,7 @@ __all__ = [
     "SecretsPushed",
     "Service",
     "ServicePlan",
+    "ServicesEnv",
     "SetupStep",
     "SourceFetched",
     "SourceFetchedEvent",
