@@ -1,10 +1,30 @@
-//! Ctrl-C and SIGTERM as cancellation, for commands that run until stopped.
+//! Ctrl-C and SIGTERM as cancellation: installed once when the CLI starts, before any thread,
+//! so every command's call carries the same token. The first signal cancels (the operation
+//! ends with CANCELLED, exit 11; a supervisor stops its processes in order first); a second
+//! one exits at once with 130.
+
+use std::sync::OnceLock;
+
+static TOKEN: OnceLock<idpkit::CancelToken> = OnceLock::new();
+
+/// Installs the handler; call first thing in `main`.
+pub fn install() -> idpkit::Result<()> {
+    let token = idpkit::CancelToken::new();
+    cancel_on_signals(token.clone())?;
+    let _ = TOKEN.set(token);
+    Ok(())
+}
+
+/// The token Ctrl-C cancels (a fresh one when no handler was installed).
+pub fn token() -> idpkit::CancelToken {
+    TOKEN.get().cloned().unwrap_or_default()
+}
 
 /// Turns the first SIGINT or SIGTERM into `cancel`; a second one exits at once (130). The
 /// signals are blocked in this thread before any other starts (the runtime's threads and
 /// the sigwait thread inherit the mask), so they reach only the sigwait thread. Child
 /// processes inherit the mask too: the supervisor clears it in every process it starts.
-pub fn cancel_on_signals(cancel: idpkit::CancelToken) -> idpkit::Result<()> {
+fn cancel_on_signals(cancel: idpkit::CancelToken) -> idpkit::Result<()> {
     // SAFETY: plain libc calls on a zeroed sigset_t owned here.
     let set = unsafe {
         let mut set: libc::sigset_t = std::mem::zeroed();

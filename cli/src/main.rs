@@ -215,6 +215,10 @@ struct BuildArgs {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let out = Output::new(cli.json, cli.verbose, cli.quiet);
+    if let Err(e) = interrupt::install() {
+        out.error(&e);
+        return ExitCode::from(exit_code(e.kind));
+    }
     match run(cli, &out) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -289,7 +293,8 @@ fn run(cli: Cli, out: &Output) -> Result<()> {
         Command::Build(args) => {
             let opts = build_options(args)?;
             let progress = out.progress();
-            let result = store()?.build(&opts, Some(&progress.sink()), None);
+            let cancel = interrupt::token();
+            let result = store()?.build(&opts, Some(&progress.sink()), Some(&cancel));
             progress.finish();
             let result = result?;
             out.result(&result, || result.digest.clone());

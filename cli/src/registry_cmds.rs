@@ -112,6 +112,7 @@ impl Remote {
             breaker_threshold: self.breaker_threshold,
             monolithic_max: self.monolithic_max,
             chunk_size: self.chunk_size,
+            cancel: Some(crate::interrupt::token()),
             ..d()
         }
     }
@@ -478,7 +479,7 @@ pub fn run(cmd: RegistryCommand, store: &dyn Fn() -> Result<Store>, out: &Output
             out.result(&doc, || format!("deleted {d}"));
         }
         RegistryCommand::Trust(TrustCommand::Check { host, trust }) => {
-            let report = trust::check(&host, &trust.options(), None)?;
+            let report = trust::check(&host, &trust.options(), Some(&crate::interrupt::token()))?;
             out.result(&report, || {
                 let mut lines = Vec::new();
                 for (i, c) in report.chain.iter().enumerate() {
@@ -520,7 +521,7 @@ pub fn run(cmd: RegistryCommand, store: &dyn Fn() -> Result<Store>, out: &Output
         RegistryCommand::Trust(TrustCommand::Extract { cluster, host }) => {
             let mut opts = cluster.options();
             opts.host = host;
-            let r = trust::extract_ca(&opts, None)?;
+            let r = trust::extract_ca(&opts, Some(&crate::interrupt::token()))?;
             out.result(&r, || {
                 format!(
                     "{}: trusting {} from {} (until {}), installed as {}",

@@ -196,6 +196,7 @@ pub fn run(c: SandboxCommand, out: &Output, json: bool) -> Result<()> {
             };
             let progress = out.progress();
             let call = Call::new()
+                .with_cancel(Some(crate::interrupt::token()))
                 .with_sink(Some(progress.sink()))
                 .with_credential(git.creds.credential()?);
             let r = facade::clone(&opts, &call);
@@ -294,7 +295,9 @@ pub fn run(c: SandboxCommand, out: &Output, json: bool) -> Result<()> {
                 },
             };
             let progress = out.events();
-            let call = Call::new().with_sink(Some(log_sink(progress.sink(), json)));
+            let call = Call::new()
+                .with_cancel(Some(crate::interrupt::token()))
+                .with_sink(Some(log_sink(progress.sink(), json)));
             let r = facade::run_job(&opts, &call);
             progress.finish();
             let job = r?;

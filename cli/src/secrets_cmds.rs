@@ -125,7 +125,10 @@ pub fn push(a: PushArgs, out: &Output) -> Result<()> {
         labels: Default::default(),
         force: a.force,
     };
-    let r = secrets::push(&opts, &idpkit::Call::new())?;
+    let r = secrets::push(
+        &opts,
+        &idpkit::Call::new().with_cancel(Some(crate::interrupt::token())),
+    )?;
     out.result(&r, || {
         format!(
             "{} Secret {}/{} ({} keys: {}) resourceVersion {}",

@@ -311,7 +311,9 @@ pub fn run(cmd: SourceCommand, cache: Option<PathBuf>, out: &Output) -> Result<(
                 trust: fetch.trust.options(),
             };
             let progress = out.progress();
-            let call = Call::new().with_sink(Some(progress.sink()));
+            let call = Call::new()
+                .with_cancel(Some(crate::interrupt::token()))
+                .with_sink(Some(progress.sink()));
             let r = gitops::fetch_artifact(&opts, &call);
             progress.finish();
             print_fetched(&r?, out);
@@ -319,7 +321,9 @@ pub fn run(cmd: SourceCommand, cache: Option<PathBuf>, out: &Output) -> Result<(
         SourceCommand::Fetch(FetchCommand::Flux(args)) => {
             let opts = args.options(cache_opts)?;
             let progress = out.progress();
-            let call = Call::new().with_sink(Some(progress.sink()));
+            let call = Call::new()
+                .with_cancel(Some(crate::interrupt::token()))
+                .with_sink(Some(progress.sink()));
             let r = idpkit::gitops::flux::fetch_flux(&opts, &call);
             progress.finish();
             print_fetched(&r?, out);
@@ -332,6 +336,7 @@ pub fn run(cmd: SourceCommand, cache: Option<PathBuf>, out: &Output) -> Result<(
             };
             let progress = out.progress();
             let call = Call::new()
+                .with_cancel(Some(crate::interrupt::token()))
                 .with_sink(Some(progress.sink()))
                 .with_credential(call_credential);
             let r = idpkit::gitops::git_cache::fetch_git(&opts, &call);
@@ -341,7 +346,9 @@ pub fn run(cmd: SourceCommand, cache: Option<PathBuf>, out: &Output) -> Result<(
         SourceCommand::Fetch(FetchCommand::Argo(args)) => {
             let opts = args.options(cache_opts)?;
             let progress = out.progress();
-            let call = Call::new().with_sink(Some(progress.sink()));
+            let call = Call::new()
+                .with_cancel(Some(crate::interrupt::token()))
+                .with_sink(Some(progress.sink()));
             let r = idpkit::gitops::argo::fetch_argo(&opts, &call);
             progress.finish();
             let r = r?;
@@ -444,8 +451,7 @@ fn watch(
     out: &Output,
     run: impl FnOnce(&Call) -> Result<idpkit::gitops::watch::SourceWatched>,
 ) -> Result<()> {
-    let cancel = idpkit::CancelToken::new();
-    crate::interrupt::cancel_on_signals(cancel.clone())?;
+    let cancel = crate::interrupt::token();
     cancel_when_stdout_closes(cancel.clone());
     let events = out.events().sink();
     let reader_gone = cancel.clone();
@@ -460,7 +466,10 @@ fn watch(
             None => events(e),
         }
     });
-    let call = Call::new().with_sink(Some(sink)).with_cancel(Some(cancel));
+    let call = Call::new()
+        .with_cancel(Some(crate::interrupt::token()))
+        .with_sink(Some(sink))
+        .with_cancel(Some(cancel));
     let r = run(&call)?;
     out.note(&format!(
         "watch of {what} ended: {} revisions fetched, {} failed",

@@ -11,7 +11,7 @@ use idpkit::ops::{RunOptions, SandboxDownOptions, SandboxServicesOptions, Sandbo
 use idpkit::sandbox::detect::Service;
 use idpkit::sandbox::{local, services};
 use idpkit::supervise::{self, engine, ProcessState, SupervisorStatus};
-use idpkit::{Call, CancelToken, Error, ErrorKind, Event, EventSink, Result};
+use idpkit::{Call, Error, ErrorKind, Event, EventSink, Result};
 use std::ffi::OsString;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -117,12 +117,10 @@ fn state_word(s: ProcessState) -> String {
 }
 
 /// A call that Ctrl-C (or SIGTERM) cancels.
-fn interruptible(json: bool) -> Result<Call> {
-    let cancel = CancelToken::new();
-    crate::interrupt::cancel_on_signals(cancel.clone())?;
-    Ok(Call::new()
+fn interruptible(json: bool) -> Call {
+    Call::new()
         .with_sink(Some(sink(json)))
-        .with_cancel(Some(cancel)))
+        .with_cancel(Some(crate::interrupt::token()))
 }
 
 pub fn run(a: RunArgs, out: &Output, json: bool) -> Result<()> {
@@ -149,7 +147,7 @@ pub fn run(a: RunArgs, out: &Output, json: bool) -> Result<()> {
         output_events: true,
         ..RunOptions::default()
     };
-    let st = services::run(&opts, &interruptible(json)?)?;
+    let st = services::run(&opts, &interruptible(json))?;
     out.note(&format!(
         "stopped ({})",
         st.reason.as_deref().unwrap_or("ended")
@@ -223,7 +221,7 @@ pub fn up(a: UpArgs, out: &Output, json: bool) -> Result<()> {
         foreground: true,
         output_events: true,
     };
-    let r = services::up(&opts, &interruptible(json)?)?;
+    let r = services::up(&opts, &interruptible(json))?;
     out.note(&format!(
         "stopped ({})",
         r.status.reason.as_deref().unwrap_or("ended")
@@ -260,7 +258,9 @@ pub fn down(dir: PathBuf, timeout: Duration, out: &Output, json: bool) -> Result
             dir,
             timeout_seconds: timeout.as_secs().max(1),
         },
-        &Call::new().with_sink(Some(sink(json))),
+        &Call::new()
+            .with_cancel(Some(crate::interrupt::token()))
+            .with_sink(Some(sink(json))),
     )?;
     out.result(&st, || {
         format!(

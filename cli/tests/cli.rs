@@ -412,3 +412,35 @@ fn login_without_a_terminal_says_to_use_password_stdin() {
         "{err}"
     );
 }
+
+/// Ctrl-C cancels whatever command runs: a `trust check` of a host that accepts and then
+/// never speaks (it would wait for its read timeout) and a `pull` from it end with
+/// CANCELLED's exit code 11 at once, and a second Ctrl-C is not needed.
+#[test]
+fn ctrl_c_cancels_any_command_with_exit_11() {
+    let tmp = tempfile::tempdir().unwrap();
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let host = silent.local_addr().unwrap().to_string();
+    let held = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let h = held.clone();
+    std::thread::spawn(move || {
+        for s in silent.incoming().flatten() {
+            h.lock().unwrap().push(s);
+        }
+    });
+    for args in [
+        vec!["trust", "check", host.as_str()],
+        vec!["pull", &format!("{host}/app:1")],
+    ] {
+        let mut c = idpkit(tmp.path());
+        c.args(&args).stdout(Stdio::piped()).stderr(Stdio::piped());
+        let child = c.spawn().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(700));
+        let t = std::time::Instant::now();
+        unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+        let out = child.wait_with_output().unwrap();
+        assert!(t.elapsed() < std::time::Duration::from_secs(5), "{args:?}");
+        assert_eq!(out.status.code(), Some(11), "{args:?}: {}", stderr(&out));
+        assert!(stderr(&out).contains("CANCELLED"), "{}", stderr(&out));
+    }
+}
