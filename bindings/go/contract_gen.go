@@ -634,6 +634,31 @@ const (
 	EcosystemGo     Ecosystem = "go"
 )
 
+// EventType says which event an Event is; compare it with the Event* constants.
+type EventType string
+
+// The event types of this version; later versions may add more.
+const (
+	EventBuildStarted       EventType = "build_started"
+	EventLayerProgress      EventType = "layer_progress"
+	EventLayerCached        EventType = "layer_cached"
+	EventLayerDone          EventType = "layer_done"
+	EventImageStored        EventType = "image_stored"
+	EventWarning            EventType = "warning"
+	EventBlobStarted        EventType = "blob_started"
+	EventBlobProgress       EventType = "blob_progress"
+	EventBlobDone           EventType = "blob_done"
+	EventBlobSkipped        EventType = "blob_skipped"
+	EventBlobMounted        EventType = "blob_mounted"
+	EventManifestPushed     EventType = "manifest_pushed"
+	EventRetryScheduled     EventType = "retry_scheduled"
+	EventInsecureConnection EventType = "insecure_connection"
+	EventSourceFetched      EventType = "source_fetched"
+	EventProcessState       EventType = "process_state"
+	EventProcessOutput      EventType = "process_output"
+	EventLogLine            EventType = "log_line"
+)
+
 // Event is one progress or audit event of a call, the contract's Event union flattened:
 // Type says which fields are set. New types may be added: ignore the ones you do not know.
 //
@@ -656,7 +681,7 @@ const (
 //	process_output       Line, Name: A line a supervised process printed (`run` with `output_events`).
 //	log_line             Container, Line, Pod: A line of a sandbox Job's main container's log (`sandbox_job` with `wait`).
 type Event struct {
-	Type            string       `json:"type"`
+	Type            EventType    `json:"type"`
 	Context         string       `json:"context,omitempty"`
 	Bytes           uint64       `json:"bytes,omitempty"`
 	Files           uint64       `json:"files,omitempty"`

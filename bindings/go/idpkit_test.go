@@ -139,14 +139,14 @@ func TestBuildWithEvents(t *testing.T) {
 	if !strings.HasPrefix(res.Digest, "sha256:") || res.Layer.DiffID == "" || res.Entries == 0 || res.Cached {
 		t.Fatalf("unexpected result %+v", res)
 	}
-	types := map[string]int{}
+	types := map[idpkit.EventType]int{}
 	for _, e := range events {
 		types[e.Type]++
 		if len(e.Raw) == 0 {
 			t.Fatalf("event without raw JSON: %+v", e)
 		}
 	}
-	if types["build_started"] != 1 || types["layer_done"] != 1 || types["image_stored"] != 1 {
+	if types[idpkit.EventBuildStarted] != 1 || types[idpkit.EventLayerDone] != 1 || types[idpkit.EventImageStored] != 1 {
 		t.Fatalf("events %v", types)
 	}
 	// The same build again comes from the layer cache; NoCache re-reads.
@@ -425,7 +425,7 @@ func TestBuildCancelledWhileRunning(t *testing.T) {
 		Tags:    []string{"go-test:c"},
 		NoCache: true,
 	}, idpkit.OnEvent(func(e idpkit.Event) {
-		if e.Type == "build_started" {
+		if e.Type == idpkit.EventBuildStarted {
 			cancel()
 			time.Sleep(50 * time.Millisecond) // let the watcher raise the flag
 		}

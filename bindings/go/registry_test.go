@@ -90,15 +90,15 @@ func TestRegistryPushListTagsPull(t *testing.T) {
 		pushed.BytesUploaded == 0 || pushed.Unchanged {
 		t.Fatalf("Push result %+v (built %s)", pushed, built.Digest)
 	}
-	types := map[string]int{}
+	types := map[idpkit.EventType]int{}
 	for _, e := range events {
 		types[e.Type]++
 	}
-	if types["blob_done"] != 2 || types["manifest_pushed"] != 1 {
+	if types[idpkit.EventBlobDone] != 2 || types[idpkit.EventManifestPushed] != 1 {
 		t.Fatalf("push events %v", types)
 	}
 	for _, e := range events {
-		if e.Type == "manifest_pushed" && (e.Reference != repo+":1" || e.Digest != built.Digest) {
+		if e.Type == idpkit.EventManifestPushed && (e.Reference != repo+":1" || e.Digest != built.Digest) {
 			t.Fatalf("manifest_pushed %+v", e)
 		}
 	}
@@ -122,7 +122,7 @@ func TestRegistryPushListTagsPull(t *testing.T) {
 		Reference:       repo + ":2",
 		RegistryOptions: idpkit.RegistryOptions{Jobs: idpkit.Ptr[uint](2)},
 	}, idpkit.OnEvent(func(e idpkit.Event) {
-		if e.Type == "blob_done" {
+		if e.Type == idpkit.EventBlobDone {
 			fetched++
 		}
 	}))

@@ -49,7 +49,7 @@ func TestCopyCatalogDelete(t *testing.T) {
 	}
 	mounted := 0
 	for _, e := range events {
-		if e.Type == "blob_mounted" {
+		if e.Type == idpkit.EventBlobMounted {
 			mounted++
 		}
 	}

@@ -214,7 +214,7 @@ func TestSourceFetchArtifactInsecureHostIsAudited(t *testing.T) {
 	}
 	audited := false
 	for _, e := range events {
-		audited = audited || (e.Type == "insecure_connection" && strings.Contains(e.Host, "127.0.0.1"))
+		audited = audited || (e.Type == idpkit.EventInsecureConnection && strings.Contains(e.Host, "127.0.0.1"))
 	}
 	if !audited {
 		t.Fatalf("no insecure_connection event for %s: %+v", host, events)
@@ -469,7 +469,7 @@ func TestSourceFetchArgoApplication(t *testing.T) {
 	}
 	warned := false
 	for _, e := range events {
-		warned = warned || (e.Type == "warning" && strings.Contains(e.Message, "charts.example.invalid"))
+		warned = warned || (e.Type == idpkit.EventWarning && strings.Contains(e.Message, "charts.example.invalid"))
 	}
 	if !warned {
 		t.Fatalf("no warning event naming the skipped Helm source: %+v", events)

@@ -85,7 +85,7 @@ func (l *eventLog) lateEvents() []idpkit.Event {
 // reached says whether a process_state event took process name to state.
 func reached(events []idpkit.Event, name string, state idpkit.ProcessState) bool {
 	for _, e := range events {
-		if e.Type == "process_state" && e.Name == name && e.State == state {
+		if e.Type == idpkit.EventProcessState && e.Name == name && e.State == state {
 			return true
 		}
 	}

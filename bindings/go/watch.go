@@ -33,7 +33,7 @@ type revisions struct{ fn func(SourceFetched) }
 func (r revisions) applyTo(c *callConfig) {
 	next := c.onEvent
 	c.onEvent = func(e Event) {
-		if e.Type == "source_fetched" && r.fn != nil {
+		if e.Type == EventSourceFetched && r.fn != nil {
 			var f SourceFetched
 			if json.Unmarshal(e.Raw, &f) == nil {
 				r.fn(f)

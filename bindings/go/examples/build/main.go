@@ -57,7 +57,7 @@ func main() {
 	var call []idpkit.CallOption
 	if !*quiet {
 		call = append(call, idpkit.OnEvent(func(e idpkit.Event) {
-			if e.Type == "layer_done" {
+			if e.Type == idpkit.EventLayerDone {
 				fmt.Fprintf(os.Stderr, "layer %s (%d bytes)\n", e.Digest, e.Size)
 			}
 		}))

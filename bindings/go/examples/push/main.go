@@ -66,11 +66,11 @@ func main() {
 	}
 	pushed, err := store.Push(ctx, opts, creds, idpkit.OnEvent(func(e idpkit.Event) {
 		switch e.Type {
-		case "blob_done":
+		case idpkit.EventBlobDone:
 			fmt.Fprintf(os.Stderr, "uploaded %s (%d bytes)\n", e.Digest, e.Size)
-		case "blob_skipped":
+		case idpkit.EventBlobSkipped:
 			fmt.Fprintf(os.Stderr, "already there %s\n", e.Digest)
-		case "retry_scheduled":
+		case idpkit.EventRetryScheduled:
 			fmt.Fprintf(os.Stderr, "retrying %s: %s\n", e.What, e.Reason)
 		}
 	}))

@@ -391,10 +391,12 @@ func (g *gen) event(name string, d schema) {
 	fields := map[string]any{}
 	var order []string
 	var doc []string
+	var types []string
 	for _, v := range d["oneOf"].([]any) {
 		vs := v.(schema)
 		props := vs["properties"].(schema)
 		typ := props["type"].(schema)["const"].(string)
+		types = append(types, typ)
 		var names []string
 		for _, k := range sortedKeys(props) {
 			if k == "type" {
@@ -415,6 +417,14 @@ func (g *gen) event(name string, d schema) {
 		desc, _ := vs["description"].(string)
 		doc = append(doc, fmt.Sprintf("\t%-20s %s: %s", typ, strings.Join(names, ", "), strings.TrimSpace(strings.SplitN(desc, "\n", 2)[0])))
 	}
+	g.p("// EventType says which event an Event is; compare it with the Event* constants.")
+	g.p("type EventType string\n")
+	g.p("// The event types of this version; later versions may add more.")
+	g.p("const (")
+	for _, t := range types {
+		g.p("\tEvent%s EventType = %q", goName(t), t)
+	}
+	g.p(")\n")
 	g.p("// Event is one progress or audit event of a call, the contract's Event union flattened:")
 	g.p("// Type says which fields are set. New types may be added: ignore the ones you do not know.")
 	g.p("//")
@@ -422,7 +432,7 @@ func (g *gen) event(name string, d schema) {
 		g.p("//%s", line)
 	}
 	g.p("type %s struct {", name)
-	g.p("\tType string `json:\"type\"`")
+	g.p("\tType EventType `json:\"type\"`")
 	for _, k := range order {
 		typ, _ := g.goType(fields[k], true)
 		g.p("\t%s %s `json:\"%s,omitempty\"`", goName(k), typ, k)
