@@ -635,6 +635,14 @@ idpkit_result idpkit_sandbox_down(const char *options_json, const idpkit_credent
 idpkit_result idpkit_run(const char *options_json, const idpkit_credentials *credentials, idpkit_event_callback callback, void *user_data, const idpkit_cancel *cancel, char **result_json_out, idpkit_error **err_out);
 
 /**
+ * What idpkit would use on this machine (store, source cache, trust roots and certs.d, a
+ * registry's credentials and trust, the cluster context, the sandbox's local servers) and
+ * what is wrong with each, with the fix; never a secret.
+ * Options `$defs/DoctorOptions`, result `$defs/DoctorReport`; arguments as for `idpkit_call`.
+ */
+idpkit_result idpkit_doctor(const char *options_json, const idpkit_credentials *credentials, idpkit_event_callback callback, void *user_data, const idpkit_cancel *cancel, char **result_json_out, idpkit_error **err_out);
+
+/**
  * The options an operation would run with: strictly parsed, defaults filled in.
  * Options `$defs/ResolveOptionsOptions`, result any JSON; arguments as for `idpkit_call`.
  */

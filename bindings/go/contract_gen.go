@@ -442,6 +442,16 @@ func Run(ctx context.Context, opts RunOptions, call ...CallOption) (*SupervisorS
 	return &out, nil
 }
 
+// Doctor runs "doctor": What idpkit would use on this machine (store, source cache, trust roots and certs.d, a registry's credentials and trust, the cluster context, the sandbox's local servers) and what is wrong with each, with the fix; never a secret.
+// Options DoctorOptions, result DoctorReport; call may hold Credentials and OnEvent.
+func Doctor(ctx context.Context, opts DoctorOptions, call ...CallOption) (*DoctorReport, error) {
+	var out DoctorReport
+	if err := invoke(ctx, nil, "doctor", opts, &out, call); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
 // ResolveOptions runs "resolve_options": The options an operation would run with: strictly parsed, defaults filled in.
 // Options ResolveOptionsOptions, result json.RawMessage; call may hold Credentials and OnEvent.
 func ResolveOptions(ctx context.Context, opts ResolveOptionsOptions, call ...CallOption) (json.RawMessage, error) {
@@ -565,6 +575,15 @@ type CertInfo struct {
 	Subject    string   `json:"subject"`
 }
 
+type CheckStatus string
+
+// The values of CheckStatus.
+const (
+	CheckStatusOk      CheckStatus = "ok"
+	CheckStatusProblem CheckStatus = "problem"
+	CheckStatusWarning CheckStatus = "warning"
+)
+
 // ClusterOptions: Where the cluster is and which host its CA is for.
 type ClusterOptions struct {
 	// certs.d root to install into; default idpkit's (`~/.config/idpkit/certs.d`).
@@ -621,6 +640,43 @@ type DeleteOptions struct {
 	// Delete by tag even when other tags point at the same manifest (they go too).
 	Force     bool   `json:"force,omitempty"`
 	Reference string `json:"reference,omitempty"`
+}
+
+// DoctorCheck: One finding.
+type DoctorCheck struct {
+	// `store`, `cache`, `trust`, `credentials`, `cluster`, `sandbox`.
+	Area string `json:"area"`
+	// What was found (paths, counts, hosts, a context): never a secret.
+	Detail string `json:"detail"`
+	// What to do about it, when it is not ok.
+	Fix string `json:"fix"`
+	// What was checked (`store directory`, `certs.d`, `kubeconfig`, …).
+	Name   string      `json:"name"`
+	Status CheckStatus `json:"status"`
+}
+
+// DoctorOptions mirrors the contract's $defs/DoctorOptions.
+type DoctorOptions struct {
+	// The source cache to check. Default: `$IDPKIT_CACHE`, else the default cache.
+	Cache string `json:"cache,omitempty"`
+	// The cluster to check (kubeconfig and context); its API server is asked for its
+	// version, which proves it is reachable, trusted and takes the credentials.
+	// Default: {"context":null,"kubeconfig":null} (unset takes it).
+	Cluster KubeOptions `json:"cluster,omitzero"`
+	// Skip every check that uses the network (the registry's trust, the API server).
+	Offline bool `json:"offline,omitempty"`
+	// A registry (`HOST[:PORT]`) to check: its TLS trust (connects to it) and the
+	// credentials idpkit would send it.
+	Registry string `json:"registry,omitempty"`
+	// The store to check. Default: `$IDPKIT_STORE`, else the default store.
+	Store string `json:"store,omitempty"`
+}
+
+// DoctorReport: Everything found, problems first.
+type DoctorReport struct {
+	Checks []DoctorCheck `json:"checks"`
+	// How many checks found a problem.
+	Problems uint32 `json:"problems"`
 }
 
 // Ecosystem: An ecosystem a provider recognizes.

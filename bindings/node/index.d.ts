@@ -167,6 +167,8 @@ export interface CertInfo {
   subject: string
 }
 
+export type CheckStatus = 'ok' | 'problem' | 'warning'
+
 /** Where the cluster is and which host its CA is for. */
 export interface ClusterOptions {
   /** certs.d root to install into; default idpkit's (`~/.config/idpkit/certs.d`). */
@@ -283,6 +285,45 @@ export interface DeleteOptions {
   reference?: string
   /** Longest time one request or blob keeps being retried (first try included). */
   retryBudgetSecs?: number
+}
+
+/** One finding. */
+export interface DoctorCheck {
+  /** `store`, `cache`, `trust`, `credentials`, `cluster`, `sandbox`. */
+  area: string
+  /** What was found (paths, counts, hosts, a context): never a secret. */
+  detail: string
+  /** What to do about it, when it is not ok. */
+  fix?: string | null
+  /** What was checked (`store directory`, `certs.d`, `kubeconfig`, …). */
+  name: string
+  status: CheckStatus
+}
+
+export interface DoctorOptions {
+  /** The source cache to check. Default: `$IDPKIT_CACHE`, else the default cache. */
+  cache?: string | null
+  /**
+   * The cluster to check (kubeconfig and context); its API server is asked for its
+   * version, which proves it is reachable, trusted and takes the credentials.
+   */
+  cluster?: KubeOptions
+  /** Skip every check that uses the network (the registry's trust, the API server). */
+  offline?: boolean
+  /**
+   * A registry (`HOST[:PORT]`) to check: its TLS trust (connects to it) and the
+   * credentials idpkit would send it.
+   */
+  registry?: string | null
+  /** The store to check. Default: `$IDPKIT_STORE`, else the default store. */
+  store?: string | null
+}
+
+/** Everything found, problems first. */
+export interface DoctorReport {
+  checks: Array<DoctorCheck>
+  /** How many checks found a problem. */
+  problems: number
 }
 
 /** An ecosystem a provider recognizes. */
@@ -1830,6 +1871,9 @@ export declare function sandboxDown(options: SandboxDownOptions & WithProgress):
 export declare function run(file: string, options?: Omit<RunOptions, 'file'> & WithProgress & WithSignal): Promise<SupervisorStatus>
 /** Supervises the processes of a Procfile or a process-compose-style TOML/YAML file: dependency order with conditions, readiness and liveness probes, restarts with backoff, rotated logs, ordered shutdown when cancelled or stopped with sandbox_down. */
 export declare function run(options: RunOptions & WithProgress & WithSignal): Promise<SupervisorStatus>
+
+/** What idpkit would use on this machine (store, source cache, trust roots and certs.d, a registry's credentials and trust, the cluster context, the sandbox's local servers) and what is wrong with each, with the fix; never a secret. */
+export declare function doctor(options?: DoctorOptions): Promise<DoctorReport>
 
 /** The options an operation would run with: strictly parsed, defaults filled in. */
 export declare function resolveOptions(options?: ResolveOptionsOptions): Promise<any>

@@ -50,6 +50,7 @@ const OPS = {
   sandbox_env: {"name":"sandbox_env","js":"sandboxEnv","positional":[{"name":"dir","type":"string"}],"parts":[],"aliases":{}},
   sandbox_down: {"name":"sandbox_down","js":"sandboxDown","positional":[{"name":"dir","type":"string"}],"parts":["events"],"aliases":{}},
   run: {"name":"run","js":"run","positional":[{"name":"file","type":"string"}],"parts":["events","signal"],"aliases":{}},
+  doctor: {"name":"doctor","js":"doctor","positional":[],"parts":[],"aliases":{}},
   resolve_options: {"name":"resolve_options","js":"resolveOptions","positional":[],"parts":[],"aliases":{}},
 }
 
@@ -297,6 +298,11 @@ function run(...args) {
   return invoke(OPS.run, null, args, run)
 }
 
+/** What idpkit would use on this machine (store, source cache, trust roots and certs.d, a registry's credentials and trust, the cluster context, the sandbox's local servers) and what is wrong with each, with the fix; never a secret. */
+function doctor(...args) {
+  return invoke(OPS.doctor, null, args, doctor)
+}
+
 /** The options an operation would run with: strictly parsed, defaults filled in. */
 function resolveOptions(...args) {
   return invoke(OPS.resolve_options, null, args, resolveOptions)
@@ -359,6 +365,7 @@ module.exports = {
   sandboxEnv,
   sandboxDown,
   run,
+  doctor,
   resolveOptions,
   watchFlux,
   watchArgo,

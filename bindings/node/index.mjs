@@ -40,6 +40,7 @@ export const {
   sandboxEnv,
   sandboxDown,
   run,
+  doctor,
   resolveOptions,
   watchFlux,
   watchArgo,

@@ -142,6 +142,27 @@ enum Command {
   idpkit run processes.yaml --only web
   idpkit run processes.toml --detach && idpkit sandbox status .idpkit-run && idpkit sandbox down .idpkit-run")]
     Run(supervise_cmds::RunArgs),
+    /// What idpkit would use here (store, source cache, trust roots and certs.d, a
+    /// registry's credentials and trust, the cluster context, the sandbox's local servers)
+    /// and what is wrong with it, with the fix. Exits 1 when it found a problem.
+    #[command(after_help = "Examples:
+  idpkit doctor
+  idpkit doctor --registry gitea.cnoe.localtest.me:8443 --context kind-localdev
+  idpkit doctor --offline --json | jq '.checks[] | select(.status != \"ok\")'")]
+    Doctor {
+        /// A registry (HOST[:PORT]) whose trust (it is contacted) and credentials to check.
+        #[arg(long, value_name = "HOST")]
+        registry: Option<String>,
+        /// Kubeconfig file (default: $KUBECONFIG, else ~/.kube/config).
+        #[arg(long, value_name = "FILE")]
+        kubeconfig: Option<PathBuf>,
+        /// Kubeconfig context (default: its current context).
+        #[arg(long)]
+        context: Option<String>,
+        /// No network: skip the registry's trust and the API server.
+        #[arg(long)]
+        offline: bool,
+    },
     /// Print a shell completion script to standard output.
     #[command(after_help = "Examples:
   source <(idpkit completions bash)
@@ -290,6 +311,28 @@ fn run(cli: Cli, out: &Output) -> Result<()> {
         Command::GitGuard(c) => guard_cmds::run(c, out, cli.json)?,
         Command::Sandbox(c) => sandbox_cmds::run(c, out, cli.json)?,
         Command::Run(a) => supervise_cmds::run(a, out, cli.json)?,
+        Command::Doctor {
+            registry,
+            kubeconfig,
+            context,
+            offline,
+        } => {
+            let report = idpkit::doctor::doctor(&idpkit::doctor::DoctorOptions {
+                registry,
+                store: cli.store.clone(),
+                cache: cli.cache.clone(),
+                cluster: idpkit::kube::KubeOptions {
+                    kubeconfig,
+                    context,
+                },
+                offline,
+            })?;
+            out.result(&report, || output::doctor_text(&report));
+            if report.problems > 0 {
+                // Like `brew doctor`: a script can tell a healthy machine by the exit code.
+                std::process::exit(1);
+            }
+        }
         Command::Build(args) => {
             let opts = build_options(args)?;
             let progress = out.progress();

@@ -278,3 +278,29 @@ pub fn images_table(images: &[ImageSummary]) -> String {
         .collect::<Vec<_>>()
         .join("\n")
 }
+
+/// `doctor`'s findings, problems first: status, area, what, detail, and the fix below.
+pub fn doctor_text(r: &idpkit::doctor::DoctorReport) -> String {
+    use idpkit::doctor::CheckStatus;
+    let mut lines = Vec::new();
+    for c in &r.checks {
+        let status = match c.status {
+            CheckStatus::Problem => "PROBLEM",
+            CheckStatus::Warning => "warning",
+            CheckStatus::Ok => "ok",
+        };
+        lines.push(format!(
+            "{status:<8} {:<12} {:<18} {}",
+            c.area, c.name, c.detail
+        ));
+        if let Some(fix) = &c.fix {
+            lines.push(format!("{:<40} fix: {fix}", ""));
+        }
+    }
+    lines.push(match r.problems {
+        0 => "no problems found".to_string(),
+        1 => "1 problem".to_string(),
+        n => format!("{n} problems"),
+    });
+    lines.join("\n")
+}

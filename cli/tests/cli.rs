@@ -444,3 +444,67 @@ fn ctrl_c_cancels_any_command_with_exit_11() {
         assert!(stderr(&out).contains("CANCELLED"), "{}", stderr(&out));
     }
 }
+
+/// `doctor` names what is broken with the fix, never a secret, and exits 1 then; 0 when
+/// nothing is wrong.
+#[test]
+fn doctor_reports_problems_with_their_fix_and_no_secret() {
+    let tmp = tempfile::tempdir().unwrap();
+    // A healthy machine, as far as idpkit can tell offline.
+    let mut c = idpkit(tmp.path());
+    c.args(["doctor", "--offline"]).env_remove("KUBECONFIG");
+    let out = run(c, None);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    assert!(stdout(&out).contains("no problems found"));
+    // A store path that is a file, a kubeconfig that does not parse, credentials in the
+    // environment (named, never shown).
+    std::fs::write(tmp.path().join("store"), "not a directory").unwrap();
+    let kubeconfig = tmp.path().join("kubeconfig");
+    std::fs::write(&kubeconfig, "apiVersion: v1\nclusters: [oops\n").unwrap();
+    let mut c = idpkit(tmp.path());
+    c.args([
+        "--json",
+        "doctor",
+        "--offline",
+        "--registry",
+        "registry.example.com",
+    ])
+    .args(["--kubeconfig", kubeconfig.to_str().unwrap()])
+    .env("IDPKIT_REGISTRY_USERNAME", "robot")
+    .env("IDPKIT_REGISTRY_PASSWORD", SECRET);
+    let out = run(c, None);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(!stdout(&out).contains(SECRET) && !stderr(&out).contains(SECRET));
+    let report: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(report["problems"], 2, "{report}");
+    let check = |area: &str| {
+        report["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["area"] == area)
+            .unwrap()
+            .clone()
+    };
+    // Problems first.
+    assert_eq!(report["checks"][0]["status"], "problem");
+    let store = check("store");
+    assert_eq!(store["status"], "problem");
+    assert!(store["detail"]
+        .as_str()
+        .unwrap()
+        .contains("is not a directory"));
+    assert!(store["fix"].is_string());
+    let cluster = check("cluster");
+    assert_eq!(cluster["status"], "problem");
+    assert!(
+        cluster["detail"].as_str().unwrap().contains("kubeconfig"),
+        "{cluster}"
+    );
+    let creds = check("credentials");
+    assert_eq!(creds["status"], "ok");
+    assert!(creds["detail"]
+        .as_str()
+        .unwrap()
+        .contains("user robot (from IDPKIT_REGISTRY_USERNAME"));
+}

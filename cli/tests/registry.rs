@@ -1298,3 +1298,61 @@ fn login_asks_a_terminal_for_the_password() {
     let cfg = std::fs::read_to_string(env.path("docker/config.json")).unwrap();
     assert!(cfg.contains(reg.as_str()), "{cfg}");
 }
+
+/// `doctor` against the rig: the TLS registry trusted through certs.d, the API server
+/// reached with the rig's kubeconfig and its version shown.
+#[test]
+fn doctor_against_the_rig_finds_everything_working() {
+    let env = rig(&["registry-tls", "kube-apiserver"]);
+    let tmp = tempfile::tempdir().unwrap();
+    let host = env["REGISTRY_TLS"].clone();
+    let certs_d = tmp.path().join("certs.d");
+    std::fs::create_dir_all(certs_d.join(&host)).unwrap();
+    std::fs::copy(&env["CA"], certs_d.join(&host).join("ca.crt")).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_idpkit"))
+        .args([
+            "--json",
+            "--store",
+            tmp.path().join("store").to_str().unwrap(),
+        ])
+        .args([
+            "doctor",
+            "--registry",
+            &host,
+            "--kubeconfig",
+            &env["KUBECONFIG"],
+        ])
+        .env("IDPKIT_CERTS_D", &certs_d)
+        .env("HOME", tmp.path())
+        .env("DOCKER_CONFIG", tmp.path().join("docker"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let find = |area: &str, name: &str| {
+        report["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["area"] == area && c["name"] == name)
+            .unwrap_or_else(|| panic!("no {area}/{name} in {report}"))
+            .clone()
+    };
+    assert_eq!(find("trust", &host)["status"], "ok");
+    let api = find("cluster", "API server");
+    assert_eq!(api["status"], "ok");
+    assert!(
+        api["detail"].as_str().unwrap().contains("Kubernetes v1."),
+        "{api}"
+    );
+    assert!(find("trust", "certs.d")["detail"]
+        .as_str()
+        .unwrap()
+        .contains(&host));
+}

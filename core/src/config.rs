@@ -57,7 +57,7 @@ fn data_home() -> PathBuf {
     home_dir().join(".local").join("share")
 }
 
-fn home_dir() -> PathBuf {
+pub(crate) fn home_dir() -> PathBuf {
     std::env::var_os("HOME")
         .filter(|v| !v.is_empty())
         .map(PathBuf::from)

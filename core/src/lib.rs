@@ -8,6 +8,7 @@ pub mod call;
 pub mod cancel;
 pub mod config;
 pub mod digest;
+pub mod doctor;
 pub mod error;
 pub mod event;
 mod fsx;

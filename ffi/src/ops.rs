@@ -540,6 +540,19 @@ pub extern "C" fn idpkit_run(
     run("run", None, options_json, credentials, callback, user_data, cancel, result_json_out, err_out)
 }
 
+/// What idpkit would use on this machine (store, source cache, trust roots and certs.d, a
+/// registry's credentials and trust, the cluster context, the sandbox's local servers) and
+/// what is wrong with each, with the fix; never a secret.
+/// Options `$defs/DoctorOptions`, result `$defs/DoctorReport`; arguments as for `idpkit_call`.
+#[no_mangle]
+pub extern "C" fn idpkit_doctor(
+    options_json: *const c_char, credentials: *const idpkit_credentials,
+    callback: idpkit_event_callback, user_data: *mut c_void, cancel: *const idpkit_cancel,
+    result_json_out: *mut *mut c_char, err_out: *mut *mut idpkit_error,
+) -> idpkit_result {
+    run("doctor", None, options_json, credentials, callback, user_data, cancel, result_json_out, err_out)
+}
+
 /// The options an operation would run with: strictly parsed, defaults filled in.
 /// Options `$defs/ResolveOptionsOptions`, result any JSON; arguments as for `idpkit_call`.
 #[no_mangle]

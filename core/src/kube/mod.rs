@@ -128,6 +128,16 @@ impl KubeClient {
         &self.target.server
     }
 
+    /// The API server's version (`v1.33.1`): a request that proves it is reachable, trusted
+    /// and accepts the credentials.
+    pub fn server_version(&self) -> Result<String> {
+        let client = self.client.clone();
+        self.run("the server version", async move {
+            client.apiserver_version().await
+        })
+        .map(|v| v.git_version)
+    }
+
     /// Runs one request on the runtime, bounded by [`REQUEST_TIMEOUT`] and the cancel token,
     /// and maps its failure for `what` (e.g. `Secret gitea/gitea-credential`).
     fn run<T, F>(&self, what: &str, future: F) -> Result<T>

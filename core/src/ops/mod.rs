@@ -217,6 +217,7 @@ pub static OPERATIONS: &[OperationInfo] = &[
     info::<SandboxEnvOp>(),
     info::<SandboxDown>(),
     info::<Run>(),
+    info::<Doctor>(),
     info::<ResolveOptions>(),
 ];
 

@@ -74,3 +74,22 @@ impl Operation for TrustExtract {
         trust::extract_ca(o, call.cancel())
     }
 }
+
+pub use crate::doctor::{CheckStatus, DoctorCheck, DoctorOptions, DoctorReport};
+
+/// `doctor`: what idpkit would use here, and what is wrong with it.
+pub struct Doctor;
+impl Operation for Doctor {
+    const NAME: &'static str = "doctor";
+    const NEEDS_STORE: bool = false;
+    const SUMMARY: &'static str = "What idpkit would use on this machine (store, source cache, \
+        trust roots and certs.d, a registry's credentials and trust, the cluster context, the \
+        sandbox's local servers) and what is wrong with each, with the fix; never a secret.";
+    const USES: Uses = Uses::NOTHING;
+    const POSITIONAL: &'static [&'static str] = &[];
+    type Options = DoctorOptions;
+    type Output = DoctorReport;
+    fn run(_: Option<&Store>, o: &DoctorOptions, _: &Call) -> Result<DoctorReport> {
+        crate::doctor::doctor(o)
+    }
+}

@@ -55,6 +55,7 @@ Operation: TypeAlias = Literal[
     "sandbox_env",
     "sandbox_down",
     "run",
+    "doctor",
     "resolve_options",
 ]
 

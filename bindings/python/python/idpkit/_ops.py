@@ -16,6 +16,7 @@ from ._types import (
     ClusterOptions,
     ComposeFile,
     Compression,
+    DoctorReport,
     ExtractResult,
     FileFormat,
     GcReport,
@@ -2187,6 +2188,40 @@ def run(
     return SupervisorStatus._from_json(raw)
 
 
+def doctor(
+    *,
+    cache: StrPath | None = None,
+    cluster: KubeOptions | None = None,
+    offline: bool = False,
+    registry: str | None = None,
+    store: StrPath | None = None,
+) -> DoctorReport:
+    """What idpkit would use on this machine (store, source cache, trust roots and certs.d, a
+    registry's credentials and trust, the cluster context, the sandbox's local servers) and what
+    is wrong with each, with the fix; never a secret.
+
+    ``cache``: The source cache to check. Default: `$IDPKIT_CACHE`, else the default cache.
+    ``cluster``: The cluster to check (kubeconfig and context); its API server is asked for its
+        version, which proves it is reachable, trusted and takes the credentials.
+    ``offline``: Skip every check that uses the network (the registry's trust, the API server).
+    ``registry``: A registry (`HOST[:PORT]`) to check: its TLS trust (connects to it) and the
+        credentials idpkit would send it.
+    ``store``: The store to check. Default: `$IDPKIT_STORE`, else the default store.
+    """
+    raw = _invoke(
+        "doctor",
+        None,
+        {
+            "cache": _path("cache", cache),
+            "cluster": _nested("cluster", cluster, KubeOptions),
+            "offline": offline,
+            "registry": registry,
+            "store": _path("store", store),
+        },
+    )
+    return DoctorReport._from_json(raw)
+
+
 def resolve_options(operation: str, options: Any = None) -> Any:
     """The options an operation would run with: strictly parsed, defaults filled in.
 
@@ -2250,6 +2285,7 @@ OPERATIONS: dict[str, bool] = {
     "sandbox_env": False,
     "sandbox_down": False,
     "run": False,
+    "doctor": False,
     "resolve_options": False,
 }
 
@@ -2257,6 +2293,7 @@ __all__ = [
     "catalog",
     "copy",
     "delete",
+    "doctor",
     "git_guard_check",
     "git_guard_hook",
     "inspect_remote",

@@ -1202,6 +1202,63 @@ class ServicesEnv:
         )
 
 
+class CheckStatus(str, enum.Enum):
+    """CheckStatus
+
+    Members are strings too: ``x == "ok"`` holds.
+    """
+
+    OK = "ok"
+    PROBLEM = "problem"
+    """Broken: an operation that needs it fails."""
+    WARNING = "warning"
+    """Works, but worth knowing (missing optional tools, nothing configured yet)."""
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass(frozen=True)
+class DoctorCheck:
+    """One finding."""
+
+    area: str
+    """`store`, `cache`, `trust`, `credentials`, `cluster`, `sandbox`."""
+    name: str
+    """What was checked (`store directory`, `certs.d`, `kubeconfig`, …)."""
+    status: CheckStatus
+    detail: str
+    """What was found (paths, counts, hosts, a context): never a secret."""
+    fix: str | None = None
+    """What to do about it, when it is not ok."""
+
+    @classmethod
+    def _from_json(cls, data: Mapping[str, Any]) -> DoctorCheck:
+        return cls(
+            area=data["area"],
+            name=data["name"],
+            status=CheckStatus(data["status"]),
+            detail=data["detail"],
+            fix=data.get("fix"),
+        )
+
+
+@dataclass(frozen=True)
+class DoctorReport:
+    """Everything found, problems first."""
+
+    checks: tuple[DoctorCheck, ...]
+    problems: int
+    """How many checks found a problem."""
+
+    @classmethod
+    def _from_json(cls, data: Mapping[str, Any]) -> DoctorReport:
+        return cls(
+            checks=tuple(DoctorCheck._from_json(x) for x in data["checks"]),
+            problems=data["problems"],
+        )
+
+
 @dataclass(frozen=True)
 class ClusterOptions:
     """Where the cluster is and which host its CA is for.
@@ -1541,10 +1598,13 @@ __all__ = [
     "BuildResult",
     "BuildStartedEvent",
     "CertInfo",
+    "CheckStatus",
     "ClusterOptions",
     "ComposeFile",
     "Compression",
     "Decision",
+    "DoctorCheck",
+    "DoctorReport",
     "Ecosystem",
     "Event",
     "Evidence",
