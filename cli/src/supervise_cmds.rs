@@ -89,7 +89,7 @@ fn sink(json: bool) -> EventSink {
                 message,
                 ..
             } => {
-                let mut s = format!("[{name}] {}", state_word(*state));
+                let mut s = format!("[{name}] {}", state.name());
                 if let Some(p) = pid
                     .filter(|_| *state == ProcessState::Running || *state == ProcessState::Healthy)
                 {
@@ -107,13 +107,6 @@ fn sink(json: bool) -> EventSink {
             _ => {}
         }
     })
-}
-
-fn state_word(s: ProcessState) -> String {
-    serde_json::to_value(s)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default()
 }
 
 /// A call that Ctrl-C (or SIGTERM) cancels.
@@ -285,7 +278,7 @@ pub fn status_table(st: &SupervisorStatus) -> String {
         lines.push(format!(
             "{:<16} {:<10} {:>8} {:<5} {:>8} {:>4}",
             p.name,
-            state_word(p.state),
+            p.state.name(),
             p.pid.map(|p| p.to_string()).unwrap_or_else(|| "-".into()),
             if p.ready { "yes" } else { "no" },
             p.restarts,

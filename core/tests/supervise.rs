@@ -815,3 +815,21 @@ fn sandbox_up_through_invoke_runs_real_servers_and_down_stops_them() {
     }
     assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err());
 }
+
+#[test]
+fn state_and_condition_names_are_their_json() {
+    use ProcessState::*;
+    for s in [
+        Pending, Running, Healthy, Unhealthy, Restarting, Stopping, Stopped, Completed, Failed,
+    ] {
+        assert_eq!(serde_json::to_value(s).unwrap(), s.name());
+    }
+    for c in [
+        Condition::ProcessStarted,
+        Condition::ProcessHealthy,
+        Condition::ProcessCompleted,
+        Condition::ProcessCompletedSuccessfully,
+    ] {
+        assert_eq!(serde_json::to_value(c).unwrap(), c.name());
+    }
+}

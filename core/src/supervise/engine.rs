@@ -497,8 +497,8 @@ impl Engine {
             if never {
                 return Deps::Never(format!(
                     "its dependency {dep} is {} and will not be {}",
-                    state_name(st),
-                    condition_name(d.condition)
+                    st.name(),
+                    d.condition.name()
                 ));
             }
             met &= ok;
@@ -761,20 +761,6 @@ enum Deps {
     Met,
     Wait,
     Never(String),
-}
-
-fn state_name(s: ProcessState) -> String {
-    serde_json::to_value(s)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default()
-}
-
-fn condition_name(c: Condition) -> String {
-    serde_json::to_value(c)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default()
 }
 
 /// Readiness until it passes, then liveness, until `stop`.

@@ -98,10 +98,7 @@ fn not_ready(st: &SupervisorStatus, end: WaitEnd, timeout: Duration) -> Error {
         .iter()
         .filter(|p| p.state != ProcessState::Healthy && p.state != ProcessState::Completed)
         .map(|p| {
-            let state = serde_json::to_value(p.state)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_string))
-                .unwrap_or_default();
+            let state = p.state.name();
             let why = p
                 .message
                 .as_deref()

@@ -67,6 +67,18 @@ pub enum Condition {
     ProcessCompletedSuccessfully,
 }
 
+impl Condition {
+    /// Its name, as in files (`process_healthy`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Condition::ProcessStarted => "process_started",
+            Condition::ProcessHealthy => "process_healthy",
+            Condition::ProcessCompleted => "process_completed",
+            Condition::ProcessCompletedSuccessfully => "process_completed_successfully",
+        }
+    }
+}
+
 /// One probe: exactly one of `exec`, `http_get` and `tcp_socket`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]

@@ -99,6 +99,21 @@ pub enum ProcessState {
 }
 
 impl ProcessState {
+    /// Its name, as in JSON and events (`healthy`).
+    pub fn name(self) -> &'static str {
+        match self {
+            ProcessState::Pending => "pending",
+            ProcessState::Running => "running",
+            ProcessState::Healthy => "healthy",
+            ProcessState::Unhealthy => "unhealthy",
+            ProcessState::Restarting => "restarting",
+            ProcessState::Stopping => "stopping",
+            ProcessState::Stopped => "stopped",
+            ProcessState::Completed => "completed",
+            ProcessState::Failed => "failed",
+        }
+    }
+
     /// Whether the process is running (or being stopped).
     pub fn is_up(self) -> bool {
         matches!(

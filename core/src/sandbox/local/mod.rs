@@ -17,7 +17,7 @@ use super::detect::Service;
 use super::plan::ServicePlan;
 use crate::error::{Error, ErrorKind, Result};
 use crate::fsx;
-use crate::supervise::{ProcessSpec, SupervisorSpec};
+use crate::supervise::{ExecProbe, Probe, ProcessSpec, RestartPolicy, SupervisorSpec};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -339,6 +339,32 @@ pub fn make_once(dir: &Path, complete: &str, make: impl FnOnce(&Path) -> Result<
     }
     std::fs::rename(&tmp, dir).map_err(|e| Error::io("rename", &tmp, e))?;
     fsx::sync_dir(parent).map_err(|e| Error::io("sync", parent, e))
+}
+
+/// A local server: `args`, ready when `probe` passes (checked every `period` seconds, at
+/// most 2 s each, reported unhealthy after 200 failures in a row), restarted when it fails
+/// (at most 5 times in a row).
+pub fn server(args: Vec<String>, probe: ExecProbe, period: f64) -> ProcessSpec {
+    let mut p = ProcessSpec {
+        args,
+        readiness_probe: Some(Probe {
+            exec: Some(probe),
+            period_seconds: period,
+            timeout_seconds: 2.0,
+            failure_threshold: 200,
+            ..Probe::default()
+        }),
+        ..ProcessSpec::default()
+    };
+    p.availability.restart = RestartPolicy::OnFailure;
+    p.availability.max_restarts = 5;
+    p
+}
+
+/// The plan's URL variable (`DATABASE_URL`) with the local address and password.
+pub fn url_env(ctx: &Ctx) -> BTreeMap<String, String> {
+    let url = local_url(ctx.plan, ctx.port, &ctx.password);
+    [(ctx.plan.url_env.clone(), url)].into_iter().collect()
 }
 
 /// `scheme://user@{host}:PORT/path` with the local host, port and password.

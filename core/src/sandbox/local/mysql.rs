@@ -5,11 +5,10 @@
 //! directory unless that path is longer than a socket address holds, then in /tmp under a
 //! name derived from the directory.
 
-use super::{find_program, local_url, make_once, missing, run_setup, write_private, Ctx, Prepared};
+use super::{find_program, make_once, missing, run_setup, url_env, write_private, Ctx, Prepared};
 use crate::error::Result;
-use crate::supervise::{ExecProbe, Probe, ProcessSpec, RestartPolicy};
+use crate::supervise::ExecProbe;
 use sha2::{Digest, Sha256};
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::Command;
 
@@ -74,42 +73,27 @@ pub fn prepare(ctx: Ctx) -> Result<Prepared> {
     if root {
         args.push("--user=root".into());
     }
-    let mut process = ProcessSpec {
-        args,
-        readiness_probe: Some(Probe {
-            exec: Some(ExecProbe {
-                args: vec![
-                    client.display().to_string(),
-                    "--no-defaults".into(),
-                    "--protocol=tcp".into(),
-                    "-h".into(),
-                    "127.0.0.1".into(),
-                    "-P".into(),
-                    ctx.port.to_string(),
-                    "-u".into(),
-                    "root".into(),
-                    "-e".into(),
-                    "SELECT 1".into(),
-                ],
-                environment: [("MYSQL_PWD".to_string(), ctx.password.clone())]
-                    .into_iter()
-                    .collect(),
-                ..ExecProbe::default()
-            }),
-            period_seconds: 0.1,
-            timeout_seconds: 2.0,
-            failure_threshold: 100,
-            ..Probe::default()
-        }),
-        ..ProcessSpec::default()
+    let probe = ExecProbe {
+        args: vec![
+            client.display().to_string(),
+            "--no-defaults".into(),
+            "--protocol=tcp".into(),
+            "-h".into(),
+            "127.0.0.1".into(),
+            "-P".into(),
+            ctx.port.to_string(),
+            "-u".into(),
+            "root".into(),
+            "-e".into(),
+            "SELECT 1".into(),
+        ],
+        environment: [("MYSQL_PWD".to_string(), ctx.password.clone())]
+            .into_iter()
+            .collect(),
+        ..ExecProbe::default()
     };
+    let mut process = super::server(args, probe, 0.1);
     process.shutdown.timeout_seconds = 20.0;
-    process.availability.restart = RestartPolicy::OnFailure;
-    process.availability.max_restarts = 5;
-    let mut env = BTreeMap::new();
-    env.insert(
-        ctx.plan.url_env.clone(),
-        local_url(ctx.plan, ctx.port, &ctx.password),
-    );
+    let env = url_env(&ctx);
     Ok(Prepared { process, env })
 }

@@ -5,10 +5,11 @@
 //! depth), durability off (throwaway data), ready when `pg_isready` says so, stopped with
 //! SIGINT (fast shutdown). Postgres refuses root: as root it runs as the `postgres` user.
 
-use super::{find_program, local_url, make_once, missing, run_setup, service_user, Ctx, Prepared};
+use super::{
+    find_program, make_once, missing, run_setup, server, service_user, url_env, Ctx, Prepared,
+};
 use crate::error::Result;
-use crate::supervise::{ExecProbe, Probe, ProcessSpec, RestartPolicy};
-use std::collections::BTreeMap;
+use crate::supervise::ExecProbe;
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::Command;
@@ -96,61 +97,49 @@ pub fn prepare(ctx: Ctx) -> Result<Prepared> {
         )
     })?;
     let port = ctx.port.to_string();
-    let process = ProcessSpec {
+    let args = [
+        postgres.display().to_string(),
+        "-D".into(),
+        data.display().to_string(),
+        "-p".into(),
+        port.clone(),
+    ]
+    .into_iter()
+    .chain(
+        [
+            "listen_addresses=127.0.0.1",
+            "unix_socket_directories=",
+            "fsync=off",
+            "synchronous_commit=off",
+            "full_page_writes=off",
+        ]
+        .into_iter()
+        .flat_map(|setting| ["-c".to_string(), setting.to_string()]),
+    )
+    .collect();
+    let probe = ExecProbe {
         args: vec![
-            postgres.display().to_string(),
-            "-D".into(),
-            data.display().to_string(),
+            isready.display().to_string(),
+            "-q".into(),
+            "-h".into(),
+            "127.0.0.1".into(),
             "-p".into(),
             port.clone(),
-            "-c".into(),
-            "listen_addresses=127.0.0.1".into(),
-            "-c".into(),
-            "unix_socket_directories=".into(),
-            "-c".into(),
-            "fsync=off".into(),
-            "-c".into(),
-            "synchronous_commit=off".into(),
-            "-c".into(),
-            "full_page_writes=off".into(),
+            "-U".into(),
+            user.clone(),
+            "-d".into(),
+            db.clone(),
+            "-t".into(),
+            "1".into(),
         ],
-        readiness_probe: Some(Probe {
-            exec: Some(ExecProbe {
-                args: vec![
-                    isready.display().to_string(),
-                    "-q".into(),
-                    "-h".into(),
-                    "127.0.0.1".into(),
-                    "-p".into(),
-                    port.clone(),
-                    "-U".into(),
-                    user.clone(),
-                    "-d".into(),
-                    db.clone(),
-                    "-t".into(),
-                    "1".into(),
-                ],
-                ..ExecProbe::default()
-            }),
-            period_seconds: 0.025,
-            timeout_seconds: 2.0,
-            failure_threshold: 200,
-            ..Probe::default()
-        }),
-        user: run_as.map(|u| u.0),
-        group: run_as.map(|u| u.1),
-        ..ProcessSpec::default()
+        ..ExecProbe::default()
     };
-    let mut process = process;
+    let mut process = server(args, probe, 0.025);
+    process.user = run_as.map(|u| u.0);
+    process.group = run_as.map(|u| u.1);
     process.shutdown.signal = "SIGINT".into();
     process.shutdown.timeout_seconds = 15.0;
-    process.availability.restart = RestartPolicy::OnFailure;
-    process.availability.max_restarts = 5;
-    let mut env = BTreeMap::new();
-    env.insert(
-        ctx.plan.url_env.clone(),
-        local_url(ctx.plan, ctx.port, &ctx.password),
-    );
+    let mut env = url_env(&ctx);
     for (k, v) in [
         ("PGHOST", "127.0.0.1".to_string()),
         ("PGPORT", port),

@@ -3,13 +3,12 @@
 //! PING answers PONG (redis-cli exits 0 even on a NOAUTH reply, so the probe compares the
 //! answer; the password reaches it as REDISCLI_AUTH, never as an argument).
 
-use super::{find_program, local_url, missing, write_private, Ctx, Prepared};
+use super::{find_program, missing, server, url_env, write_private, Ctx, Prepared};
 use crate::error::Result;
-use crate::supervise::{ExecProbe, Probe, ProcessSpec, RestartPolicy};
-use std::collections::BTreeMap;
+use crate::supervise::ExecProbe;
 
 pub fn prepare(ctx: Ctx) -> Result<Prepared> {
-    let server = find_program(&["redis-server"], &[])
+    let server_bin = find_program(&["redis-server"], &[])
         .ok_or_else(|| missing("redis-server", "redis-server"))?;
     let cli =
         find_program(&["redis-cli"], &[]).ok_or_else(|| missing("redis-cli", "redis-tools"))?;
@@ -23,33 +22,22 @@ pub fn prepare(ctx: Ctx) -> Result<Prepared> {
         quote(&ctx.password)
     );
     write_private(&conf, text.as_bytes())?;
-    let mut process = ProcessSpec {
-        args: vec![server.display().to_string(), conf.display().to_string()],
-        readiness_probe: Some(Probe {
-            exec: Some(ExecProbe {
-                command: Some(format!(
-                    "test \"$('{}' --no-auth-warning -h 127.0.0.1 -p {} ping)\" = PONG",
-                    cli.display(),
-                    ctx.port
-                )),
-                environment: [("REDISCLI_AUTH".to_string(), ctx.password.clone())]
-                    .into_iter()
-                    .collect(),
-                ..ExecProbe::default()
-            }),
-            period_seconds: 0.025,
-            timeout_seconds: 2.0,
-            failure_threshold: 200,
-            ..Probe::default()
-        }),
-        ..ProcessSpec::default()
+    let probe = ExecProbe {
+        command: Some(format!(
+            "test \"$('{}' --no-auth-warning -h 127.0.0.1 -p {} ping)\" = PONG",
+            cli.display(),
+            ctx.port
+        )),
+        environment: [("REDISCLI_AUTH".to_string(), ctx.password.clone())]
+            .into_iter()
+            .collect(),
+        ..ExecProbe::default()
     };
-    process.availability.restart = RestartPolicy::OnFailure;
-    process.availability.max_restarts = 5;
-    let mut env = BTreeMap::new();
-    env.insert(
-        ctx.plan.url_env.clone(),
-        local_url(ctx.plan, ctx.port, &ctx.password),
+    let process = server(
+        vec![server_bin.display().to_string(), conf.display().to_string()],
+        probe,
+        0.025,
     );
+    let env = url_env(&ctx);
     Ok(Prepared { process, env })
 }
