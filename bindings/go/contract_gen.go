@@ -5,6 +5,7 @@ package idpkit
 import (
 	"context"
 	"encoding/json"
+	"time"
 )
 
 // ContractVersion is the idpkit version of the contract these types mirror.
@@ -1044,9 +1045,9 @@ type ImageRef struct {
 // ImageSummary: One row of `images`.
 type ImageSummary struct {
 	// The config's `created` (RFC 3339), if any.
-	Created   string `json:"created"`
-	Digest    string `json:"digest"`
-	MediaType string `json:"media_type"`
+	Created   *time.Time `json:"created"`
+	Digest    string     `json:"digest"`
+	MediaType string     `json:"media_type"`
 	// The normalized reference the image is tagged with, or `None` for an untagged entry.
 	Reference string `json:"reference"`
 	// Manifest, config and layers, compressed.
@@ -1515,7 +1516,7 @@ type SandboxRun struct {
 	// The commit checked out (full hex id).
 	Commit string `json:"commit"`
 	// When the run was made (RFC 3339, UTC).
-	Created string `json:"created"`
+	Created time.Time `json:"created"`
 	// The run's directory.
 	Dir string `json:"dir"`
 	// The run's id (`shop-20261204-133000-1a2b`): the directory's name, a Kubernetes label.
@@ -1799,7 +1800,7 @@ type SupervisorStatus struct {
 	// `the supervisor ended without stopping`).
 	Reason string `json:"reason"`
 	// When it started (RFC 3339, UTC).
-	Started string          `json:"started"`
+	Started time.Time       `json:"started"`
 	State   SupervisorState `json:"state"`
 }
 

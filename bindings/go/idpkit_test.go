@@ -262,6 +262,12 @@ func TestImagesTagInspectRemoveGC(t *testing.T) {
 	if err != nil || !hasRef(images, "go-test:v1") || !hasRef(images, "go-test:v2") {
 		t.Fatalf("Images: %+v, %v", images, err)
 	}
+	// created is a time.Time: the build's time, SOURCE_DATE_EPOCH or else the epoch.
+	for _, img := range images {
+		if img.Created == nil || img.Created.After(time.Now()) || img.Created.Location() != time.UTC {
+			t.Fatalf("Images: created %v, want a UTC time.Time not after now", img.Created)
+		}
+	}
 
 	in, err := s.Inspect(t.Context(), idpkit.ImageRef{Reference: "go-test:v2"})
 	if err != nil || in.Digest != res.Digest {

@@ -650,7 +650,7 @@ export interface ImageRef {
 /** One row of `images`. */
 export interface ImageSummary {
   /** The config's `created` (RFC 3339), if any. */
-  created?: string | null
+  created?: Date | null
   digest: string
   mediaType: string
   /** The normalized reference the image is tagged with, or `None` for an untagged entry. */
@@ -1291,7 +1291,7 @@ export interface SandboxRun {
   /** The commit checked out (full hex id). */
   commit: string
   /** When the run was made (RFC 3339, UTC). */
-  created: string
+  created: Date
   /** The run's directory. */
   dir: string
   /** The run's id (`shop-20261204-133000-1a2b`): the directory's name, a Kubernetes label. */
@@ -1569,7 +1569,7 @@ export interface SupervisorStatus {
    */
   reason?: string | null
   /** When it started (RFC 3339, UTC). */
-  started: string
+  started: Date
   state: SupervisorState
 }
 

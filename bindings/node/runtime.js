@@ -88,6 +88,25 @@ function toJs(value) {
 }
 
 /**
+ * `value` with the RFC 3339 strings at `paths` (`created`, `runs[].created`, `[].created`,
+ * from the contract's date-time fields) turned into Dates.
+ */
+function withDates(value, paths) {
+  const at = (v, steps) => {
+    if (v === null || v === undefined) return v
+    if (steps.length === 0) return typeof v === 'string' ? new Date(v) : v
+    const [step, ...rest] = steps
+    if (step === '[]') return Array.isArray(v) ? v.map((x) => at(x, rest)) : v
+    if (isObject(v) && step in v) v[step] = at(v[step], rest)
+    return v
+  }
+  for (const path of paths ?? []) {
+    value = at(value, path.split(/\.|(?=\[\])|(?<=\[\])/).filter(Boolean))
+  }
+  return value
+}
+
+/**
  * Options as the core reads them: keys snake_case. A key that is not camelCase (`certs_d`)
  * would reach the core as a valid field under another spelling than the documented one, so it
  * is refused here, naming it.
@@ -231,7 +250,7 @@ function run(spec, store, given, options, side) {
   return native.call(spec.name, store, json, credentials, onEvent, side.signal).then(
     async (result) => {
       await drained()
-      return toJs(JSON.parse(result))
+      return withDates(toJs(JSON.parse(result)), spec.times)
     },
     async (e) => {
       await drained()

@@ -202,6 +202,10 @@ class Gen:
             return "tuple[str, ...]", f"tuple({data})"
         if kinds == {"string"} and self.is_path(schema):
             return "Path", f"Path({data})"
+        if kinds == {"string"} and schema.get("format") == "date-time":
+            if nullable:
+                return "datetime | None", f"None if {data} is None else _parse_time({data})"
+            return "datetime", f"_parse_time({data})"
         if kinds == {"object"} and self.types(schema.get("additionalProperties", {}))[0] == {
             "string"
         }:
@@ -422,10 +426,11 @@ class Gen:
             "import enum",
             "from collections.abc import Mapping, Sequence",
             "from dataclasses import dataclass, field",
+            "from datetime import datetime",
             "from pathlib import Path",
             "from typing import Any, Callable, ClassVar, Literal, TypedDict, Union",
             "",
-            "from ._util import StrPath, _check_fields, _fields_to_json",
+            "from ._util import StrPath, _check_fields, _fields_to_json, _parse_time",
             "",
         ]
         # String enums that only options use (Compression, ManifestFormat): Literal aliases.

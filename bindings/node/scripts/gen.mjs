@@ -73,7 +73,7 @@ function ts(s) {
         case 'null':
           return 'null'
         case 'string':
-          return 'string'
+          return s.format === 'date-time' ? 'Date' : 'string'
         case 'integer':
         case 'number':
           return 'number'
@@ -162,6 +162,26 @@ const ops = contract.operations.map((op) => {
     iterate: shape.iterate,
   }
 })
+/**
+ * Where a result holds RFC 3339 times (the contract's date-time strings), as paths the runtime
+ * turns into Dates: `created`, `runs[].created`, `[].created`, `status.started`.
+ */
+function timePaths(schema, prefix = '', seen = new Set()) {
+  const s = resolve(schema)
+  if (!s || typeof s !== 'object') return []
+  if (schema.$ref) {
+    if (seen.has(schema.$ref)) return []
+    seen = new Set(seen).add(schema.$ref)
+  }
+  const types = [].concat(s.type)
+  if (types.includes('string') && s.format === 'date-time') return [prefix]
+  const nullable = (s.anyOf ?? s.oneOf ?? []).find((a) => a.$ref)
+  if (nullable) return timePaths(nullable, prefix, seen)
+  if (types.includes('array')) return timePaths(s.items, `${prefix}[]`, seen)
+  return Object.entries(s.properties ?? {}).flatMap(([k, v]) => timePaths(v, prefix ? `${prefix}.${camel(k)}` : camel(k), seen))
+}
+for (const [i, op] of contract.operations.entries()) ops[i].times = timePaths(op.output)
+
 const iterators = ops.filter((o) => o.iterate)
 for (const o of iterators) {
   const events = defs.Event.oneOf.map((v) => v.properties?.type?.const)
@@ -176,6 +196,7 @@ let js = `${HEADER}'use strict'\n\nconst { invoke, iterate, openStore, IdpkitErr
 js += '/** How each operation is called (its positional arguments, what it carries besides options). */\nconst OPS = {\n'
 for (const o of ops) {
   const spec = { name: o.name, js: o.js, positional: o.positional.map(({ name, type }) => ({ name, type })), parts: o.parts, aliases: o.aliases }
+  if (o.times.length) spec.times = o.times
   js += `  ${o.name}: ${JSON.stringify(spec)},\n`
 }
 js += '}\n\n'

@@ -7,6 +7,7 @@ import gzip
 import json
 import os
 import tarfile
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -184,7 +185,7 @@ def test_images(store: idpkit.Store, context: Path) -> None:
         assert isinstance(i, idpkit.ImageSummary)
         assert i.digest == r.digest
         assert i.size == r.size
-        assert i.created == "1970-01-01T00:00:00Z"
+        assert i.created == datetime(1970, 1, 1, tzinfo=timezone.utc)
         assert i.media_type == "application/vnd.oci.image.manifest.v1+json"
 
 
@@ -327,3 +328,15 @@ def test_store_as_a_context_manager(tmp_path: Path, context: Path) -> None:
     # The image it built is there for the next one.
     with idpkit.Store(tmp_path / "s") as reopened:
         assert [i.reference for i in reopened.images()] == ["docker.io/library/app:1"]
+
+
+def test_times_parse_as_rfc_3339_from_any_tool() -> None:
+    from idpkit._util import _parse_time
+
+    # Other tools write nanoseconds and offsets; Python 3.9's fromisoformat takes neither.
+    t = _parse_time("2024-05-06T07:08:09.123456789Z")
+    assert t == datetime(2024, 5, 6, 7, 8, 9, 123456, tzinfo=timezone.utc)
+    utc = datetime(2024, 5, 6, 7, 8, 9, tzinfo=timezone.utc)
+    assert _parse_time("2024-05-06T09:08:09+02:00") == utc
+    with pytest.raises(ValueError, match="not an RFC 3339 time"):
+        _parse_time("yesterday")

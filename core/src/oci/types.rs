@@ -147,6 +147,7 @@ pub struct ImageSummary {
     /// Manifest, config and layers, compressed.
     pub size: u64,
     /// The config's `created` (RFC 3339), if any.
+    #[schemars(extend("format" = "date-time"))]
     pub created: Option<String>,
     pub media_type: String,
 }

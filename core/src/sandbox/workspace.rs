@@ -40,6 +40,7 @@ pub struct SandboxRun {
     /// The local branch the checkout is on (the branch cloned), else none (detached).
     pub branch: Option<String>,
     /// When the run was made (RFC 3339, UTC).
+    #[schemars(extend("format" = "date-time"))]
     pub created: String,
 }
 

@@ -33,6 +33,7 @@ pub struct SupervisorStatus {
     pub pid: u32,
     pub state: SupervisorState,
     /// When it started (RFC 3339, UTC).
+    #[schemars(extend("format" = "date-time"))]
     pub started: String,
     /// In start order.
     pub processes: Vec<ProcessStatus>,

@@ -8,10 +8,11 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, ClassVar, Literal, TypedDict, Union
 
-from ._util import StrPath, _check_fields, _fields_to_json
+from ._util import StrPath, _check_fields, _fields_to_json, _parse_time
 
 #: Layer compression.
 Compression = Literal["gzip", "zstd"]
@@ -78,7 +79,7 @@ class ImageSummary:
     size: int
     """Manifest, config and layers, compressed."""
     media_type: str
-    created: str | None = None
+    created: datetime | None = None
     """The config's `created` (RFC 3339), if any."""
     reference: str | None = None
     """The normalized reference the image is tagged with, or `None` for an untagged entry."""
@@ -89,7 +90,11 @@ class ImageSummary:
             digest=data["digest"],
             size=data["size"],
             media_type=data["media_type"],
-            created=data.get("created"),
+            created=None
+            if data.get("created") is None
+            else None
+            if data["created"] is None
+            else _parse_time(data["created"]),
             reference=data.get("reference"),
         )
 
@@ -719,7 +724,7 @@ class SandboxRun:
     """The repository, as given (never with a password: those are refused)."""
     commit: str
     """The commit checked out (full hex id)."""
-    created: str
+    created: datetime
     """When the run was made (RFC 3339, UTC)."""
     branch: str | None = None
     """The local branch the checkout is on (the branch cloned), else none (detached)."""
@@ -736,7 +741,7 @@ class SandboxRun:
             checkout=Path(data["checkout"]),
             url=data["url"],
             commit=data["commit"],
-            created=data["created"],
+            created=_parse_time(data["created"]),
             branch=data.get("branch"),
             resolved_ref=data.get("resolved_ref"),
             revision=data.get("revision"),
@@ -1145,7 +1150,7 @@ class SupervisorStatus:
     pid: int
     """The supervising process (the CLI's, or the program that called `up`)."""
     state: SupervisorState
-    started: str
+    started: datetime
     """When it started (RFC 3339, UTC)."""
     processes: tuple[ProcessStatus, ...]
     """In start order."""
@@ -1160,7 +1165,7 @@ class SupervisorStatus:
             dir=Path(data["dir"]),
             pid=data["pid"],
             state=SupervisorState(data["state"]),
-            started=data["started"],
+            started=_parse_time(data["started"]),
             processes=tuple(ProcessStatus._from_json(x) for x in data["processes"]),
             reason=data.get("reason"),
         )

@@ -15,7 +15,9 @@ import dataclasses
 import functools
 import json
 import os
+import re
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Protocol, TypeVar, Union
 
@@ -30,6 +32,23 @@ StrPath = Union[str, "os.PathLike[str]"]
 CancelToken = _idpkit.CancelToken
 """A cancellation flag: pass it as ``cancel=`` to a build, push, pull or other call, and call
 ``cancel()`` from any thread."""
+
+
+_RFC3339 = re.compile(r"(\d{4}-\d\d-\d\d)[Tt ](\d\d:\d\d:\d\d)(?:\.(\d+))?([Zz]|[+-]\d\d:\d\d)$")
+
+
+def _parse_time(text: str) -> datetime:
+    """An RFC 3339 time from the core as an aware ``datetime``. Written out because Python 3.9's
+    ``fromisoformat`` takes neither ``Z`` nor more than six fraction digits (images built by
+    other tools carry nanoseconds)."""
+    m = _RFC3339.match(text)
+    if not m:
+        raise ValueError(f"not an RFC 3339 time: {text!r}")
+    day, clock, fraction, zone = m.groups()
+    micros = (fraction or "").ljust(6, "0")[:6]
+    offset = "+00:00" if zone in ("Z", "z") else zone
+    parsed = datetime.fromisoformat(f"{day}T{clock}.{micros}{offset}")
+    return parsed.astimezone(timezone.utc) if offset == "+00:00" else parsed
 
 
 def _strings(name: str, value: Iterable[str] | None) -> list[str] | None:
