@@ -261,7 +261,12 @@ processes:
     .unwrap();
     let state = dir.path().join(".idpkit-run");
     let _down = DownOnDrop(state.clone());
-    ok(&run(&["run", file.to_str().unwrap(), "--detach"]));
+    // A bare file name, as a user types it in the file's directory.
+    let out = cmd(&["run", "process-compose.yaml", "--detach"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    ok(&out);
     wait_until("the greeting", Duration::from_secs(5), || {
         std::fs::read_to_string(state.join("logs/greeter.log"))
             .is_ok_and(|l| l.contains("hello platform"))

@@ -536,7 +536,10 @@ impl Engine {
                     .command
                     .clone()
                     .unwrap_or_else(|| p.spec.args[0].clone());
-                let why = format!("cannot start {what:?}: {e}");
+                let why = match &p.spec.working_dir {
+                    Some(d) => format!("cannot start {what:?} in {}: {e}", d.display()),
+                    None => format!("cannot start {what:?}: {e}"),
+                };
                 self.set_state(idx, ProcessState::Failed, Some(why));
                 return;
             }
@@ -718,23 +721,27 @@ impl Engine {
             delay_ms: delay.map(|d| d.as_millis() as u64),
             message,
         };
-        // The event first: a caller waiting on the status (`up` until all are ready) then
-        // returns only after the change that ended its wait was delivered.
-        emit(&self.sink, event);
-        self.publish(idx);
+        self.publish(idx, Some(event));
     }
 
-    fn publish(&self, idx: usize) {
+    /// Records process `idx`'s status (shared and on disk), then sends `event`, both under
+    /// the status lock: whoever reads the status file after an event sees that change, and
+    /// a caller waiting on the status (`up` until all are ready) sees it only once the event
+    /// was delivered, so it never returns before the event that ended its wait.
+    fn publish(&self, idx: usize, event: Option<Event>) {
         let (lock, cv) = &*self.shared;
         let mut st = lock.lock().unwrap_or_else(|p| p.into_inner());
         st.processes[idx] = self.procs[idx].status.clone();
         let _ = state::write_status(&st);
+        if let Some(e) = event {
+            emit(&self.sink, e);
+        }
         cv.notify_all();
     }
 
     fn publish_all(&self) {
         for idx in 0..self.procs.len() {
-            self.publish(idx);
+            self.publish(idx, None);
         }
     }
 

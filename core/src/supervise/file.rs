@@ -34,7 +34,12 @@ pub fn read(path: &Path) -> Result<SupervisorSpec> {
         "yaml" | "yml" => from_value(yaml_value(&text, path)?, path)?,
         _ => procfile(&text, path)?,
     };
-    let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    // Working directories are taken from the file's own (absolute: a bare `Procfile` has an
+    // empty parent, which no process can start in).
+    let base = std::path::absolute(path)
+        .ok()
+        .and_then(|p| p.parent().map(Path::to_path_buf))
+        .unwrap_or_else(|| PathBuf::from("."));
     for p in spec.processes.values_mut() {
         p.working_dir = Some(match p.working_dir.take() {
             Some(d) if d.is_absolute() => d,
