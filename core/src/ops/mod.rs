@@ -266,7 +266,12 @@ pub fn invoke(
     options_json: Option<&str>,
     call: &Call,
 ) -> Result<String> {
-    (find(name)?.invoke)(store, options_json, call)
+    // Events end with the call for every operation and every front end: whatever the
+    // operation leaves running (a background supervisor, a pooled connection's handshake)
+    // can no longer reach the caller's callback once this returns.
+    let scope = crate::event::SinkScope::new(call.sink());
+    let scoped = call.clone().with_sink(scope.sink().cloned());
+    (find(name)?.invoke)(store, options_json, &scoped)
 }
 
 /// The whole contract as one JSON document: each operation's name, summary, options and

@@ -4,7 +4,6 @@
 use super::redact::{SecretString, SecretValue};
 use super::sops::cipher::go_float;
 use crate::error::{Error, Result};
-use std::io::Write;
 use std::path::Path;
 
 fn is_key(k: &str) -> bool {
@@ -82,28 +81,13 @@ pub(crate) fn json(v: &SecretValue) -> SecretString {
 /// Writes `bytes` to `path`, readable by its owner only (0600): a temporary sibling, also
 /// 0600 from its creation, renamed over `path`. A crash leaves no partial file at `path`.
 pub fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
     if path.is_dir() {
         return Err(Error::invalid(format!(
             "{}: is a directory; name a file to write",
             path.display()
         )));
     }
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".idpkit-secrets-")
-        .permissions(std::fs::Permissions::from_mode(0o600))
-        .tempfile_in(dir)
-        .map_err(|e| Error::io("create temporary file in", dir, e))?;
-    tmp.write_all(bytes)
-        .and_then(|_| tmp.as_file().sync_all())
-        .map_err(|e| Error::io("write", path, e))?;
-    tmp.persist(path)
-        .map_err(|e| Error::io("replace", path, e.error))?;
-    Ok(())
+    crate::fsx::write_atomic_private(path, bytes)
 }
 
 #[cfg(test)]

@@ -101,6 +101,7 @@ pub fn start(
     let shared = Arc::new((Mutex::new(status), Condvar::new()));
     let (tx, rx) = channel();
     let engine = Engine {
+        dir: dir.clone(),
         procs,
         rx,
         tx: tx.clone(),
@@ -298,6 +299,8 @@ pub fn log_path(dir: &Path, name: &str) -> PathBuf {
 }
 
 struct Engine {
+    /// The state directory (absolute).
+    dir: PathBuf,
     procs: Vec<Proc>,
     rx: Receiver<Msg>,
     tx: Sender<Msg>,
@@ -342,16 +345,7 @@ impl Engine {
         let reason = self.stopping.clone();
         self.publish_all();
         self.set_supervisor_state(SupervisorState::Stopped, reason);
-        let _ = std::fs::remove_file(self.shared_dir().join(state::CONTROL_FILE));
-    }
-
-    fn shared_dir(&self) -> PathBuf {
-        self.shared
-            .0
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .dir
-            .clone()
+        let _ = std::fs::remove_file(self.dir.join(state::CONTROL_FILE));
     }
 
     fn check_control(&mut self) {
@@ -511,7 +505,6 @@ impl Engine {
     }
 
     fn launch(&mut self, idx: usize) {
-        let dir = self.shared_dir();
         let p = &mut self.procs[idx];
         p.gen += 1;
         p.status.ready = false;
@@ -520,7 +513,7 @@ impl Engine {
         p.liveness_failed = false;
         p.stop_deadline = None;
         let name = p.name().to_string();
-        let log = match RotatingLog::open(&log_path(&dir, &name), &p.spec.log) {
+        let log = match RotatingLog::open(&log_path(&self.dir, &name), &p.spec.log) {
             Ok(l) => l,
             Err(e) => {
                 let why = format!("cannot open its log {}: {e}", p.status.log.display());

@@ -92,11 +92,11 @@ pub fn prepare(
             env.entry(k).or_insert(v);
         }
     }
-    write_private(
+    fsx::write_atomic_private(
         &state.join(SECRETS_FILE),
         &serde_json::to_vec_pretty(&kept).map_err(|e| Error::internal(e.to_string()))?,
     )?;
-    write_private(&state.join(ENV_FILE), dotenv(&env).as_bytes())?;
+    fsx::write_atomic_private(&state.join(ENV_FILE), dotenv(&env).as_bytes())?;
     Ok((spec, env))
 }
 
@@ -147,11 +147,6 @@ fn unquote(v: &str) -> String {
         .and_then(|v| v.strip_suffix('\''))
         .map(|v| v.replace("'\\''", "'"))
         .unwrap_or_else(|| v.to_string())
-}
-
-/// Writes a file only its owner can read, atomically.
-pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
-    fsx::write_atomic_private(path, bytes)
 }
 
 /// 24 hex characters from the kernel's random source: URL-safe, no quoting anywhere.

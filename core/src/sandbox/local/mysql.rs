@@ -5,7 +5,7 @@
 //! directory unless that path is longer than a socket address holds, then in /tmp under a
 //! name derived from the directory.
 
-use super::{find_program, make_once, missing, run_setup, url_env, write_private, Ctx, Prepared};
+use super::{find_program, make_once, missing, run_setup, url_env, Ctx, Prepared};
 use crate::error::Result;
 use crate::supervise::ExecProbe;
 use sha2::{Digest, Sha256};
@@ -50,7 +50,7 @@ pub fn prepare(ctx: Ctx) -> Result<Prepared> {
          CREATE DATABASE IF NOT EXISTS `{}`;\n",
         db.replace('`', "``")
     );
-    write_private(&init, sql.as_bytes())?;
+    crate::fsx::write_atomic_private(&init, sql.as_bytes())?;
     let mut socket = ctx.dir.join("mysqld.sock");
     if socket.as_os_str().len() > 100 {
         let h = Sha256::digest(ctx.dir.as_os_str().as_encoded_bytes());

@@ -54,7 +54,7 @@ pub fn prepare(ctx: Ctx) -> Result<Prepared> {
     let data = ctx.dir.join("data");
     make_once(&data, "PG_VERSION", |tmp| {
         let pwfile = ctx.dir.join(".pwfile");
-        super::write_private(&pwfile, ctx.password.as_bytes())?;
+        crate::fsx::write_atomic_private(&pwfile, ctx.password.as_bytes())?;
         if let Some((uid, gid)) = run_as {
             super::chown_tree(tmp, uid, gid)?;
             super::chown_tree(&pwfile, uid, gid)?;

@@ -3,7 +3,7 @@
 //! PING answers PONG (redis-cli exits 0 even on a NOAUTH reply, so the probe compares the
 //! answer; the password reaches it as REDISCLI_AUTH, never as an argument).
 
-use super::{find_program, missing, server, url_env, write_private, Ctx, Prepared};
+use super::{find_program, missing, server, url_env, Ctx, Prepared};
 use crate::error::Result;
 use crate::supervise::ExecProbe;
 
@@ -21,7 +21,7 @@ pub fn prepare(ctx: Ctx) -> Result<Prepared> {
         quote(&ctx.dir.display().to_string()),
         quote(&ctx.password)
     );
-    write_private(&conf, text.as_bytes())?;
+    crate::fsx::write_atomic_private(&conf, text.as_bytes())?;
     let probe = ExecProbe {
         command: Some(format!(
             "test \"$('{}' --no-auth-warning -h 127.0.0.1 -p {} ping)\" = PONG",
