@@ -76,7 +76,9 @@ FUNCTION_NAMES = {"import": "importLayout"}
 
 
 def camel(name: str, upper: bool = False) -> str:
-    parts = [p for p in re.split(r"[_\-]", name) if p]
+    # Contract names are snake_case; the OCI documents' own are camelCase, PascalCase
+    # (`Env`) or dotted (`os.version`).
+    parts = [p for p in re.split(r"[_\-.]", name) if p]
     out = "".join(p[:1].upper() + p[1:] for p in parts)
     return out if upper else out[:1].lower() + out[1:]
 

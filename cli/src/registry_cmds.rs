@@ -161,6 +161,10 @@ pub enum RegistryCommand {
         /// os/arch[/variant] to pick from an index (default: this machine's).
         #[arg(long, help_heading = "Registry options")]
         platform: Option<String>,
+        /// Pull every platform of an index: the index and all its manifests, tagged as the
+        /// index (so a later push or export carries them all).
+        #[arg(long, conflicts_with = "platform", help_heading = "Registry options")]
+        all_platforms: bool,
     },
     /// Check credentials against a registry and store them in Docker's config.json.
     #[command(after_help = "Examples:
@@ -192,6 +196,7 @@ pub enum RegistryCommand {
     /// manifest moves (blobs are mounted), so `copy HOST/REPO:a HOST/REPO:b` re-tags.
     #[command(after_help = "Examples:
   idpkit copy registry.example.com/team/app:1 registry.example.com/team/app:stable
+  idpkit copy docker.io/library/alpine:3.20 localhost:5000/alpine:3.20 --all-platforms
   idpkit copy docker.io/library/alpine:3.20 gitea.cnoe.localtest.me:8443/giteaadmin/alpine:3.20 \\
       --source-creds-file hub.creds --username giteaAdmin --password-stdin < gitea-pw.txt")]
     Copy {
@@ -207,6 +212,10 @@ pub enum RegistryCommand {
         /// within one registry the whole index is copied.
         #[arg(long, help_heading = "Registry options")]
         platform: Option<String>,
+        /// Across registries too: copy every platform of an index (the index and all its
+        /// manifests), as crane does by default and `skopeo copy --all`.
+        #[arg(long, conflicts_with = "platform", help_heading = "Registry options")]
+        all_platforms: bool,
     },
     /// List the tags of a repository (HOST/REPO).
     #[command(after_help = "Example:
@@ -339,9 +348,11 @@ pub fn run(cmd: RegistryCommand, store: &dyn Fn() -> Result<Store>, out: &Output
             remote,
             creds,
             platform,
+            all_platforms,
         } => {
             let opts = RegistryOptions {
                 platform,
+                all_platforms,
                 ..remote.with(&creds)?
             };
             let progress = out.progress();
@@ -433,12 +444,14 @@ pub fn run(cmd: RegistryCommand, store: &dyn Fn() -> Result<Store>, out: &Output
             creds,
             source_creds,
             platform,
+            all_platforms,
         } => {
             let (credential, source_credential) = creds::pair(&creds, &source_creds)?;
             let opts = RegistryOptions {
                 credential,
                 source_credential,
                 platform,
+                all_platforms,
                 ..remote.options()
             };
             let progress = out.progress();

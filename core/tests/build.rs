@@ -381,21 +381,26 @@ fn config_carries_the_options() {
     let r = store.build(&o, None, None).unwrap();
     let info = store.inspect("x/app:1").unwrap();
     assert_eq!(info.digest, r.digest);
-    let c = &info.config;
-    assert_eq!(c["architecture"], "arm64");
-    assert_eq!(c["variant"], "v8");
-    assert_eq!(c["created"], "2023-11-14T22:13:20Z");
-    assert_eq!(c["config"]["Entrypoint"][0], "/app/run.sh");
-    assert_eq!(c["config"]["Cmd"][1], "80");
-    assert_eq!(c["config"]["Env"][0], "MODE=prod");
-    assert_eq!(c["config"]["WorkingDir"], "/app");
-    assert_eq!(c["config"]["User"], "1000:1000");
-    assert_eq!(c["config"]["Labels"]["team"], "platform");
-    assert_eq!(c["rootfs"]["diff_ids"][0], r.layer.diff_id.as_str());
+    let c = info.config.as_ref().expect("an image config");
+    assert_eq!(c.architecture, "arm64");
+    assert_eq!(c.variant.as_deref(), Some("v8"));
+    assert_eq!(c.created.as_deref(), Some("2023-11-14T22:13:20Z"));
+    let run = c.config.as_ref().expect("the config's config");
+    assert_eq!(run.entrypoint.as_ref().unwrap()[0], "/app/run.sh");
+    assert_eq!(run.cmd.as_ref().unwrap()[1], "80");
+    assert_eq!(run.env.as_ref().unwrap()[0], "MODE=prod");
+    assert_eq!(run.working_dir.as_deref(), Some("/app"));
+    assert_eq!(run.user.as_deref(), Some("1000:1000"));
+    assert_eq!(run.labels.as_ref().unwrap()["team"], "platform");
+    assert_eq!(c.rootfs.diff_ids[0], r.layer.diff_id.as_str());
     assert_eq!(
-        info.manifest["annotations"]["org.opencontainers.image.source"],
+        info.manifest.annotations.as_ref().unwrap()["org.opencontainers.image.source"],
         "git"
     );
+    // The typed result serializes with the image spec's own names.
+    let json = serde_json::to_value(&info).unwrap();
+    assert_eq!(json["config"]["config"]["WorkingDir"], "/app");
+    assert_eq!(json["manifest"]["schemaVersion"], 2);
 }
 
 #[test]
@@ -415,20 +420,16 @@ fn from_appends_a_layer_on_top_of_a_base_image() {
     a.env = BTreeMap::from([("A".into(), "2".into())]);
     let app = store.build(&a, None, None).unwrap();
     let info = store.inspect("x/app:1").unwrap();
-    let layers = info.manifest["layers"].as_array().unwrap();
+    let layers = &info.manifest.layers;
     assert_eq!(layers.len(), 2);
-    assert_eq!(layers[0]["digest"], base.layer.digest.as_str());
-    assert_eq!(layers[1]["digest"], app.layer.digest.as_str());
-    assert_eq!(
-        info.config["rootfs"]["diff_ids"].as_array().unwrap().len(),
-        2
-    );
-    assert_eq!(
-        info.config["config"]["Env"],
-        serde_json::json!(["A=2", "PATH=/bin"])
-    );
-    assert_eq!(info.config["config"]["Cmd"], serde_json::json!(["sh"]));
-    assert_eq!(info.config["history"].as_array().unwrap().len(), 2);
+    assert_eq!(layers[0].digest, base.layer.digest.as_str());
+    assert_eq!(layers[1].digest, app.layer.digest.as_str());
+    let config = info.config.as_ref().unwrap();
+    assert_eq!(config.rootfs.diff_ids.len(), 2);
+    let run = config.config.as_ref().unwrap();
+    assert_eq!(run.env.as_deref().unwrap(), ["A=2", "PATH=/bin"]);
+    assert_eq!(run.cmd.as_deref().unwrap(), ["sh"]);
+    assert_eq!(config.history.as_ref().unwrap().len(), 2);
 
     let err = store
         .build(

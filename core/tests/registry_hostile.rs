@@ -845,7 +845,7 @@ fn inspect_remote_verifies_the_config_bounds_it_and_keeps_credentials_home() {
     // A redirect to another host is followed without the registry's credentials.
     let (addr, foreign) = config_trick_registry(ConfigTrick::Redirect);
     let seen = registry::inspect_remote(&format!("{addr}/h/app:v1"), &opts, None).unwrap();
-    assert_eq!(seen.config.unwrap()["architecture"], "amd64");
+    assert_eq!(seen.config.unwrap().architecture, "amd64");
     let heads = foreign.lock().unwrap().clone();
     assert_eq!(heads.len(), 1, "{heads:?}");
     assert!(

@@ -130,7 +130,9 @@ fn inspect_remote_reads_manifest_and_config_without_pulling() {
     let local = store.inspect("localhost/insp:1").unwrap();
     assert_eq!(seen.digest, built.digest);
     assert_eq!(seen.manifest, local.manifest);
-    assert_eq!(seen.config.as_ref(), Some(&local.config));
+    assert_eq!(seen.config, local.config);
+    assert!(seen.config.is_some(), "an image has an image config");
+    assert!(seen.index.is_none());
     assert_eq!(seen.index_digest, None);
     assert!(seen.platforms.is_empty());
     // Nothing was pulled anywhere: a fresh store stays empty.

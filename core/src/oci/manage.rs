@@ -4,7 +4,7 @@ use crate::error::{Error, Result};
 use crate::oci::media::doc_kind;
 use crate::oci::reference::Reference;
 use crate::oci::store::{ref_name, Store};
-use crate::oci::{GcReport, ImageInspect, ImageSummary};
+use crate::oci::{document, GcReport, ImageInspect, ImageSummary};
 use oci_spec::image::Descriptor;
 
 impl Store {
@@ -90,13 +90,21 @@ impl Store {
     pub fn inspect(&self, reference: &str) -> Result<ImageInspect> {
         let (key, desc) = self.resolve(reference)?;
         let (digest, manifest) = self.load_manifest(&desc)?;
-        let config = self.read_blob(manifest.config().digest().as_ref())?;
+        let what = format!("{reference} ({digest})");
+        let config_desc = manifest.config();
+        let config = if document::is_image_config(&config_desc.media_type().to_string()) {
+            let bytes = self.read_blob(config_desc.digest().as_ref())?;
+            Some(document::parse(&bytes, &format!("the config of {what}"))?)
+        } else {
+            None
+        };
+        // oci-spec's manifest (what the store reads with) as the contract's typed mirror.
+        let manifest = serde_json::to_vec(&manifest).map_err(|e| Error::internal(e.to_string()))?;
         Ok(ImageInspect {
             reference: key,
+            manifest: document::parse(&manifest, &what)?,
             digest,
-            manifest: serde_json::to_value(&manifest)
-                .map_err(|e| Error::internal(e.to_string()))?,
-            config: serde_json::from_slice(&config)?,
+            config,
         })
     }
 

@@ -3,6 +3,7 @@
 
 mod build;
 pub mod compress;
+pub mod document;
 pub mod ignore;
 pub(crate) mod image;
 mod layer;
@@ -16,6 +17,7 @@ mod types;
 mod writeback;
 pub(crate) use writeback::WritebackFile;
 
+pub use document::{ImageConfig, ImageIndex, ImageManifest};
 pub use reference::Reference;
 pub use store::Store;
 pub use types::*;

@@ -62,6 +62,11 @@ impl Ingest<'_> {
         self.store.commit_blob(file, digest)
     }
 
+    /// Stores a manifest an index lists, untagged (the index is tagged after it).
+    pub(crate) fn put_manifest(&self, bytes: &[u8]) -> Result<String> {
+        self.store.put_blob(bytes)
+    }
+
     /// Stores a manifest's bytes and tags it `key`; returns the manifest's digest.
     pub(crate) fn tag_manifest(&self, key: &str, media_type: &str, bytes: &[u8]) -> Result<String> {
         let digest = self.store.put_blob(bytes)?;

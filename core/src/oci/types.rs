@@ -152,13 +152,15 @@ pub struct ImageSummary {
     pub media_type: String,
 }
 
-/// `inspect`: the parsed manifest and config as JSON values.
+/// `inspect`: an image of the store, its manifest and config.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct ImageInspect {
     pub reference: Option<String>,
+    /// The manifest's digest.
     pub digest: String,
-    pub manifest: serde_json::Value,
-    pub config: serde_json::Value,
+    pub manifest: super::ImageManifest,
+    /// The image config; none for an artifact whose config is not an image config.
+    pub config: Option<super::ImageConfig>,
 }
 
 /// `gc`: what was removed.

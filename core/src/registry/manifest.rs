@@ -43,9 +43,20 @@ pub(crate) fn manifest_blobs(bytes: &[u8], digest: &str) -> Result<Vec<(String, 
 }
 
 /// The manifests an index lists: digest and media type.
+/// More manifests than this in one index are refused: real indexes list a few dozen
+/// (platforms and their attestations), and each listed manifest costs a request.
+pub(crate) const MAX_INDEX_MANIFESTS: usize = 1000;
+
 pub(crate) fn index_children(bytes: &[u8], digest: &str) -> Result<Vec<(String, String)>> {
-    Ok(parse_index(bytes, digest)?
-        .manifests()
+    let index = parse_index(bytes, digest)?;
+    let listed = index.manifests();
+    if listed.len() > MAX_INDEX_MANIFESTS {
+        return Err(Error::invalid(format!(
+            "image index {digest} lists {} manifests, more than the {MAX_INDEX_MANIFESTS} idpkit follows",
+            listed.len()
+        )));
+    }
+    Ok(listed
         .iter()
         .map(|d| (d.digest().to_string(), d.media_type().to_string()))
         .collect())

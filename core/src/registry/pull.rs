@@ -2,7 +2,9 @@
 //! streamed into the store through a hash and committed only when its digest matches.
 
 use super::client::{no_body, Client, Try};
-use super::manifest::{declared_media_type, is_index, manifest_blobs, pick_platform};
+use super::manifest::{
+    declared_media_type, index_children, is_index, manifest_blobs, pick_platform,
+};
 use super::{accept_headers, scope_pull, PullResult, RegistryOptions};
 use crate::error::{Error, ErrorKind, Result};
 use crate::event::{emit, Event, EventSink};
@@ -121,14 +123,30 @@ pub(super) async fn pull(
         .or_else(|| r.tag.clone())
         .unwrap_or_else(|| "latest".into());
     let (bytes, media, digest) = get_manifest(&client, &repo, &want, &scope).await?;
-    let (mbytes, mmedia, mdigest, index_digest) = if is_index(&media) {
+    // With all_platforms, every manifest the index lists (stored untagged before the index).
+    let mut children: Vec<Vec<u8>> = Vec::new();
+    let mut blobs = Vec::new();
+    let (mbytes, mmedia, mdigest, index_digest) = if is_index(&media) && opts.all_platforms {
+        for (child, _) in index_children(&bytes, &digest)? {
+            let (b, m, d) = get_manifest(&client, &repo, &child, &scope).await?;
+            if is_index(&m) {
+                return Err(Error::invalid(format!(
+                    "{reference}: index {digest} lists another index ({d}); copy that one by digest"
+                )));
+            }
+            blobs.extend(manifest_blobs(&b, &d)?);
+            children.push(b);
+        }
+        (bytes, media, digest.clone(), Some(digest))
+    } else if is_index(&media) {
         let child = pick_platform(&bytes, &digest, opts.platform.as_deref(), reference)?;
         let (b, m, d) = get_manifest(&client, &repo, &child, &scope).await?;
+        blobs.extend(manifest_blobs(&b, &d)?);
         (b, m, d, Some(digest))
     } else {
+        blobs.extend(manifest_blobs(&bytes, &digest)?);
         (bytes, media, digest, None)
     };
-    let blobs = manifest_blobs(&mbytes, &mdigest)?;
     let ingest = store.ingest()?;
     let mut present = 0;
     let mut missing = Vec::new();
@@ -154,6 +172,9 @@ pub(super) async fn pull(
         .buffer_unordered(opts.jobs.max(1))
         .try_collect()
         .await?;
+    for child in &children {
+        ingest.put_manifest(child)?;
+    }
     let key = r.store_key();
     let stored = ingest.tag_manifest(&key, &mmedia, &mbytes)?;
     debug_assert_eq!(stored, mdigest);

@@ -7,6 +7,7 @@ use super::manifest::{is_index, parse_index, parse_manifest, pick_platform};
 use super::{pull, scope_pull, with_client, RegistryOptions};
 use crate::error::{Error, ErrorKind, Result};
 use crate::event::EventSink;
+use crate::oci::document::{self, ImageConfig, ImageIndex, ImageManifest};
 use crate::oci::Reference;
 use std::path::Path;
 
@@ -101,11 +102,13 @@ pub struct RemoteInspect {
     /// When the reference names an index: its digest, and the platforms it offers.
     pub index_digest: Option<String>,
     pub platforms: Vec<String>,
-    /// The manifest, as the registry serves it.
-    pub manifest: serde_json::Value,
+    /// When the reference names an index: the index itself.
+    pub index: Option<ImageIndex>,
+    /// The manifest (for an index: the chosen platform's).
+    pub manifest: ImageManifest,
     /// The image config (verified against the manifest's digest); none for an artifact
-    /// whose config is not JSON.
-    pub config: Option<serde_json::Value>,
+    /// whose config is not an image config.
+    pub config: Option<ImageConfig>,
 }
 
 /// Reads a remote image's manifest and config without a store: an index resolves to
@@ -121,7 +124,8 @@ pub fn inspect_remote(
         let pull_scope = scope_pull(repo);
         let (bytes, media_type, digest) =
             pull::get_manifest(client, repo, &tag_or_digest(&r), &pull_scope).await?;
-        let (bytes, media_type, digest, index_digest, platforms) = if is_index(&media_type) {
+        let (bytes, media_type, digest, index, platforms) = if is_index(&media_type) {
+            let typed: ImageIndex = document::parse(&bytes, &format!("{reference} ({digest})"))?;
             let platforms = parse_index(&bytes, &digest)?
                 .manifests()
                 .iter()
@@ -133,13 +137,13 @@ pub fn inspect_remote(
                 .collect();
             let child = pick_platform(&bytes, &digest, opts.platform.as_deref(), reference)?;
             let (b, m, d) = pull::get_manifest(client, repo, &child, &pull_scope).await?;
-            (b, m, d, Some(digest), platforms)
+            (b, m, d, Some((digest, typed)), platforms)
         } else {
             (bytes, media_type, digest, None, Vec::new())
         };
         let manifest_doc = parse_manifest(&bytes, &digest)?;
         let config_desc = manifest_doc.config();
-        let config = if config_desc.media_type().to_string().ends_with("json") {
+        let config = if document::is_image_config(&config_desc.media_type().to_string()) {
             let url = format!("{}/v2/{repo}/blobs/{}", client.base, config_desc.digest());
             let resp = client
                 .send(
@@ -167,19 +171,22 @@ pub fn inspect_remote(
                     ),
                 ));
             }
-            Some(serde_json::from_slice(&body).map_err(|e| {
-                Error::invalid(format!("{reference}: the config {want} is not JSON: {e}"))
-            })?)
+            Some(document::parse(
+                &body,
+                &format!("the config {want} of {reference}"),
+            )?)
         } else {
             None
         };
+        let manifest = document::parse(&bytes, &format!("{reference} ({digest})"))?;
         Ok(RemoteInspect {
             reference: reference.to_string(),
             digest,
             media_type,
-            index_digest,
+            manifest,
+            index_digest: index.as_ref().map(|(d, _)| d.clone()),
+            index: index.map(|(_, i)| i),
             platforms,
-            manifest: serde_json::from_slice(&bytes)?,
             config,
         })
     })

@@ -46,6 +46,9 @@ pub struct RegistryOptions {
     pub breaker_threshold: u32,
     /// `os/arch[/variant]` picked from an image index on pull (default: this machine's).
     pub platform: Option<String>,
+    /// Pull or copy every platform of an index: the index and all its manifests, tagged as
+    /// the index (`crane`'s default, `skopeo --all`); `platform` is then ignored.
+    pub all_platforms: bool,
     /// Repositories of the same registry to try a cross-repository mount from.
     pub mount_from: Vec<String>,
 }
@@ -68,6 +71,7 @@ impl Default for RegistryOptions {
             read_timeout_secs: 120,
             breaker_threshold: 2 * config::DEFAULT_REGISTRY_ATTEMPTS,
             platform: None,
+            all_platforms: false,
             mount_from: Vec::new(),
         }
     }
@@ -93,9 +97,10 @@ pub struct PushResult {
 pub struct PullResult {
     /// The store key the image is tagged with.
     pub reference: String,
-    /// The digest of the stored manifest.
+    /// The digest of the stored manifest (with `all_platforms`, of the stored index).
     pub digest: String,
-    /// When the remote reference is an index: its digest (the manifest is the platform's).
+    /// When the remote reference is an index: its digest (the manifest is the platform's,
+    /// or with `all_platforms` the index itself).
     pub index_digest: Option<String>,
     pub blobs_fetched: usize,
     pub blobs_present: usize,

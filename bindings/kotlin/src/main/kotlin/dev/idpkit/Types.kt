@@ -87,7 +87,7 @@ public data class BuildOptions(
     /**
      * How a base named by `from` that is not in the store is pulled: trust, insecure
      * hosts, retries, platform (credentials: the call's, else the stored login).
-     * Default: `{"attempts": 5, "backoff_base_ms": 500, "backoff_max_ms": 10000, "breaker_threshold": 10, "ca_files": [], "certs_d": ...` (null leaves it to the core).
+     * Default: `{"all_platforms": false, "attempts": 5, "backoff_base_ms": 500, "backoff_max_ms": 10000, "breaker_threshold": 10, "ca...` (null leaves it to the core).
      */
     @SerialName("pull") public var pull: RegistryOptions? = null,
     /**
@@ -191,9 +191,31 @@ public enum class Compression(public val value: String) {
     override fun toString(): String = value
 }
 
+/** The config's `config`: how a container of the image runs (the image spec's names). */
+@Serializable
+public data class ContainerConfig(
+    @SerialName("Cmd") public val cmd: List<String>? = null,
+    @SerialName("Entrypoint") public val entrypoint: List<String>? = null,
+    /** `NAME=value` entries. */
+    @SerialName("Env") public val env: List<String>? = null,
+    /** Ports as `port/tcp`; each value is an empty object. */
+    @SerialName("ExposedPorts") public val exposedPorts: Map<String, JsonElement>? = null,
+    @SerialName("Labels") public val labels: Map<String, String>? = null,
+    @SerialName("StopSignal") public val stopSignal: String? = null,
+    @SerialName("User") public val user: String? = null,
+    /** Paths; each value is an empty object. */
+    @SerialName("Volumes") public val volumes: Map<String, JsonElement>? = null,
+    @SerialName("WorkingDir") public val workingDir: String? = null,
+)
+
 /** Options of every registry operation. Serde: the same fields in every binding. */
 @Serializable
 public data class CopyOptions(
+    /**
+     * Pull or copy every platform of an index: the index and all its manifests, tagged as
+     * the index (`crane`'s default, `skopeo --all`); `platform` is then ignored.
+     */
+    @SerialName("all_platforms") public var allPlatforms: Boolean? = null,
     /**
      * Attempts per request or blob (first try included).
      * Default: `5` (null leaves it to the core).
@@ -281,6 +303,11 @@ public enum class Decision(public val value: String) {
 @Serializable
 public data class DeleteOptions(
     /**
+     * Pull or copy every platform of an index: the index and all its manifests, tagged as
+     * the index (`crane`'s default, `skopeo --all`); `platform` is then ignored.
+     */
+    @SerialName("all_platforms") public var allPlatforms: Boolean? = null,
+    /**
      * Attempts per request or blob (first try included).
      * Default: `5` (null leaves it to the core).
      */
@@ -349,6 +376,21 @@ public data class DeleteOptions(
      * Default: `120` (null leaves it to the core).
      */
     @SerialName("retry_budget_secs") public var retryBudgetSecs: Long? = null,
+)
+
+/** A content descriptor: what a manifest or index points at. */
+@Serializable
+public data class Descriptor(
+    @SerialName("annotations") public val annotations: Map<String, String>? = null,
+    @SerialName("artifactType") public val artifactType: String? = null,
+    /** The content itself, base64 (small blobs only). */
+    @SerialName("data") public val data: String? = null,
+    @SerialName("digest") public val digest: String,
+    @SerialName("mediaType") public val mediaType: String,
+    /** In an index: the platform the manifest is for. */
+    @SerialName("platform") public val platform: Platform? = null,
+    @SerialName("size") public val size: Long,
+    @SerialName("urls") public val urls: List<String>? = null,
 )
 
 /** One finding. */
@@ -735,13 +777,68 @@ public data class GuardVerdict(
     @SerialName("policy_file") public val policyFile: String? = null,
 )
 
-/** `inspect`: the parsed manifest and config as JSON values. */
+/** One build step of an image. */
+@Serializable
+public data class History(
+    @SerialName("author") public val author: String? = null,
+    @SerialName("comment") public val comment: String? = null,
+    @SerialName("created") public val created: String? = null,
+    @SerialName("created_by") public val createdBy: String? = null,
+    /** The step made no layer. */
+    @SerialName("empty_layer") public val emptyLayer: Boolean? = null,
+)
+
+/** An image config: what runs, on what platform, built from which layers. */
+@Serializable
+public data class ImageConfig(
+    @SerialName("architecture") public val architecture: String,
+    @SerialName("author") public val author: String? = null,
+    /** How a container of the image runs. */
+    @SerialName("config") public val config: ContainerConfig? = null,
+    /** When the image was created (RFC 3339). */
+    @SerialName("created") public val created: String? = null,
+    /** One entry per build step, layer-creating or not. */
+    @SerialName("history") public val history: List<History>? = null,
+    @SerialName("os") public val os: String,
+    @SerialName("os.features") public val osFeatures: List<String>? = null,
+    @SerialName("os.version") public val osVersion: String? = null,
+    @SerialName("rootfs") public val rootfs: RootFs,
+    @SerialName("variant") public val variant: String? = null,
+)
+
+/** An image index (OCI) or manifest list (Docker): one manifest per platform. */
+@Serializable
+public data class ImageIndex(
+    @SerialName("annotations") public val annotations: Map<String, String>? = null,
+    @SerialName("artifactType") public val artifactType: String? = null,
+    @SerialName("manifests") public val manifests: List<Descriptor>,
+    @SerialName("mediaType") public val mediaType: String? = null,
+    @SerialName("schemaVersion") public val schemaVersion: Long,
+    @SerialName("subject") public val subject: Descriptor? = null,
+)
+
+/** `inspect`: an image of the store, its manifest and config. */
 @Serializable
 public data class ImageInspect(
-    @SerialName("config") public val config: JsonElement,
+    /** The image config; none for an artifact whose config is not an image config. */
+    @SerialName("config") public val config: ImageConfig? = null,
+    /** The manifest's digest. */
     @SerialName("digest") public val digest: String,
-    @SerialName("manifest") public val manifest: JsonElement,
+    @SerialName("manifest") public val manifest: ImageManifest,
     @SerialName("reference") public val reference: String? = null,
+)
+
+/** An image manifest (OCI, or Docker's schema 2 of the same shape). */
+@Serializable
+public data class ImageManifest(
+    @SerialName("annotations") public val annotations: Map<String, String>? = null,
+    @SerialName("artifactType") public val artifactType: String? = null,
+    @SerialName("config") public val config: Descriptor,
+    /** Base layer first. */
+    @SerialName("layers") public val layers: List<Descriptor>,
+    @SerialName("mediaType") public val mediaType: String? = null,
+    @SerialName("schemaVersion") public val schemaVersion: Long,
+    @SerialName("subject") public val subject: Descriptor? = null,
 )
 
 /** One image of the store, by reference (`registry/repo:tag`) or digest. */
@@ -837,6 +934,11 @@ public data class LayerInfo(
 @Serializable
 public data class ListTagsOptions(
     /**
+     * Pull or copy every platform of an index: the index and all its manifests, tagged as
+     * the index (`crane`'s default, `skopeo --all`); `platform` is then ignored.
+     */
+    @SerialName("all_platforms") public var allPlatforms: Boolean? = null,
+    /**
      * Attempts per request or blob (first try included).
      * Default: `5` (null leaves it to the core).
      */
@@ -909,6 +1011,11 @@ public data class ListTagsOptions(
 /** Options of every registry operation. Serde: the same fields in every binding. */
 @Serializable
 public data class LoginFromClusterOptions(
+    /**
+     * Pull or copy every platform of an index: the index and all its manifests, tagged as
+     * the index (`crane`'s default, `skopeo --all`); `platform` is then ignored.
+     */
+    @SerialName("all_platforms") public var allPlatforms: Boolean? = null,
     /**
      * Attempts per request or blob (first try included).
      * Default: `5` (null leaves it to the core).
@@ -1049,6 +1156,16 @@ public data class Plan(
     @SerialName("warnings") public val warnings: List<String>,
 )
 
+/** The platform an image runs on. */
+@Serializable
+public data class Platform(
+    @SerialName("architecture") public val architecture: String,
+    @SerialName("os") public val os: String,
+    @SerialName("os.features") public val osFeatures: List<String>? = null,
+    @SerialName("os.version") public val osVersion: String? = null,
+    @SerialName("variant") public val variant: String? = null,
+)
+
 /** A process's state; the `process_state` event carries each change. */
 @Serializable
 public enum class ProcessState(public val value: String) {
@@ -1132,9 +1249,12 @@ public data class PullResult(
     @SerialName("blobs_fetched") public val blobsFetched: Long,
     @SerialName("blobs_present") public val blobsPresent: Long,
     @SerialName("bytes_fetched") public val bytesFetched: Long,
-    /** The digest of the stored manifest. */
+    /** The digest of the stored manifest (with `all_platforms`, of the stored index). */
     @SerialName("digest") public val digest: String,
-    /** When the remote reference is an index: its digest (the manifest is the platform's). */
+    /**
+     * When the remote reference is an index: its digest (the manifest is the platform's,
+     * or with `all_platforms` the index itself).
+     */
     @SerialName("index_digest") public val indexDigest: String? = null,
     /** The store key the image is tagged with. */
     @SerialName("reference") public val reference: String,
@@ -1143,6 +1263,11 @@ public data class PullResult(
 /** Options of every registry operation. Serde: the same fields in every binding. */
 @Serializable
 public data class PushOptions(
+    /**
+     * Pull or copy every platform of an index: the index and all its manifests, tagged as
+     * the index (`crane`'s default, `skopeo --all`); `platform` is then ignored.
+     */
+    @SerialName("all_platforms") public var allPlatforms: Boolean? = null,
     /**
      * Attempts per request or blob (first try included).
      * Default: `5` (null leaves it to the core).
@@ -1234,6 +1359,11 @@ public data class PushResult(
 @Serializable
 public data class RegistryHost(
     /**
+     * Pull or copy every platform of an index: the index and all its manifests, tagged as
+     * the index (`crane`'s default, `skopeo --all`); `platform` is then ignored.
+     */
+    @SerialName("all_platforms") public var allPlatforms: Boolean? = null,
+    /**
      * Attempts per request or blob (first try included).
      * Default: `5` (null leaves it to the core).
      */
@@ -1305,6 +1435,11 @@ public data class RegistryHost(
 /** Options of every registry operation. Serde: the same fields in every binding. */
 @Serializable
 public data class RegistryOptions(
+    /**
+     * Pull or copy every platform of an index: the index and all its manifests, tagged as
+     * the index (`crane`'s default, `skopeo --all`); `platform` is then ignored.
+     */
+    @SerialName("all_platforms") public var allPlatforms: Boolean? = null,
     /**
      * Attempts per request or blob (first try included).
      * Default: `5` (null leaves it to the core).
@@ -1381,15 +1516,17 @@ public data class RegistryOptions(
 public data class RemoteInspect(
     /**
      * The image config (verified against the manifest's digest); none for an artifact
-     * whose config is not JSON.
+     * whose config is not an image config.
      */
-    @SerialName("config") public val config: JsonElement? = null,
+    @SerialName("config") public val config: ImageConfig? = null,
     /** The digest of the manifest described (for an index: the chosen platform's). */
     @SerialName("digest") public val digest: String,
+    /** When the reference names an index: the index itself. */
+    @SerialName("index") public val index: ImageIndex? = null,
     /** When the reference names an index: its digest, and the platforms it offers. */
     @SerialName("index_digest") public val indexDigest: String? = null,
-    /** The manifest, as the registry serves it. */
-    @SerialName("manifest") public val manifest: JsonElement,
+    /** The manifest (for an index: the chosen platform's). */
+    @SerialName("manifest") public val manifest: ImageManifest,
     @SerialName("media_type") public val mediaType: String,
     @SerialName("platforms") public val platforms: List<String>,
     /** The reference as given. */
@@ -1399,6 +1536,11 @@ public data class RemoteInspect(
 /** One remote reference (`host[:port]/repo:tag` or `...@sha256:...`) and how to reach it. */
 @Serializable
 public data class RemoteRef(
+    /**
+     * Pull or copy every platform of an index: the index and all its manifests, tagged as
+     * the index (`crane`'s default, `skopeo --all`); `platform` is then ignored.
+     */
+    @SerialName("all_platforms") public var allPlatforms: Boolean? = null,
     /**
      * Attempts per request or blob (first try included).
      * Default: `5` (null leaves it to the core).
@@ -1474,6 +1616,14 @@ public data class ResolveOptionsOptions(
     @SerialName("operation") public var operation: String? = null,
     /** The options document (an object); absent: the operation's defaults. */
     @SerialName("options") public var options: JsonElement? = null,
+)
+
+/** The layers' uncompressed digests, base first. */
+@Serializable
+public data class RootFs(
+    @SerialName("diff_ids") public val diffIds: List<String>,
+    /** Always `layers`. */
+    @SerialName("type") public val type: String,
 )
 
 /** Which rule a finding comes from (stable names, for scripts and tests). */
