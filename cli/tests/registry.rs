@@ -346,6 +346,9 @@ fn tls_registry_login_push_inspect_pull() {
         err.contains("error[AUTH]") && err.contains(reg.as_str()),
         "{err}"
     );
+    // The advice is given once, with the registry to log in to.
+    assert_eq!(err.matches("idpkit login").count(), 1, "{err}");
+    assert!(err.contains(&format!("`idpkit login {reg}`")), "{err}");
 }
 
 #[test]
@@ -822,6 +825,143 @@ fn copy_mounts_within_a_registry_and_streams_across_registries() {
         skopeo_digest(&["--cert-dir", &rig["CERT_DIR"], "--creds", &creds], &dst),
         digest
     );
+}
+
+/// `skopeo inspect --raw`: the manifest or index bytes exactly as the registry serves them.
+fn skopeo_raw(args: &[&str], image: &str) -> Vec<u8> {
+    let out = Command::new("skopeo")
+        .args(["inspect", "--raw"])
+        .args(args)
+        .arg(format!("docker://{image}"))
+        .output()
+        .expect("skopeo is installed (tests/rig/up installs it)");
+    assert!(
+        out.status.success(),
+        "skopeo inspect --raw {image}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+#[test]
+fn copy_and_pull_take_every_platform_of_an_index_when_asked() {
+    let rig = rig(&["registry-plain", "registry-tls"]);
+    let env = Env::new(&rig);
+    let plain = &rig["REGISTRY_PLAIN"];
+    let repo = format!("{plain}/idpkit-test/{}", unique("multi"));
+    // Two images of two platforms, pushed by tag, and an index of both PUT as buildx does.
+    let mut manifests = Vec::new();
+    for arch in ["amd64", "arm64"] {
+        let ctx = env.path(&format!("ctx-{arch}"));
+        std::fs::create_dir_all(&ctx).unwrap();
+        std::fs::write(ctx.join("arch"), arch).unwrap();
+        let tag = format!("{repo}:{arch}");
+        let mut c = env.cmd("store");
+        c.args(["build", "--platform", &format!("linux/{arch}"), "-t", &tag])
+            .arg(&ctx);
+        env.ok(c, None);
+        let mut c = env.cmd("store");
+        c.args(["--json", "push", &tag]);
+        let digest = json_field(&env.ok(c, None), "digest");
+        let size = skopeo_raw(&["--tls-verify=false"], &tag).len();
+        manifests.push(serde_json::json!({
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "digest": digest, "size": size,
+            "platform": {"os": "linux", "architecture": arch}}));
+    }
+    let index = serde_json::json!({"schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": manifests});
+    let path = repo.split_once('/').unwrap().1;
+    let mut put = Command::new("curl");
+    put.args(["-fsS", "-X", "PUT", "-H"])
+        .arg("Content-Type: application/vnd.oci.image.index.v1+json")
+        .args(["--data-binary", &index.to_string()])
+        .arg(format!("http://{plain}/v2/{path}/manifests/multi"));
+    assert!(put.status().unwrap().success(), "PUT of the index");
+    let multi = format!("{repo}:multi");
+    let index_bytes = skopeo_raw(&["--tls-verify=false"], &multi);
+
+    // inspect --remote shows the index, typed, beside the chosen platform's manifest.
+    let mut c = env.cmd("empty-store");
+    c.args([
+        "--json",
+        "inspect",
+        "--remote",
+        &multi,
+        "--platform",
+        "linux/arm64",
+    ]);
+    let seen: serde_json::Value = serde_json::from_str(&env.ok(c, None)).unwrap();
+    assert_eq!(seen["index"]["manifests"].as_array().unwrap().len(), 2);
+    assert_eq!(seen["config"]["architecture"], "arm64");
+    assert_eq!(
+        seen["platforms"],
+        serde_json::json!(["linux/amd64", "linux/arm64"])
+    );
+    let index_digest = seen["index_digest"].as_str().unwrap().to_string();
+
+    // Across registries, --all-platforms: skopeo reads the same index bytes at the
+    // destination, and each platform's manifest.
+    let creds = format!("{}:{}", rig["REGISTRY_USER"], rig["REGISTRY_PASSWORD"]);
+    let tls_args = [
+        "--cert-dir",
+        rig["CERT_DIR"].as_str(),
+        "--creds",
+        creds.as_str(),
+    ];
+    let dst = format!("{}/idpkit-test/{}", rig["REGISTRY_TLS"], unique("multix"));
+    let copy = |flags: &[&str], tag: &str| {
+        let mut c = env.cmd("store");
+        c.args([
+            "--json",
+            "copy",
+            &multi,
+            &format!("{dst}:{tag}"),
+            "--ca-file",
+            &rig["CA"],
+        ])
+        .args(flags)
+        .env("IDPKIT_REGISTRY_USERNAME", &rig["REGISTRY_USER"])
+        .env("IDPKIT_REGISTRY_PASSWORD", &rig["REGISTRY_PASSWORD"]);
+        json_field(&env.ok(c, None), "digest")
+    };
+    assert_eq!(copy(&["--all-platforms"], "all"), index_digest);
+    assert_eq!(skopeo_raw(&tls_args, &format!("{dst}:all")), index_bytes);
+    for m in &manifests {
+        let child = format!("{dst}@{}", m["digest"].as_str().unwrap());
+        assert_eq!(skopeo_digest(&tls_args, &child), m["digest"]);
+    }
+    // Without it: one platform, as its own manifest.
+    let one = copy(&["--platform", "linux/arm64"], "one");
+    assert_eq!(one, manifests[1]["digest"].as_str().unwrap());
+    // --platform and --all-platforms together are a usage error.
+    let mut c = env.cmd("store");
+    c.args([
+        "copy",
+        &multi,
+        &format!("{dst}:x"),
+        "--all-platforms",
+        "--platform",
+        "linux/arm64",
+    ]);
+    assert!(env.fails(c, None).contains("--all-platforms"));
+
+    // pull --all-platforms keeps the index in the store; push carries every platform again.
+    let mut c = env.cmd("pulled");
+    c.args(["--json", "pull", "--all-platforms", &multi]);
+    assert_eq!(json_field(&env.ok(c, None), "digest"), index_digest);
+    let mut c = env.cmd("pulled");
+    c.args(["--json", "images"]);
+    let images: serde_json::Value = serde_json::from_str(&env.ok(c, None)).unwrap();
+    assert_eq!(
+        images[0]["media_type"],
+        "application/vnd.oci.image.index.v1+json"
+    );
+    let again = format!("{repo}:again");
+    let mut c = env.cmd("pulled");
+    c.args(["--json", "push", &multi, &again]);
+    assert_eq!(json_field(&env.ok(c, None), "digest"), index_digest);
+    assert_eq!(skopeo_raw(&["--tls-verify=false"], &again), index_bytes);
 }
 
 #[test]

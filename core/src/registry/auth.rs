@@ -95,9 +95,7 @@ impl Credential {
     /// "user giteaAdmin (from DOCKER_CONFIG/config.json)" or "anonymous": safe for messages.
     pub fn describe(&self) -> String {
         match self {
-            Credential::Anonymous => {
-                "anonymous access (no credentials found; run `idpkit login`)".into()
-            }
+            Credential::Anonymous => "anonymous access (no credentials found)".into(),
             Credential::Basic {
                 username, source, ..
             } => format!("user {username} (from {source})"),

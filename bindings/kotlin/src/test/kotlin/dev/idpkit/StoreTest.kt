@@ -43,7 +43,13 @@ class StoreTest {
 
         val inspected = store.inspect(ImageRef(reference = "hello:2"))
         assertEquals(built.digest, inspected.digest)
-        assertEquals(2, inspected.manifest.jsonObject["schemaVersion"]!!.jsonPrimitive.content.toInt())
+        // The manifest and config arrive typed, their wire names mapped to Kotlin's.
+        assertEquals(2L, inspected.manifest.schemaVersion)
+        assertEquals(built.layer.digest, inspected.manifest.layers.single().digest)
+        val config = inspected.config!!
+        assertEquals(listOf(built.layer.diffId), config.rootfs.diffIds)
+        assertEquals("linux", config.os)
+        assertTrue(config.history!!.isNotEmpty(), config.toString())
 
         // export, then import into another store.
         val layout = tmp.resolve("layout").toString()
