@@ -168,6 +168,7 @@ static const char *const every_push_option[][2] = {
     {"retry_budget_secs", "55"},
     {"breaker_threshold", "0"},
     {"platform", "\"linux/arm64/v8\""},
+    {"all_platforms", "true"},
     {"mount_from", "[\"other/repo\"]"},
 };
 #define N_PUSH_OPTIONS (sizeof every_push_option / sizeof every_push_option[0])

@@ -667,7 +667,7 @@ static const char *json_member(const char *json, const char *key, size_t *len) {
 }
 
 /* The two members are present in both documents and byte for byte the same (the library
- * writes both with the same serializer, keys sorted). */
+ * writes both from the same typed structures). */
 static int same_member(const char *a, const char *b, const char *key) {
   size_t alen = 0, blen = 0;
   const char *av = json_member(a, key, &alen), *bv = json_member(b, key, &blen);
@@ -723,10 +723,22 @@ static void inspect_remote(const idpkit_store *store, const char *fixture, const
             same_member(out, local, "config"),
         "inspect_remote's manifest and config are the store's inspect's");
   CHECK(r == IDPKIT_RESULT_OK && member_is(out, "index_digest", "null") &&
-            member_is(out, "platforms", "[]") &&
+            member_is(out, "index", "null") && member_is(out, "platforms", "[]") &&
             strcmp(json_string(out, "media_type", got, sizeof got),
                    "application/vnd.oci.image.manifest.v1+json") == 0,
         "an image manifest: no index_digest, no platforms, its media type: %s", msg(out, err));
+  {
+    /* the typed documents keep the image spec's own names (the header's ImageManifest) */
+    size_t mlen = 0, clen = 0;
+    const char *manifest = r == IDPKIT_RESULT_OK ? json_member(out, "manifest", &mlen) : NULL;
+    const char *config = r == IDPKIT_RESULT_OK ? json_member(out, "config", &clen) : NULL;
+    const char *version = "\"schemaVersion\":2", *layers = "\"layers\":[{\"mediaType\":",
+               *rootfs = "\"rootfs\":{\"type\":\"layers\"";
+    CHECK(manifest && memmem(manifest, mlen, version, strlen(version)) &&
+              memmem(manifest, mlen, layers, strlen(layers)) && config &&
+              memmem(config, clen, rootfs, strlen(rootfs)),
+          "inspect_remote's manifest and config carry the spec's field names: %s", msg(out, err));
+  }
   reset(&out, &err);
   idpkit_string_free(local);
 

@@ -172,6 +172,11 @@ pub(super) async fn pull(
         .buffer_unordered(opts.jobs.max(1))
         .try_collect()
         .await?;
+    // The last point of no return: a cancel that came during the transfer (even one the
+    // transfer never yielded to notice) leaves the store untagged.
+    if let Some(token) = &opts.cancel {
+        token.check()?;
+    }
     for child in &children {
         ingest.put_manifest(child)?;
     }

@@ -140,6 +140,10 @@ pub(super) async fn push(
         }
     }
 
+    // Before the tag moves: a cancel during the blob transfer leaves the tag where it was.
+    if let Some(token) = &opts.cancel {
+        token.check()?;
+    }
     put_manifests(&client, &repo, &scope, manifests, &target, sink).await?;
     Ok(result)
 }
