@@ -41,6 +41,11 @@ def main(argv: list[str]) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 1
     print(f"built {result.digest} as {', '.join(result.tags)} ({result.size} bytes)")
+    info = store.inspect(tag)  # the manifest and config, typed
+    if info.config is not None and info.config.config is not None:
+        platform = f"{info.config.os}/{info.config.architecture}"
+        print(f"  runs {info.config.config.cmd} on {platform}, env {info.config.config.env}")
+    print(f"  layers: {', '.join(layer.digest[:19] for layer in info.manifest.layers)}")
     for image in store.images():
         print(f"  {image.reference or '<untagged>'}  {image.digest[:19]}  {image.size}")
     layout = context.with_name(context.name + "-oci")

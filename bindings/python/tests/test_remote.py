@@ -6,19 +6,25 @@ the rig's registries are shared with other suites.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import hashlib
 import json
 import os
 import stat
+import urllib.request
 import uuid
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import TypedDict
 
 import pytest
 
 import idpkit
+import idpkit.aio
 from idpkit import _idpkit
 
+from .conftest import make_context
 from .rig import TlsRegistry, assert_no_secret, plain_registry, tls_registry
 
 
@@ -148,6 +154,147 @@ def test_inspect_remote_reads_what_was_pushed_without_pulling(
     assert tls.host in str(err.value)
     assert tls.password not in str(err.value) and tls.password not in repr(err.value)
     assert str(err.value) in leak_guard  # the guard checked it for every rig secret too
+
+
+INDEX = "application/vnd.oci.image.index.v1+json"
+MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+
+
+def multi_platform_index(
+    store: idpkit.Store, tmp_path: Path, repo: str
+) -> tuple[str, dict[str, idpkit.BuildResult]]:
+    """Builds one image per platform (linux/amd64, linux/arm64), pushes them to ``repo:amd``
+    and ``repo:arm`` of the plain registry, and PUTs an index of both as ``repo:multi``, as
+    ``docker buildx`` or ``crane index append`` leave one. Returns the index's digest and the
+    images by architecture."""
+    built: dict[str, idpkit.BuildResult] = {}
+    manifests = []
+    for arch, tag in (("amd64", "amd"), ("arm64", "arm")):
+        ctx = make_context(tmp_path / f"ctx-{arch}", {"arch": arch})
+        image = store.build(
+            ctx,
+            tag=f"{repo}:{tag}",
+            platform=f"linux/{arch}",
+            env={"ARCH": arch},
+            source_date_epoch=1_700_000_000,
+        )
+        store.push(f"{repo}:{tag}")
+        built[arch] = image
+        blob = store.path / "blobs" / "sha256" / image.digest.split(":", 1)[1]
+        manifests.append(
+            {
+                "mediaType": MANIFEST,
+                "digest": image.digest,
+                "size": blob.stat().st_size,
+                "platform": {"os": "linux", "architecture": arch},
+            }
+        )
+    index = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": INDEX,
+            "manifests": manifests,
+            "annotations": {"org.opencontainers.image.title": "multi"},
+        }
+    ).encode()
+    host, path = repo.split("/", 1)
+    put = urllib.request.Request(
+        f"http://{host}/v2/{path}/manifests/multi",
+        data=index,
+        method="PUT",
+        headers={"Content-Type": INDEX},
+    )
+    with urllib.request.urlopen(put, timeout=30) as response:
+        assert response.status == 201
+    return "sha256:" + hashlib.sha256(index).hexdigest(), built
+
+
+def test_an_index_is_read_typed_and_copied_with_every_platform(
+    store: idpkit.Store, tmp_path: Path, plain: str, tls: TlsRegistry
+) -> None:
+    repo = f"{plain}/{unique('index')}"
+    index_digest, built = multi_platform_index(store, tmp_path, repo)
+    amd, arm = built["amd64"], built["arm64"]
+
+    # Read without pulling: the index itself, typed, and the chosen platform's documents.
+    remote = idpkit.inspect_remote(f"{repo}:multi", platform="linux/arm64")
+    assert remote.index_digest == index_digest
+    assert remote.platforms == ("linux/amd64", "linux/arm64")
+    index = remote.index
+    assert isinstance(index, idpkit.ImageIndex)
+    assert (index.schema_version, index.media_type) == (2, INDEX)
+    assert index.annotations == {"org.opencontainers.image.title": "multi"}
+    assert [m.digest for m in index.manifests] == [amd.digest, arm.digest]
+    assert all(m.media_type == MANIFEST for m in index.manifests)
+    platforms = [m.platform for m in index.manifests]
+    assert platforms == [
+        idpkit.Platform(os="linux", architecture="amd64"),
+        idpkit.Platform(os="linux", architecture="arm64"),
+    ]
+    assert remote.digest == arm.digest
+    assert remote.media_type == MANIFEST
+    assert remote.config is not None and remote.config.architecture == "arm64"
+    assert remote.manifest.config.digest == arm.config_digest
+    assert remote.manifest.layers[0].digest == arm.layer.digest
+    assert remote.manifest.layers[0].size == arm.layer.size
+    # The documents stay out of the result's repr; each has its own.
+    assert "manifests=" not in repr(remote) and "architecture='arm64'" in repr(remote.config)
+
+    # The coroutine reads the same, here for the other platform.
+    seen = asyncio.run(idpkit.aio.inspect_remote(f"{repo}:multi", platform="linux/amd64"))
+    assert seen.index == index
+    assert seen.digest == amd.digest
+    assert seen.config is not None and seen.config.architecture == "amd64"
+    assert seen.manifest.layers[0].digest == amd.layer.digest
+
+    # Locally, the image's config is typed too.
+    local = store.inspect(f"{repo}:arm").config
+    assert local is not None and local.config is not None
+    assert local.config.env is not None and "ARCH=arm64" in local.config.env
+    assert local.created == datetime(2023, 11, 14, 22, 13, 20, tzinfo=timezone.utc)
+    assert local.rootfs.diff_ids == (arm.layer.diff_id,)
+    assert local == remote.config
+
+    # Across registries with all_platforms: the index byte for byte (the same digest), and
+    # every platform's manifest.
+    trust = tls_trust(tls, tmp_path)
+    dst = f"{tls.host}/{unique('index-copy')}"
+    copied = idpkit.copy(
+        f"{repo}:multi",
+        f"{dst}:all",
+        all_platforms=True,
+        username=tls.user,
+        password=tls.password,
+        **trust,
+    )
+    assert copied.reference == f"{dst}:all"
+    assert copied.digest == index_digest
+    there = idpkit.inspect_remote(
+        f"{dst}:all", platform="linux/amd64", username=tls.user, password=tls.password, **trust
+    )
+    assert there.index_digest == index_digest and there.index == index
+    for image in (amd, arm):
+        child = idpkit.inspect_remote(
+            f"{dst}@{image.digest}", username=tls.user, password=tls.password, **trust
+        )
+        assert child.digest == image.digest and child.index is None
+
+    # Without it, one platform arrives, as its own manifest.
+    one = idpkit.copy(
+        f"{repo}:multi",
+        f"{dst}:one",
+        platform="linux/arm64",
+        username=tls.user,
+        password=tls.password,
+        **trust,
+    )
+    assert one.digest == arm.digest
+
+    # Pulled with every platform, the store tags the index.
+    fresh = idpkit.Store(tmp_path / "fresh")
+    pulled = fresh.pull(f"{repo}:multi", all_platforms=True)
+    assert pulled.digest == pulled.index_digest == index_digest
+    assert [(i.reference, i.media_type) for i in fresh.images()] == [(f"{repo}:multi", INDEX)]
 
 
 def test_catalog_lists_a_freshly_pushed_repository(

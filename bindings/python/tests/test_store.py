@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 import gzip
+import hashlib
+import io
 import json
 import os
+import re
 import tarfile
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -81,15 +84,22 @@ def test_build(store: idpkit.Store, context: Path) -> None:
     assert "digest='sha256:" in repr(result)
 
     info = store.inspect("registry.local/team/app:dev")
-    cfg = info.config["config"]
-    assert cfg["Entrypoint"] == ["/usr/bin/python3"]
-    assert cfg["Cmd"] == ["/app/main.py"]
-    assert "MODE=prod" in cfg["Env"] and "PORT=8080" in cfg["Env"]
-    assert cfg["WorkingDir"] == "/app"
-    assert cfg["User"] == "1000:1000"
-    assert cfg["Labels"] == {"team": "platform"}
-    assert info.config["created"].startswith("2023-11-14T22:13:20")
-    annotations = info.manifest["annotations"]
+    assert info.config is not None
+    cfg = info.config.config
+    assert isinstance(cfg, idpkit.ContainerConfig)
+    assert cfg.entrypoint == ("/usr/bin/python3",)
+    assert cfg.cmd == ("/app/main.py",)
+    assert cfg.env is not None and "MODE=prod" in cfg.env and "PORT=8080" in cfg.env
+    assert cfg.working_dir == "/app"
+    assert cfg.user == "1000:1000"
+    assert cfg.labels == {"team": "platform"}
+    # source_date_epoch 1_700_000_000 is the creation time, an aware datetime.
+    assert info.config.created == datetime(2023, 11, 14, 22, 13, 20, tzinfo=timezone.utc)
+    assert info.config.rootfs.type == "layers"
+    assert info.config.rootfs.diff_ids == (result.layer.diff_id,)
+    assert info.config.history is not None and info.config.history[-1].created_by
+    annotations = info.manifest.annotations
+    assert annotations is not None
     assert annotations["org.opencontainers.image.source"] == "https://example.invalid/app"
 
     # The layer holds the context minus the excluded file, under the prefix.
@@ -122,7 +132,8 @@ def test_build_prefix_platform_and_zstd(store: idpkit.Store, context: Path) -> N
     )
     assert r.layer.media_type == "application/vnd.oci.image.layer.v1.tar+zstd"
     cfg = store.inspect("app:z").config
-    assert (cfg["os"], cfg["architecture"]) == ("linux", "arm64")
+    assert cfg is not None
+    assert (cfg.os, cfg.architecture) == ("linux", "arm64")
 
 
 def test_build_cache(store: idpkit.Store, context: Path) -> None:
@@ -140,12 +151,15 @@ def test_build_from_base(store: idpkit.Store, context: Path, tmp_path: Path) -> 
     extra = make_context(tmp_path / "extra", {"extra.txt": "more\n"})
     child = store.build(extra, tag="child:1", from_="base:1", env={"B": "child"})
     manifest = store.inspect("child:1").manifest
-    assert [layer["digest"] for layer in manifest["layers"]] == [
+    assert [layer.digest for layer in manifest.layers] == [
         base.layer.digest,
         child.layer.digest,
     ]
-    env = store.inspect("child:1").config["config"]["Env"]
-    assert "A=1" in env and "B=child" in env and "B=base" not in env
+    config = store.inspect("child:1").config
+    assert config is not None and config.config is not None
+    env = config.config.env
+    assert env is not None and "A=1" in env and "B=child" in env and "B=base" not in env
+    assert config.rootfs.diff_ids == (base.layer.diff_id, child.layer.diff_id)
     with pytest.raises(idpkit.NotFoundError, match="nope:1"):
         store.build(extra, from_="nope:1")
 
@@ -223,8 +237,18 @@ def test_inspect(store: idpkit.Store, context: Path) -> None:
     assert by_tag.reference == "docker.io/library/app:1"
     assert by_tag.digest == r.digest == by_digest.digest
     assert by_tag.manifest == by_digest.manifest
-    assert by_tag.manifest["config"]["digest"] == r.config_digest
-    assert by_tag.config["rootfs"]["diff_ids"] == [r.layer.diff_id]
+    manifest = by_tag.manifest
+    assert isinstance(manifest, idpkit.ImageManifest)
+    assert manifest.schema_version == 2
+    assert manifest.media_type == "application/vnd.oci.image.manifest.v1+json"
+    assert manifest.config.media_type == "application/vnd.oci.image.config.v1+json"
+    assert manifest.config.digest == r.config_digest
+    assert [layer.digest for layer in manifest.layers] == [r.layer.digest]
+    assert manifest.layers[0].media_type == r.layer.media_type
+    assert manifest.layers[0].size == r.layer.size
+    assert isinstance(by_tag.config, idpkit.ImageConfig)
+    assert by_tag.config.rootfs.diff_ids == (r.layer.diff_id,)
+    assert by_tag.config.os == "linux"
     # The repr stays short: the documents are left out.
     assert "manifest" not in repr(by_tag) and r.digest in repr(by_tag)
     hash(by_tag)
@@ -281,6 +305,125 @@ def test_export_and_import(store: idpkit.Store, context: Path, tmp_path: Path) -
         other.import_layout(tmp_path / "no-layout-here")
 
 
+def write_layout(root: Path, config: dict[str, object]) -> None:
+    """An OCI layout of one image with ``config``, as another tool (buildah, skopeo) leaves
+    it: the layer and config blobs, the manifest, ``index.json`` tagging it ``v1``."""
+    blobs = root / "blobs" / "sha256"
+    blobs.mkdir(parents=True)
+
+    def blob(data: bytes) -> tuple[str, int]:
+        hex_digest = hashlib.sha256(data).hexdigest()
+        (blobs / hex_digest).write_bytes(data)
+        return f"sha256:{hex_digest}", len(data)
+
+    tar = io.BytesIO()
+    with tarfile.open(fileobj=tar, mode="w") as t:
+        info = tarfile.TarInfo("hello.txt")
+        info.size = 6
+        t.addfile(info, io.BytesIO(b"hello\n"))
+    diff_id = "sha256:" + hashlib.sha256(tar.getvalue()).hexdigest()
+    layer, layer_size = blob(gzip.compress(tar.getvalue(), mtime=0))
+    config = {**config, "rootfs": {"type": "layers", "diff_ids": [diff_id]}}
+    config_digest, config_size = blob(json.dumps(config).encode())
+    manifest = {
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {
+            "mediaType": "application/vnd.oci.image.config.v1+json",
+            "digest": config_digest,
+            "size": config_size,
+        },
+        "layers": [
+            {
+                "mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
+                "digest": layer,
+                "size": layer_size,
+                "annotations": {"org.opencontainers.image.title": "hello.txt"},
+            }
+        ],
+    }
+    digest, size = blob(json.dumps(manifest).encode())
+    (root / "oci-layout").write_text('{"imageLayoutVersion": "1.0.0"}')
+    index = {
+        "schemaVersion": 2,
+        "manifests": [
+            {
+                "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                "digest": digest,
+                "size": size,
+                "annotations": {"org.opencontainers.image.ref.name": "v1"},
+            }
+        ],
+    }
+    (root / "index.json").write_text(json.dumps(index))
+
+
+def test_inspect_types_a_config_made_by_another_tool(store: idpkit.Store, tmp_path: Path) -> None:
+    """Every field of the image spec's config arrives typed under its snake_case name: maps of
+    empty objects (``ExposedPorts``, ``Volumes``) as dicts, times with nanoseconds and an
+    offset as aware datetimes, the dotted ``os.version``."""
+    write_layout(
+        tmp_path / "layout",
+        {
+            "created": "2024-05-06T07:08:09.123456789+02:00",
+            "author": "someone",
+            "architecture": "arm",
+            "variant": "v7",
+            "os": "linux",
+            "os.version": "6.1",
+            "os.features": ["seccomp"],
+            "config": {
+                "User": "1000",
+                "ExposedPorts": {"8080/tcp": {}, "53/udp": {}},
+                "Env": ["PATH=/usr/bin", "MODE=prod"],
+                "Entrypoint": ["/bin/app"],
+                "Cmd": ["--serve"],
+                "Volumes": {"/data": {}},
+                "WorkingDir": "/srv",
+                "Labels": {"team": "platform"},
+                "StopSignal": "SIGTERM",
+            },
+            "history": [
+                {"created": "2024-05-06T07:08:09Z", "created_by": "COPY hello.txt /"},
+                {"created_by": "CMD --serve", "empty_layer": True, "comment": "no layer"},
+            ],
+        },
+    )
+    store.import_layout(tmp_path / "layout", name="example.com/other:v1")
+    info = store.inspect("example.com/other:v1")
+    config = info.config
+    assert config is not None
+    assert (config.os, config.architecture, config.variant) == ("linux", "arm", "v7")
+    assert (config.os_version, config.os_features) == ("6.1", ("seccomp",))
+    assert config.author == "someone"
+    assert config.created == datetime(2024, 5, 6, 5, 8, 9, 123456, tzinfo=timezone.utc)
+    assert config.created is not None and config.created.utcoffset() == timedelta(hours=2)
+    assert config.config == idpkit.ContainerConfig(
+        user="1000",
+        exposed_ports={"8080/tcp": {}, "53/udp": {}},
+        env=("PATH=/usr/bin", "MODE=prod"),
+        entrypoint=("/bin/app",),
+        cmd=("--serve",),
+        volumes={"/data": {}},
+        working_dir="/srv",
+        labels={"team": "platform"},
+        stop_signal="SIGTERM",
+    )
+    assert config.history == (
+        idpkit.History(
+            created=datetime(2024, 5, 6, 7, 8, 9, tzinfo=timezone.utc),
+            created_by="COPY hello.txt /",
+        ),
+        idpkit.History(created_by="CMD --serve", empty_layer=True, comment="no layer"),
+    )
+    assert config.rootfs.type == "layers" and len(config.rootfs.diff_ids) == 1
+    layer = info.manifest.layers[0]
+    assert layer.annotations == {"org.opencontainers.image.title": "hello.txt"}
+    assert layer.platform is None and layer.urls is None
+    # The documents hold dicts, yet the result stays hashable (a dict is left out of the hash).
+    assert hash(info) == hash(store.inspect("example.com/other:v1"))
+
+
 def test_results_are_frozen(store: idpkit.Store, context: Path) -> None:
     r = store.build(context, tag="app:1")
     with pytest.raises(dataclasses.FrozenInstanceError):
@@ -305,6 +448,25 @@ def test_result_fields_match_the_core(store: idpkit.Store, context: Path) -> Non
     }
     for cls, doc in expected.items():
         assert {f.name for f in dataclasses.fields(cls)} == set(doc), cls.__name__
+
+    # The OCI documents keep the image spec's JSON names (``mediaType``, ``Env``, ``os.version``);
+    # each becomes a snake_case attribute. The core leaves out unset optional fields.
+    def attribute(name: str) -> str:
+        return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).replace(".", "_").lower()
+
+    inspected = expected[idpkit.ImageInspect]
+    documents = {
+        idpkit.ImageManifest: inspected["manifest"],
+        idpkit.Descriptor: inspected["manifest"]["config"],
+        idpkit.ImageConfig: inspected["config"],
+        idpkit.ContainerConfig: inspected["config"]["config"],
+        idpkit.RootFs: inspected["config"]["rootfs"],
+        idpkit.History: inspected["config"]["history"][0],
+    }
+    for cls, doc in documents.items():
+        assert {attribute(k) for k in doc} <= {f.name for f in dataclasses.fields(cls)}, cls
+    assert {"mediaType", "schemaVersion", "config", "layers"} <= set(inspected["manifest"])
+    assert {"created", "architecture", "os", "rootfs"} <= set(inspected["config"])
 
 
 def test_store_as_a_context_manager(tmp_path: Path, context: Path) -> None:

@@ -300,8 +300,8 @@ def test_push_pull_and_build_from_gitea_with_a_token(
     child = other.build(
         extra, tag="child:1", from_=f"{repo}:1", token=token, pull=idpkit.RegistryOptions(**trust)
     )
-    layers = other.inspect("child:1").manifest["layers"]
-    assert [layer["digest"] for layer in layers] == [built.layer.digest, child.layer.digest]
+    layers = other.inspect("child:1").manifest.layers
+    assert [layer.digest for layer in layers] == [built.layer.digest, child.layer.digest]
 
     assert idpkit.delete(f"{repo}:1", token=token, **trust) == built.digest
     assert idpkit.list_tags(repo, token=token, **trust) == []

@@ -277,6 +277,7 @@ class _AsyncStoreOperations:
         username: str | None = None,
         password: str | None = None,
         token: str | None = None,
+        all_platforms: bool = False,
         attempts: int = 5,
         backoff_base_ms: int = 500,
         backoff_max_ms: int = 10000,
@@ -301,6 +302,9 @@ class _AsyncStoreOperations:
         ``source``: The image of the store to push.
         ``destination``: Where to (`host[:port]/repo:tag`); default `source` itself, which then
             names a registry.
+        ``all_platforms``: Pull or copy every platform of an index: the index and all its
+            manifests, tagged as the index (`crane`'s default, `skopeo --all`); `platform` is
+            then ignored.
         ``attempts``: Attempts per request or blob (first try included).
         ``backoff_base_ms``: First retry delay; it doubles per attempt, with jitter (a
             `Retry-After` wins).
@@ -344,6 +348,7 @@ class _AsyncStoreOperations:
             {
                 "source": source,
                 "destination": destination,
+                "all_platforms": all_platforms,
                 "attempts": attempts,
                 "backoff_base_ms": backoff_base_ms,
                 "backoff_max_ms": backoff_max_ms,
@@ -376,6 +381,7 @@ class _AsyncStoreOperations:
         username: str | None = None,
         password: str | None = None,
         token: str | None = None,
+        all_platforms: bool = False,
         attempts: int = 5,
         backoff_base_ms: int = 500,
         backoff_max_ms: int = 10000,
@@ -397,6 +403,9 @@ class _AsyncStoreOperations:
     ) -> PullResult:
         """Pulls an image into the store, verifying every blob; an index resolves to `platform`.
 
+        ``all_platforms``: Pull or copy every platform of an index: the index and all its
+            manifests, tagged as the index (`crane`'s default, `skopeo --all`); `platform` is
+            then ignored.
         ``attempts``: Attempts per request or blob (first try included).
         ``backoff_base_ms``: First retry delay; it doubles per attempt, with jitter (a
             `Retry-After` wins).
@@ -439,6 +448,7 @@ class _AsyncStoreOperations:
             self._native,
             {
                 "reference": reference,
+                "all_platforms": all_platforms,
                 "attempts": attempts,
                 "backoff_base_ms": backoff_base_ms,
                 "backoff_max_ms": backoff_max_ms,
@@ -471,6 +481,7 @@ async def list_tags(
     username: str | None = None,
     password: str | None = None,
     token: str | None = None,
+    all_platforms: bool = False,
     attempts: int = 5,
     backoff_base_ms: int = 500,
     backoff_max_ms: int = 10000,
@@ -493,6 +504,8 @@ async def list_tags(
     """The tags of a repository, following the registry's pages.
 
     ``repository``: `host[:port]/path`, without a tag.
+    ``all_platforms``: Pull or copy every platform of an index: the index and all its manifests,
+        tagged as the index (`crane`'s default, `skopeo --all`); `platform` is then ignored.
     ``attempts``: Attempts per request or blob (first try included).
     ``backoff_base_ms``: First retry delay; it doubles per attempt, with jitter (a `Retry-After`
         wins).
@@ -533,6 +546,7 @@ async def list_tags(
         None,
         {
             "repository": repository,
+            "all_platforms": all_platforms,
             "attempts": attempts,
             "backoff_base_ms": backoff_base_ms,
             "backoff_max_ms": backoff_max_ms,
@@ -566,6 +580,7 @@ async def catalog(
     username: str | None = None,
     password: str | None = None,
     token: str | None = None,
+    all_platforms: bool = False,
     attempts: int = 5,
     backoff_base_ms: int = 500,
     backoff_max_ms: int = 10000,
@@ -587,6 +602,8 @@ async def catalog(
 ) -> list[str]:
     """The repositories of a registry (`/v2/_catalog`).
 
+    ``all_platforms``: Pull or copy every platform of an index: the index and all its manifests,
+        tagged as the index (`crane`'s default, `skopeo --all`); `platform` is then ignored.
     ``attempts``: Attempts per request or blob (first try included).
     ``backoff_base_ms``: First retry delay; it doubles per attempt, with jitter (a `Retry-After`
         wins).
@@ -627,6 +644,7 @@ async def catalog(
         None,
         {
             "host": host,
+            "all_platforms": all_platforms,
             "attempts": attempts,
             "backoff_base_ms": backoff_base_ms,
             "backoff_max_ms": backoff_max_ms,
@@ -664,6 +682,7 @@ async def copy(
     source_username: str | None = None,
     source_password: str | None = None,
     source_token: str | None = None,
+    all_platforms: bool = False,
     attempts: int = 5,
     backoff_base_ms: int = 500,
     backoff_max_ms: int = 10000,
@@ -685,6 +704,8 @@ async def copy(
 ) -> PushResult:
     """Copies an image between repositories or registries (mounts within one registry).
 
+    ``all_platforms``: Pull or copy every platform of an index: the index and all its manifests,
+        tagged as the index (`crane`'s default, `skopeo --all`); `platform` is then ignored.
     ``attempts``: Attempts per request or blob (first try included).
     ``backoff_base_ms``: First retry delay; it doubles per attempt, with jitter (a `Retry-After`
         wins).
@@ -727,6 +748,7 @@ async def copy(
         {
             "source": source,
             "destination": destination,
+            "all_platforms": all_platforms,
             "attempts": attempts,
             "backoff_base_ms": backoff_base_ms,
             "backoff_max_ms": backoff_max_ms,
@@ -762,6 +784,7 @@ async def delete(
     username: str | None = None,
     password: str | None = None,
     token: str | None = None,
+    all_platforms: bool = False,
     attempts: int = 5,
     backoff_base_ms: int = 500,
     backoff_max_ms: int = 10000,
@@ -784,6 +807,8 @@ async def delete(
 ) -> str:
     """Deletes a manifest by tag or digest; returns the digest deleted.
 
+    ``all_platforms``: Pull or copy every platform of an index: the index and all its manifests,
+        tagged as the index (`crane`'s default, `skopeo --all`); `platform` is then ignored.
     ``attempts``: Attempts per request or blob (first try included).
     ``backoff_base_ms``: First retry delay; it doubles per attempt, with jitter (a `Retry-After`
         wins).
@@ -825,6 +850,7 @@ async def delete(
         None,
         {
             "reference": reference,
+            "all_platforms": all_platforms,
             "attempts": attempts,
             "backoff_base_ms": backoff_base_ms,
             "backoff_max_ms": backoff_max_ms,
@@ -859,6 +885,7 @@ async def inspect_remote(
     username: str | None = None,
     password: str | None = None,
     token: str | None = None,
+    all_platforms: bool = False,
     attempts: int = 5,
     backoff_base_ms: int = 500,
     backoff_max_ms: int = 10000,
@@ -881,6 +908,8 @@ async def inspect_remote(
     """Reads a remote image's manifest and config without pulling it (an index resolves to
     `platform`).
 
+    ``all_platforms``: Pull or copy every platform of an index: the index and all its manifests,
+        tagged as the index (`crane`'s default, `skopeo --all`); `platform` is then ignored.
     ``attempts``: Attempts per request or blob (first try included).
     ``backoff_base_ms``: First retry delay; it doubles per attempt, with jitter (a `Retry-After`
         wins).
@@ -921,6 +950,7 @@ async def inspect_remote(
         None,
         {
             "reference": reference,
+            "all_platforms": all_platforms,
             "attempts": attempts,
             "backoff_base_ms": backoff_base_ms,
             "backoff_max_ms": backoff_max_ms,
@@ -952,6 +982,7 @@ async def login(
     *,
     username: str,
     password: str,
+    all_platforms: bool = False,
     attempts: int = 5,
     backoff_base_ms: int = 500,
     backoff_max_ms: int = 10000,
@@ -973,6 +1004,8 @@ async def login(
 ) -> LoginResult:
     """Checks the call's username and password against a registry and stores them.
 
+    ``all_platforms``: Pull or copy every platform of an index: the index and all its manifests,
+        tagged as the index (`crane`'s default, `skopeo --all`); `platform` is then ignored.
     ``attempts``: Attempts per request or blob (first try included).
     ``backoff_base_ms``: First retry delay; it doubles per attempt, with jitter (a `Retry-After`
         wins).
@@ -1013,6 +1046,7 @@ async def login(
         None,
         {
             "host": host,
+            "all_platforms": all_platforms,
             "attempts": attempts,
             "backoff_base_ms": backoff_base_ms,
             "backoff_max_ms": backoff_max_ms,
@@ -1042,6 +1076,7 @@ async def login_from_cluster(
     host: str,
     cluster: ClusterOptions | None = None,
     *,
+    all_platforms: bool = False,
     attempts: int = 5,
     backoff_base_ms: int = 500,
     backoff_max_ms: int = 10000,
@@ -1066,6 +1101,8 @@ async def login_from_cluster(
     ``host``: The registry (`host[:port]`) to log in to.
     ``cluster``: Where the cluster is (its Secret `gitea/gitea-credential` holds the
         credentials).
+    ``all_platforms``: Pull or copy every platform of an index: the index and all its manifests,
+        tagged as the index (`crane`'s default, `skopeo --all`); `platform` is then ignored.
     ``attempts``: Attempts per request or blob (first try included).
     ``backoff_base_ms``: First retry delay; it doubles per attempt, with jitter (a `Retry-After`
         wins).
@@ -1105,6 +1142,7 @@ async def login_from_cluster(
         {
             "host": host,
             "cluster": _nested("cluster", cluster, ClusterOptions),
+            "all_platforms": all_platforms,
             "attempts": attempts,
             "backoff_base_ms": backoff_base_ms,
             "backoff_max_ms": backoff_max_ms,

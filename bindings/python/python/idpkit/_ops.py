@@ -272,6 +272,7 @@ class _StoreOperations:
         username: str | None = None,
         password: str | None = None,
         token: str | None = None,
+        all_platforms: bool = False,
         attempts: int = 5,
         backoff_base_ms: int = 500,
         backoff_max_ms: int = 10000,
@@ -296,6 +297,9 @@ class _StoreOperations:
         ``source``: The image of the store to push.
         ``destination``: Where to (`host[:port]/repo:tag`); default `source` itself, which then
             names a registry.
+        ``all_platforms``: Pull or copy every platform of an index: the index and all its
+            manifests, tagged as the index (`crane`'s default, `skopeo --all`); `platform` is
+            then ignored.
         ``attempts``: Attempts per request or blob (first try included).
         ``backoff_base_ms``: First retry delay; it doubles per attempt, with jitter (a
             `Retry-After` wins).
@@ -335,6 +339,7 @@ class _StoreOperations:
             {
                 "source": source,
                 "destination": destination,
+                "all_platforms": all_platforms,
                 "attempts": attempts,
                 "backoff_base_ms": backoff_base_ms,
                 "backoff_max_ms": backoff_max_ms,
@@ -367,6 +372,7 @@ class _StoreOperations:
         username: str | None = None,
         password: str | None = None,
         token: str | None = None,
+        all_platforms: bool = False,
         attempts: int = 5,
         backoff_base_ms: int = 500,
         backoff_max_ms: int = 10000,
@@ -388,6 +394,9 @@ class _StoreOperations:
     ) -> PullResult:
         """Pulls an image into the store, verifying every blob; an index resolves to `platform`.
 
+        ``all_platforms``: Pull or copy every platform of an index: the index and all its
+            manifests, tagged as the index (`crane`'s default, `skopeo --all`); `platform` is
+            then ignored.
         ``attempts``: Attempts per request or blob (first try included).
         ``backoff_base_ms``: First retry delay; it doubles per attempt, with jitter (a
             `Retry-After` wins).
@@ -426,6 +435,7 @@ class _StoreOperations:
             self._native,
             {
                 "reference": reference,
+                "all_platforms": all_platforms,
                 "attempts": attempts,
                 "backoff_base_ms": backoff_base_ms,
                 "backoff_max_ms": backoff_max_ms,
@@ -458,6 +468,7 @@ def list_tags(
     username: str | None = None,
     password: str | None = None,
     token: str | None = None,
+    all_platforms: bool = False,
     attempts: int = 5,
     backoff_base_ms: int = 500,
     backoff_max_ms: int = 10000,
@@ -480,6 +491,8 @@ def list_tags(
     """The tags of a repository, following the registry's pages.
 
     ``repository``: `host[:port]/path`, without a tag.
+    ``all_platforms``: Pull or copy every platform of an index: the index and all its manifests,
+        tagged as the index (`crane`'s default, `skopeo --all`); `platform` is then ignored.
     ``attempts``: Attempts per request or blob (first try included).
     ``backoff_base_ms``: First retry delay; it doubles per attempt, with jitter (a `Retry-After`
         wins).
@@ -517,6 +530,7 @@ def list_tags(
         None,
         {
             "repository": repository,
+            "all_platforms": all_platforms,
             "attempts": attempts,
             "backoff_base_ms": backoff_base_ms,
             "backoff_max_ms": backoff_max_ms,
@@ -550,6 +564,7 @@ def catalog(
     username: str | None = None,
     password: str | None = None,
     token: str | None = None,
+    all_platforms: bool = False,
     attempts: int = 5,
     backoff_base_ms: int = 500,
     backoff_max_ms: int = 10000,
@@ -571,6 +586,8 @@ def catalog(
 ) -> list[str]:
     """The repositories of a registry (`/v2/_catalog`).
 
+    ``all_platforms``: Pull or copy every platform of an index: the index and all its manifests,
+        tagged as the index (`crane`'s default, `skopeo --all`); `platform` is then ignored.
     ``attempts``: Attempts per request or blob (first try included).
     ``backoff_base_ms``: First retry delay; it doubles per attempt, with jitter (a `Retry-After`
         wins).
@@ -608,6 +625,7 @@ def catalog(
         None,
         {
             "host": host,
+            "all_platforms": all_platforms,
             "attempts": attempts,
             "backoff_base_ms": backoff_base_ms,
             "backoff_max_ms": backoff_max_ms,
@@ -645,6 +663,7 @@ def copy(
     source_username: str | None = None,
     source_password: str | None = None,
     source_token: str | None = None,
+    all_platforms: bool = False,
     attempts: int = 5,
     backoff_base_ms: int = 500,
     backoff_max_ms: int = 10000,
@@ -666,6 +685,8 @@ def copy(
 ) -> PushResult:
     """Copies an image between repositories or registries (mounts within one registry).
 
+    ``all_platforms``: Pull or copy every platform of an index: the index and all its manifests,
+        tagged as the index (`crane`'s default, `skopeo --all`); `platform` is then ignored.
     ``attempts``: Attempts per request or blob (first try included).
     ``backoff_base_ms``: First retry delay; it doubles per attempt, with jitter (a `Retry-After`
         wins).
@@ -705,6 +726,7 @@ def copy(
         {
             "source": source,
             "destination": destination,
+            "all_platforms": all_platforms,
             "attempts": attempts,
             "backoff_base_ms": backoff_base_ms,
             "backoff_max_ms": backoff_max_ms,
@@ -740,6 +762,7 @@ def delete(
     username: str | None = None,
     password: str | None = None,
     token: str | None = None,
+    all_platforms: bool = False,
     attempts: int = 5,
     backoff_base_ms: int = 500,
     backoff_max_ms: int = 10000,
@@ -762,6 +785,8 @@ def delete(
 ) -> str:
     """Deletes a manifest by tag or digest; returns the digest deleted.
 
+    ``all_platforms``: Pull or copy every platform of an index: the index and all its manifests,
+        tagged as the index (`crane`'s default, `skopeo --all`); `platform` is then ignored.
     ``attempts``: Attempts per request or blob (first try included).
     ``backoff_base_ms``: First retry delay; it doubles per attempt, with jitter (a `Retry-After`
         wins).
@@ -800,6 +825,7 @@ def delete(
         None,
         {
             "reference": reference,
+            "all_platforms": all_platforms,
             "attempts": attempts,
             "backoff_base_ms": backoff_base_ms,
             "backoff_max_ms": backoff_max_ms,
@@ -834,6 +860,7 @@ def inspect_remote(
     username: str | None = None,
     password: str | None = None,
     token: str | None = None,
+    all_platforms: bool = False,
     attempts: int = 5,
     backoff_base_ms: int = 500,
     backoff_max_ms: int = 10000,
@@ -856,6 +883,8 @@ def inspect_remote(
     """Reads a remote image's manifest and config without pulling it (an index resolves to
     `platform`).
 
+    ``all_platforms``: Pull or copy every platform of an index: the index and all its manifests,
+        tagged as the index (`crane`'s default, `skopeo --all`); `platform` is then ignored.
     ``attempts``: Attempts per request or blob (first try included).
     ``backoff_base_ms``: First retry delay; it doubles per attempt, with jitter (a `Retry-After`
         wins).
@@ -893,6 +922,7 @@ def inspect_remote(
         None,
         {
             "reference": reference,
+            "all_platforms": all_platforms,
             "attempts": attempts,
             "backoff_base_ms": backoff_base_ms,
             "backoff_max_ms": backoff_max_ms,
@@ -924,6 +954,7 @@ def login(
     *,
     username: str,
     password: str,
+    all_platforms: bool = False,
     attempts: int = 5,
     backoff_base_ms: int = 500,
     backoff_max_ms: int = 10000,
@@ -945,6 +976,8 @@ def login(
 ) -> LoginResult:
     """Checks the call's username and password against a registry and stores them.
 
+    ``all_platforms``: Pull or copy every platform of an index: the index and all its manifests,
+        tagged as the index (`crane`'s default, `skopeo --all`); `platform` is then ignored.
     ``attempts``: Attempts per request or blob (first try included).
     ``backoff_base_ms``: First retry delay; it doubles per attempt, with jitter (a `Retry-After`
         wins).
@@ -982,6 +1015,7 @@ def login(
         None,
         {
             "host": host,
+            "all_platforms": all_platforms,
             "attempts": attempts,
             "backoff_base_ms": backoff_base_ms,
             "backoff_max_ms": backoff_max_ms,
@@ -1011,6 +1045,7 @@ def login_from_cluster(
     host: str,
     cluster: ClusterOptions | None = None,
     *,
+    all_platforms: bool = False,
     attempts: int = 5,
     backoff_base_ms: int = 500,
     backoff_max_ms: int = 10000,
@@ -1035,6 +1070,8 @@ def login_from_cluster(
     ``host``: The registry (`host[:port]`) to log in to.
     ``cluster``: Where the cluster is (its Secret `gitea/gitea-credential` holds the
         credentials).
+    ``all_platforms``: Pull or copy every platform of an index: the index and all its manifests,
+        tagged as the index (`crane`'s default, `skopeo --all`); `platform` is then ignored.
     ``attempts``: Attempts per request or blob (first try included).
     ``backoff_base_ms``: First retry delay; it doubles per attempt, with jitter (a `Retry-After`
         wins).
@@ -1071,6 +1108,7 @@ def login_from_cluster(
         {
             "host": host,
             "cluster": _nested("cluster", cluster, ClusterOptions),
+            "all_platforms": all_platforms,
             "attempts": attempts,
             "backoff_base_ms": backoff_base_ms,
             "backoff_max_ms": backoff_max_ms,
