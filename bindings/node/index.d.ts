@@ -195,8 +195,29 @@ export interface ComposeFile {
 /** Layer compression. */
 export type Compression = 'gzip' | 'zstd'
 
+/** The config's `config`: how a container of the image runs (the image spec's names). */
+export interface ContainerConfig {
+  Cmd?: Array<string> | null
+  Entrypoint?: Array<string> | null
+  /** `NAME=value` entries. */
+  Env?: Array<string> | null
+  /** Ports as `port/tcp`; each value is an empty object. */
+  ExposedPorts?: Record<string, unknown> | null
+  Labels?: Record<string, string> | null
+  StopSignal?: string | null
+  User?: string | null
+  /** Paths; each value is an empty object. */
+  Volumes?: Record<string, unknown> | null
+  WorkingDir?: string | null
+}
+
 /** Options of every registry operation. Serde: the same fields in every binding. */
 export interface CopyOptions {
+  /**
+   * Pull or copy every platform of an index: the index and all its manifests, tagged as
+   * the index (`crane`'s default, `skopeo --all`); `platform` is then ignored.
+   */
+  allPlatforms?: boolean
   /** Attempts per request or blob (first try included). */
   attempts?: number
   /** First retry delay; it doubles per attempt, with jitter (a `Retry-After` wins). */
@@ -244,6 +265,11 @@ export type Decision = 'allow' | 'warn' | 'block'
 
 /** A manifest to delete, by tag or digest. */
 export interface DeleteOptions {
+  /**
+   * Pull or copy every platform of an index: the index and all its manifests, tagged as
+   * the index (`crane`'s default, `skopeo --all`); `platform` is then ignored.
+   */
+  allPlatforms?: boolean
   /** Attempts per request or blob (first try included). */
   attempts?: number
   /** First retry delay; it doubles per attempt, with jitter (a `Retry-After` wins). */
@@ -285,6 +311,20 @@ export interface DeleteOptions {
   reference?: string
   /** Longest time one request or blob keeps being retried (first try included). */
   retryBudgetSecs?: number
+}
+
+/** A content descriptor: what a manifest or index points at. */
+export interface Descriptor {
+  annotations?: Record<string, string> | null
+  artifactType?: string | null
+  /** The content itself, base64 (small blobs only). */
+  data?: string | null
+  digest: string
+  mediaType: string
+  /** In an index: the platform the manifest is for. */
+  platform?: Platform | null
+  size: number
+  urls?: Array<string> | null
 }
 
 /** One finding. */
@@ -634,12 +674,63 @@ export interface GuardVerdict {
   policyFile?: string | null
 }
 
-/** `inspect`: the parsed manifest and config as JSON values. */
+/** One build step of an image. */
+export interface History {
+  author?: string | null
+  comment?: string | null
+  created?: Date | null
+  created_by?: string | null
+  /** The step made no layer. */
+  empty_layer?: boolean | null
+}
+
+/** An image config: what runs, on what platform, built from which layers. */
+export interface ImageConfig {
+  architecture: string
+  author?: string | null
+  /** How a container of the image runs. */
+  config?: ContainerConfig | null
+  /** When the image was created (RFC 3339). */
+  created?: Date | null
+  /** One entry per build step, layer-creating or not. */
+  history?: Array<History> | null
+  os: string
+  'os.features'?: Array<string> | null
+  'os.version'?: string | null
+  rootfs: RootFs
+  variant?: string | null
+}
+
+/** An image index (OCI) or manifest list (Docker): one manifest per platform. */
+export interface ImageIndex {
+  annotations?: Record<string, string> | null
+  artifactType?: string | null
+  manifests: Array<Descriptor>
+  mediaType?: string | null
+  schemaVersion: number
+  subject?: Descriptor | null
+}
+
+/** `inspect`: an image of the store, its manifest and config. */
 export interface ImageInspect {
-  config: any
+  /** The image config; none for an artifact whose config is not an image config. */
+  config?: ImageConfig | null
+  /** The manifest's digest. */
   digest: string
-  manifest: any
+  manifest: ImageManifest
   reference?: string | null
+}
+
+/** An image manifest (OCI, or Docker's schema 2 of the same shape). */
+export interface ImageManifest {
+  annotations?: Record<string, string> | null
+  artifactType?: string | null
+  config: Descriptor
+  /** Base layer first. */
+  layers: Array<Descriptor>
+  mediaType?: string | null
+  schemaVersion: number
+  subject?: Descriptor | null
 }
 
 /** One image of the store, by reference (`registry/repo:tag`) or digest. */
@@ -726,6 +817,11 @@ export interface LayerInfo {
 
 /** Options of every registry operation. Serde: the same fields in every binding. */
 export interface ListTagsOptions {
+  /**
+   * Pull or copy every platform of an index: the index and all its manifests, tagged as
+   * the index (`crane`'s default, `skopeo --all`); `platform` is then ignored.
+   */
+  allPlatforms?: boolean
   /** Attempts per request or blob (first try included). */
   attempts?: number
   /** First retry delay; it doubles per attempt, with jitter (a `Retry-After` wins). */
@@ -770,6 +866,11 @@ export interface ListTagsOptions {
 
 /** Options of every registry operation. Serde: the same fields in every binding. */
 export interface LoginFromClusterOptions {
+  /**
+   * Pull or copy every platform of an index: the index and all its manifests, tagged as
+   * the index (`crane`'s default, `skopeo --all`); `platform` is then ignored.
+   */
+  allPlatforms?: boolean
   /** Attempts per request or blob (first try included). */
   attempts?: number
   /** First retry delay; it doubles per attempt, with jitter (a `Retry-After` wins). */
@@ -865,6 +966,15 @@ export interface Plan {
   warnings: Array<string>
 }
 
+/** The platform an image runs on. */
+export interface Platform {
+  architecture: string
+  os: string
+  'os.features'?: Array<string> | null
+  'os.version'?: string | null
+  variant?: string | null
+}
+
 /** A process's state; the `process_state` event carries each change. */
 export type ProcessState = 'pending' | 'running' | 'healthy' | 'unhealthy' | 'restarting' | 'stopping' | 'stopped' | 'completed' | 'failed'
 
@@ -923,9 +1033,12 @@ export interface PullResult {
   blobsFetched: number
   blobsPresent: number
   bytesFetched: number
-  /** The digest of the stored manifest. */
+  /** The digest of the stored manifest (with `all_platforms`, of the stored index). */
   digest: string
-  /** When the remote reference is an index: its digest (the manifest is the platform's). */
+  /**
+   * When the remote reference is an index: its digest (the manifest is the platform's,
+   * or with `all_platforms` the index itself).
+   */
   indexDigest?: string | null
   /** The store key the image is tagged with. */
   reference: string
@@ -933,6 +1046,11 @@ export interface PullResult {
 
 /** Options of every registry operation. Serde: the same fields in every binding. */
 export interface PushOptions {
+  /**
+   * Pull or copy every platform of an index: the index and all its manifests, tagged as
+   * the index (`crane`'s default, `skopeo --all`); `platform` is then ignored.
+   */
+  allPlatforms?: boolean
   /** Attempts per request or blob (first try included). */
   attempts?: number
   /** First retry delay; it doubles per attempt, with jitter (a `Retry-After` wins). */
@@ -993,6 +1111,11 @@ export interface PushResult {
 
 /** A registry (`host[:port]`) and how to reach it. */
 export interface RegistryHost {
+  /**
+   * Pull or copy every platform of an index: the index and all its manifests, tagged as
+   * the index (`crane`'s default, `skopeo --all`); `platform` is then ignored.
+   */
+  allPlatforms?: boolean
   /** Attempts per request or blob (first try included). */
   attempts?: number
   /** First retry delay; it doubles per attempt, with jitter (a `Retry-After` wins). */
@@ -1036,6 +1159,11 @@ export interface RegistryHost {
 
 /** Options of every registry operation. Serde: the same fields in every binding. */
 export interface RegistryOptions {
+  /**
+   * Pull or copy every platform of an index: the index and all its manifests, tagged as
+   * the index (`crane`'s default, `skopeo --all`); `platform` is then ignored.
+   */
+  allPlatforms?: boolean
   /** Attempts per request or blob (first try included). */
   attempts?: number
   /** First retry delay; it doubles per attempt, with jitter (a `Retry-After` wins). */
@@ -1083,15 +1211,17 @@ export interface RegistryOptions {
 export interface RemoteInspect {
   /**
    * The image config (verified against the manifest's digest); none for an artifact
-   * whose config is not JSON.
+   * whose config is not an image config.
    */
-  config?: any
+  config?: ImageConfig | null
   /** The digest of the manifest described (for an index: the chosen platform's). */
   digest: string
+  /** When the reference names an index: the index itself. */
+  index?: ImageIndex | null
   /** When the reference names an index: its digest, and the platforms it offers. */
   indexDigest?: string | null
-  /** The manifest, as the registry serves it. */
-  manifest: any
+  /** The manifest (for an index: the chosen platform's). */
+  manifest: ImageManifest
   mediaType: string
   platforms: Array<string>
   /** The reference as given. */
@@ -1100,6 +1230,11 @@ export interface RemoteInspect {
 
 /** One remote reference (`host[:port]/repo:tag` or `...@sha256:...`) and how to reach it. */
 export interface RemoteRef {
+  /**
+   * Pull or copy every platform of an index: the index and all its manifests, tagged as
+   * the index (`crane`'s default, `skopeo --all`); `platform` is then ignored.
+   */
+  allPlatforms?: boolean
   /** Attempts per request or blob (first try included). */
   attempts?: number
   /** First retry delay; it doubles per attempt, with jitter (a `Retry-After` wins). */
@@ -1146,6 +1281,13 @@ export interface ResolveOptionsOptions {
   operation?: string
   /** The options document (an object); absent: the operation's defaults. */
   options?: any
+}
+
+/** The layers' uncompressed digests, base first. */
+export interface RootFs {
+  /** Always `layers`. */
+  type: string
+  diff_ids: Array<string>
 }
 
 /** Which rule a finding comes from (stable names, for scripts and tests). */

@@ -8,10 +8,13 @@
 const native = require('./native.js')
 
 /**
- * Values under these keys are data, not idpkit structs: OCI documents and user-chosen maps
- * (`values`: a secrets file's own keys, such as `db_user`, which must not become `dbUser`).
+ * Values under these keys are data, not idpkit structs: OCI documents (`manifest`, `config`,
+ * `index`: the image spec's own names, `mediaType`, `Env`, `diff_ids`, as registries' JSON has
+ * them) and user-chosen maps (`values`: a secrets file's own keys, such as `db_user`, which
+ * must not become `dbUser`). scripts/gen.mjs reads this line: what it reaches is typed under
+ * those names, and it fails when a definition is reached both here and elsewhere.
  */
-const OPAQUE = new Set(['manifest', 'config', 'env', 'labels', 'annotations', 'values'])
+const OPAQUE = new Set(['manifest', 'config', 'index', 'env', 'labels', 'annotations', 'values'])
 /**
  * Result fields the contract marks `x-secret` (decrypted values): they stay readable and
  * JSON-serializable, but console.log and util.inspect print them as [redacted], so logging a

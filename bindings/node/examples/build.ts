@@ -1,7 +1,7 @@
 // Builds an image from a directory with progress and a timeout, then lists the store.
 // Type-checked by `npm run typecheck` (tsc --noEmit); run it after `npm run build` with
 // `node --experimental-strip-types examples/build.ts DIR` (Node 22.6+) or compile it first.
-import { Store, version, type BuildResult, type IdpkitEvent, type ImageSummary } from 'idpkit'
+import { Store, version, type BuildResult, type IdpkitEvent, type ImageConfig, type ImageSummary } from 'idpkit'
 
 async function main(context: string): Promise<void> {
   const store = new Store(process.env.IDPKIT_STORE ?? '/tmp/idpkit-example-store')
@@ -44,8 +44,17 @@ async function main(context: string): Promise<void> {
 
   const images: ImageSummary[] = await store.images()
   for (const image of images) console.log(image.reference ?? '<untagged>', image.digest, image.size)
-  const { manifest } = await store.inspect('example.com/hello:dev')
-  console.log(`${manifest.layers.length} layer(s)`)
+  // The manifest and config are typed, under the OCI image spec's own names (`mediaType`,
+  // `Env`, `diff_ids`), as a registry serves them; the config's `created` is a Date.
+  const { manifest, config } = await store.inspect('example.com/hello:dev')
+  console.log(`${manifest.layers.length} layer(s): ${manifest.layers.map((l) => `${l.mediaType} ${l.size}`).join(', ')}`)
+  const image: ImageConfig | null | undefined = config
+  if (image) {
+    console.log(`${image.os}/${image.architecture}, created ${image.created?.toISOString() ?? 'at an unknown time'}`)
+    console.log(`env ${(image.config?.Env ?? []).join(' ')}, workdir ${image.config?.WorkingDir ?? '/'}`)
+    console.log(`layers (uncompressed): ${image.rootfs.diff_ids.join(', ')}`)
+    for (const step of image.history ?? []) console.log(`  ${step.created_by ?? '?'}${step.empty_layer ? ' (no layer)' : ''}`)
+  }
   await store.export('example.com/hello:dev', '/tmp/idpkit-example-layout', { tag: 'dev' })
   const report = await store.gc()
   console.log(`gc freed ${report.freedBytes} bytes in ${report.removedBlobs} blobs`)

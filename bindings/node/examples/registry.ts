@@ -4,6 +4,7 @@
 import {
   Store,
   copy,
+  inspectRemote,
   trustExtract,
   listTags,
   loginFromCluster,
@@ -42,6 +43,17 @@ async function main(image: string): Promise<void> {
   const promoted = await copy(dev, dev.replace(/:dev$/, ':prod'))
   console.log(`${pushed.digest} is now ${promoted.reference} (${promoted.blobsSkipped} blobs already there)`)
   console.log(await listTags(dev.replace(/:dev$/, '')))
+
+  // A multi-platform image (an OCI index): read it without pulling, then copy every platform.
+  const upstream = 'docker.io/library/alpine:3.20'
+  const remote = await inspectRemote(upstream, { platform: 'linux/arm64' })
+  for (const m of remote.index?.manifests ?? []) {
+    const p = m.platform
+    console.log(`${m.digest} ${p ? `${p.os}/${p.architecture}${p.variant ? `/${p.variant}` : ''}` : '(no platform)'} ${m.size} bytes`)
+  }
+  console.log(`linux/arm64: ${remote.manifest.layers.length} layer(s), ${remote.config?.architecture}, created ${remote.config?.created?.toISOString()}`)
+  const mirrored = await copy(upstream, `${GITEA}/${login.username.toLowerCase()}/alpine:3.20`, { allPlatforms: true })
+  console.log(`mirrored the index ${mirrored.digest} (${remote.indexDigest === mirrored.digest ? 'byte for byte' : 'changed'})`)
 
   if (!(await logout(GITEA))) console.warn('no stored credentials to remove')
 }

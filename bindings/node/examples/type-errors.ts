@@ -27,6 +27,16 @@ export async function mistakes(store: Store, signal: AbortSignal): Promise<void>
   await listTags(42)
   // @ts-expect-error options that are not an object
   await listTags(`${HOST}/app`, 'options')
+  // OCI documents keep the image spec's names: no camelCase inside them.
+  const { manifest, config } = await store.inspect('app:1')
+  // @ts-expect-error the manifest's `mediaType` is not converted to snake_case
+  void manifest.media_type
+  // @ts-expect-error the config's `Env` keeps its capital
+  void config?.config?.env
+  // @ts-expect-error `diff_ids` is the config's own name, not camelCased
+  void config?.rootfs.diffIds
+  // @ts-expect-error the config's `created` is a Date, not a string
+  void config?.created?.startsWith('2024')
 }
 
 export async function correct(store: Store, signal: AbortSignal): Promise<ErrorCode | undefined> {

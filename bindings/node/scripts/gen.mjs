@@ -51,6 +51,76 @@ const typeName = (def) => (def === 'Event' ? 'IdpkitEvent' : def)
 const refName = (ref) => typeName(ref.replace('#/$defs/', ''))
 const resolve = (s) => (s && s.$ref ? defs[s.$ref.replace('#/$defs/', '')] : s)
 
+/**
+ * The fields whose values runtime.js hands over as they are (OPAQUE there: OCI documents and
+ * user-chosen maps), read from runtime.js so that the types below say what the runtime does.
+ */
+const OPAQUE = (() => {
+  const m = readFileSync(join(pkg, 'runtime.js'), 'utf8').match(/^const OPAQUE = new Set\((\[[^\]]*\])\)$/m)
+  if (!m) throw new Error('runtime.js: no `const OPAQUE = new Set([...])` line to read the opaque fields from')
+  return new Set(JSON.parse(m[1].replaceAll("'", '"')))
+})()
+
+/** The definitions a schema refers to, directly or through its members. */
+function refs(s, out = new Set()) {
+  if (!s || typeof s !== 'object') return out
+  if (s.$ref) {
+    const name = s.$ref.replace('#/$defs/', '')
+    if (!out.has(name)) {
+      out.add(name)
+      refs(defs[name], out)
+    }
+    return out
+  }
+  for (const v of Object.values(s)) if (typeof v === 'object') refs(v, out)
+  return out
+}
+/**
+ * The OCI documents (ImageManifest, ImageConfig, Descriptor, …): every definition a field of
+ * OPAQUE refers to, in a definition or inline. They reach JavaScript as the registry's JSON,
+ * under the image spec's own names (`mediaType`, `Env`, `diff_ids`, `'os.version'`), and are
+ * typed so.
+ */
+const wire = new Set()
+function opaqueRefs(s) {
+  if (!s || typeof s !== 'object') return
+  for (const [k, v] of Object.entries(s)) {
+    if (k === 'properties') {
+      for (const [field, schema] of Object.entries(v)) (OPAQUE.has(field) ? refs : opaqueRefs)(schema, wire)
+    } else if (typeof v === 'object') opaqueRefs(v)
+  }
+}
+opaqueRefs(defs)
+for (const op of contract.operations) opaqueRefs(op)
+/** The definitions reached other than through an OPAQUE field: the runtime camelCases them. */
+const converted = new Set()
+function reach(s) {
+  if (!s || typeof s !== 'object') return
+  if (s.$ref) {
+    const name = s.$ref.replace('#/$defs/', '')
+    if (converted.has(name)) return
+    converted.add(name)
+    return reach(defs[name])
+  }
+  for (const [k, v] of Object.entries(s)) {
+    if (k === 'properties') {
+      for (const [field, schema] of Object.entries(v)) if (!OPAQUE.has(field)) reach(schema)
+    } else if (typeof v === 'object') reach(v)
+  }
+}
+for (const op of contract.operations) {
+  reach(op.options)
+  reach(op.output)
+}
+reach(defs.Event)
+for (const name of wire) {
+  if (converted.has(name)) {
+    throw new Error(`${name} is reached both through an OPAQUE field of runtime.js (kept as is) and through other fields (camelCased): make runtime.js's rule per path`)
+  }
+}
+/** A member name as TypeScript needs it: `'os.version'` quoted. */
+const member = (k) => (/^[A-Za-z_$][\w$]*$/.test(k) ? k : `'${k}'`)
+
 function doc(text, indent = '') {
   if (!text) return ''
   const lines = text.trim().split('\n')
@@ -84,21 +154,26 @@ function ts(s) {
         default:
           if (s.properties) return `{ ${fields(s, false, '').join('; ')} }`
           if (typeof s.additionalProperties === 'object') return `Record<string, ${ts(s.additionalProperties)}>`
+          // A map of any JSON values (the config's `ExposedPorts`, `Volumes`).
+          if (s.additionalProperties === true) return 'Record<string, unknown>'
           return 'Record<string, any>'
       }
     })
     .join(' | ')
 }
 
-/** The fields of an object schema as TypeScript members; options' fields are all optional. */
-function fields(s, optional, indent) {
+/**
+ * The fields of an object schema as TypeScript members; options' fields are all optional.
+ * `asIs`: an OCI document's, under their own names.
+ */
+function fields(s, optional, indent, asIs = false) {
   const required = new Set(s.required ?? [])
   // An event's `type` first: it is what a reader switches on.
   const entries = Object.entries(s.properties ?? {}).sort(([a], [b]) => (b === 'type') - (a === 'type'))
   return entries.map(([k, v]) => {
     const opt = optional || !required.has(k) ? '?' : ''
     const comment = indent ? doc(v.description, indent) : ''
-    return `${comment}${indent}${camel(k)}${opt}: ${ts(v)}`
+    return `${comment}${indent}${asIs ? member(k) : camel(k)}${opt}: ${ts(v)}`
   })
 }
 
@@ -116,8 +191,10 @@ function mark(s) {
 }
 for (const op of contract.operations) mark(op.options)
 
-// Every field name must survive camelCase and back, or the runtime could not map it.
+// Every field name must survive camelCase and back, or the runtime could not map it (an OCI
+// document's are never converted).
 for (const [name, def] of Object.entries(defs)) {
+  if (wire.has(name)) continue
   for (const k of Object.keys(def.properties ?? {})) {
     if (snake(camel(k)) !== k) throw new Error(`${name}.${k} does not round-trip through camelCase`)
   }
@@ -164,21 +241,29 @@ const ops = contract.operations.map((op) => {
 })
 /**
  * Where a result holds RFC 3339 times (the contract's date-time strings), as paths the runtime
- * turns into Dates: `created`, `runs[].created`, `[].created`, `status.started`.
+ * turns into Dates: `created`, `runs[].created`, `[].created`, `status.started`, and inside an
+ * OCI document (its own names) `config.created`, `config.history[].created`.
  */
-function timePaths(schema, prefix = '', seen = new Set()) {
+function timePaths(schema, prefix = '', seen = new Set(), asIs = false) {
   const s = resolve(schema)
   if (!s || typeof s !== 'object') return []
   if (schema.$ref) {
     if (seen.has(schema.$ref)) return []
     seen = new Set(seen).add(schema.$ref)
+    asIs = wire.has(schema.$ref.replace('#/$defs/', ''))
   }
   const types = [].concat(s.type)
   if (types.includes('string') && s.format === 'date-time') return [prefix]
   const nullable = (s.anyOf ?? s.oneOf ?? []).find((a) => a.$ref)
-  if (nullable) return timePaths(nullable, prefix, seen)
-  if (types.includes('array')) return timePaths(s.items, `${prefix}[]`, seen)
-  return Object.entries(s.properties ?? {}).flatMap(([k, v]) => timePaths(v, prefix ? `${prefix}.${camel(k)}` : camel(k), seen))
+  if (nullable) return timePaths(nullable, prefix, seen, asIs)
+  if (types.includes('array')) return timePaths(s.items, `${prefix}[]`, seen, asIs)
+  return Object.entries(s.properties ?? {}).flatMap(([k, v]) => {
+    const key = asIs ? k : camel(k)
+    const paths = timePaths(v, prefix ? `${prefix}.${key}` : key, seen, asIs)
+    // runtime.js splits a path at `.` and `[]`.
+    if (paths.length && /\.|\[\]/.test(key)) throw new Error(`a time under \`${key}\`: runtime.js cannot name it in a path`)
+    return paths
+  })
 }
 for (const [i, op] of contract.operations.entries()) ops[i].times = timePaths(op.output)
 
@@ -249,7 +334,7 @@ for (const [name, def] of Object.entries(defs).sort(([a], [b]) => a.localeCompar
   if (name === 'Event') {
     dts += `export type IdpkitEvent =\n${def.oneOf.map((v) => `${doc(v.description, '  ')}  | ${ts(v)}`).join('\n')}\n\n`
   } else if (def.properties || (def.type === 'object' && !def.additionalProperties)) {
-    const members = fields(def, optionDefs.has(name), '  ')
+    const members = fields(def, optionDefs.has(name), '  ', wire.has(name))
     dts += members.length ? `export interface ${name} {\n${members.join('\n')}\n}\n\n` : `export interface ${name} {}\n\n`
   } else {
     dts += `export type ${typeName(name)} = ${ts(def)}\n\n`

@@ -153,12 +153,16 @@ describe('key conversion (runtime.js)', () => {
       layer: { diff_id: 'sha256:2', media_type: 'm' },
       labels: { my_label: 'x' },
       config: { config: { Env: ['A_B=1'] }, rootfs: { diff_ids: [] } },
+      index: { schemaVersion: 2, manifests: [{ mediaType: 'm', platform: { 'os.version': '10' } }] },
+      index_digest: 'sha256:3',
     }
     assert.deepEqual(runtime.toJs(core), {
       configDigest: 'sha256:1',
       layer: { diffId: 'sha256:2', mediaType: 'm' },
       labels: { my_label: 'x' },
       config: { config: { Env: ['A_B=1'] }, rootfs: { diff_ids: [] } },
+      index: { schemaVersion: 2, manifests: [{ mediaType: 'm', platform: { 'os.version': '10' } }] },
+      indexDigest: 'sha256:3',
     })
   })
 

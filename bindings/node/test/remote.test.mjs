@@ -3,7 +3,9 @@
 // shows up in what they report.
 import { test, describe } from 'node:test'
 import assert from 'node:assert/strict'
-import { randomUUID } from 'node:crypto'
+import { createHash, randomUUID } from 'node:crypto'
+import { statSync } from 'node:fs'
+import { join } from 'node:path'
 import { setImmediate as tick } from 'node:timers/promises'
 import { idpkit, newStore, smallContext, rejectsWithCode, record, seen, silentServer } from './helpers.mjs'
 import { plainRegistry, tlsRegistry, assertNoSecret } from './rig.mjs'
@@ -99,6 +101,7 @@ describe('inspectRemote', () => {
     assert.ok(Array.isArray(r.config.rootfs.diff_ids), JSON.stringify(r.config))
     assert.deepEqual(r.config.config.Labels, { some_label: 'v' })
     assert.equal(r.indexDigest, null)
+    assert.equal(r.index, null)
     assert.deepEqual(r.platforms, [])
     assert.deepEqual(await fresh.images(), []) // nothing was pulled anywhere
     assertNoSecret(JSON.stringify(r), 'the inspectRemote result')
@@ -107,6 +110,147 @@ describe('inspectRemote', () => {
     assert.ok(e.message.includes(tls.host), e.message)
     assert.ok(!e.message.includes(tls.password))
     assertNoSecret(`${e.message}\n${e.stack}`, 'the AUTH error')
+  })
+})
+
+const INDEX = 'application/vnd.oci.image.index.v1+json'
+const MANIFEST = 'application/vnd.oci.image.manifest.v1+json'
+
+/**
+ * A 2-platform image on the plain registry, as `docker buildx` or `crane index append` leave
+ * one: an image per platform built into `store` (tagged `localhost/multi:<arch>`, with
+ * `ARCH=<arch>` in its env), pushed as `repo:amd` and `repo:arm`, then an OCI index of both PUT
+ * as `repo:multi`. Returns the index's digest and the built images by architecture.
+ */
+async function multiPlatformIndex(store, repo) {
+  const images = {}
+  for (const [arch, tag] of [
+    ['amd64', 'amd'],
+    ['arm64', 'arm'],
+  ]) {
+    const local = `localhost/multi:${arch}`
+    const built = await store.build(smallContext({ arch: `${arch}\n` }), {
+      tags: [local],
+      platform: `linux/${arch}`,
+      env: { ARCH: arch },
+      sourceDateEpoch: 1_700_000_000,
+    })
+    await store.push(local, `${repo}:${tag}`)
+    // The manifest's size, as the index's descriptor gives it: its blob in the store.
+    const size = statSync(join(store.path, 'blobs', 'sha256', built.digest.slice('sha256:'.length))).size
+    images[arch] = { ...built, local, size }
+  }
+  const index = Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: INDEX,
+      manifests: Object.entries(images).map(([arch, { digest, size }]) => ({
+        mediaType: MANIFEST,
+        digest,
+        size,
+        platform: { os: 'linux', architecture: arch },
+      })),
+      annotations: { 'org.opencontainers.image.title': 'multi' },
+    }),
+  )
+  const digest = `sha256:${createHash('sha256').update(index).digest('hex')}`
+  const [host, ...path] = repo.split('/')
+  const res = await fetch(`http://${host}/v2/${path.join('/')}/manifests/multi`, {
+    method: 'PUT',
+    headers: { 'content-type': INDEX },
+    body: index,
+  })
+  assert.equal(res.status, 201, `PUT of the index: HTTP ${res.status}: ${await res.text()}`)
+  assert.equal(res.headers.get('docker-content-digest'), digest)
+  return { digest, images }
+}
+
+describe('a multi-platform index', () => {
+  test('inspectRemote types the index, the chosen manifest and its config; copy and pull take every platform', async () => {
+    const plain = await plainRegistry()
+    const tls = await tlsRegistry()
+    const auth = { caFiles: [tls.ca], username: tls.user, password: tls.password }
+    const store = newStore()
+    const repo = `${plain}/${unique('multi')}`
+    const { digest, images } = await multiPlatformIndex(store, repo)
+    const multi = `${repo}:multi`
+
+    // Read without pulling: the index itself under its own (OCI) names, and the chosen
+    // platform's manifest and config.
+    const r = await idpkit.inspectRemote(multi, { platform: 'linux/arm64' })
+    assert.equal(r.mediaType, MANIFEST)
+    assert.equal(r.indexDigest, digest)
+    assert.deepEqual(r.platforms, ['linux/amd64', 'linux/arm64'])
+    assert.equal(r.index.schemaVersion, 2)
+    assert.equal(r.index.mediaType, INDEX)
+    assert.equal(r.index.manifests.length, 2)
+    assert.deepEqual(
+      r.index.manifests.map((m) => [m.mediaType, m.digest, m.size, m.platform.os, m.platform.architecture]),
+      [
+        [MANIFEST, images.amd64.digest, images.amd64.size, 'linux', 'amd64'],
+        [MANIFEST, images.arm64.digest, images.arm64.size, 'linux', 'arm64'],
+      ],
+    )
+    assert.deepEqual(r.index.annotations, { 'org.opencontainers.image.title': 'multi' })
+    assert.equal(r.digest, images.arm64.digest)
+    assert.equal(r.manifest.schemaVersion, 2)
+    assert.equal(r.manifest.mediaType, MANIFEST)
+    assert.equal(r.manifest.layers.length, 1)
+    assert.equal(r.manifest.layers[0].digest, images.arm64.layer.digest)
+    assert.equal(r.manifest.layers[0].mediaType, images.arm64.layer.mediaType)
+    assert.equal(r.manifest.config.digest, images.arm64.configDigest)
+    assert.equal(r.config.architecture, 'arm64')
+    assert.equal(r.config.os, 'linux')
+    assert.deepEqual(r.config.rootfs.diff_ids, [images.arm64.layer.diffId])
+    assert.ok(r.config.created instanceof Date, `config.created: ${r.config.created}`)
+    assert.equal(r.config.created.toISOString(), '2023-11-14T22:13:20.000Z')
+    const amd = await idpkit.inspectRemote(multi, { platform: 'linux/amd64' })
+    assert.equal(amd.digest, images.amd64.digest)
+    assert.equal(amd.config.architecture, 'amd64')
+    assert.ok(amd.config.config.Env.includes('ARCH=amd64'), JSON.stringify(amd.config.config))
+    assert.deepEqual(amd.index, r.index)
+
+    // Locally: the config as the build wrote it, under the image spec's names, its times Dates.
+    const local = await store.inspect(images.arm64.local)
+    assert.equal(local.digest, images.arm64.digest)
+    assert.deepEqual(local.manifest, r.manifest)
+    assert.deepEqual(local.config, r.config)
+    assert.ok(local.config.config.Env.includes('ARCH=arm64'), JSON.stringify(local.config.config))
+    assert.ok(local.config.created instanceof Date)
+    assert.equal(local.config.created.getTime(), 1_700_000_000_000)
+    assert.deepEqual(local.config.rootfs, { type: 'layers', diff_ids: [images.arm64.layer.diffId] })
+    assert.equal(local.config.history.length, 1)
+    assert.ok(local.config.history[0].created instanceof Date)
+    assert.equal(local.config.history[0].created.getTime(), 1_700_000_000_000)
+    assert.match(local.config.history[0].created_by, /^idpkit build/)
+
+    // Copy with every platform to the TLS registry: the index byte for byte (same digest),
+    // and each platform's manifest.
+    const dst = `${tls.host}/${unique('multi-copy')}`
+    const copied = await idpkit.copy(multi, `${dst}:all`, { allPlatforms: true, ...auth })
+    assert.equal(copied.reference, `${dst}:all`)
+    assert.equal(copied.digest, digest)
+    const there = await idpkit.inspectRemote(`${dst}:all`, { platform: 'linux/amd64', ...auth })
+    assert.equal(there.indexDigest, digest)
+    assert.deepEqual(there.index, r.index)
+    assert.deepEqual(there.config, amd.config)
+    for (const { digest: child } of Object.values(images)) {
+      assert.equal((await idpkit.inspectRemote(`${dst}@${child}`, auth)).digest, child)
+    }
+    // Without allPlatforms, one platform arrives, as its own manifest.
+    const one = await idpkit.copy(multi, `${dst}:one`, { platform: 'linux/arm64', ...auth })
+    assert.equal(one.digest, images.arm64.digest)
+
+    // Pull with every platform: the store tags the index.
+    const fresh = newStore()
+    const pulled = await fresh.pull(multi, { allPlatforms: true })
+    assert.equal(pulled.digest, digest)
+    assert.equal(pulled.indexDigest, digest)
+    const stored = await fresh.images()
+    assert.deepEqual(
+      stored.map((i) => [i.reference, i.digest, i.mediaType]),
+      [[pulled.reference, digest, INDEX]],
+    )
   })
 })
 

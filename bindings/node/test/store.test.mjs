@@ -135,7 +135,10 @@ describe('build', () => {
     assert.equal(cfg.config.User, '1000:1000')
     assert.deepEqual(cfg.config.Labels, { 'org.example.team_name': 'platform' })
     assert.equal(info.manifest.annotations['org.example.build_id'], '42')
-    assert.match(cfg.created, /^2128-06-11T/)
+    // The config's times are Dates, as ImageSummary's `created` is.
+    assert.ok(cfg.created instanceof Date, `config.created: ${cfg.created}`)
+    assert.equal(cfg.created.toISOString(), '2128-06-11T08:53:20.000Z')
+    assert.equal(cfg.history.at(-1).created.getTime(), cfg.created.getTime())
     assert.equal(info.manifest.layers.length, 1)
     assert.equal(info.manifest.layers[0].digest, r.layer.digest)
 
