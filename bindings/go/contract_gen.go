@@ -471,25 +471,25 @@ type ArgoFetched struct {
 // ArgoSourceFetched: One source of an Application.
 type ArgoSourceFetched struct {
 	// The commit fetched.
-	Commit string `json:"commit"`
+	Commit string `json:"commit,omitempty"`
 	// Where its credentials came from (`Secret argocd/repo-x (repository)`); none when
 	// it was fetched anonymously.
-	Credentials string `json:"credentials"`
+	Credentials string `json:"credentials,omitempty"`
 	// The source's directory: `path` inside the entry.
-	Dir string `json:"dir"`
+	Dir string `json:"dir,omitempty"`
 	// The cache entry (the whole checkout).
-	Fetched *SourceFetched `json:"fetched"`
+	Fetched *SourceFetched `json:"fetched,omitempty"`
 	// Its place in `spec.sources` (0 for `spec.source`).
 	Index uint32 `json:"index"`
 	// Its `path` in the repository (`""` for the root).
 	Path string `json:"path"`
 	// Its `ref` (multi-source Applications).
-	RefName string `json:"ref_name"`
+	RefName string `json:"ref_name,omitempty"`
 	RepoURL string `json:"repo_url"`
 	// The revision asked for: the synced one from the status, else `targetRevision`.
-	Revision string `json:"revision"`
+	Revision string `json:"revision,omitempty"`
 	// Why it was not fetched (a Helm repository source).
-	Skipped string `json:"skipped"`
+	Skipped string `json:"skipped,omitempty"`
 }
 
 // BuildOptions: What `build` needs. Every field but `context` has a default.
@@ -526,7 +526,7 @@ type BuildOptions struct {
 	Prefix string `json:"prefix,omitempty"`
 	// How a base named by `from` that is not in the store is pulled: trust, insecure
 	// hosts, retries, platform (credentials: the call's, else the stored login).
-	// Default: {"attempts":5,"backoff_base_ms":500,"backoff_max_ms":10000,"breaker_threshold":10,"ca_files":[],"certs_d":null,"chunk_size":268435456,"connect_timeout_secs":15,"insecure_hosts":[],"jobs":4,"monolithic_max":536870912,"mount_from":[],"no_platform_roots":false,"platform":null,"read_timeout_secs":120,"retry_budget_secs":120} (unset takes it).
+	// Default: {"all_platforms":false,"attempts":5,"backoff_base_ms":500,"backoff_max_ms":10000,"breaker_threshold":10,"ca_files":[],"certs_d":null,"chunk_size":268435456,"connect_timeout_secs":15,"insecure_hosts":[],"jobs":4,"monolithic_max":536870912,"mount_from":[],"no_platform_roots":false,"platform":null,"read_timeout_secs":120,"retry_budget_secs":120} (unset takes it).
 	Pull RegistryOptions `json:"pull,omitzero"`
 	// Timestamp for file entries and the config's `created`; defaults to `SOURCE_DATE_EPOCH`,
 	// else 0 (1970-01-01).
@@ -605,7 +605,7 @@ type ComposeFile struct {
 	// `COMPOSE_PROFILES`'s value (`claude,with-postgres`).
 	ComposeProfiles string `json:"compose_profiles"`
 	// Where it was written.
-	File string `json:"file"`
+	File string `json:"file,omitempty"`
 	Plan Plan   `json:"plan"`
 }
 
@@ -617,6 +617,22 @@ const (
 	CompressionGzip Compression = "gzip"
 	CompressionZstd Compression = "zstd"
 )
+
+// ContainerConfig: The config's `config`: how a container of the image runs (the image spec's names).
+type ContainerConfig struct {
+	Cmd        []string `json:"Cmd,omitempty"`
+	Entrypoint []string `json:"Entrypoint,omitempty"`
+	// `NAME=value` entries.
+	Env []string `json:"Env,omitempty"`
+	// Ports as `port/tcp`; each value is an empty object.
+	ExposedPorts map[string]json.RawMessage `json:"ExposedPorts,omitempty"`
+	Labels       map[string]string          `json:"Labels,omitempty"`
+	StopSignal   string                     `json:"StopSignal,omitempty"`
+	User         string                     `json:"User,omitempty"`
+	// Paths; each value is an empty object.
+	Volumes    map[string]json.RawMessage `json:"Volumes,omitempty"`
+	WorkingDir string                     `json:"WorkingDir,omitempty"`
+}
 
 // CopyOptions: Options of every registry operation. Serde: the same fields in every binding.
 type CopyOptions struct {
@@ -643,6 +659,20 @@ type DeleteOptions struct {
 	Reference string `json:"reference,omitempty"`
 }
 
+// Descriptor: A content descriptor: what a manifest or index points at.
+type Descriptor struct {
+	Annotations  map[string]string `json:"annotations,omitempty"`
+	ArtifactType string            `json:"artifactType,omitempty"`
+	// The content itself, base64 (small blobs only).
+	Data      string `json:"data,omitempty"`
+	Digest    string `json:"digest"`
+	MediaType string `json:"mediaType"`
+	// In an index: the platform the manifest is for.
+	Platform *Platform `json:"platform,omitempty"`
+	Size     uint64    `json:"size"`
+	URLs     []string  `json:"urls,omitempty"`
+}
+
 // DoctorCheck: One finding.
 type DoctorCheck struct {
 	// `store`, `cache`, `trust`, `credentials`, `cluster`, `sandbox`.
@@ -650,7 +680,7 @@ type DoctorCheck struct {
 	// What was found (paths, counts, hosts, a context): never a secret.
 	Detail string `json:"detail"`
 	// What to do about it, when it is not ok.
-	Fix string `json:"fix"`
+	Fix string `json:"fix,omitempty"`
 	// What was checked (`store directory`, `certs.d`, `kubeconfig`, …).
 	Name   string      `json:"name"`
 	Status CheckStatus `json:"status"`
@@ -780,7 +810,7 @@ type Evidence struct {
 	// What was found there, in words: `gem pg → postgres`, `ruby 3.3.1`, `rails`.
 	Found string `json:"found"`
 	// The 1-based line, when the finding is on one line.
-	Line uint32 `json:"line"`
+	Line uint32 `json:"line,omitempty"`
 }
 
 // ExportOptions mirrors the contract's $defs/ExportOptions.
@@ -967,7 +997,7 @@ type Finding struct {
 	// What was found and what to do instead.
 	Message string `json:"message"`
 	// The ref it is about (`refs/heads/main`), when it is about one.
-	Reference string `json:"reference"`
+	Reference string `json:"reference,omitempty"`
 	Rule      Rule   `json:"rule"`
 }
 
@@ -1018,7 +1048,7 @@ type GuardVerdict struct {
 	// Aliases expanded to reach it, in order.
 	Aliases []string `json:"aliases"`
 	// The git subcommand after aliases (`push`), when there is one.
-	Command string `json:"command"`
+	Command string `json:"command,omitempty"`
 	// The strongest finding's decision (`allow` when there is none).
 	Decision Decision `json:"decision"`
 	// The exit code `idpkit git-guard check` ends with: 0 allow, 1 block, 2 warn.
@@ -1026,15 +1056,66 @@ type GuardVerdict struct {
 	// Findings of warn or block level, in the order found.
 	Findings []Finding `json:"findings"`
 	// The sandbox config the policy came from (none: the defaults).
-	PolicyFile string `json:"policy_file"`
+	PolicyFile string `json:"policy_file,omitempty"`
 }
 
-// ImageInspect: `inspect`: the parsed manifest and config as JSON values.
+// History: One build step of an image.
+type History struct {
+	Author    string     `json:"author,omitempty"`
+	Comment   string     `json:"comment,omitempty"`
+	Created   *time.Time `json:"created,omitempty"`
+	CreatedBy string     `json:"created_by,omitempty"`
+	// The step made no layer.
+	EmptyLayer bool `json:"empty_layer,omitempty"`
+}
+
+// ImageConfig: An image config: what runs, on what platform, built from which layers.
+type ImageConfig struct {
+	Architecture string `json:"architecture"`
+	Author       string `json:"author,omitempty"`
+	// How a container of the image runs.
+	Config *ContainerConfig `json:"config,omitempty"`
+	// When the image was created (RFC 3339).
+	Created *time.Time `json:"created,omitempty"`
+	// One entry per build step, layer-creating or not.
+	History    []History `json:"history,omitempty"`
+	OS         string    `json:"os"`
+	OSFeatures []string  `json:"os.features,omitempty"`
+	OSVersion  string    `json:"os.version,omitempty"`
+	Rootfs     RootFs    `json:"rootfs"`
+	Variant    string    `json:"variant,omitempty"`
+}
+
+// ImageIndex: An image index (OCI) or manifest list (Docker): one manifest per platform.
+type ImageIndex struct {
+	Annotations   map[string]string `json:"annotations,omitempty"`
+	ArtifactType  string            `json:"artifactType,omitempty"`
+	Manifests     []Descriptor      `json:"manifests"`
+	MediaType     string            `json:"mediaType,omitempty"`
+	SchemaVersion uint32            `json:"schemaVersion"`
+	Subject       *Descriptor       `json:"subject,omitempty"`
+}
+
+// ImageInspect: `inspect`: an image of the store, its manifest and config.
 type ImageInspect struct {
-	Config    json.RawMessage `json:"config"`
-	Digest    string          `json:"digest"`
-	Manifest  json.RawMessage `json:"manifest"`
-	Reference string          `json:"reference"`
+	// The image config; none for an artifact whose config is not an image config.
+	Config *ImageConfig `json:"config,omitempty"`
+	// The manifest's digest.
+	Digest    string        `json:"digest"`
+	Manifest  ImageManifest `json:"manifest"`
+	Reference string        `json:"reference,omitempty"`
+}
+
+// ImageManifest: An image manifest (OCI, or Docker's schema 2 of the same shape).
+type ImageManifest struct {
+	Annotations  map[string]string `json:"annotations,omitempty"`
+	ArtifactType string            `json:"artifactType,omitempty"`
+	Config       Descriptor        `json:"config"`
+	// Base layer first.
+	Layers        []Descriptor `json:"layers"`
+	MediaType     string       `json:"mediaType,omitempty"`
+	SchemaVersion uint32       `json:"schemaVersion"`
+	Subject       *Descriptor  `json:"subject,omitempty"`
 }
 
 // ImageRef: One image of the store, by reference (`registry/repo:tag`) or digest.
@@ -1045,11 +1126,11 @@ type ImageRef struct {
 // ImageSummary: One row of `images`.
 type ImageSummary struct {
 	// The config's `created` (RFC 3339), if any.
-	Created   *time.Time `json:"created"`
+	Created   *time.Time `json:"created,omitempty"`
 	Digest    string     `json:"digest"`
 	MediaType string     `json:"media_type"`
 	// The normalized reference the image is tagged with, or `None` for an untagged entry.
-	Reference string `json:"reference"`
+	Reference string `json:"reference,omitempty"`
 	// Manifest, config and layers, compressed.
 	Size uint64 `json:"size"`
 }
@@ -1074,10 +1155,10 @@ type JobManifest struct {
 	Name      string `json:"name"`
 	Namespace string `json:"namespace"`
 	// How it ended (with wait).
-	Outcome *JobOutcome `json:"outcome"`
+	Outcome *JobOutcome `json:"outcome,omitempty"`
 	Plan    Plan        `json:"plan"`
 	// The Job's uid in the cluster, once stored.
-	Uid string `json:"uid"`
+	Uid string `json:"uid,omitempty"`
 }
 
 // JobOutcome: How a Job ended.
@@ -1088,10 +1169,10 @@ type JobOutcome struct {
 	// Log lines read from the main container.
 	LogLines uint64 `json:"log_lines"`
 	// The pod the exit code and the log came from.
-	Pod string `json:"pod"`
+	Pod string `json:"pod,omitempty"`
 	// The Job's `Failed` condition's reason (`DeadlineExceeded`, `BackoffLimitExceeded`)
 	// or the container's termination reason.
-	Reason string `json:"reason"`
+	Reason string `json:"reason,omitempty"`
 	// Whether the Job completed (its `Complete` condition).
 	Succeeded bool `json:"succeeded"`
 }
@@ -1160,13 +1241,13 @@ type NoOptions struct {
 // Plan: A sandbox plan. The same serde type in every front end.
 type Plan struct {
 	// The sandbox config the plan used; none: the defaults.
-	Config string `json:"config"`
+	Config string `json:"config,omitempty"`
 	// The directory planned.
 	Dir string `json:"dir"`
 	// Whether detection could not decide and the plan holds every service to be safe.
 	Fallback bool `json:"fallback"`
 	// Why it fell back.
-	FallbackReason string `json:"fallback_reason"`
+	FallbackReason string `json:"fallback_reason,omitempty"`
 	// The sandbox image (`claude-sandbox:ruby-3.3`).
 	Image string `json:"image"`
 	// Compose profiles: the main one, then one per service (`claude`, `with-postgres`).
@@ -1174,7 +1255,7 @@ type Plan struct {
 	// Every project found, with its evidence.
 	Projects []Project `json:"projects"`
 	// The main project's ecosystem (the root's project, else the first one found).
-	Runtime *Ecosystem `json:"runtime"`
+	Runtime *Ecosystem `json:"runtime,omitempty"`
 	// The services, sorted; every service when the plan fell back.
 	Services []ServicePlan `json:"services"`
 	// Setup commands, in order, each in its project's directory.
@@ -1183,9 +1264,18 @@ type Plan struct {
 	Unparsable []Unparsable `json:"unparsable"`
 	// The runtime version the image holds (`3.3.6`), from the config's version map; the
 	// project's own request when the map has no entry for it.
-	Version string `json:"version"`
+	Version string `json:"version,omitempty"`
 	// Things to know: version mismatches, versions outside the map, other runtimes.
 	Warnings []string `json:"warnings"`
+}
+
+// Platform: The platform an image runs on.
+type Platform struct {
+	Architecture string   `json:"architecture"`
+	OS           string   `json:"os"`
+	OSFeatures   []string `json:"os.features,omitempty"`
+	OSVersion    string   `json:"os.version,omitempty"`
+	Variant      string   `json:"variant,omitempty"`
 }
 
 // ProcessState: A process's state; the `process_state` event carries each change.
@@ -1207,20 +1297,20 @@ const (
 // ProcessStatus: One process.
 type ProcessStatus struct {
 	// The last exit status; a signal's number is 128 + n.
-	ExitCode int32  `json:"exit_code"`
+	ExitCode int32  `json:"exit_code,omitempty"`
 	Log      string `json:"log"`
 	// The last probe failure, the dependency that failed, …
-	Message string `json:"message"`
+	Message string `json:"message,omitempty"`
 	Name    string `json:"name"`
 	// Its process (and process group) id while it runs.
-	Pid uint32 `json:"pid"`
+	Pid uint32 `json:"pid,omitempty"`
 	// Whether its readiness probe passed (or it has none and runs).
 	Ready bool `json:"ready"`
 	// Restarts so far.
 	Restarts uint32 `json:"restarts"`
 	// The kernel's start time of `pid` (clock ticks since boot), so a later cleanup never
 	// signals another process that reused the id.
-	StartTicks uint64       `json:"start_ticks"`
+	StartTicks uint64       `json:"start_ticks,omitempty"`
 	State      ProcessState `json:"state"`
 }
 
@@ -1232,7 +1322,7 @@ type Project struct {
 	// Why each finding (version, framework, service) was made.
 	Evidence []Evidence `json:"evidence"`
 	// A framework recognized on top of the ecosystem (`rails`).
-	Framework string `json:"framework"`
+	Framework string `json:"framework,omitempty"`
 	// The services the project's dependencies need, sorted, without duplicates.
 	Services []Service `json:"services"`
 	// Commands that prepare the project, run in its directory, in order
@@ -1240,7 +1330,7 @@ type Project struct {
 	Setup []string `json:"setup"`
 	// The runtime version the project asks for, as written by its winning source
 	// (`3.3.1`, `20`, `3.12`, `1.22.3`); none when nothing names one.
-	Version string `json:"version"`
+	Version string `json:"version,omitempty"`
 	// Disagreements a user must know of (`.ruby-version` says 3.3.1 but `Gemfile.lock`
 	// says 3.2.2: Bundler refuses to run with such a mismatch).
 	Warnings []string `json:"warnings"`
@@ -1251,10 +1341,11 @@ type PullResult struct {
 	BlobsFetched uint   `json:"blobs_fetched"`
 	BlobsPresent uint   `json:"blobs_present"`
 	BytesFetched uint64 `json:"bytes_fetched"`
-	// The digest of the stored manifest.
+	// The digest of the stored manifest (with `all_platforms`, of the stored index).
 	Digest string `json:"digest"`
-	// When the remote reference is an index: its digest (the manifest is the platform's).
-	IndexDigest string `json:"index_digest"`
+	// When the remote reference is an index: its digest (the manifest is the platform's,
+	// or with `all_platforms` the index itself).
+	IndexDigest string `json:"index_digest,omitempty"`
 	// The store key the image is tagged with.
 	Reference string `json:"reference"`
 }
@@ -1290,6 +1381,9 @@ type RegistryHost struct {
 
 // RegistryOptions: Options of every registry operation. Serde: the same fields in every binding.
 type RegistryOptions struct {
+	// Pull or copy every platform of an index: the index and all its manifests, tagged as
+	// the index (`crane`'s default, `skopeo --all`); `platform` is then ignored.
+	AllPlatforms bool `json:"all_platforms,omitempty"`
 	// Attempts per request or blob (first try included).
 	// Default: 5 (unset takes it).
 	Attempts *uint32 `json:"attempts,omitempty"`
@@ -1340,16 +1434,18 @@ type RegistryOptions struct {
 // config`, `skopeo inspect docker://`).
 type RemoteInspect struct {
 	// The image config (verified against the manifest's digest); none for an artifact
-	// whose config is not JSON.
-	Config json.RawMessage `json:"config"`
+	// whose config is not an image config.
+	Config *ImageConfig `json:"config,omitempty"`
 	// The digest of the manifest described (for an index: the chosen platform's).
 	Digest string `json:"digest"`
+	// When the reference names an index: the index itself.
+	Index *ImageIndex `json:"index,omitempty"`
 	// When the reference names an index: its digest, and the platforms it offers.
-	IndexDigest string `json:"index_digest"`
-	// The manifest, as the registry serves it.
-	Manifest  json.RawMessage `json:"manifest"`
-	MediaType string          `json:"media_type"`
-	Platforms []string        `json:"platforms"`
+	IndexDigest string `json:"index_digest,omitempty"`
+	// The manifest (for an index: the chosen platform's).
+	Manifest  ImageManifest `json:"manifest"`
+	MediaType string        `json:"media_type"`
+	Platforms []string      `json:"platforms"`
 	// The reference as given.
 	Reference string `json:"reference"`
 }
@@ -1365,6 +1461,13 @@ type ResolveOptionsOptions struct {
 	Operation string `json:"operation,omitempty"`
 	// The options document (an object); absent: the operation's defaults.
 	Options any `json:"options,omitempty"`
+}
+
+// RootFs: The layers' uncompressed digests, base first.
+type RootFs struct {
+	DiffIDs []string `json:"diff_ids"`
+	// Always `layers`.
+	Type string `json:"type"`
 }
 
 // Rule: Which rule a finding comes from (stable names, for scripts and tests).
@@ -1510,7 +1613,7 @@ type SandboxRemoveOptions struct {
 // SandboxRun: One run. The same serde type in every front end.
 type SandboxRun struct {
 	// The local branch the checkout is on (the branch cloned), else none (detached).
-	Branch string `json:"branch"`
+	Branch string `json:"branch,omitempty"`
 	// The checkout (`{dir}/src`).
 	Checkout string `json:"checkout"`
 	// The commit checked out (full hex id).
@@ -1522,9 +1625,9 @@ type SandboxRun struct {
 	// The run's id (`shop-20261204-133000-1a2b`): the directory's name, a Kubernetes label.
 	ID string `json:"id"`
 	// The ref the revision named (`refs/heads/main`), when it named one.
-	ResolvedRef string `json:"resolved_ref"`
+	ResolvedRef string `json:"resolved_ref,omitempty"`
 	// The revision asked for; none: the repository's HEAD.
-	Revision string `json:"revision"`
+	Revision string `json:"revision,omitempty"`
 	// The repository, as given (never with a password: those are refused).
 	URL string `json:"url"`
 }
@@ -1775,7 +1878,7 @@ type SourceWatched struct {
 	Fetched uint64 `json:"fetched"`
 	// The last revision fetched: the entry that was current when the watch ended; `null`
 	// when the source never became Ready.
-	Last *SourceFetched `json:"last"`
+	Last *SourceFetched `json:"last,omitempty"`
 }
 
 type SupervisorState string
@@ -1798,7 +1901,7 @@ type SupervisorStatus struct {
 	Processes []ProcessStatus `json:"processes"`
 	// Why it ended, once it has (`stopped on request`, `cancelled`, `every process ended`,
 	// `the supervisor ended without stopping`).
-	Reason string `json:"reason"`
+	Reason string `json:"reason,omitempty"`
 	// When it started (RFC 3339, UTC).
 	Started time.Time       `json:"started"`
 	State   SupervisorState `json:"state"`

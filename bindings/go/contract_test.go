@@ -21,7 +21,7 @@ import (
 // arrives in the core: ResolveOptions hands back the options push would run with.
 func TestEveryRegistryOptionReachesTheCore(t *testing.T) {
 	reg := idpkit.RegistryOptions{
-		Attempts: idpkit.Ptr[uint32](9), BackoffBaseMs: idpkit.Ptr[uint64](11), BackoffMaxMs: idpkit.Ptr[uint64](22),
+		AllPlatforms: true, Attempts: idpkit.Ptr[uint32](9), BackoffBaseMs: idpkit.Ptr[uint64](11), BackoffMaxMs: idpkit.Ptr[uint64](22),
 		BreakerThreshold: idpkit.Ptr[uint32](0), CAFiles: []string{"/nowhere/ca.pem"}, CertsD: []string{"/nowhere/certs.d"},
 		ChunkSize: idpkit.Ptr[uint64](4321), ConnectTimeoutSecs: idpkit.Ptr[uint64](33),
 		InsecureHosts: []string{"insecure.example:5000"}, Jobs: idpkit.Ptr[uint](7), MonolithicMax: idpkit.Ptr[uint64](1234),
@@ -135,5 +135,56 @@ func TestPushWithAToken(t *testing.T) {
 	}
 	if text := fmt.Sprintf("%v %+v %#v", creds, creds, creds); strings.Contains(text, token) {
 		t.Fatalf("the credentials print their token: %s", text)
+	}
+}
+
+// The generated OCI types read an image config and manifest of another tool with the image
+// spec's own names (`Env`, `ExposedPorts`, `os.version`, `diff_ids`, `mediaType`, ...) and write
+// them back as the same document: no field lost, none added (no `"annotations": null`).
+func TestOCIDocumentsRoundTrip(t *testing.T) {
+	config := `{"architecture":"amd64","os":"windows","os.version":"10.0.20348.2527","os.features":["win32k"],
+		"created":"2024-05-06T07:08:09Z","author":"ci",
+		"config":{"Env":["PATH=/bin"],"Cmd":["serve"],"Entrypoint":["/app"],"WorkingDir":"/app","User":"1000:1000",
+			"ExposedPorts":{"80/tcp":{},"53/udp":{}},"Volumes":{"/data":{}},"Labels":{"a.b":"c"},"StopSignal":"SIGTERM"},
+		"rootfs":{"type":"layers","diff_ids":["sha256:aa","sha256:bb"]},
+		"history":[{"created":"2024-05-06T07:08:09Z","created_by":"COPY . /app"},{"created_by":"EXPOSE 80","empty_layer":true,"comment":"c"}]}`
+	manifest := `{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","artifactType":"application/x.example",
+		"config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:cc","size":0},
+		"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"sha256:dd","size":12,
+			"urls":["https://example.invalid/dd"],"annotations":{"k":"v"}}],
+		"subject":{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:ee","size":3}}`
+	var cfg idpkit.ImageConfig
+	if err := json.Unmarshal([]byte(config), &cfg); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.OSVersion != "10.0.20348.2527" || cfg.Config == nil || cfg.Config.WorkingDir != "/app" || len(cfg.Config.ExposedPorts) != 2 ||
+		!cfg.Created.Equal(time.Date(2024, 5, 6, 7, 8, 9, 0, time.UTC)) || len(cfg.Rootfs.DiffIDs) != 2 || !cfg.History[1].EmptyLayer {
+		t.Fatalf("ImageConfig read as %+v (container config %+v)", cfg, cfg.Config)
+	}
+	var m idpkit.ImageManifest
+	if err := json.Unmarshal([]byte(manifest), &m); err != nil {
+		t.Fatal(err)
+	}
+	if m.SchemaVersion != 2 || m.Config.Size != 0 || m.Layers[0].URLs[0] != "https://example.invalid/dd" || m.Subject == nil || m.Subject.Size != 3 {
+		t.Fatalf("ImageManifest read as %+v", m)
+	}
+	for _, c := range []struct {
+		doc string
+		v   any
+	}{{config, cfg}, {manifest, m}} {
+		back, err := json.Marshal(c.v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var want, got any
+		if err := json.Unmarshal([]byte(c.doc), &want); err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(back, &got); err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("%T written back as\n%s\nwant\n%s", c.v, back, c.doc)
+		}
 	}
 }

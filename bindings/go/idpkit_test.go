@@ -4,7 +4,6 @@ import (
 	"archive/tar"
 	"compress/gzip"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -173,19 +172,16 @@ func layerEntries(t *testing.T, s *idpkit.Store, reference string) []string {
 	if err != nil {
 		t.Fatalf("Inspect %s: %v", reference, err)
 	}
-	var manifest struct {
-		Layers []struct{ Digest string } `json:"layers"`
-	}
-	if err := json.Unmarshal(in.Manifest, &manifest); err != nil || len(manifest.Layers) != 1 {
-		t.Fatalf("manifest %s: %v", in.Manifest, err)
+	if len(in.Manifest.Layers) != 1 {
+		t.Fatalf("manifest of %s: %d layers, want 1: %+v", reference, len(in.Manifest.Layers), in.Manifest)
 	}
 	root, err := s.Root()
 	if err != nil {
 		t.Fatal(err)
 	}
-	hex, ok := strings.CutPrefix(manifest.Layers[0].Digest, "sha256:")
+	hex, ok := strings.CutPrefix(in.Manifest.Layers[0].Digest, "sha256:")
 	if !ok {
-		t.Fatalf("layer digest %q", manifest.Layers[0].Digest)
+		t.Fatalf("layer digest %q", in.Manifest.Layers[0].Digest)
 	}
 	f, err := os.Open(filepath.Join(root, "blobs", "sha256", hex))
 	if err != nil {
@@ -273,11 +269,11 @@ func TestImagesTagInspectRemoveGC(t *testing.T) {
 	if err != nil || in.Digest != res.Digest {
 		t.Fatalf("Inspect: %+v, %v", in, err)
 	}
-	var manifest struct {
-		Layers []struct{ Digest string } `json:"layers"`
+	if layers := in.Manifest.Layers; len(layers) != 1 || layers[0].Digest != res.Layer.Digest || layers[0].MediaType != res.Layer.MediaType {
+		t.Fatalf("Inspect: manifest layers %+v, want the one layer built, %+v", layers, res.Layer)
 	}
-	if err := json.Unmarshal(in.Manifest, &manifest); err != nil || len(manifest.Layers) != 1 || manifest.Layers[0].Digest != res.Layer.Digest {
-		t.Fatalf("manifest %s: %v", in.Manifest, err)
+	if in.Manifest.Config.Digest != res.ConfigDigest || in.Config == nil || !slices.Equal(in.Config.Rootfs.DiffIDs, []string{res.Layer.DiffID}) {
+		t.Fatalf("Inspect: config descriptor %+v and config %+v, want config %s with the layer's diff id %s", in.Manifest.Config, in.Config, res.ConfigDigest, res.Layer.DiffID)
 	}
 
 	removed, err := s.Remove(t.Context(), idpkit.ImageRef{Reference: "go-test:v1"})

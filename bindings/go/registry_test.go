@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"reflect"
 	"runtime"
 	"slices"
 	"strings"
@@ -140,8 +141,8 @@ func TestRegistryPushListTagsPull(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if string(a.Manifest) != string(b.Manifest) {
-		t.Fatalf("pulled manifest differs:\n%s\n%s", a.Manifest, b.Manifest)
+	if a.Digest != b.Digest || !reflect.DeepEqual(a.Manifest, b.Manifest) || !reflect.DeepEqual(a.Config, b.Config) {
+		t.Fatalf("pulled image differs:\n%+v %+v\n%+v %+v", a.Manifest, a.Config, b.Manifest, b.Config)
 	}
 
 	if _, err := other.Pull(ctx, idpkit.RemoteRef{Reference: repo + ":missing"}); !errors.Is(err, idpkit.ErrNotFound) {

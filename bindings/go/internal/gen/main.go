@@ -13,6 +13,10 @@
 // and an empty list as []; a nested options struct is omitted when zero. The options a
 // nested struct's fields are flattened from (RegistryOptions in PushOptions, ...) are embedded,
 // which encoding/json flattens the same way.
+//
+// Result fields the contract does not list as `required` carry omitempty, so a result (an OCI
+// manifest, index or config, whose properties keep the image spec's names: `mediaType`,
+// `Env`, `os.version`, `diff_ids`) marshals back without the empty fields the core left out.
 package main
 
 import (
@@ -108,12 +112,14 @@ func (g *gen) walkOptions(s any, nested bool) {
 	g.walkOptions(m["items"], nested)
 }
 
-var initialisms = map[string]string{"ca": "CA", "id": "ID", "gc": "GC", "sha256": "SHA256", "tls": "TLS", "url": "URL", "json": "JSON", "http": "HTTP"}
+var initialisms = map[string]string{"ca": "CA", "id": "ID", "ids": "IDs", "gc": "GC", "os": "OS", "sha256": "SHA256", "tls": "TLS", "url": "URL", "urls": "URLs", "json": "JSON", "http": "HTTP"}
 
-// goName turns snake_case (or kebab-case, as some enum values are) into an exported Go name.
+// goName turns snake_case (or kebab-case, as some enum values are), camelCase and
+// PascalCase (the OCI documents' `mediaType`, `Env`) and dotted names (`os.version`) into an
+// exported Go name.
 func goName(s string) string {
 	var b strings.Builder
-	for _, part := range strings.FieldsFunc(s, func(r rune) bool { return r == '_' || r == '-' }) {
+	for _, part := range strings.FieldsFunc(s, func(r rune) bool { return r == '_' || r == '-' || r == '.' }) {
 		if up, ok := initialisms[part]; ok {
 			b.WriteString(up)
 		} else if part != "" {
@@ -276,7 +282,8 @@ func (g *gen) embedded(name string, props schema) []string {
 	return out
 }
 
-func (g *gen) field(name string, s any, output bool) {
+// field writes one property of a struct; required says the def lists it in `required`.
+func (g *gen) field(name string, s any, output, required bool) {
 	m, _ := s.(schema)
 	typ, null := g.goType(s, output)
 	if d, ok := m["description"].(string); ok {
@@ -286,6 +293,11 @@ func (g *gen) field(name string, s any, output bool) {
 	if output && null && nullableRef(m) != "" {
 		// An optional struct of a result: nil when the core sent null.
 		typ = "*" + typ
+	}
+	if output && !required {
+		// What the core may leave out stays out when a result is marshalled again (an
+		// OCI document back to its wire form: no `"annotations": null`).
+		tag += ",omitempty"
 	}
 	if !output {
 		def, hasDefault := m["default"]
@@ -331,10 +343,18 @@ func (g *gen) object(name string, d schema) {
 			}
 		}
 	}
+	required := map[string]bool{}
+	if req, ok := d["required"].([]any); ok {
+		for _, r := range req {
+			if k, ok := r.(string); ok {
+				required[k] = true
+			}
+		}
+	}
 	var secret []string
 	for _, k := range sortedKeys(props) {
 		if !skip[k] {
-			g.field(k, props[k], output)
+			g.field(k, props[k], output, required[k])
 		}
 		if ps, ok := props[k].(schema); ok && ps["x-secret"] == true {
 			secret = append(secret, goName(k))
