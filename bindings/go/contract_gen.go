@@ -1443,9 +1443,11 @@ type RemoteInspect struct {
 	// When the reference names an index: its digest, and the platforms it offers.
 	IndexDigest string `json:"index_digest,omitempty"`
 	// The manifest (for an index: the chosen platform's).
-	Manifest  ImageManifest `json:"manifest"`
-	MediaType string        `json:"media_type"`
-	Platforms []string      `json:"platforms"`
+	Manifest ImageManifest `json:"manifest"`
+	// The media type of that manifest (for an index: the chosen platform's; the index's
+	// own is `index.mediaType`).
+	MediaType string   `json:"media_type"`
+	Platforms []string `json:"platforms"`
 	// The reference as given.
 	Reference string `json:"reference"`
 }

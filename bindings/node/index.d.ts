@@ -1222,6 +1222,10 @@ export interface RemoteInspect {
   indexDigest?: string | null
   /** The manifest (for an index: the chosen platform's). */
   manifest: ImageManifest
+  /**
+   * The media type of that manifest (for an index: the chosen platform's; the index's
+   * own is `index.mediaType`).
+   */
   mediaType: string
   platforms: Array<string>
   /** The reference as given. */

@@ -98,6 +98,8 @@ pub struct RemoteInspect {
     pub reference: String,
     /// The digest of the manifest described (for an index: the chosen platform's).
     pub digest: String,
+    /// The media type of that manifest (for an index: the chosen platform's; the index's
+    /// own is `index.mediaType`).
     pub media_type: String,
     /// When the reference names an index: its digest, and the platforms it offers.
     pub index_digest: Option<String>,

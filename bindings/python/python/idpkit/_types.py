@@ -435,6 +435,9 @@ class RemoteInspect:
     digest: str
     """The digest of the manifest described (for an index: the chosen platform's)."""
     media_type: str
+    """The media type of that manifest (for an index: the chosen platform's; the index's
+    own is `index.mediaType`).
+    """
     platforms: tuple[str, ...]
     manifest: ImageManifest = field(repr=False)
     """The manifest (for an index: the chosen platform's)."""

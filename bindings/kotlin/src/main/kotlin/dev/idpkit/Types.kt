@@ -1527,6 +1527,10 @@ public data class RemoteInspect(
     @SerialName("index_digest") public val indexDigest: String? = null,
     /** The manifest (for an index: the chosen platform's). */
     @SerialName("manifest") public val manifest: ImageManifest,
+    /**
+     * The media type of that manifest (for an index: the chosen platform's; the index's
+     * own is `index.mediaType`).
+     */
     @SerialName("media_type") public val mediaType: String,
     @SerialName("platforms") public val platforms: List<String>,
     /** The reference as given. */
