@@ -209,7 +209,8 @@ fn unique(prefix: &str) -> String {
     format!("{prefix}{}x{}", std::process::id(), n % 1_000_000_000)
 }
 
-fn skopeo_digest(args: &[&str], image: &str) -> String {
+/// `skopeo inspect ARGS… docker://IMAGE`'s standard output (the test fails when skopeo does).
+fn skopeo_inspect(args: &[&str], image: &str) -> Vec<u8> {
     let out = Command::new("skopeo")
         .arg("inspect")
         .args(args)
@@ -218,11 +219,20 @@ fn skopeo_digest(args: &[&str], image: &str) -> String {
         .expect("skopeo is installed (tests/rig/up installs it)");
     assert!(
         out.status.success(),
-        "skopeo inspect {image}: {}",
+        "skopeo inspect {args:?} {image}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    out.stdout
+}
+
+fn skopeo_digest(args: &[&str], image: &str) -> String {
+    let v: serde_json::Value = serde_json::from_slice(&skopeo_inspect(args, image)).unwrap();
     v["Digest"].as_str().unwrap().to_string()
+}
+
+/// `skopeo inspect --raw`: the manifest or index bytes exactly as the registry serves them.
+fn skopeo_raw(args: &[&str], image: &str) -> Vec<u8> {
+    skopeo_inspect(&[&["--raw"], args].concat(), image)
 }
 
 fn json_field(out: &str, field: &str) -> String {
@@ -825,22 +835,6 @@ fn copy_mounts_within_a_registry_and_streams_across_registries() {
         skopeo_digest(&["--cert-dir", &rig["CERT_DIR"], "--creds", &creds], &dst),
         digest
     );
-}
-
-/// `skopeo inspect --raw`: the manifest or index bytes exactly as the registry serves them.
-fn skopeo_raw(args: &[&str], image: &str) -> Vec<u8> {
-    let out = Command::new("skopeo")
-        .args(["inspect", "--raw"])
-        .args(args)
-        .arg(format!("docker://{image}"))
-        .output()
-        .expect("skopeo is installed (tests/rig/up installs it)");
-    assert!(
-        out.status.success(),
-        "skopeo inspect --raw {image}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
 }
 
 #[test]

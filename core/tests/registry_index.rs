@@ -87,21 +87,6 @@ fn multi_platform_index(store: &Store, dir: &std::path::Path, repo: &str) -> (St
     (idpkit::digest::sha256_digest(&index), pushed)
 }
 
-fn tls_options(rig: &std::collections::HashMap<String, String>) -> RegistryOptions {
-    RegistryOptions {
-        trust: idpkit::trust::TrustOptions {
-            ca_files: vec![rig["CA"].clone().into()],
-            ..Default::default()
-        },
-        credential: Some(registry::Credential::basic(
-            &rig["REGISTRY_USER"],
-            &rig["REGISTRY_PASSWORD"],
-            "test",
-        )),
-        ..Default::default()
-    }
-}
-
 #[test]
 fn an_index_is_read_typed_and_copied_with_every_platform_or_one() {
     let rig = common::rig(&["REGISTRY_PLAIN", "REGISTRY_TLS"]);
@@ -140,7 +125,7 @@ fn an_index_is_read_typed_and_copied_with_every_platform_or_one() {
     assert_eq!(seen.platforms, ["linux/amd64", "linux/arm64"]);
 
     // Across registries without all_platforms: one platform arrives, as its own manifest.
-    let tls = tls_options(&rig);
+    let tls = common::tls_registry_options(&rig);
     let dst_repo = format!("{}/index/{}", rig["REGISTRY_TLS"], common::unique("copy"));
     let one = registry::copy(
         &multi,

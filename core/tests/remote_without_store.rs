@@ -110,18 +110,7 @@ fn inspect_remote_reads_manifest_and_config_without_pulling() {
         rig["REGISTRY_TLS"],
         std::process::id()
     );
-    let opts = RegistryOptions {
-        trust: idpkit::trust::TrustOptions {
-            ca_files: vec![rig["CA"].clone().into()],
-            ..Default::default()
-        },
-        credential: Some(registry::Credential::basic(
-            &rig["REGISTRY_USER"],
-            &rig["REGISTRY_PASSWORD"],
-            "test",
-        )),
-        ..Default::default()
-    };
+    let opts = common::tls_registry_options(&rig);
     store
         .push("localhost/insp:1", Some(&reference), &opts, None)
         .unwrap();

@@ -92,7 +92,7 @@ impl Store {
         let (digest, manifest) = self.load_manifest(&desc)?;
         let what = format!("{reference} ({digest})");
         let config_desc = manifest.config();
-        let config = if document::is_image_config(&config_desc.media_type().to_string()) {
+        let config = if document::is_image_config(config_desc.media_type().as_ref()) {
             let bytes = self.read_blob(config_desc.digest().as_ref())?;
             Some(document::parse(&bytes, &format!("the config of {what}"))?)
         } else {

@@ -145,7 +145,7 @@ pub fn inspect_remote(
         };
         let manifest_doc = parse_manifest(&bytes, &digest)?;
         let config_desc = manifest_doc.config();
-        let config = if document::is_image_config(&config_desc.media_type().to_string()) {
+        let config = if document::is_image_config(config_desc.media_type().as_ref()) {
             let url = format!("{}/v2/{repo}/blobs/{}", client.base, config_desc.digest());
             let resp = client
                 .send(

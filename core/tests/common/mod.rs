@@ -135,3 +135,19 @@ pub fn sops_encrypt(
     std::fs::write(&dst, out.stdout).unwrap();
     dst
 }
+
+/// Options that reach the rig's TLS registry: its CA, and its user's password (basic auth).
+pub fn tls_registry_options(rig: &HashMap<String, String>) -> idpkit::registry::RegistryOptions {
+    idpkit::registry::RegistryOptions {
+        trust: idpkit::trust::TrustOptions {
+            ca_files: vec![rig["CA"].clone().into()],
+            ..Default::default()
+        },
+        credential: Some(idpkit::registry::Credential::basic(
+            &rig["REGISTRY_USER"],
+            &rig["REGISTRY_PASSWORD"],
+            "test",
+        )),
+        ..Default::default()
+    }
+}
