@@ -26,6 +26,8 @@
           # Workspace members: cargo needs their manifests to resolve the workspace.
           ./bindings/python
           ./bindings/node
+          ./bindings/kotlin/Cargo.toml
+          ./bindings/kotlin/src/lib.rs
         ];
       };
 

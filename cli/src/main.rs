@@ -357,13 +357,18 @@ fn run(cli: Cli, out: &Output) -> Result<()> {
                 out.result(&images, || output::images_table(&images));
             }
         }
+        // Rendered whole, then written: clap_complete panics on a closed pipe (`| head`).
         Command::Completions { shell } => {
-            clap_complete::generate(shell, &mut Cli::command(), "idpkit", &mut std::io::stdout());
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "idpkit", &mut script);
+            output::print_document("completion script", &script)?;
         }
         Command::Man => {
+            let mut page = Vec::new();
             clap_mangen::Man::new(Cli::command())
-                .render(&mut std::io::stdout())
-                .map_err(|e| Error::new(ErrorKind::Io, format!("write the manual page: {e}")))?;
+                .render(&mut page)
+                .map_err(|e| Error::new(ErrorKind::Io, format!("render the manual page: {e}")))?;
+            output::print_document("manual page", &page)?;
         }
         Command::Tag { source, target } => {
             let img = store()?.tag(&source, &target)?;

@@ -228,6 +228,19 @@ pub fn print_json_line<T: Serialize>(value: &T) -> std::io::Result<()> {
 }
 
 /// Writes a line to stdout; a closed pipe (`idpkit images | head`) is not an error.
+/// Writes a whole document (completions, a man page) to stdout. A reader that stopped early
+/// (`| head`) is not an error, as for any filter; another failure is an IO error.
+pub fn print_document(what: &str, bytes: &[u8]) -> idpkit::Result<()> {
+    use std::io::Write;
+    match std::io::stdout().lock().write_all(bytes) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(Error::new(
+            idpkit::ErrorKind::Io,
+            format!("write the {what}: {e}"),
+        )),
+        _ => Ok(()),
+    }
+}
+
 fn print_line(s: &str) {
     use std::io::Write;
     let _ = writeln!(std::io::stdout().lock(), "{s}");

@@ -241,6 +241,21 @@ fn completions_and_man_print_what_a_shell_and_man_read() {
     c.args(["completions", "tcsh"]);
     let err = fails_with(c, None, 2);
     assert!(err.contains("tcsh") && err.contains("bash"), "{err}");
+
+    // A reader that stops early (`| head -1`) is not a failure: no panic, no error, exit 0.
+    for args in [&["completions", "bash"][..], &["man"][..]] {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader); // the reader is gone before the first byte is written
+        let mut c = idpkit(tmp.path());
+        c.args(args).stdout(writer).stderr(Stdio::piped());
+        let o = c.output().unwrap();
+        assert!(
+            o.status.success() && o.stderr.is_empty(),
+            "{args:?} into a closed pipe: {:?} {}",
+            o.status,
+            stderr(&o)
+        );
+    }
 }
 
 fn build(tmp: &Path, tags: &[&str]) {
