@@ -13,6 +13,12 @@ if ! command -v cc >/dev/null; then
   echo "setup: a C compiler is missing (the gzip and zstd libraries are C); on Debian: apt-get install build-essential" >&2
   exit 1
 fi
+# .cargo/config.toml links Debian's OpenSSL (libssl-dev) for git over SSH; without its headers,
+# build OpenSSL from source instead (slower, nothing to install).
+if [ ! -e /usr/include/openssl/ssl.h ]; then
+  echo "setup: no OpenSSL headers (Debian: apt-get install libssl-dev); building OpenSSL from source instead"
+  export OPENSSL_NO_VENDOR=0
+fi
 echo "setup: building the idpkit CLI (release; the first time takes a few minutes)"
 cargo build --release --locked -p idpkit-cli --quiet
 echo "setup: CLI ready at target/release/idpkit"

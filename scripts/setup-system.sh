@@ -8,10 +8,11 @@ set -euo pipefail
 # postgresql, redis-server, mariadb-server-core + mariadb-client-core: the servers `sandbox up`
 # supervises (tests start them for real); policy-rc.d below keeps their packages from
 # starting system instances.
-# perl + make: the vendored OpenSSL that libssh2 (git over SSH, core's git2) is built with.
+# libssl-dev: the OpenSSL libssh2 (git over SSH, core's git2) links statically
+# (.cargo/config.toml); perl + make: building it from source instead (OPENSSL_NO_VENDOR=0).
 PKGS=(skopeo umoci docker-registry nginx etcd-server age openssh-server
   apache2-utils fcgiwrap hyperfine pkg-config jq git openssl curl valgrind nix-bin
-  perl make docker-compose postgresql redis-server mariadb-server-core mariadb-client-core)
+  libssl-dev perl make docker-compose postgresql redis-server mariadb-server-core mariadb-client-core)
 
 missing=()
 declare -A st=()
