@@ -404,9 +404,6 @@ fn a_plain_http_token_realm_behind_https_gets_no_credentials() {
     );
 }
 
-/// A plain-HTTP "registry" on loopback that answers `/v2/` and then streams an endless body
-/// (no length, up to 256 MiB) to every other request; returns its address and how many
-/// bytes it managed to send in all.
 /// A plain-HTTP loopback server: each connection's request head goes to `answer` on its own
 /// thread (a TLS hello is dropped, so idpkit falls back to plain HTTP); `answer` writes the
 /// whole reply, `GET /v2/` included ([`V2_OK`]).
@@ -435,6 +432,9 @@ fn raw_server(answer: impl Fn(&mut TcpStream, &str) + Send + Sync + 'static) -> 
 
 const V2_OK: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
 
+/// A plain-HTTP "registry" on loopback that answers `/v2/` and then streams an endless body
+/// (no length, up to 256 MiB) to every other request; returns its address and how many
+/// bytes it managed to send in all.
 fn endless_registry() -> (String, Arc<std::sync::atomic::AtomicU64>) {
     let sent = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let total = sent.clone();
@@ -478,6 +478,100 @@ fn endless_manifests_and_lists_are_refused_at_their_limit() {
     std::thread::sleep(std::time::Duration::from_millis(200));
     let total = sent.load(std::sync::atomic::Ordering::SeqCst);
     assert!(total < 128 << 20, "{total} bytes were read");
+}
+
+/// An index of `n` manifests (made-up digests: none is ever fetched) as a registry serves it.
+fn index_of(children: &[(String, &str)]) -> String {
+    let manifests: Vec<serde_json::Value> = children
+        .iter()
+        .map(|(digest, media)| {
+            serde_json::json!({"mediaType": media, "digest": digest, "size": 2,
+            "platform": {"os": "linux", "architecture": "amd64"}})
+        })
+        .collect();
+    serde_json::json!({"schemaVersion": 2, "mediaType": INDEX_MEDIA, "manifests": manifests})
+        .to_string()
+}
+
+const INDEX_MEDIA: &str = "application/vnd.oci.image.index.v1+json";
+
+#[test]
+fn an_index_too_wide_or_nested_is_refused_before_its_manifests_are_fetched() {
+    use sha2::Digest as _;
+    let manifest_media = "application/vnd.oci.image.manifest.v1+json";
+    // 1001 platforms: one request each would follow.
+    let wide = index_of(
+        &(0..1001)
+            .map(|i| (format!("sha256:{:064x}", i), manifest_media))
+            .collect::<Vec<_>>(),
+    );
+    // An index whose only child is another index (the inner one served by its digest).
+    let inner = index_of(&[(format!("sha256:{:064x}", 7), manifest_media)]);
+    let inner_digest = format!("sha256:{}", hex::encode(sha2::Sha256::digest(&inner)));
+    let nested = index_of(&[(inner_digest.clone(), INDEX_MEDIA)]);
+    let asked = Arc::new(Mutex::new(Vec::new()));
+    let seen = asked.clone();
+    let inner_path = format!("/manifests/{inner_digest}");
+    let addr = raw_server(move |c, head| {
+        if head.starts_with("GET /v2/ ") {
+            let _ = c.write_all(V2_OK);
+            return;
+        }
+        let path = head.split(' ').nth(1).unwrap_or("").to_string();
+        seen.lock().unwrap().push(path.clone());
+        let body = if path.ends_with("/manifests/wide") {
+            &wide
+        } else if path.ends_with("/manifests/nested") {
+            &nested
+        } else if path.ends_with(&inner_path) {
+            &inner
+        } else {
+            let _ = c.write_all(
+                b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            );
+            return;
+        };
+        let _ = write!(
+            c,
+            "HTTP/1.1 200 OK\r\nContent-Type: {INDEX_MEDIA}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+    });
+    let all = RegistryOptions {
+        all_platforms: true,
+        attempts: 1,
+        ..Default::default()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+
+    let e = store
+        .pull(&format!("{addr}/h/app:wide"), &all, None)
+        .unwrap_err();
+    assert_eq!(e.kind, ErrorKind::InvalidInput, "{}", e.message);
+    assert!(
+        e.message
+            .contains("lists 1001 manifests, more than the 1000"),
+        "{}",
+        e.message
+    );
+    assert_eq!(
+        *asked.lock().unwrap(),
+        ["/v2/h/app/manifests/wide"],
+        "no child was fetched"
+    );
+
+    let e = store
+        .pull(&format!("{addr}/h/app:nested"), &all, None)
+        .unwrap_err();
+    assert_eq!(e.kind, ErrorKind::InvalidInput, "{}", e.message);
+    assert!(
+        e.message.contains("lists another index") && e.message.contains(&inner_digest),
+        "{}",
+        e.message
+    );
+    // Nothing of either landed in the store.
+    assert!(store.images().unwrap().is_empty());
 }
 
 #[test]
