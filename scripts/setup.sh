@@ -23,21 +23,27 @@ python3 -c 'import sys; sys.exit(sys.version_info < (3, 9))' 2>/dev/null ||
 node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 20 || (a === 20 && b >= 17) ? 0 : 1)' 2>/dev/null ||
   die "Node >= 20.17 is needed (node is $(node --version 2>/dev/null || echo missing)); install it and re-run"
 
-# step NAME COMMAND...: runs one step, then prints its name and time.
+# step NAME COMMAND...: runs one step, then prints its name and time (also kept in
+# target/setup-times.txt, which scripts/test-all.sh prints in its final table).
+mkdir -p target
+times=target/setup-times.txt
+: >"$times"
 step() {
   local name=$1 t0
   shift
   t0=$(date +%s)
   "$@"
   echo "setup: $name ok ($(($(date +%s) - t0))s)"
+  printf '%-12s %-7s %5ss\n' "setup:$name" ok "$(($(date +%s) - t0))" >>"$times"
 }
 
 if [ -x scripts/setup-system.sh ]; then
-  step "Debian packages" scripts/setup-system.sh
+  step apt scripts/setup-system.sh
 fi
 # The release CLI is what the example and the end-to-end tests run.
-step "release CLI" cargo build --release --locked -p idpkit-cli --quiet
+step cli cargo build --release --locked -p idpkit-cli --quiet
 for hook in scripts/setup.d/*.sh; do
   [ -e "$hook" ] && step "$(basename "$hook" .sh)" bash "$hook"
 done
 echo "setup: all present in $(($(date +%s) - started))s (toolchains, packages, CLI, C library, Python, Node, JVM)"
+printf '%-12s %-7s %5ss\n' "setup" total "$(($(date +%s) - started))" >>"$times"

@@ -15,18 +15,23 @@ stop_rig() {
 }
 trap stop_rig EXIT
 
+timings=()
 if [ -x tests/rig/up ]; then
   echo "== starting the test rig"
+  start=$(date +%s)
+  outcome=ok
   if ! tests/rig/up; then
     echo "test-all: the test rig did not start (see above); the suites that need it will fail" >&2
+    outcome=FAILED
   fi
   rig_started=1
+  # Includes building the Go peers into ~/.cache/idpkit-rig the first time.
+  timings+=("$(printf '%-12s %-7s %5ss' rig-up "$outcome" "$(( $(date +%s) - start ))")")
 fi
 
 passed=0
 failed=0
 failures=()
-timings=()
 for suite in tests/suites/*.sh; do
   name=$(basename "$suite" .sh)
   echo "== suite $name"
@@ -45,7 +50,9 @@ for suite in tests/suites/*.sh; do
 done
 
 echo
-echo "suite        result   time"
+echo "step         result   time"
+# What scripts/setup.sh (make setup, run first by make test) took, step by step.
+[ -f target/setup-times.txt ] && cat target/setup-times.txt
 printf '%s\n' "${timings[@]}"
 echo "all suites (rig start included): $(( $(date +%s) - run_start ))s"
 [ "$failed" -gt 0 ] && echo "failed suites: ${failures[*]}"
