@@ -34,7 +34,7 @@ step() {
   t0=$(date +%s)
   "$@"
   echo "setup: $name ok ($(($(date +%s) - t0))s)"
-  printf '%-12s %-7s %5ss\n' "setup:$name" ok "$(($(date +%s) - t0))" >>"$times"
+  printf '%-16s %-7s %5ss\n' "setup:$name" ok "$(($(date +%s) - t0))" >>"$times"
 }
 
 if [ -x scripts/setup-system.sh ]; then
@@ -46,4 +46,4 @@ for hook in scripts/setup.d/*.sh; do
   [ -e "$hook" ] && step "$(basename "$hook" .sh)" bash "$hook"
 done
 echo "setup: all present in $(($(date +%s) - started))s (toolchains, packages, CLI, C library, Python, Node, JVM)"
-printf '%-12s %-7s %5ss\n' "setup" total "$(($(date +%s) - started))" >>"$times"
+printf '%-16s %-7s %5ss\n' "setup" total "$(($(date +%s) - started))" >>"$times"

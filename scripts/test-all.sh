@@ -26,7 +26,7 @@ if [ -x tests/rig/up ]; then
   fi
   rig_started=1
   # Includes building the Go peers into ~/.cache/idpkit-rig the first time.
-  timings+=("$(printf '%-12s %-7s %5ss' rig-up "$outcome" "$(( $(date +%s) - start ))")")
+  timings+=("$(printf '%-16s %-7s %5ss' rig-up "$outcome" "$(( $(date +%s) - start ))")")
 fi
 
 passed=0
@@ -46,11 +46,11 @@ for suite in tests/suites/*.sh; do
   fi
   took=$(( $(date +%s) - start ))
   echo "== suite $name $outcome in ${took}s"
-  timings+=("$(printf '%-12s %-7s %5ss' "$name" "$outcome" "$took")")
+  timings+=("$(printf '%-16s %-7s %5ss' "$name" "$outcome" "$took")")
 done
 
 echo
-echo "step         result   time"
+echo "step             result   time"
 # What scripts/setup.sh (make setup, run first by make test) took, step by step.
 [ -f target/setup-times.txt ] && cat target/setup-times.txt
 printf '%s\n' "${timings[@]}"
