@@ -5,6 +5,11 @@ import org.junit.jupiter.api.Assertions.assertThrows
 import org.junit.jupiter.api.Assertions.assertTrue
 import org.junit.jupiter.api.Test
 import org.junit.jupiter.api.io.TempDir
+import java.net.URI
+import java.net.http.HttpClient
+import java.net.http.HttpRequest
+import java.net.http.HttpResponse
+import java.nio.file.Files
 import java.nio.file.Path
 import java.util.Collections
 import java.util.UUID
@@ -42,6 +47,52 @@ class RegistryTest {
         assertThrows(IdpkitException.NotFound::class.java) {
             other.pull(RemoteRef(reference = "$repo:missing", attempts = 1))
         }
+    }
+
+    @Test
+    fun `a two-platform index is read typed, pulled and copied with every platform`() {
+        val registry = Rig.registryPlain()
+        val repo = "$registry/jvmtest/multi-${unique()}"
+        val store = Store(tmp.resolve("store").toString())
+        // One image per platform, pushed by tag; then the index of both, PUT as buildx does.
+        val children = listOf("amd64", "arm64").map { arch ->
+            val ref = "$repo:$arch"
+            val built = store.build(BuildOptions(context = hello, tags = listOf(ref), platform = "linux/$arch"))
+            store.push(PushOptions(source = ref))
+            val size = Files.size(Path.of(store.path, "blobs", "sha256", built.digest.removePrefix("sha256:")))
+            Triple(arch, built.digest, size)
+        }
+        val index = children.joinToString(
+            prefix = """{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[""",
+            postfix = "]}",
+        ) { (arch, digest, size) ->
+            """{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"$digest","size":$size,""" +
+                """"platform":{"os":"linux","architecture":"$arch"}}"""
+        }
+        val put = HttpClient.newHttpClient().send(
+            HttpRequest.newBuilder(URI.create("http://$registry/v2/${repo.substringAfter('/')}/manifests/multi"))
+                .header("Content-Type", "application/vnd.oci.image.index.v1+json")
+                .PUT(HttpRequest.BodyPublishers.ofString(index))
+                .build(),
+            HttpResponse.BodyHandlers.discarding(),
+        )
+        assertEquals(201, put.statusCode())
+
+        // Read without pulling: the index and the chosen platform's manifest and config, typed.
+        val seen = Idpkit.inspectRemote(RemoteRef(reference = "$repo:multi", platform = "linux/arm64"))
+        val listed = seen.index!!.manifests
+        assertEquals(children.map { it.second }, listed.map { it.digest })
+        assertEquals(listOf("amd64", "arm64"), listed.map { it.platform!!.architecture })
+        assertEquals(children[1].second, seen.digest)
+        assertEquals("arm64", seen.config!!.architecture)
+        assertEquals(listOf("linux/amd64", "linux/arm64"), seen.platforms)
+
+        // Every platform: the pull keeps the index itself, the copy carries it unchanged.
+        val pulled = Store(tmp.resolve("other").toString())
+            .pull(RemoteRef(reference = "$repo:multi", allPlatforms = true))
+        assertEquals(seen.indexDigest, pulled.digest)
+        val copied = Idpkit.copy(CopyOptions(source = "$repo:multi", destination = "$repo:copy", allPlatforms = true))
+        assertEquals(seen.indexDigest, copied.digest)
     }
 
     @Test
