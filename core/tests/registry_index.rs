@@ -22,7 +22,8 @@ struct Pushed {
 /// `repo:multi`; returns the index's digest and the images.
 fn multi_platform_index(store: &Store, dir: &std::path::Path, repo: &str) -> (String, Vec<Pushed>) {
     let mut pushed = Vec::new();
-    for (arch, tag) in [("amd64", "amd"), ("arm64", "arm")] {
+    // arm64 first: a store holding the whole index must still pick this machine's platform.
+    for (arch, tag) in [("arm64", "arm"), ("amd64", "amd")] {
         let ctx = dir.join(format!("ctx-{arch}"));
         std::fs::create_dir_all(&ctx).unwrap();
         std::fs::write(ctx.join("arch"), arch).unwrap();
@@ -111,18 +112,18 @@ fn an_index_is_read_typed_and_copied_with_every_platform_or_one() {
     assert_eq!(index.schema_version, 2);
     assert_eq!(index.media_type.as_deref(), Some(INDEX));
     assert_eq!(index.manifests.len(), 2);
-    assert_eq!(index.manifests[1].digest, pushed[1].digest);
+    assert_eq!(index.manifests[0].digest, pushed[0].digest);
     assert_eq!(
-        index.manifests[1].platform.as_ref().unwrap().architecture,
+        index.manifests[0].platform.as_ref().unwrap().architecture,
         "arm64"
     );
     assert_eq!(
         index.annotations.as_ref().unwrap()["org.opencontainers.image.title"],
         "multi"
     );
-    assert_eq!(seen.digest, pushed[1].digest);
+    assert_eq!(seen.digest, pushed[0].digest);
     assert_eq!(seen.config.as_ref().unwrap().architecture, "arm64");
-    assert_eq!(seen.platforms, ["linux/amd64", "linux/arm64"]);
+    assert_eq!(seen.platforms, ["linux/arm64", "linux/amd64"]);
 
     // Across registries without all_platforms: one platform arrives, as its own manifest.
     let tls = common::tls_registry_options(&rig);
@@ -137,7 +138,7 @@ fn an_index_is_read_typed_and_copied_with_every_platform_or_one() {
         None,
     )
     .unwrap();
-    assert_eq!(one.digest, pushed[1].digest);
+    assert_eq!(one.digest, pushed[0].digest);
 
     // With all_platforms: the index, byte for byte (same digest), and both manifests.
     let all = RegistryOptions {
@@ -172,6 +173,32 @@ fn an_index_is_read_typed_and_copied_with_every_platform_or_one() {
     let images = fresh.images().unwrap();
     assert_eq!(images.len(), 1, "{images:?}");
     assert_eq!(images[0].media_type, INDEX);
+    // The stored index reads as this machine's platform (not its first entry), for inspect
+    // and as a build base.
+    let host = match std::env::consts::ARCH {
+        "aarch64" => "arm64",
+        _ => "amd64",
+    };
+    let local = fresh.inspect(&pulled.reference).unwrap();
+    assert_eq!(local.config.as_ref().unwrap().architecture, host);
+    let ctx = tmp.path().join("on-top");
+    std::fs::create_dir_all(&ctx).unwrap();
+    std::fs::write(ctx.join("f"), "on top").unwrap();
+    fresh
+        .build(
+            &BuildOptions {
+                context: ctx,
+                tags: vec!["localhost/on-multi:1".into()],
+                from: Some(pulled.reference.clone()),
+                ..Default::default()
+            },
+            None,
+            None,
+        )
+        .unwrap();
+    let on_top = fresh.inspect("localhost/on-multi:1").unwrap();
+    assert_eq!(on_top.config.as_ref().unwrap().architecture, host);
+    assert_eq!(on_top.manifest.layers.len(), 2);
     let again = format!("{dst_repo}:again");
     let re = fresh
         .push(&pulled.reference, Some(&again), &tls, None)

@@ -319,17 +319,29 @@ impl Store {
         }
     }
 
-    /// Loads a manifest by digest; an index is resolved to its first manifest matching
-    /// `platform` when given.
+    /// Loads a manifest by digest. An index (a `pull --all-platforms`, an imported layout)
+    /// resolves to this machine's platform when the store has it, else to the first
+    /// manifest the store has, else to the first listed.
     pub(crate) fn load_manifest(&self, desc: &Descriptor) -> Result<(String, ImageManifest)> {
         let digest = desc.digest().to_string();
         let bytes = self.read_blob(&digest)?;
         if doc_kind(desc.media_type()) == DocKind::Index {
             let idx: ImageIndex = serde_json::from_slice(&bytes)?;
-            let first = idx.manifests().first().ok_or_else(|| {
-                Error::invalid(format!("image index {digest} lists no manifests"))
-            })?;
-            return self.load_manifest(first);
+            let listed = idx.manifests();
+            let (os, arch) = crate::registry::host_platform();
+            let here = |m: &&Descriptor| self.has_blob(m.digest().as_ref());
+            let host = listed.iter().filter(here).find(|m| {
+                m.platform().as_ref().is_some_and(|p| {
+                    p.os().to_string() == os && p.architecture().to_string() == arch
+                })
+            });
+            let chosen = host
+                .or_else(|| listed.iter().find(here))
+                .or_else(|| listed.first())
+                .ok_or_else(|| {
+                    Error::invalid(format!("image index {digest} lists no manifests"))
+                })?;
+            return self.load_manifest(chosen);
         }
         let m: ImageManifest = serde_json::from_slice(&bytes).map_err(|e| {
             Error::invalid(format!(

@@ -62,7 +62,8 @@ pub(crate) fn index_children(bytes: &[u8], digest: &str) -> Result<Vec<(String, 
         .collect())
 }
 
-fn host_platform() -> (String, String) {
+/// This machine's platform as an index names it (`linux`, `amd64`).
+pub(crate) fn host_platform() -> (String, String) {
     let arch = match std::env::consts::ARCH {
         "x86_64" => "amd64",
         "aarch64" => "arm64",

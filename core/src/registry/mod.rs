@@ -11,6 +11,7 @@ mod client;
 mod copy;
 mod list;
 mod manifest;
+pub(crate) use manifest::host_platform;
 mod pull;
 mod push;
 mod remote;
