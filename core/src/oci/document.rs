@@ -191,25 +191,24 @@ pub fn is_image_config(media_type: &str) -> bool {
     )
 }
 
-/// `bytes` as document `T`, or an INVALID_INPUT naming `what` (the reference and digest).
-pub fn parse<T: DeserializeOwned>(bytes: &[u8], what: &str) -> Result<T> {
-    serde_json::from_slice(bytes).map_err(|e| {
-        Error::invalid(format!(
-            "{what} is not a valid {}: {e}",
-            short_type_name::<T>()
-        ))
-    })
+/// A document a result carries, with the name an error gives it.
+pub trait Document: DeserializeOwned {
+    const KIND: &'static str;
+}
+impl Document for ImageManifest {
+    const KIND: &'static str = "image manifest";
+}
+impl Document for ImageIndex {
+    const KIND: &'static str = "image index";
+}
+impl Document for ImageConfig {
+    const KIND: &'static str = "image config";
 }
 
-/// `ImageConfig` → "image config", for the error text.
-fn short_type_name<T>() -> &'static str {
-    let full = std::any::type_name::<T>();
-    match full.rsplit("::").next().unwrap_or(full) {
-        "ImageManifest" => "image manifest",
-        "ImageIndex" => "image index",
-        "ImageConfig" => "image config",
-        _ => "document",
-    }
+/// `bytes` as document `T`, or an INVALID_INPUT naming `what` (the reference and digest).
+pub fn parse<T: Document>(bytes: &[u8], what: &str) -> Result<T> {
+    serde_json::from_slice(bytes)
+        .map_err(|e| Error::invalid(format!("{what} is not a valid {}: {e}", T::KIND)))
 }
 
 #[cfg(test)]

@@ -328,13 +328,16 @@ impl Store {
         if doc_kind(desc.media_type()) == DocKind::Index {
             let idx: ImageIndex = serde_json::from_slice(&bytes)?;
             let listed = idx.manifests();
-            let (os, arch) = crate::registry::host_platform();
             let here = |m: &&Descriptor| self.has_blob(m.digest().as_ref());
-            let host = listed.iter().filter(here).find(|m| {
-                m.platform().as_ref().is_some_and(|p| {
-                    p.os().to_string() == os && p.architecture().to_string() == arch
-                })
-            });
+            // The same platform match a pull makes (an index of one entry counts as a match).
+            let host = crate::registry::pick_platform(&bytes, &digest, None, &digest)
+                .ok()
+                .and_then(|d| {
+                    listed
+                        .iter()
+                        .filter(here)
+                        .find(|m| m.digest().as_ref() == d)
+                });
             let chosen = host
                 .or_else(|| listed.iter().find(here))
                 .or_else(|| listed.first())

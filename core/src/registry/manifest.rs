@@ -42,11 +42,11 @@ pub(crate) fn manifest_blobs(bytes: &[u8], digest: &str) -> Result<Vec<(String, 
         .collect())
 }
 
-/// The manifests an index lists: digest and media type.
 /// More manifests than this in one index are refused: real indexes list a few dozen
 /// (platforms and their attestations), and each listed manifest costs a request.
 pub(crate) const MAX_INDEX_MANIFESTS: usize = 1000;
 
+/// The manifests an index lists: digest and media type.
 pub(crate) fn index_children(bytes: &[u8], digest: &str) -> Result<Vec<(String, String)>> {
     let index = parse_index(bytes, digest)?;
     let listed = index.manifests();
@@ -62,8 +62,7 @@ pub(crate) fn index_children(bytes: &[u8], digest: &str) -> Result<Vec<(String, 
         .collect())
 }
 
-/// This machine's platform as an index names it (`linux`, `amd64`).
-pub(crate) fn host_platform() -> (String, String) {
+fn host_platform() -> (String, String) {
     let arch = match std::env::consts::ARCH {
         "x86_64" => "amd64",
         "aarch64" => "arm64",

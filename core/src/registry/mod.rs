@@ -11,7 +11,7 @@ mod client;
 mod copy;
 mod list;
 mod manifest;
-pub(crate) use manifest::host_platform;
+pub(crate) use manifest::pick_platform;
 mod pull;
 mod push;
 mod remote;

@@ -3,7 +3,7 @@
 //! streamed into a file and verified before it appears).
 
 use super::client::no_body;
-use super::manifest::{is_index, parse_index, parse_manifest, pick_platform};
+use super::manifest::{is_index, parse_manifest, pick_platform};
 use super::{pull, scope_pull, with_client, RegistryOptions};
 use crate::error::{Error, ErrorKind, Result};
 use crate::event::EventSink;
@@ -128,13 +128,13 @@ pub fn inspect_remote(
             pull::get_manifest(client, repo, &tag_or_digest(&r), &pull_scope).await?;
         let (bytes, media_type, digest, index, platforms) = if is_index(&media_type) {
             let typed: ImageIndex = document::parse(&bytes, &format!("{reference} ({digest})"))?;
-            let platforms = parse_index(&bytes, &digest)?
-                .manifests()
+            let platforms = typed
+                .manifests
                 .iter()
-                .filter_map(|m| m.platform().as_ref())
-                .map(|p| match p.variant() {
-                    Some(v) => format!("{}/{}/{v}", p.os(), p.architecture()),
-                    None => format!("{}/{}", p.os(), p.architecture()),
+                .filter_map(|m| m.platform.as_ref())
+                .map(|p| match &p.variant {
+                    Some(v) => format!("{}/{}/{v}", p.os, p.architecture),
+                    None => format!("{}/{}", p.os, p.architecture),
                 })
                 .collect();
             let child = pick_platform(&bytes, &digest, opts.platform.as_deref(), reference)?;
