@@ -61,18 +61,25 @@ const OPAQUE = (() => {
   return new Set(JSON.parse(m[1].replaceAll("'", '"')))
 })()
 
-/** The definitions a schema refers to, directly or through its members. */
-function refs(s, out = new Set()) {
+/**
+ * The definitions a schema refers to, directly or through its members, into `out`; the
+ * fields `skip` names are not followed.
+ */
+function refs(s, out = new Set(), skip = () => false) {
   if (!s || typeof s !== 'object') return out
   if (s.$ref) {
     const name = s.$ref.replace('#/$defs/', '')
     if (!out.has(name)) {
       out.add(name)
-      refs(defs[name], out)
+      refs(defs[name], out, skip)
     }
     return out
   }
-  for (const v of Object.values(s)) if (typeof v === 'object') refs(v, out)
+  for (const [k, v] of Object.entries(s)) {
+    if (k === 'properties') {
+      for (const [field, schema] of Object.entries(v)) if (!skip(field)) refs(schema, out, skip)
+    } else if (typeof v === 'object') refs(v, out, skip)
+  }
   return out
 }
 /**
@@ -94,25 +101,12 @@ opaqueRefs(defs)
 for (const op of contract.operations) opaqueRefs(op)
 /** The definitions reached other than through an OPAQUE field: the runtime camelCases them. */
 const converted = new Set()
-function reach(s) {
-  if (!s || typeof s !== 'object') return
-  if (s.$ref) {
-    const name = s.$ref.replace('#/$defs/', '')
-    if (converted.has(name)) return
-    converted.add(name)
-    return reach(defs[name])
-  }
-  for (const [k, v] of Object.entries(s)) {
-    if (k === 'properties') {
-      for (const [field, schema] of Object.entries(v)) if (!OPAQUE.has(field)) reach(schema)
-    } else if (typeof v === 'object') reach(v)
-  }
-}
+const opaque = (field) => OPAQUE.has(field)
 for (const op of contract.operations) {
-  reach(op.options)
-  reach(op.output)
+  refs(op.options, converted, opaque)
+  refs(op.output, converted, opaque)
 }
-reach(defs.Event)
+refs(defs.Event, converted, opaque)
 for (const name of wire) {
   if (converted.has(name)) {
     throw new Error(`${name} is reached both through an OPAQUE field of runtime.js (kept as is) and through other fields (camelCased): make runtime.js's rule per path`)
