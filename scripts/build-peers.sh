@@ -26,6 +26,16 @@ export GOFLAGS=-mod=mod
 export GOTOOLCHAIN=local
 LDS='-s -w'
 
+# The Go module and build caches a peer build fills (about 7 GB for Gitea and kube-apiserver)
+# are of no use once the binaries are cached above, and a CI machine's disk is shared with
+# the Rust target directory: each run that builds something gets its own caches and removes
+# them when it ends, whether it succeeded or not (docs/decisions/0021).
+throwaway_go_caches() {
+  GO_SCRATCH=$(mktemp -d "$BUILD/go-scratch.XXXXXX")
+  export GOCACHE=$GO_SCRATCH/build GOMODCACHE=$GO_SCRATCH/mod
+  trap 'go clean -modcache 2>/dev/null || true; rm -rf "$GO_SCRATCH"' EXIT
+}
+
 build_gitea() {
   local v=$RIG_GITEA_VERSION name=gitea-$RIG_GITEA_VERSION
   local out=$BIN/$name share=$CACHE/share/$name
@@ -100,6 +110,14 @@ build_sops() {
 
 targets=("$@")
 [[ ${#targets[@]} -gt 0 ]] || targets=(sops gitea kube-apiserver)
+for t in "${targets[@]}"; do
+  case $t in
+    gitea) have "gitea-$RIG_GITEA_VERSION" && [[ -d $CACHE/share/gitea-$RIG_GITEA_VERSION/templates ]] ;;
+    kube-apiserver) have "kube-apiserver-$RIG_KUBE_VERSION" ;;
+    sops) have "sops-$RIG_SOPS_VERSION" ;;
+    *) false ;;
+  esac || { throwaway_go_caches; break; }
+done
 for t in "${targets[@]}"; do
   case $t in
     gitea) have "gitea-$RIG_GITEA_VERSION" && [[ -d $CACHE/share/gitea-$RIG_GITEA_VERSION/templates ]] || timed "gitea-$RIG_GITEA_VERSION" build_gitea ;;

@@ -23,6 +23,14 @@ python3 -c 'import sys; sys.exit(sys.version_info < (3, 9))' 2>/dev/null ||
 node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 20 || (a === 20 && b >= 17) ? 0 : 1)' 2>/dev/null ||
   die "Node >= 20.17 is needed (node is $(node --version 2>/dev/null || echo missing)); install it and re-run"
 
+# Running out of disk half-way shows up as an ENOSPC deep inside npm, cargo or go; say it
+# first. A cold run needs about 12 GB at its peak (docs/decisions/0021); a warm one far less,
+# so this only warns.
+free_gb=$(df -Pk . | awk 'NR == 2 { printf "%d", $4 / 1048576 }')
+if [ "${free_gb:-0}" -lt 12 ]; then
+  echo "setup: warning: only ${free_gb} GB free on $(df -P . | awk 'NR == 2 { print $6 }'); a first run needs about 12 GB (cargo's target/, the rig's Go peers); free some space if it fails with ENOSPC" >&2
+fi
+
 # step NAME COMMAND...: runs one step, then prints its name and time (also kept in
 # target/setup-times.txt, which scripts/test-all.sh prints in its final table).
 mkdir -p target
