@@ -452,6 +452,47 @@ fn logs_rotate_by_size_and_keep_the_newest() {
 }
 
 #[test]
+fn every_line_is_logged_and_sent_before_the_exit_is_reported() {
+    // A burst of output right before the exit: the exit used to be reported (and
+    // supervise to return) while the log was still being written, so a caller reading
+    // the log at once missed its end. 50,001 lines take the drain far longer than the
+    // process takes to exit.
+    let dir = tempfile::tempdir().unwrap();
+    let mut spec = SupervisorSpec::default();
+    spec.processes
+        .insert("burst".into(), shell("seq 1 50000; echo last-line"));
+    let (events, call) = recorder();
+    let end = supervise::supervise(spec, dir.path(), Mode::Foreground, true, &call).unwrap();
+    assert_eq!(end.processes[0].state, ProcessState::Completed);
+    let log = std::fs::read_to_string(dir.path().join("logs").join("burst.log")).unwrap();
+    assert!(
+        log.ends_with("49999\n50000\nlast-line\n"),
+        "log ends {:?}",
+        &log[log.len().saturating_sub(40)..]
+    );
+    let events = events.lock().unwrap();
+    let is_output = |e: &Event| matches!(e, Event::ProcessOutput { name, .. } if name == "burst");
+    assert_eq!(events.iter().filter(|e| is_output(e)).count(), 50_001);
+    let last_line = events.iter().rposition(is_output).unwrap();
+    let completed = events
+        .iter()
+        .position(|e| {
+            matches!(
+                e,
+                Event::ProcessState {
+                    state: ProcessState::Completed,
+                    ..
+                }
+            )
+        })
+        .unwrap();
+    assert!(
+        last_line < completed,
+        "the exit was reported before the last line"
+    );
+}
+
+#[test]
 fn a_dependency_that_fails_fails_its_dependents_without_starting_them() {
     let dir = tempfile::tempdir().unwrap();
     let mut spec = SupervisorSpec::default();

@@ -26,6 +26,10 @@ use std::time::{Duration, Instant};
 /// How often the loop looks at its FIFO and timers when no message comes.
 const TICK: Duration = Duration::from_millis(50);
 
+/// How long an exit waits for the process's output to be drained into its log: all of
+/// it, unless a grandchild still holds the pipe (then the group's kill ends the drain).
+const DRAIN_GRACE: Duration = Duration::from_secs(1);
+
 /// Where events go while a call listens; emptied when the call returns, so a supervisor
 /// left running in the background sends nothing to a callback that is gone.
 type SharedSink = Arc<Mutex<Option<EventSink>>>;
@@ -548,9 +552,12 @@ impl Engine {
         let sink = self.sink.clone();
         let echo = self.echo;
         let out_name = name.clone();
+        // Dropped when the drain ends (or could not start): the exit waits on it below.
+        let (drained_tx, drained_rx) = channel::<()>();
         let _ = std::thread::Builder::new()
             .name(format!("idpkit-log-{name}"))
             .spawn(move || {
+                let _drained = drained_tx;
                 logs::drain(pipe, log, |line| {
                     if echo {
                         emit(
@@ -569,6 +576,11 @@ impl Engine {
             .name(format!("idpkit-wait-{name}"))
             .spawn(move || {
                 let code = child.wait().map(spawn::exit_code).unwrap_or(-1);
+                // The exit is reported once its last lines are in the log and sent as
+                // events, so whoever sees `completed` (or supervise's return) reads them.
+                // A grandchild that kept the pipe open holds the drain until the exit
+                // kills the group, so that wait is bounded.
+                let _ = drained_rx.recv_timeout(DRAIN_GRACE);
                 let _ = tx.send(Msg::Exited { idx, gen, code });
             });
         // Probes.
