@@ -480,7 +480,8 @@ fn endless_manifests_and_lists_are_refused_at_their_limit() {
     assert!(total < 128 << 20, "{total} bytes were read");
 }
 
-/// An index of `n` manifests (made-up digests: none is ever fetched) as a registry serves it.
+/// An index listing `children` (digest, media type), each marked linux/amd64, as a registry
+/// serves it; the test serves no child unless it says so.
 fn index_of(children: &[(String, &str)]) -> String {
     let manifests: Vec<serde_json::Value> = children
         .iter()

@@ -330,7 +330,7 @@ impl Store {
             let listed = idx.manifests();
             let here = |m: &&Descriptor| self.has_blob(m.digest().as_ref());
             // The same platform match a pull makes (an index of one entry counts as a match).
-            let host = crate::registry::pick_platform(&bytes, &digest, None, &digest)
+            let host = crate::registry::pick_platform_in(&idx, None, &digest)
                 .ok()
                 .and_then(|d| {
                     listed

@@ -81,7 +81,15 @@ pub(crate) fn pick_platform(
     platform: Option<&str>,
     what: &str,
 ) -> Result<String> {
-    let index = parse_index(index, digest)?;
+    pick_platform_in(&parse_index(index, digest)?, platform, what)
+}
+
+/// [`pick_platform`] on an index already parsed (the store's, when it reads one).
+pub(crate) fn pick_platform_in(
+    index: &ImageIndex,
+    platform: Option<&str>,
+    what: &str,
+) -> Result<String> {
     let (os, arch, variant) = match platform {
         Some(p) => {
             let mut parts = p.split('/');

@@ -11,7 +11,6 @@ mod client;
 mod copy;
 mod list;
 mod manifest;
-pub(crate) use manifest::pick_platform;
 mod pull;
 mod push;
 mod remote;
@@ -22,6 +21,8 @@ pub use copy::copy;
 pub use list::{catalog, delete, list_tags};
 pub use remote::{fetch_blob, fetch_manifest, inspect_remote, RemoteInspect, RemoteManifest};
 pub use types::*;
+// The store resolves an index it holds with the same platform match a pull makes.
+pub(crate) use manifest::pick_platform_in;
 
 use crate::error::{Error, Result};
 use crate::event::EventSink;
