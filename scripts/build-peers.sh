@@ -110,20 +110,24 @@ build_sops() {
 
 targets=("$@")
 [[ ${#targets[@]} -gt 0 ]] || targets=(sops gitea kube-apiserver)
-for t in "${targets[@]}"; do
-  case $t in
+# cached TARGET: whether TARGET's binary (and Gitea's templates) are in the cache already.
+cached() {
+  case $1 in
     gitea) have "gitea-$RIG_GITEA_VERSION" && [[ -d $CACHE/share/gitea-$RIG_GITEA_VERSION/templates ]] ;;
     kube-apiserver) have "kube-apiserver-$RIG_KUBE_VERSION" ;;
     sops) have "sops-$RIG_SOPS_VERSION" ;;
-    *) false ;;
-  esac || { throwaway_go_caches; break; }
+    *) echo "build-peers: unknown target $1" >&2; exit 2 ;;
+  esac
+}
+for t in "${targets[@]}"; do
+  cached "$t" || { throwaway_go_caches; break; }
 done
 for t in "${targets[@]}"; do
+  cached "$t" && continue
   case $t in
-    gitea) have "gitea-$RIG_GITEA_VERSION" && [[ -d $CACHE/share/gitea-$RIG_GITEA_VERSION/templates ]] || timed "gitea-$RIG_GITEA_VERSION" build_gitea ;;
-    kube-apiserver) have "kube-apiserver-$RIG_KUBE_VERSION" || timed "kube-apiserver-$RIG_KUBE_VERSION" build_kube ;;
-    sops) have "sops-$RIG_SOPS_VERSION" || timed "sops-$RIG_SOPS_VERSION" build_sops ;;
-    *) echo "build-peers: unknown target $t" >&2; exit 2 ;;
+    gitea) timed "gitea-$RIG_GITEA_VERSION" build_gitea ;;
+    kube-apiserver) timed "kube-apiserver-$RIG_KUBE_VERSION" build_kube ;;
+    sops) timed "sops-$RIG_SOPS_VERSION" build_sops ;;
   esac
 done
 # stable names for tools that want them

@@ -36,13 +36,17 @@ fi
 mkdir -p target
 times=target/setup-times.txt
 : >"$times"
+record() { # NAME RESULT SECONDS: one row of the final table
+  printf '%-16s %-7s %5ss\n' "$1" "$2" "$3" >>"$times"
+}
 step() {
-  local name=$1 t0
+  local name=$1 t0 took
   shift
   t0=$(date +%s)
   "$@"
-  echo "setup: $name ok ($(($(date +%s) - t0))s)"
-  printf '%-16s %-7s %5ss\n' "setup:$name" ok "$(($(date +%s) - t0))" >>"$times"
+  took=$(($(date +%s) - t0))
+  echo "setup: $name ok (${took}s)"
+  record "setup:$name" ok "$took"
 }
 
 if [ -x scripts/setup-system.sh ]; then
@@ -54,4 +58,4 @@ for hook in scripts/setup.d/*.sh; do
   [ -e "$hook" ] && step "$(basename "$hook" .sh)" bash "$hook"
 done
 echo "setup: all present in $(($(date +%s) - started))s (toolchains, packages, CLI, C library, Python, Node, JVM)"
-printf '%-16s %-7s %5ss\n' "setup" total "$(($(date +%s) - started))" >>"$times"
+record setup total "$(($(date +%s) - started))"

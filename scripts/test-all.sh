@@ -16,6 +16,9 @@ stop_rig() {
 trap stop_rig EXIT
 
 timings=()
+row() { # NAME RESULT SECONDS: one row of the final table, as scripts/setup.sh writes its own
+  timings+=("$(printf '%-16s %-7s %5ss' "$1" "$2" "$3")")
+}
 if [ -x tests/rig/up ]; then
   echo "== starting the test rig"
   start=$(date +%s)
@@ -26,7 +29,7 @@ if [ -x tests/rig/up ]; then
   fi
   rig_started=1
   # Includes building the Go peers into ~/.cache/idpkit-rig the first time.
-  timings+=("$(printf '%-16s %-7s %5ss' rig-up "$outcome" "$(( $(date +%s) - start ))")")
+  row rig-up "$outcome" "$(( $(date +%s) - start ))"
 fi
 
 passed=0
@@ -46,7 +49,7 @@ for suite in tests/suites/*.sh; do
   fi
   took=$(( $(date +%s) - start ))
   echo "== suite $name $outcome in ${took}s"
-  timings+=("$(printf '%-16s %-7s %5ss' "$name" "$outcome" "$took")")
+  row "$name" "$outcome" "$took"
 done
 
 echo
